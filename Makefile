@@ -1,0 +1,49 @@
+# Thin wrapper around CMake. The two commands a newcomer types:
+#   make run    install deps, build, run gortd with the bundled plugins
+#   make test   install deps, build plain + ASan/UBSan + TSan trees, run ctest
+JOBS       ?= $(shell nproc)
+GORT_WERROR ?= OFF
+CMAKE_ARGS ?=
+
+.PHONY: all deps build build-asan build-tsan run test test-plain test-sanitize bench format clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B build -DGORT_WERROR=$(GORT_WERROR) $(CMAKE_ARGS) >/dev/null
+	cmake --build build -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	  -DGORT_SANITIZER=address,undefined -DGORT_WERROR=$(GORT_WERROR) >/dev/null
+	cmake --build build-asan -j $(JOBS)
+
+build-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	  -DGORT_SANITIZER=thread -DGORT_WERROR=$(GORT_WERROR) >/dev/null
+	cmake --build build-tsan -j $(JOBS)
+
+run: build
+	./build/server/gortd $(GORTD_ARGS)
+
+test: test-plain test-sanitize
+
+test-plain: build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+# ASan+UBSan: every test. TSan: the tests labelled "sched".
+test-sanitize: build-asan build-tsan
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -LE nosan
+	cd build-tsan && ctest --output-on-failure -j $(JOBS) -L sched -LE nosan
+
+bench: build
+	bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,471 @@
+/* chan.c — channels and select, after Go's runtime/chan.go and select.go.
+ *
+ * A channel is a lock, an optional ring buffer and two wait queues of
+ * sudogs ("pseudo-g": a goroutine waiting on one channel, with a pointer to
+ * the element it sends or receives into). Sudogs live on the waiting
+ * goroutine's own stack, which stays put while it is parked, so a waker
+ * copies the element straight into the waiter's variable: an unbuffered send
+ * to a parked receiver is one memcpy and one gort__ready, no buffer.
+ *
+ * Parking: the waiter enqueues its sudog under the channel lock and parks
+ * with the unlock as its after-switch hook (proc.c), so no waker can see the
+ * sudog before the waiter is off its stack.
+ *
+ * select locks every channel involved in address order (no deadlock between
+ * two selects over the same channels), looks for a ready case in a random
+ * order (fairness), and otherwise enqueues one sudog per case. The first
+ * waker to win a CAS on the goroutine's selectdone flag fires its case; the
+ * others skip the sudog. On wake-up select relocks and removes the sudogs
+ * still queued.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+struct gort__sudog {
+    struct gort__g *g;
+    struct gort__sudog *next, *prev;
+    void *elem;       /* the sender's value or the receiver's destination */
+    gort_chan *c;
+    int caseidx;      /* for select */
+    bool isselect;
+    bool inq;         /* still linked in a wait queue (under c->lock) */
+    bool success;     /* true: value passed; false: woken by close */
+};
+
+struct waitq {
+    struct gort__sudog *first, *last;
+};
+
+struct gort_chan {
+    gort__lock lock;
+    bool closed;
+    size_t elemsize;
+    size_t cap;
+    size_t qcount; /* under lock; read racily by gort_chan_len */
+    size_t sendx, recvx;
+    unsigned char *buf;
+    struct waitq recvq, sendq;
+};
+
+gort_chan *gort_chan_make(size_t elem_size, size_t cap)
+{
+    if (elem_size && cap > SIZE_MAX / elem_size)
+        return NULL;
+    gort_chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->elemsize = elem_size;
+    c->cap = cap;
+    if (cap && elem_size) {
+        c->buf = malloc(cap * elem_size);
+        if (!c->buf) {
+            free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void gort_chan_free(gort_chan *c)
+{
+    if (!c)
+        return;
+    free(c->buf);
+    free(c);
+}
+
+size_t gort_chan_len(gort_chan *c)
+{
+    return c ? __atomic_load_n(&c->qcount, __ATOMIC_RELAXED) : 0;
+}
+
+size_t gort_chan_cap(gort_chan *c)
+{
+    return c ? c->cap : 0;
+}
+
+/* ---- wait queues (under c->lock) --------------------------------------- */
+
+static void enqueue(struct waitq *q, struct gort__sudog *sg)
+{
+    sg->next = NULL;
+    sg->prev = q->last;
+    if (q->last)
+        q->last->next = sg;
+    else
+        q->first = sg;
+    q->last = sg;
+    sg->inq = true;
+}
+
+static void unlink_sudog(struct waitq *q, struct gort__sudog *sg)
+{
+    if (sg->prev)
+        sg->prev->next = sg->next;
+    else
+        q->first = sg->next;
+    if (sg->next)
+        sg->next->prev = sg->prev;
+    else
+        q->last = sg->prev;
+    sg->next = sg->prev = NULL;
+    sg->inq = false;
+}
+
+/* The first waiter that can still be woken; a select whose other case
+ * already fired is dropped from the queue and skipped. */
+static struct gort__sudog *dequeue(struct waitq *q)
+{
+    struct gort__sudog *sg;
+    while ((sg = q->first) != NULL) {
+        unlink_sudog(q, sg);
+        int zero = 0;
+        if (!sg->isselect ||
+            atomic_compare_exchange_strong(&sg->g->selectdone, &zero, 1))
+            return sg;
+    }
+    return NULL;
+}
+
+/* ---- element moves ------------------------------------------------------ */
+
+static void elem_copy(const gort_chan *c, void *dst, const void *src)
+{
+    if (dst && c->elemsize)
+        memcpy(dst, src, c->elemsize);
+}
+
+static void elem_zero(const gort_chan *c, void *dst)
+{
+    if (dst && c->elemsize)
+        memset(dst, 0, c->elemsize);
+}
+
+static void *slot(gort_chan *c, size_t i)
+{
+    return c->buf + i * c->elemsize;
+}
+
+static void buf_put(gort_chan *c, const void *elem)
+{
+    if (c->elemsize)
+        memcpy(slot(c, c->sendx), elem, c->elemsize);
+    c->sendx = (c->sendx + 1) % c->cap;
+    __atomic_store_n(&c->qcount, c->qcount + 1, __ATOMIC_RELAXED);
+}
+
+static void buf_take(gort_chan *c, void *elem)
+{
+    if (c->elemsize)
+        elem_copy(c, elem, slot(c, c->recvx));
+    c->recvx = (c->recvx + 1) % c->cap;
+    __atomic_store_n(&c->qcount, c->qcount - 1, __ATOMIC_RELAXED);
+}
+
+/* Wakes sg's goroutine; call after releasing the channel lock. */
+static void wake(struct gort__sudog *sg, bool success)
+{
+    struct gort__g *gp = sg->g;
+    sg->success = success;
+    gp->param = sg;
+    gort__ready(gp); /* sg may die as soon as gp runs: last touch */
+}
+
+/* Hands elem to a parked receiver (under lock). */
+static void send_to_waiter(gort_chan *c, struct gort__sudog *sg,
+                           const void *elem)
+{
+    elem_copy(c, sg->elem, elem);
+}
+
+/* Takes from a parked sender (under lock): straight from it when unbuffered;
+ * else the buffer's head, and the sender's value goes to the buffer's tail. */
+static void recv_from_waiter(gort_chan *c, struct gort__sudog *sg, void *elem)
+{
+    if (c->cap == 0) {
+        elem_copy(c, elem, sg->elem);
+        return;
+    }
+    buf_take(c, elem);
+    buf_put(c, sg->elem);
+}
+
+/* ---- send and receive --------------------------------------------------- */
+
+static bool unlock_chan(struct gort__g *gp, void *arg)
+{
+    (void)gp;
+    gort__lock_release(&((gort_chan *)arg)->lock);
+    return true;
+}
+
+static void park_forever(enum gort__waitreason why)
+{
+    gort__park(NULL, NULL, why);
+    gort__throw("park_forever", "goroutine woken from a nil channel");
+}
+
+int gort_chan_send(gort_chan *c, const void *elem)
+{
+    if (!c)
+        park_forever(WR_CHAN_SEND_NIL);
+    gort__lock_acquire(&c->lock);
+    if (c->closed) {
+        gort__lock_release(&c->lock);
+        return -EPIPE;
+    }
+    struct gort__sudog *sg = dequeue(&c->recvq);
+    if (sg) {
+        send_to_waiter(c, sg, elem);
+        gort__lock_release(&c->lock);
+        wake(sg, true);
+        return 0;
+    }
+    if (c->qcount < c->cap) {
+        buf_put(c, elem);
+        gort__lock_release(&c->lock);
+        return 0;
+    }
+    struct gort__sudog me = {.g = gort__getg(), .elem = (void *)elem, .c = c};
+    enqueue(&c->sendq, &me);
+    gort__park(unlock_chan, c, WR_CHAN_SEND);
+    return me.success ? 0 : -EPIPE;
+}
+
+int gort_chan_recv(gort_chan *c, void *elem)
+{
+    if (!c)
+        park_forever(WR_CHAN_RECV_NIL);
+    gort__lock_acquire(&c->lock);
+    struct gort__sudog *sg = dequeue(&c->sendq);
+    if (sg) {
+        recv_from_waiter(c, sg, elem);
+        gort__lock_release(&c->lock);
+        wake(sg, true);
+        return 1;
+    }
+    if (c->qcount > 0) {
+        buf_take(c, elem);
+        gort__lock_release(&c->lock);
+        return 1;
+    }
+    if (c->closed) {
+        gort__lock_release(&c->lock);
+        elem_zero(c, elem);
+        return 0;
+    }
+    struct gort__sudog me = {.g = gort__getg(), .elem = elem, .c = c};
+    enqueue(&c->recvq, &me);
+    gort__park(unlock_chan, c, WR_CHAN_RECV);
+    if (!me.success)
+        elem_zero(c, elem);
+    return me.success ? 1 : 0;
+}
+
+int gort_chan_close(gort_chan *c)
+{
+    if (!c)
+        return -EINVAL;
+    gort__lock_acquire(&c->lock);
+    if (c->closed) {
+        gort__lock_release(&c->lock);
+        return -EPIPE;
+    }
+    c->closed = true;
+    struct gort__sudog *woken = NULL, *sg;
+    while ((sg = dequeue(&c->recvq)) != NULL) {
+        elem_zero(c, sg->elem);
+        sg->next = woken;
+        woken = sg;
+    }
+    while ((sg = dequeue(&c->sendq)) != NULL) {
+        sg->next = woken;
+        woken = sg;
+    }
+    gort__lock_release(&c->lock);
+    while (woken) {
+        sg = woken;
+        woken = sg->next; /* read before wake: sg dies with its goroutine */
+        wake(sg, false);
+    }
+    return 0;
+}
+
+/* ---- select ------------------------------------------------------------- */
+
+struct selstate {
+    struct gort_select_case *cases;
+    int n;
+    int *lockorder; /* case indices sorted by channel address */
+    int nlock;      /* distinct non-NULL channels */
+    struct gort__sudog *sgs;
+};
+
+static void sellock(struct selstate *s)
+{
+    for (int i = 0; i < s->nlock; i++)
+        gort__lock_acquire(&s->cases[s->lockorder[i]].chan->lock);
+}
+
+static void selunlock(struct selstate *s)
+{
+    for (int i = s->nlock - 1; i >= 0; i--)
+        gort__lock_release(&s->cases[s->lockorder[i]].chan->lock);
+}
+
+static bool selunlock_park(struct gort__g *gp, void *arg)
+{
+    (void)gp;
+    selunlock(arg);
+    return true;
+}
+
+/* Insertion sort by channel address, dropping NULLs and duplicates. */
+static void sort_locks(struct selstate *s)
+{
+    s->nlock = 0;
+    for (int i = 0; i < s->n; i++) {
+        gort_chan *c = s->cases[i].chan;
+        if (!c)
+            continue;
+        int j = s->nlock;
+        while (j > 0 && (uintptr_t)s->cases[s->lockorder[j - 1]].chan >
+                            (uintptr_t)c)
+            j--;
+        if (j > 0 && s->cases[s->lockorder[j - 1]].chan == c)
+            continue;
+        memmove(&s->lockorder[j + 1], &s->lockorder[j],
+                (size_t)(s->nlock - j) * sizeof(int));
+        s->lockorder[j] = i;
+        s->nlock++;
+    }
+}
+
+/* Tries case i with every lock held. Returns true when it fired; *w is a
+ * waiter to wake once the locks are released. */
+static bool try_case(struct gort_select_case *k, struct gort__sudog **w)
+{
+    gort_chan *c = k->chan;
+    struct gort__sudog *sg;
+    if (k->dir == GORT_SELECT_RECV) {
+        if ((sg = dequeue(&c->sendq)) != NULL) {
+            recv_from_waiter(c, sg, k->elem);
+            *w = sg;
+            k->ok = 1;
+        } else if (c->qcount > 0) {
+            buf_take(c, k->elem);
+            k->ok = 1;
+        } else if (c->closed) {
+            elem_zero(c, k->elem);
+            k->ok = 0;
+        } else {
+            return false;
+        }
+        return true;
+    }
+    if (c->closed) {
+        k->ok = -EPIPE;
+    } else if ((sg = dequeue(&c->recvq)) != NULL) {
+        send_to_waiter(c, sg, k->elem);
+        *w = sg;
+        k->ok = 1;
+    } else if (c->qcount < c->cap) {
+        buf_put(c, k->elem);
+        k->ok = 1;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static int select_poll(struct selstate *s)
+{
+    struct gort__m *m = gort__getm();
+    int start = s->n ? (int)(gort__fastrand(m) % (unsigned)s->n) : 0;
+    for (int j = 0; j < s->n; j++) {
+        int i = (start + j) % s->n;
+        struct gort__sudog *w = NULL;
+        if (!s->cases[i].chan || !try_case(&s->cases[i], &w))
+            continue;
+        selunlock(s);
+        if (w)
+            wake(w, true);
+        return i;
+    }
+    return -1;
+}
+
+static int select_block(struct selstate *s)
+{
+    struct gort__g *gp = gort__getg();
+    atomic_store(&gp->selectdone, 0);
+    gp->param = NULL;
+    for (int i = 0; i < s->n; i++) {
+        struct gort_select_case *k = &s->cases[i];
+        struct gort__sudog *sg = &s->sgs[i];
+        *sg = (struct gort__sudog){.g = gp, .elem = k->elem, .c = k->chan,
+                                   .caseidx = i, .isselect = true};
+        if (k->chan)
+            enqueue(k->dir == GORT_SELECT_RECV ? &k->chan->recvq
+                                               : &k->chan->sendq,
+                    sg);
+    }
+    gort__park(selunlock_park, s, WR_SELECT);
+    struct gort__sudog *fired = gp->param;
+    sellock(s);
+    for (int i = 0; i < s->n; i++) {
+        struct gort__sudog *sg = &s->sgs[i];
+        struct gort_select_case *k = &s->cases[i];
+        if (sg->inq)
+            unlink_sudog(k->dir == GORT_SELECT_RECV ? &k->chan->recvq
+                                                    : &k->chan->sendq,
+                         sg);
+    }
+    selunlock(s);
+    struct gort_select_case *k = &s->cases[fired->caseidx];
+    if (k->dir == GORT_SELECT_RECV)
+        k->ok = fired->success ? 1 : 0;
+    else
+        k->ok = fired->success ? 1 : -EPIPE;
+    return fired->caseidx;
+}
+
+#define SELECT_STACK_CASES 16
+
+int gort_select(struct gort_select_case *cases, int n, int block)
+{
+    if (n < 0 || (n > 0 && !cases))
+        return -EINVAL;
+    int order_buf[SELECT_STACK_CASES];
+    struct gort__sudog sg_buf[SELECT_STACK_CASES];
+    struct selstate s = {.cases = cases, .n = n, .lockorder = order_buf,
+                         .sgs = sg_buf};
+    if (n > SELECT_STACK_CASES) {
+        s.lockorder = malloc((size_t)n * sizeof(int));
+        s.sgs = malloc((size_t)n * sizeof *s.sgs);
+        if (!s.lockorder || !s.sgs) {
+            free(s.lockorder);
+            free(s.sgs);
+            return -ENOMEM;
+        }
+    }
+    sort_locks(&s);
+    sellock(&s);
+    int r = select_poll(&s);
+    if (r < 0 && !block) {
+        selunlock(&s);
+        r = -EAGAIN;
+    } else if (r < 0 && s.nlock == 0) {
+        park_forever(WR_SELECT_NO_CASES);
+    } else if (r < 0) {
+        r = select_block(&s);
+    }
+    if (n > SELECT_STACK_CASES) {
+        free(s.lockorder);
+        free(s.sgs);
+    }
+    return r;
+}

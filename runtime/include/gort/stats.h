@@ -1,0 +1,115 @@
+/* stats.h — a snapshot of the scheduler and a goroutine dump, read while
+ * goroutines run. Nothing here stops the world: every counter is read with
+ * relaxed atomics, so a snapshot is consistent per field, not across fields
+ * (a goroutine may be counted runnable in one field and running in another).
+ */
+#ifndef GORT_STATS_H
+#define GORT_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gort/gort.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scheduling latency (time from runnable to running, sampled for one
+ * transition in eight): bucket i counts latencies below
+ * GORT_LAT_BUCKET_NS(i); the last bucket counts everything longer. */
+#define GORT_LAT_BUCKETS 24
+#define GORT_LAT_BUCKET_NS(i) (UINT64_C(128) << (i))
+
+enum gort_p_status {
+    GORT_P_IDLE = 0,    /* no M, no work */
+    GORT_P_RUNNING = 1, /* owned by an M running goroutines or looking */
+    GORT_P_SYSCALL = 2, /* its M is in a blocking call */
+    GORT_P_DEAD = 3,    /* beyond GOMAXPROCS */
+};
+
+struct gort_p_stats {
+    int id;
+    int status;              /* enum gort_p_status */
+    uint32_t runq_len;       /* goroutines in the local 256-slot ring */
+    int runnext;             /* 1 when the runnext slot is taken */
+    uint64_t schedticks;     /* schedule() calls on this P */
+    uint64_t steals_in;      /* goroutines this P stole from others */
+    uint64_t steals_out;     /* goroutines others stole from this P */
+    uint64_t goroutines_run; /* times a goroutine started running here */
+    uint64_t idle_ns;        /* time spent with its M parked */
+};
+
+struct gort_stats {
+    int gomaxprocs;
+    int nprocs; /* entries filled in procs[] (Ps ever created, incl. dead) */
+    struct gort_p_stats procs[GORT_MAXPROCS_CAP];
+    uint64_t global_runq_len;
+
+    /* Ms (OS threads running goroutines) */
+    int m_total, m_running, m_spinning, m_idle, m_syscall;
+
+    /* goroutines */
+    uint64_t g_live;     /* created and not yet exited */
+    uint64_t g_runnable; /* on a run queue */
+    uint64_t g_running;
+    uint64_t g_waiting;  /* parked: channel, mutex, sleep, I/O … */
+    uint64_t g_syscall;
+    uint64_t g_created;  /* since start */
+    uint64_t ctx_switches;
+
+    /* stacks */
+    uint64_t stacks_guarded; /* live stacks protected by a guard page */
+    uint64_t stacks_canary;  /* live stacks protected by a canary check */
+    uint64_t stack_reserved_bytes;
+
+    uint64_t sched_latency[GORT_LAT_BUCKETS];
+    int64_t uptime_ns;
+};
+
+/* Fills *s. Returns 0, or -EINVAL when the runtime has not started. */
+GORT_API int gort_stats_read(struct gort_stats *s);
+
+/* ---- goroutine dump ----------------------------------------------------- */
+
+#define GORT_DUMP_MAX_FRAMES 32
+
+struct gort_frame {
+    uintptr_t pc;
+    const char *func;   /* symbol from dladdr, or NULL */
+    const char *object; /* shared object path, or NULL */
+    uintptr_t offset;   /* pc - symbol address */
+};
+
+struct gort_goroutine_info {
+    int64_t id;
+    const char *state;       /* Go's word: "runnable", "running", "chan receive", … */
+    const char *wait_reason; /* "" unless waiting */
+    int64_t waiting_ns;      /* how long it has waited (0 unless waiting) */
+    const char *label;       /* "" when none */
+    struct gort_frame start; /* the function it was started with */
+    int64_t creator_id;      /* 0 for the main goroutine */
+    struct gort_frame creator; /* where gort_go was called */
+    int nframes;             /* symbolized backtrace of a parked goroutine */
+    struct gort_frame frames[GORT_DUMP_MAX_FRAMES];
+};
+
+/* Calls fn once per live goroutine; stops early when fn returns non-zero.
+ * The info and its strings live only during the callback. Returns the number
+ * of goroutines visited. */
+typedef int (*gort_dump_fn)(const struct gort_goroutine_info *g, void *arg);
+GORT_API long gort_goroutines_each(gort_dump_fn fn, void *arg);
+
+/* Writes every goroutine in Go's traceback shape to fd:
+ *   goroutine 18 [chan receive, 2 minutes]:
+ *   main.worker(...)
+ *   \t/path/to/object +0x1f
+ *   created by main.main in goroutine 1
+ * Returns the number written or a negative error. */
+GORT_API long gort_dump_text(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GORT_STATS_H */

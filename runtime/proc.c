@@ -1,0 +1,1179 @@
+/* proc.c — the scheduler: goroutines (G) run by OS threads (M) that hold
+ * logical processors (P), after Go's runtime/proc.go.
+ *
+ * Glossary
+ *   G  a goroutine: a stack, a saved stack pointer and a few words of state.
+ *   M  an OS thread. It runs goroutines only while it holds a P. Each M also
+ *      has g0, its own pthread stack, on which it looks for work and sleeps.
+ *   P  a logical processor, GOMAXPROCS of them: the right to run goroutines,
+ *      plus a 256-slot local run queue and a runnext slot (runq.c).
+ *
+ * Switching. A goroutine that blocks, yields or exits switches *directly* to
+ * the next goroutine of its P when one is queued locally (one context switch,
+ * ~a dozen instructions), and to its M's g0 only when the P has no local work
+ * and the M must search globally, steal or sleep. The catch of a direct
+ * switch: a parking goroutine holds the lock of the queue it waits on until it
+ * is off its stack, or another M could resume it while this one still runs
+ * on it. So the work that must follow the switch (release that lock, requeue
+ * a yielder, pool a dead goroutine) is left in the M as an "after" hook and
+ * run by whichever context the M lands in: the next goroutine or g0. Go runs
+ * the same step (park_m's unlockf) on g0, which costs every park two
+ * switches instead of one.
+ *
+ * Finding work (findrunnable), in Go's order: every 61st tick the global
+ * queue first (two goroutines respawning each other in runnext must not
+ * starve it); runnext, then the local ring; a fair share of the global queue;
+ * stealing half of a random victim's ring over 4 rounds, its runnext only in
+ * the last; then give up the P and sleep.
+ *
+ * Spinning. An M that runs out of work "spins" (steals) only while
+ * 2 * spinning < busy Ps. Whoever makes work runnable calls wakep(), which
+ * starts an M spinning only when a P is idle and none spins already; a
+ * spinning M that finds work wakes the next one if it was the last spinner.
+ * A spinner that gives up decrements nmspinning and only then re-checks every
+ * queue; wakep reads nmspinning after publishing its work. With seq_cst on
+ * both sides one of them sees the other, so work is never stranded while Ms
+ * sleep (Go's "delicate dance" in findRunnable).
+ *
+ * GOMAXPROCS at run time. Go stops the world for procresize. Here nothing
+ * stops: growing adds idle Ps and wakes an M; shrinking marks the surplus
+ * idle Ps dead at once, and a running surplus P retires at its M's next
+ * scheduling point, pushing its ring and runnext to the head of the global
+ * queue. Goroutines never run on two Ms and none is dropped.
+ *
+ * Rejected: a g0 round trip per switch (above); a global lock around run
+ * queues (every spawn would contend); swapcontext (a syscall per switch).
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define GORT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TSAN 1
+#endif
+#ifdef GORT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef GORT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define GLOBAL_CHECK_TICKS 61
+#define GFREE_LOCAL_MAX 64
+#define GFREE_BATCH 32
+#define GOID_BATCH 16
+#define STEAL_ROUNDS 4
+#define LAT_SAMPLE_MASK 7
+#define ALTSTACK_SIZE (64 * 1024)
+
+struct gort__sched gort__sched;
+static __thread struct gort__m *tls_m;
+
+const char *const gort__waitreason_str[WR_COUNT] = {
+    [WR_NONE] = "",
+    [WR_CHAN_RECV] = "chan receive",
+    [WR_CHAN_SEND] = "chan send",
+    [WR_CHAN_RECV_NIL] = "chan receive (nil chan)",
+    [WR_CHAN_SEND_NIL] = "chan send (nil chan)",
+    [WR_SELECT] = "select",
+    [WR_SELECT_NO_CASES] = "select (no cases)",
+    [WR_SLEEP] = "sleep",
+    [WR_MUTEX_LOCK] = "sync.Mutex.Lock",
+    [WR_WAITGROUP_WAIT] = "sync.WaitGroup.Wait",
+    [WR_IO_WAIT] = "IO wait",
+};
+
+static void schedule(struct gort__m *m) GORT_NORETURN;
+void gort__g_start(void) GORT_NORETURN;
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* The M of the calling thread. A goroutine may resume on another thread
+ * after any switch, and compilers cache the thread pointer within a function
+ * (it "cannot change"), so every read goes through this opaque call. */
+__attribute__((noinline)) struct gort__m *gort__getm(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return tls_m;
+}
+
+struct gort__g *gort__getg(void)
+{
+    struct gort__m *m = gort__getm();
+    return m ? m->curg : NULL;
+}
+
+bool gort__runtime_started(void)
+{
+    return atomic_load_explicit(&gort__sched.mainstarted,
+                                memory_order_acquire) != 0;
+}
+
+static int64_t nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gort_nanotime(void)
+{
+    return nanotime();
+}
+
+int64_t gort__coarse_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint32_t gort__fastrand(struct gort__m *m)
+{
+    /* xorshift64*: good enough to pick steal victims and select cases. */
+    uint64_t x = m->fastrand;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    m->fastrand = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* Owner-only counter bump: a relaxed load and store, no locked instruction. */
+static inline void own_inc(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Prints "fatal error: <fn>: <msg>" with the current goroutine and aborts.
+ * Always on: a broken invariant in a scheduler is never worth continuing. */
+void gort__throw(const char *fn, const char *msg)
+{
+    char buf[512];
+    struct gort__g *gp = gort__getg();
+    int n = snprintf(buf, sizeof buf, "fatal error: %s: %s\n\ngoroutine %lld:\n",
+                     fn, msg, gp ? (long long)gp->goid : 0LL);
+    write_all(2, buf, n > 0 ? (size_t)n : 0);
+    abort();
+}
+
+/* ---- switching ---------------------------------------------------------- */
+
+static void stack_bounds(const struct gort__g *gp, void **bottom, size_t *size)
+{
+    *bottom = (void *)gp->stack.lo;
+    *size = gp->stack.hi - gp->stack.lo;
+}
+
+/* Runs on the new stack right after every switch: tell the sanitizer where
+ * we are, then do what the previous goroutine left for us. */
+static void finish_switch(struct gort__g *self)
+{
+#ifdef GORT_ASAN
+    const void *old_bottom;
+    size_t old_size;
+    __sanitizer_finish_switch_fiber(self ? self->asan_fake_stack : NULL,
+                                    &old_bottom, &old_size);
+#else
+    (void)self;
+#endif
+    struct gort__m *m = gort__getm();
+    gort__after_fn after = m->after;
+    if (after) {
+        m->after = NULL;
+        after(m->after_g, m->after_arg);
+    }
+}
+
+static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
+{
+#ifdef GORT_ASAN
+    void *bottom;
+    size_t size;
+    stack_bounds(to, &bottom, &size);
+    __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake_stack,
+                                   bottom, size);
+#else
+    (void)dying;
+    (void)stack_bounds;
+#endif
+#ifdef GORT_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    gort__ctx_switch(&from->sp, to->sp);
+    finish_switch(from);
+}
+
+static void stack_overflow(struct gort__g *gp, const char *how)
+{
+    char buf[512];
+    const char *label = gp->label[0] ? gp->label : NULL;
+    int n = snprintf(buf, sizeof buf,
+                     "fatal error: stack overflow (%s)\n\n"
+                     "goroutine %lld [running]%s%s%s:\n"
+                     "\tstack [%#lx, %#lx), %zu KiB\n",
+                     how, (long long)gp->goid, label ? " (" : "",
+                     label ? label : "", label ? ")" : "",
+                     (unsigned long)gp->stack.lo, (unsigned long)gp->stack.hi,
+                     (size_t)(gp->stack.hi - gp->stack.lo) / 1024);
+    write_all(2, buf, n > 0 ? (size_t)n : 0);
+    _exit(2);
+}
+
+/* ---- P and M bookkeeping (under sched.lock) ----------------------------- */
+
+static void pidleput(struct gort__p *p)
+{
+    atomic_store_explicit(&p->status, GORT_P_IDLE, memory_order_relaxed);
+    p->m = NULL;
+    p->link = gort__sched.pidle;
+    gort__sched.pidle = p;
+    p->idle_since = nanotime();
+    atomic_fetch_add(&gort__sched.npidle, 1);
+}
+
+static struct gort__p *pidleget(void)
+{
+    struct gort__p *p = gort__sched.pidle;
+    if (!p)
+        return NULL;
+    gort__sched.pidle = p->link;
+    atomic_fetch_sub(&gort__sched.npidle, 1);
+    atomic_store_explicit(&p->idle_ns,
+                          p->idle_ns + (uint64_t)(nanotime() - p->idle_since),
+                          memory_order_relaxed);
+    atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
+    return p;
+}
+
+static void acquirep(struct gort__m *m, struct gort__p *p)
+{
+    m->p = p;
+    p->m = m;
+    atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
+}
+
+static struct gort__p *newp(int id)
+{
+    struct gort__p *p = calloc(1, sizeof *p);
+    if (!p)
+        gort__throw("newp", "out of memory");
+    p->id = id;
+    gort__runq_init(&p->runq);
+    atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
+    return p;
+}
+
+/* ---- goroutine allocation ----------------------------------------------- */
+
+static void allgadd(struct gort__g *gp)
+{
+    pthread_mutex_lock(&gort__sched.allglock);
+    gp->allnext = atomic_load_explicit(&gort__sched.allgs, memory_order_relaxed);
+    atomic_store_explicit(&gort__sched.allgs, gp, memory_order_release);
+    atomic_fetch_add_explicit(&gort__sched.nallgs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&gort__sched.allglock);
+}
+
+static struct gort__g *galloc(size_t stack_size)
+{
+    struct gort__g *gp = calloc(1, sizeof *gp);
+    if (!gp)
+        return NULL;
+    if (gort__stack_alloc(&gp->stack, stack_size) != 0) {
+        free(gp);
+        return NULL;
+    }
+#ifdef GORT_TSAN
+    gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    atomic_store_explicit(&gp->status, G_IDLE, memory_order_relaxed);
+    allgadd(gp);
+    return gp;
+}
+
+/* Moves up to GFREE_BATCH dead goroutines from the global pool to p. */
+static void gfrefill(struct gort__p *p)
+{
+    gort__lock_acquire(&gort__sched.gflock);
+    while (p->ngfree < GFREE_BATCH && gort__sched.gfree) {
+        struct gort__g *gp = gort__sched.gfree;
+        gort__sched.gfree = gp->schedlink;
+        gort__sched.ngfree--;
+        gp->schedlink = p->gfree;
+        p->gfree = gp;
+        p->ngfree++;
+    }
+    gort__lock_release(&gort__sched.gflock);
+}
+
+static struct gort__g *gfget(struct gort__p *p)
+{
+    if (!p) {
+        gort__lock_acquire(&gort__sched.gflock);
+        struct gort__g *gp = gort__sched.gfree;
+        if (gp) {
+            gort__sched.gfree = gp->schedlink;
+            gort__sched.ngfree--;
+        }
+        gort__lock_release(&gort__sched.gflock);
+        return gp;
+    }
+    if (!p->gfree)
+        gfrefill(p);
+    struct gort__g *gp = p->gfree;
+    if (gp) {
+        p->gfree = gp->schedlink;
+        p->ngfree--;
+    }
+    return gp;
+}
+
+/* Pools a dead goroutine; its stack stays attached when it has the default
+ * size (the common case: no mmap on the next gort_go). */
+static void gfput(struct gort__p *p, struct gort__g *gp)
+{
+    if (!gp->stack.arena)
+        gort__stack_free(&gp->stack);
+    p->ngfree++;
+    gp->schedlink = p->gfree;
+    p->gfree = gp;
+    if (p->ngfree < GFREE_LOCAL_MAX)
+        return;
+    gort__lock_acquire(&gort__sched.gflock);
+    while (p->ngfree > GFREE_LOCAL_MAX - GFREE_BATCH) {
+        struct gort__g *g = p->gfree;
+        p->gfree = g->schedlink;
+        p->ngfree--;
+        g->schedlink = gort__sched.gfree;
+        gort__sched.gfree = g;
+        gort__sched.ngfree++;
+    }
+    gort__lock_release(&gort__sched.gflock);
+}
+
+/* A retiring P's pool goes global so other Ps reuse its goroutines. */
+static void gfput_all(struct gort__p *p)
+{
+    gort__lock_acquire(&gort__sched.gflock);
+    while (p->gfree) {
+        struct gort__g *g = p->gfree;
+        p->gfree = g->schedlink;
+        g->schedlink = gort__sched.gfree;
+        gort__sched.gfree = g;
+        gort__sched.ngfree++;
+    }
+    p->ngfree = 0;
+    gort__lock_release(&gort__sched.gflock);
+}
+
+static int64_t newgoid(struct gort__p *p)
+{
+    if (!p)
+        return atomic_fetch_add(&gort__sched.goidgen, 1) + 1;
+    if (p->goidcache == p->goidcacheend) {
+        p->goidcache = atomic_fetch_add(&gort__sched.goidgen, GOID_BATCH) + 1;
+        p->goidcacheend = p->goidcache + GOID_BATCH;
+    }
+    return p->goidcache++;
+}
+
+/* ---- making goroutines runnable ----------------------------------------- */
+
+static void startm(struct gort__p *p, bool spinning);
+
+/* Start an M spinning if a P is idle and nobody looks for work already. */
+static void wakep(void)
+{
+    if (atomic_load(&gort__sched.npidle) == 0)
+        return;
+    int zero = 0;
+    if (atomic_load(&gort__sched.nmspinning) != 0 ||
+        !atomic_compare_exchange_strong(&gort__sched.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+static void sample_ready(struct gort__p *p, struct gort__g *gp)
+{
+    uint64_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+    gp->readytime = (tick & LAT_SAMPLE_MASK) == 0 ? nanotime() : 0;
+}
+
+/* Go's runqput(pp, gp, next=true): gp runs next on p; whoever sat in runnext
+ * moves to the tail of the ring. Owner only. */
+static void runqput_next(struct gort__p *p, struct gort__g *gp)
+{
+    struct gort__g *old = atomic_exchange_explicit(&p->runnext, gp,
+                                                   memory_order_acq_rel);
+    if (old)
+        gort__runq_put(&p->runq, &gort__sched.runq, old);
+}
+
+static void global_put(struct gort__g *gp)
+{
+    gp->schedlink = NULL;
+    gort__globrunq_put_batch(&gort__sched.runq, gp, gp, 1);
+}
+
+/* Makes a parked goroutine runnable: on this P's runnext when the caller runs
+ * on a P (so a send/receive pair stays on one P, hot in cache), else on the
+ * global queue. */
+void gort__ready(struct gort__g *gp)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__p *p = m ? m->p : NULL;
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    if (p) {
+        own_inc(&p->readied);
+        sample_ready(p, gp);
+        runqput_next(p, gp);
+    } else {
+        atomic_fetch_add_explicit(&gort__sched.readied_offp, 1,
+                                  memory_order_relaxed);
+        gp->readytime = 0;
+        global_put(gp);
+    }
+    wakep();
+}
+
+static struct gort__g *newproc(gort_fn fn, void *arg,
+                               const struct gort_go_opts *opts, uintptr_t pc)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__p *p = m ? m->p : NULL;
+    size_t stack_size = opts ? opts->stack_size : 0;
+    bool custom = stack_size != 0 && stack_size != GORT_STACK_DEFAULT;
+    struct gort__g *gp = custom ? NULL : gfget(p);
+    if (gp && gp->stack.kind == STACK_NONE &&
+        gort__stack_alloc(&gp->stack, 0) != 0) {
+        gfput(p, gp);
+        return NULL;
+    }
+    if (!gp)
+        gp = galloc(stack_size);
+    else if (custom && gort__stack_alloc(&gp->stack, stack_size) != 0)
+        return NULL;
+    if (!gp)
+        return NULL;
+    gp->stack.scavenged = false;
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->sp = gort__ctx_init((void *)gp->stack.hi);
+    gp->goid = newgoid(p);
+    gp->creator_pc = pc;
+    gp->creator_id = m && m->curg ? m->curg->goid : 0;
+    gp->asan_fake_stack = NULL;
+    atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
+    gort__set_label(gp, opts ? opts->label : NULL);
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    if (p) {
+        own_inc(&p->created);
+        sample_ready(p, gp);
+        runqput_next(p, gp);
+    } else {
+        atomic_fetch_add_explicit(&gort__sched.created_offp, 1,
+                                  memory_order_relaxed);
+        gp->readytime = 0;
+        global_put(gp);
+    }
+    return gp;
+}
+
+static int64_t go_common(gort_fn fn, void *arg, const struct gort_go_opts *o,
+                         uintptr_t pc)
+{
+    if (!fn)
+        return -EINVAL;
+    if (!gort__runtime_started()) {
+        int rc = gort__runtime_init();
+        if (rc < 0)
+            return rc;
+    }
+    struct gort__g *gp = newproc(fn, arg, o, pc);
+    if (!gp)
+        return -ENOMEM;
+    int64_t id = gp->goid; /* gp may run and exit before wakep returns */
+    wakep();
+    return id;
+}
+
+int64_t gort_go(gort_fn fn, void *arg)
+{
+    return go_common(fn, arg, NULL, (uintptr_t)__builtin_return_address(0));
+}
+
+int64_t gort_go_opts(gort_fn fn, void *arg, const struct gort_go_opts *opts)
+{
+    return go_common(fn, arg, opts, (uintptr_t)__builtin_return_address(0));
+}
+
+int64_t gort_id(void)
+{
+    struct gort__g *gp = gort__getg();
+    return gp ? gp->goid : 0;
+}
+
+void gort__set_label(struct gort__g *gp, const char *label)
+{
+    size_t n = label ? strnlen(label, GORT__LABEL_MAX - 1) : 0;
+    memcpy(gp->label, label ? label : "", n);
+    gp->label[n] = '\0';
+}
+
+void gort_set_label(const char *label)
+{
+    struct gort__g *gp = gort__getg();
+    if (gp)
+        gort__set_label(gp, label);
+}
+
+/* ---- leaving the CPU ---------------------------------------------------- */
+
+/* The next goroutine this P can run without a trip through g0. */
+static struct gort__g *local_next(struct gort__p *p)
+{
+    uint64_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+    if (tick % GLOBAL_CHECK_TICKS == 0 &&
+        gort__globrunq_len(&gort__sched.runq) > 0) {
+        struct gort__g *gp = gort__globrunq_get(&gort__sched.runq, NULL, 1);
+        if (gp)
+            return gp;
+    }
+    struct gort__g *gp = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (gp && atomic_compare_exchange_strong_explicit(
+                  &p->runnext, &gp, NULL, memory_order_acq_rel,
+                  memory_order_relaxed))
+        return gp;
+    return gort__runq_get(&p->runq);
+}
+
+static void sample_latency(struct gort__p *p, struct gort__g *gp)
+{
+    if (GORT_LIKELY(gp->readytime == 0))
+        return;
+    uint64_t d = (uint64_t)(nanotime() - gp->readytime);
+    gp->readytime = 0;
+    int b = 0;
+    while (b < GORT_LAT_BUCKETS - 1 && d >= GORT_LAT_BUCKET_NS(b))
+        b++;
+    own_inc(&p->latency[b]);
+}
+
+/* Bookkeeping for gp about to run on m. */
+static void prepare_run(struct gort__m *m, struct gort__g *gp)
+{
+    struct gort__p *p = m->p;
+    atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+    gp->m = m;
+    m->curg = gp;
+    own_inc(&p->schedtick);
+    own_inc(&p->goroutines_run);
+    own_inc(&p->ctx_switches);
+    sample_latency(p, gp);
+}
+
+static bool p_retiring(const struct gort__p *p)
+{
+    return p->id >= atomic_load_explicit(&gort__sched.gomaxprocs,
+                                         memory_order_relaxed);
+}
+
+/* gp leaves the CPU (parks, yields or dies); after(gp, arg) runs once it is
+ * off its stack. Returns when gp is resumed (never when dying). */
+static void switch_out(struct gort__g *gp, gort__after_fn after, void *arg,
+                       bool dying)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__p *p = m->p;
+    if (!dying && !gort__stack_check(&gp->stack,
+                                     (uintptr_t)__builtin_frame_address(0)))
+        stack_overflow(gp, "red zone written");
+    m->after = after;
+    m->after_g = gp;
+    m->after_arg = arg;
+    gp->m = NULL;
+    struct gort__g *next = p_retiring(p) ? NULL : local_next(p);
+    if (next) {
+        prepare_run(m, next);
+        switch_to(gp, next, dying);
+    } else {
+        m->curg = NULL;
+        switch_to(gp, &m->g0, dying);
+    }
+}
+
+struct park_args {
+    bool (*unlockf)(struct gort__g *gp, void *arg);
+    void *arg;
+};
+
+static void park_after(struct gort__g *prev, void *a)
+{
+    struct park_args *pa = a;
+    if (pa->unlockf && !pa->unlockf(prev, pa->arg))
+        gort__ready(prev); /* the wait was already satisfied */
+}
+
+void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
+                enum gort__waitreason reason)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__g *gp = m->curg;
+    if (!gp)
+        gort__throw("gort__park", "not on a goroutine");
+    struct park_args pa = {unlockf, arg};
+    atomic_store_explicit(&gp->waitreason, (uint8_t)reason,
+                          memory_order_relaxed);
+    atomic_store_explicit(&gp->waitsince, gort__coarse_now(),
+                          memory_order_relaxed);
+    atomic_store_explicit(&gp->status, G_WAITING, memory_order_relaxed);
+    own_inc(&m->p->parked);
+    switch_out(gp, park_after, &pa, false);
+    atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
+}
+
+static void yield_local_after(struct gort__g *prev, void *arg)
+{
+    (void)arg;
+    struct gort__p *p = gort__getm()->p;
+    gort__runq_put(&p->runq, &gort__sched.runq, prev);
+}
+
+static void yield_global_after(struct gort__g *prev, void *arg)
+{
+    (void)arg;
+    global_put(prev);
+}
+
+void gort_yield(void)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__g *gp = m ? m->curg : NULL;
+    if (!gp) {
+        sched_yield();
+        return;
+    }
+    struct gort__p *p = m->p;
+    bool local = atomic_load_explicit(&p->runnext, memory_order_relaxed) ||
+                 gort__runq_len(&p->runq) > 0;
+    if (!local && gort__globrunq_len(&gort__sched.runq) == 0 && !p_retiring(p))
+        return; /* nobody else to run here */
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    sample_ready(p, gp);
+    switch_out(gp, local ? yield_local_after : yield_global_after, NULL, false);
+}
+
+static void exit_after(struct gort__g *prev, void *arg)
+{
+    (void)arg;
+    gfput(gort__getm()->p, prev);
+}
+
+static void goexit(struct gort__g *gp) GORT_NORETURN;
+static void goexit(struct gort__g *gp)
+{
+    struct gort__m *m = gort__getm();
+    atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
+    gp->label[0] = '\0';
+    own_inc(&m->p->exited);
+    switch_out(gp, exit_after, NULL, true);
+    gort__throw("goexit", "dead goroutine resumed");
+}
+
+void gort__g_start(void)
+{
+    finish_switch(NULL);
+    struct gort__g *gp = gort__getg();
+    gp->fn(gp->arg);
+    goexit(gp); /* the same G, whichever M it finished on */
+}
+
+/* ---- finding work ------------------------------------------------------- */
+
+static void newm(struct gort__p *p, bool spinning);
+
+static void startm(struct gort__p *p, bool spinning)
+{
+    pthread_mutex_lock(&gort__sched.lock);
+    if (!p)
+        p = pidleget();
+    if (!p) {
+        pthread_mutex_unlock(&gort__sched.lock);
+        if (spinning)
+            atomic_fetch_sub(&gort__sched.nmspinning, 1);
+        return;
+    }
+    struct gort__m *m = gort__sched.midle;
+    if (m) {
+        gort__sched.midle = m->schedlink;
+        gort__sched.nmidle--;
+    }
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (!m) {
+        newm(p, spinning);
+        return;
+    }
+    m->spinning = spinning;
+    m->nextp = p;
+    gort__note_wakeup(&m->park);
+}
+
+/* Parks m until startm hands it a P. */
+static void stopm(struct gort__m *m)
+{
+    pthread_mutex_lock(&gort__sched.lock);
+    gort__note_clear(&m->park);
+    m->schedlink = gort__sched.midle;
+    gort__sched.midle = m;
+    gort__sched.nmidle++;
+    pthread_mutex_unlock(&gort__sched.lock);
+    gort__note_sleep(&m->park);
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+}
+
+static void reset_spinning(struct gort__m *m)
+{
+    m->spinning = false;
+    /* The last spinner to find work wakes another: there may be more. */
+    if (atomic_fetch_sub(&gort__sched.nmspinning, 1) == 1)
+        wakep();
+}
+
+static bool may_spin(void)
+{
+    int busy = atomic_load(&gort__sched.gomaxprocs) -
+               atomic_load(&gort__sched.npidle);
+    return 2 * atomic_load(&gort__sched.nmspinning) < busy;
+}
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+    while (b) {
+        unsigned t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static struct gort__g *steal_runnext(struct gort__p *victim)
+{
+    struct gort__g *gp =
+        atomic_load_explicit(&victim->runnext, memory_order_acquire);
+    if (gp && atomic_compare_exchange_strong_explicit(
+                  &victim->runnext, &gp, NULL, memory_order_acq_rel,
+                  memory_order_relaxed))
+        return gp;
+    return NULL;
+}
+
+/* Visits the Ps in a random order (random start, step coprime with their
+ * count, so each is visited once per round) and takes half a ring. */
+static struct gort__g *steal_work(struct gort__m *m, struct gort__p *p)
+{
+    unsigned n = (unsigned)atomic_load(&gort__sched.nallp);
+    if (n < 2)
+        return NULL;
+    for (int round = 0; round < STEAL_ROUNDS; round++) {
+        bool last = round == STEAL_ROUNDS - 1;
+        unsigned start = gort__fastrand(m) % n;
+        unsigned step = 1 + gort__fastrand(m) % n;
+        while (gcd(step, n) != 1)
+            step++;
+        for (unsigned i = 0; i < n; i++) {
+            struct gort__p *v = atomic_load_explicit(
+                &gort__sched.allp[(start + i * step) % n], memory_order_acquire);
+            if (v == p)
+                continue;
+            uint32_t got = 0;
+            struct gort__g *gp = gort__runq_steal(&v->runq, &p->runq, &got);
+            if (!gp && last && (gp = steal_runnext(v)) != NULL)
+                got = 1;
+            if (gp) {
+                atomic_store_explicit(&p->steals_in, p->steals_in + got,
+                                      memory_order_relaxed);
+                atomic_fetch_add_explicit(&v->steals_out, got,
+                                          memory_order_relaxed);
+                return gp;
+            }
+        }
+    }
+    return NULL;
+}
+
+static bool any_work(void)
+{
+    if (gort__globrunq_len(&gort__sched.runq) > 0)
+        return true;
+    int n = atomic_load(&gort__sched.nallp);
+    for (int i = 0; i < n; i++) {
+        struct gort__p *v = atomic_load(&gort__sched.allp[i]);
+        if (gort__runq_len(&v->runq) > 0 || atomic_load(&v->runnext))
+            return true;
+    }
+    return false;
+}
+
+/* m's P is beyond GOMAXPROCS: hand its work to the global queue, bury it. */
+static void retire_p(struct gort__m *m)
+{
+    struct gort__p *p = m->p;
+    struct gort__g *next = atomic_exchange(&p->runnext, NULL);
+    gort__runq_drain_to_global(&p->runq, &gort__sched.runq, next);
+    gfput_all(p);
+    pthread_mutex_lock(&gort__sched.lock);
+    if (!p_retiring(p)) {
+        /* GOMAXPROCS grew back meanwhile: keep the P. */
+        pthread_mutex_unlock(&gort__sched.lock);
+        return;
+    }
+    atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
+    p->m = NULL;
+    m->p = NULL;
+    struct gort__p *other = pidleget();
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&gort__sched.nmspinning, 1);
+    }
+    if (other)
+        acquirep(m, other);
+    else
+        stopm(m);
+}
+
+/* Gives up m's P and sleeps until handed one. Returns early, still holding
+ * a P, when work shows up meanwhile; the caller loops either way. */
+static void drop_p_and_sleep(struct gort__m *m)
+{
+    struct gort__p *p = m->p;
+    pthread_mutex_lock(&gort__sched.lock);
+    if (gort__globrunq_len(&gort__sched.runq) > 0 && !p_retiring(p)) {
+        pthread_mutex_unlock(&gort__sched.lock);
+        return; /* caller loops and takes it */
+    }
+    if (p_retiring(p)) {
+        pthread_mutex_unlock(&gort__sched.lock);
+        retire_p(m);
+        return;
+    }
+    pidleput(p);
+    m->p = NULL;
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&gort__sched.nmspinning, 1);
+        /* Re-check after leaving the spinning count (see the top comment). */
+        if (any_work()) {
+            pthread_mutex_lock(&gort__sched.lock);
+            struct gort__p *np = pidleget();
+            pthread_mutex_unlock(&gort__sched.lock);
+            if (np) {
+                acquirep(m, np);
+                m->spinning = true;
+                atomic_fetch_add(&gort__sched.nmspinning, 1);
+                return;
+            }
+        }
+    }
+    stopm(m);
+}
+
+static struct gort__g *findrunnable(struct gort__m *m)
+{
+    for (;;) {
+        struct gort__p *p = m->p;
+        if (p_retiring(p)) {
+            retire_p(m);
+            continue;
+        }
+        struct gort__g *gp = local_next(p);
+        if (!gp) {
+            int np = atomic_load(&gort__sched.gomaxprocs);
+            uint64_t share = gort__globrunq_len(&gort__sched.runq) / (unsigned)np + 1;
+            gp = gort__globrunq_get(&gort__sched.runq, &p->runq, (uint32_t)share);
+        }
+        if (!gp && (m->spinning || may_spin())) {
+            if (!m->spinning) {
+                m->spinning = true;
+                atomic_fetch_add(&gort__sched.nmspinning, 1);
+            }
+            gp = steal_work(m, p);
+        }
+        if (gp) {
+            if (m->spinning)
+                reset_spinning(m);
+            return gp;
+        }
+        drop_p_and_sleep(m);
+    }
+}
+
+static void schedule(struct gort__m *m)
+{
+    for (;;) {
+        struct gort__g *gp = findrunnable(m);
+        prepare_run(m, gp);
+        switch_to(&m->g0, gp, false);
+    }
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+static void install_altstack(struct gort__m *m)
+{
+    m->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->altstack == MAP_FAILED) {
+        m->altstack = NULL;
+        return;
+    }
+    stack_t ss = {.ss_sp = m->altstack, .ss_size = ALTSTACK_SIZE};
+    sigaltstack(&ss, NULL);
+}
+
+static void init_g0(struct gort__m *m)
+{
+    pthread_attr_t attr;
+    void *addr = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+    }
+    m->g0.stack.lo = (uintptr_t)addr;
+    m->g0.stack.hi = (uintptr_t)addr + size;
+    m->g0.stack.kind = STACK_THREAD;
+    m->g0.goid = 0;
+#ifdef GORT_TSAN
+    m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+static void *mstart(void *arg)
+{
+    struct gort__m *m = arg;
+    tls_m = m;
+    init_g0(m);
+    install_altstack(m);
+    acquirep(m, m->nextp);
+    m->nextp = NULL;
+    schedule(m);
+}
+
+static void newm(struct gort__p *p, bool spinning)
+{
+    struct gort__m *m = calloc(1, sizeof *m);
+    if (!m)
+        gort__throw("newm", "out of memory");
+    m->id = atomic_fetch_add(&gort__sched.mcount, 1);
+    m->nextp = p;
+    m->spinning = spinning;
+    m->fastrand = (uint64_t)nanotime() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    /* Ms never take process signals: they belong to the program's threads. */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&m->thread, &attr, mstart, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        gort__throw("newm", strerror(rc));
+}
+
+/* ---- GOMAXPROCS --------------------------------------------------------- */
+
+int gort_gomaxprocs(int n)
+{
+    if (n > GORT_MAXPROCS_CAP)
+        return -EINVAL;
+    if (!gort__runtime_started()) {
+        int rc = gort__runtime_init();
+        if (rc < 0)
+            return rc;
+    }
+    if (n <= 0)
+        return atomic_load(&gort__sched.gomaxprocs);
+    pthread_mutex_lock(&gort__sched.lock);
+    int old = atomic_load(&gort__sched.gomaxprocs);
+    int nallp = atomic_load(&gort__sched.nallp);
+    for (int i = nallp; i < n; i++)
+        atomic_store_explicit(&gort__sched.allp[i], newp(i), memory_order_release);
+    if (n > nallp)
+        atomic_store(&gort__sched.nallp, n);
+    /* Surplus idle Ps die now; surplus running ones retire themselves. */
+    struct gort__p **pp = &gort__sched.pidle;
+    while (*pp) {
+        struct gort__p *p = *pp;
+        if (p->id >= n) {
+            *pp = p->link;
+            atomic_fetch_sub(&gort__sched.npidle, 1);
+            atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
+        } else {
+            pp = &p->link;
+        }
+    }
+    atomic_store(&gort__sched.gomaxprocs, n);
+    for (int i = 0; i < n; i++) {
+        struct gort__p *p = gort__sched.allp[i];
+        if (atomic_load_explicit(&p->status, memory_order_relaxed) == GORT_P_DEAD)
+            pidleput(p);
+    }
+    pthread_mutex_unlock(&gort__sched.lock);
+    wakep();
+    return old;
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static struct sigaction old_segv, old_bus;
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+    struct gort__m *m = tls_m;
+    struct gort__g *gp = m ? m->curg : NULL;
+    if (gp && gort__stack_contains_guard(&gp->stack, (uintptr_t)si->si_addr))
+        stack_overflow(gp, "guard page hit");
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    /* Not ours: restore the previous disposition; the fault repeats. */
+    sigaction(sig, old, NULL);
+}
+
+static void install_segv_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+/* GOMAXPROCS from the environment: absent → 0, valid → n, else -EINVAL. */
+static int env_procs(void)
+{
+    const char *s = getenv("GOMAXPROCS");
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end != '\0' || v < 1 || v > GORT_MAXPROCS_CAP) {
+        fprintf(stderr,
+                "gort: invalid GOMAXPROCS=\"%s\": want an integer from 1 "
+                "to %d\n",
+                s, GORT_MAXPROCS_CAP);
+        return -EINVAL;
+    }
+    return (int)v;
+}
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int gort__runtime_init(void)
+{
+    pthread_mutex_lock(&init_lock);
+    if (gort__runtime_started()) {
+        pthread_mutex_unlock(&init_lock);
+        return 0;
+    }
+    int n = env_procs();
+    if (n < 0) {
+        pthread_mutex_unlock(&init_lock);
+        return n;
+    }
+    if (n == 0)
+        n = gort__ncpu_default();
+    struct gort__sched *s = &gort__sched;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->allglock, NULL);
+    gort__globrunq_init(&s->runq);
+    s->start_ns = nanotime();
+    for (int i = 0; i < n; i++)
+        atomic_store(&s->allp[i], newp(i));
+    atomic_store(&s->nallp, n);
+    atomic_store(&s->gomaxprocs, n);
+    for (int i = n - 1; i >= 0; i--)
+        pidleput(s->allp[i]);
+    install_segv_handler();
+    int rc = gort__sysmon_start();
+    if (rc == 0)
+        atomic_store_explicit(&s->mainstarted, 1, memory_order_release);
+    pthread_mutex_unlock(&init_lock);
+    return rc;
+}
+
+struct main_ctx {
+    gort_fn fn;
+    void *arg;
+    gort__note done;
+};
+
+static void main_goroutine(void *arg)
+{
+    struct main_ctx *mc = arg;
+    mc->fn(mc->arg);
+    gort__note_wakeup(&mc->done);
+}
+
+int gort_main(gort_fn fn, void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+    if (gort__getg())
+        return -EDEADLK; /* would block this goroutine's M forever */
+    int rc = gort__runtime_init();
+    if (rc < 0)
+        return rc;
+    struct main_ctx mc = {.fn = fn, .arg = arg};
+    gort__note_clear(&mc.done);
+    struct gort_go_opts opts = {.label = "main", .stack_size = 0};
+    struct gort__g *gp = newproc(main_goroutine, &mc, &opts,
+                                 (uintptr_t)__builtin_return_address(0));
+    if (!gp)
+        return -ENOMEM;
+    wakep();
+    gort__note_sleep(&mc.done);
+    return 0;
+}

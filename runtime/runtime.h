@@ -1,0 +1,198 @@
+/* runtime.h — libgort's internal picture: G, M, P and the scheduler state.
+ *
+ * Internal to libgort. Names shared between the runtime's files carry the
+ * gort__ prefix (libuv's uv__ habit); everything here is hidden from the
+ * shared library's exports by -fvisibility=hidden.
+ *
+ * Ownership rules are written on each field: "owner P" means only the M that
+ * currently holds that P may write it; "sched.lock" means under that lock;
+ * atomics say their ordering where it matters.
+ */
+#ifndef GORT_RUNTIME_H
+#define GORT_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gort/gort.h"
+#include "gort/stats.h"
+#include "lock.h"
+#include "runq.h"
+#include "stack.h"
+
+#define GORT_HIDDEN __attribute__((visibility("hidden")))
+#define GORT_NORETURN __attribute__((noreturn))
+#define GORT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GORT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* A goroutine's life: idle (fresh from the allocator) → runnable → running
+ * ⇄ (waiting | runnable | syscall) → dead (pooled for reuse). */
+enum gort__gstatus {
+    G_IDLE = 0,
+    G_RUNNABLE = 1, /* on a run queue, or about to be */
+    G_RUNNING = 2,  /* on an M, with a P */
+    G_SYSCALL = 3,  /* in a blocking call, gort_syscall_enter */
+    G_WAITING = 4,  /* parked; waitreason says on what */
+    G_DEAD = 5,     /* exited; the struct and its stack are pooled */
+};
+
+/* Go's wait reasons, in Go's words (runtime2.go). */
+enum gort__waitreason {
+    WR_NONE = 0,
+    WR_CHAN_RECV,
+    WR_CHAN_SEND,
+    WR_CHAN_RECV_NIL,
+    WR_CHAN_SEND_NIL,
+    WR_SELECT,
+    WR_SELECT_NO_CASES,
+    WR_SLEEP,
+    WR_MUTEX_LOCK,
+    WR_WAITGROUP_WAIT,
+    WR_IO_WAIT,
+    WR_COUNT
+};
+extern const char *const gort__waitreason_str[WR_COUNT];
+
+/* Labels are stored inline, truncated: a dump may read one while its
+ * goroutine rewrites it and must never chase a freed pointer. */
+#define GORT__LABEL_MAX 96
+
+struct gort__m;
+struct gort__p;
+struct gort__sudog;
+
+struct gort__g {
+    void *sp;                  /* saved stack pointer while switched out */
+    struct gort__stack stack;  /* owned by this G for life while pooled */
+    _Atomic int status;        /* enum gort__gstatus; relaxed for readers */
+    _Atomic uint8_t waitreason;
+    _Atomic int selectdone;    /* a select's first waker wins by CAS 0→1 */
+    int64_t goid;
+    struct gort__g *schedlink; /* run queue / free list link */
+    struct gort__m *m;         /* the M running it, or NULL */
+    gort_fn fn;                /* start function and argument */
+    void *arg;
+    int64_t creator_id;        /* goid of the goroutine that started it */
+    uintptr_t creator_pc;      /* where gort_go was called */
+    char label[GORT__LABEL_MAX]; /* owner writes; dumps copy it racily */
+    _Atomic int64_t waitsince; /* coarse clock when it parked */
+    int64_t readytime;         /* sampled: when it became runnable, or 0 */
+    struct gort__sudog *param; /* the sudog that woke it (channels) */
+    void *asan_fake_stack;     /* AddressSanitizer fiber state */
+    void *tsan_fiber;          /* ThreadSanitizer fiber, kept while pooled */
+    struct gort__g *allnext;   /* allgs list, append only */
+};
+
+/* A hook an M runs right after a switch, on the new stack: whatever the
+ * switched-out goroutine could not do while still on its own stack (release
+ * the lock that protects its wait queue, requeue it, pool it). This is why a
+ * goroutine can switch straight to the next one without a trip through g0. */
+typedef void (*gort__after_fn)(struct gort__g *prev, void *arg);
+
+struct gort__m {
+    int id;
+    pthread_t thread;
+    struct gort__g g0;          /* the thread's own stack: runs schedule() */
+    struct gort__g *curg;       /* the goroutine running, or NULL on g0 */
+    struct gort__p *p;          /* the P held, or NULL */
+    struct gort__p *nextp;      /* handed over by startm before wake-up */
+    bool spinning;              /* looking for work; counted in nmspinning */
+    gort__note park;            /* stopm sleeps on it */
+    struct gort__m *schedlink;  /* idle M list, under sched.lock */
+    gort__after_fn after;       /* see gort__after_fn */
+    struct gort__g *after_g;
+    void *after_arg;
+    uint64_t fastrand;
+    void *altstack;             /* sigaltstack for stack-overflow reports */
+};
+
+struct gort__p {
+    int id;
+    _Atomic int status;                /* enum gort_p_status */
+    struct gort__m *m;                 /* owner, or NULL when idle */
+    struct gort__runq runq;            /* the 256-slot ring */
+    _Atomic(struct gort__g *) runnext; /* owner sets; thieves CAS to NULL */
+    struct gort__p *link;              /* idle P list, under sched.lock */
+
+    /* Counters. "own" ones are written only by the owner (relaxed load+store,
+     * no lock prefix on the hot path) and read by anyone with relaxed loads. */
+    _Atomic uint64_t schedtick;      /* own */
+    _Atomic uint64_t goroutines_run; /* own */
+    _Atomic uint64_t ctx_switches;   /* own */
+    _Atomic uint64_t created;        /* own: goroutines started here */
+    _Atomic uint64_t exited;         /* own */
+    _Atomic uint64_t parked;         /* own: running → waiting */
+    _Atomic uint64_t readied;        /* own: waiting → runnable */
+    _Atomic uint64_t steals_in;      /* own */
+    _Atomic uint64_t steals_out;     /* thieves: atomic add */
+    _Atomic uint64_t idle_ns;        /* under sched.lock */
+    int64_t idle_since;              /* under sched.lock */
+    _Atomic uint64_t latency[GORT_LAT_BUCKETS]; /* own */
+
+    struct gort__g *gfree; /* own: dead goroutines with default stacks */
+    int ngfree;
+    int64_t goidcache, goidcacheend; /* own: ids handed out in batches */
+};
+
+struct gort__sched {
+    pthread_mutex_t lock;
+    struct gort__globrunq runq;
+    struct gort__p *pidle;  /* idle Ps, under lock */
+    _Atomic int npidle;     /* seq_cst: see wakep/stop_spinning */
+    struct gort__m *midle;  /* parked Ms, under lock */
+    int nmidle;             /* under lock */
+    _Atomic int mcount;
+    _Atomic int nmspinning; /* seq_cst */
+    _Atomic int gomaxprocs;
+    _Atomic int nallp;      /* Ps ever created; allp grows only */
+    struct gort__p *_Atomic allp[GORT_MAXPROCS_CAP];
+
+    gort__lock gflock;      /* global free goroutine list */
+    struct gort__g *gfree;
+    int ngfree;
+
+    pthread_mutex_t allglock; /* allgs list (append only: Gs are pooled) */
+    struct gort__g *_Atomic allgs;
+    _Atomic uint64_t nallgs;
+
+    _Atomic int64_t goidgen;
+    _Atomic uint64_t mainstarted;
+    _Atomic uint64_t created_offp; /* goroutines started off any P */
+    _Atomic uint64_t readied_offp; /* readied by a thread without a P */
+    int64_t start_ns;
+};
+
+extern struct gort__sched gort__sched;
+
+/* proc.c */
+struct gort__m *gort__getm(void);
+struct gort__g *gort__getg(void);
+void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
+                enum gort__waitreason reason);
+void gort__ready(struct gort__g *gp);
+void gort__set_label(struct gort__g *gp, const char *label);
+bool gort__runtime_started(void);
+int gort__runtime_init(void);
+GORT_NORETURN void gort__throw(const char *fn, const char *msg);
+int64_t gort__coarse_now(void);
+uint32_t gort__fastrand(struct gort__m *m);
+
+/* ctx_<arch>.S */
+void gort__ctx_switch(void **save_sp, void *new_sp);
+void gort__ctx_trampoline(void);
+void *gort__ctx_init(void *stack_hi);
+uintptr_t gort__ctx_saved_pc(void *sp);
+uintptr_t gort__ctx_saved_fp(void *sp);
+
+/* sysmon.c: the runtime's own thread (timers and stack scavenging). */
+int gort__sysmon_start(void);
+void gort__timer_sleep(int64_t ns);
+void gort__scavenge_free_stacks(void);
+
+/* procs.c */
+int gort__ncpu_default(void);
+
+#endif /* GORT_RUNTIME_H */

@@ -1,0 +1,207 @@
+/* stack.c — goroutine stacks.
+ *
+ * Go grows a 2 KB stack by copying it. C cannot move a stack (C code keeps
+ * pointers into it), so a goroutine gets a fixed reservation of address
+ * space (256 KiB by default) that the kernel commits a page at a time on
+ * first touch: a goroutine that uses 2 KB costs one 4 KiB page, and one that
+ * recurses deeper "grows" by faulting pages in. Reservations are MAP_NORESERVE
+ * (no commit charge) and MADV_NOHUGEPAGE (a 2 MiB huge page would turn a 4 KiB
+ * stack into 2 MiB of RSS on kernels with THP=always).
+ *
+ * Overflow. A PROT_NONE guard page below each stack is exact but costs a
+ * kernel mapping (VMA): mprotect splits the arena, so each guarded stack adds
+ * two VMAs, and vm.max_map_count is 65530 on a stock kernel. So the first
+ * stacks (a quarter of max_map_count, or GORT_STACK_GUARDS) get guard pages,
+ * and the rest get a red zone: the lowest page of the reservation is left
+ * untouched, and at every switch the scheduler checks that the topmost 64
+ * bytes of that page still read as zero and that the saved stack pointer is
+ * above it. Reading an untouched page maps the shared zero page, so the check
+ * costs no memory. It catches an overflow that writes its way down (every
+ * call pushes a return address), one switch late; a single frame larger than
+ * a page that skips the red zone can evade it, which is why guard pages come
+ * first. Stats report how many stacks have each protection.
+ *
+ * Default-size stacks are carved from 16 MiB arenas (one mmap per 64 stacks,
+ * and adjacent anonymous mappings merge into one VMA), and pooled with their
+ * goroutine (proc.c); other sizes are mapped one by one.
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+#define ARENA_SLOTS 64
+#define CANARY_BYTES 64
+
+static struct {
+    gort__lock lock;
+    size_t page;
+    long guard_budget;         /* guard pages we may still add */
+    uintptr_t arena_next;      /* next free slot in the current arena */
+    uintptr_t arena_end;
+    _Atomic uint64_t guarded;
+    _Atomic uint64_t canary;
+    _Atomic uint64_t reserved;
+} stk = { .lock = GORT__LOCK_INIT, .guard_budget = -1 };
+
+size_t gort__stack_page(void)
+{
+    return stk.page;
+}
+
+static long read_max_map_count(void)
+{
+    long v = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Under stk.lock. */
+static void stack_init_locked(void)
+{
+    if (stk.page)
+        return;
+    stk.page = (size_t)sysconf(_SC_PAGESIZE);
+    const char *env = getenv("GORT_STACK_GUARDS");
+    char *end;
+    long v = env ? strtol(env, &end, 10) : -1;
+    if (env && *env && *end == '\0' && v >= 0)
+        stk.guard_budget = v;
+    else
+        stk.guard_budget = read_max_map_count() / 4;
+}
+
+static uintptr_t map_reserve(size_t len)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    madvise(p, len, MADV_NOHUGEPAGE);
+    return (uintptr_t)p;
+}
+
+/* Under stk.lock. Decides the protection of a fresh reservation at lo. */
+static int protect_locked(uintptr_t lo)
+{
+    if (stk.guard_budget > 0 &&
+        mprotect((void *)lo, stk.page, PROT_NONE) == 0) {
+        stk.guard_budget--;
+        return STACK_GUARD;
+    }
+    /* mprotect fails with ENOMEM once the VMA limit is hit: fall back. */
+    stk.guard_budget = 0;
+    return STACK_CANARY;
+}
+
+static uintptr_t arena_slot_locked(void)
+{
+    if (stk.arena_next == stk.arena_end) {
+        uintptr_t a = map_reserve((size_t)ARENA_SLOTS * GORT_STACK_DEFAULT);
+        if (!a)
+            return 0;
+        stk.arena_next = a;
+        stk.arena_end = a + (size_t)ARENA_SLOTS * GORT_STACK_DEFAULT;
+    }
+    uintptr_t lo = stk.arena_next;
+    stk.arena_next += GORT_STACK_DEFAULT;
+    return lo;
+}
+
+int gort__stack_alloc(struct gort__stack *s, size_t size)
+{
+    gort__lock_acquire(&stk.lock);
+    stack_init_locked();
+    bool arena = size == 0 || size == GORT_STACK_DEFAULT;
+    size_t len = arena ? GORT_STACK_DEFAULT
+                       : ((size + stk.page - 1) & ~(stk.page - 1)) + stk.page;
+    uintptr_t lo = arena ? arena_slot_locked() : map_reserve(len);
+    if (!lo) {
+        gort__lock_release(&stk.lock);
+        return -ENOMEM;
+    }
+    s->kind = (uint8_t)protect_locked(lo);
+    gort__lock_release(&stk.lock);
+    s->lo = lo;
+    s->hi = lo + len;
+    s->arena = arena;
+    atomic_fetch_add_explicit(s->kind == STACK_GUARD ? &stk.guarded
+                                                     : &stk.canary,
+                              1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stk.reserved, len, memory_order_relaxed);
+    return 0;
+}
+
+void gort__stack_free(struct gort__stack *s)
+{
+    if (s->kind == STACK_NONE || s->kind == STACK_THREAD)
+        return;
+    atomic_fetch_sub_explicit(s->kind == STACK_GUARD ? &stk.guarded
+                                                     : &stk.canary,
+                              1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&stk.reserved, s->hi - s->lo,
+                              memory_order_relaxed);
+    if (s->arena) {
+        /* Arena slots live as long as the goroutine structs that pool them;
+         * a freed arena slot only loses its pages. */
+        gort__stack_scavenge(s);
+    } else {
+        munmap((void *)s->lo, s->hi - s->lo);
+        if (s->kind == STACK_GUARD) {
+            gort__lock_acquire(&stk.lock);
+            stk.guard_budget++;
+            gort__lock_release(&stk.lock);
+        }
+    }
+    s->kind = STACK_NONE;
+}
+
+void gort__stack_scavenge(const struct gort__stack *s)
+{
+    /* Keep the topmost page: a reused stack touches it first anyway. The
+     * red zone stays zero because MADV_DONTNEED hands back zero pages. */
+    uintptr_t from = s->lo + (s->kind == STACK_GUARD ? stk.page : 0);
+    uintptr_t to = s->hi - stk.page;
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+bool gort__stack_check(const struct gort__stack *s, uintptr_t sp)
+{
+    if (s->kind != STACK_CANARY)
+        return true;
+    uintptr_t limit = s->lo + stk.page;
+    if (sp < limit)
+        return false;
+    const uint64_t *zone = (const uint64_t *)(limit - CANARY_BYTES);
+    uint64_t acc = 0;
+    for (size_t i = 0; i < CANARY_BYTES / sizeof(uint64_t); i++)
+        acc |= zone[i];
+    return acc == 0;
+}
+
+bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr)
+{
+    if (s->kind != STACK_GUARD && s->kind != STACK_CANARY)
+        return false;
+    return addr >= s->lo && addr < s->lo + stk.page;
+}
+
+void gort__stack_counts(struct gort__stack_counts *c)
+{
+    c->guarded = atomic_load_explicit(&stk.guarded, memory_order_relaxed);
+    c->canary = atomic_load_explicit(&stk.canary, memory_order_relaxed);
+    c->reserved_bytes =
+        atomic_load_explicit(&stk.reserved, memory_order_relaxed);
+}

@@ -1,0 +1,45 @@
+/* stack.h — goroutine stacks: reserved address space, committed on touch. */
+#ifndef GORT_STACK_H
+#define GORT_STACK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GORT_STACK_DEFAULT (256 * 1024)
+
+enum gort__stack_kind {
+    STACK_NONE = 0,
+    STACK_GUARD = 1,  /* lowest page PROT_NONE: overflow faults at once */
+    STACK_CANARY = 2, /* lowest page is a red zone checked at every switch */
+    STACK_THREAD = 3, /* an M's own pthread stack (g0) */
+};
+
+struct gort__stack {
+    uintptr_t lo;  /* lowest address of the reservation (guard/red zone) */
+    uintptr_t hi;  /* one past the highest usable byte; 16-byte aligned */
+    uint8_t kind;  /* enum gort__stack_kind */
+    bool arena;    /* carved from a shared arena (default size, pooled) */
+    bool scavenged; /* pooled and its pages given back (sysmon.c) */
+};
+
+/* Reserves a stack of size bytes (0 = GORT_STACK_DEFAULT). 0 or -ENOMEM. */
+int gort__stack_alloc(struct gort__stack *s, size_t size);
+/* Gives a stack back. Arena stacks go to the slot pool; others are unmapped. */
+void gort__stack_free(struct gort__stack *s);
+/* Returns pages beyond the topmost to the kernel (a pooled stack). */
+void gort__stack_scavenge(const struct gort__stack *s);
+/* Overflow checks for canary stacks: false when the red zone was written or
+ * sp is below the usable range. Always true for guarded stacks. */
+bool gort__stack_check(const struct gort__stack *s, uintptr_t sp);
+/* True when addr falls in the stack's guard page or red zone. */
+bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr);
+size_t gort__stack_page(void);
+
+struct gort__stack_counts {
+    uint64_t guarded, canary, reserved_bytes;
+};
+void gort__stack_counts(struct gort__stack_counts *c);
+
+#endif /* GORT_STACK_H */

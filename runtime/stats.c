@@ -1,0 +1,286 @@
+/* stats.c — scheduler snapshot and goroutine dumps, read while goroutines
+ * run.
+ *
+ * Counters are per P and written only by the P's owner (proc.c), so reading
+ * them is a relaxed load each: the snapshot never stops the world and never
+ * slows the hot path. Goroutine counts by state are derived from transition
+ * counters (created, exited, parked, readied) and queue lengths rather than
+ * by walking every goroutine, so GetStats costs the same with a million
+ * goroutines as with ten.
+ *
+ * A dump does walk every goroutine (the allgs list only grows; goroutine
+ * structs are pooled, never freed) and reads each parked goroutine's saved
+ * frame pointers. That read races with the goroutine being resumed: the walk
+ * is bounded by the goroutine's stack, checks every frame pointer, and is
+ * compiled without sanitizer instrumentation, so a torn frame gives a short
+ * or odd backtrace, never a crash. Symbols come from dladdr.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+static uint64_t rd(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void p_snapshot(struct gort__p *p, struct gort_p_stats *o)
+{
+    o->id = p->id;
+    o->status = atomic_load_explicit(&p->status, memory_order_relaxed);
+    o->runq_len = gort__runq_len(&p->runq);
+    o->runnext = atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL;
+    o->schedticks = rd(&p->schedtick);
+    o->steals_in = rd(&p->steals_in);
+    o->steals_out = rd(&p->steals_out);
+    o->goroutines_run = rd(&p->goroutines_run);
+    o->idle_ns = rd(&p->idle_ns);
+}
+
+struct totals {
+    uint64_t created, exited, parked, readied, ctxsw, queued;
+};
+
+static void sum_ps(struct gort_stats *s, struct totals *t)
+{
+    s->nprocs = atomic_load(&gort__sched.nallp);
+    for (int i = 0; i < s->nprocs; i++) {
+        struct gort__p *p = atomic_load(&gort__sched.allp[i]);
+        p_snapshot(p, &s->procs[i]);
+        t->created += rd(&p->created);
+        t->exited += rd(&p->exited);
+        t->parked += rd(&p->parked);
+        t->readied += rd(&p->readied);
+        t->ctxsw += rd(&p->ctx_switches);
+        t->queued += s->procs[i].runq_len + (unsigned)s->procs[i].runnext;
+        for (int b = 0; b < GORT_LAT_BUCKETS; b++)
+            s->sched_latency[b] += rd(&p->latency[b]);
+    }
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+static void ms_snapshot(struct gort_stats *s)
+{
+    pthread_mutex_lock(&gort__sched.lock);
+    s->m_idle = gort__sched.nmidle;
+    pthread_mutex_unlock(&gort__sched.lock);
+    s->m_total = atomic_load(&gort__sched.mcount);
+    s->m_spinning = atomic_load(&gort__sched.nmspinning);
+    s->m_running = s->m_total - s->m_idle - s->m_spinning;
+    if (s->m_running < 0)
+        s->m_running = 0;
+    s->m_syscall = 0;
+}
+
+int gort_stats_read(struct gort_stats *s)
+{
+    if (!s)
+        return -EINVAL;
+    memset(s, 0, sizeof *s);
+    if (!gort__runtime_started())
+        return -EINVAL;
+    struct totals t = {0};
+    s->gomaxprocs = atomic_load(&gort__sched.gomaxprocs);
+    sum_ps(s, &t);
+    s->global_runq_len = gort__globrunq_len(&gort__sched.runq);
+    ms_snapshot(s);
+    t.created += atomic_load(&gort__sched.created_offp);
+    t.readied += atomic_load(&gort__sched.readied_offp);
+    s->g_created = t.created;
+    s->g_live = sub0(t.created, t.exited);
+    s->g_waiting = sub0(t.parked, t.readied);
+    s->g_runnable = t.queued + s->global_runq_len;
+    s->g_running = sub0(s->g_live, s->g_waiting + s->g_runnable);
+    if (s->g_running > (uint64_t)s->gomaxprocs)
+        s->g_running = (uint64_t)s->gomaxprocs;
+    s->ctx_switches = t.ctxsw;
+    struct gort__stack_counts sc;
+    gort__stack_counts(&sc);
+    s->stacks_guarded = sc.guarded;
+    s->stacks_canary = sc.canary;
+    s->stack_reserved_bytes = sc.reserved_bytes;
+    s->uptime_ns = gort_nanotime() - gort__sched.start_ns;
+    return 0;
+}
+
+/* ---- dumps -------------------------------------------------------------- */
+
+static void symbolize(uintptr_t pc, struct gort_frame *f)
+{
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    f->pc = pc;
+    f->func = NULL;
+    f->object = NULL;
+    f->offset = 0;
+    if (!dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT))
+        return;
+    f->object = info.dli_fname;
+    /* dladdr names the nearest exported symbol before pc; for a hidden
+     * function that is some other function, so trust it only when pc lies
+     * within the symbol's size. */
+    if (info.dli_sname && sym && sym->st_size &&
+        pc - (uintptr_t)info.dli_saddr < sym->st_size) {
+        f->func = info.dli_sname;
+        f->offset = pc - (uintptr_t)info.dli_saddr;
+    } else {
+        f->offset = pc - (uintptr_t)info.dli_fbase;
+    }
+}
+
+__attribute__((no_sanitize("address", "thread"))) static int
+walk_frames(const struct gort__g *gp, void *sp, struct gort_frame *out,
+            int max)
+{
+    uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
+    if ((uintptr_t)sp < lo || (uintptr_t)sp >= hi)
+        return 0;
+    uintptr_t pc = gort__ctx_saved_pc(sp);
+    uintptr_t fp = gort__ctx_saved_fp(sp);
+    int n = 0;
+    while (pc && n < max) {
+        symbolize(pc, &out[n++]);
+        if (fp < (uintptr_t)sp || fp + 2 * sizeof(uintptr_t) > hi ||
+            (fp & (sizeof(uintptr_t) - 1)))
+            break;
+        uintptr_t next = ((const uintptr_t *)fp)[0];
+        pc = ((const uintptr_t *)fp)[1];
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    return n;
+}
+
+static const char *state_word(int status, int reason)
+{
+    switch (status) {
+    case G_RUNNABLE:
+        return "runnable";
+    case G_RUNNING:
+        return "running";
+    case G_SYSCALL:
+        return "syscall";
+    case G_WAITING:
+        return reason > 0 && reason < WR_COUNT ? gort__waitreason_str[reason]
+                                               : "waiting";
+    default:
+        return "idle";
+    }
+}
+
+__attribute__((no_sanitize("thread"))) static void
+copy_label(char *dst, const struct gort__g *gp)
+{
+    memcpy(dst, gp->label, GORT__LABEL_MAX);
+    dst[GORT__LABEL_MAX - 1] = '\0';
+}
+
+/* Fills info for gp; false when gp is not live. */
+static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
+                     char *label, int64_t now)
+{
+    int status = atomic_load_explicit(&gp->status, memory_order_acquire);
+    if (status == G_DEAD || status == G_IDLE)
+        return false;
+    int reason = atomic_load_explicit(&gp->waitreason, memory_order_relaxed);
+    memset(info, 0, sizeof *info);
+    info->id = gp->goid;
+    info->state = state_word(status, reason);
+    info->wait_reason = status == G_WAITING ? info->state : "";
+    if (status == G_WAITING) {
+        int64_t since = atomic_load_explicit(&gp->waitsince,
+                                             memory_order_relaxed);
+        info->waiting_ns = since > 0 && now > since ? now - since : 0;
+    }
+    copy_label(label, gp);
+    info->label = label;
+    symbolize((uintptr_t)gp->fn, &info->start);
+    info->creator_id = gp->creator_id;
+    symbolize(gp->creator_pc, &info->creator);
+    if (status == G_WAITING || status == G_RUNNABLE)
+        info->nframes = walk_frames(gp, gp->sp, info->frames,
+                                    GORT_DUMP_MAX_FRAMES);
+    return true;
+}
+
+long gort_goroutines_each(gort_dump_fn fn, void *arg)
+{
+    if (!fn || !gort__runtime_started())
+        return -EINVAL;
+    struct gort_goroutine_info *info = malloc(sizeof *info);
+    if (!info)
+        return -ENOMEM;
+    char label[GORT__LABEL_MAX];
+    int64_t now = gort__coarse_now();
+    long n = 0;
+    struct gort__g *gp =
+        atomic_load_explicit(&gort__sched.allgs, memory_order_acquire);
+    for (; gp; gp = gp->allnext) {
+        if (!describe(gp, info, label, now))
+            continue;
+        n++;
+        if (fn(info, arg))
+            break;
+    }
+    free(info);
+    return n;
+}
+
+static void print_frame(FILE *f, const struct gort_frame *fr)
+{
+    if (fr->func)
+        fprintf(f, "%s(...)\n\t%s +%#lx\n", fr->func,
+                fr->object ? fr->object : "?", (unsigned long)fr->offset);
+    else
+        fprintf(f, "?(...)\n\t%s +%#lx\n", fr->object ? fr->object : "?",
+                (unsigned long)fr->offset);
+}
+
+static int dump_one(const struct gort_goroutine_info *g, void *arg)
+{
+    FILE *f = arg;
+    long minutes = (long)(g->waiting_ns / 60000000000LL);
+    fprintf(f, "goroutine %lld [%s", (long long)g->id, g->state);
+    if (minutes >= 1)
+        fprintf(f, ", %ld minute%s", minutes, minutes == 1 ? "" : "s");
+    fprintf(f, "]%s%s%s:\n", g->label[0] ? " (" : "", g->label,
+            g->label[0] ? ")" : "");
+    for (int i = 0; i < g->nframes; i++)
+        print_frame(f, &g->frames[i]);
+    if (g->nframes == 0)
+        fprintf(f, "\t(no backtrace: %s)\n",
+                strcmp(g->state, "running") == 0 ? "running on another thread"
+                                                 : "not parked");
+    fprintf(f, "created by %s in goroutine %lld\n",
+            g->creator.func ? g->creator.func : "?", (long long)g->creator_id);
+    fprintf(f, "\t%s +%#lx\n\n", g->creator.object ? g->creator.object : "?",
+            (unsigned long)g->creator.offset);
+    return 0;
+}
+
+long gort_dump_text(int fd)
+{
+    int dupfd = dup(fd);
+    if (dupfd < 0)
+        return -errno;
+    FILE *f = fdopen(dupfd, "w");
+    if (!f) {
+        close(dupfd);
+        return -ENOMEM;
+    }
+    long n = gort_goroutines_each(dump_one, f);
+    fclose(f);
+    return n;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package gort's build, tests and benchmarks need.
+# Idempotent: packages already present are left alone; apt-get runs only when
+# something is missing, so `make test` on a ready machine costs no network.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
+  libcmocka-dev
+  protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+  libgrpc-dev libprotobuf-dev protobuf-compiler-grpc
+  python3 python3-grpcio python3-protobuf
+  golang-go nginx wrk hyperfine curl
+  valgrind strace procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
