@@ -1,13 +1,14 @@
 /* lock.c — futex-based mutex and notes for the runtime's internal use.
  *
- * The mutex is Drepper's three-state futex lock ("Futexes Are Tricky"):
- * acquire spins briefly (critical sections here are a few dozen
- * instructions), then marks the lock contended and sleeps in the kernel;
- * release wakes one sleeper only when the state says someone may sleep.
+ * The mutex: acquire is a CAS, then a short spin (critical sections here
+ * are a few dozen instructions), then a futex sleep with a counted sleeper;
+ * release is a store and a load (lock.h says why, and what bounds the one
+ * race that buys).
  */
 #include "lock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -40,20 +41,28 @@ void gort__futex_wake(_Atomic uint32_t *addr, int n)
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+#define SLEEP_RECHECK_NS 1000000 /* bound on a missed wake-up, see lock.h */
+
+static bool try_acquire(gort__lock *l)
+{
+    uint32_t unlocked = 0;
+    return atomic_load_explicit(&l->state, memory_order_relaxed) == 0 &&
+           atomic_compare_exchange_weak_explicit(&l->state, &unlocked, 1,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed);
+}
+
 void gort__lock_acquire_slow(gort__lock *l)
 {
     for (int i = 0; i < SPIN_TRIES; i++) {
-        uint32_t unlocked = 0;
-        if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_weak_explicit(&l->state, &unlocked, 1,
-                                                  memory_order_acquire,
-                                                  memory_order_relaxed))
+        if (try_acquire(l))
             return;
         cpu_relax();
     }
-    /* Mark contended; whoever we find holding it will wake us on release. */
-    while (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) != 0)
-        gort__futex_wait(&l->state, 2, -1);
+    atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
+    while (!try_acquire(l))
+        gort__futex_wait(&l->state, 1, SLEEP_RECHECK_NS);
+    atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_relaxed);
 }
 
 void gort__lock_release_slow(gort__lock *l)

@@ -81,11 +81,13 @@
 #define GFREE_BATCH 32
 #define GOID_BATCH 16
 #define STEAL_ROUNDS 4
-#define LAT_SAMPLE_MASK 7
+#define LAT_SAMPLE_MASK 63
 #define ALTSTACK_SIZE (64 * 1024)
 
 struct gort__sched gort__sched;
-static __thread struct gort__m *tls_m;
+/* initial-exec: libgort is loaded at program start (gortd links it), so its
+ * TLS is static and a read is one %fs-relative load, not __tls_get_addr. */
+static __thread struct gort__m *tls_m __attribute__((tls_model("initial-exec")));
 
 const char *const gort__waitreason_str[WR_COUNT] = {
     [WR_NONE] = "",
@@ -211,7 +213,7 @@ static void finish_switch(struct gort__g *self)
     gort__after_fn after = m->after;
     if (after) {
         m->after = NULL;
-        after(m->after_g, m->after_arg);
+        after(m, m->after_g, m->after_arg);
     }
 }
 
@@ -237,7 +239,9 @@ static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
 static void stack_overflow(struct gort__g *gp, const char *how)
 {
     char buf[512];
-    const char *label = gp->label[0] ? gp->label : NULL;
+    const char *label = atomic_load_explicit(&gp->label, memory_order_relaxed);
+    if (label && !label[0])
+        label = NULL;
     int n = snprintf(buf, sizeof buf,
                      "fatal error: stack overflow (%s)\n\n"
                      "goroutine %lld [running]%s%s%s:\n"
@@ -305,15 +309,11 @@ static void allgadd(struct gort__g *gp)
     pthread_mutex_unlock(&gort__sched.allglock);
 }
 
-static struct gort__g *galloc(size_t stack_size)
+static struct gort__g *galloc(void)
 {
     struct gort__g *gp = calloc(1, sizeof *gp);
     if (!gp)
         return NULL;
-    if (gort__stack_alloc(&gp->stack, stack_size) != 0) {
-        free(gp);
-        return NULL;
-    }
 #ifdef GORT_TSAN
     gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -359,12 +359,9 @@ static struct gort__g *gfget(struct gort__p *p)
     return gp;
 }
 
-/* Pools a dead goroutine; its stack stays attached when it has the default
- * size (the common case: no mmap on the next gort_go). */
+/* Pools a dead goroutine's struct (its stack went back separately). */
 static void gfput(struct gort__p *p, struct gort__g *gp)
 {
-    if (!gp->stack.arena)
-        gort__stack_free(&gp->stack);
     p->ngfree++;
     gp->schedlink = p->gfree;
     p->gfree = gp;
@@ -434,6 +431,13 @@ static void sample_ready(struct gort__p *p, struct gort__g *gp)
  * moves to the tail of the ring. Owner only. */
 static void runqput_next(struct gort__p *p, struct gort__g *gp)
 {
+    /* Thieves only ever swap a non-empty runnext to empty, so an empty slot
+     * is ours to fill with a plain release store: no locked instruction on
+     * the channel hand-off path. */
+    if (!atomic_load_explicit(&p->runnext, memory_order_relaxed)) {
+        atomic_store_explicit(&p->runnext, gp, memory_order_release);
+        return;
+    }
     struct gort__g *old = atomic_exchange_explicit(&p->runnext, gp,
                                                    memory_order_acq_rel);
     if (old)
@@ -473,23 +477,24 @@ static struct gort__g *newproc(gort_fn fn, void *arg,
     struct gort__m *m = gort__getm();
     struct gort__p *p = m ? m->p : NULL;
     size_t stack_size = opts ? opts->stack_size : 0;
-    bool custom = stack_size != 0 && stack_size != GORT_STACK_DEFAULT;
-    struct gort__g *gp = custom ? NULL : gfget(p);
-    if (gp && gp->stack.kind == STACK_NONE &&
-        gort__stack_alloc(&gp->stack, 0) != 0) {
-        gfput(p, gp);
+    struct gort__g *gp = gfget(p);
+    if (!gp && !(gp = galloc()))
         return NULL;
+    gp->sp = NULL;
+    gp->stack.kind = STACK_NONE;
+    /* Default-size stacks are bound when the goroutine first runs
+     * (bind_stack); a custom size is mapped now so that failure is
+     * reported to the caller. */
+    if (stack_size != 0 && stack_size != GORT_STACK_DEFAULT) {
+        if (gort__stack_alloc(&gp->stack, stack_size) != 0) {
+            if (p)
+                gfput(p, gp);
+            return NULL;
+        }
+        gp->sp = gort__ctx_init((void *)gp->stack.hi);
     }
-    if (!gp)
-        gp = galloc(stack_size);
-    else if (custom && gort__stack_alloc(&gp->stack, stack_size) != 0)
-        return NULL;
-    if (!gp)
-        return NULL;
-    gp->stack.scavenged = false;
     gp->fn = fn;
     gp->arg = arg;
-    gp->sp = gort__ctx_init((void *)gp->stack.hi);
     gp->goid = newgoid(p);
     gp->creator_pc = pc;
     gp->creator_id = m && m->curg ? m->curg->goid : 0;
@@ -546,9 +551,21 @@ int64_t gort_id(void)
 
 void gort__set_label(struct gort__g *gp, const char *label)
 {
-    size_t n = label ? strnlen(label, GORT__LABEL_MAX - 1) : 0;
-    memcpy(gp->label, label ? label : "", n);
-    gp->label[n] = '\0';
+    char *buf = atomic_load_explicit(&gp->label, memory_order_relaxed);
+    if (!label || !*label) {
+        if (buf)
+            buf[0] = '\0';
+        return;
+    }
+    if (!buf) {
+        buf = calloc(1, GORT__LABEL_MAX);
+        if (!buf)
+            return; /* a label is a debugging aid: drop it, keep running */
+        atomic_store_explicit(&gp->label, buf, memory_order_release);
+    }
+    size_t n = strnlen(label, GORT__LABEL_MAX - 1);
+    memcpy(buf, label, n);
+    buf[n] = '\0';
 }
 
 void gort_set_label(const char *label)
@@ -590,10 +607,20 @@ static void sample_latency(struct gort__p *p, struct gort__g *gp)
     own_inc(&p->latency[b]);
 }
 
+/* A goroutine's first run: give it a stack from the P's cache. */
+static void bind_stack(struct gort__p *p, struct gort__g *gp)
+{
+    if (gort__stack_get(&p->scache, &gp->stack) != 0)
+        gort__throw("bind_stack", "out of memory for goroutine stacks");
+    gp->sp = gort__ctx_init((void *)gp->stack.hi);
+}
+
 /* Bookkeeping for gp about to run on m. */
 static void prepare_run(struct gort__m *m, struct gort__g *gp)
 {
     struct gort__p *p = m->p;
+    if (GORT_UNLIKELY(!gp->sp))
+        bind_stack(p, gp);
     atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
     gp->m = m;
     m->curg = gp;
@@ -611,10 +638,9 @@ static bool p_retiring(const struct gort__p *p)
 
 /* gp leaves the CPU (parks, yields or dies); after(gp, arg) runs once it is
  * off its stack. Returns when gp is resumed (never when dying). */
-static void switch_out(struct gort__g *gp, gort__after_fn after, void *arg,
-                       bool dying)
+static void switch_out(struct gort__m *m, struct gort__g *gp,
+                       gort__after_fn after, void *arg, bool dying)
 {
-    struct gort__m *m = gort__getm();
     struct gort__p *p = m->p;
     if (!dying && !gort__stack_check(&gp->stack,
                                      (uintptr_t)__builtin_frame_address(0)))
@@ -638,8 +664,9 @@ struct park_args {
     void *arg;
 };
 
-static void park_after(struct gort__g *prev, void *a)
+static void park_after(struct gort__m *m, struct gort__g *prev, void *a)
 {
+    (void)m;
     struct park_args *pa = a;
     if (pa->unlockf && !pa->unlockf(prev, pa->arg))
         gort__ready(prev); /* the wait was already satisfied */
@@ -659,19 +686,21 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
                           memory_order_relaxed);
     atomic_store_explicit(&gp->status, G_WAITING, memory_order_relaxed);
     own_inc(&m->p->parked);
-    switch_out(gp, park_after, &pa, false);
+    switch_out(m, gp, park_after, &pa, false);
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
 }
 
-static void yield_local_after(struct gort__g *prev, void *arg)
+static void yield_local_after(struct gort__m *m, struct gort__g *prev,
+                              void *arg)
 {
     (void)arg;
-    struct gort__p *p = gort__getm()->p;
-    gort__runq_put(&p->runq, &gort__sched.runq, prev);
+    gort__runq_put(&m->p->runq, &gort__sched.runq, prev);
 }
 
-static void yield_global_after(struct gort__g *prev, void *arg)
+static void yield_global_after(struct gort__m *m, struct gort__g *prev,
+                               void *arg)
 {
+    (void)m;
     (void)arg;
     global_put(prev);
 }
@@ -691,13 +720,17 @@ void gort_yield(void)
         return; /* nobody else to run here */
     atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
     sample_ready(p, gp);
-    switch_out(gp, local ? yield_local_after : yield_global_after, NULL, false);
+    switch_out(m, gp, local ? yield_local_after : yield_global_after, NULL,
+               false);
 }
 
-static void exit_after(struct gort__g *prev, void *arg)
+static void exit_after(struct gort__m *m, struct gort__g *prev, void *arg)
 {
     (void)arg;
-    gfput(gort__getm()->p, prev);
+    struct gort__p *p = m->p;
+    gort__stack_put(&p->scache, &prev->stack);
+    prev->sp = NULL;
+    gfput(p, prev);
 }
 
 static void goexit(struct gort__g *gp) GORT_NORETURN;
@@ -705,9 +738,9 @@ static void goexit(struct gort__g *gp)
 {
     struct gort__m *m = gort__getm();
     atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
-    gp->label[0] = '\0';
+    gort__set_label(gp, NULL);
     own_inc(&m->p->exited);
-    switch_out(gp, exit_after, NULL, true);
+    switch_out(m, gp, exit_after, NULL, true);
     gort__throw("goexit", "dead goroutine resumed");
 }
 
@@ -853,6 +886,7 @@ static void retire_p(struct gort__m *m)
     struct gort__g *next = atomic_exchange(&p->runnext, NULL);
     gort__runq_drain_to_global(&p->runq, &gort__sched.runq, next);
     gfput_all(p);
+    gort__stack_flush(&p->scache);
     pthread_mutex_lock(&gort__sched.lock);
     if (!p_retiring(p)) {
         /* GOMAXPROCS grew back meanwhile: keep the P. */

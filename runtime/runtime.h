@@ -56,8 +56,7 @@ enum gort__waitreason {
 };
 extern const char *const gort__waitreason_str[WR_COUNT];
 
-/* Labels are stored inline, truncated: a dump may read one while its
- * goroutine rewrites it and must never chase a freed pointer. */
+/* Labels are truncated to this size, NUL included. */
 #define GORT__LABEL_MAX 96
 
 struct gort__m;
@@ -65,8 +64,8 @@ struct gort__p;
 struct gort__sudog;
 
 struct gort__g {
-    void *sp;                  /* saved stack pointer while switched out */
-    struct gort__stack stack;  /* owned by this G for life while pooled */
+    void *sp;                  /* saved stack pointer; NULL until it first runs */
+    struct gort__stack stack;  /* taken when it first runs; kind NONE before */
     _Atomic int status;        /* enum gort__gstatus; relaxed for readers */
     _Atomic uint8_t waitreason;
     _Atomic int selectdone;    /* a select's first waker wins by CAS 0→1 */
@@ -77,7 +76,9 @@ struct gort__g {
     void *arg;
     int64_t creator_id;        /* goid of the goroutine that started it */
     uintptr_t creator_pc;      /* where gort_go was called */
-    char label[GORT__LABEL_MAX]; /* owner writes; dumps copy it racily */
+    char *_Atomic label;       /* GORT__LABEL_MAX bytes, allocated on first
+                                  use and kept for the struct's life, so a
+                                  dump copying it never reads freed memory */
     _Atomic int64_t waitsince; /* coarse clock when it parked */
     int64_t readytime;         /* sampled: when it became runnable, or 0 */
     struct gort__sudog *param; /* the sudog that woke it (channels) */
@@ -90,7 +91,8 @@ struct gort__g {
  * switched-out goroutine could not do while still on its own stack (release
  * the lock that protects its wait queue, requeue it, pool it). This is why a
  * goroutine can switch straight to the next one without a trip through g0. */
-typedef void (*gort__after_fn)(struct gort__g *prev, void *arg);
+typedef void (*gort__after_fn)(struct gort__m *m, struct gort__g *prev,
+                               void *arg);
 
 struct gort__m {
     int id;
@@ -132,7 +134,8 @@ struct gort__p {
     int64_t idle_since;              /* under sched.lock */
     _Atomic uint64_t latency[GORT_LAT_BUCKETS]; /* own */
 
-    struct gort__g *gfree; /* own: dead goroutines with default stacks */
+    struct gort__stackcache scache; /* own: free default-size stacks */
+    struct gort__g *gfree; /* own: dead goroutines, without stacks */
     int ngfree;
     int64_t goidcache, goidcacheend; /* own: ids handed out in batches */
 };
@@ -190,7 +193,6 @@ uintptr_t gort__ctx_saved_fp(void *sp);
 /* sysmon.c: the runtime's own thread (timers and stack scavenging). */
 int gort__sysmon_start(void);
 void gort__timer_sleep(int64_t ns);
-void gort__scavenge_free_stacks(void);
 
 /* procs.c */
 int gort__ncpu_default(void);

@@ -22,8 +22,15 @@
  * first. Stats report how many stacks have each protection.
  *
  * Default-size stacks are carved from 16 MiB arenas (one mmap per 64 stacks,
- * and adjacent anonymous mappings merge into one VMA), and pooled with their
- * goroutine (proc.c); other sizes are mapped one by one.
+ * and adjacent anonymous mappings merge into one VMA) and never unmapped:
+ * a free one goes to its P's cache (LIFO, hot) or to the global pool, where
+ * sysmon gives its pages back. A goroutine takes a stack only when it first
+ * runs (proc.c), so a million queued goroutines hold no stacks. Other sizes
+ * are mapped one by one and unmapped when their goroutine exits.
+ *
+ * The global pool is a list threaded through the pooled stacks themselves:
+ * its node sits at the top of the stack it describes, in the one page a
+ * pooled stack keeps committed.
  */
 #include "stack.h"
 
@@ -39,8 +46,15 @@
 #define ARENA_SLOTS 64
 #define CANARY_BYTES 64
 
+struct pool_node {
+    struct gort__stack s;
+    struct pool_node *next;
+};
+
 static struct {
     gort__lock lock;
+    struct pool_node *pool; /* under lock */
+    long npool;
     size_t page;
     long guard_budget;         /* guard pages we may still add */
     uintptr_t arena_next;      /* next free slot in the current arena */
@@ -204,4 +218,101 @@ void gort__stack_counts(struct gort__stack_counts *c)
     c->canary = atomic_load_explicit(&stk.canary, memory_order_relaxed);
     c->reserved_bytes =
         atomic_load_explicit(&stk.reserved, memory_order_relaxed);
+}
+
+/* ---- pooling ------------------------------------------------------------ */
+
+#define POOL_BATCH (GORT_STACK_CACHE / 2)
+
+static struct pool_node *node_of(const struct gort__stack *s)
+{
+    return (struct pool_node *)((s->hi - sizeof(struct pool_node)) &
+                                ~(uintptr_t)15);
+}
+
+/* Under stk.lock. */
+static void pool_push_locked(const struct gort__stack *s)
+{
+    struct pool_node *n = node_of(s);
+    n->s = *s;
+    n->next = stk.pool;
+    stk.pool = n;
+    stk.npool++;
+}
+
+static void pool_refill(struct gort__stackcache *c)
+{
+    gort__lock_acquire(&stk.lock);
+    while (c->n < POOL_BATCH && stk.pool) {
+        struct pool_node *n = stk.pool;
+        stk.pool = n->next;
+        stk.npool--;
+        c->s[c->n++] = n->s;
+    }
+    gort__lock_release(&stk.lock);
+}
+
+int gort__stack_get(struct gort__stackcache *c, struct gort__stack *out)
+{
+    if (c->n == 0)
+        pool_refill(c);
+    if (c->n > 0) {
+        *out = c->s[--c->n];
+        out->scavenged = false;
+        return 0;
+    }
+    return gort__stack_alloc(out, 0);
+}
+
+void gort__stack_put(struct gort__stackcache *c, struct gort__stack *s)
+{
+    if (s->kind == STACK_NONE)
+        return;
+    if (!s->arena) {
+        gort__stack_free(s);
+        return;
+    }
+    if (c->n == GORT_STACK_CACHE) {
+        gort__lock_acquire(&stk.lock);
+        while (c->n > GORT_STACK_CACHE - POOL_BATCH)
+            pool_push_locked(&c->s[--c->n]);
+        gort__lock_release(&stk.lock);
+    }
+    c->s[c->n++] = *s;
+    s->kind = STACK_NONE;
+}
+
+void gort__stack_flush(struct gort__stackcache *c)
+{
+    gort__lock_acquire(&stk.lock);
+    while (c->n > 0)
+        pool_push_locked(&c->s[--c->n]);
+    gort__lock_release(&stk.lock);
+}
+
+void gort__stack_scavenge_pool(void)
+{
+    /* Detach the pool so no lock is held across madvise; stacks freed
+     * meanwhile start a new list that we splice in front of ours. */
+    gort__lock_acquire(&stk.lock);
+    struct pool_node *list = stk.pool;
+    long n = stk.npool;
+    stk.pool = NULL;
+    stk.npool = 0;
+    gort__lock_release(&stk.lock);
+    if (!list)
+        return;
+    struct pool_node *tail = list;
+    for (struct pool_node *p = list; p; p = p->next) {
+        if (!p->s.scavenged) {
+            gort__stack_scavenge(&p->s);
+            p->s.scavenged = true;
+        }
+        tail = p;
+    }
+    gort__lock_acquire(&stk.lock);
+    tail->next = stk.pool;
+    stk.pool = list;
+    stk.npool += n;
+    gort__lock_release(&stk.lock);
 }

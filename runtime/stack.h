@@ -37,6 +37,25 @@ bool gort__stack_check(const struct gort__stack *s, uintptr_t sp);
 bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr);
 size_t gort__stack_page(void);
 
+/* A P's private cache of free default-size stacks, used LIFO so that a new
+ * goroutine runs on the stack a dead one just left, still hot in cache. */
+#define GORT_STACK_CACHE 32
+struct gort__stackcache {
+    int n;
+    struct gort__stack s[GORT_STACK_CACHE];
+};
+
+/* Takes a default-size stack: from c, else a batch from the global pool,
+ * else fresh address space. 0 or -ENOMEM. Owner of c only. */
+int gort__stack_get(struct gort__stackcache *c, struct gort__stack *out);
+/* Returns a stack: default-size ones to c (half of c spills to the global
+ * pool when full), others are unmapped. */
+void gort__stack_put(struct gort__stackcache *c, struct gort__stack *s);
+/* Moves all of c to the global pool (a retiring P). */
+void gort__stack_flush(struct gort__stackcache *c);
+/* Gives back the pages of pooled stacks not yet scavenged (sysmon). */
+void gort__stack_scavenge_pool(void);
+
 struct gort__stack_counts {
     uint64_t guarded, canary, reserved_bytes;
 };

@@ -183,7 +183,11 @@ static const char *state_word(int status, int reason)
 __attribute__((no_sanitize("thread"))) static void
 copy_label(char *dst, const struct gort__g *gp)
 {
-    memcpy(dst, gp->label, GORT__LABEL_MAX);
+    const char *src = atomic_load_explicit(&gp->label, memory_order_acquire);
+    if (src)
+        memcpy(dst, src, GORT__LABEL_MAX);
+    else
+        dst[0] = '\0';
     dst[GORT__LABEL_MAX - 1] = '\0';
 }
 

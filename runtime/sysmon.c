@@ -19,7 +19,6 @@
 #include "runtime.h"
 
 #define SCAVENGE_PERIOD_NS 1000000000LL
-#define SCAVENGE_BATCH 256
 
 struct gort__timer {
     int64_t when;
@@ -149,39 +148,6 @@ static int64_t run_timers(int64_t now)
     return next;
 }
 
-/* Gives back the pages of up to SCAVENGE_BATCH pooled stacks. The batch is
- * taken off the global pool first so that no lock is held across madvise. */
-void gort__scavenge_free_stacks(void)
-{
-    struct gort__g *batch = NULL, *tail = NULL;
-    int n = 0;
-    gort__lock_acquire(&gort__sched.gflock);
-    while (n < SCAVENGE_BATCH && gort__sched.gfree) {
-        struct gort__g *gp = gort__sched.gfree;
-        gort__sched.gfree = gp->schedlink;
-        gp->schedlink = batch;
-        batch = gp;
-        if (!tail)
-            tail = gp;
-        n++;
-    }
-    gort__sched.ngfree -= n;
-    gort__lock_release(&gort__sched.gflock);
-    for (struct gort__g *gp = batch; gp; gp = gp->schedlink) {
-        if (gp->stack.arena && !gp->stack.scavenged) {
-            gort__stack_scavenge(&gp->stack);
-            gp->stack.scavenged = true;
-        }
-    }
-    if (!batch)
-        return;
-    gort__lock_acquire(&gort__sched.gflock);
-    tail->schedlink = gort__sched.gfree;
-    gort__sched.gfree = batch;
-    gort__sched.ngfree += n;
-    gort__lock_release(&gort__sched.gflock);
-}
-
 static void *sysmon(void *arg)
 {
     (void)arg;
@@ -191,7 +157,7 @@ static void *sysmon(void *arg)
         int64_t now = gort_nanotime();
         int64_t next = run_timers(now);
         if (now >= next_scavenge) {
-            gort__scavenge_free_stacks();
+            gort__stack_scavenge_pool();
             next_scavenge = now + SCAVENGE_PERIOD_NS;
         }
         if (next > next_scavenge)
