@@ -82,6 +82,7 @@
 #define GOID_BATCH 16
 #define STEAL_ROUNDS 4
 #define LAT_SAMPLE_MASK 63
+#define RUNNEXT_STREAK_MAX 1024 /* see local_next */
 #define ALTSTACK_SIZE (64 * 1024)
 
 struct gort__sched gort__sched;
@@ -588,10 +589,23 @@ static struct gort__g *local_next(struct gort__p *p)
             return gp;
     }
     struct gort__g *gp = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    if (gp && p->runnext_streak >= RUNNEXT_STREAK_MAX) {
+        /* A pair handing off through runnext would run forever while the
+         * ring waits. Go lets the pair share one time slice and sysmon
+         * preempts it after 10 ms; with no preemption (and no clock read per
+         * switch) we bound the streak by count instead. */
+        struct gort__g *old = gort__runq_get(&p->runq);
+        p->runnext_streak = 0;
+        if (old)
+            return old;
+    }
     if (gp && atomic_compare_exchange_strong_explicit(
                   &p->runnext, &gp, NULL, memory_order_acq_rel,
-                  memory_order_relaxed))
+                  memory_order_relaxed)) {
+        p->runnext_streak++;
         return gp;
+    }
+    p->runnext_streak = 0;
     return gort__runq_get(&p->runq);
 }
 

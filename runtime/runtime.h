@@ -118,6 +118,7 @@ struct gort__p {
     struct gort__runq runq;            /* the 256-slot ring */
     _Atomic(struct gort__g *) runnext; /* owner sets; thieves CAS to NULL */
     struct gort__p *link;              /* idle P list, under sched.lock */
+    uint32_t runnext_streak;           /* owner: runnext picks in a row */
 
     /* Counters. "own" ones are written only by the owner (relaxed load+store,
      * no lock prefix on the hot path) and read by anyone with relaxed loads. */
