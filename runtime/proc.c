@@ -46,6 +46,10 @@
  */
 #include "runtime.h"
 
+#include "gort/net.h"
+#include "netpoll.h"
+#include "timer.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -472,10 +476,30 @@ void gort__ready(struct gort__g *gp)
     wakep();
 }
 
+void gort__inject(struct gort__g *list, int n)
+{
+    if (!list)
+        return;
+    struct gort__g *tail = list;
+    for (struct gort__g *g = list; g; g = g->schedlink) {
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        g->readytime = 0;
+        tail = g;
+    }
+    atomic_fetch_add_explicit(&gort__sched.readied_offp, (uint64_t)n,
+                              memory_order_relaxed);
+    gort__globrunq_put_batch(&gort__sched.runq, list, tail, (uint32_t)n);
+    /* One spinner per goroutine, up to the idle Ps; wakep keeps at most one
+     * spinning at a time and each spinner that finds work wakes the next. */
+    wakep();
+}
+
 static struct gort__g *newproc(gort_fn fn, void *arg,
                                const struct gort_go_opts *opts, uintptr_t pc)
 {
     struct gort__m *m = gort__getm();
+    if (m && m->oldp)
+        gort__throw("gort_go", "called inside gort_syscall_enter/exit");
     struct gort__p *p = m ? m->p : NULL;
     size_t stack_size = opts ? opts->stack_size : 0;
     struct gort__g *gp = gfget(p);
@@ -638,6 +662,7 @@ static void prepare_run(struct gort__m *m, struct gort__g *gp)
     atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
     gp->m = m;
     m->curg = gp;
+    atomic_store_explicit(&m->curg_pub, gp, memory_order_relaxed);
     own_inc(&p->schedtick);
     own_inc(&p->goroutines_run);
     own_inc(&p->ctx_switches);
@@ -669,6 +694,7 @@ static void switch_out(struct gort__m *m, struct gort__g *gp,
         switch_to(gp, next, dying);
     } else {
         m->curg = NULL;
+        atomic_store_explicit(&m->curg_pub, NULL, memory_order_relaxed);
         switch_to(gp, &m->g0, dying);
     }
 }
@@ -693,6 +719,8 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
     struct gort__g *gp = m->curg;
     if (!gp)
         gort__throw("gort__park", "not on a goroutine");
+    if (m->oldp)
+        gort__throw("gort__park", "blocking inside gort_syscall_enter/exit");
     struct park_args pa = {unlockf, arg};
     atomic_store_explicit(&gp->waitreason, (uint8_t)reason,
                           memory_order_relaxed);
@@ -973,6 +1001,8 @@ static struct gort__g *findrunnable(struct gort__m *m)
             uint64_t share = gort__globrunq_len(&gort__sched.runq) / (unsigned)np + 1;
             gp = gort__globrunq_get(&gort__sched.runq, &p->runq, (uint32_t)share);
         }
+        if (!gp)
+            gp = gort__netpoll_poll_idle();
         if (!gp && (m->spinning || may_spin())) {
             if (!m->spinning) {
                 m->spinning = true;
@@ -992,6 +1022,8 @@ static struct gort__g *findrunnable(struct gort__m *m)
 static void schedule(struct gort__m *m)
 {
     for (;;) {
+        if (!m->p)
+            stopm(m); /* left a syscall and found no P */
         struct gort__g *gp = findrunnable(m);
         prepare_run(m, gp);
         switch_to(&m->g0, gp, false);
@@ -1050,6 +1082,9 @@ static void newm(struct gort__p *p, bool spinning)
     m->nextp = p;
     m->spinning = spinning;
     m->fastrand = (uint64_t)nanotime() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
+    m->alllink = atomic_load(&gort__sched.allm);
+    while (!atomic_compare_exchange_weak(&gort__sched.allm, &m->alllink, m)) {
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -1063,6 +1098,96 @@ static void newm(struct gort__p *p, bool spinning)
     pthread_attr_destroy(&attr);
     if (rc != 0)
         gort__throw("newm", strerror(rc));
+}
+
+/* ---- blocking calls ----------------------------------------------------- */
+
+/* Go's entersyscall: cheap, keeps the P. The P's status says "in a
+ * syscall"; sysmon takes it away if the call lasts (gort__handoffp). */
+void gort_syscall_enter(void)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__g *gp = m ? m->curg : NULL;
+    if (!gp)
+        return;
+    struct gort__p *p = m->p;
+    atomic_store_explicit(&gp->status, G_SYSCALL, memory_order_relaxed);
+    own_inc(&p->syscalltick);
+    m->oldp = p;
+    atomic_fetch_add_explicit(&gort__sched.nmsyscall, 1, memory_order_relaxed);
+    atomic_store_explicit(&p->status, GORT_P_SYSCALL, memory_order_release);
+}
+
+static void exitsyscall_after(struct gort__m *m, struct gort__g *prev,
+                              void *arg)
+{
+    (void)m;
+    (void)arg;
+    global_put(prev);
+    wakep();
+}
+
+/* Go's exitsyscall: take the old P back if sysmon left it, else any idle
+ * P, else queue this goroutine and put the thread to sleep. */
+void gort_syscall_exit(void)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__g *gp = m ? m->curg : NULL;
+    if (!gp || !m->oldp)
+        return;
+    struct gort__p *p = m->oldp;
+    m->oldp = NULL;
+    atomic_fetch_sub_explicit(&gort__sched.nmsyscall, 1, memory_order_relaxed);
+    int st = GORT_P_SYSCALL;
+    if (atomic_compare_exchange_strong(&p->status, &st, GORT_P_RUNNING)) {
+        atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+        return;
+    }
+    m->p = NULL;
+    pthread_mutex_lock(&gort__sched.lock);
+    struct gort__p *np = pidleget();
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (np) {
+        acquirep(m, np);
+        atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+        return;
+    }
+    /* No P: off this stack to g0, which sleeps until handed one. */
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    m->after = exitsyscall_after;
+    m->after_g = gp;
+    m->after_arg = NULL;
+    gp->m = NULL;
+    m->curg = NULL;
+    atomic_store_explicit(&m->curg_pub, NULL, memory_order_relaxed);
+    switch_to(gp, &m->g0, false);
+}
+
+void gort_blocking(gort_fn fn, void *arg)
+{
+    gort_syscall_enter();
+    fn(arg);
+    gort_syscall_exit();
+}
+
+static bool p_has_work(struct gort__p *p)
+{
+    return gort__runq_len(&p->runq) > 0 ||
+           atomic_load_explicit(&p->runnext, memory_order_relaxed) ||
+           gort__globrunq_len(&gort__sched.runq) > 0;
+}
+
+/* sysmon took p from a thread in a blocking call: give it to an M if there
+ * is anything to run (or it must retire), else park it idle. */
+void gort__handoffp(struct gort__p *p)
+{
+    if (p_has_work(p) || p_retiring(p)) {
+        startm(p, false);
+        return;
+    }
+    pthread_mutex_lock(&gort__sched.lock);
+    pidleput(p);
+    pthread_mutex_unlock(&gort__sched.lock);
 }
 
 /* ---- GOMAXPROCS --------------------------------------------------------- */
@@ -1166,6 +1291,7 @@ int gort__runtime_init(void)
         pthread_mutex_unlock(&init_lock);
         return 0;
     }
+    gort__debug_parse();
     int n = env_procs();
     if (n < 0) {
         pthread_mutex_unlock(&init_lock);
@@ -1185,7 +1311,9 @@ int gort__runtime_init(void)
     for (int i = n - 1; i >= 0; i--)
         pidleput(s->allp[i]);
     install_segv_handler();
-    int rc = gort__sysmon_start();
+    int rc = gort__netpoll_start();
+    if (rc == 0)
+        rc = gort__sysmon_start();
     if (rc == 0)
         atomic_store_explicit(&s->mainstarted, 1, memory_order_release);
     pthread_mutex_unlock(&init_lock);

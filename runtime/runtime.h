@@ -69,6 +69,7 @@ struct gort__g {
     _Atomic int status;        /* enum gort__gstatus; relaxed for readers */
     _Atomic uint8_t waitreason;
     _Atomic int selectdone;    /* a select's first waker wins by CAS 0→1 */
+    _Atomic bool long_running; /* sysmon saw it run > 10 ms without a switch */
     int64_t goid;
     struct gort__g *schedlink; /* run queue / free list link */
     struct gort__m *m;         /* the M running it, or NULL */
@@ -102,6 +103,9 @@ struct gort__m {
     struct gort__p *p;          /* the P held, or NULL */
     struct gort__p *nextp;      /* handed over by startm before wake-up */
     bool spinning;              /* looking for work; counted in nmspinning */
+    struct gort__p *oldp;       /* the P it held when it entered a syscall */
+    _Atomic(struct gort__g *) curg_pub; /* curg for dumps/schedtrace, relaxed */
+    struct gort__m *alllink;    /* allm list, append only */
     gort__note park;            /* stopm sleeps on it */
     struct gort__m *schedlink;  /* idle M list, under sched.lock */
     gort__after_fn after;       /* see gort__after_fn */
@@ -123,6 +127,7 @@ struct gort__p {
     /* Counters. "own" ones are written only by the owner (relaxed load+store,
      * no lock prefix on the hot path) and read by anyone with relaxed loads. */
     _Atomic uint64_t schedtick;      /* own */
+    _Atomic uint64_t syscalltick;    /* own: gort_syscall_enter calls */
     _Atomic uint64_t goroutines_run; /* own */
     _Atomic uint64_t ctx_switches;   /* own */
     _Atomic uint64_t created;        /* own: goroutines started here */
@@ -162,6 +167,9 @@ struct gort__sched {
     struct gort__g *_Atomic allgs;
     _Atomic uint64_t nallgs;
 
+    struct gort__m *_Atomic allm;
+    _Atomic int nmsyscall;   /* Ms inside gort_syscall_enter/exit */
+    _Atomic uint64_t long_running; /* goroutines seen running > 10 ms */
     _Atomic int64_t goidgen;
     _Atomic uint64_t mainstarted;
     _Atomic uint64_t created_offp; /* goroutines started off any P */
@@ -178,6 +186,18 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
                 enum gort__waitreason reason);
 void gort__ready(struct gort__g *gp);
 void gort__set_label(struct gort__g *gp, const char *label);
+/* From a thread without a P: makes a schedlink-linked list of n parked
+ * goroutines runnable in one global-queue batch and wakes Ms for them. */
+void gort__inject(struct gort__g *list, int n);
+
+/* debug.c: GORTDEBUG=schedtrace=MS,scheddetail=1,netpollidle=0 */
+struct gort__debug {
+    int64_t schedtrace_ms; /* 0 = off */
+    bool scheddetail;
+    bool netpollidle;      /* idle Ms poll the netpoller (default on) */
+};
+extern struct gort__debug gort__debug;
+void gort__debug_parse(void);
 bool gort__runtime_started(void);
 int gort__runtime_init(void);
 GORT_NORETURN void gort__throw(const char *fn, const char *msg);
@@ -191,9 +211,11 @@ void *gort__ctx_init(void *stack_hi);
 uintptr_t gort__ctx_saved_pc(void *sp);
 uintptr_t gort__ctx_saved_fp(void *sp);
 
-/* sysmon.c: the runtime's own thread (timers and stack scavenging). */
+/* sysmon.c: the runtime's monitor thread. */
 int gort__sysmon_start(void);
-void gort__timer_sleep(int64_t ns);
+void gort__schedtrace(bool detail);
+/* proc.c, for sysmon: take a P from a thread stuck in a blocking call. */
+void gort__handoffp(struct gort__p *p);
 
 /* procs.c */
 int gort__ncpu_default(void);

@@ -1,184 +1,220 @@
-/* sysmon.c — the runtime's own thread: timers and stack scavenging.
+/* sysmon.c — the runtime's monitor thread, after Go's sysmon.
  *
- * sysmon runs without a P, like Go's. For now it owns the one timer heap
- * (a binary min-heap of deadlines under a futex lock): gort_sleep pushes a
- * timer that lives on the sleeping goroutine's stack and parks; sysmon
- * sleeps on a futex until the earliest deadline (or until a new earliest
- * deadline is pushed), then readies every expired goroutine onto the global
- * queue. Once a second it also gives back the pages of pooled stacks (see
- * stack.c), off every hot path: a goroutine's exit never pays a madvise.
- *
- * The netpoller will take over the blocking wait (epoll_wait's timeout is the
- * next timer) so that a wake-up need not cross threads.
+ * It runs without a P and wakes every 20 µs while there is something to
+ * watch, backing off (doubling after 1 ms of nothing to do) to 10 ms. Each
+ * tick it:
+ *  - retakes Ps from threads stuck in a blocking call: a P that stayed in
+ *    GORT_P_SYSCALL across a whole tick (same syscalltick) is taken by CAS
+ *    and handed to another M (gort__handoffp), so a plugin calling sleep(1)
+ *    inside gort_blocking never stalls the other goroutines;
+ *  - notes goroutines that run over 10 ms without a switch (same schedtick):
+ *    there is no safe asynchronous preemption in C, so they are counted in
+ *    stats and marked in dumps instead of preempted;
+ *  - prints GORTDEBUG=schedtrace lines when due;
+ *  - once a second gives back the pages of pooled stacks.
+ * Timers are not here: the netpoller thread fires them (timer.c).
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "runtime.h"
+#include "timer.h"
 
+#define SYSMON_MIN_US 20
+#define SYSMON_MAX_US 10000
+#define LONG_RUN_NS 10000000LL
 #define SCAVENGE_PERIOD_NS 1000000000LL
 
-struct gort__timer {
-    int64_t when;
-    struct gort__g *g;
+/* What sysmon last saw of each P (sysmon-private). */
+struct ptick {
+    uint64_t schedtick;
+    int64_t schedwhen;
+    uint64_t syscalltick;
+    bool flagged; /* this schedtick already counted as long-running */
 };
 
-static struct {
-    gort__lock lock;
-    struct gort__timer **heap; /* under lock */
-    size_t n, cap;
-    _Atomic uint32_t gen;      /* bumped when an earlier deadline arrives */
-    pthread_t thread;
-} tm = {.lock = GORT__LOCK_INIT};
+static struct ptick ticks[GORT_MAXPROCS_CAP];
 
-static void heap_swap(size_t i, size_t j)
+/* Returns true when it took the P. */
+static bool retake_syscall(struct gort__p *p, struct ptick *pt)
 {
-    struct gort__timer *t = tm.heap[i];
-    tm.heap[i] = tm.heap[j];
-    tm.heap[j] = t;
-}
-
-static void heap_up(size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (tm.heap[parent]->when <= tm.heap[i]->when)
-            break;
-        heap_swap(i, parent);
-        i = parent;
+    uint64_t t = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
+    if (pt->syscalltick != t) {
+        pt->syscalltick = t; /* first look at this call: give it a tick */
+        return false;
     }
-}
-
-static void heap_down(size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < tm.n && tm.heap[l]->when < tm.heap[m]->when)
-            m = l;
-        if (r < tm.n && tm.heap[r]->when < tm.heap[m]->when)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(i, m);
-        i = m;
-    }
-}
-
-static int heap_push(struct gort__timer *t)
-{
-    if (tm.n == tm.cap) {
-        size_t cap = tm.cap ? tm.cap * 2 : 64;
-        struct gort__timer **h = realloc(tm.heap, cap * sizeof *h);
-        if (!h)
-            return -ENOMEM;
-        tm.heap = h;
-        tm.cap = cap;
-    }
-    tm.heap[tm.n] = t;
-    heap_up(tm.n++);
-    return 0;
-}
-
-static struct gort__timer *heap_pop(void)
-{
-    struct gort__timer *t = tm.heap[0];
-    tm.heap[0] = tm.heap[--tm.n];
-    if (tm.n)
-        heap_down(0);
-    return t;
-}
-
-static bool unlock_timers(struct gort__g *gp, void *arg)
-{
-    (void)gp;
-    (void)arg;
-    gort__lock_release(&tm.lock);
+    int st = GORT_P_SYSCALL;
+    if (!atomic_compare_exchange_strong(&p->status, &st, GORT_P_IDLE))
+        return false;
+    gort__handoffp(p);
     return true;
 }
 
-void gort__timer_sleep(int64_t ns)
+static void watch_running(struct gort__p *p, struct ptick *pt, int64_t now)
 {
-    struct gort__timer t = {.when = gort_nanotime() + ns, .g = gort__getg()};
-    gort__lock_acquire(&tm.lock);
-    if (heap_push(&t) != 0)
-        gort__throw("gort_sleep", "out of memory for timer heap");
-    if (tm.heap[0] == &t) {
-        atomic_fetch_add_explicit(&tm.gen, 1, memory_order_release);
-        gort__futex_wake(&tm.gen, 1);
-    }
-    /* The lock is released after we are off our stack: sysmon cannot ready
-     * us before we are parked. */
-    gort__park(unlock_timers, NULL, WR_SLEEP);
-}
-
-void gort_sleep(int64_t ns)
-{
-    if (!gort__getg()) {
-        struct timespec ts = {ns / 1000000000, ns % 1000000000};
-        if (ns > 0)
-            nanosleep(&ts, NULL);
+    uint64_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+    if (pt->schedtick != t) {
+        pt->schedtick = t;
+        pt->schedwhen = now;
+        pt->flagged = false;
         return;
     }
-    if (ns <= 0) {
-        gort_yield();
+    if (pt->flagged || now - pt->schedwhen < LONG_RUN_NS)
         return;
-    }
-    gort__timer_sleep(ns);
+    pt->flagged = true;
+    atomic_fetch_add_explicit(&gort__sched.long_running, 1,
+                              memory_order_relaxed);
+    struct gort__m *m = p->m;
+    struct gort__g *g =
+        m ? atomic_load_explicit(&m->curg_pub, memory_order_relaxed) : NULL;
+    if (g)
+        atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
 }
 
-/* Readies expired timers; returns the next deadline or INT64_MAX. */
-static int64_t run_timers(int64_t now)
+static int retake(int64_t now)
 {
-    struct gort__g *ready = NULL;
-    gort__lock_acquire(&tm.lock);
-    while (tm.n && tm.heap[0]->when <= now) {
-        struct gort__timer *t = heap_pop();
-        t->g->schedlink = ready; /* t dies once its goroutine runs */
-        ready = t->g;
+    int taken = 0;
+    int n = atomic_load(&gort__sched.nallp);
+    for (int i = 0; i < n; i++) {
+        struct gort__p *p = atomic_load(&gort__sched.allp[i]);
+        int st = atomic_load_explicit(&p->status, memory_order_acquire);
+        if (st == GORT_P_SYSCALL)
+            taken += retake_syscall(p, &ticks[i]);
+        else if (st == GORT_P_RUNNING)
+            watch_running(p, &ticks[i], now);
     }
-    int64_t next = tm.n ? tm.heap[0]->when : INT64_MAX;
-    gort__lock_release(&tm.lock);
-    while (ready) {
-        struct gort__g *gp = ready;
-        ready = gp->schedlink;
-        gort__ready(gp);
-    }
-    return next;
+    return taken;
 }
 
 static void *sysmon(void *arg)
 {
     (void)arg;
+    int64_t delay_us = SYSMON_MIN_US;
+    int idle = 0;
     int64_t next_scavenge = gort_nanotime() + SCAVENGE_PERIOD_NS;
+    int64_t trace_ns = gort__debug.schedtrace_ms * 1000000;
+    int64_t next_trace = trace_ns ? gort_nanotime() + trace_ns : INT64_MAX;
     for (;;) {
-        uint32_t gen = atomic_load_explicit(&tm.gen, memory_order_acquire);
+        struct timespec ts = {0, delay_us * 1000};
+        nanosleep(&ts, NULL);
         int64_t now = gort_nanotime();
-        int64_t next = run_timers(now);
+        if (retake(now) > 0 ||
+            atomic_load_explicit(&gort__sched.nmsyscall, memory_order_relaxed))
+            idle = 0;
+        else
+            idle++;
+        if (idle == 0)
+            delay_us = SYSMON_MIN_US;
+        else if (idle > 50 && delay_us < SYSMON_MAX_US)
+            delay_us *= 2;
+        if (delay_us > SYSMON_MAX_US)
+            delay_us = SYSMON_MAX_US;
+        if (now >= next_trace) {
+            gort__schedtrace(gort__debug.scheddetail);
+            next_trace = now + trace_ns;
+        }
         if (now >= next_scavenge) {
             gort__stack_scavenge_pool();
             next_scavenge = now + SCAVENGE_PERIOD_NS;
         }
-        if (next > next_scavenge)
-            next = next_scavenge;
-        int64_t wait = next - gort_nanotime();
-        if (wait > 0)
-            gort__futex_wait(&tm.gen, gen, wait);
     }
     return NULL;
 }
 
 int gort__sysmon_start(void)
 {
+    pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&tm.thread, &attr, sysmon, NULL);
+    int rc = pthread_create(&t, &attr, sysmon, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return rc == 0 ? 0 : -EAGAIN;
+}
+
+/* ---- schedtrace --------------------------------------------------------- */
+
+static void trace_ps(FILE *f, bool detail, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct gort__p *p = atomic_load(&gort__sched.allp[i]);
+        if (!detail) {
+            fprintf(f, "%s%u", i ? " " : "", gort__runq_len(&p->runq));
+            continue;
+        }
+        struct gort__m *m = p->m;
+        fprintf(f,
+                "  P%d: status=%d schedtick=%llu syscalltick=%llu m=%d "
+                "runqsize=%u gfreecnt=%d timerslen=%llu\n",
+                i, atomic_load(&p->status),
+                (unsigned long long)atomic_load(&p->schedtick),
+                (unsigned long long)atomic_load(&p->syscalltick),
+                m ? m->id : -1, gort__runq_len(&p->runq), p->ngfree,
+                (unsigned long long)(i == 0 ? gort__timers_len() : 0));
+    }
+}
+
+static void trace_ms(FILE *f)
+{
+    for (struct gort__m *m = atomic_load(&gort__sched.allm); m;
+         m = m->alllink) {
+        struct gort__p *p = m->p;
+        struct gort__g *g = atomic_load_explicit(&m->curg_pub,
+                                                 memory_order_relaxed);
+        fprintf(f, "  M%d: p=%d curg=%lld spinning=%s blocked=%s\n", m->id,
+                p ? p->id : -1, g ? (long long)g->goid : -1LL,
+                m->spinning ? "true" : "false",
+                m->oldp ? "true" : "false");
+    }
+}
+
+static void trace_gs(FILE *f)
+{
+    struct gort__g *g =
+        atomic_load_explicit(&gort__sched.allgs, memory_order_acquire);
+    for (; g; g = g->allnext) {
+        int st = atomic_load_explicit(&g->status, memory_order_relaxed);
+        if (st == G_DEAD || st == G_IDLE)
+            continue;
+        int wr = atomic_load_explicit(&g->waitreason, memory_order_relaxed);
+        struct gort__m *m = g->m;
+        fprintf(f, "  G%lld: status=%d(%s) m=%d\n", (long long)g->goid, st,
+                wr > 0 && wr < WR_COUNT ? gort__waitreason_str[wr] : "",
+                m ? m->id : -1);
+    }
+}
+
+/* Go's shape:
+ * SCHED 1004ms: gomaxprocs=2 idleprocs=1 threads=4 spinningthreads=0
+ *   needspinning=0 idlethreads=1 runqueue=0 [0 3] */
+void gort__schedtrace(bool detail)
+{
+    FILE *f = stderr;
+    int n = atomic_load(&gort__sched.gomaxprocs);
+    int64_t ms = (gort_nanotime() - gort__sched.start_ns) / 1000000;
+    flockfile(f);
+    fprintf(f,
+            "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d "
+            "spinningthreads=%d needspinning=0 idlethreads=%d runqueue=%llu",
+            (long long)ms, n, atomic_load(&gort__sched.npidle),
+            atomic_load(&gort__sched.mcount) + 3,
+            atomic_load(&gort__sched.nmspinning), gort__sched.nmidle,
+            (unsigned long long)gort__globrunq_len(&gort__sched.runq));
+    if (detail) {
+        fputc('\n', f);
+        trace_ps(f, true, n);
+        trace_ms(f);
+        trace_gs(f);
+    } else {
+        fputs(" [", f);
+        trace_ps(f, false, n);
+        fputs("]\n", f);
+    }
+    funlockfile(f);
 }

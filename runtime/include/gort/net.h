@@ -1,0 +1,73 @@
+/* net.h — non-blocking I/O for goroutines over the runtime's netpoller.
+ *
+ * Descriptors are plain ints. A descriptor is made non-blocking and
+ * registered with the netpoller once (gort_fd_open, or implicitly by
+ * gort_socket/gort_accept); from then on a read, write, accept or connect
+ * that would block parks the calling goroutine in "IO wait" instead of the
+ * thread, and the netpoller makes it runnable again when the kernel reports
+ * readiness. Errors are negative errno values:
+ *   -ETIMEDOUT  the operation's deadline passed
+ *   -EBADF      the descriptor was closed with gort_close (also wakes every
+ *               goroutine blocked on it)
+ * Called outside a goroutine, these functions block the thread (poll(2)).
+ */
+#ifndef GORT_NET_H
+#define GORT_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "gort/gort.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Makes fd non-blocking and registers it. Returns fd or a negative error. */
+GORT_API int gort_fd_open(int fd);
+
+/* socket(2) + gort_fd_open, close-on-exec. */
+GORT_API int gort_socket(int domain, int type, int protocol);
+
+/* Accepts one connection, already registered. Parks while none is pending. */
+GORT_API int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+
+/* Connects, parking until the handshake completes. 0 or negative error. */
+GORT_API int gort_connect(int fd, const struct sockaddr *addr,
+                          socklen_t addrlen);
+
+/* Reads at most n bytes: > 0 bytes read, 0 end of file, < 0 error. */
+GORT_API ssize_t gort_read(int fd, void *buf, size_t n);
+
+/* Writes all n bytes (parking as needed) and returns n, or fails with a
+ * negative error (bytes already written are lost to the caller, as with
+ * Go's Write returning an error). */
+GORT_API ssize_t gort_write(int fd, const void *buf, size_t n);
+
+/* Unregisters, wakes every goroutine waiting on fd with -EBADF, closes. */
+GORT_API int gort_close(int fd);
+
+/* Deadlines: absolute gort_nanotime() values; 0 clears. A deadline in the
+ * past makes pending and future operations fail with -ETIMEDOUT until it is
+ * moved. */
+enum gort_io_mode { GORT_IO_READ = 1, GORT_IO_WRITE = 2, GORT_IO_BOTH = 3 };
+GORT_API int gort_set_deadline(int fd, int mode, int64_t deadline_ns);
+
+/* ---- blocking calls ----------------------------------------------------- */
+
+/* Around a call that may block the thread (Go's entersyscall/exitsyscall):
+ * while inside, the runtime may hand this goroutine's P to another thread
+ * so that other goroutines keep running. */
+GORT_API void gort_syscall_enter(void);
+GORT_API void gort_syscall_exit(void);
+
+/* gort_syscall_enter(); fn(arg); gort_syscall_exit(); */
+GORT_API void gort_blocking(gort_fn fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GORT_NET_H */

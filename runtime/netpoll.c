@@ -1,0 +1,497 @@
+/* netpoll.c — goroutines blocked on descriptors, after Go's netpoll.go.
+ *
+ * Each registered descriptor has a poll descriptor (pd) with two sides,
+ * read and write. An operation first tries the syscall; on EAGAIN its
+ * goroutine parks on the side ("IO wait"). The kernel's readiness edge
+ * (epoll, edge-triggered) either wakes that goroutine or, when nobody waits,
+ * is latched in the side so the next operation does not park. Latch, waiter,
+ * deadline and the closing flag of a pd change only under the pd's lock;
+ * the waiter parks with that lock's release as its after-switch hook, so a
+ * readiness event can never miss a goroutine on its way to sleep.
+ *
+ * Who waits in the kernel. A dedicated netpoller thread (no P) sleeps in
+ * epoll_wait until the next timer and readies goroutines onto the global
+ * queue: one thread hop per wake-up. An M that runs out of work also polls,
+ * without blocking, before it steals or sleeps (Go's findrunnable does the
+ * same): what it finds runs on its own P with no hop at all. Stats count the
+ * goroutines each path delivered; GORTDEBUG=netpollidle=0 turns the second
+ * path off to measure the difference (README, "Numbers").
+ *
+ * pds are never freed: one per descriptor number, reused when the number
+ * is, so an event or a deadline for a closed descriptor can only ever touch
+ * valid memory (a stale event just latches readiness: every operation
+ * retries its syscall, so a spurious wake-up costs one EAGAIN).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "gort/net.h"
+#include "netpoll.h"
+#include "runtime.h"
+#include "timer.h"
+
+struct pd;
+
+struct pd_side {
+    struct pd *pd;       /* back-pointer: a deadline timer knows its side */
+    struct gort__g *g;   /* the goroutine parked on this side, or NULL */
+    bool ready;          /* readiness seen while nobody waited */
+    int wake;            /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
+    int64_t deadline;    /* absolute ns, 0 = none */
+    struct gort__timer t;
+};
+
+struct pd {
+    gort__lock lock;
+    int fd;
+    bool closing;
+    struct pd_side r, w;
+};
+
+static struct {
+    struct pd *_Atomic *table; /* indexed by fd, size nfd */
+    int nfd;
+    gort__lock grow;           /* serializes pd creation */
+    pthread_t thread;
+    _Atomic int idle_polling;  /* one idle M polls at a time */
+    bool idle_enabled;
+    _Atomic uint64_t waiting;
+    _Atomic uint64_t wakeups_thread;
+    _Atomic uint64_t wakeups_idle;
+} np = {.grow = GORT__LOCK_INIT};
+
+/* ---- descriptors -------------------------------------------------------- */
+
+static void deadline_fire(struct gort__timer *t);
+
+static struct pd *pd_lookup(int fd)
+{
+    if (fd < 0 || fd >= np.nfd)
+        return NULL;
+    return atomic_load_explicit(&np.table[fd], memory_order_acquire);
+}
+
+static struct pd *pd_create(int fd)
+{
+    struct pd *pd = pd_lookup(fd);
+    if (pd)
+        return pd;
+    gort__lock_acquire(&np.grow);
+    pd = atomic_load_explicit(&np.table[fd], memory_order_acquire);
+    if (!pd && (pd = calloc(1, sizeof *pd)) != NULL) {
+        pd->fd = fd;
+        pd->r.pd = pd->w.pd = pd;
+        gort__timer_init(&pd->r.t, deadline_fire, &pd->r);
+        gort__timer_init(&pd->w.t, deadline_fire, &pd->w);
+        atomic_store_explicit(&np.table[fd], pd, memory_order_release);
+    }
+    gort__lock_release(&np.grow);
+    return pd;
+}
+
+/* Under pd->lock: takes the side's waiter, telling it why. */
+static struct gort__g *take_waiter(struct pd_side *s, int why)
+{
+    struct gort__g *g = s->g;
+    if (g) {
+        s->g = NULL;
+        s->wake = why;
+        atomic_fetch_sub_explicit(&np.waiting, 1, memory_order_relaxed);
+    }
+    return g;
+}
+
+static void ready_both(struct gort__g *a, struct gort__g *b)
+{
+    if (a)
+        gort__ready(a);
+    if (b)
+        gort__ready(b);
+}
+
+int gort_fd_open(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (fd >= np.nfd && gort__netpoll_start() < 0)
+        return -EINVAL;
+    if (fd >= np.nfd)
+        return -EMFILE;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    struct pd *pd = pd_create(fd);
+    if (!pd)
+        return -ENOMEM;
+    gort__lock_acquire(&pd->lock);
+    pd->closing = false;
+    pd->r.ready = pd->w.ready = false;
+    pd->r.deadline = pd->w.deadline = 0;
+    gort__lock_release(&pd->lock);
+    int rc = gort__np_add(fd, (uint64_t)(uintptr_t)pd);
+    return rc < 0 ? rc : fd;
+}
+
+int gort_socket(int domain, int type, int protocol)
+{
+    if (gort__netpoll_start() < 0)
+        return -EINVAL;
+    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd < 0)
+        return -errno;
+    int rc = gort_fd_open(fd);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+int gort_close(int fd)
+{
+    struct pd *pd = pd_lookup(fd);
+    struct gort__g *rg = NULL, *wg = NULL;
+    if (pd) {
+        gort__lock_acquire(&pd->lock);
+        pd->closing = true;
+        rg = take_waiter(&pd->r, -EBADF);
+        wg = take_waiter(&pd->w, -EBADF);
+        gort__timer_del(&pd->r.t);
+        gort__timer_del(&pd->w.t);
+        gort__lock_release(&pd->lock);
+        gort__np_del(fd);
+    }
+    int rc = close(fd) == 0 ? 0 : -errno;
+    ready_both(rg, wg);
+    return rc;
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+static bool unlock_pd(struct gort__g *gp, void *arg)
+{
+    (void)gp;
+    gort__lock_release(&((struct pd *)arg)->lock);
+    return true;
+}
+
+/* Parks until side s of pd is ready. 0, -ETIMEDOUT, -EBADF or -EBUSY. */
+static int pd_wait(struct pd *pd, struct pd_side *s)
+{
+    gort__lock_acquire(&pd->lock);
+    int rc = 0;
+    if (pd->closing)
+        rc = -EBADF;
+    else if (s->deadline && gort_nanotime() >= s->deadline)
+        rc = -ETIMEDOUT;
+    else if (s->ready)
+        s->ready = false;
+    else if (s->g)
+        rc = -EBUSY; /* one waiter per side, as Go's fdMutex serializes */
+    else {
+        s->g = gort__getg();
+        atomic_fetch_add_explicit(&np.waiting, 1, memory_order_relaxed);
+        gort__park(unlock_pd, pd, WR_IO_WAIT);
+        return s->wake;
+    }
+    gort__lock_release(&pd->lock);
+    return rc;
+}
+
+/* Outside a goroutine (or for a descriptor never registered) the thread
+ * itself waits, honoring the side's deadline. */
+static int thread_wait(int fd, struct pd_side *s, short events)
+{
+    int ms = -1;
+    if (s && s->deadline) {
+        int64_t left = s->deadline - gort_nanotime();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        ms = (int)((left + 999999) / 1000000);
+    }
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = poll(&p, 1, ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    return n == 0 ? -ETIMEDOUT : 0;
+}
+
+static int wait_io(int fd, bool read)
+{
+    struct pd *pd = pd_lookup(fd);
+    struct pd_side *s = pd ? (read ? &pd->r : &pd->w) : NULL;
+    if (!pd || !gort__getg())
+        return thread_wait(fd, s, read ? POLLIN : POLLOUT);
+    return pd_wait(pd, s);
+}
+
+static int check_open(int fd)
+{
+    struct pd *pd = pd_lookup(fd);
+    return pd && __atomic_load_n(&pd->closing, __ATOMIC_RELAXED) ? -EBADF : 0;
+}
+
+ssize_t gort_read(int fd, void *buf, size_t n)
+{
+    if (check_open(fd) < 0)
+        return -EBADF;
+    for (;;) {
+        ssize_t r = read(fd, buf, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        int rc = wait_io(fd, true);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+ssize_t gort_write(int fd, const void *buf, size_t n)
+{
+    if (check_open(fd) < 0)
+        return -EBADF;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, (const char *)buf + done, n - done);
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno != EAGAIN)
+            return -errno;
+        int rc = wait_io(fd, false);
+        if (rc < 0)
+            return rc;
+    }
+    return (ssize_t)n;
+}
+
+int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (check_open(fd) < 0)
+        return -EBADF;
+    for (;;) {
+        int c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            int rc = gort_fd_open(c);
+            if (rc < 0)
+                close(c);
+            return rc;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        int rc = wait_io(fd, true);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    if (check_open(fd) < 0)
+        return -EBADF;
+    if (connect(fd, addr, addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -errno;
+    int rc = wait_io(fd, false);
+    if (rc < 0)
+        return rc;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return -errno;
+    return -err;
+}
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+static void deadline_fire(struct gort__timer *t)
+{
+    struct pd_side *s = t->arg;
+    struct pd *pd = s->pd;
+    gort__lock_acquire(&pd->lock);
+    struct gort__g *g = NULL;
+    /* A deadline moved after this timer was popped is not this timer's. */
+    if (s->deadline && s->deadline == t->when)
+        g = take_waiter(s, -ETIMEDOUT);
+    gort__lock_release(&pd->lock);
+    if (g)
+        gort__ready(g);
+}
+
+/* Under pd->lock. Returns a waiter to wake (deadline already past). */
+static struct gort__g *side_set_deadline(struct pd_side *s, int64_t d)
+{
+    s->deadline = d;
+    gort__timer_del(&s->t);
+    if (d == 0)
+        return NULL;
+    if (d <= gort_nanotime())
+        return take_waiter(s, -ETIMEDOUT);
+    gort__timer_add(&s->t, d);
+    return NULL;
+}
+
+int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
+{
+    struct pd *pd = pd_lookup(fd);
+    if (!pd || deadline_ns < 0 || !(mode & GORT_IO_BOTH))
+        return pd ? -EINVAL : -EBADF;
+    struct gort__g *rg = NULL, *wg = NULL;
+    gort__lock_acquire(&pd->lock);
+    if (mode & GORT_IO_READ)
+        rg = side_set_deadline(&pd->r, deadline_ns);
+    if (mode & GORT_IO_WRITE)
+        wg = side_set_deadline(&pd->w, deadline_ns);
+    gort__lock_release(&pd->lock);
+    ready_both(rg, wg);
+    return 0;
+}
+
+/* ---- the poller --------------------------------------------------------- */
+
+/* Turns events into runnable goroutines, linked through schedlink. */
+static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
+{
+    struct gort__g *list = NULL;
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
+        struct gort__g *got[2] = {NULL, NULL};
+        gort__lock_acquire(&pd->lock);
+        if (ev[i].modes & GORT__NP_READ) {
+            if (!(got[0] = take_waiter(&pd->r, 0)))
+                pd->r.ready = true;
+        }
+        if (ev[i].modes & GORT__NP_WRITE) {
+            if (!(got[1] = take_waiter(&pd->w, 0)))
+                pd->w.ready = true;
+        }
+        gort__lock_release(&pd->lock);
+        for (int k = 0; k < 2; k++) {
+            if (got[k]) {
+                got[k]->schedlink = list;
+                list = got[k];
+                (*count)++;
+            }
+        }
+    }
+    return list;
+}
+
+static void ready_list(struct gort__g *list)
+{
+    while (list) {
+        struct gort__g *g = list;
+        list = g->schedlink;
+        gort__ready(g);
+    }
+}
+
+static void *poller(void *arg)
+{
+    (void)arg;
+    struct gort__np_event ev[128];
+    for (;;) {
+        int64_t next = gort__timers_run(gort_nanotime());
+        int64_t timeout = -1;
+        if (next != INT64_MAX) {
+            timeout = next - gort_nanotime();
+            if (timeout < 0)
+                timeout = 0;
+        }
+        int n = gort__np_wait(timeout, ev, 128);
+        if (n <= 0)
+            continue;
+        int count;
+        struct gort__g *list = collect(ev, n, &count);
+        atomic_fetch_add_explicit(&np.wakeups_thread, (uint64_t)count,
+                                  memory_order_relaxed);
+        gort__inject(list, count);
+    }
+    return NULL;
+}
+
+struct gort__g *gort__netpoll_poll_idle(void)
+{
+    if (!np.idle_enabled ||
+        atomic_load_explicit(&np.waiting, memory_order_relaxed) == 0)
+        return NULL;
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&np.idle_polling, &zero, 1))
+        return NULL;
+    struct gort__np_event ev[128];
+    int n = gort__np_wait(0, ev, 128);
+    atomic_store(&np.idle_polling, 0);
+    if (n <= 0)
+        return NULL;
+    int count;
+    struct gort__g *list = collect(ev, n, &count);
+    if (!list)
+        return NULL;
+    atomic_fetch_add_explicit(&np.wakeups_idle, (uint64_t)count,
+                              memory_order_relaxed);
+    struct gort__g *first = list;
+    list = first->schedlink;
+    atomic_store_explicit(&first->status, G_RUNNABLE, memory_order_relaxed);
+    first->readytime = 0;
+    ready_list(list); /* onto this P: runnext, then the ring */
+    return first;
+}
+
+void gort__netpoll_break(void)
+{
+    gort__np_break();
+}
+
+void gort__netpoll_stats(struct gort__netpoll_stats *s)
+{
+    s->wakeups_thread = atomic_load(&np.wakeups_thread);
+    s->wakeups_idle = atomic_load(&np.wakeups_idle);
+    s->waiting = atomic_load(&np.waiting);
+}
+
+static pthread_once_t np_once = PTHREAD_ONCE_INIT;
+static int np_init_rc;
+
+static void netpoll_init_once(void)
+{
+    struct rlimit rl;
+    rlim_t max = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+        max = rl.rlim_max;
+    if (max > (1u << 24))
+        max = 1u << 24;
+    np.nfd = (int)max;
+    np.table = calloc((size_t)np.nfd, sizeof *np.table);
+    np.idle_enabled = gort__debug.netpollidle;
+    np_init_rc = np.table ? gort__np_init() : -ENOMEM;
+    if (np_init_rc < 0)
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&np.thread, NULL, poller, NULL) != 0)
+        np_init_rc = -EAGAIN;
+    else
+        pthread_detach(np.thread);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int gort__netpoll_start(void)
+{
+    pthread_once(&np_once, netpoll_init_once);
+    return np_init_rc;
+}

@@ -1,0 +1,44 @@
+/* netpoll.h — the netpoller and the contract of its OS backend.
+ *
+ * Every backend (netpoll_epoll.c today) implements these five functions;
+ * netpoll.c holds everything above them (poll descriptors, parking,
+ * deadlines, the poller thread), after Go's netpoll.go.
+ */
+#ifndef GORT_NETPOLL_H
+#define GORT_NETPOLL_H
+
+#include <stdint.h>
+
+#define GORT__NP_READ 1u
+#define GORT__NP_WRITE 2u
+
+struct gort__np_event {
+    uint64_t key;    /* what was passed to np_add */
+    uint32_t modes;  /* GORT__NP_READ | GORT__NP_WRITE (errors wake both) */
+};
+
+/* Creates the poller (and its wake-up channel). 0 or negative errno. */
+int gort__np_init(void);
+/* Registers fd once, edge-triggered, for read and write. */
+int gort__np_add(int fd, uint64_t key);
+int gort__np_del(int fd);
+/* Waits up to timeout_ns (-1 forever, 0 poll) for at most max events. */
+int gort__np_wait(int64_t timeout_ns, struct gort__np_event *ev, int max);
+/* Makes a blocked np_wait return early; cheap when one is already pending. */
+void gort__np_break(void);
+
+/* netpoll.c */
+int gort__netpoll_start(void);
+void gort__netpoll_break(void);
+/* Non-blocking poll from an idle M holding a P: returns a goroutine to run
+ * and queues the other ready ones on p. NULL when nothing is ready. */
+struct gort__g *gort__netpoll_poll_idle(void);
+
+struct gort__netpoll_stats {
+    uint64_t wakeups_thread; /* goroutines readied by the poller thread */
+    uint64_t wakeups_idle;   /* goroutines readied by an idle M's poll */
+    uint64_t waiting;        /* goroutines parked in IO wait */
+};
+void gort__netpoll_stats(struct gort__netpoll_stats *s);
+
+#endif /* GORT_NETPOLL_H */
