@@ -41,6 +41,8 @@ struct pd;
 struct pd_side {
     struct pd *pd;       /* back-pointer: a deadline timer knows its side */
     struct gort__g *g;   /* the goroutine parked on this side, or NULL */
+    gort_fn spawn;       /* or: a goroutine to start on readiness */
+    void *spawn_arg;
     bool ready;          /* readiness seen while nobody waited */
     int wake;            /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
     int64_t deadline;    /* absolute ns, 0 = none */
@@ -107,6 +109,24 @@ static struct gort__g *take_waiter(struct pd_side *s, int why)
     return g;
 }
 
+/* Under pd->lock: takes a pending gort_fd_on_readable callback. */
+static bool take_spawn(struct pd_side *s, gort_fn *fn, void **arg)
+{
+    if (!s->spawn)
+        return false;
+    *fn = s->spawn;
+    *arg = s->spawn_arg;
+    s->spawn = NULL;
+    atomic_fetch_sub_explicit(&np.waiting, 1, memory_order_relaxed);
+    return true;
+}
+
+static void spawn(gort_fn fn, void *arg)
+{
+    if (gort_go(fn, arg) < 0)
+        gort__throw("netpoll", "cannot start goroutine for a ready descriptor");
+}
+
 static void ready_both(struct gort__g *a, struct gort__g *b)
 {
     if (a)
@@ -160,14 +180,20 @@ int gort_close(int fd)
         pd->closing = true;
         rg = take_waiter(&pd->r, -EBADF);
         wg = take_waiter(&pd->w, -EBADF);
+        gort_fn fn = NULL;
+        void *arg = NULL;
+        bool sp = take_spawn(&pd->r, &fn, &arg);
         gort__timer_del(&pd->r.t);
         gort__timer_del(&pd->w.t);
         gort__lock_release(&pd->lock);
         gort__np_del(fd);
+        int rc = close(fd) == 0 ? 0 : -errno;
+        ready_both(rg, wg);
+        if (sp)
+            spawn(fn, arg); /* its first read sees -EBADF */
+        return rc;
     }
-    int rc = close(fd) == 0 ? 0 : -errno;
-    ready_both(rg, wg);
-    return rc;
+    return close(fd) == 0 ? 0 : -errno;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -190,7 +216,7 @@ static int pd_wait(struct pd *pd, struct pd_side *s)
         rc = -ETIMEDOUT;
     else if (s->ready)
         s->ready = false;
-    else if (s->g)
+    else if (s->g || s->spawn)
         rc = -EBUSY; /* one waiter per side, as Go's fdMutex serializes */
     else {
         s->g = gort__getg();
@@ -315,6 +341,32 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     return -err;
 }
 
+int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
+{
+    struct pd *pd = pd_lookup(fd);
+    if (!pd || !fn)
+        return pd ? -EINVAL : -EBADF;
+    gort__lock_acquire(&pd->lock);
+    int rc = 0;
+    bool now = false;
+    if (pd->closing)
+        rc = -EBADF;
+    else if (pd->r.g || pd->r.spawn)
+        rc = -EBUSY;
+    else if (pd->r.ready ||
+             (pd->r.deadline && gort_nanotime() >= pd->r.deadline))
+        now = true; /* ready already: no need to wait for the kernel */
+    else {
+        pd->r.spawn = fn;
+        pd->r.spawn_arg = arg;
+        atomic_fetch_add_explicit(&np.waiting, 1, memory_order_relaxed);
+    }
+    gort__lock_release(&pd->lock);
+    if (now)
+        spawn(fn, arg);
+    return rc;
+}
+
 /* ---- deadlines ---------------------------------------------------------- */
 
 static void deadline_fire(struct gort__timer *t)
@@ -323,25 +375,32 @@ static void deadline_fire(struct gort__timer *t)
     struct pd *pd = s->pd;
     gort__lock_acquire(&pd->lock);
     struct gort__g *g = NULL;
+    gort_fn fn = NULL;
+    void *arg = NULL;
+    bool sp = false;
     /* A deadline moved after this timer was popped is not this timer's. */
-    if (s->deadline && s->deadline == t->when)
+    if (s->deadline && s->deadline == t->when) {
         g = take_waiter(s, -ETIMEDOUT);
+        sp = take_spawn(s, &fn, &arg);
+    }
     gort__lock_release(&pd->lock);
     if (g)
         gort__ready(g);
+    if (sp)
+        spawn(fn, arg);
 }
 
-/* Under pd->lock. Returns a waiter to wake (deadline already past). */
-static struct gort__g *side_set_deadline(struct pd_side *s, int64_t d)
+/* Under pd->lock. True when the new deadline has already passed. */
+static bool side_set_deadline(struct pd_side *s, int64_t d)
 {
     s->deadline = d;
     gort__timer_del(&s->t);
     if (d == 0)
-        return NULL;
+        return false;
     if (d <= gort_nanotime())
-        return take_waiter(s, -ETIMEDOUT);
+        return true;
     gort__timer_add(&s->t, d);
-    return NULL;
+    return false;
 }
 
 int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
@@ -350,13 +409,20 @@ int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
     if (!pd || deadline_ns < 0 || !(mode & GORT_IO_BOTH))
         return pd ? -EINVAL : -EBADF;
     struct gort__g *rg = NULL, *wg = NULL;
+    gort_fn fn = NULL;
+    void *arg = NULL;
+    bool sp = false;
     gort__lock_acquire(&pd->lock);
-    if (mode & GORT_IO_READ)
-        rg = side_set_deadline(&pd->r, deadline_ns);
-    if (mode & GORT_IO_WRITE)
-        wg = side_set_deadline(&pd->w, deadline_ns);
+    if ((mode & GORT_IO_READ) && side_set_deadline(&pd->r, deadline_ns)) {
+        rg = take_waiter(&pd->r, -ETIMEDOUT);
+        sp = take_spawn(&pd->r, &fn, &arg);
+    }
+    if ((mode & GORT_IO_WRITE) && side_set_deadline(&pd->w, deadline_ns))
+        wg = take_waiter(&pd->w, -ETIMEDOUT);
     gort__lock_release(&pd->lock);
     ready_both(rg, wg);
+    if (sp)
+        spawn(fn, arg);
     return 0;
 }
 
@@ -370,16 +436,24 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
     for (int i = 0; i < n; i++) {
         struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
         struct gort__g *got[2] = {NULL, NULL};
+        gort_fn fn = NULL;
+        void *arg = NULL;
+        bool sp = false;
         gort__lock_acquire(&pd->lock);
         if (ev[i].modes & GORT__NP_READ) {
-            if (!(got[0] = take_waiter(&pd->r, 0)))
+            sp = take_spawn(&pd->r, &fn, &arg);
+            if (!sp && !(got[0] = take_waiter(&pd->r, 0)))
                 pd->r.ready = true;
+            if (sp)
+                pd->r.ready = true; /* the new goroutine's read will find it */
         }
         if (ev[i].modes & GORT__NP_WRITE) {
             if (!(got[1] = take_waiter(&pd->w, 0)))
                 pd->w.ready = true;
         }
         gort__lock_release(&pd->lock);
+        if (sp)
+            spawn(fn, arg);
         for (int k = 0; k < 2; k++) {
             if (got[k]) {
                 got[k]->schedlink = list;
@@ -412,7 +486,7 @@ static void *poller(void *arg)
             if (timeout < 0)
                 timeout = 0;
         }
-        int n = gort__np_wait(timeout, ev, 128);
+        int n = gort__np_wait(timeout, ev, 128, true);
         if (n <= 0)
             continue;
         int count;
@@ -433,7 +507,7 @@ struct gort__g *gort__netpoll_poll_idle(void)
     if (!atomic_compare_exchange_strong(&np.idle_polling, &zero, 1))
         return NULL;
     struct gort__np_event ev[128];
-    int n = gort__np_wait(0, ev, 128);
+    int n = gort__np_wait(0, ev, 128, false);
     atomic_store(&np.idle_polling, 0);
     if (n <= 0)
         return NULL;

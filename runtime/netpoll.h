@@ -7,6 +7,7 @@
 #ifndef GORT_NETPOLL_H
 #define GORT_NETPOLL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define GORT__NP_READ 1u
@@ -22,8 +23,11 @@ int gort__np_init(void);
 /* Registers fd once, edge-triggered, for read and write. */
 int gort__np_add(int fd, uint64_t key);
 int gort__np_del(int fd);
-/* Waits up to timeout_ns (-1 forever, 0 poll) for at most max events. */
-int gort__np_wait(int64_t timeout_ns, struct gort__np_event *ev, int max);
+/* Waits up to timeout_ns (-1 forever, 0 poll) for at most max events.
+ * owner: the caller is the thread np_break wakes (it consumes breaks);
+ * other pollers must leave breaks pending. */
+int gort__np_wait(int64_t timeout_ns, struct gort__np_event *ev, int max,
+                  bool owner);
 /* Makes a blocked np_wait return early; cheap when one is already pending. */
 void gort__np_break(void);
 

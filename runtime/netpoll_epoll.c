@@ -4,8 +4,8 @@
  * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET and never re-armed: edge
  * triggering reports each transition to ready once, and netpoll.c latches it
  * until a goroutine consumes it, so there is no EPOLL_CTL_MOD per operation.
- * An eventfd, registered level-triggered with key 0, breaks a blocked
- * epoll_wait; a flag deduplicates breaks so a burst of new timers costs one
+ * An eventfd, registered level-triggered with key 0, breaks the blocked
+ * epoll_wait of the poller thread; a flag deduplicates breaks so a burst of new timers costs one
  * write(2).
  */
 #include <errno.h>
@@ -96,7 +96,8 @@ static int wait_ns(struct epoll_event *ev, int max, int64_t timeout_ns)
     return epoll_wait(epfd, ev, max, ms);
 }
 
-int gort__np_wait(int64_t timeout_ns, struct gort__np_event *out, int max)
+int gort__np_wait(int64_t timeout_ns, struct gort__np_event *out, int max,
+                  bool owner)
 {
     struct epoll_event ev[BATCH];
     if (max > BATCH)
@@ -107,7 +108,11 @@ int gort__np_wait(int64_t timeout_ns, struct gort__np_event *out, int max)
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (ev[i].data.u64 == BREAK_KEY) {
-            drain_break();
+            /* Only the blocking poller drains: a break is meant to wake it
+             * (to re-read the next timer), and the eventfd is
+             * level-triggered, so another poller leaving it keeps it set. */
+            if (owner)
+                drain_break();
             continue;
         }
         out[k].key = ev[i].data.u64;

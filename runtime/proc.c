@@ -518,6 +518,7 @@ static struct gort__g *newproc(gort_fn fn, void *arg,
         }
         gp->sp = gort__ctx_init((void *)gp->stack.hi);
     }
+    atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
     gp->fn = fn;
     gp->arg = arg;
     gp->goid = newgoid(p);

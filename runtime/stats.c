@@ -24,7 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netpoll.h"
 #include "runtime.h"
+#include "timer.h"
 
 static uint64_t rd(const _Atomic uint64_t *c)
 {
@@ -80,7 +82,7 @@ static void ms_snapshot(struct gort_stats *s)
     s->m_running = s->m_total - s->m_idle - s->m_spinning;
     if (s->m_running < 0)
         s->m_running = 0;
-    s->m_syscall = 0;
+    s->m_syscall = atomic_load(&gort__sched.nmsyscall);
 }
 
 int gort_stats_read(struct gort_stats *s)
@@ -111,6 +113,13 @@ int gort_stats_read(struct gort_stats *s)
     s->stacks_canary = sc.canary;
     s->stack_reserved_bytes = sc.reserved_bytes;
     s->uptime_ns = gort_nanotime() - gort__sched.start_ns;
+    struct gort__netpoll_stats ns;
+    gort__netpoll_stats(&ns);
+    s->netpoll_wakeups_thread = ns.wakeups_thread;
+    s->netpoll_wakeups_idle = ns.wakeups_idle;
+    s->io_waiting = ns.waiting;
+    s->timers = gort__timers_len();
+    s->long_running = atomic_load(&gort__sched.long_running);
     return 0;
 }
 
@@ -212,6 +221,8 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     info->label = label;
     symbolize((uintptr_t)gp->fn, &info->start);
     info->creator_id = gp->creator_id;
+    info->long_running = atomic_load_explicit(&gp->long_running,
+                                              memory_order_relaxed);
     symbolize(gp->creator_pc, &info->creator);
     if (status == G_WAITING || status == G_RUNNABLE)
         info->nframes = walk_frames(gp, gp->sp, info->frames,
@@ -257,6 +268,8 @@ static int dump_one(const struct gort_goroutine_info *g, void *arg)
     FILE *f = arg;
     long minutes = (long)(g->waiting_ns / 60000000000LL);
     fprintf(f, "goroutine %lld [%s", (long long)g->id, g->state);
+    if (g->long_running)
+        fputs(", ran over 10 ms without yielding", f);
     if (minutes >= 1)
         fprintf(f, ", %ld minute%s", minutes, minutes == 1 ? "" : "s");
     fprintf(f, "]%s%s%s:\n", g->label[0] ? " (" : "", g->label,

@@ -65,6 +65,14 @@ struct gort_stats {
 
     uint64_t sched_latency[GORT_LAT_BUCKETS];
     int64_t uptime_ns;
+
+    /* netpoller, timers, sysmon */
+    uint64_t netpoll_wakeups_thread; /* readied by the netpoller thread */
+    uint64_t netpoll_wakeups_idle;   /* readied by an idle M's own poll */
+    uint64_t io_waiting;             /* goroutines parked in IO wait */
+    uint64_t timers;                 /* armed timers */
+    uint64_t long_running;           /* goroutines seen running > 10 ms
+                                        without a switch, since start */
 };
 
 /* Fills *s. Returns 0, or -EINVAL when the runtime has not started. */
@@ -90,6 +98,7 @@ struct gort_goroutine_info {
     struct gort_frame start; /* the function it was started with */
     int64_t creator_id;      /* 0 for the main goroutine */
     struct gort_frame creator; /* where gort_go was called */
+    int long_running;        /* sysmon saw it run > 10 ms without a switch */
     int nframes;             /* symbolized backtrace of a parked goroutine */
     struct gort_frame frames[GORT_DUMP_MAX_FRAMES];
 };
