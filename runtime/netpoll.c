@@ -9,13 +9,16 @@
  * the waiter parks with that lock's release as its after-switch hook, so a
  * readiness event can never miss a goroutine on its way to sleep.
  *
- * Who waits in the kernel. A dedicated netpoller thread (no P) sleeps in
- * epoll_wait until the next timer and readies goroutines onto the global
- * queue: one thread hop per wake-up. An M that runs out of work also polls,
- * without blocking, before it steals or sleeps (Go's findrunnable does the
- * same): what it finds runs on its own P with no hop at all. Stats count the
- * goroutines each path delivered; GORTDEBUG=netpollidle=0 turns the second
- * path off to measure the difference (README, "Numbers").
+ * Who waits in the kernel. As in Go, no dedicated thread: an M that runs
+ * out of work polls without blocking before it steals (what it finds runs
+ * on its own P, no thread hop), and the first M to go idle becomes *the*
+ * poller: it sleeps in epoll_wait until the next timer, and when
+ * descriptors become ready it takes an idle P and runs their goroutines
+ * itself (proc.c, become_poller). A first version had a netpoller thread
+ * that readied goroutines onto the global queue and woke an M for them:
+ * two thread hops per wake-up, and 23k requests/s where this design gives
+ * several times that (README, "Numbers"). Stats count the goroutines each
+ * path delivered; GORTDEBUG=netpollidle=0 turns the non-blocking poll off.
  *
  * pds are never freed: one per descriptor number, reused when the number
  * is, so an event or a deadline for a closed descriptor can only ever touch
@@ -60,11 +63,10 @@ static struct {
     struct pd *_Atomic *table; /* indexed by fd, size nfd */
     int nfd;
     gort__lock grow;           /* serializes pd creation */
-    pthread_t thread;
     _Atomic int idle_polling;  /* one idle M polls at a time */
     bool idle_enabled;
     _Atomic uint64_t waiting;
-    _Atomic uint64_t wakeups_thread;
+    _Atomic uint64_t wakeups_blocking;
     _Atomic uint64_t wakeups_idle;
 } np = {.grow = GORT__LOCK_INIT};
 
@@ -426,76 +428,74 @@ int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
     return 0;
 }
 
-/* ---- the poller --------------------------------------------------------- */
+/* ---- polling ------------------------------------------------------------ */
 
-/* Turns events into runnable goroutines, linked through schedlink. */
+static void push(struct gort__g **list, struct gort__g *g, int *count)
+{
+    g->schedlink = *list;
+    *list = g;
+    (*count)++;
+}
+
+/* Turns events into runnable goroutines linked through schedlink: parked
+ * waiters, and new goroutines for gort_fd_on_readable callbacks (created
+ * here, queued by the caller with the rest). */
 static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
 {
     struct gort__g *list = NULL;
     *count = 0;
     for (int i = 0; i < n; i++) {
         struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
-        struct gort__g *got[2] = {NULL, NULL};
+        struct gort__g *rg = NULL, *wg = NULL;
         gort_fn fn = NULL;
         void *arg = NULL;
         bool sp = false;
         gort__lock_acquire(&pd->lock);
         if (ev[i].modes & GORT__NP_READ) {
             sp = take_spawn(&pd->r, &fn, &arg);
-            if (!sp && !(got[0] = take_waiter(&pd->r, 0)))
-                pd->r.ready = true;
-            if (sp)
-                pd->r.ready = true; /* the new goroutine's read will find it */
+            rg = sp ? NULL : take_waiter(&pd->r, 0);
+            if (!rg)
+                pd->r.ready = true; /* a new goroutine's read will find it */
         }
-        if (ev[i].modes & GORT__NP_WRITE) {
-            if (!(got[1] = take_waiter(&pd->w, 0)))
-                pd->w.ready = true;
-        }
+        if ((ev[i].modes & GORT__NP_WRITE) && !(wg = take_waiter(&pd->w, 0)))
+            pd->w.ready = true;
         gort__lock_release(&pd->lock);
-        if (sp)
-            spawn(fn, arg);
-        for (int k = 0; k < 2; k++) {
-            if (got[k]) {
-                got[k]->schedlink = list;
-                list = got[k];
-                (*count)++;
-            }
+        if (sp) {
+            struct gort__g *g = gort__newproc_detached(fn, arg);
+            if (!g)
+                gort__throw("netpoll", "cannot start goroutine for a ready "
+                                       "descriptor");
+            push(&list, g, count);
         }
+        if (rg)
+            push(&list, rg, count);
+        if (wg)
+            push(&list, wg, count);
+        int woken = (rg != NULL) + (wg != NULL);
+        if (woken) /* parked → runnable, for the goroutines-by-state stats */
+            atomic_fetch_add_explicit(&gort__sched.readied_offp,
+                                      (uint64_t)woken, memory_order_relaxed);
     }
     return list;
 }
 
-static void ready_list(struct gort__g *list)
+int gort__netpoll(int64_t timeout_ns, bool owner, struct gort__g **list)
 {
-    while (list) {
-        struct gort__g *g = list;
-        list = g->schedlink;
-        gort__ready(g);
-    }
+    struct gort__np_event ev[128];
+    *list = NULL;
+    int n = gort__np_wait(timeout_ns, ev, 128, owner);
+    if (n <= 0)
+        return 0;
+    int count;
+    *list = collect(ev, n, &count);
+    atomic_fetch_add_explicit(owner ? &np.wakeups_blocking : &np.wakeups_idle,
+                              (uint64_t)count, memory_order_relaxed);
+    return count;
 }
 
-static void *poller(void *arg)
+bool gort__netpoll_active(void)
 {
-    (void)arg;
-    struct gort__np_event ev[128];
-    for (;;) {
-        int64_t next = gort__timers_run(gort_nanotime());
-        int64_t timeout = -1;
-        if (next != INT64_MAX) {
-            timeout = next - gort_nanotime();
-            if (timeout < 0)
-                timeout = 0;
-        }
-        int n = gort__np_wait(timeout, ev, 128, true);
-        if (n <= 0)
-            continue;
-        int count;
-        struct gort__g *list = collect(ev, n, &count);
-        atomic_fetch_add_explicit(&np.wakeups_thread, (uint64_t)count,
-                                  memory_order_relaxed);
-        gort__inject(list, count);
-    }
-    return NULL;
+    return np.nfd > 0;
 }
 
 struct gort__g *gort__netpoll_poll_idle(void)
@@ -506,33 +506,35 @@ struct gort__g *gort__netpoll_poll_idle(void)
     int zero = 0;
     if (!atomic_compare_exchange_strong(&np.idle_polling, &zero, 1))
         return NULL;
-    struct gort__np_event ev[128];
-    int n = gort__np_wait(0, ev, 128, false);
+    struct gort__g *list;
+    int n = gort__netpoll(0, false, &list);
     atomic_store(&np.idle_polling, 0);
-    if (n <= 0)
+    if (n == 0)
         return NULL;
-    int count;
-    struct gort__g *list = collect(ev, n, &count);
-    if (!list)
-        return NULL;
-    atomic_fetch_add_explicit(&np.wakeups_idle, (uint64_t)count,
-                              memory_order_relaxed);
     struct gort__g *first = list;
     list = first->schedlink;
     atomic_store_explicit(&first->status, G_RUNNABLE, memory_order_relaxed);
     first->readytime = 0;
-    ready_list(list); /* onto this P: runnext, then the ring */
+    struct gort__p *p = gort__getm()->p;
+    while (list) { /* the rest onto this P's ring; others may steal */
+        struct gort__g *g = list;
+        list = g->schedlink;
+        atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+        g->readytime = 0;
+        gort__runq_put(&p->runq, &gort__sched.runq, g);
+    }
     return first;
 }
 
 void gort__netpoll_break(void)
 {
-    gort__np_break();
+    if (np.nfd > 0)
+        gort__np_break();
 }
 
 void gort__netpoll_stats(struct gort__netpoll_stats *s)
 {
-    s->wakeups_thread = atomic_load(&np.wakeups_thread);
+    s->wakeups_thread = atomic_load(&np.wakeups_blocking);
     s->wakeups_idle = atomic_load(&np.wakeups_idle);
     s->waiting = atomic_load(&np.waiting);
 }
@@ -548,20 +550,11 @@ static void netpoll_init_once(void)
         max = rl.rlim_max;
     if (max > (1u << 24))
         max = 1u << 24;
-    np.nfd = (int)max;
-    np.table = calloc((size_t)np.nfd, sizeof *np.table);
+    np.table = calloc((size_t)max, sizeof *np.table);
     np.idle_enabled = gort__debug.netpollidle;
     np_init_rc = np.table ? gort__np_init() : -ENOMEM;
-    if (np_init_rc < 0)
-        return;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (pthread_create(&np.thread, NULL, poller, NULL) != 0)
-        np_init_rc = -EAGAIN;
-    else
-        pthread_detach(np.thread);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (np_init_rc == 0)
+        np.nfd = (int)max; /* published last: "the poller exists" */
 }
 
 int gort__netpoll_start(void)

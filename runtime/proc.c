@@ -486,21 +486,17 @@ void gort__inject(struct gort__g *list, int n)
         g->readytime = 0;
         tail = g;
     }
-    atomic_fetch_add_explicit(&gort__sched.readied_offp, (uint64_t)n,
-                              memory_order_relaxed);
     gort__globrunq_put_batch(&gort__sched.runq, list, tail, (uint32_t)n);
     /* One spinner per goroutine, up to the idle Ps; wakep keeps at most one
      * spinning at a time and each spinner that finds work wakes the next. */
     wakep();
 }
 
-static struct gort__g *newproc(gort_fn fn, void *arg,
-                               const struct gort_go_opts *opts, uintptr_t pc)
+/* A new goroutine, runnable, not yet on any queue. */
+static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
+                            void *arg, const struct gort_go_opts *opts,
+                            uintptr_t pc)
 {
-    struct gort__m *m = gort__getm();
-    if (m && m->oldp)
-        gort__throw("gort_go", "called inside gort_syscall_enter/exit");
-    struct gort__p *p = m ? m->p : NULL;
     size_t stack_size = opts ? opts->stack_size : 0;
     struct gort__g *gp = gfget(p);
     if (!gp && !(gp = galloc()))
@@ -525,20 +521,41 @@ static struct gort__g *newproc(gort_fn fn, void *arg,
     gp->creator_pc = pc;
     gp->creator_id = m && m->curg ? m->curg->goid : 0;
     gp->asan_fake_stack = NULL;
+    gp->readytime = 0;
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
     gort__set_label(gp, opts ? opts->label : NULL);
     atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
-    if (p) {
+    if (p)
         own_inc(&p->created);
+    else
+        atomic_fetch_add_explicit(&gort__sched.created_offp, 1,
+                                  memory_order_relaxed);
+    return gp;
+}
+
+static struct gort__g *newproc(gort_fn fn, void *arg,
+                               const struct gort_go_opts *opts, uintptr_t pc)
+{
+    struct gort__m *m = gort__getm();
+    if (m && m->oldp)
+        gort__throw("gort_go", "called inside gort_syscall_enter/exit");
+    struct gort__p *p = m ? m->p : NULL;
+    struct gort__g *gp = newg(m, p, fn, arg, opts, pc);
+    if (!gp)
+        return NULL;
+    if (p) {
         sample_ready(p, gp);
         runqput_next(p, gp);
     } else {
-        atomic_fetch_add_explicit(&gort__sched.created_offp, 1,
-                                  memory_order_relaxed);
-        gp->readytime = 0;
         global_put(gp);
     }
     return gp;
+}
+
+struct gort__g *gort__newproc_detached(gort_fn fn, void *arg)
+{
+    struct gort__m *m = gort__getm();
+    return newg(m, m ? m->p : NULL, fn, arg, NULL, (uintptr_t)fn);
 }
 
 static int64_t go_common(gort_fn fn, void *arg, const struct gort_go_opts *o,
@@ -951,6 +968,66 @@ static void retire_p(struct gort__m *m)
         stopm(m);
 }
 
+/* Queues a netpoll list on m's (new) P; extra goroutines wake a helper. */
+static void queue_polled(struct gort__m *m, struct gort__g *list, int n)
+{
+    struct gort__p *p = m->p;
+    while (list) {
+        struct gort__g *g = list;
+        list = g->schedlink;
+        g->readytime = 0;
+        gort__runq_put(&p->runq, &gort__sched.runq, g);
+    }
+    if (n > 1)
+        wakep();
+}
+
+/* m has no P and nothing to do: if no other M sleeps in the netpoller, this
+ * one does, until a descriptor is ready or the next timer is due. Returns
+ * true when m holds a P again with work queued on it. */
+static bool become_poller(struct gort__m *m)
+{
+    int zero = 0;
+    if (!gort__netpoll_active() ||
+        !atomic_compare_exchange_strong(&gort__sched.pollblocked, &zero, 1))
+        return false;
+    for (;;) {
+        int64_t next = gort__timers_run(nanotime());
+        if (gort__globrunq_len(&gort__sched.runq) > 0)
+            break; /* timers readied goroutines: find them a P below */
+        int64_t timeout = next == INT64_MAX ? -1 : next - nanotime();
+        if (next != INT64_MAX && timeout < 0)
+            timeout = 0;
+        atomic_store(&gort__sched.lastpoll, 0); /* "someone is blocked" */
+        struct gort__g *list;
+        int n = gort__netpoll(timeout, true, &list);
+        atomic_store(&gort__sched.lastpoll, nanotime());
+        if (n == 0)
+            continue;
+        atomic_store(&gort__sched.pollblocked, 0);
+        pthread_mutex_lock(&gort__sched.lock);
+        struct gort__p *p = pidleget();
+        pthread_mutex_unlock(&gort__sched.lock);
+        if (!p) {
+            gort__inject(list, n);
+            return false;
+        }
+        acquirep(m, p);
+        queue_polled(m, list, n);
+        return true;
+    }
+    atomic_store(&gort__sched.pollblocked, 0);
+    pthread_mutex_lock(&gort__sched.lock);
+    struct gort__p *p = pidleget();
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (!p) {
+        wakep();
+        return false;
+    }
+    acquirep(m, p);
+    return true;
+}
+
 /* Gives up m's P and sleeps until handed one. Returns early, still holding
  * a P, when work shows up meanwhile; the caller loops either way. */
 static void drop_p_and_sleep(struct gort__m *m)
@@ -985,6 +1062,19 @@ static void drop_p_and_sleep(struct gort__m *m)
             }
         }
     }
+    /* Work put on the global queue just before our P went idle may have
+     * found npidle == 0 in its wakep: look once more (see runq.c). */
+    if (gort__globrunq_len(&gort__sched.runq) > 0) {
+        pthread_mutex_lock(&gort__sched.lock);
+        struct gort__p *np = pidleget();
+        pthread_mutex_unlock(&gort__sched.lock);
+        if (np) {
+            acquirep(m, np);
+            return;
+        }
+    }
+    if (become_poller(m))
+        return;
     stopm(m);
 }
 
@@ -1001,6 +1091,10 @@ static struct gort__g *findrunnable(struct gort__m *m)
             int np = atomic_load(&gort__sched.gomaxprocs);
             uint64_t share = gort__globrunq_len(&gort__sched.runq) / (unsigned)np + 1;
             gp = gort__globrunq_get(&gort__sched.runq, &p->runq, (uint32_t)share);
+        }
+        if (!gp && gort__timers_next() <= nanotime()) {
+            gort__timers_run(nanotime()); /* they ready onto this P */
+            gp = local_next(p);
         }
         if (!gp)
             gp = gort__netpoll_poll_idle();
@@ -1063,10 +1157,27 @@ static void init_g0(struct gort__m *m)
 #endif
 }
 
+/* Ms are created with every signal blocked (process signals belong to the
+ * program's own threads), but a fault must reach our handler: a blocked
+ * synchronous signal kills the process without running it. */
+static void unblock_faults(void)
+{
+    sigset_t faults;
+    sigemptyset(&faults);
+    sigaddset(&faults, SIGSEGV);
+    sigaddset(&faults, SIGBUS);
+    sigaddset(&faults, SIGFPE);
+    sigaddset(&faults, SIGILL);
+    sigaddset(&faults, SIGTRAP);
+    sigaddset(&faults, SIGABRT);
+    pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
+}
+
 static void *mstart(void *arg)
 {
     struct gort__m *m = arg;
     tls_m = m;
+    unblock_faults();
     init_g0(m);
     install_altstack(m);
     acquirep(m, m->nextp);
@@ -1241,9 +1352,13 @@ static struct sigaction old_segv, old_bus;
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
     struct gort__m *m = tls_m;
-    struct gort__g *gp = m ? m->curg : NULL;
-    if (gp && gort__stack_contains_guard(&gp->stack, (uintptr_t)si->si_addr))
-        stack_overflow(gp, "guard page hit");
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    /* During a switch curg already names the next goroutine while the
+     * registers are still pushed on the previous one's stack (after_g). */
+    struct gort__g *cands[2] = {m ? m->curg : NULL, m ? m->after_g : NULL};
+    for (int i = 0; i < 2; i++)
+        if (cands[i] && gort__stack_contains_guard(&cands[i]->stack, addr))
+            stack_overflow(cands[i], "guard page hit");
     struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
     if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
         old->sa_sigaction(sig, si, uc);
@@ -1305,6 +1420,7 @@ int gort__runtime_init(void)
     pthread_mutex_init(&s->allglock, NULL);
     gort__globrunq_init(&s->runq);
     s->start_ns = nanotime();
+    atomic_store(&s->lastpoll, s->start_ns);
     for (int i = 0; i < n; i++)
         atomic_store(&s->allp[i], newp(i));
     atomic_store(&s->nallp, n);

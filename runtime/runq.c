@@ -178,7 +178,7 @@ void gort__globrunq_init(struct gort__globrunq *gq)
 
 uint64_t gort__globrunq_len(const struct gort__globrunq *gq)
 {
-    return atomic_load_explicit(&gq->size, memory_order_relaxed);
+    return atomic_load_explicit(&gq->size, memory_order_seq_cst);
 }
 
 void gort__globrunq_put_batch(struct gort__globrunq *gq, struct gort__g *head,
@@ -191,7 +191,9 @@ void gort__globrunq_put_batch(struct gort__globrunq *gq, struct gort__g *head,
     else
         gq->head = head;
     gq->tail = tail;
-    atomic_store_explicit(&gq->size, gq->size + n, memory_order_relaxed);
+    /* seq_cst: the putter then reads npidle (wakep) and an M giving up its
+     * P bumps npidle then reads size; one of them sees the other. */
+    atomic_store_explicit(&gq->size, gq->size + n, memory_order_seq_cst);
     pthread_mutex_unlock(&gq->lock);
 }
 
@@ -203,7 +205,9 @@ void gort__globrunq_push_front(struct gort__globrunq *gq, struct gort__g *head,
     gq->head = head;
     if (!gq->tail)
         gq->tail = tail;
-    atomic_store_explicit(&gq->size, gq->size + n, memory_order_relaxed);
+    /* seq_cst: the putter then reads npidle (wakep) and an M giving up its
+     * P bumps npidle then reads size; one of them sees the other. */
+    atomic_store_explicit(&gq->size, gq->size + n, memory_order_seq_cst);
     pthread_mutex_unlock(&gq->lock);
 }
 

@@ -169,6 +169,8 @@ struct gort__sched {
 
     struct gort__m *_Atomic allm;
     _Atomic int nmsyscall;   /* Ms inside gort_syscall_enter/exit */
+    _Atomic int pollblocked; /* an M sleeps in the netpoller */
+    _Atomic int64_t lastpoll; /* when the netpoller was last polled */
     _Atomic uint64_t long_running; /* goroutines seen running > 10 ms */
     _Atomic int64_t goidgen;
     _Atomic uint64_t mainstarted;
@@ -186,9 +188,12 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
                 enum gort__waitreason reason);
 void gort__ready(struct gort__g *gp);
 void gort__set_label(struct gort__g *gp, const char *label);
-/* From a thread without a P: makes a schedlink-linked list of n parked
- * goroutines runnable in one global-queue batch and wakes Ms for them. */
+/* From a thread without a P: makes a schedlink-linked list of n goroutines
+ * runnable in one global-queue batch and wakes Ms for them. The caller
+ * counts parked ones as readied (netpoll.c). */
 void gort__inject(struct gort__g *list, int n);
+/* A new goroutine, runnable but not queued (the netpoller queues it). */
+struct gort__g *gort__newproc_detached(gort_fn fn, void *arg);
 
 /* debug.c: GORTDEBUG=schedtrace=MS,scheddetail=1,netpollidle=0 */
 struct gort__debug {

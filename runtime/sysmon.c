@@ -10,15 +10,20 @@
  *  - notes goroutines that run over 10 ms without a switch (same schedtick):
  *    there is no safe asynchronous preemption in C, so they are counted in
  *    stats and marked in dumps instead of preempted;
+ *  - when no M has polled the netpoller for 10 ms (all busy), polls it and
+ *    fires due timers itself, queueing what it finds globally (Go's sysmon
+ *    does the same);
  *  - prints GORTDEBUG=schedtrace lines when due;
  *  - once a second gives back the pages of pooled stacks.
- * Timers are not here: the netpoller thread fires them (timer.c).
+ * Normally timers are fired by the M sleeping in the netpoller (proc.c,
+ * become_poller) or by Ms looking for work.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "netpoll.h"
 #include "runtime.h"
 #include "timer.h"
 
@@ -26,6 +31,7 @@
 #define SYSMON_MAX_US 10000
 #define LONG_RUN_NS 10000000LL
 #define SCAVENGE_PERIOD_NS 1000000000LL
+#define POLL_STALE_NS 10000000LL
 
 /* What sysmon last saw of each P (sysmon-private). */
 struct ptick {
@@ -88,6 +94,24 @@ static int retake(int64_t now)
     return taken;
 }
 
+/* Everyone is busy: nobody sleeps in the netpoller and nobody polled it
+ * lately. Fire due timers and take ready descriptors, without blocking. */
+static void poll_if_stale(int64_t now)
+{
+    if (atomic_load(&gort__sched.pollblocked))
+        return;
+    if (gort__timers_next() <= now)
+        gort__timers_run(now);
+    int64_t last = atomic_load(&gort__sched.lastpoll);
+    if (last == 0 || now - last < POLL_STALE_NS || !gort__netpoll_active())
+        return;
+    atomic_store(&gort__sched.lastpoll, now);
+    struct gort__g *list;
+    int n = gort__netpoll(0, false, &list);
+    if (n > 0)
+        gort__inject(list, n);
+}
+
 static void *sysmon(void *arg)
 {
     (void)arg;
@@ -111,6 +135,7 @@ static void *sysmon(void *arg)
             delay_us *= 2;
         if (delay_us > SYSMON_MAX_US)
             delay_us = SYSMON_MAX_US;
+        poll_if_stale(now);
         if (now >= next_trace) {
             gort__schedtrace(gort__debug.scheddetail);
             next_trace = now + trace_ns;

@@ -67,7 +67,7 @@ struct gort_stats {
     int64_t uptime_ns;
 
     /* netpoller, timers, sysmon */
-    uint64_t netpoll_wakeups_thread; /* readied by the netpoller thread */
+    uint64_t netpoll_wakeups_thread; /* readied by the M blocked in epoll */
     uint64_t netpoll_wakeups_idle;   /* readied by an idle M's own poll */
     uint64_t io_waiting;             /* goroutines parked in IO wait */
     uint64_t timers;                 /* armed timers */
