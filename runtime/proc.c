@@ -701,7 +701,7 @@ static void switch_out(struct gort__m *m, struct gort__g *gp,
     struct gort__p *p = m->p;
     if (!dying && !gort__stack_check(&gp->stack,
                                      (uintptr_t)__builtin_frame_address(0)))
-        stack_overflow(gp, "red zone written");
+        stack_overflow(gp, "red zone reached");
     m->after = after;
     m->after_g = gp;
     m->after_arg = arg;

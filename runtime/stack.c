@@ -11,15 +11,17 @@
  * Overflow. A PROT_NONE guard page below each stack is exact but costs a
  * kernel mapping (VMA): mprotect splits the arena, so each guarded stack adds
  * two VMAs, and vm.max_map_count is 65530 on a stock kernel. So the first
- * stacks (a quarter of max_map_count, or GORT_STACK_GUARDS) get guard pages,
- * and the rest get a red zone: the lowest page of the reservation is left
- * untouched, and at every switch the scheduler checks that the topmost 64
- * bytes of that page still read as zero and that the saved stack pointer is
- * above it. Reading an untouched page maps the shared zero page, so the check
- * costs no memory. It catches an overflow that writes its way down (every
- * call pushes a return address), one switch late; a single frame larger than
- * a page that skips the red zone can evade it, which is why guard pages come
- * first. Stats report how many stacks have each protection.
+ * stacks (up to (max_map_count - 8192) / 2, or GORT_STACK_GUARDS) get guard
+ * pages, and the rest get a red zone: the lowest page of the reservation,
+ * which no legitimate frame touches. Reading it would commit it (this kernel
+ * maps no shared zero page: a read fault costs a page of RSS), so it is never
+ * read. Instead, at every switch the scheduler checks that the saved stack
+ * pointer is above the red zone (free), and when a goroutine is deep (more
+ * than 16 KiB used) it asks mincore(2) whether the red zone page has become
+ * resident, i.e. was written by an overflow. An overflow that returns to a
+ * shallow depth before its goroutine next switches can go unnoticed and
+ * corrupt the neighbouring stack: that is why guard pages come first, and
+ * why stats report how many stacks have each protection.
  *
  * Default-size stacks are carved from 16 MiB arenas (one mmap per 64 stacks,
  * and adjacent anonymous mappings merge into one VMA) and never unmapped:
@@ -44,7 +46,6 @@
 #include "lock.h"
 
 #define ARENA_SLOTS 64
-#define CANARY_BYTES 64
 
 struct pool_node {
     struct gort__stack s;
@@ -93,7 +94,8 @@ static void stack_init_locked(void)
     if (env && *env && *end == '\0' && v >= 0)
         stk.guard_budget = v;
     else
-        stk.guard_budget = read_max_map_count() / 4;
+        /* Leave 8192 mappings for everything else in the process. */
+        stk.guard_budget = (read_max_map_count() - 8192) / 2;
 }
 
 static uintptr_t map_reserve(size_t len)
@@ -191,6 +193,8 @@ void gort__stack_scavenge(const struct gort__stack *s)
         madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
+#define DEEP_BYTES (16 * 1024)
+
 bool gort__stack_check(const struct gort__stack *s, uintptr_t sp)
 {
     if (s->kind != STACK_CANARY)
@@ -198,11 +202,12 @@ bool gort__stack_check(const struct gort__stack *s, uintptr_t sp)
     uintptr_t limit = s->lo + stk.page;
     if (sp < limit)
         return false;
-    const uint64_t *zone = (const uint64_t *)(limit - CANARY_BYTES);
-    uint64_t acc = 0;
-    for (size_t i = 0; i < CANARY_BYTES / sizeof(uint64_t); i++)
-        acc |= zone[i];
-    return acc == 0;
+    if (sp >= s->hi - DEEP_BYTES)
+        return true; /* shallow: nothing near the red zone */
+    unsigned char resident = 0;
+    if (mincore((void *)s->lo, stk.page, &resident) != 0)
+        return true;
+    return !(resident & 1);
 }
 
 bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr)

@@ -30,8 +30,9 @@ int gort__stack_alloc(struct gort__stack *s, size_t size);
 void gort__stack_free(struct gort__stack *s);
 /* Returns pages beyond the topmost to the kernel (a pooled stack). */
 void gort__stack_scavenge(const struct gort__stack *s);
-/* Overflow checks for canary stacks: false when the red zone was written or
- * sp is below the usable range. Always true for guarded stacks. */
+/* Overflow check for red-zone stacks at a switch: false when sp is below
+ * the usable range, or the goroutine is deep and its red zone page became
+ * resident (written). Always true for guarded stacks. */
 bool gort__stack_check(const struct gort__stack *s, uintptr_t sp);
 /* True when addr falls in the stack's guard page or red zone. */
 bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr);
