@@ -152,7 +152,7 @@ int gort_fd_open(int fd)
     if (!pd)
         return -ENOMEM;
     gort__lock_acquire(&pd->lock);
-    pd->closing = false;
+    __atomic_store_n(&pd->closing, false, __ATOMIC_RELAXED);
     pd->r.ready = pd->w.ready = false;
     pd->r.deadline = pd->w.deadline = 0;
     gort__lock_release(&pd->lock);
@@ -179,7 +179,7 @@ int gort_close(int fd)
     struct gort__g *rg = NULL, *wg = NULL;
     if (pd) {
         gort__lock_acquire(&pd->lock);
-        pd->closing = true;
+        __atomic_store_n(&pd->closing, true, __ATOMIC_RELAXED); /* see check_open */
         rg = take_waiter(&pd->r, -EBADF);
         wg = take_waiter(&pd->w, -EBADF);
         gort_fn fn = NULL;

@@ -74,6 +74,7 @@
 #define GORT_TSAN 1
 #endif
 #ifdef GORT_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef GORT_TSAN
@@ -264,7 +265,7 @@ static void stack_overflow(struct gort__g *gp, const char *how)
 static void pidleput(struct gort__p *p)
 {
     atomic_store_explicit(&p->status, GORT_P_IDLE, memory_order_relaxed);
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELEASE);
     p->link = gort__sched.pidle;
     gort__sched.pidle = p;
     p->idle_since = nanotime();
@@ -288,7 +289,7 @@ static struct gort__p *pidleget(void)
 static void acquirep(struct gort__m *m, struct gort__p *p)
 {
     m->p = p;
-    p->m = m;
+    __atomic_store_n(&p->m, m, __ATOMIC_RELEASE); /* sysmon reads it */
     atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
 }
 
@@ -492,6 +493,18 @@ void gort__inject(struct gort__g *list, int n)
     wakep();
 }
 
+/* A reused stack may carry AddressSanitizer poison from the frames of the
+ * goroutine that died on it (its last switch never returned). */
+static void unpoison_stack(const struct gort__g *gp)
+{
+#ifdef GORT_ASAN
+    __asan_unpoison_memory_region((void *)gp->stack.lo,
+                                  gp->stack.hi - gp->stack.lo);
+#else
+    (void)gp;
+#endif
+}
+
 /* A new goroutine, runnable, not yet on any queue. */
 static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
                             void *arg, const struct gort_go_opts *opts,
@@ -501,7 +514,7 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     struct gort__g *gp = gfget(p);
     if (!gp && !(gp = galloc()))
         return NULL;
-    gp->sp = NULL;
+    __atomic_store_n(&gp->sp, NULL, __ATOMIC_RELAXED);
     gp->stack.kind = STACK_NONE;
     /* Default-size stacks are bound when the goroutine first runs
      * (bind_stack); a custom size is mapped now so that failure is
@@ -512,7 +525,9 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
                 gfput(p, gp);
             return NULL;
         }
-        gp->sp = gort__ctx_init((void *)gp->stack.hi);
+        unpoison_stack(gp);
+        __atomic_store_n(&gp->sp, gort__ctx_init((void *)gp->stack.hi),
+                         __ATOMIC_RELAXED);
     }
     atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
     gp->fn = fn;
@@ -668,7 +683,10 @@ static void bind_stack(struct gort__p *p, struct gort__g *gp)
 {
     if (gort__stack_get(&p->scache, &gp->stack) != 0)
         gort__throw("bind_stack", "out of memory for goroutine stacks");
-    gp->sp = gort__ctx_init((void *)gp->stack.hi);
+    unpoison_stack(gp);
+    /* relaxed atomic: dumps read sp of goroutines they do not own */
+    __atomic_store_n(&gp->sp, gort__ctx_init((void *)gp->stack.hi),
+                     __ATOMIC_RELAXED);
 }
 
 /* Bookkeeping for gp about to run on m. */
@@ -680,7 +698,7 @@ static void prepare_run(struct gort__m *m, struct gort__g *gp)
     atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
     gp->m = m;
     m->curg = gp;
-    atomic_store_explicit(&m->curg_pub, gp, memory_order_relaxed);
+    atomic_store_explicit(&m->curg_pub, gp, memory_order_release);
     own_inc(&p->schedtick);
     own_inc(&p->goroutines_run);
     own_inc(&p->ctx_switches);
@@ -706,6 +724,9 @@ static void switch_out(struct gort__m *m, struct gort__g *gp,
     m->after_g = gp;
     m->after_arg = arg;
     gp->m = NULL;
+    if (GORT_UNLIKELY(atomic_load_explicit(&gp->long_running,
+                                           memory_order_relaxed)))
+        atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
     struct gort__g *next = p_retiring(p) ? NULL : local_next(p);
     if (next) {
         prepare_run(m, next);
@@ -789,7 +810,7 @@ static void exit_after(struct gort__m *m, struct gort__g *prev, void *arg)
     (void)arg;
     struct gort__p *p = m->p;
     gort__stack_put(&p->scache, &prev->stack);
-    prev->sp = NULL;
+    __atomic_store_n(&prev->sp, NULL, __ATOMIC_RELAXED);
     gfput(p, prev);
 }
 
@@ -954,7 +975,7 @@ static void retire_p(struct gort__m *m)
         return;
     }
     atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
-    p->m = NULL;
+    __atomic_store_n(&p->m, NULL, __ATOMIC_RELEASE);
     m->p = NULL;
     struct gort__p *other = pidleget();
     pthread_mutex_unlock(&gort__sched.lock);

@@ -224,8 +224,9 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     info->long_running = atomic_load_explicit(&gp->long_running,
                                               memory_order_relaxed);
     symbolize(gp->creator_pc, &info->creator);
-    if (status == G_WAITING || status == G_RUNNABLE)
-        info->nframes = walk_frames(gp, gp->sp, info->frames,
+    void *sp = __atomic_load_n(&gp->sp, __ATOMIC_RELAXED);
+    if ((status == G_WAITING || status == G_RUNNABLE) && sp)
+        info->nframes = walk_frames(gp, sp, info->frames,
                                     GORT_DUMP_MAX_FRAMES);
     return true;
 }

@@ -72,9 +72,9 @@ static void watch_running(struct gort__p *p, struct ptick *pt, int64_t now)
     pt->flagged = true;
     atomic_fetch_add_explicit(&gort__sched.long_running, 1,
                               memory_order_relaxed);
-    struct gort__m *m = p->m;
+    struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
     struct gort__g *g =
-        m ? atomic_load_explicit(&m->curg_pub, memory_order_relaxed) : NULL;
+        m ? atomic_load_explicit(&m->curg_pub, memory_order_acquire) : NULL;
     if (g)
         atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
 }
@@ -173,7 +173,7 @@ static void trace_ps(FILE *f, bool detail, int n)
             fprintf(f, "%s%u", i ? " " : "", gort__runq_len(&p->runq));
             continue;
         }
-        struct gort__m *m = p->m;
+        struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
         fprintf(f,
                 "  P%d: status=%d schedtick=%llu syscalltick=%llu m=%d "
                 "runqsize=%u gfreecnt=%d timerslen=%llu\n",

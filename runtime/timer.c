@@ -28,6 +28,7 @@ static struct {
     struct gort__timer **heap; /* under lock */
     int32_t n, cap;
     _Atomic int64_t next;      /* heap[0]->when, INT64_MAX when empty */
+    _Atomic uint64_t count;    /* n, for readers without the lock */
 } tm = {.lock = GORT__LOCK_INIT, .next = INT64_MAX};
 
 void gort__timer_init(struct gort__timer *t, gort__timer_fn f, void *arg)
@@ -81,6 +82,7 @@ static void publish_next(void)
 {
     atomic_store_explicit(&tm.next, tm.n ? tm.heap[0]->when : INT64_MAX,
                           memory_order_release);
+    atomic_store_explicit(&tm.count, (uint64_t)tm.n, memory_order_relaxed);
 }
 
 /* Under lock. */
@@ -152,7 +154,7 @@ int64_t gort__timers_next(void)
 
 uint64_t gort__timers_len(void)
 {
-    return (uint64_t)__atomic_load_n(&tm.n, __ATOMIC_RELAXED);
+    return atomic_load_explicit(&tm.count, memory_order_relaxed);
 }
 
 #define FIRE_BATCH 64
