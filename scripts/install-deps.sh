@@ -11,7 +11,7 @@ PKGS=(
   libgrpc-dev libprotobuf-dev protobuf-compiler-grpc
   python3 python3-grpcio python3-protobuf
   golang-go nginx wrk hyperfine curl
-  valgrind strace procps
+  valgrind strace procps openssl
 )
 
 missing=()

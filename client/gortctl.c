@@ -1,0 +1,473 @@
+/* gortctl.c — the command-line client of gortd's control plane.
+ *
+ *   gortctl [--addr A] [--timeout D] [--tls...] COMMAND [flags] [args]
+ *
+ * Global flags come before the command, the command's own after it, both the
+ * Go way (ctl_flag.c). Each command is one function and one line in the
+ * table at the bottom; it parses its flags, makes its call(s) and renders
+ * the reply as a table (view.c) or, with --json, as the reply message itself
+ * (json.c), so scripts see exactly the .proto's fields.
+ *
+ * Exit status: 0 success, 1 the call failed (the gRPC status name and
+ * message are printed, or "cannot reach gortd at ...: is it running?"),
+ * 2 a usage error. The channel is opened lazily by the first call, after a
+ * command had the chance to set its signal mask (watch).
+ */
+#include "gortctl.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gort/v1/control.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+
+#include "json.h"
+#include "view.h"
+
+#define DEFAULT_TIMEOUT_NS INT64_C(5000000000)
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+int app_connect(struct app *a)
+{
+    char err[512];
+    if (a->connected)
+        return 0;
+    if (rpc_open(&a->cli, &a->opts, err, sizeof err) < 0) {
+        fprintf(stderr, "gortctl: %s\n", err);
+        return -1;
+    }
+    a->connected = 1;
+    return 0;
+}
+
+int app_rpc_error(const struct app *a, const char *rpc, const struct rpc_status *st)
+{
+    if (st->code == GRPC_STATUS_UNAVAILABLE && strstr(st->msg, "failed to connect")) {
+        fprintf(stderr, "gortctl: cannot reach gortd at %s: is it running?\n",
+                a->opts.addr);
+        fprintf(stderr, "gortctl: (%s: %s)\n", ctl_status_name(st->code), st->msg);
+    } else {
+        fprintf(stderr, "gortctl: %s: %s: %s\n", rpc, ctl_status_name(st->code),
+                st->msg);
+    }
+    return EXIT_RPC;
+}
+
+static int app_call(struct app *a, const ProtobufCServiceDescriptor *sd,
+                    const char *method, const ProtobufCMessage *req,
+                    ProtobufCMessage **resp)
+{
+    struct rpc_status st;
+    if (app_connect(a) < 0)
+        return EXIT_RPC;
+    if (rpc_unary(&a->cli, sd, method, req, resp, &st) < 0)
+        return app_rpc_error(a, method, &st);
+    return EXIT_OK;
+}
+
+int app_control(struct app *a, const char *method, const ProtobufCMessage *req,
+                ProtobufCMessage **resp)
+{
+    return app_call(a, &gort__v1__control__descriptor, method, req, resp);
+}
+
+static void cmd_usage(FILE *f, const struct cmd *c, const struct ctl_flag *flags,
+                      size_t n)
+{
+    fprintf(f, "Usage: gortctl [global flags] %s %s\n\n%s.\n", c->name, c->synopsis,
+            c->summary);
+    if (n) {
+        fprintf(f, "\nFlags:\n");
+        ctl_flags_print(f, flags, n);
+    }
+}
+
+int cmd_usage_error(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+                    const char *msg)
+{
+    fprintf(stderr, "gortctl: %s: %s\n", c->name, msg);
+    cmd_usage(stderr, c, flags, n);
+    return EXIT_USAGE;
+}
+
+int cmd_parse(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+              int argc, char **argv, int *rc)
+{
+    char err[256];
+    int i = ctl_flags_parse(flags, n, argc, argv, 1, err, sizeof err);
+    if (i == CTL_FLAGS_HELP) {
+        cmd_usage(stdout, c, flags, n);
+        *rc = EXIT_OK;
+        return -1;
+    }
+    if (i == CTL_FLAGS_ERROR) {
+        *rc = cmd_usage_error(c, flags, n, err);
+        return -1;
+    }
+    return i;
+}
+
+/* Parses flags and insists on exactly `want` operands. */
+static int cmd_args(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+                    int argc, char **argv, int want, int *rc)
+{
+    int i = cmd_parse(c, flags, n, argc, argv, rc);
+    if (i < 0)
+        return -1;
+    if (argc - i != want) {
+        *rc = cmd_usage_error(c, flags, n, argc - i > want ? "too many arguments"
+                                                           : "missing argument");
+        return -1;
+    }
+    return i;
+}
+
+/* ---- stats, tune -------------------------------------------------------- */
+
+static int cmd_stats(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    int json = 0, rc;
+    const struct ctl_flag flags[] = {
+        {"json", CTL_FLAG_BOOL, &json, "print the Stats message as JSON", NULL},
+    };
+    if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
+        return rc;
+    Gort__V1__GetStatsRequest req = GORT__V1__GET_STATS_REQUEST__INIT;
+    ProtobufCMessage *resp;
+    if ((rc = app_control(a, "GetStats", &req.base, &resp)) != EXIT_OK)
+        return rc;
+    if (json)
+        json_print(stdout, resp);
+    else
+        view_stats(stdout, (const Gort__V1__Stats *)resp);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return EXIT_OK;
+}
+
+static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    long n = 0;
+    int seen = 0, json = 0, rc;
+    const struct ctl_flag flags[] = {
+        {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+        {"maxprocs", CTL_FLAG_INT, &n, "set GOMAXPROCS to `N` (1..256), live", &seen},
+    };
+    if (cmd_args(c, flags, 2, argc, argv, 0, &rc) < 0)
+        return rc;
+    if (!seen)
+        return cmd_usage_error(c, flags, 2, "-maxprocs is required");
+    Gort__V1__SetMaxProcsRequest req = GORT__V1__SET_MAX_PROCS_REQUEST__INIT;
+    /* Out-of-int32 values become the nearest end: gortd names the range. */
+    req.maxprocs = n > INT_MAX ? INT_MAX : n < INT_MIN ? INT_MIN : (int32_t)n;
+    ProtobufCMessage *resp;
+    if ((rc = app_control(a, "SetMaxProcs", &req.base, &resp)) != EXIT_OK)
+        return rc;
+    const Gort__V1__SetMaxProcsReply *r = (const Gort__V1__SetMaxProcsReply *)resp;
+    char took[32];
+    ctl_duration_format(r->took_ns, took, sizeof took);
+    if (json)
+        json_print(stdout, resp);
+    else
+        printf("GOMAXPROCS %d -> %d (took %s)\n", r->previous, r->current, took);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return EXIT_OK;
+}
+
+/* ---- dump --------------------------------------------------------------- */
+
+static void dump_notes(const Gort__V1__DumpGoroutinesReply *r, long limit)
+{
+    if (r->matched == 0)
+        fprintf(stderr, "gortctl: no goroutine matched (%llu live)\n",
+                (unsigned long long)r->live);
+    if (r->truncated)
+        fprintf(stderr, "gortctl: stopped at -limit %ld\n", limit);
+}
+
+static int cmd_dump(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    const char *state = "", *label = "";
+    int64_t min_wait = 0;
+    long limit = 0;
+    int json = 0, rc;
+    const struct ctl_flag flags[] = {
+        {"json", CTL_FLAG_BOOL, &json, "print the goroutines as JSON instead of text", NULL},
+        {"label", CTL_FLAG_STRING, &label, "only goroutines whose label contains `text`", NULL},
+        {"limit", CTL_FLAG_INT, &limit, "at most `N` goroutines (0 = all)", NULL},
+        {"min-wait", CTL_FLAG_DURATION, &min_wait,
+         "only goroutines waiting at least this long", NULL},
+        {"state", CTL_FLAG_STRING, &state,
+         "only goroutines in this `state` or wait reason (runnable, running, "
+         "\"IO wait\", \"chan receive\", ...)", NULL},
+    };
+    size_t nf = sizeof flags / sizeof flags[0];
+    if (cmd_args(c, flags, nf, argc, argv, 0, &rc) < 0)
+        return rc;
+    if (limit < 0 || limit > UINT32_MAX)
+        return cmd_usage_error(c, flags, nf, "-limit must be 0..4294967295");
+    Gort__V1__DumpGoroutinesRequest req = GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
+    req.state = (char *)state;
+    req.label = (char *)label;
+    req.min_wait_ns = min_wait;
+    req.limit = (uint32_t)limit;
+    req.view = json ? GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__STRUCTURED
+                    : GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__TEXT;
+    ProtobufCMessage *resp;
+    if ((rc = app_control(a, "DumpGoroutines", &req.base, &resp)) != EXIT_OK)
+        return rc;
+    const Gort__V1__DumpGoroutinesReply *r = (const Gort__V1__DumpGoroutinesReply *)resp;
+    if (json)
+        json_print(stdout, resp);
+    else
+        fputs(r->text, stdout);
+    dump_notes(r, limit);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return EXIT_OK;
+}
+
+/* ---- routes and plugins ------------------------------------------------- */
+
+static void routes_print(const Gort__V1__ListRoutesReply *r)
+{
+    printf("%-40s %-20s %12s\n", "PATTERN", "PLUGIN", "REQUESTS");
+    for (size_t i = 0; i < r->n_routes; i++)
+        printf("%-40s %-20s %12llu\n", r->routes[i]->pattern,
+               r->routes[i]->plugin[0] ? r->routes[i]->plugin : "-",
+               (unsigned long long)r->routes[i]->requests);
+}
+
+static int cmd_routes(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    int json = 0, rc;
+    const struct ctl_flag flags[] = {
+        {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+    };
+    if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
+        return rc;
+    Gort__V1__ListRoutesRequest req = GORT__V1__LIST_ROUTES_REQUEST__INIT;
+    ProtobufCMessage *resp;
+    if ((rc = app_control(a, "ListRoutes", &req.base, &resp)) != EXIT_OK)
+        return rc;
+    if (json)
+        json_print(stdout, resp);
+    else
+        routes_print((const Gort__V1__ListRoutesReply *)resp);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return EXIT_OK;
+}
+
+static void plugin_line(const Gort__V1__Plugin *p)
+{
+    if (!p)
+        return;
+    printf("%-20s %-10s %6zu routes  %s\n", p->name, p->version, p->n_routes, p->path);
+}
+
+static void plugin_reply_print(const char *verb, const ProtobufCMessage *resp)
+{
+    char took[32];
+    const ProtobufCMessageDescriptor *d = resp->descriptor;
+
+    if (d == &gort__v1__list_plugins_reply__descriptor) {
+        const Gort__V1__ListPluginsReply *r = (const Gort__V1__ListPluginsReply *)resp;
+        printf("%-20s %-10s %13s  %s\n", "PLUGIN", "VERSION", "", "PATH");
+        for (size_t i = 0; i < r->n_plugins; i++)
+            plugin_line(r->plugins[i]);
+        return;
+    }
+    int64_t ns = d == &gort__v1__load_plugin_reply__descriptor
+                     ? ((const Gort__V1__LoadPluginReply *)resp)->took_ns
+                 : d == &gort__v1__unload_plugin_reply__descriptor
+                     ? ((const Gort__V1__UnloadPluginReply *)resp)->took_ns
+                     : ((const Gort__V1__ReplacePluginReply *)resp)->took_ns;
+    ctl_duration_format(ns, took, sizeof took);
+    printf("%s in %s\n", verb, took);
+}
+
+static int plugins_call(struct app *a, const char *method, const char *verb,
+                        const ProtobufCMessage *req, int json)
+{
+    ProtobufCMessage *resp;
+    int rc = app_control(a, method, req, &resp);
+    if (rc != EXIT_OK)
+        return rc;
+    if (json)
+        json_print(stdout, resp);
+    else
+        plugin_reply_print(verb, resp);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return EXIT_OK;
+}
+
+static int cmd_plugins(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    int json = 0, rc;
+    int64_t drain = 0;
+    const struct ctl_flag flags[] = {
+        {"drain", CTL_FLAG_DURATION, &drain,
+         "unload: wait this long for in-flight requests (0 = gortd's default)", NULL},
+        {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+    };
+    int i = cmd_parse(c, flags, 2, argc, argv, &rc);
+    if (i < 0)
+        return rc;
+    const char *sub = i < argc ? argv[i] : "";
+    char *name = i + 1 < argc ? argv[i + 1] : NULL;
+    int want = strcmp(sub, "list") == 0 ? 1 : 2;
+    if (argc - i != want || (want == 2 && strcmp(sub, "load") && strcmp(sub, "unload") &&
+                             strcmp(sub, "replace")))
+        return cmd_usage_error(c, flags, 2, "want list, load NAME, unload NAME or "
+                               "replace NAME");
+    if (want == 1) {
+        Gort__V1__ListPluginsRequest req = GORT__V1__LIST_PLUGINS_REQUEST__INIT;
+        return plugins_call(a, "ListPlugins", "", &req.base, json);
+    }
+    if (strcmp(sub, "load") == 0) {
+        Gort__V1__LoadPluginRequest req = GORT__V1__LOAD_PLUGIN_REQUEST__INIT;
+        req.name = name;
+        return plugins_call(a, "LoadPlugin", "loaded", &req.base, json);
+    }
+    if (strcmp(sub, "unload") == 0) {
+        Gort__V1__UnloadPluginRequest req = GORT__V1__UNLOAD_PLUGIN_REQUEST__INIT;
+        req.name = name;
+        req.drain_timeout_ms = drain > 0 ? (uint32_t)(drain / 1000000) : 0;
+        return plugins_call(a, "UnloadPlugin", "unloaded", &req.base, json);
+    }
+    Gort__V1__ReplacePluginRequest req = GORT__V1__REPLACE_PLUGIN_REQUEST__INIT;
+    req.name = name;
+    return plugins_call(a, "ReplacePlugin", "replaced", &req.base, json);
+}
+
+/* ---- health ------------------------------------------------------------- */
+
+static int cmd_health(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    const char *service = "";
+    int rc;
+    const struct ctl_flag flags[] = {
+        {"service", CTL_FLAG_STRING, &service,
+         "ask about this `service` (\"\" = the whole server)", NULL},
+    };
+    if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
+        return rc;
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *)service;
+    ProtobufCMessage *resp;
+    rc = app_call(a, &grpc__health__v1__health__descriptor, "Check", &req.base, &resp);
+    if (rc != EXIT_OK)
+        return rc;
+    int st = ((const Grpc__Health__V1__HealthCheckResponse *)resp)->status;
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+        &grpc__health__v1__health_check_response__serving_status__descriptor, st);
+    printf("%s\n", ev ? ev->name : "UNKNOWN");
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return st == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+               ? EXIT_OK : EXIT_RPC;
+}
+
+/* ---- the command table and main ----------------------------------------- */
+
+static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv);
+
+static const struct cmd commands[] = {
+    {"stats", "[-json]",
+     "One snapshot of the scheduler: Ps and their run queues, goroutines, threads",
+     cmd_stats, 0},
+    {"watch", "[-interval D] [-count N]",
+     "Live view of the scheduler with a bar per P's run queue; Ctrl-C quits",
+     cmd_watch, 0},
+    {"tune", "-maxprocs N", "Change GOMAXPROCS while gortd runs", cmd_tune, 0},
+    {"dump", "[-state S] [-label L] [-min-wait D] [-limit N] [-json]",
+     "Print goroutines in Go's traceback format, optionally filtered", cmd_dump, 0},
+    {"routes", "[-json]", "List HTTP routes and the plugins that serve them",
+     cmd_routes, 0},
+    {"plugins", "list | load NAME | unload NAME | replace NAME",
+     "List, load, unload or replace handler plugins", cmd_plugins, 0},
+    {"health", "[-service S]",
+     "Ask grpc.health.v1.Health; exit 0 only when SERVING", cmd_health, 0},
+    {"help", "[COMMAND]", "Show help for gortctl or one command", cmd_help, 0},
+    {"bench-stats", "[-n N] [-json]",
+     "Measure the GetStats round trip (p50/p99)", cmd_bench_stats, 1},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct cmd *cmd_find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
+{
+    fprintf(f, "Usage: gortctl [flags] COMMAND [command flags]\n\n"
+               "Talks to a running gortd over its gRPC control plane.\n\nCommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!commands[i].hidden)
+            fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nFlags:\n");
+    ctl_flags_print(f, flags, n);
+    fprintf(f, "\nExit status: 0 success, 1 the call failed (its gRPC status is "
+               "printed), 2 usage error.\nRun 'gortctl COMMAND -help' for a "
+               "command's flags.\n");
+}
+
+static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv)
+{
+    (void)a, (void)c;
+    if (argc < 2)
+        return EXIT_USAGE; /* not reached: main prints the global usage */
+    const struct cmd *t = cmd_find(argv[1]);
+    if (!t) {
+        fprintf(stderr, "gortctl: help: unknown command %s\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    char *sub[] = {(char *)t->name, "-help", NULL};
+    return t->run(a, t, 2, sub);
+}
+
+int main(int argc, char **argv)
+{
+    char def[160], err[256];
+    struct app a = {.opts = {.addr = ctl_addr_default(def, sizeof def),
+                             .timeout_ns = DEFAULT_TIMEOUT_NS}};
+    const struct ctl_flag flags[] = {
+        {"addr", CTL_FLAG_STRING, &a.opts.addr, "gortd's control `address`: "
+         "unix:PATH or HOST:PORT", NULL},
+        {"timeout", CTL_FLAG_DURATION, &a.opts.timeout_ns, "deadline of each call", NULL},
+        {"tls", CTL_FLAG_BOOL, &a.opts.tls, "dial with TLS (verified against the "
+         "system's roots unless -tls-ca)", NULL},
+        {"tls-ca", CTL_FLAG_STRING, &a.opts.tls_ca, "PEM `file` of CAs that sign gortd's "
+         "certificate (implies -tls)", NULL},
+        {"tls-cert", CTL_FLAG_STRING, &a.opts.tls_cert, "PEM client certificate `file` "
+         "for mutual TLS (implies -tls)", NULL},
+        {"tls-key", CTL_FLAG_STRING, &a.opts.tls_key, "PEM private key `file` for -tls-cert", NULL},
+        {"tls-server-name", CTL_FLAG_STRING, &a.opts.tls_server_name,
+         "`name` to expect in gortd's certificate (default: the address's host)", NULL},
+    };
+    size_t nflags = sizeof flags / sizeof flags[0];
+
+    int i = ctl_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
+    if (i == CTL_FLAGS_HELP || (i >= 0 && i < argc && strcmp(argv[i], "help") == 0 &&
+                                i + 1 == argc)) {
+        usage(stdout, flags, nflags);
+        return EXIT_OK;
+    }
+    if (i == CTL_FLAGS_ERROR || i >= argc) {
+        fprintf(stderr, "gortctl: %s\n", i < 0 ? err : "missing command");
+        usage(stderr, flags, nflags);
+        return EXIT_USAGE;
+    }
+    const struct cmd *c = cmd_find(argv[i]);
+    if (!c) {
+        fprintf(stderr, "gortctl: unknown command %s (see gortctl -help)\n", argv[i]);
+        return EXIT_USAGE;
+    }
+    int rc = c->run(&a, c, argc - i, argv + i);
+    if (a.connected)
+        rpc_close(&a.cli);
+    return rc;
+}

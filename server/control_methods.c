@@ -1,0 +1,306 @@
+/* control_methods.c — the handlers of gort.v1.Control.
+ *
+ * Every handler runs on the control plane's completion-queue thread, never on
+ * a P: it reads the runtime through libgort's public calls that are safe from
+ * any thread (gort_stats_read, gort_gomaxprocs, gort_goroutines_each), so a
+ * stats read neither stops the world nor waits for a goroutine to yield.
+ *
+ * Output submessages come from the call's arena (cx->arena); the dispatcher
+ * packs and frees them. The table at the bottom is in .proto order.
+ *
+ * The plugin RPCs validate their request and then answer UNIMPLEMENTED: the
+ * plugin loader they drive is not built yet.
+ */
+#include <string.h>
+
+#include <grpc/grpc.h>
+
+#include "gort/gort.h"
+#include "gort/stats.h"
+#include "gort/v1/control.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+
+#include "ctl_methods.h"
+#include "ctl_util.h"
+
+#ifndef GORT_VERSION
+#define GORT_VERSION "dev"
+#endif
+
+#define NEW(cx, type, desc) ((type *)ctl_arena_msg((cx)->arena, &desc##__descriptor))
+
+/* ---- GetStats ----------------------------------------------------------- */
+
+static Gort__V1__PStatus p_status(int st)
+{
+    switch (st) {
+    case GORT_P_IDLE: return GORT__V1__PSTATUS__P_STATUS_IDLE;
+    case GORT_P_RUNNING: return GORT__V1__PSTATUS__P_STATUS_RUNNING;
+    case GORT_P_SYSCALL: return GORT__V1__PSTATUS__P_STATUS_SYSCALL;
+    case GORT_P_DEAD: return GORT__V1__PSTATUS__P_STATUS_DEAD;
+    default: return GORT__V1__PSTATUS__P_STATUS_UNSPECIFIED;
+    }
+}
+
+static void procs_fill(Gort__V1__Stats *out, const struct gort_stats *s,
+                       struct ctl_ctx *cx)
+{
+    int n = s->nprocs < 0 ? 0 : s->nprocs > GORT_MAXPROCS_CAP ? GORT_MAXPROCS_CAP : s->nprocs;
+    out->n_procs = (size_t)n;
+    out->procs = ctl_arena_array(cx->arena, (size_t)n, sizeof *out->procs);
+    for (int i = 0; i < n; i++) {
+        const struct gort_p_stats *p = &s->procs[i];
+        Gort__V1__ProcStats *ps = NEW(cx, Gort__V1__ProcStats, gort__v1__proc_stats);
+        ps->id = p->id;
+        ps->status = p_status(p->status);
+        ps->runq_len = p->runq_len;
+        ps->runnext = p->runnext != 0;
+        ps->schedticks = p->schedticks;
+        ps->steals_in = p->steals_in;
+        ps->steals_out = p->steals_out;
+        ps->goroutines_run = p->goroutines_run;
+        ps->idle_ns = p->idle_ns;
+        out->procs[i] = ps;
+    }
+}
+
+static Gort__V1__Histogram *latency_fill(const struct gort_stats *s,
+                                         struct ctl_ctx *cx)
+{
+    Gort__V1__Histogram *h = NEW(cx, Gort__V1__Histogram, gort__v1__histogram);
+    h->n_bounds_ns = GORT_LAT_BUCKETS - 1;
+    h->bounds_ns = ctl_arena_array(cx->arena, h->n_bounds_ns, sizeof *h->bounds_ns);
+    for (size_t i = 0; i < h->n_bounds_ns; i++)
+        h->bounds_ns[i] = GORT_LAT_BUCKET_NS(i);
+    h->n_counts = GORT_LAT_BUCKETS;
+    h->counts = ctl_arena_array(cx->arena, h->n_counts, sizeof *h->counts);
+    memcpy(h->counts, s->sched_latency, sizeof s->sched_latency);
+    return h;
+}
+
+static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
+                         struct ctl_ctx *cx)
+{
+    Gort__V1__MStats *m = NEW(cx, Gort__V1__MStats, gort__v1__mstats);
+    m->total = s->m_total;
+    m->running = s->m_running;
+    m->spinning = s->m_spinning;
+    m->idle = s->m_idle;
+    m->syscall = s->m_syscall;
+    out->ms = m;
+
+    Gort__V1__GoroutineCounts *g =
+        NEW(cx, Gort__V1__GoroutineCounts, gort__v1__goroutine_counts);
+    g->live = s->g_live;
+    g->runnable = s->g_runnable;
+    g->running = s->g_running;
+    g->waiting = s->g_waiting;
+    g->syscall = s->g_syscall;
+    g->created = s->g_created;
+    g->long_running = s->long_running;
+    g->io_waiting = s->io_waiting;
+    out->goroutines = g;
+
+    Gort__V1__StackStats *st = NEW(cx, Gort__V1__StackStats, gort__v1__stack_stats);
+    st->guarded = s->stacks_guarded;
+    st->canary = s->stacks_canary;
+    st->reserved_bytes = s->stack_reserved_bytes;
+    out->stacks = st;
+}
+
+static Gort__V1__NetpollStats *netpoll_fill(const struct gort_stats *s,
+                                            struct ctl_ctx *cx)
+{
+    Gort__V1__NetpollStats *n = NEW(cx, Gort__V1__NetpollStats, gort__v1__netpoll_stats);
+    n->wakeups_thread = s->netpoll_wakeups_thread;
+    n->wakeups_idle = s->netpoll_wakeups_idle;
+    n->timers = s->timers;
+    return n;
+}
+
+/* Fills a Stats message from one snapshot; shared by GetStats and WatchStats. */
+static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
+{
+    struct gort_stats *s = ctl_arena_alloc(cx->arena, sizeof *s);
+    int rc = gort_stats_read(s);
+    if (rc < 0)
+        return ctl_fail(cx, GRPC_STATUS_UNAVAILABLE, "runtime statistics: %s",
+                        gort_strerror(rc));
+    out->gomaxprocs = s->gomaxprocs;
+    procs_fill(out, s, cx);
+    out->global_runq_len = s->global_runq_len;
+    threads_fill(out, s, cx);
+    out->ctx_switches = s->ctx_switches;
+    out->sched_latency = latency_fill(s, cx);
+    out->netpoll = netpoll_fill(s, cx);
+    out->uptime_ns = s->uptime_ns;
+    out->version = GORT_VERSION;
+    out->grpc_version = (char *)grpc_version_string();
+    out->timestamp_unix_ns = ctl_unix_ns();
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code get_stats(const ProtobufCMessage *in, ProtobufCMessage *out,
+                                  struct ctl_ctx *cx)
+{
+    (void)in;
+    return stats_fill((Gort__V1__Stats *)out, cx);
+}
+
+/* ---- WatchStats --------------------------------------------------------- */
+
+#define WATCH_DEFAULT_MS 1000
+#define WATCH_MIN_MS 10
+#define WATCH_MAX_MS 3600000
+
+struct watch_state {
+    int64_t interval_ns;
+    uint32_t count; /* 0 = unbounded */
+    uint32_t sent;
+};
+
+static grpc_status_code watch_open(const ProtobufCMessage *in, void *state,
+                                   struct ctl_ctx *cx)
+{
+    const Gort__V1__WatchStatsRequest *req = (const Gort__V1__WatchStatsRequest *)in;
+    struct watch_state *w = state;
+    uint32_t ms = req->interval_ms ? req->interval_ms : WATCH_DEFAULT_MS;
+
+    if (ms < WATCH_MIN_MS || ms > WATCH_MAX_MS)
+        return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
+                        "interval_ms %u out of range: allowed %d..%d (0 = %d)",
+                        req->interval_ms, WATCH_MIN_MS, WATCH_MAX_MS, WATCH_DEFAULT_MS);
+    w->interval_ns = (int64_t)ms * 1000000;
+    w->count = req->count;
+    return GRPC_STATUS_OK;
+}
+
+static enum ctl_next watch_next(void *state, ProtobufCMessage *out,
+                                struct ctl_ctx *cx, int64_t *next_at)
+{
+    struct watch_state *w = state;
+
+    if (cx->shutting_down || (w->count && w->sent == w->count))
+        return CTL_NEXT_END; /* OK: gortd is going away or all were sent */
+    if (stats_fill((Gort__V1__Stats *)out, cx) != GRPC_STATUS_OK)
+        return CTL_NEXT_END;
+    w->sent++;
+    /* After the last one, come back at once to end the stream. */
+    *next_at = ctl_now_ns() + (w->sent == w->count ? 0 : w->interval_ns);
+    return CTL_NEXT_SEND;
+}
+
+static const struct ctl_stream_ops watch_ops = {
+    .state_size = sizeof(struct watch_state),
+    .open = watch_open,
+    .next = watch_next,
+};
+
+/* ---- SetMaxProcs -------------------------------------------------------- */
+
+static grpc_status_code set_max_procs(const ProtobufCMessage *in,
+                                      ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    const Gort__V1__SetMaxProcsRequest *req = (const Gort__V1__SetMaxProcsRequest *)in;
+    Gort__V1__SetMaxProcsReply *rep = (Gort__V1__SetMaxProcsReply *)out;
+
+    if (req->maxprocs < 1 || req->maxprocs > GORT_MAXPROCS_CAP)
+        return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
+                        "maxprocs %d out of range: allowed 1..%d", req->maxprocs,
+                        GORT_MAXPROCS_CAP);
+    int64_t t0 = ctl_now_ns();
+    int prev = gort_gomaxprocs(req->maxprocs);
+    int64_t took = ctl_now_ns() - t0;
+    if (prev < 0)
+        return ctl_fail(cx, GRPC_STATUS_INTERNAL, "gort_gomaxprocs(%d): %s",
+                        req->maxprocs, gort_strerror(prev));
+    rep->previous = prev;
+    rep->current = gort_gomaxprocs(0);
+    rep->took_ns = took;
+    return GRPC_STATUS_OK;
+}
+
+/* ---- routes and plugins (no loader yet) --------------------------------- */
+
+static grpc_status_code loader_missing(struct ctl_ctx *cx)
+{
+    return ctl_fail(cx, GRPC_STATUS_UNIMPLEMENTED,
+                    "the plugin loader is not built into this gortd yet");
+}
+
+/* A plugin is named by its file in the plugin directory: no paths. */
+static grpc_status_code plugin_name_check(const char *name, struct ctl_ctx *cx)
+{
+    if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0 || strlen(name) > 255)
+        return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
+                        "plugin name \"%.64s\" is not a file name in the plugin "
+                        "directory", name);
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code list_routes(const ProtobufCMessage *in,
+                                    ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)in, (void)out;
+    return loader_missing(cx);
+}
+
+static grpc_status_code list_plugins(const ProtobufCMessage *in,
+                                     ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)in, (void)out;
+    return loader_missing(cx);
+}
+
+static grpc_status_code load_plugin(const ProtobufCMessage *in,
+                                    ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)out;
+    if (plugin_name_check(((const Gort__V1__LoadPluginRequest *)in)->name, cx))
+        return cx->code;
+    return loader_missing(cx);
+}
+
+static grpc_status_code unload_plugin(const ProtobufCMessage *in,
+                                      ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)out;
+    if (plugin_name_check(((const Gort__V1__UnloadPluginRequest *)in)->name, cx))
+        return cx->code;
+    return loader_missing(cx);
+}
+
+static grpc_status_code replace_plugin(const ProtobufCMessage *in,
+                                       ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)out;
+    if (plugin_name_check(((const Gort__V1__ReplacePluginRequest *)in)->name, cx))
+        return cx->code;
+    return loader_missing(cx);
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+const struct ctl_handler ctl_control_handlers[] = {
+    {"GetStats", get_stats, NULL},
+    {"WatchStats", NULL, &watch_ops},
+    {"SetMaxProcs", set_max_procs, NULL},
+    {"DumpGoroutines", ctl_dump_goroutines, NULL},
+    {"ListRoutes", list_routes, NULL},
+    {"ListPlugins", list_plugins, NULL},
+    {"LoadPlugin", load_plugin, NULL},
+    {"UnloadPlugin", unload_plugin, NULL},
+    {"ReplacePlugin", replace_plugin, NULL},
+};
+const size_t ctl_control_nhandlers =
+    sizeof ctl_control_handlers / sizeof ctl_control_handlers[0];
+
+int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen)
+{
+    if (ctl_dispatch_add(d, &gort__v1__control__descriptor, ctl_control_handlers,
+                         ctl_control_nhandlers, err, errlen) < 0)
+        return -1;
+    return ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
+                            ctl_health_handlers, ctl_health_nhandlers, err, errlen);
+}

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# control_integration.sh — the real gortd, driven by gortctl and by Python
+# grpcio over a temporary Unix socket (and loopback TCP, TLS, mutual TLS).
+#
+#   control_integration.sh GORTD GORTCTL PROTO_DIR [PYTHON] [GRPCIO_CLIENT_PY]
+#
+# Every daemon this script starts is recorded and stopped on exit, whatever
+# happens (trap); all traffic stays on this machine (Unix sockets, 127.0.0.1).
+# Prints one line per check and "N passed, N failed"; exit 1 on any failure.
+set -uo pipefail
+
+GORTD=$1 GORTCTL=$2 PROTO=$3
+PY=${4:-/usr/bin/python3}
+CLIENT=${5:-$(dirname "$0")/grpcio_client.py}
+
+# Short: a Unix socket path must fit in 108 bytes.
+TMP=$(mktemp -d /tmp/gortctl-test.XXXXXX)
+SOCK=$TMP/g.sock
+ADDR=unix:$SOCK
+PIDS=()
+passed=0 failed=0
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# check NAME WANT_RC PATTERN CMD...: runs CMD, wants its exit code and
+# PATTERN (grep -E) somewhere in its stdout+stderr ("" = anything).
+check() {
+    local name=$1 want=$2 pat=$3 out rc
+    shift 3
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" != "$want" ]; then
+        bad "$name" "exit $rc, want $want: $(echo "$out" | head -5)"
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" <<<"$out"; then
+        bad "$name" "no /$pat/ in: $(echo "$out" | head -5)"
+    else
+        ok "$name"
+    fi
+}
+
+ctl() { "$GORTCTL" --addr "$ADDR" "$@"; }
+
+# start_gortd LOG ARGS...: starts a daemon, sets $GPID; 0 once it listens.
+start_gortd() {
+    local log=$1
+    shift
+    "$GORTD" "$@" 2>"$log" &
+    GPID=$!
+    PIDS+=("$GPID")
+    for _ in $(seq 100); do
+        grep -q "listening on" "$log" 2>/dev/null && return 0
+        kill -0 "$GPID" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# stop_gortd SIGNAL: signals $GPID, sets $GRC and $GMS (exit time in ms).
+stop_gortd() {
+    local t0
+    t0=$(date +%s%N)
+    kill -"$1" "$GPID"
+    wait "$GPID"
+    GRC=$?
+    GMS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+listen_port() { sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$1" | head -1; }
+
+# ---- before any daemon ----------------------------------------------------
+
+check "gortd -help" 0 "-control-tls-cert" "$GORTD" -help
+check "gortd bad flag is a usage error" 2 "flag provided but not defined: -nope" "$GORTD" -nope
+check "gortctl -help" 0 "tune .*GOMAXPROCS" "$GORTCTL" -help
+for c in stats watch plugins; do
+    check "gortctl $c -help" 0 "Usage: gortctl .* $c" "$GORTCTL" "$c" -help
+done
+check "gortctl unknown command" 2 "unknown command frob" "$GORTCTL" frob
+check "gortctl no daemon: is it running?" 1 \
+    "gortctl: cannot reach gortd at unix:$TMP/none.sock: is it running\?" \
+    "$GORTCTL" --addr "unix:$TMP/none.sock" stats
+check "refuse non-loopback without TLS" 1 "refusing to serve the control plane on non-loopback address 0.0.0.0:0 without TLS" \
+    "$GORTD" --control 0.0.0.0:0
+: >"$TMP/file.sock"
+check "refuse to replace a non-socket" 1 "is not a socket" "$GORTD" --control "unix:$TMP/file.sock"
+
+# ---- the main daemon on a Unix socket --------------------------------------
+
+if ! start_gortd "$TMP/gortd.log" --control "$ADDR"; then
+    bad "gortd starts" "$(cat "$TMP/gortd.log")"
+    echo "$passed passed, $((failed)) failed"
+    exit 1
+fi
+ok "gortd starts on $ADDR"
+MAIN=$GPID
+
+mode=$(stat -c %a "$SOCK")
+[ "$mode" = 600 ] && ok "socket mode 0600" || bad "socket mode 0600" "mode $mode"
+check "second gortd on the same socket" 1 "in use by a running gortd \(pid $MAIN\)" \
+    "$GORTD" --control "$ADDR"
+
+check "health" 0 "^SERVING$" ctl health
+check "health unknown service" 1 "NOT_FOUND: unknown service x" ctl health --service x
+check "stats" 0 "GOMAXPROCS +[0-9]+" ctl stats
+check "stats -json" 0 "" sh -c "'$GORTCTL' --addr '$ADDR' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); assert d[\"gomaxprocs\"]>=1 and d[\"procs\"]'"
+
+for n in 1 4 2; do
+    check "tune --maxprocs $n" 0 "-> $n " ctl tune --maxprocs $n
+    got=$(ctl stats --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["gomaxprocs"])')
+    [ "$got" = $n ] && ok "stats shows GOMAXPROCS $n" || bad "stats shows GOMAXPROCS $n" "got $got"
+done
+check "tune 0: INVALID_ARGUMENT" 1 "SetMaxProcs: INVALID_ARGUMENT: maxprocs 0 out of range: allowed 1..256" ctl tune --maxprocs 0
+check "tune -1: INVALID_ARGUMENT" 1 "INVALID_ARGUMENT: .*allowed 1..256" ctl tune --maxprocs -1
+check "tune 257: INVALID_ARGUMENT" 1 "INVALID_ARGUMENT: .*allowed 1..256" ctl tune --maxprocs 257
+check "tune without -maxprocs" 2 "-maxprocs is required" ctl tune
+check "tune bad number" 2 "invalid value" ctl tune --maxprocs four
+
+check "dump (Go text)" 0 "^goroutine [0-9]+ \[" ctl dump
+check "dump -state sleep" 0 "^goroutine [0-9]+ \[sleep" ctl dump --state sleep
+check "dump -label no match" 0 "no goroutine matched" ctl dump --label "no such label"
+check "dump -limit 1" 0 "" ctl dump --limit 1
+check "dump -json" 0 "" sh -c "'$GORTCTL' --addr '$ADDR' dump --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); assert d[\"goroutines\"][0][\"id\"]>=1'"
+
+check "routes: UNIMPLEMENTED" 1 "ListRoutes: UNIMPLEMENTED: the plugin loader is not built" ctl routes
+check "plugins list: UNIMPLEMENTED" 1 "ListPlugins: UNIMPLEMENTED" ctl plugins list
+check "plugins load: UNIMPLEMENTED" 1 "LoadPlugin: UNIMPLEMENTED" ctl plugins load hello
+check "plugins unload: UNIMPLEMENTED" 1 "UnloadPlugin: UNIMPLEMENTED" ctl plugins unload hello
+check "plugins replace: UNIMPLEMENTED" 1 "ReplacePlugin: UNIMPLEMENTED" ctl plugins replace hello
+check "plugins load ../x: INVALID_ARGUMENT" 1 "LoadPlugin: INVALID_ARGUMENT" ctl plugins load ../x
+check "plugins without subcommand" 2 "want list, load NAME" ctl plugins
+
+check "watch -count 2" 0 "P0 " ctl watch --interval 50ms --count 2
+frames=$(ctl watch --interval 20ms --count 3 | grep -c "^gortd ")
+[ "$frames" = 3 ] && ok "watch draws 3 frames" || bad "watch draws 3 frames" "$frames"
+check "watch interval too short: INVALID_ARGUMENT" 1 "WatchStats: INVALID_ARGUMENT" ctl watch --interval 5ms
+"$GORTCTL" --addr "$ADDR" watch --interval 50ms >"$TMP/watch.out" 2>&1 &
+WPID=$!
+sleep 0.5
+kill -INT "$WPID"
+wait "$WPID"
+wrc=$?
+[ "$wrc" = 0 ] && grep -q "^P0 " "$TMP/watch.out" && ok "watch exits 0 on Ctrl-C" \
+    || bad "watch exits 0 on Ctrl-C" "exit $wrc: $(head -3 "$TMP/watch.out")"
+
+# ---- Python grpcio, stubs generated from the same .proto files -------------
+
+mkdir -p "$TMP/py/src/gort_health"
+# health.proto goes under gort_health/: a generated top-level "grpc" package
+# would shadow grpcio's own.
+cp "$PROTO/grpc/health/v1/health.proto" "$TMP/py/src/gort_health/"
+cp -r "$PROTO/gort" "$TMP/py/src/"
+if "$PY" -c 'import grpc_tools' 2>/dev/null; then
+    gen() { "$PY" -m grpc_tools.protoc -I "$TMP/py/src" --python_out="$TMP/py" \
+        --grpc_python_out="$TMP/py" "$@"; }
+else
+    gen() { protoc -I "$TMP/py/src" --python_out="$TMP/py" --grpc_python_out="$TMP/py" \
+        --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" "$@"; }
+fi
+if gen gort/v1/control.proto gort_health/health.proto 2>"$TMP/gen.err"; then
+    ok "python stubs generated"
+    if "$PY" "$CLIENT" "$TMP/py" "$ADDR" >"$TMP/py.out" 2>&1; then
+        ok "grpcio client: $(tail -1 "$TMP/py.out")"
+        sed "s/^/    /" "$TMP/py.out"
+    else
+        bad "grpcio client" "$(grep -E 'FAIL|Error|error' "$TMP/py.out" | head -10)"
+    fi
+else
+    bad "python stubs generated" "$(cat "$TMP/gen.err")"
+fi
+
+GPID=$MAIN
+stop_gortd TERM
+[ "$GRC" = 0 ] && ok "SIGTERM: exit 0 in ${GMS} ms" || bad "SIGTERM: exit 0" "exit $GRC"
+[ "$GMS" -lt 2000 ] && ok "SIGTERM: exit under 2 s" || bad "SIGTERM: exit under 2 s" "$GMS ms"
+[ ! -e "$SOCK" ] && ok "socket removed at exit" || bad "socket removed at exit" "still there"
+check "gortctl after exit: is it running?" 1 "is it running\?" ctl stats
+
+# ---- stale socket left by a killed daemon ----------------------------------
+
+start_gortd "$TMP/kill9.log" --control "$ADDR" || bad "gortd restarts" "$(cat "$TMP/kill9.log")"
+kill -KILL "$GPID"
+{ wait "$GPID"; } 2>/dev/null # no "Killed" job notice
+[ -S "$SOCK" ] && ok "kill -9 leaves a stale socket" || bad "kill -9 leaves a stale socket" "no socket"
+if start_gortd "$TMP/stale.log" --control "$ADDR"; then
+    grep -q "removed stale control socket $SOCK" "$TMP/stale.log" \
+        && ok "stale socket removed and replaced" \
+        || bad "stale socket removed and replaced" "$(cat "$TMP/stale.log")"
+    check "health after stale takeover" 0 "^SERVING$" ctl health
+    stop_gortd INT
+    [ "$GRC" = 0 ] && ok "SIGINT: exit 0" || bad "SIGINT: exit 0" "exit $GRC"
+else
+    bad "gortd starts over a stale socket" "$(cat "$TMP/stale.log")"
+fi
+
+# ---- TCP on loopback; non-loopback only with -control-insecure -------------
+
+if start_gortd "$TMP/tcp.log" --control 127.0.0.1:0; then
+    port=$(listen_port "$TMP/tcp.log")
+    check "TCP loopback: stats" 0 "GOMAXPROCS" "$GORTCTL" --addr "127.0.0.1:$port" stats
+    stop_gortd TERM
+else
+    bad "gortd on 127.0.0.1:0" "$(cat "$TMP/tcp.log")"
+fi
+if start_gortd "$TMP/insecure.log" --control 0.0.0.0:0 --control-insecure; then
+    grep -q "WARNING: control plane on 0.0.0.0:0 without TLS" "$TMP/insecure.log" \
+        && ok "-control-insecure warns" || bad "-control-insecure warns" "$(cat "$TMP/insecure.log")"
+    port=$(listen_port "$TMP/insecure.log")
+    check "-control-insecure serves (dialled on loopback)" 0 "^SERVING$" \
+        "$GORTCTL" --addr "127.0.0.1:$port" health
+    stop_gortd TERM
+else
+    bad "gortd -control-insecure" "$(cat "$TMP/insecure.log")"
+fi
+
+# ---- TLS and mutual TLS (loopback only) ------------------------------------
+
+pki() {
+    local d=$TMP/pki
+    mkdir -p "$d"
+    # EC keys: RSA key generation would dominate this test's run time.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj /CN=gort-test-ca \
+        -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null || return 1
+    local n
+    for n in server client; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=gort-$n" \
+            -keyout "$d/$n.key" -out "$d/$n.csr" 2>/dev/null || return 1
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/$n.ext"
+        openssl x509 -req -in "$d/$n.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -CAcreateserial -days 1 -extfile "$d/$n.ext" -out "$d/$n.pem" 2>/dev/null || return 1
+    done
+}
+if ! command -v openssl >/dev/null || ! pki; then
+    bad "TLS test certificates" "openssl missing or failed"
+else
+    P=$TMP/pki
+    check "TLS: -control-tls-cert without key" 1 "go together" \
+        "$GORTD" --control 127.0.0.1:0 --control-tls-cert "$P/server.pem"
+    if start_gortd "$TMP/tls.log" --control 127.0.0.1:0 \
+        --control-tls-cert "$P/server.pem" --control-tls-key "$P/server.key"; then
+        port=$(listen_port "$TMP/tls.log")
+        check "TLS: stats with -tls-ca" 0 "GOMAXPROCS" \
+            "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" stats
+        check "TLS: plaintext client refused" 1 "cannot reach gortd" \
+            "$GORTCTL" --addr "127.0.0.1:$port" --timeout 2s stats
+        stop_gortd TERM
+    else
+        bad "gortd with TLS" "$(cat "$TMP/tls.log")"
+    fi
+    if start_gortd "$TMP/mtls.log" --control 127.0.0.1:0 --control-tls-ca "$P/ca.pem" \
+        --control-tls-cert "$P/server.pem" --control-tls-key "$P/server.key"; then
+        port=$(listen_port "$TMP/mtls.log")
+        check "mTLS: client certificate accepted" 0 "^SERVING$" \
+            "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" \
+            --tls-cert "$P/client.pem" --tls-key "$P/client.key" health
+        check "mTLS: no client certificate refused" 1 "UNAVAILABLE" \
+            "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" --timeout 2s health
+        stop_gortd TERM
+    else
+        bad "gortd with mutual TLS" "$(cat "$TMP/mtls.log")"
+    fi
+    check "TLS makes non-loopback acceptable" 0 "" sh -c \
+        "'$GORTD' --control 0.0.0.0:0 --control-tls-cert '$P/server.pem' --control-tls-key '$P/server.key' 2>&1 & p=\$!; sleep 0.5; kill -TERM \$p; wait \$p"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
