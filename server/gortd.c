@@ -1,4 +1,5 @@
-/* gortd.c — the gort daemon: flags, signals, the runtime, the control plane.
+/* gortd.c — the gort daemon: flags, signals, the runtime, the HTTP front
+ * end, the control plane.
  *
  * Threads, in the order they appear:
  *   main          parses flags, blocks SIGINT/SIGTERM (before grpc_init and
@@ -10,11 +11,14 @@
  *                 a second one exits at once;
  *   runtime Ms    libgort's threads running goroutines.
  *
- * The main goroutine only waits for the shutdown request: it parks in
- * gort_sleep between looks at an atomic flag (20 wake-ups a second on one P
- * cost nothing measurable and need nothing from the runtime but a timer).
- * The HTTP front end will give it real work.
+ * The main goroutine builds the route table (the bundled handlers; the
+ * plugin issue loads them from .so files instead), starts the HTTP server
+ * (its listener is a goroutine parked in accept), then waits for the
+ * shutdown request: it parks in gort_sleep between looks at an atomic flag
+ * (20 wake-ups a second on one P cost nothing measurable). On SIGINT or
+ * SIGTERM it shuts the HTTP server down gracefully and returns.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,16 +31,73 @@
 
 #include "control.h"
 #include "ctl_util.h"
+#include "echo.h"
+#include "hello.h"
+#include "http_server.h"
+#include "slow.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
 static atomic_int stop_requested; /* set by the signal thread (seq_cst) */
 
+struct daemon {
+    const char *listen;
+    struct gort_http_config http;
+    long max_header_bytes, max_body_bytes, max_conns;
+    int exit_code;
+};
+
+static int register_bundled(struct gort_mux *mux, char *err, size_t errlen)
+{
+    int rc = gort_hello_register(mux, err, errlen);
+    if (rc == 0)
+        rc = gort_echo_register(mux, err, errlen);
+    if (rc == 0)
+        rc = gort_slow_register(mux, err, errlen);
+    return rc;
+}
+
+static struct gort_http_server *http_start(struct daemon *d,
+                                           struct gort_mux **mux)
+{
+    char err[512];
+    *mux = gort_mux_new();
+    if (!*mux || register_bundled(*mux, err, sizeof err) != 0) {
+        fprintf(stderr, "gortd: routes: %s\n", *mux ? err : "out of memory");
+        return NULL;
+    }
+    int fd = gort_http_listen(d->listen, 4096, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "gortd: %s\n", err);
+        return NULL;
+    }
+    struct gort_http_server *s = gort_http_server_new(fd, &d->http, *mux);
+    int rc = s ? gort_http_server_start(s) : -ENOMEM;
+    if (rc < 0) {
+        fprintf(stderr, "gortd: http: %s\n", gort_strerror(rc));
+        return NULL;
+    }
+    fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", d->listen,
+            gort_gomaxprocs(0));
+    return s;
+}
+
 static void main_goroutine(void *arg)
 {
-    (void)arg;
+    struct daemon *d = arg;
+    struct gort_mux *mux = NULL;
+    struct gort_http_server *s = http_start(d, &mux);
+    if (!s) {
+        d->exit_code = 1;
+        gort_mux_free(mux);
+        return;
+    }
     while (!atomic_load(&stop_requested))
         gort_sleep(MAIN_POLL_NS);
+    if (gort_http_server_shutdown(s) == -ETIMEDOUT)
+        fprintf(stderr, "gortd: shutdown timeout: connections still busy\n");
+    /* Requests cut at the timeout may still run: the table and the server
+     * stay allocated until exit rather than be freed under them. */
 }
 
 static void *signal_thread(void *arg)
@@ -60,9 +121,12 @@ static void *signal_thread(void *arg)
 static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
 {
     fprintf(f, "Usage: gortd [flags]\n\n"
-               "Runs the gort runtime and serves its gRPC control plane "
-               "(gort.v1.Control and\ngrpc.health.v1.Health; see gortctl). "
-               "SIGINT or SIGTERM stops it cleanly.\n\nFlags:\n");
+               "Runs the gort runtime, serves HTTP/1.1 with the bundled "
+               "handlers (/, /about,\n/echo/, /slow, /blocking, /stream, "
+               "/panic) and the gRPC control plane\n(gort.v1.Control and "
+               "grpc.health.v1.Health; see gortctl). SIGINT or SIGTERM\n"
+               "stops it gracefully: in-flight requests finish, idle "
+               "connections close.\n\nFlags:\n");
     ctl_flags_print(f, flags, n);
 }
 
@@ -89,7 +153,30 @@ int main(int argc, char **argv)
     static sigset_t set; /* read by the signal thread for the process's life */
     char def[160], err[512];
     struct ctl_config cfg = {.addr = ctl_addr_default(def, sizeof def)};
+    struct daemon d = {.listen = ":8080"};
+    gort_http_config_default(&d.http);
+    d.max_header_bytes = (long)d.http.max_header_bytes;
+    d.max_body_bytes = (long)d.http.max_body_bytes;
+    d.max_conns = d.http.max_conns;
     const struct ctl_flag flags[] = {
+        {"listen", CTL_FLAG_STRING, &d.listen,
+         "HTTP `address`: HOST:PORT or :PORT", NULL},
+        {"read-header-timeout", CTL_FLAG_DURATION, &d.http.read_header_timeout_ns,
+         "time allowed to read a request's headers", NULL},
+        {"idle-timeout", CTL_FLAG_DURATION, &d.http.idle_timeout_ns,
+         "how long a keep-alive connection may wait for its next request", NULL},
+        {"write-timeout", CTL_FLAG_DURATION, &d.http.write_timeout_ns,
+         "time allowed to write one response", NULL},
+        {"shutdown-timeout", CTL_FLAG_DURATION, &d.http.shutdown_timeout_ns,
+         "how long a graceful shutdown waits for in-flight requests", NULL},
+        {"max-header-bytes", CTL_FLAG_INT, &d.max_header_bytes,
+         "largest request head accepted (431 beyond)", NULL},
+        {"max-body-bytes", CTL_FLAG_INT, &d.max_body_bytes,
+         "largest request body accepted (413 beyond)", NULL},
+        {"max-conns", CTL_FLAG_INT, &d.max_conns,
+         "open connections at most; accept pauses beyond", NULL},
+        {"quiet", CTL_FLAG_BOOL, &d.http.quiet,
+         "do not log refused requests", NULL},
         {"control", CTL_FLAG_STRING, &cfg.addr,
          "control-plane `address`: unix:PATH, or HOST:PORT for TCP", NULL},
         {"control-insecure", CTL_FLAG_BOOL, &cfg.insecure,
@@ -117,6 +204,14 @@ int main(int argc, char **argv)
         usage(stderr, flags, nflags);
         return 2;
     }
+    if (d.max_header_bytes < 1024 || d.max_body_bytes < 0 || d.max_conns < 1) {
+        fprintf(stderr, "gortd: -max-header-bytes must be >= 1024, "
+                        "-max-body-bytes >= 0, -max-conns >= 1\n");
+        return 2;
+    }
+    d.http.max_header_bytes = (size_t)d.max_header_bytes;
+    d.http.max_body_bytes = d.max_body_bytes;
+    d.http.max_conns = (int)d.max_conns;
     if (signals_start(&set) < 0) {
         fprintf(stderr, "gortd: cannot set up signal handling\n");
         return 1;
@@ -127,9 +222,9 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(stderr, "gortd: control plane listening on %s\n", ctl_server_addr(srv));
-    int rc = gort_main(main_goroutine, NULL);
+    int rc = gort_main(main_goroutine, &d);
     if (rc < 0)
         fprintf(stderr, "gortd: runtime: %s\n", gort_strerror(rc));
     ctl_stop(srv);
-    return rc < 0 ? 1 : 0;
+    return rc < 0 ? 1 : d.exit_code;
 }

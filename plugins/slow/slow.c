@@ -1,0 +1,96 @@
+/* slow — handlers that take their time, for timeouts and shutdown tests:
+ *
+ *   GET /slow?ms=N      parks the goroutine on a timer for N ms, then
+ *                       answers "slept N ms\n"
+ *   GET /blocking?ms=N  blocks its thread in usleep inside gort_blocking
+ *                       (the runtime hands the P to another thread)
+ *   GET /stream?n=N&ms=M  N chunks "chunk i\n", flushed, M ms apart
+ *   GET /panic          aborts the handler (the client gets 500)
+ *
+ * Linked into gortd until the plugin issue.
+ */
+#include "slow.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gort/http.h"
+#include "gort/net.h"
+
+/* Integer query parameter name=, clamped to [0, max]; def when absent. */
+static long query_long(gort_http_request *r, const char *name, long def,
+                       long max)
+{
+    const char *q = gort_http_query(r);
+    size_t n = strlen(name);
+    for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=') {
+            long v = strtol(p + n + 1, NULL, 10);
+            return v < 0 ? 0 : v > max ? max : v;
+        }
+    }
+    return def;
+}
+
+static void slow(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)arg;
+    long ms = query_long(r, "ms", 100, 600000);
+    gort_sleep(ms * 1000000LL);
+    gort_http_printf(w, "slept %ld ms\n", ms);
+}
+
+static void do_usleep(void *arg)
+{
+    usleep((useconds_t)(long)arg * 1000);
+}
+
+static void blocking(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)arg;
+    long ms = query_long(r, "ms", 100, 600000);
+    gort_blocking(do_usleep, (void *)ms);
+    gort_http_printf(w, "blocked %ld ms\n", ms);
+}
+
+static void stream(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)arg;
+    long n = query_long(r, "n", 10, 100000);
+    long ms = query_long(r, "ms", 0, 60000);
+    for (long i = 0; i < n; i++) {
+        if (gort_http_printf(w, "chunk %ld\n", i) < 0 || gort_http_flush(w) < 0)
+            return;
+        if (ms)
+            gort_sleep(ms * 1000000LL);
+    }
+}
+
+static void panic_handler(gort_http_response *w, gort_http_request *r,
+                          void *arg)
+{
+    (void)r;
+    (void)arg;
+    gort_http_abort(w, "the /panic route always fails");
+}
+
+int gort_slow_register(struct gort_mux *mux, char *err, size_t errlen)
+{
+    static const struct {
+        const char *pattern;
+        gort_http_handler h;
+    } routes[] = {
+        {"GET /slow", slow},
+        {"GET /blocking", blocking},
+        {"GET /stream", stream},
+        {"GET /panic", panic_handler},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = gort_mux_handle(mux, routes[i].pattern, (void *)routes[i].h,
+                                 NULL, "slow", err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Black-box tests of gortd's HTTP/1.1 front end: the real daemon, driven
+with raw sockets and curl over loopback.
+
+usage: test_http.py GORTD [GORTCTL]    (ctest passes the built binaries)
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+GORTD = None
+PORT = None
+PROC = None
+LOG = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gortd(extra=()):
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="gortd-http-", suffix=".log",
+                                      delete=False)
+    ctl = os.path.join(tempfile.mkdtemp(prefix="gortd-ctl-"), "ctl.sock")
+    args = [GORTD, "--listen", "127.0.0.1:%d" % port,
+            "--control", "unix:" + ctl] + list(extra)
+    proc = subprocess.Popen(args, stdout=log, stderr=log)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port, log.name
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    proc.kill()
+    with open(log.name) as f:
+        raise RuntimeError("gortd did not start: " + f.read())
+
+
+class Conn:
+    """A client connection that keeps bytes read past one response."""
+
+    def __init__(self, port=None, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port or PORT),
+                                             timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+    def fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed; have %r" % self.buf[:200])
+        self.buf += chunk
+
+    def take(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        out, self.buf = self.buf.split(b"\r\n", 1)
+        return out
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def connect(port=None, timeout=10):
+    return Conn(port, timeout)
+
+
+def recv_response(c, head_only=False):
+    """Reads one response: (status, headers lowercased, body, raw head)."""
+    while b"\r\n\r\n" not in c.buf:
+        c.fill()
+    head, c.buf = c.buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    if head_only or status in (100, 204, 304):
+        return status, headers, b"", head
+    if "content-length" in headers:
+        return status, headers, c.take(int(headers["content-length"])), head
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while True:
+            size = int(c.line().split(b";")[0], 16)
+            body += c.take(size)
+            c.take(2)
+            if size == 0:
+                return status, headers, body, head
+    body = c.buf  # delimited by close
+    c.buf = b""
+    while True:
+        chunk = c.sock.recv(65536)
+        if not chunk:
+            return status, headers, body, head
+        body += chunk
+
+
+def request(raw, port=None):
+    with connect(port) as s:
+        s.sendall(raw)
+        return recv_response(s)
+
+
+def closed_by_server(c):
+    if c.buf:
+        return False
+    c.sock.settimeout(5)
+    try:
+        return c.sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+class SeedRoutes(unittest.TestCase):
+    def test_root_byte_for_byte(self):
+        st, h, body, _ = request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(st, 200)
+        self.assertEqual(body, b"hello world\n")
+        self.assertEqual(h["content-type"], "application/json")
+        self.assertEqual(h["content-length"], "12")
+        self.assertRegex(h["date"], r"^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$")
+
+    def test_about_byte_for_byte(self):
+        st, h, body, _ = request(b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((st, body), (200, b"About page\n"))
+        self.assertEqual(h["content-type"], "text/plain; charset=utf-8")
+
+    def test_curl(self):
+        out = subprocess.run(["curl", "-sS", "http://127.0.0.1:%d/" % PORT],
+                             capture_output=True, check=True).stdout
+        self.assertEqual(out, b"hello world\n")
+
+    def test_not_found_and_method_not_allowed(self):
+        st, _, body, _ = request(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((st, body), (404, b"404 page not found\n"))
+        st, h, _, _ = request(b"POST /about HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 0\r\n\r\n")
+        self.assertEqual(st, 405)
+        self.assertEqual(h["allow"], "GET, HEAD")
+
+    def test_head(self):
+        with connect() as s:
+            s.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+            st, h, _, _ = recv_response(s, head_only=True)
+            self.assertEqual(st, 200)
+            self.assertEqual(h["content-length"], "12")
+            # no body follows: the next response comes right after the head
+            self.assertEqual(s.buf, b"")
+            s.sendall(b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n")
+            st, _, body, _ = recv_response(s)
+            self.assertEqual((st, body), (200, b"About page\n"))
+
+    def test_subtree_redirect_and_cleaning(self):
+        st, h, _, _ = request(b"GET /echo?a=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(st, 301)
+        self.assertEqual(h["location"], "/echo/?a=1")
+        st, h, _, _ = request(b"GET /x/../about HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(st, 301)
+        self.assertEqual(h["location"], "/about")
+
+
+class Connections(unittest.TestCase):
+    def test_keep_alive_reuse(self):
+        with connect() as s:
+            for _ in range(5):
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                st, h, body, _ = recv_response(s)
+                self.assertEqual((st, body), (200, b"hello world\n"))
+                self.assertNotIn("connection", h)
+
+    def test_pipelining_three_in_one_write(self):
+        with connect() as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /echo/p?n=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            bodies = []
+            for _ in range(3):
+                st, _, body, _ = recv_response(s)
+                self.assertEqual(st, 200)
+                bodies.append(body)
+            self.assertEqual(bodies[0], b"hello world\n")
+            self.assertEqual(bodies[1], b"About page\n")
+            self.assertIn(b'"path": "/echo/p"', bodies[2])
+
+    def test_http10_closes_without_keep_alive(self):
+        with connect() as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            st, h, body, _ = recv_response(s)
+            self.assertEqual((st, body), (200, b"hello world\n"))
+            self.assertTrue(closed_by_server(s))
+
+    def test_http10_keep_alive(self):
+        with connect() as s:
+            s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            st, h, _, _ = recv_response(s)
+            self.assertEqual(h.get("connection", "").lower(), "keep-alive")
+            s.sendall(b"GET /about HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            st, _, body, _ = recv_response(s)
+            self.assertEqual(body, b"About page\n")
+
+    def test_connection_close(self):
+        with connect() as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            st, h, _, _ = recv_response(s)
+            self.assertEqual(h["connection"], "close")
+            self.assertTrue(closed_by_server(s))
+
+
+class Bodies(unittest.TestCase):
+    def test_content_length_body(self):
+        st, _, body, _ = request(b"POST /echo/raw/x HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Length: 5\r\n\r\nhello")
+        self.assertEqual((st, body), (200, b"hello"))
+
+    def test_chunked_request(self):
+        st, _, body, _ = request(b"POST /echo/raw/x HTTP/1.1\r\nHost: x\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n"
+                                 b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n"
+                                 b"Trailer: x\r\n\r\n")
+        self.assertEqual((st, body), (200, b"hello world"))
+
+    def test_chunked_response(self):
+        st, h, body, _ = request(b"GET /stream?n=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(h["transfer-encoding"], "chunked")
+        self.assertEqual(body, b"".join(b"chunk %d\n" % i for i in range(50)))
+
+    def test_large_body_roundtrip(self):
+        data = os.urandom(900 << 10)  # under --max-body-bytes (1 MiB)
+        st, _, body, _ = request(b"POST /echo/raw/big HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        self.assertEqual(st, 200)
+        self.assertEqual(body, data)
+
+    def test_expect_100_continue(self):
+        with connect() as s:
+            s.sendall(b"POST /echo/raw/c HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+            st, _, _, _ = recv_response(s, head_only=True)
+            self.assertEqual(st, 100)
+            s.sendall(b"ping")
+            st, _, body, _ = recv_response(s)
+            self.assertEqual((st, body), (200, b"ping"))
+
+    def test_expect_unknown_is_417(self):
+        st, _, _, _ = request(b"POST /echo/raw/c HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 4\r\nExpect: teapot\r\n\r\nping")
+        self.assertEqual(st, 417)
+
+    def test_handler_abort_gives_500_and_server_goes_on(self):
+        st, _, _, _ = request(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(st, 500)
+        st, _, body, _ = request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((st, body), (200, b"hello world\n"))
+
+
+class BadInput(unittest.TestCase):
+    def expect(self, raw, status, closes=True):
+        with connect() as s:
+            s.sendall(raw)
+            st, h, _, _ = recv_response(s)
+            self.assertEqual(st, status, raw[:80])
+            if closes:
+                self.assertTrue(closed_by_server(s))
+        # the server is unaffected
+        st, _, body, _ = request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((st, body), (200, b"hello world\n"))
+
+    def test_malformed_request_line(self):
+        self.expect(b"GET\r\n\r\n", 400)
+
+    def test_malformed_header(self):
+        self.expect(b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400)
+
+    def test_missing_host(self):
+        self.expect(b"GET / HTTP/1.1\r\n\r\n", 400)
+
+    def test_te_and_cl_is_400(self):
+        self.expect(b"POST /echo/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400)
+
+    def test_differing_content_lengths_is_400(self):
+        self.expect(b"POST /echo/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                    b"Content-Length: 4\r\n\r\nabcd", 400)
+
+    def test_header_too_large_is_431(self):
+        big = b"X-Big: " + b"a" * (1 << 20) + b"\r\n"
+        self.expect(b"GET / HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n", 431)
+
+    def test_uri_too_long_is_414(self):
+        self.expect(b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    414)
+
+    def test_body_too_large_is_413(self):
+        self.expect(b"POST /echo/ HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 99999999999\r\n\r\n", 413)
+
+    def test_unknown_transfer_coding_is_501(self):
+        self.expect(b"POST /echo/ HTTP/1.1\r\nHost: x\r\n"
+                    b"Transfer-Encoding: gzip\r\n\r\n", 501)
+
+    def test_http2_is_505(self):
+        self.expect(b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505)
+
+
+class Slowloris(unittest.TestCase):
+    def test_trickling_clients_do_not_stop_a_normal_one(self):
+        socks = []
+        try:
+            for _ in range(1000):
+                s = connect()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                socks.append(s)
+            for rnd in range(3):
+                for s in socks:
+                    s.sendall(b"a")
+                t0 = time.time()
+                st, _, body, _ = request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual((st, body), (200, b"hello world\n"))
+        finally:
+            for s in socks:
+                s.close()
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_under_load_loses_no_in_flight_request(self):
+        proc, port, log = start_gortd()
+        results = []
+
+        def slow_client(i):
+            try:
+                st, _, body, _ = request(b"GET /slow?ms=500 HTTP/1.1\r\n"
+                                         b"Host: x\r\n\r\n", port)
+                results.append((st, body))
+            except Exception as e:  # noqa: BLE001 - recorded and asserted
+                results.append(("error", repr(e)))
+
+        threads = [threading.Thread(target=slow_client, args=(i,))
+                   for i in range(20)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)  # all 20 are inside their handler
+        idle = connect(port)  # an idle keep-alive connection, closed on exit
+        proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(10)
+        rc = proc.wait(15)
+        with open(log) as f:
+            self.assertEqual(rc, 0, f.read())
+        self.assertEqual(len(results), 20)
+        for r in results:
+            self.assertEqual(r, (200, b"slept 500 ms\n"))
+        self.assertTrue(closed_by_server(idle))
+        idle.close()
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def main():
+    global GORTD, PORT, PROC, LOG
+    GORTD = sys.argv[1]
+    PROC, PORT, LOG = start_gortd(["--max-body-bytes", "1048576"])
+    try:
+        prog = unittest.main(argv=[sys.argv[0], "-v"], exit=False)
+    finally:
+        PROC.send_signal(signal.SIGTERM)
+        try:
+            PROC.wait(10)
+        except subprocess.TimeoutExpired:
+            PROC.kill()
+    res = prog.result
+    failed = len(res.failures) + len(res.errors)
+    print("%d passed, %d failed" % (res.testsRun - failed, failed))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
