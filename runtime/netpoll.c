@@ -36,6 +36,25 @@
 
 #include "gort/net.h"
 #include "netpoll.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NP_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define NP_TSAN 1
+#endif
+#ifdef NP_TSAN
+#include <sanitizer/tsan_interface.h>
+/* A pd travels to the poller through the kernel (epoll's data word), which
+ * the thread sanitizer cannot see: say that registering publishes it. */
+#define NP_PUBLISH(p) __tsan_release(p)
+#define NP_RECEIVE(p) __tsan_acquire(p)
+#else
+#define NP_PUBLISH(p) ((void)(p))
+#define NP_RECEIVE(p) ((void)(p))
+#endif
 #include "runtime.h"
 #include "timer.h"
 
@@ -156,6 +175,7 @@ int gort_fd_open(int fd)
     pd->r.ready = pd->w.ready = false;
     pd->r.deadline = pd->w.deadline = 0;
     gort__lock_release(&pd->lock);
+    NP_PUBLISH(pd);
     int rc = gort__np_add(fd, (uint64_t)(uintptr_t)pd);
     return rc < 0 ? rc : fd;
 }
@@ -446,6 +466,7 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
     *count = 0;
     for (int i = 0; i < n; i++) {
         struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
+        NP_RECEIVE(pd);
         struct gort__g *rg = NULL, *wg = NULL;
         gort_fn fn = NULL;
         void *arg = NULL;
