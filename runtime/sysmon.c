@@ -165,7 +165,17 @@ int gort__sysmon_start(void)
 
 /* ---- schedtrace --------------------------------------------------------- */
 
-static void trace_ps(FILE *f, bool detail, int n)
+/* A trace is a debugging snapshot read while everything runs: the fields
+ * of other threads' Ms and Ps are read without their owners' consent, on
+ * purpose (Go's schedtrace does the same), so these functions are not
+ * instrumented by the thread sanitizer. */
+#if defined(__clang__) || __GNUC__ >= 8
+#define TRACE_RACY __attribute__((no_sanitize("thread")))
+#else
+#define TRACE_RACY
+#endif
+
+TRACE_RACY static void trace_ps(FILE *f, bool detail, int n)
 {
     for (int i = 0; i < n; i++) {
         struct gort__p *p = atomic_load(&gort__sched.allp[i]);
@@ -185,7 +195,7 @@ static void trace_ps(FILE *f, bool detail, int n)
     }
 }
 
-static void trace_ms(FILE *f)
+TRACE_RACY static void trace_ms(FILE *f)
 {
     for (struct gort__m *m = atomic_load(&gort__sched.allm); m;
          m = m->alllink) {
@@ -199,7 +209,7 @@ static void trace_ms(FILE *f)
     }
 }
 
-static void trace_gs(FILE *f)
+TRACE_RACY static void trace_gs(FILE *f)
 {
     struct gort__g *g =
         atomic_load_explicit(&gort__sched.allgs, memory_order_acquire);
@@ -218,7 +228,7 @@ static void trace_gs(FILE *f)
 /* Go's shape:
  * SCHED 1004ms: gomaxprocs=2 idleprocs=1 threads=4 spinningthreads=0
  *   needspinning=0 idlethreads=1 runqueue=0 [0 3] */
-void gort__schedtrace(bool detail)
+TRACE_RACY void gort__schedtrace(bool detail)
 {
     FILE *f = stderr;
     int n = atomic_load(&gort__sched.gomaxprocs);
