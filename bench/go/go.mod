@@ -1,0 +1,3 @@
+module gort.local/bench
+
+go 1.19
