@@ -32,4 +32,11 @@ const char *ctl_server_addr(const struct ctl_server *s);
  * removes the Unix socket. Safe to call with NULL. */
 void ctl_stop(struct ctl_server *s);
 
+/* Where GetStats/WatchStats read the HTTP front end's counters: gortd sets
+ * it once its server runs (Stats.http stays absent until then). The
+ * callback runs on the control thread and must not block. */
+struct gort_http_stats;
+typedef void (*ctl_http_stats_fn)(void *arg, struct gort_http_stats *out);
+void ctl_set_http_source(ctl_http_stats_fn fn, void *arg);
+
 #endif /* GORT_CONTROL_H */

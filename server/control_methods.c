@@ -11,6 +11,7 @@
  * The plugin RPCs validate their request and then answer UNIMPLEMENTED: the
  * plugin loader they drive is not built yet.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include <grpc/grpc.h>
@@ -20,7 +21,9 @@
 #include "gort/v1/control.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 
+#include "control.h"
 #include "ctl_methods.h"
+#include "http_server.h"
 #include "ctl_util.h"
 
 #ifndef GORT_VERSION
@@ -118,6 +121,36 @@ static Gort__V1__NetpollStats *netpoll_fill(const struct gort_stats *s,
     return n;
 }
 
+/* ---- HTTP counters ------------------------------------------------------ */
+
+static void *_Atomic http_arg;
+static _Atomic ctl_http_stats_fn http_fn; /* published after http_arg */
+
+void ctl_set_http_source(ctl_http_stats_fn fn, void *arg)
+{
+    atomic_store_explicit(&http_arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&http_fn, fn, memory_order_release);
+}
+
+static Gort__V1__HttpStats *http_fill(struct ctl_ctx *cx)
+{
+    ctl_http_stats_fn fn = atomic_load_explicit(&http_fn, memory_order_acquire);
+    if (!fn)
+        return NULL;
+    struct gort_http_stats st;
+    fn(atomic_load_explicit(&http_arg, memory_order_relaxed), &st);
+    Gort__V1__HttpStats *h = NEW(cx, Gort__V1__HttpStats, gort__v1__http_stats);
+    h->conns_open = st.conns_open;
+    h->conns_idle = st.conns_idle;
+    h->in_flight = st.in_flight;
+    h->requests_1xx = st.by_class[1];
+    h->requests_2xx = st.by_class[2];
+    h->requests_3xx = st.by_class[3];
+    h->requests_4xx = st.by_class[4];
+    h->requests_5xx = st.by_class[5];
+    return h;
+}
+
 /* Fills a Stats message from one snapshot; shared by GetStats and WatchStats. */
 static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
 {
@@ -133,6 +166,7 @@ static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     out->ctx_switches = s->ctx_switches;
     out->sched_latency = latency_fill(s, cx);
     out->netpoll = netpoll_fill(s, cx);
+    out->http = http_fill(cx);
     out->uptime_ns = s->uptime_ns;
     out->version = GORT_VERSION;
     out->grpc_version = (char *)grpc_version_string();

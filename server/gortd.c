@@ -79,6 +79,7 @@ static struct gort_http_server *http_start(struct daemon *d,
     }
     fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", d->listen,
             gort_gomaxprocs(0));
+    ctl_set_http_source((ctl_http_stats_fn)gort_http_server_stats, s);
     return s;
 }
 
