@@ -29,7 +29,7 @@ static void apply(const char *key, const char *val)
         fprintf(stderr, "gort: GORTDEBUG: ignoring %s=%s\n", key, val);
 }
 
-void gort__debug_parse(void)
+static void parse_once(void)
 {
     const char *env = getenv("GORTDEBUG");
     if (!env)
@@ -47,4 +47,10 @@ void gort__debug_parse(void)
         *eq = '\0';
         apply(kv, eq + 1);
     }
+}
+
+void gort__debug_parse(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, parse_once);
 }

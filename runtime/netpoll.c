@@ -74,7 +74,8 @@ struct pd_side {
 struct pd {
     gort__lock lock;
     int fd;
-    bool closing;
+    bool closing;            /* under lock; also read racily (relaxed) */
+    _Atomic uint32_t use;    /* 2 x operations in progress | 1 when closed */
     struct pd_side r, w;
 };
 
@@ -172,8 +173,10 @@ int gort_fd_open(int fd)
         return -ENOMEM;
     gort__lock_acquire(&pd->lock);
     __atomic_store_n(&pd->closing, false, __ATOMIC_RELAXED);
+    atomic_store_explicit(&pd->use, 0, memory_order_relaxed);
     pd->r.ready = pd->w.ready = false;
-    pd->r.deadline = pd->w.deadline = 0;
+    __atomic_store_n(&pd->r.deadline, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pd->w.deadline, 0, __ATOMIC_RELAXED);
     gort__lock_release(&pd->lock);
     NP_PUBLISH(pd);
     int rc = gort__np_add(fd, (uint64_t)(uintptr_t)pd);
@@ -193,29 +196,65 @@ int gort_socket(int domain, int type, int protocol)
     return rc;
 }
 
+/* The descriptor is closed for real only when no operation uses it any
+ * more (Go's fdMutex, reduced to a count): otherwise a reader past its
+ * check could read a new descriptor that reused the number. */
+static int real_close(struct pd *pd)
+{
+    gort__np_del(pd->fd);
+    return close(pd->fd) == 0 ? 0 : -errno;
+}
+
+/* Takes a reference for one operation; NULL (and *err) when fd was closed,
+ * NULL with *err == 0 for a descriptor never registered. */
+static struct pd *op_begin(int fd, int *err)
+{
+    struct pd *pd = pd_lookup(fd);
+    *err = 0;
+    if (!pd)
+        return NULL;
+    uint32_t u = atomic_load_explicit(&pd->use, memory_order_relaxed);
+    do {
+        if (u & 1) {
+            *err = -EBADF;
+            return NULL;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        &pd->use, &u, u + 2, memory_order_acquire, memory_order_relaxed));
+    return pd;
+}
+
+static void op_end(struct pd *pd)
+{
+    if (pd && atomic_fetch_sub_explicit(&pd->use, 2, memory_order_acq_rel) == 3)
+        real_close(pd); /* closed meanwhile and we were the last user */
+}
+
 int gort_close(int fd)
 {
     struct pd *pd = pd_lookup(fd);
-    struct gort__g *rg = NULL, *wg = NULL;
-    if (pd) {
-        gort__lock_acquire(&pd->lock);
-        __atomic_store_n(&pd->closing, true, __ATOMIC_RELAXED); /* see check_open */
-        rg = take_waiter(&pd->r, -EBADF);
-        wg = take_waiter(&pd->w, -EBADF);
-        gort_fn fn = NULL;
-        void *arg = NULL;
-        bool sp = take_spawn(&pd->r, &fn, &arg);
-        gort__timer_del(&pd->r.t);
-        gort__timer_del(&pd->w.t);
+    if (!pd)
+        return close(fd) == 0 ? 0 : -errno;
+    gort__lock_acquire(&pd->lock);
+    if (pd->closing) {
         gort__lock_release(&pd->lock);
-        gort__np_del(fd);
-        int rc = close(fd) == 0 ? 0 : -errno;
-        ready_both(rg, wg);
-        if (sp)
-            spawn(fn, arg); /* its first read sees -EBADF */
-        return rc;
+        return -EBADF;
     }
-    return close(fd) == 0 ? 0 : -errno;
+    __atomic_store_n(&pd->closing, true, __ATOMIC_RELAXED);
+    struct gort__g *rg = take_waiter(&pd->r, -EBADF);
+    struct gort__g *wg = take_waiter(&pd->w, -EBADF);
+    gort_fn fn = NULL;
+    void *arg = NULL;
+    bool sp = take_spawn(&pd->r, &fn, &arg);
+    gort__timer_del(&pd->r.t);
+    gort__timer_del(&pd->w.t);
+    gort__lock_release(&pd->lock);
+    uint32_t prev = atomic_fetch_or_explicit(&pd->use, 1, memory_order_acq_rel);
+    int rc = prev == 0 ? real_close(pd) : 0;
+    ready_both(rg, wg);
+    if (sp)
+        spawn(fn, arg); /* its first read sees -EBADF */
+    return rc;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -277,16 +316,19 @@ static int wait_io(int fd, bool read)
     return pd_wait(pd, s);
 }
 
-static int check_open(int fd)
+/* A deadline already past fails the operation before its syscall, as in
+ * Go, even when the descriptor could serve it at once. */
+static int expired(const struct pd *pd, bool read)
 {
-    struct pd *pd = pd_lookup(fd);
-    return pd && __atomic_load_n(&pd->closing, __ATOMIC_RELAXED) ? -EBADF : 0;
+    int64_t d = __atomic_load_n(read ? &pd->r.deadline : &pd->w.deadline,
+                                __ATOMIC_RELAXED);
+    return d && gort_nanotime() >= d ? -ETIMEDOUT : 0;
 }
 
-ssize_t gort_read(int fd, void *buf, size_t n)
+static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
 {
-    if (check_open(fd) < 0)
-        return -EBADF;
+    if (pd && expired(pd, true))
+        return -ETIMEDOUT;
     for (;;) {
         ssize_t r = read(fd, buf, n);
         if (r >= 0)
@@ -301,10 +343,21 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     }
 }
 
-ssize_t gort_write(int fd, const void *buf, size_t n)
+ssize_t gort_read(int fd, void *buf, size_t n)
 {
-    if (check_open(fd) < 0)
-        return -EBADF;
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    ssize_t r = do_read(fd, pd, buf, n);
+    op_end(pd);
+    return r;
+}
+
+static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
+{
+    if (pd && expired(pd, false))
+        return -ETIMEDOUT;
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, (const char *)buf + done, n - done);
@@ -323,10 +376,22 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
     return (ssize_t)n;
 }
 
-int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+ssize_t gort_write(int fd, const void *buf, size_t n)
 {
-    if (check_open(fd) < 0)
-        return -EBADF;
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    ssize_t w = do_write(fd, pd, buf, n);
+    op_end(pd);
+    return w;
+}
+
+static int do_accept(int fd, struct pd *pd, struct sockaddr *addr,
+                     socklen_t *addrlen)
+{
+    if (pd && expired(pd, true))
+        return -ETIMEDOUT;
     for (;;) {
         int c = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
@@ -345,10 +410,22 @@ int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     }
 }
 
-int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    if (check_open(fd) < 0)
-        return -EBADF;
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    int rc = do_accept(fd, pd, addr, addrlen);
+    op_end(pd);
+    return rc;
+}
+
+static int do_connect(int fd, struct pd *pd, const struct sockaddr *addr,
+                      socklen_t addrlen)
+{
+    if (pd && expired(pd, false))
+        return -ETIMEDOUT;
     if (connect(fd, addr, addrlen) == 0)
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
@@ -361,6 +438,17 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         return -errno;
     return -err;
+}
+
+int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    int rc = do_connect(fd, pd, addr, addrlen);
+    op_end(pd);
+    return rc;
 }
 
 int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
@@ -415,7 +503,7 @@ static void deadline_fire(struct gort__timer *t)
 /* Under pd->lock. True when the new deadline has already passed. */
 static bool side_set_deadline(struct pd_side *s, int64_t d)
 {
-    s->deadline = d;
+    __atomic_store_n(&s->deadline, d, __ATOMIC_RELAXED); /* see expired() */
     gort__timer_del(&s->t);
     if (d == 0)
         return false;
@@ -500,16 +588,18 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
     return list;
 }
 
-int gort__netpoll(int64_t timeout_ns, bool owner, struct gort__g **list)
+int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
+                  struct gort__g **list)
 {
     struct gort__np_event ev[128];
     *list = NULL;
-    int n = gort__np_wait(timeout_ns, ev, 128, owner);
+    int n = gort__np_wait(timeout_ns, ev, 128, who == GORT__NP_BLOCKING);
     if (n <= 0)
         return 0;
     int count;
     *list = collect(ev, n, &count);
-    atomic_fetch_add_explicit(owner ? &np.wakeups_blocking : &np.wakeups_idle,
+    atomic_fetch_add_explicit(who == GORT__NP_IDLE_M ? &np.wakeups_idle
+                                                      : &np.wakeups_blocking,
                               (uint64_t)count, memory_order_relaxed);
     return count;
 }
@@ -528,7 +618,7 @@ struct gort__g *gort__netpoll_poll_idle(void)
     if (!atomic_compare_exchange_strong(&np.idle_polling, &zero, 1))
         return NULL;
     struct gort__g *list;
-    int n = gort__netpoll(0, false, &list);
+    int n = gort__netpoll(0, GORT__NP_IDLE_M, &list);
     atomic_store(&np.idle_polling, 0);
     if (n == 0)
         return NULL;
@@ -572,6 +662,7 @@ static void netpoll_init_once(void)
     if (max > (1u << 24))
         max = 1u << 24;
     np.table = calloc((size_t)max, sizeof *np.table);
+    gort__debug_parse(); /* the netpoller may start before gort_main */
     np.idle_enabled = gort__debug.netpollidle;
     np_init_rc = np.table ? gort__np_init() : -ENOMEM;
     if (np_init_rc == 0)

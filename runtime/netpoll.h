@@ -36,16 +36,23 @@ int gort__netpoll_start(void);
 bool gort__netpoll_active(void);
 void gort__netpoll_break(void);
 struct gort__g;
-/* Polls (blocking up to timeout_ns when owner: the one M that sleeps in the
- * kernel) and returns the goroutines made runnable, linked through
- * schedlink and not yet queued, and their count. */
-int gort__netpoll(int64_t timeout_ns, bool owner, struct gort__g **list);
+enum gort__np_who {
+    GORT__NP_BLOCKING, /* the one M that sleeps in the kernel */
+    GORT__NP_IDLE_M,   /* an M out of work, not blocking */
+    GORT__NP_SYSMON,   /* sysmon, when nobody polled for 10 ms */
+};
+/* Polls (blocking up to timeout_ns only for GORT__NP_BLOCKING) and returns
+ * the goroutines made runnable, linked through schedlink and not yet
+ * queued, and their count. */
+int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
+                  struct gort__g **list);
 /* Non-blocking poll from an idle M holding a P: returns a goroutine to run
  * and queues the other ready ones on p. NULL when nothing is ready. */
 struct gort__g *gort__netpoll_poll_idle(void);
 
 struct gort__netpoll_stats {
-    uint64_t wakeups_thread; /* goroutines readied by the blocking poller M */
+    uint64_t wakeups_thread; /* readied by the M blocked in the poller or
+                                by sysmon */
     uint64_t wakeups_idle;   /* goroutines readied by an idle M's poll */
     uint64_t waiting;        /* goroutines parked in IO wait */
 };

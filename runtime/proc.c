@@ -1021,7 +1021,7 @@ static bool become_poller(struct gort__m *m)
             timeout = 0;
         atomic_store(&gort__sched.lastpoll, 0); /* "someone is blocked" */
         struct gort__g *list;
-        int n = gort__netpoll(timeout, true, &list);
+        int n = gort__netpoll(timeout, GORT__NP_BLOCKING, &list);
         atomic_store(&gort__sched.lastpoll, nanotime());
         if (n == 0)
             continue;

@@ -60,8 +60,13 @@ static bool retake_syscall(struct gort__p *p, struct ptick *pt)
 
 static void watch_running(struct gort__p *p, struct ptick *pt, int64_t now)
 {
+    struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
+    struct gort__g *g =
+        m ? atomic_load_explicit(&m->curg_pub, memory_order_acquire) : NULL;
     uint64_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-    if (pt->schedtick != t) {
+    /* Only a goroutine on the CPU counts: an M looking for work holds its
+     * P RUNNING too, with a schedtick that does not move. */
+    if (!g || pt->schedtick != t || pt->schedwhen == 0) {
         pt->schedtick = t;
         pt->schedwhen = now;
         pt->flagged = false;
@@ -72,11 +77,7 @@ static void watch_running(struct gort__p *p, struct ptick *pt, int64_t now)
     pt->flagged = true;
     atomic_fetch_add_explicit(&gort__sched.long_running, 1,
                               memory_order_relaxed);
-    struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
-    struct gort__g *g =
-        m ? atomic_load_explicit(&m->curg_pub, memory_order_acquire) : NULL;
-    if (g)
-        atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
+    atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
 }
 
 static int retake(int64_t now)
@@ -90,6 +91,8 @@ static int retake(int64_t now)
             taken += retake_syscall(p, &ticks[i]);
         else if (st == GORT_P_RUNNING)
             watch_running(p, &ticks[i], now);
+        else
+            ticks[i].schedwhen = 0; /* idle: start afresh when it runs */
     }
     return taken;
 }
@@ -107,7 +110,7 @@ static void poll_if_stale(int64_t now)
         return;
     atomic_store(&gort__sched.lastpoll, now);
     struct gort__g *list;
-    int n = gort__netpoll(0, false, &list);
+    int n = gort__netpoll(0, GORT__NP_SYSMON, &list);
     if (n > 0)
         gort__inject(list, n);
 }

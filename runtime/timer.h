@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 struct gort__timer;
-/* Runs on the netpoller thread, without a P and without the timer lock. It
- * is the timer's last use by the runtime: the owner may reuse or free the
+/* Runs on whichever thread fires due timers (an M, possibly holding a P,
+ * or sysmon), without the timer lock. It is the timer's last use by the
+ * runtime: the owner may reuse or free the
  * timer once the callback's effect (a goroutine made runnable) is seen. */
 typedef void (*gort__timer_fn)(struct gort__timer *t);
 
