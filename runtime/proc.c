@@ -548,8 +548,10 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     return gp;
 }
 
-static struct gort__g *newproc(gort_fn fn, void *arg,
-                               const struct gort_go_opts *opts, uintptr_t pc)
+/* Creates and queues a goroutine; returns its id (read before queueing:
+ * once queued it may run, exit and be reused by another gort_go). */
+static int64_t newproc(gort_fn fn, void *arg, const struct gort_go_opts *opts,
+                       uintptr_t pc)
 {
     struct gort__m *m = gort__getm();
     if (m && m->oldp)
@@ -557,14 +559,15 @@ static struct gort__g *newproc(gort_fn fn, void *arg,
     struct gort__p *p = m ? m->p : NULL;
     struct gort__g *gp = newg(m, p, fn, arg, opts, pc);
     if (!gp)
-        return NULL;
+        return -ENOMEM;
+    int64_t id = gp->goid;
     if (p) {
         sample_ready(p, gp);
         runqput_next(p, gp);
     } else {
         global_put(gp);
     }
-    return gp;
+    return id;
 }
 
 struct gort__g *gort__newproc_detached(gort_fn fn, void *arg)
@@ -583,11 +586,9 @@ static int64_t go_common(gort_fn fn, void *arg, const struct gort_go_opts *o,
         if (rc < 0)
             return rc;
     }
-    struct gort__g *gp = newproc(fn, arg, o, pc);
-    if (!gp)
-        return -ENOMEM;
-    int64_t id = gp->goid; /* gp may run and exit before wakep returns */
-    wakep();
+    int64_t id = newproc(fn, arg, o, pc);
+    if (id > 0)
+        wakep();
     return id;
 }
 
@@ -1483,9 +1484,8 @@ int gort_main(gort_fn fn, void *arg)
     struct main_ctx mc = {.fn = fn, .arg = arg};
     gort__note_clear(&mc.done);
     struct gort_go_opts opts = {.label = "main", .stack_size = 0};
-    struct gort__g *gp = newproc(main_goroutine, &mc, &opts,
-                                 (uintptr_t)__builtin_return_address(0));
-    if (!gp)
+    if (newproc(main_goroutine, &mc, &opts,
+                (uintptr_t)__builtin_return_address(0)) < 0)
         return -ENOMEM;
     wakep();
     gort__note_sleep(&mc.done);
