@@ -538,10 +538,20 @@ int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
 
 /* ---- polling ------------------------------------------------------------ */
 
-static void push(struct gort__g **list, struct gort__g *g, int *count)
+/* Appends g to a list kept in epoll's order (readiness order is fairness:
+ * a connection ready first is served first). */
+struct glist {
+    struct gort__g *head, *tail;
+};
+
+static void push(struct glist *l, struct gort__g *g, int *count)
 {
-    g->schedlink = *list;
-    *list = g;
+    g->schedlink = NULL;
+    if (l->tail)
+        l->tail->schedlink = g;
+    else
+        l->head = g;
+    l->tail = g;
     (*count)++;
 }
 
@@ -550,7 +560,7 @@ static void push(struct gort__g **list, struct gort__g *g, int *count)
  * here, queued by the caller with the rest). */
 static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
 {
-    struct gort__g *list = NULL;
+    struct glist list = {NULL, NULL};
     *count = 0;
     for (int i = 0; i < n; i++) {
         struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
@@ -585,7 +595,7 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
             atomic_fetch_add_explicit(&gort__sched.readied_offp,
                                       (uint64_t)woken, memory_order_relaxed);
     }
-    return list;
+    return list.head;
 }
 
 int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,

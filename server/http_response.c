@@ -205,43 +205,91 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
     w->abort_jb = NULL;
 }
 
-/* Formats the status line and headers into out; returns the length. */
-static size_t format_head(gort_http_response *w, char *out, size_t cap,
+/* Appends to a fixed buffer; a head that does not fit is refused whole. */
+struct out {
+    char *p;
+    size_t len, cap;
+    bool overflow;
+};
+
+static void put_bytes(struct out *o, const char *s, size_t n)
+{
+    if (o->len + n > o->cap) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    put_bytes(o, s, strlen(s));
+}
+
+static void put_uint(struct out *o, uint64_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put_bytes(o, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_header(struct out *o, const char *name, const char *value)
+{
+    put_str(o, name);
+    put_bytes(o, ": ", 2);
+    put_str(o, value);
+    put_bytes(o, "\r\n", 2);
+}
+
+/* The status line: "HTTP/1.1 200 OK\r\n". */
+static void put_status(struct out *o, bool http11, int status)
+{
+    put_str(o, http11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+    put_uint(o, (uint64_t)status);
+    put_bytes(o, " ", 1);
+    put_str(o, gort_http_status_text(status));
+    put_bytes(o, "\r\n", 2);
+}
+
+/* Formats the status line and headers into buf (no printf: this runs for
+ * every response); returns the length, 0 when they do not fit. */
+static size_t format_head(gort_http_response *w, char *buf, size_t cap,
                           bool final)
 {
+    struct out o = {buf, 0, cap, false};
     bool http11 = w->req->head->version_minor >= 1;
-    int n = snprintf(out, cap, "%s %d %s\r\n", http11 ? "HTTP/1.1" : "HTTP/1.0",
-                     w->status, gort_http_status_text(w->status));
-    size_t len = (size_t)n;
-    for (size_t i = 0; i < w->nh && len < cap; i++)
+    put_status(&o, http11, w->status);
+    for (size_t i = 0; i < w->nh; i++)
         if (w->hname[i])
-            len += (size_t)snprintf(out + len, cap - len, "%s: %s\r\n",
-                                    w->hname[i], w->hvalue[i]);
-    if (find_header(w, "Date") < 0 && len < cap)
-        len += (size_t)snprintf(out + len, cap - len, "%s", date_line());
+            put_header(&o, w->hname[i], w->hvalue[i]);
+    if (find_header(w, "Date") < 0)
+        put_str(&o, date_line());
     bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
-    if (!no_body && find_header(w, "Content-Type") < 0 && len < cap)
-        len += (size_t)snprintf(out + len, cap - len,
-                                "Content-Type: text/plain; charset=utf-8\r\n");
-    if (!no_body && find_header(w, "Content-Length") < 0 && len < cap) {
-        if (final)
-            len += (size_t)snprintf(out + len, cap - len,
-                                    "Content-Length: %zu\r\n", w->blen);
-        else if (http11 && (w->chunked = true))
-            len += (size_t)snprintf(out + len, cap - len,
-                                    "Transfer-Encoding: chunked\r\n");
-        else
+    if (!no_body && find_header(w, "Content-Type") < 0)
+        put_str(&o, "Content-Type: text/plain; charset=utf-8\r\n");
+    if (!no_body && find_header(w, "Content-Length") < 0) {
+        if (final) {
+            put_str(&o, "Content-Length: ");
+            put_uint(&o, w->blen);
+            put_bytes(&o, "\r\n", 2);
+        } else if (http11) {
+            w->chunked = true;
+            put_str(&o, "Transfer-Encoding: chunked\r\n");
+        } else {
             w->close_after = true; /* HTTP/1.0: the close ends the body */
+        }
     }
-    if (w->close_after && len < cap)
-        len += (size_t)snprintf(out + len, cap - len, "Connection: close\r\n");
-    else if (!http11 && len < cap)
-        len += (size_t)snprintf(out + len, cap - len,
-                                "Connection: keep-alive\r\n");
-    if (len + 2 > cap)
-        return 0;
-    memcpy(out + len, "\r\n", 2);
-    return len + 2;
+    if (w->close_after)
+        put_str(&o, "Connection: close\r\n");
+    else if (!http11)
+        put_str(&o, "Connection: keep-alive\r\n");
+    put_bytes(&o, "\r\n", 2);
+    return o.overflow ? 0 : o.len;
 }
 
 /* Sends the head and the buffered body. final: nothing more will come, so
