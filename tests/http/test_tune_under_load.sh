@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# GOMAXPROCS retuned 1 -> 4 -> 2 through gortctl while wrk drives GET /:
+# not one failed request, and stats report the final P count.
+#
+# usage: test_tune_under_load.sh GORTD GORTCTL
+set -euo pipefail
+gortd=$1 gortctl=$2
+dir=$(mktemp -d /tmp/gort-tune.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+ctl="unix:$dir/ctl.sock"
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
+
+GOMAXPROCS=2 "$gortd" --listen "127.0.0.1:$port" --control "$ctl" --quiet \
+    >"$dir/gortd.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/" >/dev/null || fail "gortd did not start: $(cat "$dir/gortd.log")"
+
+wrk -t1 -c32 -d4s "http://127.0.0.1:$port/" >"$dir/wrk.out" 2>&1 &
+wrk_pid=$!
+sleep 0.5
+for n in 1 4 2; do
+    out=$("$gortctl" --addr "$ctl" tune --maxprocs "$n") || fail "tune $n: $out"
+    echo "$out"
+    grep -q -- "-> $n " <<<"$out" || fail "tune $n said: $out"
+    sleep 0.7
+done
+wait "$wrk_pid" || fail "wrk failed: $(cat "$dir/wrk.out")"
+cat "$dir/wrk.out"
+grep -q "Requests/sec" "$dir/wrk.out" || fail "wrk printed no result"
+if grep -Eq "Non-2xx|Socket errors" "$dir/wrk.out"; then
+    fail "requests failed while GOMAXPROCS changed"
+fi
+procs=$("$gortctl" --addr "$ctl" stats --json | awk -F': *' '/"gomaxprocs"/ { gsub(/[ ,]/, "", $2); print $2; exit }')
+[ "$procs" = 2 ] || fail "stats report gomaxprocs=$procs, want 2"
+echo "1 passed, 0 failed"
