@@ -477,6 +477,25 @@ void gort__ready(struct gort__g *gp)
     wakep();
 }
 
+/* Makes a parked goroutine runnable at the tail of the global queue: for
+ * wake-ups that come in deadline order (timers), where runnext's "run me
+ * next" would turn a burst around and a ring overflow would push the
+ * earliest half behind the rest. */
+void gort__ready_global(struct gort__g *gp)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__p *p = m ? m->p : NULL;
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    gp->readytime = 0;
+    if (p)
+        own_inc(&p->readied);
+    else
+        atomic_fetch_add_explicit(&gort__sched.readied_offp, 1,
+                                  memory_order_relaxed);
+    global_put(gp);
+    wakep();
+}
+
 void gort__inject(struct gort__g *list, int n)
 {
     if (!list)

@@ -189,7 +189,9 @@ struct sleeper {
 static void sleep_fire(struct gort__timer *t)
 {
     struct sleeper *s = t->arg;
-    gort__ready(s->g); /* last touch: s lives on s->g's stack */
+    /* In deadline order to the global queue's tail (see gort__ready_global).
+     * Last touch: s lives on s->g's stack. */
+    gort__ready_global(s->g);
 }
 
 static bool unlock_timers(struct gort__g *gp, void *arg)
