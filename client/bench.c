@@ -32,22 +32,24 @@ static int one_call(struct app *a, int64_t *ns)
     ProtobufCMessage *resp;
     struct rpc_status st;
     int64_t t0 = ctl_now_ns();
-    if (rpc_unary(&a->cli, &gort__v1__control__descriptor, "GetStats", &req.base,
-                  &resp, &st) < 0)
+    if (rpc_unary(&a->cli, &gort__v1__control__descriptor, "GetStats",
+                  &req.base, &resp, &st) < 0)
         return app_rpc_error(a, "GetStats", &st);
     *ns = ctl_now_ns() - t0;
     protobuf_c_message_free_unpacked(resp, NULL);
     return EXIT_OK;
 }
 
-static void report(const struct app *a, const int64_t *v, long n, int64_t wall, int json)
+static void report(const struct app *a, const int64_t *v, long n, int64_t wall,
+                   int json)
 {
     char p50[32], p90[32], p99[32], max[32];
     double rate = (double)n / ((double)wall / 1e9);
     if (json) {
-        printf("{\"calls\": %ld, \"p50_ns\": %lld, \"p90_ns\": %lld, \"p99_ns\": %lld, "
-               "\"max_ns\": %lld, \"calls_per_s\": %.0f}\n", n,
-               (long long)pct(v, n, .5), (long long)pct(v, n, .9),
+        printf("{\"calls\": %ld, \"p50_ns\": %lld, \"p90_ns\": %lld, "
+               "\"p99_ns\": %lld, "
+               "\"max_ns\": %lld, \"calls_per_s\": %.0f}\n",
+               n, (long long)pct(v, n, .5), (long long)pct(v, n, .9),
                (long long)pct(v, n, .99), (long long)v[n - 1], rate);
         return;
     }
@@ -55,7 +57,8 @@ static void report(const struct app *a, const int64_t *v, long n, int64_t wall, 
     ctl_duration_format(pct(v, n, .9), p90, sizeof p90);
     ctl_duration_format(pct(v, n, .99), p99, sizeof p99);
     ctl_duration_format(v[n - 1], max, sizeof max);
-    printf("GetStats over %s: %ld calls, p50 %s, p90 %s, p99 %s, max %s, %.0f calls/s\n",
+    printf("GetStats over %s: %ld calls, p50 %s, p90 %s, p99 %s, max %s, %.0f "
+           "calls/s\n",
            a->opts.addr, n, p50, p90, p99, max, rate);
 }
 
@@ -66,7 +69,8 @@ int cmd_bench_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     int64_t dummy;
     const struct ctl_flag flags[] = {
         {"json", CTL_FLAG_BOOL, &json, "print the numbers as JSON", NULL},
-        {"n", CTL_FLAG_INT, &n, "measured `calls` (after 100 warm-up calls)", NULL},
+        {"n", CTL_FLAG_INT, &n, "measured `calls` (after 100 warm-up calls)",
+         NULL},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)

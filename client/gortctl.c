@@ -42,12 +42,15 @@ int app_connect(struct app *a)
     return 0;
 }
 
-int app_rpc_error(const struct app *a, const char *rpc, const struct rpc_status *st)
+int app_rpc_error(const struct app *a, const char *rpc,
+                  const struct rpc_status *st)
 {
-    if (st->code == GRPC_STATUS_UNAVAILABLE && strstr(st->msg, "failed to connect")) {
+    if (st->code == GRPC_STATUS_UNAVAILABLE &&
+        strstr(st->msg, "failed to connect")) {
         fprintf(stderr, "gortctl: cannot reach gortd at %s: is it running?\n",
                 a->opts.addr);
-        fprintf(stderr, "gortctl: (%s: %s)\n", ctl_status_name(st->code), st->msg);
+        fprintf(stderr, "gortctl: (%s: %s)\n", ctl_status_name(st->code),
+                st->msg);
     } else {
         fprintf(stderr, "gortctl: %s: %s: %s\n", rpc, ctl_status_name(st->code),
                 st->msg);
@@ -73,11 +76,11 @@ int app_control(struct app *a, const char *method, const ProtobufCMessage *req,
     return app_call(a, &gort__v1__control__descriptor, method, req, resp);
 }
 
-static void cmd_usage(FILE *f, const struct cmd *c, const struct ctl_flag *flags,
-                      size_t n)
+static void cmd_usage(FILE *f, const struct cmd *c,
+                      const struct ctl_flag *flags, size_t n)
 {
-    fprintf(f, "Usage: gortctl [global flags] %s %s\n\n%s.\n", c->name, c->synopsis,
-            c->summary);
+    fprintf(f, "Usage: gortctl [global flags] %s %s\n\n%s.\n", c->name,
+            c->synopsis, c->summary);
     if (n) {
         fprintf(f, "\nFlags:\n");
         ctl_flags_print(f, flags, n);
@@ -117,8 +120,9 @@ static int cmd_args(const struct cmd *c, const struct ctl_flag *flags, size_t n,
     if (i < 0)
         return -1;
     if (argc - i != want) {
-        *rc = cmd_usage_error(c, flags, n, argc - i > want ? "too many arguments"
-                                                           : "missing argument");
+        *rc = cmd_usage_error(c, flags, n,
+                              argc - i > want ? "too many arguments"
+                                              : "missing argument");
         return -1;
     }
     return i;
@@ -152,7 +156,8 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
     int seen = 0, json = 0, rc;
     const struct ctl_flag flags[] = {
         {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
-        {"maxprocs", CTL_FLAG_INT, &n, "set GOMAXPROCS to `N` (1..256), live", &seen},
+        {"maxprocs", CTL_FLAG_INT, &n, "set GOMAXPROCS to `N` (1..256), live",
+         &seen},
     };
     if (cmd_args(c, flags, 2, argc, argv, 0, &rc) < 0)
         return rc;
@@ -164,13 +169,15 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
     ProtobufCMessage *resp;
     if ((rc = app_control(a, "SetMaxProcs", &req.base, &resp)) != EXIT_OK)
         return rc;
-    const Gort__V1__SetMaxProcsReply *r = (const Gort__V1__SetMaxProcsReply *)resp;
+    const Gort__V1__SetMaxProcsReply *r =
+        (const Gort__V1__SetMaxProcsReply *)resp;
     char took[32];
     ctl_duration_format(r->took_ns, took, sizeof took);
     if (json)
         json_print(stdout, resp);
     else
-        printf("GOMAXPROCS %d -> %d (took %s)\n", r->previous, r->current, took);
+        printf("GOMAXPROCS %d -> %d (took %s)\n", r->previous, r->current,
+               took);
     protobuf_c_message_free_unpacked(resp, NULL);
     return EXIT_OK;
 }
@@ -193,21 +200,26 @@ static int cmd_dump(struct app *a, const struct cmd *c, int argc, char **argv)
     long limit = 0;
     int json = 0, rc;
     const struct ctl_flag flags[] = {
-        {"json", CTL_FLAG_BOOL, &json, "print the goroutines as JSON instead of text", NULL},
-        {"label", CTL_FLAG_STRING, &label, "only goroutines whose label contains `text`", NULL},
-        {"limit", CTL_FLAG_INT, &limit, "at most `N` goroutines (0 = all)", NULL},
+        {"json", CTL_FLAG_BOOL, &json,
+         "print the goroutines as JSON instead of text", NULL},
+        {"label", CTL_FLAG_STRING, &label,
+         "only goroutines whose label contains `text`", NULL},
+        {"limit", CTL_FLAG_INT, &limit, "at most `N` goroutines (0 = all)",
+         NULL},
         {"min-wait", CTL_FLAG_DURATION, &min_wait,
          "only goroutines waiting at least this long", NULL},
         {"state", CTL_FLAG_STRING, &state,
          "only goroutines in this `state` or wait reason (runnable, running, "
-         "\"IO wait\", \"chan receive\", ...)", NULL},
+         "\"IO wait\", \"chan receive\", ...)",
+         NULL},
     };
     size_t nf = sizeof flags / sizeof flags[0];
     if (cmd_args(c, flags, nf, argc, argv, 0, &rc) < 0)
         return rc;
     if (limit < 0 || limit > UINT32_MAX)
         return cmd_usage_error(c, flags, nf, "-limit must be 0..4294967295");
-    Gort__V1__DumpGoroutinesRequest req = GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
+    Gort__V1__DumpGoroutinesRequest req =
+        GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
     req.state = (char *)state;
     req.label = (char *)label;
     req.min_wait_ns = min_wait;
@@ -217,7 +229,8 @@ static int cmd_dump(struct app *a, const struct cmd *c, int argc, char **argv)
     ProtobufCMessage *resp;
     if ((rc = app_control(a, "DumpGoroutines", &req.base, &resp)) != EXIT_OK)
         return rc;
-    const Gort__V1__DumpGoroutinesReply *r = (const Gort__V1__DumpGoroutinesReply *)resp;
+    const Gort__V1__DumpGoroutinesReply *r =
+        (const Gort__V1__DumpGoroutinesReply *)resp;
     if (json)
         json_print(stdout, resp);
     else
@@ -262,7 +275,8 @@ static void plugin_line(const Gort__V1__Plugin *p)
 {
     if (!p)
         return;
-    printf("%-20s %-10s %6zu routes  %s\n", p->name, p->version, p->n_routes, p->path);
+    printf("%-20s %-10s %6zu routes  %s\n", p->name, p->version, p->n_routes,
+           p->path);
 }
 
 static void plugin_reply_print(const char *verb, const ProtobufCMessage *resp)
@@ -271,7 +285,8 @@ static void plugin_reply_print(const char *verb, const ProtobufCMessage *resp)
     const ProtobufCMessageDescriptor *d = resp->descriptor;
 
     if (d == &gort__v1__list_plugins_reply__descriptor) {
-        const Gort__V1__ListPluginsReply *r = (const Gort__V1__ListPluginsReply *)resp;
+        const Gort__V1__ListPluginsReply *r =
+            (const Gort__V1__ListPluginsReply *)resp;
         printf("%-20s %-10s %13s  %s\n", "PLUGIN", "VERSION", "", "PATH");
         for (size_t i = 0; i < r->n_plugins; i++)
             plugin_line(r->plugins[i]);
@@ -301,13 +316,15 @@ static int plugins_call(struct app *a, const char *method, const char *verb,
     return EXIT_OK;
 }
 
-static int cmd_plugins(struct app *a, const struct cmd *c, int argc, char **argv)
+static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
+                       char **argv)
 {
     int json = 0, rc;
     int64_t drain = 0;
     const struct ctl_flag flags[] = {
         {"drain", CTL_FLAG_DURATION, &drain,
-         "unload: wait this long for in-flight requests (0 = gortd's default)", NULL},
+         "unload: wait this long for in-flight requests (0 = gortd's default)",
+         NULL},
         {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
@@ -316,9 +333,10 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc, char **argv
     const char *sub = i < argc ? argv[i] : "";
     char *name = i + 1 < argc ? argv[i + 1] : NULL;
     int want = strcmp(sub, "list") == 0 ? 1 : 2;
-    if (argc - i != want || (want == 2 && strcmp(sub, "load") && strcmp(sub, "unload") &&
-                             strcmp(sub, "replace")))
-        return cmd_usage_error(c, flags, 2, "want list, load NAME, unload NAME or "
+    if (argc - i != want || (want == 2 && strcmp(sub, "load") &&
+                             strcmp(sub, "unload") && strcmp(sub, "replace")))
+        return cmd_usage_error(c, flags, 2,
+                               "want list, load NAME, unload NAME or "
                                "replace NAME");
     if (want == 1) {
         Gort__V1__ListPluginsRequest req = GORT__V1__LIST_PLUGINS_REQUEST__INIT;
@@ -330,7 +348,8 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc, char **argv
         return plugins_call(a, "LoadPlugin", "loaded", &req.base, json);
     }
     if (strcmp(sub, "unload") == 0) {
-        Gort__V1__UnloadPluginRequest req = GORT__V1__UNLOAD_PLUGIN_REQUEST__INIT;
+        Gort__V1__UnloadPluginRequest req =
+            GORT__V1__UNLOAD_PLUGIN_REQUEST__INIT;
         req.name = name;
         req.drain_timeout_ms = drain > 0 ? (uint32_t)(drain / 1000000) : 0;
         return plugins_call(a, "UnloadPlugin", "unloaded", &req.base, json);
@@ -352,19 +371,23 @@ static int cmd_health(struct app *a, const struct cmd *c, int argc, char **argv)
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
         return rc;
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     req.service = (char *)service;
     ProtobufCMessage *resp;
-    rc = app_call(a, &grpc__health__v1__health__descriptor, "Check", &req.base, &resp);
+    rc = app_call(a, &grpc__health__v1__health__descriptor, "Check", &req.base,
+                  &resp);
     if (rc != EXIT_OK)
         return rc;
     int st = ((const Grpc__Health__V1__HealthCheckResponse *)resp)->status;
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
-        &grpc__health__v1__health_check_response__serving_status__descriptor, st);
+        &grpc__health__v1__health_check_response__serving_status__descriptor,
+        st);
     printf("%s\n", ev ? ev->name : "UNKNOWN");
     protobuf_c_message_free_unpacked(resp, NULL);
     return st == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-               ? EXIT_OK : EXIT_RPC;
+               ? EXIT_OK
+               : EXIT_RPC;
 }
 
 /* ---- the command table and main ----------------------------------------- */
@@ -373,14 +396,16 @@ static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv);
 
 static const struct cmd commands[] = {
     {"stats", "[-json]",
-     "One snapshot of the scheduler: Ps and their run queues, goroutines, threads",
+     "One snapshot of the scheduler: Ps and their run queues, goroutines, "
+     "threads",
      cmd_stats, 0},
     {"watch", "[-interval D] [-count N]",
      "Live view of the scheduler with a bar per P's run queue; Ctrl-C quits",
      cmd_watch, 0},
     {"tune", "-maxprocs N", "Change GOMAXPROCS while gortd runs", cmd_tune, 0},
     {"dump", "[-state S] [-label L] [-min-wait D] [-limit N] [-json]",
-     "Print goroutines in Go's traceback format, optionally filtered", cmd_dump, 0},
+     "Print goroutines in Go's traceback format, optionally filtered", cmd_dump,
+     0},
     {"routes", "[-json]", "List HTTP routes and the plugins that serve them",
      cmd_routes, 0},
     {"plugins", "list | load NAME | unload NAME | replace NAME",
@@ -403,16 +428,19 @@ static const struct cmd *cmd_find(const char *name)
 
 static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
 {
-    fprintf(f, "Usage: gortctl [flags] COMMAND [command flags]\n\n"
-               "Talks to a running gortd over its gRPC control plane.\n\nCommands:\n");
+    fprintf(
+        f,
+        "Usage: gortctl [flags] COMMAND [command flags]\n\n"
+        "Talks to a running gortd over its gRPC control plane.\n\nCommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!commands[i].hidden)
             fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nFlags:\n");
     ctl_flags_print(f, flags, n);
-    fprintf(f, "\nExit status: 0 success, 1 the call failed (its gRPC status is "
-               "printed), 2 usage error.\nRun 'gortctl COMMAND -help' for a "
-               "command's flags.\n");
+    fprintf(f,
+            "\nExit status: 0 success, 1 the call failed (its gRPC status is "
+            "printed), 2 usage error.\nRun 'gortctl COMMAND -help' for a "
+            "command's flags.\n");
 }
 
 static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv)
@@ -435,24 +463,36 @@ int main(int argc, char **argv)
     struct app a = {.opts = {.addr = ctl_addr_default(def, sizeof def),
                              .timeout_ns = DEFAULT_TIMEOUT_NS}};
     const struct ctl_flag flags[] = {
-        {"addr", CTL_FLAG_STRING, &a.opts.addr, "gortd's control `address`: "
-         "unix:PATH or HOST:PORT", NULL},
-        {"timeout", CTL_FLAG_DURATION, &a.opts.timeout_ns, "deadline of each call", NULL},
-        {"tls", CTL_FLAG_BOOL, &a.opts.tls, "dial with TLS (verified against the "
-         "system's roots unless -tls-ca)", NULL},
-        {"tls-ca", CTL_FLAG_STRING, &a.opts.tls_ca, "PEM `file` of CAs that sign gortd's "
-         "certificate (implies -tls)", NULL},
-        {"tls-cert", CTL_FLAG_STRING, &a.opts.tls_cert, "PEM client certificate `file` "
-         "for mutual TLS (implies -tls)", NULL},
-        {"tls-key", CTL_FLAG_STRING, &a.opts.tls_key, "PEM private key `file` for -tls-cert", NULL},
+        {"addr", CTL_FLAG_STRING, &a.opts.addr,
+         "gortd's control `address`: "
+         "unix:PATH or HOST:PORT",
+         NULL},
+        {"timeout", CTL_FLAG_DURATION, &a.opts.timeout_ns,
+         "deadline of each call", NULL},
+        {"tls", CTL_FLAG_BOOL, &a.opts.tls,
+         "dial with TLS (verified against the "
+         "system's roots unless -tls-ca)",
+         NULL},
+        {"tls-ca", CTL_FLAG_STRING, &a.opts.tls_ca,
+         "PEM `file` of CAs that sign gortd's "
+         "certificate (implies -tls)",
+         NULL},
+        {"tls-cert", CTL_FLAG_STRING, &a.opts.tls_cert,
+         "PEM client certificate `file` "
+         "for mutual TLS (implies -tls)",
+         NULL},
+        {"tls-key", CTL_FLAG_STRING, &a.opts.tls_key,
+         "PEM private key `file` for -tls-cert", NULL},
         {"tls-server-name", CTL_FLAG_STRING, &a.opts.tls_server_name,
-         "`name` to expect in gortd's certificate (default: the address's host)", NULL},
+         "`name` to expect in gortd's certificate (default: the address's "
+         "host)",
+         NULL},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
 
     int i = ctl_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
-    if (i == CTL_FLAGS_HELP || (i >= 0 && i < argc && strcmp(argv[i], "help") == 0 &&
-                                i + 1 == argc)) {
+    if (i == CTL_FLAGS_HELP ||
+        (i >= 0 && i < argc && strcmp(argv[i], "help") == 0 && i + 1 == argc)) {
         usage(stdout, flags, nflags);
         return EXIT_OK;
     }
@@ -463,7 +503,8 @@ int main(int argc, char **argv)
     }
     const struct cmd *c = cmd_find(argv[i]);
     if (!c) {
-        fprintf(stderr, "gortctl: unknown command %s (see gortctl -help)\n", argv[i]);
+        fprintf(stderr, "gortctl: unknown command %s (see gortctl -help)\n",
+                argv[i]);
         return EXIT_USAGE;
     }
     int rc = c->run(&a, c, argc - i, argv + i);

@@ -24,7 +24,7 @@ struct cmd {
     const char *synopsis; /* after "gortctl [flags] NAME " */
     const char *summary;  /* one line for the command list */
     int (*run)(struct app *a, const struct cmd *c, int argc, char **argv);
-    int hidden;           /* not listed in help (bench-stats) */
+    int hidden; /* not listed in help (bench-stats) */
 };
 
 /* Opens the channel on first use. 0, or prints why and returns -1. */
@@ -32,7 +32,8 @@ int app_connect(struct app *a);
 
 /* Prints a failed call ("gortctl: SetMaxProcs: INVALID_ARGUMENT: ...", or
  * "cannot reach gortd at ADDR: is it running?") and returns EXIT_RPC. */
-int app_rpc_error(const struct app *a, const char *rpc, const struct rpc_status *st);
+int app_rpc_error(const struct app *a, const char *rpc,
+                  const struct rpc_status *st);
 
 /* A gort.v1.Control unary call; EXIT_OK with *resp, or the error printed and
  * EXIT_RPC. */

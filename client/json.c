@@ -27,7 +27,8 @@ static void indent(FILE *f, int depth)
 static void string_print(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;
+         p++) {
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
@@ -72,8 +73,8 @@ static void enum_print(FILE *f, const ProtobufCEnumDescriptor *ed, int v)
 }
 
 /* One value of field fd stored at p. */
-static void value_print(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p,
-                        int depth)
+static void value_print(FILE *f, const ProtobufCFieldDescriptor *fd,
+                        const void *p, int depth)
 {
     switch (fd->type) {
     case PROTOBUF_C_TYPE_INT32:

@@ -36,10 +36,12 @@ static grpc_channel_credentials *creds(const struct rpc_opts *o, char *err,
         snprintf(err, errlen, "-tls-cert and -tls-key go together");
         return NULL;
     }
-    return ctl_tls_channel_creds(o->tls_ca, o->tls_cert, o->tls_key, err, errlen);
+    return ctl_tls_channel_creds(o->tls_ca, o->tls_cert, o->tls_key, err,
+                                 errlen);
 }
 
-int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err, size_t errlen)
+int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err,
+             size_t errlen)
 {
     struct ctl_addr a;
     grpc_arg args[2];
@@ -77,8 +79,9 @@ void rpc_close(struct rpc_client *c)
         return;
     grpc_channel_destroy(c->ch);
     grpc_completion_queue_shutdown(c->cq);
-    while (grpc_completion_queue_pluck(c->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                       NULL).type != GRPC_QUEUE_SHUTDOWN)
+    while (grpc_completion_queue_pluck(c->cq, NULL,
+                                       gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(c->cq);
     grpc_shutdown_blocking();
@@ -105,8 +108,8 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d,
         return NULL;
     grpc_slice s = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
-                                                    GRPC_SLICE_START_PTR(s));
+    ProtobufCMessage *m = protobuf_c_message_unpack(
+        d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
     return m;
 }
@@ -121,7 +124,8 @@ static void status_set(struct rpc_status *st, grpc_status_code code,
 
 /* ---- calls -------------------------------------------------------------- */
 
-static grpc_call *call_new(struct rpc_client *c, const ProtobufCServiceDescriptor *sd,
+static grpc_call *call_new(struct rpc_client *c,
+                           const ProtobufCServiceDescriptor *sd,
                            const char *method, gpr_timespec deadline,
                            const ProtobufCMethodDescriptor **md,
                            struct rpc_status *st)
@@ -130,13 +134,14 @@ static grpc_call *call_new(struct rpc_client *c, const ProtobufCServiceDescripto
     *md = protobuf_c_service_descriptor_get_method_by_name(sd, method);
     if (!*md) {
         st->code = GRPC_STATUS_UNIMPLEMENTED;
-        snprintf(st->msg, sizeof st->msg, "%s has no method %s", sd->name, method);
+        snprintf(st->msg, sizeof st->msg, "%s has no method %s", sd->name,
+                 method);
         return NULL;
     }
     snprintf(path, sizeof path, "/%s/%s", sd->name, method);
     grpc_slice p = grpc_slice_from_copied_string(path);
-    grpc_call *call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                               c->cq, p, NULL, deadline, NULL);
+    grpc_call *call = grpc_channel_create_call(
+        c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq, p, NULL, deadline, NULL);
     grpc_slice_unref(p);
     return call;
 }
@@ -150,7 +155,8 @@ static void run(grpc_call *call, grpc_completion_queue *cq, const grpc_op *ops,
         fprintf(stderr, "gortctl: grpc_call_start_batch: error %d\n", (int)e);
         abort();
     }
-    grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                NULL);
 }
 
 static gpr_timespec deadline_of(int64_t timeout_ns)
@@ -174,7 +180,8 @@ int rpc_unary(struct rpc_client *c, const ProtobufCServiceDescriptor *sd,
     grpc_op ops[6];
 
     *resp = NULL;
-    grpc_call *call = call_new(c, sd, method, deadline_of(c->timeout_ns), &md, st);
+    grpc_call *call =
+        call_new(c, sd, method, deadline_of(c->timeout_ns), &md, st);
     if (!call)
         return -1;
     grpc_byte_buffer *in = pack(req);
@@ -226,7 +233,8 @@ int rpc_stream_open(struct rpc_client *c, const ProtobufCServiceDescriptor *sd,
     grpc_op ops[4];
 
     memset(s, 0, sizeof *s);
-    s->call = call_new(c, sd, method, gpr_inf_future(GPR_CLOCK_MONOTONIC), &md, st);
+    s->call =
+        call_new(c, sd, method, gpr_inf_future(GPR_CLOCK_MONOTONIC), &md, st);
     if (!s->call)
         return -1;
     s->cq = c->cq;

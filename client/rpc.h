@@ -14,11 +14,11 @@
 #include <protobuf-c/protobuf-c.h>
 
 struct rpc_opts {
-    const char *addr;            /* unix:PATH or HOST:PORT */
-    int64_t timeout_ns;          /* deadline of each unary call; 0 = none */
-    int tls;                     /* dial with TLS (implied by tls_ca/cert) */
-    const char *tls_ca;          /* PEM roots to verify gortd; NULL = system */
-    const char *tls_cert;        /* PEM client certificate (mutual TLS) */
+    const char *addr;     /* unix:PATH or HOST:PORT */
+    int64_t timeout_ns;   /* deadline of each unary call; 0 = none */
+    int tls;              /* dial with TLS (implied by tls_ca/cert) */
+    const char *tls_ca;   /* PEM roots to verify gortd; NULL = system */
+    const char *tls_cert; /* PEM client certificate (mutual TLS) */
     const char *tls_key;
     const char *tls_server_name; /* name expected in gortd's certificate */
 };
@@ -36,7 +36,8 @@ struct rpc_status {
 
 /* Initialises gRPC and creates the channel (connects on the first call).
  * 0, or -1 with err (bad address, unreadable TLS file). */
-int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err, size_t errlen);
+int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err,
+             size_t errlen);
 void rpc_close(struct rpc_client *c);
 
 /* One unary call. 0 with *resp (free with protobuf_c_message_free_unpacked),

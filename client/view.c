@@ -39,17 +39,23 @@ void view_bytes(char *buf, size_t len, uint64_t n)
 static const char *p_status(Gort__V1__PStatus st)
 {
     switch (st) {
-    case GORT__V1__PSTATUS__P_STATUS_IDLE: return "idle";
-    case GORT__V1__PSTATUS__P_STATUS_RUNNING: return "running";
-    case GORT__V1__PSTATUS__P_STATUS_SYSCALL: return "syscall";
-    case GORT__V1__PSTATUS__P_STATUS_DEAD: return "dead";
-    default: return "?";
+    case GORT__V1__PSTATUS__P_STATUS_IDLE:
+        return "idle";
+    case GORT__V1__PSTATUS__P_STATUS_RUNNING:
+        return "running";
+    case GORT__V1__PSTATUS__P_STATUS_SYSCALL:
+        return "syscall";
+    case GORT__V1__PSTATUS__P_STATUS_DEAD:
+        return "dead";
+    default:
+        return "?";
     }
 }
 
 static int p_shown(const Gort__V1__Stats *s, const Gort__V1__ProcStats *p)
 {
-    return p->id < s->gomaxprocs || p->status != GORT__V1__PSTATUS__P_STATUS_DEAD;
+    return p->id < s->gomaxprocs ||
+           p->status != GORT__V1__PSTATUS__P_STATUS_DEAD;
 }
 
 static uint64_t hist_total(const Gort__V1__Histogram *h)
@@ -73,8 +79,10 @@ static void hist_quantile(const Gort__V1__Histogram *h, double q, char *buf,
                 ctl_duration_format((int64_t)h->bounds_ns[i], d, sizeof d);
                 snprintf(buf, len, "< %s", d);
             } else {
-                ctl_duration_format(h->n_bounds_ns ? (int64_t)h->bounds_ns[h->n_bounds_ns - 1] : 0,
-                                    d, sizeof d);
+                ctl_duration_format(
+                    h->n_bounds_ns ? (int64_t)h->bounds_ns[h->n_bounds_ns - 1]
+                                   : 0,
+                    d, sizeof d);
                 snprintf(buf, len, ">= %s", d);
             }
             return;
@@ -94,7 +102,8 @@ static void header_print(FILE *f, const Gort__V1__Stats *s)
 {
     char up[40];
     uptime_format(s->uptime_ns, up, sizeof up);
-    fprintf(f, "gortd %s (gRPC core %s), up %s\n", s->version, s->grpc_version, up);
+    fprintf(f, "gortd %s (gRPC core %s), up %s\n", s->version, s->grpc_version,
+            up);
 }
 
 static void summary_print(FILE *f, const Gort__V1__Stats *s)
@@ -106,25 +115,34 @@ static void summary_print(FILE *f, const Gort__V1__Stats *s)
 
     fprintf(f, "GOMAXPROCS    %d\n", s->gomaxprocs);
     if (g)
-        fprintf(f, "goroutines    %" PRIu64 " live: %" PRIu64 " runnable, %" PRIu64
-                " running, %" PRIu64 " waiting (%" PRIu64 " in IO wait), %" PRIu64
-                " in syscall; %" PRIu64 " created, %" PRIu64 " ran > 10ms\n", g->live,
-                g->runnable, g->running, g->waiting, g->io_waiting, g->syscall,
-                g->created, g->long_running);
+        fprintf(f,
+                "goroutines    %" PRIu64 " live: %" PRIu64 " runnable, %" PRIu64
+                " running, %" PRIu64 " waiting (%" PRIu64
+                " in IO wait), %" PRIu64 " in syscall; %" PRIu64
+                " created, %" PRIu64 " ran > 10ms\n",
+                g->live, g->runnable, g->running, g->waiting, g->io_waiting,
+                g->syscall, g->created, g->long_running);
     if (m)
-        fprintf(f, "threads (M)   %d: %d running, %d spinning, %d idle, %d in syscall\n",
+        fprintf(f,
+                "threads (M)   %d: %d running, %d spinning, %d idle, %d in "
+                "syscall\n",
                 m->total, m->running, m->spinning, m->idle, m->syscall);
     fprintf(f, "global runq   %" PRIu64 "\n", s->global_runq_len);
     fprintf(f, "switches      %" PRIu64 "\n", s->ctx_switches);
     if (s->netpoll)
-        fprintf(f, "netpoll       %" PRIu64 " wake-ups (%" PRIu64 " by the poller thread, %"
-                PRIu64 " by idle Ms), %" PRIu64 " timers armed\n",
+        fprintf(f,
+                "netpoll       %" PRIu64 " wake-ups (%" PRIu64
+                " by the poller thread, %" PRIu64 " by idle Ms), %" PRIu64
+                " timers armed\n",
                 s->netpoll->wakeups_thread + s->netpoll->wakeups_idle,
-                s->netpoll->wakeups_thread, s->netpoll->wakeups_idle, s->netpoll->timers);
+                s->netpoll->wakeups_thread, s->netpoll->wakeups_idle,
+                s->netpoll->timers);
     if (st) {
         view_bytes(b, sizeof b, st->reserved_bytes);
-        fprintf(f, "stacks        %" PRIu64 " guarded, %" PRIu64
-                " canary-checked, %s reserved\n", st->guarded, st->canary, b);
+        fprintf(f,
+                "stacks        %" PRIu64 " guarded, %" PRIu64
+                " canary-checked, %s reserved\n",
+                st->guarded, st->canary, b);
     }
 }
 
@@ -138,30 +156,33 @@ static void latency_print(FILE *f, const Gort__V1__Histogram *h)
     hist_quantile(h, 0.50, p50, sizeof p50);
     hist_quantile(h, 0.90, p90, sizeof p90);
     hist_quantile(h, 0.99, p99, sizeof p99);
-    fprintf(f, "sched latency p50 %s, p90 %s, p99 %s (%" PRIu64 " samples)\n", p50,
-            p90, p99, hist_total(h));
+    fprintf(f, "sched latency p50 %s, p90 %s, p99 %s (%" PRIu64 " samples)\n",
+            p50, p90, p99, hist_total(h));
 }
 
 static void http_print(FILE *f, const Gort__V1__HttpStats *h)
 {
     if (!h)
         return;
-    fprintf(f, "http          %" PRIu64 " connections (%" PRIu64 " idle), %" PRIu64
+    fprintf(f,
+            "http          %" PRIu64 " connections (%" PRIu64 " idle), %" PRIu64
             " in flight; requests 1xx %" PRIu64 " 2xx %" PRIu64 " 3xx %" PRIu64
-            " 4xx %" PRIu64 " 5xx %" PRIu64 "\n", h->conns_open, h->conns_idle,
-            h->in_flight, h->requests_1xx, h->requests_2xx, h->requests_3xx,
-            h->requests_4xx, h->requests_5xx);
+            " 4xx %" PRIu64 " 5xx %" PRIu64 "\n",
+            h->conns_open, h->conns_idle, h->in_flight, h->requests_1xx,
+            h->requests_2xx, h->requests_3xx, h->requests_4xx, h->requests_5xx);
 }
 
 static void plugins_print(FILE *f, const Gort__V1__Stats *s)
 {
     if (s->n_plugins == 0)
         return;
-    fprintf(f, "\n%-20s %10s %10s %10s %10s\n", "PLUGIN", "GOROUTINES", "IN-FLIGHT",
-            "REQUESTS", "ERRORS");
+    fprintf(f, "\n%-20s %10s %10s %10s %10s\n", "PLUGIN", "GOROUTINES",
+            "IN-FLIGHT", "REQUESTS", "ERRORS");
     for (size_t i = 0; i < s->n_plugins; i++) {
         const Gort__V1__PluginStats *p = s->plugins[i];
-        fprintf(f, "%-20s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
+        fprintf(f,
+                "%-20s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+                "\n",
                 p->name, p->goroutines, p->in_flight, p->requests, p->errors);
     }
 }
@@ -169,15 +190,18 @@ static void plugins_print(FILE *f, const Gort__V1__Stats *s)
 static void procs_print(FILE *f, const Gort__V1__Stats *s)
 {
     char idle[32];
-    fprintf(f, "\n%-4s %-8s %5s %4s %12s %12s %9s %10s %10s\n", "P", "STATUS", "RUNQ",
-            "NEXT", "SCHEDTICKS", "RUN", "STEALS-IN", "STEALS-OUT", "IDLE");
+    fprintf(f, "\n%-4s %-8s %5s %4s %12s %12s %9s %10s %10s\n", "P", "STATUS",
+            "RUNQ", "NEXT", "SCHEDTICKS", "RUN", "STEALS-IN", "STEALS-OUT",
+            "IDLE");
     for (size_t i = 0; i < s->n_procs; i++) {
         const Gort__V1__ProcStats *p = s->procs[i];
         if (!p_shown(s, p))
             continue;
         ctl_duration_format((int64_t)p->idle_ns, idle, sizeof idle);
-        fprintf(f, "%-4d %-8s %5" PRIu32 " %4s %12" PRIu64 " %12" PRIu64 " %9" PRIu64
-                " %10" PRIu64 " %10s\n", p->id, p_status(p->status), p->runq_len,
+        fprintf(f,
+                "%-4d %-8s %5" PRIu32 " %4s %12" PRIu64 " %12" PRIu64
+                " %9" PRIu64 " %10" PRIu64 " %10s\n",
+                p->id, p_status(p->status), p->runq_len,
                 p->runnext ? "yes" : "-", p->schedticks, p->goroutines_run,
                 p->steals_in, p->steals_out, idle);
     }
@@ -195,7 +219,8 @@ void view_stats(FILE *f, const Gort__V1__Stats *s)
 
 static void bar_print(FILE *f, uint32_t runq)
 {
-    int fill = (int)(((uint64_t)runq * BAR_WIDTH + RING_SLOTS - 1) / RING_SLOTS);
+    int fill =
+        (int)(((uint64_t)runq * BAR_WIDTH + RING_SLOTS - 1) / RING_SLOTS);
     if (fill > BAR_WIDTH)
         fill = BAR_WIDTH;
     fputc('|', f);
@@ -210,19 +235,23 @@ void view_watch(FILE *f, const Gort__V1__Stats *s, const char *interval)
     char up[40];
 
     uptime_format(s->uptime_ns, up, sizeof up);
-    fprintf(f, "gortd %s  up %s  GOMAXPROCS %d  global runq %" PRIu64 "\n", s->version,
-            up, s->gomaxprocs, s->global_runq_len);
+    fprintf(f, "gortd %s  up %s  GOMAXPROCS %d  global runq %" PRIu64 "\n",
+            s->version, up, s->gomaxprocs, s->global_runq_len);
     if (g)
-        fprintf(f, "goroutines %" PRIu64 " live: %" PRIu64 " runnable, %" PRIu64
-                " running, %" PRIu64 " waiting\n", g->live, g->runnable, g->running,
-                g->waiting);
-    fprintf(f, "every %s, Ctrl-C quits; bar = local run queue of %d slots, + = runnext\n\n",
+        fprintf(f,
+                "goroutines %" PRIu64 " live: %" PRIu64 " runnable, %" PRIu64
+                " running, %" PRIu64 " waiting\n",
+                g->live, g->runnable, g->running, g->waiting);
+    fprintf(f,
+            "every %s, Ctrl-C quits; bar = local run queue of %d slots, + = "
+            "runnext\n\n",
             interval, RING_SLOTS);
     for (size_t i = 0; i < s->n_procs; i++) {
         const Gort__V1__ProcStats *p = s->procs[i];
         if (!p_shown(s, p))
             continue;
-        fprintf(f, "P%-3d %-8s %4" PRIu32 " ", p->id, p_status(p->status), p->runq_len);
+        fprintf(f, "P%-3d %-8s %4" PRIu32 " ", p->id, p_status(p->status),
+                p->runq_len);
         bar_print(f, p->runq_len);
         fputs(p->runnext ? "+\n" : "\n", f);
     }

@@ -99,21 +99,25 @@ int cmd_watch(struct app *a, const struct cmd *c, int argc, char **argv)
     int rc;
     char every[32];
     const struct ctl_flag flags[] = {
-        {"count", CTL_FLAG_INT, &count, "stop after `N` frames (0 = until Ctrl-C)", NULL},
+        {"count", CTL_FLAG_INT, &count,
+         "stop after `N` frames (0 = until Ctrl-C)", NULL},
         {"interval", CTL_FLAG_DURATION, &interval, "time between frames", NULL},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)
         return rc;
     if (i != argc || count < 0 || count > UINT32_MAX || interval < 1000000)
-        return cmd_usage_error(c, flags, 2, i != argc ? "too many arguments"
-                               : "-count must be >= 0 and -interval >= 1ms");
+        return cmd_usage_error(
+            c, flags, 2,
+            i != argc ? "too many arguments"
+                      : "-count must be >= 0 and -interval >= 1ms");
     if (interrupts_catch() < 0 || app_connect(a) < 0)
         return EXIT_RPC;
 
     Gort__V1__WatchStatsRequest req = GORT__V1__WATCH_STATS_REQUEST__INIT;
-    req.interval_ms = interval / 1000000 > UINT32_MAX ? UINT32_MAX
-                                                      : (uint32_t)(interval / 1000000);
+    req.interval_ms = interval / 1000000 > UINT32_MAX
+                          ? UINT32_MAX
+                          : (uint32_t)(interval / 1000000);
     req.count = (uint32_t)count;
     struct rpc_stream s;
     struct rpc_status st;

@@ -27,12 +27,12 @@
 struct gort__sudog {
     struct gort__g *g;
     struct gort__sudog *next, *prev;
-    void *elem;       /* the sender's value or the receiver's destination */
+    void *elem; /* the sender's value or the receiver's destination */
     gort_chan *c;
-    int caseidx;      /* for select */
+    int caseidx; /* for select */
     bool isselect;
-    bool inq;         /* still linked in a wait queue (under c->lock) */
-    bool success;     /* true: value passed; false: woken by close */
+    bool inq;     /* still linked in a wait queue (under c->lock) */
+    bool success; /* true: value passed; false: woken by close */
 };
 
 struct waitq {
@@ -332,8 +332,8 @@ static void sort_locks(struct selstate *s)
         if (!c)
             continue;
         int j = s->nlock;
-        while (j > 0 && (uintptr_t)s->cases[s->lockorder[j - 1]].chan >
-                            (uintptr_t)c)
+        while (j > 0 &&
+               (uintptr_t)s->cases[s->lockorder[j - 1]].chan > (uintptr_t)c)
             j--;
         if (j > 0 && s->cases[s->lockorder[j - 1]].chan == c)
             continue;
@@ -406,8 +406,11 @@ static int select_block(struct selstate *s)
     for (int i = 0; i < s->n; i++) {
         struct gort_select_case *k = &s->cases[i];
         struct gort__sudog *sg = &s->sgs[i];
-        *sg = (struct gort__sudog){.g = gp, .elem = k->elem, .c = k->chan,
-                                   .caseidx = i, .isselect = true};
+        *sg = (struct gort__sudog){.g = gp,
+                                   .elem = k->elem,
+                                   .c = k->chan,
+                                   .caseidx = i,
+                                   .isselect = true};
         if (k->chan)
             enqueue(k->dir == GORT_SELECT_RECV ? &k->chan->recvq
                                                : &k->chan->sendq,
@@ -441,8 +444,8 @@ int gort_select(struct gort_select_case *cases, int n, int block)
         return -EINVAL;
     int order_buf[SELECT_STACK_CASES];
     struct gort__sudog sg_buf[SELECT_STACK_CASES];
-    struct selstate s = {.cases = cases, .n = n, .lockorder = order_buf,
-                         .sgs = sg_buf};
+    struct selstate s = {
+        .cases = cases, .n = n, .lockorder = order_buf, .sgs = sg_buf};
     if (n > SELECT_STACK_CASES) {
         s.lockorder = malloc((size_t)n * sizeof(int));
         s.sgs = malloc((size_t)n * sizeof *s.sgs);

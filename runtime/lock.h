@@ -27,7 +27,10 @@ typedef struct {
     _Atomic uint32_t state;
     _Atomic uint32_t sleepers;
 } gort__lock;
-#define GORT__LOCK_INIT { 0, 0 }
+#define GORT__LOCK_INIT                                                        \
+    {                                                                          \
+        0, 0                                                                   \
+    }
 
 void gort__lock_acquire_slow(gort__lock *l);
 void gort__lock_release_slow(gort__lock *l);
@@ -50,7 +53,9 @@ static inline void gort__lock_release(gort__lock *l)
 
 /* A note is a one-shot wake-up for a thread (Go's note): sleep until woken.
  * 0 = clear, 1 = woken. */
-typedef struct { _Atomic uint32_t key; } gort__note;
+typedef struct {
+    _Atomic uint32_t key;
+} gort__note;
 
 void gort__note_clear(gort__note *n);
 void gort__note_wakeup(gort__note *n);

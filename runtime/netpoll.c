@@ -61,31 +61,31 @@
 struct pd;
 
 struct pd_side {
-    struct pd *pd;       /* back-pointer: a deadline timer knows its side */
-    struct gort__g *g;   /* the goroutine parked on this side, or NULL */
-    gort_fn spawn;       /* or: a goroutine to start on readiness */
+    struct pd *pd;     /* back-pointer: a deadline timer knows its side */
+    struct gort__g *g; /* the goroutine parked on this side, or NULL */
+    gort_fn spawn;     /* or: a goroutine to start on readiness */
     void *spawn_arg;
-    bool ready;          /* readiness seen while nobody waited */
-    bool drained;        /* read side: the last read was short (stream) */
-    int wake;            /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
-    int64_t deadline;    /* absolute ns, 0 = none */
+    bool ready;       /* readiness seen while nobody waited */
+    bool drained;     /* read side: the last read was short (stream) */
+    int wake;         /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
+    int64_t deadline; /* absolute ns, 0 = none */
     struct gort__timer t;
 };
 
 struct pd {
     gort__lock lock;
     int fd;
-    bool closing;            /* under lock; also read racily (relaxed) */
-    _Atomic uint32_t use;    /* 2 x operations in progress | 1 when closed */
-    bool stream;             /* SOCK_STREAM: a short read empties it */
+    bool closing;         /* under lock; also read racily (relaxed) */
+    _Atomic uint32_t use; /* 2 x operations in progress | 1 when closed */
+    bool stream;          /* SOCK_STREAM: a short read empties it */
     struct pd_side r, w;
 };
 
 static struct {
     struct pd *_Atomic *table; /* indexed by fd, size nfd */
     int nfd;
-    gort__lock grow;           /* serializes pd creation */
-    _Atomic int idle_polling;  /* one idle M polls at a time */
+    gort__lock grow;          /* serializes pd creation */
+    _Atomic int idle_polling; /* one idle M polls at a time */
     bool idle_enabled;
     _Atomic uint64_t waiting;
     _Atomic uint64_t wakeups_blocking;
@@ -636,7 +636,7 @@ int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
     int count;
     *list = collect(ev, n, &count);
     atomic_fetch_add_explicit(who == GORT__NP_IDLE_M ? &np.wakeups_idle
-                                                      : &np.wakeups_blocking,
+                                                     : &np.wakeups_blocking,
                               (uint64_t)count, memory_order_relaxed);
     return count;
 }

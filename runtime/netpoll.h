@@ -14,8 +14,8 @@
 #define GORT__NP_WRITE 2u
 
 struct gort__np_event {
-    uint64_t key;    /* what was passed to np_add */
-    uint32_t modes;  /* GORT__NP_READ | GORT__NP_WRITE (errors wake both) */
+    uint64_t key;   /* what was passed to np_add */
+    uint32_t modes; /* GORT__NP_READ | GORT__NP_WRITE (errors wake both) */
 };
 
 /* Creates the poller (and its wake-up channel). 0 or negative errno. */

@@ -5,8 +5,8 @@
  * triggering reports each transition to ready once, and netpoll.c latches it
  * until a goroutine consumes it, so there is no EPOLL_CTL_MOD per operation.
  * An eventfd, registered level-triggered with key 0, breaks the blocked
- * epoll_wait of the poller thread; a flag deduplicates breaks so a burst of new timers costs one
- * write(2).
+ * epoll_wait of the poller thread; a flag deduplicates breaks so a burst of new
+ * timers costs one write(2).
  */
 #include <errno.h>
 #include <stdatomic.h>

@@ -93,7 +93,8 @@
 struct gort__sched gort__sched;
 /* initial-exec: libgort is loaded at program start (gortd links it), so its
  * TLS is static and a read is one %fs-relative load, not __tls_get_addr. */
-static __thread struct gort__m *tls_m __attribute__((tls_model("initial-exec")));
+static __thread struct gort__m *tls_m
+    __attribute__((tls_model("initial-exec")));
 
 const char *const gort__waitreason_str[WR_COUNT] = {
     [WR_NONE] = "",
@@ -189,8 +190,9 @@ void gort__throw(const char *fn, const char *msg)
 {
     char buf[512];
     struct gort__g *gp = gort__getg();
-    int n = snprintf(buf, sizeof buf, "fatal error: %s: %s\n\ngoroutine %lld:\n",
-                     fn, msg, gp ? (long long)gp->goid : 0LL);
+    int n =
+        snprintf(buf, sizeof buf, "fatal error: %s: %s\n\ngoroutine %lld:\n",
+                 fn, msg, gp ? (long long)gp->goid : 0LL);
     write_all(2, buf, n > 0 ? (size_t)n : 0);
     abort();
 }
@@ -309,7 +311,8 @@ static struct gort__p *newp(int id)
 static void allgadd(struct gort__g *gp)
 {
     pthread_mutex_lock(&gort__sched.allglock);
-    gp->allnext = atomic_load_explicit(&gort__sched.allgs, memory_order_relaxed);
+    gp->allnext =
+        atomic_load_explicit(&gort__sched.allgs, memory_order_relaxed);
     atomic_store_explicit(&gort__sched.allgs, gp, memory_order_release);
     atomic_fetch_add_explicit(&gort__sched.nallgs, 1, memory_order_relaxed);
     pthread_mutex_unlock(&gort__sched.allglock);
@@ -444,8 +447,8 @@ static void runqput_next(struct gort__p *p, struct gort__g *gp)
         atomic_store_explicit(&p->runnext, gp, memory_order_release);
         return;
     }
-    struct gort__g *old = atomic_exchange_explicit(&p->runnext, gp,
-                                                   memory_order_acq_rel);
+    struct gort__g *old =
+        atomic_exchange_explicit(&p->runnext, gp, memory_order_acq_rel);
     if (old)
         gort__runq_put(&p->runq, &gort__sched.runq, old);
 }
@@ -665,7 +668,8 @@ static struct gort__g *local_next(struct gort__p *p)
         if (gp)
             return gp;
     }
-    struct gort__g *gp = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+    struct gort__g *gp =
+        atomic_load_explicit(&p->runnext, memory_order_relaxed);
     if (gp && p->runnext_streak >= RUNNEXT_STREAK_MAX) {
         /* A pair handing off through runnext would run forever while the
          * ring waits. Go lets the pair share one time slice and sysmon
@@ -676,9 +680,9 @@ static struct gort__g *local_next(struct gort__p *p)
         if (old)
             return old;
     }
-    if (gp && atomic_compare_exchange_strong_explicit(
-                  &p->runnext, &gp, NULL, memory_order_acq_rel,
-                  memory_order_relaxed)) {
+    if (gp && atomic_compare_exchange_strong_explicit(&p->runnext, &gp, NULL,
+                                                      memory_order_acq_rel,
+                                                      memory_order_relaxed)) {
         p->runnext_streak++;
         return gp;
     }
@@ -727,8 +731,8 @@ static void prepare_run(struct gort__m *m, struct gort__g *gp)
 
 static bool p_retiring(const struct gort__p *p)
 {
-    return p->id >= atomic_load_explicit(&gort__sched.gomaxprocs,
-                                         memory_order_relaxed);
+    return p->id >=
+           atomic_load_explicit(&gort__sched.gomaxprocs, memory_order_relaxed);
 }
 
 /* gp leaves the CPU (parks, yields or dies); after(gp, arg) runs once it is
@@ -737,15 +741,15 @@ static void switch_out(struct gort__m *m, struct gort__g *gp,
                        gort__after_fn after, void *arg, bool dying)
 {
     struct gort__p *p = m->p;
-    if (!dying && !gort__stack_check(&gp->stack,
-                                     (uintptr_t)__builtin_frame_address(0)))
+    if (!dying &&
+        !gort__stack_check(&gp->stack, (uintptr_t)__builtin_frame_address(0)))
         stack_overflow(gp, "red zone reached");
     m->after = after;
     m->after_g = gp;
     m->after_arg = arg;
     gp->m = NULL;
-    if (GORT_UNLIKELY(atomic_load_explicit(&gp->long_running,
-                                           memory_order_relaxed)))
+    if (GORT_UNLIKELY(
+            atomic_load_explicit(&gp->long_running, memory_order_relaxed)))
         atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
     struct gort__g *next = p_retiring(p) ? NULL : local_next(p);
     if (next) {
@@ -907,8 +911,8 @@ static void reset_spinning(struct gort__m *m)
 
 static bool may_spin(void)
 {
-    int busy = atomic_load(&gort__sched.gomaxprocs) -
-               atomic_load(&gort__sched.npidle);
+    int busy =
+        atomic_load(&gort__sched.gomaxprocs) - atomic_load(&gort__sched.npidle);
     return 2 * atomic_load(&gort__sched.nmspinning) < busy;
 }
 
@@ -947,8 +951,9 @@ static struct gort__g *steal_work(struct gort__m *m, struct gort__p *p)
         while (gcd(step, n) != 1)
             step++;
         for (unsigned i = 0; i < n; i++) {
-            struct gort__p *v = atomic_load_explicit(
-                &gort__sched.allp[(start + i * step) % n], memory_order_acquire);
+            struct gort__p *v =
+                atomic_load_explicit(&gort__sched.allp[(start + i * step) % n],
+                                     memory_order_acquire);
             if (v == p)
                 continue;
             uint32_t got = 0;
@@ -1130,8 +1135,10 @@ static struct gort__g *findrunnable(struct gort__m *m)
         struct gort__g *gp = local_next(p);
         if (!gp) {
             int np = atomic_load(&gort__sched.gomaxprocs);
-            uint64_t share = gort__globrunq_len(&gort__sched.runq) / (unsigned)np + 1;
-            gp = gort__globrunq_get(&gort__sched.runq, &p->runq, (uint32_t)share);
+            uint64_t share =
+                gort__globrunq_len(&gort__sched.runq) / (unsigned)np + 1;
+            gp = gort__globrunq_get(&gort__sched.runq, &p->runq,
+                                    (uint32_t)share);
         }
         if (!gp && gort__timers_next() <= nanotime()) {
             gort__timers_run(nanotime()); /* they ready onto this P */
@@ -1234,7 +1241,8 @@ static void newm(struct gort__p *p, bool spinning)
     m->id = atomic_fetch_add(&gort__sched.mcount, 1);
     m->nextp = p;
     m->spinning = spinning;
-    m->fastrand = (uint64_t)nanotime() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
+    m->fastrand =
+        (uint64_t)nanotime() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
     m->alllink = atomic_load(&gort__sched.allm);
     while (!atomic_compare_exchange_weak(&gort__sched.allm, &m->alllink, m)) {
     }
@@ -1360,7 +1368,8 @@ int gort_gomaxprocs(int n)
     int old = atomic_load(&gort__sched.gomaxprocs);
     int nallp = atomic_load(&gort__sched.nallp);
     for (int i = nallp; i < n; i++)
-        atomic_store_explicit(&gort__sched.allp[i], newp(i), memory_order_release);
+        atomic_store_explicit(&gort__sched.allp[i], newp(i),
+                              memory_order_release);
     if (n > nallp)
         atomic_store(&gort__sched.nallp, n);
     /* Surplus idle Ps die now; surplus running ones retire themselves. */
@@ -1370,7 +1379,8 @@ int gort_gomaxprocs(int n)
         if (p->id >= n) {
             *pp = p->link;
             atomic_fetch_sub(&gort__sched.npidle, 1);
-            atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
+            atomic_store_explicit(&p->status, GORT_P_DEAD,
+                                  memory_order_relaxed);
         } else {
             pp = &p->link;
         }
@@ -1378,7 +1388,8 @@ int gort_gomaxprocs(int n)
     atomic_store(&gort__sched.gomaxprocs, n);
     for (int i = 0; i < n; i++) {
         struct gort__p *p = gort__sched.allp[i];
-        if (atomic_load_explicit(&p->status, memory_order_relaxed) == GORT_P_DEAD)
+        if (atomic_load_explicit(&p->status, memory_order_relaxed) ==
+            GORT_P_DEAD)
             pidleput(p);
     }
     pthread_mutex_unlock(&gort__sched.lock);

@@ -72,8 +72,8 @@ static long long tightest_quota(const char *mount, const char *rel, int v2)
 {
     char dir[PATH_MAX];
     long long best = -1;
-    if (snprintf(dir, sizeof dir, "%s%s", mount,
-                 strcmp(rel, "/") ? rel : "") >= (int)sizeof dir)
+    if (snprintf(dir, sizeof dir, "%s%s", mount, strcmp(rel, "/") ? rel : "") >=
+        (int)sizeof dir)
         return -1;
     size_t mlen = strlen(mount);
     for (;;) {
@@ -116,9 +116,9 @@ static int find_mount(const char *mountinfo, const char *fsroot, int v2,
             continue;
         if (sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
             continue;
-        bool match = v2 ? strcmp(fstype, "cgroup2") == 0
-                        : strcmp(fstype, "cgroup") == 0 &&
-                              has_token(opts, "cpu");
+        bool match =
+            v2 ? strcmp(fstype, "cgroup2") == 0
+               : strcmp(fstype, "cgroup") == 0 && has_token(opts, "cpu");
         if (!match)
             continue;
         if (snprintf(mount, msz, "%s%s", fsroot, mp) < (int)msz &&
@@ -161,9 +161,8 @@ static int find_cgroup(const char *proc_cgroup, int v2, char *out, size_t sz)
     return found;
 }
 
-static long long hierarchy_quota(const char *proc_cgroup,
-                                 const char *mountinfo, const char *fsroot,
-                                 int v2)
+static long long hierarchy_quota(const char *proc_cgroup, const char *mountinfo,
+                                 const char *fsroot, int v2)
 {
     char cg[PATH_MAX], mount[PATH_MAX], root[PATH_MAX];
     if (find_cgroup(proc_cgroup, v2, cg, sizeof cg) != 0 ||
@@ -195,8 +194,8 @@ int gort__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo,
 int gort__ncpu_default(void)
 {
     int n = affinity_cpus();
-    int limit = gort__cgroup_cpu_limit("/proc/self/cgroup",
-                                       "/proc/self/mountinfo", "");
+    int limit =
+        gort__cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo", "");
     if (limit > 0 && limit < n)
         n = limit;
     if (n > GORT_MAXPROCS_CAP)

@@ -62,9 +62,8 @@ static bool runq_put_slow(struct gort__runq *q, struct gort__globrunq *gq,
     for (uint32_t i = 0; i < HALF; i++)
         batch[i] = atomic_load_explicit(&q->slots[(h + i) & RUNQ_MASK],
                                         memory_order_relaxed);
-    if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + HALF,
-                                                 memory_order_acq_rel,
-                                                 memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(
+            &q->head, &h, h + HALF, memory_order_acq_rel, memory_order_relaxed))
         return false;
     batch[HALF] = gp;
     for (uint32_t i = 0; i < HALF; i++)

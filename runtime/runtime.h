@@ -64,9 +64,9 @@ struct gort__p;
 struct gort__sudog;
 
 struct gort__g {
-    void *sp;                  /* saved stack pointer; NULL until it first runs */
-    struct gort__stack stack;  /* taken when it first runs; kind NONE before */
-    _Atomic int status;        /* enum gort__gstatus; relaxed for readers */
+    void *sp; /* saved stack pointer; NULL until it first runs */
+    struct gort__stack stack; /* taken when it first runs; kind NONE before */
+    _Atomic int status;       /* enum gort__gstatus; relaxed for readers */
     _Atomic uint8_t waitreason;
     _Atomic int selectdone;    /* a select's first waker wins by CAS 0→1 */
     _Atomic bool long_running; /* sysmon saw it run > 10 ms without a switch */
@@ -98,21 +98,21 @@ typedef void (*gort__after_fn)(struct gort__m *m, struct gort__g *prev,
 struct gort__m {
     int id;
     pthread_t thread;
-    struct gort__g g0;          /* the thread's own stack: runs schedule() */
-    struct gort__g *curg;       /* the goroutine running, or NULL on g0 */
-    struct gort__p *p;          /* the P held, or NULL */
-    struct gort__p *nextp;      /* handed over by startm before wake-up */
-    bool spinning;              /* looking for work; counted in nmspinning */
-    struct gort__p *oldp;       /* the P it held when it entered a syscall */
+    struct gort__g g0;     /* the thread's own stack: runs schedule() */
+    struct gort__g *curg;  /* the goroutine running, or NULL on g0 */
+    struct gort__p *p;     /* the P held, or NULL */
+    struct gort__p *nextp; /* handed over by startm before wake-up */
+    bool spinning;         /* looking for work; counted in nmspinning */
+    struct gort__p *oldp;  /* the P it held when it entered a syscall */
     _Atomic(struct gort__g *) curg_pub; /* curg for dumps/schedtrace, relaxed */
-    struct gort__m *alllink;    /* allm list, append only */
-    gort__note park;            /* stopm sleeps on it */
-    struct gort__m *schedlink;  /* idle M list, under sched.lock */
-    gort__after_fn after;       /* see gort__after_fn */
+    struct gort__m *alllink;            /* allm list, append only */
+    gort__note park;                    /* stopm sleeps on it */
+    struct gort__m *schedlink;          /* idle M list, under sched.lock */
+    gort__after_fn after;               /* see gort__after_fn */
     struct gort__g *after_g;
     void *after_arg;
     uint64_t fastrand;
-    void *altstack;             /* sigaltstack for stack-overflow reports */
+    void *altstack; /* sigaltstack for stack-overflow reports */
 };
 
 struct gort__p {
@@ -141,7 +141,7 @@ struct gort__p {
     _Atomic uint64_t latency[GORT_LAT_BUCKETS]; /* own */
 
     struct gort__stackcache scache; /* own: free default-size stacks */
-    struct gort__g *gfree; /* own: dead goroutines, without stacks */
+    struct gort__g *gfree;          /* own: dead goroutines, without stacks */
     int ngfree;
     int64_t goidcache, goidcacheend; /* own: ids handed out in batches */
 };
@@ -149,17 +149,17 @@ struct gort__p {
 struct gort__sched {
     pthread_mutex_t lock;
     struct gort__globrunq runq;
-    struct gort__p *pidle;  /* idle Ps, under lock */
-    _Atomic int npidle;     /* seq_cst: see wakep/stop_spinning */
-    struct gort__m *midle;  /* parked Ms, under lock */
-    int nmidle;             /* under lock */
+    struct gort__p *pidle; /* idle Ps, under lock */
+    _Atomic int npidle;    /* seq_cst: see wakep/stop_spinning */
+    struct gort__m *midle; /* parked Ms, under lock */
+    int nmidle;            /* under lock */
     _Atomic int mcount;
     _Atomic int nmspinning; /* seq_cst */
     _Atomic int gomaxprocs;
-    _Atomic int nallp;      /* Ps ever created; allp grows only */
+    _Atomic int nallp; /* Ps ever created; allp grows only */
     struct gort__p *_Atomic allp[GORT_MAXPROCS_CAP];
 
-    gort__lock gflock;      /* global free goroutine list */
+    gort__lock gflock; /* global free goroutine list */
     struct gort__g *gfree;
     int ngfree;
 
@@ -168,9 +168,9 @@ struct gort__sched {
     _Atomic uint64_t nallgs;
 
     struct gort__m *_Atomic allm;
-    _Atomic int nmsyscall;   /* Ms inside gort_syscall_enter/exit */
-    _Atomic int pollblocked; /* an M sleeps in the netpoller */
-    _Atomic int64_t lastpoll; /* when the netpoller was last polled */
+    _Atomic int nmsyscall;         /* Ms inside gort_syscall_enter/exit */
+    _Atomic int pollblocked;       /* an M sleeps in the netpoller */
+    _Atomic int64_t lastpoll;      /* when the netpoller was last polled */
     _Atomic uint64_t long_running; /* goroutines seen running > 10 ms */
     _Atomic int64_t goidgen;
     _Atomic uint64_t mainstarted;
@@ -200,7 +200,7 @@ struct gort__g *gort__newproc_detached(gort_fn fn, void *arg);
 struct gort__debug {
     int64_t schedtrace_ms; /* 0 = off */
     bool scheddetail;
-    bool netpollidle;      /* idle Ms poll the netpoller (default on) */
+    bool netpollidle; /* idle Ms poll the netpoller (default on) */
 };
 extern struct gort__debug gort__debug;
 void gort__debug_parse(void);

@@ -57,13 +57,13 @@ static struct {
     struct pool_node *pool; /* under lock */
     long npool;
     size_t page;
-    long guard_budget;         /* guard pages we may still add */
-    uintptr_t arena_next;      /* next free slot in the current arena */
+    long guard_budget;    /* guard pages we may still add */
+    uintptr_t arena_next; /* next free slot in the current arena */
     uintptr_t arena_end;
     _Atomic uint64_t guarded;
     _Atomic uint64_t canary;
     _Atomic uint64_t reserved;
-} stk = { .lock = GORT__LOCK_INIT, .guard_budget = -1 };
+} stk = {.lock = GORT__LOCK_INIT, .guard_budget = -1};
 
 size_t gort__stack_page(void)
 {

@@ -17,10 +17,10 @@ enum gort__stack_kind {
 };
 
 struct gort__stack {
-    uintptr_t lo;  /* lowest address of the reservation (guard/red zone) */
-    uintptr_t hi;  /* one past the highest usable byte; 16-byte aligned */
-    uint8_t kind;  /* enum gort__stack_kind */
-    bool arena;    /* carved from a shared arena (default size, pooled) */
+    uintptr_t lo;   /* lowest address of the reservation (guard/red zone) */
+    uintptr_t hi;   /* one past the highest usable byte; 16-byte aligned */
+    uint8_t kind;   /* enum gort__stack_kind */
+    bool arena;     /* carved from a shared arena (default size, pooled) */
     bool scavenged; /* pooled and its pages given back (sysmon.c) */
 };
 

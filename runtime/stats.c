@@ -38,7 +38,8 @@ static void p_snapshot(struct gort__p *p, struct gort_p_stats *o)
     o->id = p->id;
     o->status = atomic_load_explicit(&p->status, memory_order_relaxed);
     o->runq_len = gort__runq_len(&p->runq);
-    o->runnext = atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL;
+    o->runnext =
+        atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL;
     o->schedticks = rd(&p->schedtick);
     o->steals_in = rd(&p->steals_in);
     o->steals_out = rd(&p->steals_out);
@@ -149,8 +150,7 @@ static void symbolize(uintptr_t pc, struct gort_frame *f)
 }
 
 __attribute__((no_sanitize("address", "thread"))) static int
-walk_frames(const struct gort__g *gp, void *sp, struct gort_frame *out,
-            int max)
+walk_frames(const struct gort__g *gp, void *sp, struct gort_frame *out, int max)
 {
     uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
     if ((uintptr_t)sp < lo || (uintptr_t)sp >= hi)
@@ -213,21 +213,20 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     info->state = state_word(status, reason);
     info->wait_reason = status == G_WAITING ? info->state : "";
     if (status == G_WAITING) {
-        int64_t since = atomic_load_explicit(&gp->waitsince,
-                                             memory_order_relaxed);
+        int64_t since =
+            atomic_load_explicit(&gp->waitsince, memory_order_relaxed);
         info->waiting_ns = since > 0 && now > since ? now - since : 0;
     }
     copy_label(label, gp);
     info->label = label;
     symbolize((uintptr_t)gp->fn, &info->start);
     info->creator_id = gp->creator_id;
-    info->long_running = atomic_load_explicit(&gp->long_running,
-                                              memory_order_relaxed);
+    info->long_running =
+        atomic_load_explicit(&gp->long_running, memory_order_relaxed);
     symbolize(gp->creator_pc, &info->creator);
     void *sp = __atomic_load_n(&gp->sp, __ATOMIC_RELAXED);
     if ((status == G_WAITING || status == G_RUNNABLE) && sp)
-        info->nframes = walk_frames(gp, sp, info->frames,
-                                    GORT_DUMP_MAX_FRAMES);
+        info->nframes = walk_frames(gp, sp, info->frames, GORT_DUMP_MAX_FRAMES);
     return true;
 }
 

@@ -124,9 +124,8 @@ void gort_mutex_unlock(gort_mutex *mu)
 {
     struct mutex_impl *m = (struct mutex_impl *)mu;
     uint32_t locked = MUTEX_LOCKED;
-    if (atomic_compare_exchange_strong_explicit(&m->state, &locked, 0,
-                                                memory_order_release,
-                                                memory_order_relaxed))
+    if (atomic_compare_exchange_strong_explicit(
+            &m->state, &locked, 0, memory_order_release, memory_order_relaxed))
         return;
     if (!(locked & MUTEX_LOCKED))
         gort__throw("gort_mutex_unlock", "unlock of unlocked mutex");
@@ -138,9 +137,9 @@ void gort_mutex_unlock(gort_mutex *mu)
 void gort_wg_add(gort_waitgroup *wg, int64_t delta)
 {
     struct wg_impl *w = (struct wg_impl *)wg;
-    int64_t v = atomic_fetch_add_explicit(&w->counter, delta,
-                                          memory_order_acq_rel) +
-                delta;
+    int64_t v =
+        atomic_fetch_add_explicit(&w->counter, delta, memory_order_acq_rel) +
+        delta;
     if (v < 0)
         gort__throw("gort_wg_add", "negative WaitGroup counter");
     if (v > 0 || delta == 0)

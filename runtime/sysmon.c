@@ -203,12 +203,11 @@ TRACE_RACY static void trace_ms(FILE *f)
     for (struct gort__m *m = atomic_load(&gort__sched.allm); m;
          m = m->alllink) {
         struct gort__p *p = m->p;
-        struct gort__g *g = atomic_load_explicit(&m->curg_pub,
-                                                 memory_order_relaxed);
+        struct gort__g *g =
+            atomic_load_explicit(&m->curg_pub, memory_order_relaxed);
         fprintf(f, "  M%d: p=%d curg=%lld spinning=%s blocked=%s\n", m->id,
                 p ? p->id : -1, g ? (long long)g->goid : -1LL,
-                m->spinning ? "true" : "false",
-                m->oldp ? "true" : "false");
+                m->spinning ? "true" : "false", m->oldp ? "true" : "false");
     }
 }
 

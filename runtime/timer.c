@@ -27,8 +27,8 @@ static struct {
     gort__lock lock;
     struct gort__timer **heap; /* under lock */
     int32_t n, cap;
-    _Atomic int64_t next;      /* heap[0]->when, INT64_MAX when empty */
-    _Atomic uint64_t count;    /* n, for readers without the lock */
+    _Atomic int64_t next;   /* heap[0]->when, INT64_MAX when empty */
+    _Atomic uint64_t count; /* n, for readers without the lock */
 } tm = {.lock = GORT__LOCK_INIT, .next = INT64_MAX};
 
 void gort__timer_init(struct gort__timer *t, gort__timer_fn f, void *arg)

@@ -13,8 +13,8 @@ struct gort__timer;
 typedef void (*gort__timer_fn)(struct gort__timer *t);
 
 struct gort__timer {
-    int64_t when;     /* monotonic ns */
-    int32_t idx;      /* heap slot, -1 when not armed; under the timer lock */
+    int64_t when; /* monotonic ns */
+    int32_t idx;  /* heap slot, -1 when not armed; under the timer lock */
     gort__timer_fn f;
     void *arg;
 };

@@ -18,9 +18,8 @@
  *
  *   REQUESTED --new call--> RECV --request read--> FINISH ----> DONE    (unary)
  *                            |                       ^
- *                            +--> STREAM_SEND <--> STREAM_WAIT           (stream)
- *                                  (one message in flight; WAIT until the
- *                                   handler's next_at, or until woken)
+ *                            +--> STREAM_SEND <--> STREAM_WAIT (stream) (one
+ * message in flight; WAIT until the handler's next_at, or until woken)
  *
  * A call is freed when it is DONE and its close tag was delivered; nothing
  * else frees it. Streams are timed by the completion queue's own deadline:
@@ -55,10 +54,10 @@
 #include "ctl_methods.h"
 #include "ctl_util.h"
 
-#define ARMED 8                     /* calls kept requested */
-#define GRACE_NS INT64_C(2000000000) /* for calls in flight at shutdown */
+#define ARMED 8                         /* calls kept requested */
+#define GRACE_NS INT64_C(2000000000)    /* for calls in flight at shutdown */
 #define MAX_WAIT_NS INT64_C(1000000000) /* longest queue wait: a safety net */
-#define MAX_REQUEST_BYTES (1024 * 1024)  /* control requests are tiny */
+#define MAX_REQUEST_BYTES (1024 * 1024) /* control requests are tiny */
 
 enum phase {
     PH_REQUESTED,   /* armed: waiting for a client */
@@ -81,14 +80,14 @@ struct ctl_call {
     grpc_call_details details;
     grpc_metadata_array req_md;
     enum phase phase;
-    int close_pending;   /* RECV_CLOSE_ON_SERVER started, not delivered */
-    int cancelled;       /* its result: 1 = client gone or deadline */
-    int sent_md;         /* initial metadata went out */
-    int streaming;       /* stream opened: close it at free */
+    int close_pending; /* RECV_CLOSE_ON_SERVER started, not delivered */
+    int cancelled;     /* its result: 1 = client gone or deadline */
+    int sent_md;       /* initial metadata went out */
+    int streaming;     /* stream opened: close it at free */
     struct ctl_route route;
     struct ctl_stream stream;
-    int64_t deadline;    /* CLOCK_MONOTONIC ns, INT64_MAX = none */
-    int64_t next_at;     /* PH_STREAM_WAIT: when to step the stream */
+    int64_t deadline; /* CLOCK_MONOTONIC ns, INT64_MAX = none */
+    int64_t next_at;  /* PH_STREAM_WAIT: when to step the stream */
     grpc_byte_buffer *recv, *send;
     grpc_slice status_details;
     int has_details;
@@ -101,7 +100,7 @@ struct ctl_server {
     pthread_t thread;
     struct ctl_dispatch dispatch;
     struct ctl_listener listener;
-    atomic_int stopping;      /* set by ctl_stop; read by the CQ thread (seq_cst) */
+    atomic_int stopping; /* set by ctl_stop; read by the CQ thread (seq_cst) */
     struct ctl_tag shutdown_tag;
     /* CQ thread only: */
     int draining, cancelled_all;
@@ -128,7 +127,8 @@ static gpr_timespec gpr_at(int64_t at)
                         gpr_time_from_nanos(d > 0 ? d : 0, GPR_TIMESPAN));
 }
 
-static void batch(struct ctl_call *c, const grpc_op *ops, size_t n, struct ctl_tag *tag)
+static void batch(struct ctl_call *c, const grpc_op *ops, size_t n,
+                  struct ctl_tag *tag)
 {
     grpc_call_error e = grpc_call_start_batch(c->call, ops, n, tag, NULL);
     if (e != GRPC_CALL_OK)
@@ -213,11 +213,11 @@ static void arm(struct ctl_server *s)
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->req_md);
     c->phase = PH_REQUESTED;
-    grpc_call_error e = grpc_server_request_call(s->srv, &c->call, &c->details,
-                                                 &c->req_md, s->cq, s->cq,
-                                                 &c->main_tag);
+    grpc_call_error e = grpc_server_request_call(
+        s->srv, &c->call, &c->details, &c->req_md, s->cq, s->cq, &c->main_tag);
     if (e != GRPC_CALL_OK) {
-        fprintf(stderr, "gortd: control: grpc_server_request_call: error %d\n", (int)e);
+        fprintf(stderr, "gortd: control: grpc_server_request_call: error %d\n",
+                (int)e);
         call_free(c);
     }
 }
@@ -289,7 +289,8 @@ static void send_message(struct ctl_call *c, struct ctl_reply *rep)
 
 static struct ctl_env call_env(const struct ctl_call *c)
 {
-    struct ctl_env env = {.deadline = c->deadline, .shutting_down = c->s->draining};
+    struct ctl_env env = {.deadline = c->deadline,
+                          .shutting_down = c->s->draining};
     return env;
 }
 
@@ -299,8 +300,8 @@ static void stream_step(struct ctl_call *c)
     struct ctl_reply rep;
     int64_t next_at;
 
-    enum ctl_next step = ctl_stream_next(&c->s->dispatch, &c->stream, &env, &rep,
-                                         &next_at);
+    enum ctl_next step =
+        ctl_stream_next(&c->s->dispatch, &c->stream, &env, &rep, &next_at);
     c->next_at = next_at;
     if (step == CTL_NEXT_SEND)
         send_message(c, &rep);
@@ -378,7 +379,8 @@ static void on_new(struct ctl_call *c)
         arm(s);
     c->deadline = deadline_from(c->details.deadline);
     start_close(c);
-    if (ctl_dispatch_lookup(&s->dispatch, (const char *)GRPC_SLICE_START_PTR(*m),
+    if (ctl_dispatch_lookup(&s->dispatch,
+                            (const char *)GRPC_SLICE_START_PTR(*m),
                             GRPC_SLICE_LENGTH(*m), &c->route, &rep) < 0) {
         finish(c, &rep, 0); /* UNIMPLEMENTED; the body is never read */
         return;
@@ -432,7 +434,8 @@ static void on_event(struct ctl_server *s, void *tag, int success)
     } else if (c->phase == PH_FINISH) {
         c->phase = PH_DONE;
     } else {
-        ctl_fatal("control on_event: batch completed in phase %d", (int)c->phase);
+        ctl_fatal("control on_event: batch completed in phase %d",
+                  (int)c->phase);
     }
     call_maybe_free(c);
 }
@@ -476,7 +479,8 @@ static void *cq_thread(void *arg)
     for (;;) {
         if (!s->draining && atomic_load(&s->stopping))
             drain_begin(s);
-        grpc_event ev = grpc_completion_queue_next(s->cq, gpr_at(next_wakeup(s)), NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(s->cq, gpr_at(next_wakeup(s)), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (ev.type == GRPC_OP_COMPLETE)
@@ -484,7 +488,8 @@ static void *cq_thread(void *arg)
         if (!s->draining && atomic_load(&s->stopping))
             drain_begin(s);
         streams_run_due(s);
-        if (s->draining && !s->cancelled_all && s->srv && ctl_now_ns() >= s->grace_end) {
+        if (s->draining && !s->cancelled_all && s->srv &&
+            ctl_now_ns() >= s->grace_end) {
             grpc_server_cancel_all_calls(s->srv);
             s->cancelled_all = 1;
         }
@@ -505,8 +510,8 @@ static void server_abort(struct ctl_server *s)
 {
     grpc_server_shutdown_and_notify(s->srv, s->cq, &s->shutdown_tag);
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(s->cq,
-                                                   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_next(
+            s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         struct ctl_tag *t = ev.tag;
@@ -520,22 +525,25 @@ static void server_abort(struct ctl_server *s)
     grpc_completion_queue_destroy(s->cq);
 }
 
-static grpc_server_credentials *server_creds(const struct ctl_config *cfg, char *err,
-                                             size_t errlen)
+static grpc_server_credentials *server_creds(const struct ctl_config *cfg,
+                                             char *err, size_t errlen)
 {
     if (!ctl_listen_tls(cfg))
         return grpc_insecure_server_credentials_create();
-    return ctl_tls_server_creds(cfg->tls_cert, cfg->tls_key,
-                                cfg->tls_ca && *cfg->tls_ca ? cfg->tls_ca : NULL,
-                                err, errlen);
+    return ctl_tls_server_creds(
+        cfg->tls_cert, cfg->tls_key,
+        cfg->tls_ca && *cfg->tls_ca ? cfg->tls_ca : NULL, err, errlen);
 }
 
 static grpc_server *server_new(void)
 {
     grpc_arg args[2] = {
         /* Default on: a second gortd on the same port would share it. */
-        {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
-        {.type = GRPC_ARG_INTEGER, .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+        {.type = GRPC_ARG_INTEGER,
+         .key = GRPC_ARG_ALLOW_REUSEPORT,
+         .value.integer = 0},
+        {.type = GRPC_ARG_INTEGER,
+         .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
          .value.integer = MAX_REQUEST_BYTES},
     };
     grpc_channel_args ch = {.num_args = 2, .args = args};
@@ -564,7 +572,8 @@ static int server_start(struct ctl_server *s, const struct ctl_config *cfg,
     return 0;
 }
 
-struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err, size_t errlen)
+struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err,
+                             size_t errlen)
 {
     struct ctl_server *s = calloc(1, sizeof *s);
     if (!s) {

@@ -11,18 +11,19 @@
 #include <stddef.h>
 
 struct ctl_config {
-    const char *addr;     /* "unix:PATH" or "HOST:PORT"; NULL = ctl_addr_default */
+    const char *addr; /* "unix:PATH" or "HOST:PORT"; NULL = ctl_addr_default */
     const char *tls_cert; /* PEM files; NULL or "" for none */
     const char *tls_key;
-    const char *tls_ca;   /* set: require and verify client certificates */
-    int insecure;         /* allow non-loopback TCP without TLS (warns) */
+    const char *tls_ca; /* set: require and verify client certificates */
+    int insecure;       /* allow non-loopback TCP without TLS (warns) */
 };
 
 struct ctl_server;
 
 /* Starts the control plane. NULL with err on failure; then nothing is left
  * running or bound. Calls grpc_init; ctl_stop calls grpc_shutdown. */
-struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err, size_t errlen);
+struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err,
+                             size_t errlen);
 
 /* The address served, as a client would dial it (TCP port 0 resolved). */
 const char *ctl_server_addr(const struct ctl_server *s);

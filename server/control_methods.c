@@ -30,30 +30,39 @@
 #define GORT_VERSION "dev"
 #endif
 
-#define NEW(cx, type, desc) ((type *)ctl_arena_msg((cx)->arena, &desc##__descriptor))
+#define NEW(cx, type, desc)                                                    \
+    ((type *)ctl_arena_msg((cx)->arena, &desc##__descriptor))
 
 /* ---- GetStats ----------------------------------------------------------- */
 
 static Gort__V1__PStatus p_status(int st)
 {
     switch (st) {
-    case GORT_P_IDLE: return GORT__V1__PSTATUS__P_STATUS_IDLE;
-    case GORT_P_RUNNING: return GORT__V1__PSTATUS__P_STATUS_RUNNING;
-    case GORT_P_SYSCALL: return GORT__V1__PSTATUS__P_STATUS_SYSCALL;
-    case GORT_P_DEAD: return GORT__V1__PSTATUS__P_STATUS_DEAD;
-    default: return GORT__V1__PSTATUS__P_STATUS_UNSPECIFIED;
+    case GORT_P_IDLE:
+        return GORT__V1__PSTATUS__P_STATUS_IDLE;
+    case GORT_P_RUNNING:
+        return GORT__V1__PSTATUS__P_STATUS_RUNNING;
+    case GORT_P_SYSCALL:
+        return GORT__V1__PSTATUS__P_STATUS_SYSCALL;
+    case GORT_P_DEAD:
+        return GORT__V1__PSTATUS__P_STATUS_DEAD;
+    default:
+        return GORT__V1__PSTATUS__P_STATUS_UNSPECIFIED;
     }
 }
 
 static void procs_fill(Gort__V1__Stats *out, const struct gort_stats *s,
                        struct ctl_ctx *cx)
 {
-    int n = s->nprocs < 0 ? 0 : s->nprocs > GORT_MAXPROCS_CAP ? GORT_MAXPROCS_CAP : s->nprocs;
+    int n = s->nprocs < 0                   ? 0
+            : s->nprocs > GORT_MAXPROCS_CAP ? GORT_MAXPROCS_CAP
+                                            : s->nprocs;
     out->n_procs = (size_t)n;
     out->procs = ctl_arena_array(cx->arena, (size_t)n, sizeof *out->procs);
     for (int i = 0; i < n; i++) {
         const struct gort_p_stats *p = &s->procs[i];
-        Gort__V1__ProcStats *ps = NEW(cx, Gort__V1__ProcStats, gort__v1__proc_stats);
+        Gort__V1__ProcStats *ps =
+            NEW(cx, Gort__V1__ProcStats, gort__v1__proc_stats);
         ps->id = p->id;
         ps->status = p_status(p->status);
         ps->runq_len = p->runq_len;
@@ -72,7 +81,8 @@ static Gort__V1__Histogram *latency_fill(const struct gort_stats *s,
 {
     Gort__V1__Histogram *h = NEW(cx, Gort__V1__Histogram, gort__v1__histogram);
     h->n_bounds_ns = GORT_LAT_BUCKETS - 1;
-    h->bounds_ns = ctl_arena_array(cx->arena, h->n_bounds_ns, sizeof *h->bounds_ns);
+    h->bounds_ns =
+        ctl_arena_array(cx->arena, h->n_bounds_ns, sizeof *h->bounds_ns);
     for (size_t i = 0; i < h->n_bounds_ns; i++)
         h->bounds_ns[i] = GORT_LAT_BUCKET_NS(i);
     h->n_counts = GORT_LAT_BUCKETS;
@@ -104,7 +114,8 @@ static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
     g->io_waiting = s->io_waiting;
     out->goroutines = g;
 
-    Gort__V1__StackStats *st = NEW(cx, Gort__V1__StackStats, gort__v1__stack_stats);
+    Gort__V1__StackStats *st =
+        NEW(cx, Gort__V1__StackStats, gort__v1__stack_stats);
     st->guarded = s->stacks_guarded;
     st->canary = s->stacks_canary;
     st->reserved_bytes = s->stack_reserved_bytes;
@@ -114,7 +125,8 @@ static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
 static Gort__V1__NetpollStats *netpoll_fill(const struct gort_stats *s,
                                             struct ctl_ctx *cx)
 {
-    Gort__V1__NetpollStats *n = NEW(cx, Gort__V1__NetpollStats, gort__v1__netpoll_stats);
+    Gort__V1__NetpollStats *n =
+        NEW(cx, Gort__V1__NetpollStats, gort__v1__netpoll_stats);
     n->wakeups_thread = s->netpoll_wakeups_thread;
     n->wakeups_idle = s->netpoll_wakeups_idle;
     n->timers = s->timers;
@@ -151,7 +163,8 @@ static Gort__V1__HttpStats *http_fill(struct ctl_ctx *cx)
     return h;
 }
 
-/* Fills a Stats message from one snapshot; shared by GetStats and WatchStats. */
+/* Fills a Stats message from one snapshot; shared by GetStats and WatchStats.
+ */
 static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
 {
     struct gort_stats *s = ctl_arena_alloc(cx->arena, sizeof *s);
@@ -174,8 +187,8 @@ static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     return GRPC_STATUS_OK;
 }
 
-static grpc_status_code get_stats(const ProtobufCMessage *in, ProtobufCMessage *out,
-                                  struct ctl_ctx *cx)
+static grpc_status_code get_stats(const ProtobufCMessage *in,
+                                  ProtobufCMessage *out, struct ctl_ctx *cx)
 {
     (void)in;
     return stats_fill((Gort__V1__Stats *)out, cx);
@@ -196,14 +209,16 @@ struct watch_state {
 static grpc_status_code watch_open(const ProtobufCMessage *in, void *state,
                                    struct ctl_ctx *cx)
 {
-    const Gort__V1__WatchStatsRequest *req = (const Gort__V1__WatchStatsRequest *)in;
+    const Gort__V1__WatchStatsRequest *req =
+        (const Gort__V1__WatchStatsRequest *)in;
     struct watch_state *w = state;
     uint32_t ms = req->interval_ms ? req->interval_ms : WATCH_DEFAULT_MS;
 
     if (ms < WATCH_MIN_MS || ms > WATCH_MAX_MS)
         return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
                         "interval_ms %u out of range: allowed %d..%d (0 = %d)",
-                        req->interval_ms, WATCH_MIN_MS, WATCH_MAX_MS, WATCH_DEFAULT_MS);
+                        req->interval_ms, WATCH_MIN_MS, WATCH_MAX_MS,
+                        WATCH_DEFAULT_MS);
     w->interval_ns = (int64_t)ms * 1000000;
     w->count = req->count;
     return GRPC_STATUS_OK;
@@ -235,13 +250,14 @@ static const struct ctl_stream_ops watch_ops = {
 static grpc_status_code set_max_procs(const ProtobufCMessage *in,
                                       ProtobufCMessage *out, struct ctl_ctx *cx)
 {
-    const Gort__V1__SetMaxProcsRequest *req = (const Gort__V1__SetMaxProcsRequest *)in;
+    const Gort__V1__SetMaxProcsRequest *req =
+        (const Gort__V1__SetMaxProcsRequest *)in;
     Gort__V1__SetMaxProcsReply *rep = (Gort__V1__SetMaxProcsReply *)out;
 
     if (req->maxprocs < 1 || req->maxprocs > GORT_MAXPROCS_CAP)
         return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
-                        "maxprocs %d out of range: allowed 1..%d", req->maxprocs,
-                        GORT_MAXPROCS_CAP);
+                        "maxprocs %d out of range: allowed 1..%d",
+                        req->maxprocs, GORT_MAXPROCS_CAP);
     int64_t t0 = ctl_now_ns();
     int prev = gort_gomaxprocs(req->maxprocs);
     int64_t took = ctl_now_ns() - t0;
@@ -267,9 +283,11 @@ static grpc_status_code plugin_name_check(const char *name, struct ctl_ctx *cx)
 {
     if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0 || strlen(name) > 255)
-        return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
-                        "plugin name \"%.64s\" is not a file name in the plugin "
-                        "directory", name);
+        return ctl_fail(
+            cx, GRPC_STATUS_INVALID_ARGUMENT,
+            "plugin name \"%.64s\" is not a file name in the plugin "
+            "directory",
+            name);
     return GRPC_STATUS_OK;
 }
 
@@ -300,16 +318,19 @@ static grpc_status_code unload_plugin(const ProtobufCMessage *in,
                                       ProtobufCMessage *out, struct ctl_ctx *cx)
 {
     (void)out;
-    if (plugin_name_check(((const Gort__V1__UnloadPluginRequest *)in)->name, cx))
+    if (plugin_name_check(((const Gort__V1__UnloadPluginRequest *)in)->name,
+                          cx))
         return cx->code;
     return loader_missing(cx);
 }
 
 static grpc_status_code replace_plugin(const ProtobufCMessage *in,
-                                       ProtobufCMessage *out, struct ctl_ctx *cx)
+                                       ProtobufCMessage *out,
+                                       struct ctl_ctx *cx)
 {
     (void)out;
-    if (plugin_name_check(((const Gort__V1__ReplacePluginRequest *)in)->name, cx))
+    if (plugin_name_check(((const Gort__V1__ReplacePluginRequest *)in)->name,
+                          cx))
         return cx->code;
     return loader_missing(cx);
 }
@@ -332,9 +353,11 @@ const size_t ctl_control_nhandlers =
 
 int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen)
 {
-    if (ctl_dispatch_add(d, &gort__v1__control__descriptor, ctl_control_handlers,
-                         ctl_control_nhandlers, err, errlen) < 0)
+    if (ctl_dispatch_add(d, &gort__v1__control__descriptor,
+                         ctl_control_handlers, ctl_control_nhandlers, err,
+                         errlen) < 0)
         return -1;
     return ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
-                            ctl_health_handlers, ctl_health_nhandlers, err, errlen);
+                            ctl_health_handlers, ctl_health_nhandlers, err,
+                            errlen);
 }

@@ -40,8 +40,9 @@ static int unix_parse(const char *path, struct ctl_addr *a, char *err,
         return -1;
     }
     if (n >= sizeof a->path) {
-        snprintf(err, errlen, "unix socket path is %zu bytes, the limit is %zu: %s",
-                 n, sizeof a->path - 1, path);
+        snprintf(err, errlen,
+                 "unix socket path is %zu bytes, the limit is %zu: %s", n,
+                 sizeof a->path - 1, path);
         return -1;
     }
     a->kind = CTL_ADDR_UNIX;
@@ -71,8 +72,10 @@ static int hostport_split(const char *s, struct ctl_addr *a, char *err,
         hlen = (size_t)(colon - s);
     }
     if (hlen == 0 || hlen >= sizeof a->host) {
-        snprintf(err, errlen, "address %s has no host: use 127.0.0.1:PORT for this "
-                 "machine only, 0.0.0.0:PORT for every interface", s);
+        snprintf(err, errlen,
+                 "address %s has no host: use 127.0.0.1:PORT for this "
+                 "machine only, 0.0.0.0:PORT for every interface",
+                 s);
         return -1;
     }
     if (strlen(colon + 1) >= sizeof a->port) {
@@ -84,12 +87,15 @@ static int hostport_split(const char *s, struct ctl_addr *a, char *err,
     strcpy(a->port, colon + 1);
     return 0;
 bad:
-    snprintf(err, errlen, "bad control address %s: want unix:PATH, HOST:PORT or "
-             "[IPV6]:PORT", s);
+    snprintf(err, errlen,
+             "bad control address %s: want unix:PATH, HOST:PORT or "
+             "[IPV6]:PORT",
+             s);
     return -1;
 }
 
-static int tcp_parse(const char *s, struct ctl_addr *a, char *err, size_t errlen)
+static int tcp_parse(const char *s, struct ctl_addr *a, char *err,
+                     size_t errlen)
 {
     char *end;
     if (hostport_split(s, a, err, errlen) < 0)
@@ -110,8 +116,10 @@ int ctl_addr_parse(const char *s, struct ctl_addr *a, char *err, size_t errlen)
     if (strncmp(s, "unix:", 5) == 0)
         return unix_parse(s + 5, a, err, errlen);
     if (strncmp(s, "unix-abstract:", 14) == 0 || strstr(s, "://")) {
-        snprintf(err, errlen, "unsupported control address %s: want unix:PATH, "
-                 "HOST:PORT or [IPV6]:PORT", s);
+        snprintf(err, errlen,
+                 "unsupported control address %s: want unix:PATH, "
+                 "HOST:PORT or [IPV6]:PORT",
+                 s);
         return -1;
     }
     if (strlen(s) >= sizeof a->target) {
@@ -128,7 +136,8 @@ static int sockaddr_is_loopback(const struct sockaddr *sa)
         return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
     }
     if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        const struct in6_addr *a6 =
+            &((const struct sockaddr_in6 *)sa)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a6))
             return a6->s6_addr[12] == 127;
         return IN6_IS_ADDR_LOOPBACK(a6);
@@ -138,14 +147,16 @@ static int sockaddr_is_loopback(const struct sockaddr *sa)
 
 int ctl_addr_is_loopback(const struct ctl_addr *a, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
     struct addrinfo *res, *ai;
 
     if (a->kind == CTL_ADDR_UNIX)
         return 1;
     int rc = getaddrinfo(a->host, NULL, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", a->host, gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve %s: %s", a->host,
+                 gai_strerror(rc));
         return -1;
     }
     int all = 1;

@@ -22,7 +22,7 @@
 
 struct ctl_arena_chunk {
     struct ctl_arena_chunk *next;
-    size_t used, size;              /* bytes of data[] used / available */
+    size_t used, size; /* bytes of data[] used / available */
     alignas(max_align_t) unsigned char data[];
 };
 

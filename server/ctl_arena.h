@@ -16,11 +16,15 @@ struct ctl_arena_chunk;
 struct ctl_arena_adopted;
 
 struct ctl_arena {
-    struct ctl_arena_chunk *chunks;     /* newest first; bump-allocated */
-    struct ctl_arena_adopted *adopted;  /* malloc'd blocks freed with the arena */
+    struct ctl_arena_chunk *chunks; /* newest first; bump-allocated */
+    struct ctl_arena_adopted
+        *adopted; /* malloc'd blocks freed with the arena */
 };
 
-#define CTL_ARENA_INIT { NULL, NULL }
+#define CTL_ARENA_INIT                                                         \
+    {                                                                          \
+        NULL, NULL                                                             \
+    }
 
 /* Zeroed, max_align_t-aligned memory. Never NULL: out of memory is fatal. */
 void *ctl_arena_alloc(struct ctl_arena *a, size_t n);
@@ -41,6 +45,7 @@ void ctl_arena_adopt(struct ctl_arena *a, void *p);
 void ctl_arena_free(struct ctl_arena *a);
 
 /* Prints "gortd: FUNC: message" and aborts: a broken invariant or no memory. */
-_Noreturn void ctl_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void ctl_fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 #endif /* GORT_CTL_ARENA_H */

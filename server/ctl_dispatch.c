@@ -7,7 +7,8 @@
  *     -> method by name: protobuf_c_service_descriptor_get_method_by_name
  *        (binary search over the descriptor's sorted index)
  *     -> index = method - desc->methods; handler = handlers[index]
- *     -> protobuf_c_message_unpack(method->input, bytes)   NULL: INVALID_ARGUMENT
+ *     -> protobuf_c_message_unpack(method->input, bytes)   NULL:
+ * INVALID_ARGUMENT
  *     -> handler(in, out, ctx), out from the call's arena
  *     -> protobuf_c_message_pack(out) into a malloc'd buffer for the transport.
  *
@@ -48,7 +49,8 @@ int ctl_ctx_expired(const struct ctl_ctx *cx)
 }
 
 static void reply_set(struct ctl_reply *rep, grpc_status_code code,
-                      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void reply_set(struct ctl_reply *rep, grpc_status_code code,
                       const char *fmt, ...)
@@ -82,13 +84,15 @@ static int handler_check(const ProtobufCServiceDescriptor *sd,
                          size_t errlen)
 {
     if (!h->name || strcmp(h->name, sd->methods[i].name) != 0) {
-        snprintf(err, errlen, "%s: handler %u is for %s, the descriptor says %s",
-                 sd->name, i, h->name ? h->name : "(null)", sd->methods[i].name);
+        snprintf(err, errlen,
+                 "%s: handler %u is for %s, the descriptor says %s", sd->name,
+                 i, h->name ? h->name : "(null)", sd->methods[i].name);
         return -1;
     }
     if (!h->unary == !h->stream) {
-        snprintf(err, errlen, "%s/%s: handler needs exactly one of unary, stream",
-                 sd->name, h->name);
+        snprintf(err, errlen,
+                 "%s/%s: handler needs exactly one of unary, stream", sd->name,
+                 h->name);
         return -1;
     }
     if (h->stream && (!h->stream->open || !h->stream->next)) {
@@ -99,7 +103,8 @@ static int handler_check(const ProtobufCServiceDescriptor *sd,
     return 0;
 }
 
-int ctl_dispatch_add(struct ctl_dispatch *d, const ProtobufCServiceDescriptor *sd,
+int ctl_dispatch_add(struct ctl_dispatch *d,
+                     const ProtobufCServiceDescriptor *sd,
                      const struct ctl_handler *handlers, size_t n, char *err,
                      size_t errlen)
 {
@@ -114,7 +119,8 @@ int ctl_dispatch_add(struct ctl_dispatch *d, const ProtobufCServiceDescriptor *s
     }
     if (d->n == CTL_MAX_SERVICES || ctl_dispatch_service(d, sd->name)) {
         snprintf(err, errlen, "%s: %s", sd->name,
-                 d->n == CTL_MAX_SERVICES ? "too many services" : "registered twice");
+                 d->n == CTL_MAX_SERVICES ? "too many services"
+                                          : "registered twice");
         return -1;
     }
     for (unsigned i = 0; i < sd->n_methods; i++)
@@ -145,8 +151,8 @@ const struct ctl_service *ctl_dispatch_service(const struct ctl_dispatch *d,
     return service_find(d, name, strlen(name));
 }
 
-int ctl_dispatch_lookup(const struct ctl_dispatch *d, const char *path, size_t len,
-                        struct ctl_route *r, struct ctl_reply *rep)
+int ctl_dispatch_lookup(const struct ctl_dispatch *d, const char *path,
+                        size_t len, struct ctl_route *r, struct ctl_reply *rep)
 {
     const char *slash = len > 1 ? memrchr(path + 1, '/', len - 1) : NULL;
     char mname[128];
@@ -171,7 +177,8 @@ int ctl_dispatch_lookup(const struct ctl_dispatch *d, const char *path, size_t l
         md = protobuf_c_service_descriptor_get_method_by_name(svc->desc, mname);
     }
     if (!md) {
-        reply_set(rep, GRPC_STATUS_UNIMPLEMENTED, "unknown method %.*s for service %s",
+        reply_set(rep, GRPC_STATUS_UNIMPLEMENTED,
+                  "unknown method %.*s for service %s",
                   (int)(mlen > 100 ? 100 : mlen), slash + 1, svc->desc->name);
         return -1;
     }
@@ -188,8 +195,8 @@ static ProtobufCMessage *request_unpack(const struct ctl_route *r,
                                         const uint8_t *in, size_t inlen,
                                         struct ctl_reply *rep)
 {
-    ProtobufCMessage *req = protobuf_c_message_unpack(r->method->input, NULL,
-                                                      inlen, in);
+    ProtobufCMessage *req =
+        protobuf_c_message_unpack(r->method->input, NULL, inlen, in);
     if (!req)
         reply_set(rep, GRPC_STATUS_INVALID_ARGUMENT, "cannot parse %s",
                   r->method->input->name);
@@ -235,8 +242,8 @@ static void reply_from_ctx(struct ctl_reply *rep, const struct ctl_ctx *cx,
 }
 
 void ctl_dispatch_unary(const struct ctl_dispatch *d, const struct ctl_route *r,
-                        const uint8_t *in, size_t inlen, const struct ctl_env *env,
-                        struct ctl_reply *rep)
+                        const uint8_t *in, size_t inlen,
+                        const struct ctl_env *env, struct ctl_reply *rep)
 {
     struct ctl_arena arena = CTL_ARENA_INIT;
     struct ctl_ctx cx;
@@ -287,9 +294,9 @@ int ctl_stream_open(const struct ctl_dispatch *d, const struct ctl_route *r,
     return 0;
 }
 
-enum ctl_next ctl_stream_next(const struct ctl_dispatch *d, struct ctl_stream *st,
-                              const struct ctl_env *env, struct ctl_reply *rep,
-                              int64_t *next_at)
+enum ctl_next ctl_stream_next(const struct ctl_dispatch *d,
+                              struct ctl_stream *st, const struct ctl_env *env,
+                              struct ctl_reply *rep, int64_t *next_at)
 {
     const struct ctl_stream_ops *ops = st->route.handler->stream;
     struct ctl_arena arena = CTL_ARENA_INIT;

@@ -26,25 +26,27 @@ struct ctl_dispatch;
 
 /* What a handler sees besides its messages. */
 struct ctl_ctx {
-    struct ctl_arena *arena;        /* allocate everything hung off `out` here */
+    struct ctl_arena *arena; /* allocate everything hung off `out` here */
     const struct ctl_dispatch *dispatch; /* the services this server has */
-    int64_t deadline;               /* CLOCK_MONOTONIC ns; INT64_MAX = none */
-    int shutting_down;              /* the server is draining */
-    grpc_status_code code;          /* set by ctl_fail (OK otherwise) */
-    char msg[CTL_MSG_MAX];          /* status message sent with code */
+    int64_t deadline;      /* CLOCK_MONOTONIC ns; INT64_MAX = none */
+    int shutting_down;     /* the server is draining */
+    grpc_status_code code; /* set by ctl_fail (OK otherwise) */
+    char msg[CTL_MSG_MAX]; /* status message sent with code */
 };
 
 /* Sets the call's status and message; returns code, so a handler can say
  * `return ctl_fail(cx, GRPC_STATUS_NOT_FOUND, "no plugin %s", name);`. */
 grpc_status_code ctl_fail(struct ctl_ctx *cx, grpc_status_code code,
-                          const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                          const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* 1 when the caller's deadline has passed. */
 int ctl_ctx_expired(const struct ctl_ctx *cx);
 
 /* A unary method: fill *out (already initialised to defaults) from *in. */
 typedef grpc_status_code (*ctl_unary_fn)(const ProtobufCMessage *in,
-                                         ProtobufCMessage *out, struct ctl_ctx *cx);
+                                         ProtobufCMessage *out,
+                                         struct ctl_ctx *cx);
 
 enum ctl_next {
     CTL_NEXT_SEND, /* send *out now; call next again at *next_at */
@@ -62,8 +64,8 @@ struct ctl_stream_ops {
                              struct ctl_ctx *cx);
     /* Called when due (at once after open). *next_at defaults to INT64_MAX:
      * "only when woken" — the transport wakes every stream at shutdown. */
-    enum ctl_next (*next)(void *state, ProtobufCMessage *out, struct ctl_ctx *cx,
-                          int64_t *next_at);
+    enum ctl_next (*next)(void *state, ProtobufCMessage *out,
+                          struct ctl_ctx *cx, int64_t *next_at);
 };
 
 struct ctl_handler {
@@ -85,7 +87,7 @@ struct ctl_dispatch {
 /* A resolved method. */
 struct ctl_route {
     const struct ctl_service *service;
-    unsigned index;                       /* into methods[] and handlers[] */
+    unsigned index; /* into methods[] and handlers[] */
     const ProtobufCMethodDescriptor *method;
     const struct ctl_handler *handler;
 };
@@ -94,7 +96,8 @@ struct ctl_route {
 struct ctl_reply {
     grpc_status_code code;
     char msg[CTL_MSG_MAX];
-    uint8_t *data; /* malloc'd packed message (the caller frees); NULL if none */
+    uint8_t
+        *data; /* malloc'd packed message (the caller frees); NULL if none */
     size_t len;
 };
 
@@ -107,7 +110,8 @@ struct ctl_env {
 /* Registers a service. The table must have one entry per method, in the
  * descriptor's order, each naming its method and having exactly one of
  * unary/stream. 0, or -1 with err saying which entry is wrong. */
-int ctl_dispatch_add(struct ctl_dispatch *d, const ProtobufCServiceDescriptor *sd,
+int ctl_dispatch_add(struct ctl_dispatch *d,
+                     const ProtobufCServiceDescriptor *sd,
                      const struct ctl_handler *handlers, size_t n, char *err,
                      size_t errlen);
 
@@ -116,13 +120,13 @@ const struct ctl_service *ctl_dispatch_service(const struct ctl_dispatch *d,
                                                const char *name);
 
 /* Resolves a gRPC path. 0 with *r filled, or -1 with rep = UNIMPLEMENTED. */
-int ctl_dispatch_lookup(const struct ctl_dispatch *d, const char *path, size_t len,
-                        struct ctl_route *r, struct ctl_reply *rep);
+int ctl_dispatch_lookup(const struct ctl_dispatch *d, const char *path,
+                        size_t len, struct ctl_route *r, struct ctl_reply *rep);
 
 /* Runs a unary method on the request bytes; rep gets status and output. */
 void ctl_dispatch_unary(const struct ctl_dispatch *d, const struct ctl_route *r,
-                        const uint8_t *in, size_t inlen, const struct ctl_env *env,
-                        struct ctl_reply *rep);
+                        const uint8_t *in, size_t inlen,
+                        const struct ctl_env *env, struct ctl_reply *rep);
 
 /* One streaming call's dispatcher-side state. */
 struct ctl_stream {
@@ -138,9 +142,9 @@ int ctl_stream_open(const struct ctl_dispatch *d, const struct ctl_route *r,
 
 /* Runs the stream's next step: SEND with rep->data, IDLE, or END with
  * rep->code/msg. *next_at says when to call again. */
-enum ctl_next ctl_stream_next(const struct ctl_dispatch *d, struct ctl_stream *st,
-                              const struct ctl_env *env, struct ctl_reply *rep,
-                              int64_t *next_at);
+enum ctl_next ctl_stream_next(const struct ctl_dispatch *d,
+                              struct ctl_stream *st, const struct ctl_env *env,
+                              struct ctl_reply *rep, int64_t *next_at);
 
 void ctl_stream_close(struct ctl_stream *st);
 

@@ -89,21 +89,25 @@ void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g)
     const char *label = g->label ? g->label : "";
     long minutes = (long)(g->waiting_ns / (60 * INT64_C(1000000000)));
 
-    ctl_text_printf(t, "goroutine %lld [%s", (long long)g->id, or_unknown(g->state));
+    ctl_text_printf(t, "goroutine %lld [%s", (long long)g->id,
+                    or_unknown(g->state));
     if (g->long_running)
         ctl_text_printf(t, ", ran over 10 ms without yielding");
     if (minutes >= 1)
         ctl_text_printf(t, ", %ld minute%s", minutes, minutes == 1 ? "" : "s");
-    ctl_text_printf(t, "]%s%s%s:\n", *label ? " (" : "", label, *label ? ")" : "");
+    ctl_text_printf(t, "]%s%s%s:\n", *label ? " (" : "", label,
+                    *label ? ")" : "");
     for (int i = 0; i < g->nframes && i < GORT_DUMP_MAX_FRAMES; i++)
         text_frame(t, &g->frames[i]);
     if (g->nframes <= 0)
         ctl_text_printf(t, "\t(no backtrace: %s)\n",
                         g->state && strcmp(g->state, "running") == 0
-                            ? "running on another thread" : "not parked");
+                            ? "running on another thread"
+                            : "not parked");
     ctl_text_printf(t, "created by %s in goroutine %lld\n\t%s +%#lx\n\n",
                     or_unknown(g->creator.func), (long long)g->creator_id,
-                    or_unknown(g->creator.object), (unsigned long)g->creator.offset);
+                    or_unknown(g->creator.object),
+                    (unsigned long)g->creator.offset);
 }
 
 /* ---- interned strings --------------------------------------------------- */
@@ -172,9 +176,11 @@ struct dump_walk {
     int truncated, expired;
 };
 
-static Gort__V1__Frame *frame_msg(struct dump_walk *w, const struct gort_frame *f)
+static Gort__V1__Frame *frame_msg(struct dump_walk *w,
+                                  const struct gort_frame *f)
 {
-    Gort__V1__Frame *m = ctl_arena_msg(w->cx->arena, &gort__v1__frame__descriptor);
+    Gort__V1__Frame *m =
+        ctl_arena_msg(w->cx->arena, &gort__v1__frame__descriptor);
     m->pc = f->pc;
     m->func = intern(&w->strings, w->cx->arena, f->func);
     m->object = intern(&w->strings, w->cx->arena, f->object);
@@ -187,8 +193,9 @@ static Gort__V1__Goroutine *goroutine_msg(struct dump_walk *w,
 {
     struct ctl_arena *a = w->cx->arena;
     Gort__V1__Goroutine *m = ctl_arena_msg(a, &gort__v1__goroutine__descriptor);
-    int nf = g->nframes < 0 ? 0 : g->nframes > GORT_DUMP_MAX_FRAMES
-                                      ? GORT_DUMP_MAX_FRAMES : g->nframes;
+    int nf = g->nframes < 0                      ? 0
+             : g->nframes > GORT_DUMP_MAX_FRAMES ? GORT_DUMP_MAX_FRAMES
+                                                 : g->nframes;
 
     m->id = g->id;
     m->state = intern(&w->strings, a, g->state);
@@ -284,9 +291,12 @@ grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
 
     if (req->min_wait_ns < 0)
         return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
-                        "min_wait_ns %lld is negative", (long long)req->min_wait_ns);
-    w.want_structured = req->view != GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__TEXT;
-    w.want_text = req->view != GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__STRUCTURED;
+                        "min_wait_ns %lld is negative",
+                        (long long)req->min_wait_ns);
+    w.want_structured =
+        req->view != GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__TEXT;
+    w.want_text =
+        req->view != GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__STRUCTURED;
     if (gort_stats_read(s) == 0)
         rep->live = s->g_live;
     long rc = gort_goroutines_each(dump_one, &w);

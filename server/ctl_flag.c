@@ -18,7 +18,8 @@ static const struct ctl_flag *flag_find(const struct ctl_flag *flags, size_t n,
                                         const char *name, size_t len)
 {
     for (size_t i = 0; i < n; i++)
-        if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
+        if (strlen(flags[i].name) == len &&
+            strncmp(flags[i].name, name, len) == 0)
             return &flags[i];
     return NULL;
 }
@@ -76,7 +77,8 @@ static int flag_set(const struct ctl_flag *f, const char *v, char *err,
 
 static int is_help(const char *name, size_t len)
 {
-    return (len == 1 && name[0] == 'h') || (len == 4 && strncmp(name, "help", 4) == 0);
+    return (len == 1 && name[0] == 'h') ||
+           (len == 4 && strncmp(name, "help", 4) == 0);
 }
 
 /* One flag at argv[*i]; advances *i past its value. */
@@ -91,7 +93,8 @@ static int flag_one(const struct ctl_flag *flags, size_t n, int argc,
     if (!f && is_help(name, len))
         return CTL_FLAGS_HELP;
     if (!f || len == 0 || name[0] == '-') {
-        snprintf(err, errlen, "flag provided but not defined: -%.*s", (int)len, name);
+        snprintf(err, errlen, "flag provided but not defined: -%.*s", (int)len,
+                 name);
         return CTL_FLAGS_ERROR;
     }
     if (eq)

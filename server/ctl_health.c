@@ -23,7 +23,8 @@ typedef Grpc__Health__V1__HealthCheckResponse health_rep;
 
 static int known(const struct ctl_ctx *cx, const char *service)
 {
-    return service[0] == '\0' || ctl_dispatch_service(cx->dispatch, service) != NULL;
+    return service[0] == '\0' ||
+           ctl_dispatch_service(cx->dispatch, service) != NULL;
 }
 
 static int serving_status(const struct ctl_ctx *cx, const char *service)
@@ -57,7 +58,8 @@ static grpc_status_code watch_open(const ProtobufCMessage *in, void *state,
 
     if (strlen(req->service) >= sizeof w->service)
         return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
-                        "service name longer than %zu bytes", sizeof w->service - 1);
+                        "service name longer than %zu bytes",
+                        sizeof w->service - 1);
     strcpy(w->service, req->service);
     w->last_sent = -1;
     return GRPC_STATUS_OK;

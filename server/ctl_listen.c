@@ -41,15 +41,19 @@ int ctl_listen_tls(const struct ctl_config *cfg)
     return cfg->tls_cert && *cfg->tls_cert && cfg->tls_key && *cfg->tls_key;
 }
 
-static int tls_flags_check(const struct ctl_config *cfg, char *err, size_t errlen)
+static int tls_flags_check(const struct ctl_config *cfg, char *err,
+                           size_t errlen)
 {
-    int cert = cfg->tls_cert && *cfg->tls_cert, key = cfg->tls_key && *cfg->tls_key;
+    int cert = cfg->tls_cert && *cfg->tls_cert,
+        key = cfg->tls_key && *cfg->tls_key;
     if (cert != key) {
-        snprintf(err, errlen, "-control-tls-cert and -control-tls-key go together");
+        snprintf(err, errlen,
+                 "-control-tls-cert and -control-tls-key go together");
         return -1;
     }
     if (cfg->tls_ca && *cfg->tls_ca && !cert) {
-        snprintf(err, errlen, "-control-tls-ca (mutual TLS) needs -control-tls-cert "
+        snprintf(err, errlen,
+                 "-control-tls-ca (mutual TLS) needs -control-tls-cert "
                  "and -control-tls-key");
         return -1;
     }
@@ -58,8 +62,8 @@ static int tls_flags_check(const struct ctl_config *cfg, char *err, size_t errle
 
 /* ---- TCP ---------------------------------------------------------------- */
 
-static int tcp_policy(const struct ctl_listener *l, const struct ctl_config *cfg,
-                      char *err, size_t errlen)
+static int tcp_policy(const struct ctl_listener *l,
+                      const struct ctl_config *cfg, char *err, size_t errlen)
 {
     int lo = ctl_addr_is_loopback(&l->addr, err, errlen);
     if (lo < 0)
@@ -67,17 +71,20 @@ static int tcp_policy(const struct ctl_listener *l, const struct ctl_config *cfg
     if (lo || ctl_listen_tls(cfg))
         return 0;
     if (!cfg->insecure) {
-        snprintf(err, errlen,
-                 "refusing to serve the control plane on non-loopback address %s "
-                 "without TLS: it can load code into this process. Give "
-                 "-control-tls-cert and -control-tls-key (and -control-tls-ca for "
-                 "mutual TLS), or -control-insecure to do it anyway",
-                 l->addr.target);
+        snprintf(
+            err, errlen,
+            "refusing to serve the control plane on non-loopback address %s "
+            "without TLS: it can load code into this process. Give "
+            "-control-tls-cert and -control-tls-key (and -control-tls-ca for "
+            "mutual TLS), or -control-insecure to do it anyway",
+            l->addr.target);
         return -1;
     }
-    fprintf(stderr, "gortd: WARNING: control plane on %s without TLS "
+    fprintf(stderr,
+            "gortd: WARNING: control plane on %s without TLS "
             "(-control-insecure): anyone who can reach it can load code into "
-            "this process\n", l->addr.target);
+            "this process\n",
+            l->addr.target);
     return 0;
 }
 
@@ -112,21 +119,24 @@ static int unix_clear_stale(const char *path, char *err, size_t errlen)
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it",
-                 path);
+        snprintf(err, errlen,
+                 "%s exists and is not a socket; refusing to replace it", path);
         return -1;
     }
     int live = unix_probe(path);
     if (live != 0) {
         if (live > 0)
-            snprintf(err, errlen, "a server that is not a gortd already listens on "
-                     "%s; refusing to take it over", path);
+            snprintf(err, errlen,
+                     "a server that is not a gortd already listens on "
+                     "%s; refusing to take it over",
+                     path);
         else
             snprintf(err, errlen, "probe %s: %s", path, strerror(errno));
         return -1;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
-        snprintf(err, errlen, "remove stale socket %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "remove stale socket %s: %s", path,
+                 strerror(errno));
         return -1;
     }
     fprintf(stderr, "gortd: removed stale control socket %s\n", path);
@@ -146,9 +156,11 @@ static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
 {
     char holder[32];
     snprintf(l->lock_path, sizeof l->lock_path, "%s.lock", l->addr.path);
-    int fd = open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd =
+        open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "open lock file %s: %s", l->lock_path, strerror(errno));
+        snprintf(err, errlen, "open lock file %s: %s", l->lock_path,
+                 strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -156,8 +168,10 @@ static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
         lock_holder(fd, holder, sizeof holder);
         close(fd);
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "%s is in use by a running gortd (pid %s); stop it "
-                     "or choose another -control address", l->addr.target, holder);
+            snprintf(err, errlen,
+                     "%s is in use by a running gortd (pid %s); stop it "
+                     "or choose another -control address",
+                     l->addr.target, holder);
         else
             snprintf(err, errlen, "lock %s: %s", l->lock_path, strerror(e));
         return -1;
@@ -165,7 +179,8 @@ static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-        fprintf(stderr, "gortd: write pid to %s: %s\n", l->lock_path, strerror(errno));
+        fprintf(stderr, "gortd: write pid to %s: %s\n", l->lock_path,
+                strerror(errno));
     l->lock_fd = fd;
     return 0;
 }
@@ -196,7 +211,8 @@ static int unix_bind(struct ctl_listener *l, grpc_server *srv,
     }
     l->bound = 1;
     if (chmod(l->addr.path, 0600) < 0 || lstat(l->addr.path, &st) < 0) {
-        snprintf(err, errlen, "chmod 0600 %s: %s", l->addr.path, strerror(errno));
+        snprintf(err, errlen, "chmod 0600 %s: %s", l->addr.path,
+                 strerror(errno));
         return -1;
     }
     if ((st.st_mode & 0777) != 0600) {
@@ -214,8 +230,8 @@ int ctl_listen_prepare(struct ctl_listener *l, const struct ctl_config *cfg,
                        char *err, size_t errlen)
 {
     char def[160];
-    const char *addr = cfg->addr && *cfg->addr ? cfg->addr
-                                               : ctl_addr_default(def, sizeof def);
+    const char *addr =
+        cfg->addr && *cfg->addr ? cfg->addr : ctl_addr_default(def, sizeof def);
 
     memset(l, 0, sizeof *l);
     l->lock_fd = -1;
@@ -234,12 +250,15 @@ int ctl_listen_bind(struct ctl_listener *l, grpc_server *srv,
         return unix_bind(l, srv, creds, err, errlen);
     int port = grpc_server_add_http2_port(srv, l->addr.target, creds);
     if (port == 0) {
-        snprintf(err, errlen, "cannot listen on %s: address in use or not "
-                 "available here (gRPC logged why above)", l->addr.target);
+        snprintf(err, errlen,
+                 "cannot listen on %s: address in use or not "
+                 "available here (gRPC logged why above)",
+                 l->addr.target);
         return -1;
     }
-    snprintf(l->served, sizeof l->served, strchr(l->addr.host, ':') ? "[%s]:%d"
-             : "%s:%d", l->addr.host, port);
+    snprintf(l->served, sizeof l->served,
+             strchr(l->addr.host, ':') ? "[%s]:%d" : "%s:%d", l->addr.host,
+             port);
     return 0;
 }
 
@@ -249,7 +268,8 @@ void ctl_listen_release(struct ctl_listener *l)
      * paths where the server never started. We hold the lock, so the file at
      * the path is still ours. */
     if (l->bound && unlink(l->addr.path) < 0 && errno != ENOENT)
-        fprintf(stderr, "gortd: remove %s: %s\n", l->addr.path, strerror(errno));
+        fprintf(stderr, "gortd: remove %s: %s\n", l->addr.path,
+                strerror(errno));
     l->bound = 0;
     if (l->lock_fd >= 0)
         close(l->lock_fd);

@@ -9,9 +9,9 @@
 
 struct ctl_listener {
     struct ctl_addr addr;
-    int lock_fd;      /* unix: flock'd "PATH.lock" held while we serve; else -1 */
-    int bound;        /* unix: the socket file at addr.path is ours */
-    char lock_path[sizeof ((struct ctl_addr *)0)->path + 8];
+    int lock_fd; /* unix: flock'd "PATH.lock" held while we serve; else -1 */
+    int bound;   /* unix: the socket file at addr.path is ours */
+    char lock_path[sizeof((struct ctl_addr *)0)->path + 8];
     char served[320]; /* the address as a client dials it */
 };
 

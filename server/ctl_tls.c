@@ -15,11 +15,13 @@
 #define PEM_MAX (1024 * 1024)
 
 /* The whole file, NUL-terminated, or NULL with err. */
-static char *pem_read(const char *path, const char *what, char *err, size_t errlen)
+static char *pem_read(const char *path, const char *what, char *err,
+                      size_t errlen)
 {
     FILE *f = fopen(path, "re");
     if (!f) {
-        snprintf(err, errlen, "cannot read TLS %s %s: %s", what, path, strerror(errno));
+        snprintf(err, errlen, "cannot read TLS %s %s: %s", what, path,
+                 strerror(errno));
         return NULL;
     }
     char *buf = malloc(PEM_MAX + 1);
@@ -28,7 +30,9 @@ static char *pem_read(const char *path, const char *what, char *err, size_t errl
     fclose(f);
     if (bad) {
         snprintf(err, errlen, "cannot read TLS %s %s: %s", what, path,
-                 !buf ? "out of memory" : n == 0 ? "empty file" : "larger than 1 MiB");
+                 !buf     ? "out of memory"
+                 : n == 0 ? "empty file"
+                          : "larger than 1 MiB");
         free(buf);
         return NULL;
     }
@@ -43,7 +47,8 @@ grpc_server_credentials *ctl_tls_server_creds(const char *cert, const char *key,
     grpc_server_credentials *cr = NULL;
     char *cert_pem = pem_read(cert, "certificate", err, errlen);
     char *key_pem = cert_pem ? pem_read(key, "key", err, errlen) : NULL;
-    char *ca_pem = key_pem && ca ? pem_read(ca, "CA bundle", err, errlen) : NULL;
+    char *ca_pem =
+        key_pem && ca ? pem_read(ca, "CA bundle", err, errlen) : NULL;
 
     if (key_pem && (!ca || ca_pem)) {
         grpc_ssl_pem_key_cert_pair pair = {.private_key = key_pem,
@@ -62,7 +67,8 @@ grpc_server_credentials *ctl_tls_server_creds(const char *cert, const char *key,
     return cr;
 }
 
-grpc_channel_credentials *ctl_tls_channel_creds(const char *ca, const char *cert,
+grpc_channel_credentials *ctl_tls_channel_creds(const char *ca,
+                                                const char *cert,
                                                 const char *key, char *err,
                                                 size_t errlen)
 {
@@ -79,7 +85,8 @@ grpc_channel_credentials *ctl_tls_channel_creds(const char *ca, const char *cert
     if (!cert || key_pem) {
         grpc_ssl_pem_key_cert_pair pair = {.private_key = key_pem,
                                            .cert_chain = cert_pem};
-        cr = grpc_ssl_credentials_create(ca_pem, cert ? &pair : NULL, NULL, NULL);
+        cr = grpc_ssl_credentials_create(ca_pem, cert ? &pair : NULL, NULL,
+                                         NULL);
         if (!cr)
             snprintf(err, errlen, "gRPC refused the TLS settings");
     }

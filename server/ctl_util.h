@@ -25,15 +25,16 @@ enum ctl_flag_kind {
 };
 
 struct ctl_flag {
-    const char *name;        /* without dashes: "control-tls-cert" */
+    const char *name; /* without dashes: "control-tls-cert" */
     enum ctl_flag_kind kind;
-    void *value;             /* holds the default on entry */
-    const char *usage;       /* one line; a `word` in backquotes names the value */
-    int *seen;               /* optional: set to 1 when the flag is given */
+    void *value;       /* holds the default on entry */
+    const char *usage; /* one line; a `word` in backquotes names the value */
+    int *seen;         /* optional: set to 1 when the flag is given */
 };
 
 #define CTL_FLAGS_HELP (-1)  /* -h / -help / --help was given */
-#define CTL_FLAGS_ERROR (-2) /* err says why; print it and the usage, exit 2 */
+#define CTL_FLAGS_ERROR (-2) /* err says why; print it and the usage, exit 2   \
+                              */
 
 /* Parses argv[first..argc). Returns the index of the first argument that is
  * not a flag (argc when none), CTL_FLAGS_HELP or CTL_FLAGS_ERROR. */
@@ -101,9 +102,8 @@ struct grpc_server_credentials *ctl_tls_server_creds(const char *cert,
 
 /* Channel credentials: ca verifies the server (NULL: the system's roots);
  * cert+key are presented for mutual TLS (both NULL: none). */
-struct grpc_channel_credentials *ctl_tls_channel_creds(const char *ca,
-                                                       const char *cert,
-                                                       const char *key, char *err,
-                                                       size_t errlen);
+struct grpc_channel_credentials *
+ctl_tls_channel_creds(const char *ca, const char *cert, const char *key,
+                      char *err, size_t errlen);
 
 #endif /* GORT_CTL_UTIL_H */

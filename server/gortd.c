@@ -162,10 +162,12 @@ int main(int argc, char **argv)
     const struct ctl_flag flags[] = {
         {"listen", CTL_FLAG_STRING, &d.listen,
          "HTTP `address`: HOST:PORT or :PORT", NULL},
-        {"read-header-timeout", CTL_FLAG_DURATION, &d.http.read_header_timeout_ns,
+        {"read-header-timeout", CTL_FLAG_DURATION,
+         &d.http.read_header_timeout_ns,
          "time allowed to read a request's headers", NULL},
         {"idle-timeout", CTL_FLAG_DURATION, &d.http.idle_timeout_ns,
-         "how long a keep-alive connection may wait for its next request", NULL},
+         "how long a keep-alive connection may wait for its next request",
+         NULL},
         {"write-timeout", CTL_FLAG_DURATION, &d.http.write_timeout_ns,
          "time allowed to write one response", NULL},
         {"shutdown-timeout", CTL_FLAG_DURATION, &d.http.shutdown_timeout_ns,
@@ -176,15 +178,18 @@ int main(int argc, char **argv)
          "largest request body accepted (413 beyond)", NULL},
         {"max-conns", CTL_FLAG_INT, &d.max_conns,
          "open connections at most; accept pauses beyond", NULL},
-        {"quiet", CTL_FLAG_BOOL, &d.http.quiet,
-         "do not log refused requests", NULL},
+        {"quiet", CTL_FLAG_BOOL, &d.http.quiet, "do not log refused requests",
+         NULL},
         {"control", CTL_FLAG_STRING, &cfg.addr,
          "control-plane `address`: unix:PATH, or HOST:PORT for TCP", NULL},
         {"control-insecure", CTL_FLAG_BOOL, &cfg.insecure,
          "allow a non-loopback TCP control address without TLS (anyone who "
-         "reaches it can load code)", NULL},
+         "reaches it can load code)",
+         NULL},
         {"control-tls-ca", CTL_FLAG_STRING, &cfg.tls_ca,
-         "PEM CA bundle `file`: require client certificates it signed (mutual TLS)", NULL},
+         "PEM CA bundle `file`: require client certificates it signed (mutual "
+         "TLS)",
+         NULL},
         {"control-tls-cert", CTL_FLAG_STRING, &cfg.tls_cert,
          "PEM certificate `file`: serve the control plane over TLS", NULL},
         {"control-tls-key", CTL_FLAG_STRING, &cfg.tls_key,
@@ -222,7 +227,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gortd: control plane: %s\n", err);
         return 1;
     }
-    fprintf(stderr, "gortd: control plane listening on %s\n", ctl_server_addr(srv));
+    fprintf(stderr, "gortd: control plane listening on %s\n",
+            ctl_server_addr(srv));
     int rc = gort_main(main_goroutine, &d);
     if (rc < 0)
         fprintf(stderr, "gortd: runtime: %s\n", gort_strerror(rc));

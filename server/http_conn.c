@@ -99,7 +99,8 @@ static int read_head(struct http_conn *c, struct gort_http_req_head *h)
         }
         if (!deadline_set && c->srv->cfg.read_header_timeout_ns > 0) {
             gort_set_deadline(c->fd, GORT_IO_READ,
-                              gort_nanotime() + c->srv->cfg.read_header_timeout_ns);
+                              gort_nanotime() +
+                                  c->srv->cfg.read_header_timeout_ns);
             deadline_set = true;
         }
         bool had = c->len > c->off;
@@ -237,9 +238,9 @@ static bool serve_request(struct http_conn *c, struct gort_http_req_head *h,
         size_t blen = GORT_MUX_BUF_LEN(h->path.len, h->query.len);
         char mbuf_small[1024];
         char *mbuf = blen <= sizeof mbuf_small ? mbuf_small : malloc(blen);
-        struct gort_mux_request mr = {r.method, strlen(r.method), r.host,
-                                      strlen(r.host), h->path.ptr, h->path.len,
-                                      h->query.ptr, h->query.len};
+        struct gort_mux_request mr = {
+            r.method,    strlen(r.method), r.host,       strlen(r.host),
+            h->path.ptr, h->path.len,      h->query.ptr, h->query.len};
         int st = mbuf ? gort_mux_match(mux, &mr, &m, mbuf, blen) : 500;
         if (st == 200) {
             r.match = &m;
@@ -283,7 +284,8 @@ static bool go_idle(struct http_conn *c)
     c->buf = NULL;
     c->cap = c->len = c->off = 0;
     int64_t idle = s->cfg.idle_timeout_ns;
-    gort_set_deadline(c->fd, GORT_IO_READ, idle > 0 ? gort_nanotime() + idle : 0);
+    gort_set_deadline(c->fd, GORT_IO_READ,
+                      idle > 0 ? gort_nanotime() + idle : 0);
     gort_set_deadline(c->fd, GORT_IO_WRITE, 0);
     pthread_mutex_lock(&s->conns_lock);
     c->idle = true;

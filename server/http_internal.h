@@ -14,7 +14,7 @@
 #include "mux.h"
 
 #define HTTP_READ_CHUNK 4096
-#define HTTP_BODY_BUF 4096    /* buffered body: under it, Content-Length */
+#define HTTP_BODY_BUF 4096 /* buffered body: under it, Content-Length */
 #define HTTP_MAX_RESP_HEADERS 32
 #define HTTP_RESP_ARENA 2048
 #define HTTP_DRAIN_MAX (256 * 1024) /* unread body we skip to keep alive */
@@ -23,12 +23,12 @@ struct gort_http_server {
     int lfd;
     struct gort_http_config cfg;
     struct gort_mux *_Atomic mux;
-    _Atomic uint64_t gen;        /* bumped by every mux swap */
-    _Atomic int64_t readers[2];  /* requests using the mux of gen & 1 */
+    _Atomic uint64_t gen;       /* bumped by every mux swap */
+    _Atomic int64_t readers[2]; /* requests using the mux of gen & 1 */
     pthread_mutex_t swap_lock;
 
-    pthread_mutex_t conns_lock;  /* the registry, never held across a park */
-    struct http_conn *conns;     /* all open connections */
+    pthread_mutex_t conns_lock; /* the registry, never held across a park */
+    struct http_conn *conns;    /* all open connections */
     _Atomic int shutting_down;
     _Atomic int64_t listener_id; /* 0 once the listener goroutine exited */
 
@@ -40,10 +40,10 @@ struct gort_http_server {
 struct http_conn {
     struct gort_http_server *srv;
     int fd;
-    bool idle;                   /* under srv->conns_lock */
+    bool idle; /* under srv->conns_lock */
     char remote[64];
-    char *buf;                   /* read buffer, NULL while idle */
-    size_t cap, len, off;        /* bytes [off, len) are unconsumed */
+    char *buf;            /* read buffer, NULL while idle */
+    size_t cap, len, off; /* bytes [off, len) are unconsumed */
     uint64_t nreq;
     struct http_conn *prev, *next; /* registry */
 };
@@ -52,12 +52,12 @@ struct gort_http_request {
     struct http_conn *c;
     const struct gort_http_req_head *head;
     struct gort_mux_match *match;
-    char *strs;                 /* NUL-terminated copies, see request_init */
+    char *strs; /* NUL-terminated copies, see request_init */
     const char *method, *target, *path, *query, *proto, *host;
     const char **hname, **hvalue; /* nheaders entries in strs */
     size_t nheaders;
     /* body */
-    int64_t body_left;          /* Content-Length bytes not yet read */
+    int64_t body_left; /* Content-Length bytes not yet read */
     bool chunked, body_done, expect_continue, continue_sent;
     struct gort_http_chunked dec;
     int body_err;
@@ -68,7 +68,7 @@ struct gort_http_response {
     struct gort_http_request *req;
     int status;
     bool wrote_header, chunked, head_only, close_after, aborted, failed;
-    int64_t content_length;     /* set by the handler, or -1 */
+    int64_t content_length; /* set by the handler, or -1 */
     size_t nh;
     const char *hname[HTTP_MAX_RESP_HEADERS], *hvalue[HTTP_MAX_RESP_HEADERS];
     char arena[HTTP_RESP_ARENA];

@@ -286,8 +286,10 @@ int gort_http_listen(const char *addr, int backlog, char *err, size_t errlen)
 {
     char host[256], port[32];
     if (split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
-        snprintf(err, errlen, "invalid listen address \"%s\": want HOST:PORT "
-                              "or :PORT", addr);
+        snprintf(err, errlen,
+                 "invalid listen address \"%s\": want HOST:PORT "
+                 "or :PORT",
+                 addr);
         return -EINVAL;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC,

@@ -112,7 +112,7 @@ int gort_echo_register(struct gort_mux *mux, char *err, size_t errlen)
     int rc = gort_mux_handle(mux, "/echo/", (void *)echo_json, NULL, "echo",
                              err, errlen);
     if (rc == 0)
-        rc = gort_mux_handle(mux, "/echo/raw/", (void *)echo_raw, NULL,
-                             "echo", err, errlen);
+        rc = gort_mux_handle(mux, "/echo/raw/", (void *)echo_raw, NULL, "echo",
+                             err, errlen);
     return rc;
 }

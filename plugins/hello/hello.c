@@ -26,8 +26,8 @@ static void about(gort_http_response *w, gort_http_request *r, void *arg)
 
 int gort_hello_register(struct gort_mux *mux, char *err, size_t errlen)
 {
-    int rc = gort_mux_handle(mux, "GET /{$}", (void *)hello, NULL, "hello",
-                             err, errlen);
+    int rc = gort_mux_handle(mux, "GET /{$}", (void *)hello, NULL, "hello", err,
+                             errlen);
     if (rc == 0)
         rc = gort_mux_handle(mux, "GET /about", (void *)about, NULL, "hello",
                              err, errlen);

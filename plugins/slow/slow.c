@@ -24,7 +24,8 @@ static long query_long(gort_http_request *r, const char *name, long def,
 {
     const char *q = gort_http_query(r);
     size_t n = strlen(name);
-    for (const char *p = q; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+    for (const char *p = q; p && *p;
+         p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
         if (strncmp(p, name, n) == 0 && p[n] == '=') {
             long v = strtol(p + n + 1, NULL, 10);
             return v < 0 ? 0 : v > max ? max : v;

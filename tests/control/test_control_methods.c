@@ -56,13 +56,14 @@ static ProtobufCMessage *call(const char *path, const ProtobufCMessage *req,
 {
     struct ctl_route r;
     uint8_t buf[512];
-    assert_int_equal(ctl_dispatch_lookup(&dispatch, path, strlen(path), &r, rep), 0);
+    assert_int_equal(
+        ctl_dispatch_lookup(&dispatch, path, strlen(path), &r, rep), 0);
     size_t len = protobuf_c_message_pack(req, buf);
     ctl_dispatch_unary(&dispatch, &r, buf, len, env, rep);
     if (rep->code != GRPC_STATUS_OK)
         return NULL;
-    ProtobufCMessage *m = protobuf_c_message_unpack(r.method->output, NULL, rep->len,
-                                                    rep->data);
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(r.method->output, NULL, rep->len, rep->data);
     assert_non_null(m);
     ctl_reply_clear(rep);
     return m;
@@ -75,8 +76,8 @@ static void get_stats(void **state)
     (void)state;
     struct ctl_reply rep;
     Gort__V1__GetStatsRequest req = GORT__V1__GET_STATS_REQUEST__INIT;
-    Gort__V1__Stats *s = (Gort__V1__Stats *)call("/gort.v1.Control/GetStats", &req.base,
-                                                 &serving, &rep);
+    Gort__V1__Stats *s = (Gort__V1__Stats *)call("/gort.v1.Control/GetStats",
+                                                 &req.base, &serving, &rep);
     assert_non_null(s);
     assert_int_equal(s->gomaxprocs, gort_gomaxprocs(0));
     assert_true(s->n_procs >= (size_t)s->gomaxprocs);
@@ -99,7 +100,8 @@ static void set_max_procs_range(void **state)
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         req.maxprocs = bad[i];
-        assert_null(call("/gort.v1.Control/SetMaxProcs", &req.base, &serving, &rep));
+        assert_null(
+            call("/gort.v1.Control/SetMaxProcs", &req.base, &serving, &rep));
         assert_int_equal(rep.code, GRPC_STATUS_INVALID_ARGUMENT);
         assert_non_null(strstr(rep.msg, "allowed 1..256"));
     }
@@ -122,16 +124,19 @@ static void set_max_procs_range(void **state)
 /* ---- DumpGoroutines ----------------------------------------------------- */
 
 static Gort__V1__DumpGoroutinesReply *dump(const char *st, const char *label,
-                                           uint32_t limit, int view, int64_t min_wait)
+                                           uint32_t limit, int view,
+                                           int64_t min_wait)
 {
     struct ctl_reply rep;
-    Gort__V1__DumpGoroutinesRequest req = GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
+    Gort__V1__DumpGoroutinesRequest req =
+        GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
     req.state = (char *)st;
     req.label = (char *)label;
     req.limit = limit;
     req.view = view;
     req.min_wait_ns = min_wait;
-    ProtobufCMessage *m = call("/gort.v1.Control/DumpGoroutines", &req.base, &serving, &rep);
+    ProtobufCMessage *m =
+        call("/gort.v1.Control/DumpGoroutines", &req.base, &serving, &rep);
     assert_non_null(m);
     return (Gort__V1__DumpGoroutinesReply *)m;
 }
@@ -165,7 +170,8 @@ static void dump_structured(void **state)
 {
     (void)state;
     Gort__V1__DumpGoroutinesReply *r =
-        dump("chan receive", "", 0, GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__STRUCTURED, 0);
+        dump("chan receive", "", 0,
+             GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__STRUCTURED, 0);
     assert_int_equal(r->matched, PARKED);
     assert_int_equal(r->n_goroutines, PARKED);
     assert_string_equal(r->text, "");
@@ -176,7 +182,8 @@ static void dump_structured(void **state)
         assert_true(g->n_frames > 0); /* parked: walked from its saved frame */
         assert_true(g->creator_id > 0);
         assert_non_null(g->created_by);
-        assert_true(g->waiting_since_unix_ns == 0 || g->waiting_since_unix_ns <= ctl_unix_ns());
+        assert_true(g->waiting_since_unix_ns == 0 ||
+                    g->waiting_since_unix_ns <= ctl_unix_ns());
     }
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
@@ -185,24 +192,28 @@ static void dump_filters(void **state)
 {
     (void)state;
     Gort__V1__DumpGoroutinesReply *r =
-        dump("CHAN RECEIVE", "two", 0, GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, 0);
+        dump("CHAN RECEIVE", "two", 0,
+             GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, 0);
     assert_int_equal(r->matched, 1);
     assert_string_equal(r->goroutines[0]->label, "worker two");
     assert_non_null(strstr(r->text, "] (worker two):\n"));
     protobuf_c_message_free_unpacked(&r->base, NULL);
 
-    r = dump("chan receive", "", 2, GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, 0);
+    r = dump("chan receive", "", 2,
+             GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, 0);
     assert_int_equal(r->matched, 2);
     assert_int_equal(r->n_goroutines, 2);
     assert_true(r->truncated);
     protobuf_c_message_free_unpacked(&r->base, NULL);
 
-    r = dump("", "", 0, GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, INT64_C(3600000000000));
+    r = dump("", "", 0, GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH,
+             INT64_C(3600000000000));
     assert_int_equal(r->matched, 0);
     assert_string_equal(r->text, "");
     protobuf_c_message_free_unpacked(&r->base, NULL);
 
-    r = dump("no such state", "", 0, GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, 0);
+    r = dump("no such state", "", 0,
+             GORT__V1__DUMP_GOROUTINES_REQUEST__VIEW__BOTH, 0);
     assert_int_equal(r->matched, 0);
     assert_true(r->live >= PARKED);
     protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -212,14 +223,17 @@ static void dump_bad_input(void **state)
 {
     (void)state;
     struct ctl_reply rep;
-    Gort__V1__DumpGoroutinesRequest req = GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
+    Gort__V1__DumpGoroutinesRequest req =
+        GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
     const struct ctl_env past = {ctl_now_ns() - 1, 0};
 
     req.min_wait_ns = -5;
-    assert_null(call("/gort.v1.Control/DumpGoroutines", &req.base, &serving, &rep));
+    assert_null(
+        call("/gort.v1.Control/DumpGoroutines", &req.base, &serving, &rep));
     assert_int_equal(rep.code, GRPC_STATUS_INVALID_ARGUMENT);
     req.min_wait_ns = 0;
-    assert_null(call("/gort.v1.Control/DumpGoroutines", &req.base, &past, &rep));
+    assert_null(
+        call("/gort.v1.Control/DumpGoroutines", &req.base, &past, &rep));
     assert_int_equal(rep.code, GRPC_STATUS_DEADLINE_EXCEEDED);
 }
 
@@ -233,15 +247,18 @@ static void plugin_rpcs_unimplemented(void **state)
     Gort__V1__LoadPluginRequest load = GORT__V1__LOAD_PLUGIN_REQUEST__INIT;
     const char *bad[] = {"", "../hello", "/abs/hello.so", "..", "a/b"};
 
-    assert_null(call("/gort.v1.Control/ListRoutes", &routes.base, &serving, &rep));
+    assert_null(
+        call("/gort.v1.Control/ListRoutes", &routes.base, &serving, &rep));
     assert_int_equal(rep.code, GRPC_STATUS_UNIMPLEMENTED);
     assert_non_null(strstr(rep.msg, "plugin loader is not built"));
     load.name = "hello";
-    assert_null(call("/gort.v1.Control/LoadPlugin", &load.base, &serving, &rep));
+    assert_null(
+        call("/gort.v1.Control/LoadPlugin", &load.base, &serving, &rep));
     assert_int_equal(rep.code, GRPC_STATUS_UNIMPLEMENTED);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         load.name = (char *)bad[i];
-        assert_null(call("/gort.v1.Control/LoadPlugin", &load.base, &serving, &rep));
+        assert_null(
+            call("/gort.v1.Control/LoadPlugin", &load.base, &serving, &rep));
         assert_int_equal(rep.code, GRPC_STATUS_INVALID_ARGUMENT);
     }
 }
@@ -259,7 +276,8 @@ static int open_stream(const char *path, const ProtobufCMessage *req,
 {
     struct ctl_route r;
     uint8_t buf[256];
-    assert_int_equal(ctl_dispatch_lookup(&dispatch, path, strlen(path), &r, rep), 0);
+    assert_int_equal(
+        ctl_dispatch_lookup(&dispatch, path, strlen(path), &r, rep), 0);
     size_t len = protobuf_c_message_pack(req, buf);
     return ctl_stream_open(&dispatch, &r, buf, len, &serving, st, rep);
 }
@@ -273,13 +291,15 @@ static void watch_stats(void **state)
     Gort__V1__WatchStatsRequest req = GORT__V1__WATCH_STATS_REQUEST__INIT;
 
     req.interval_ms = 5;
-    assert_int_equal(open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), -1);
+    assert_int_equal(
+        open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), -1);
     assert_int_equal(rep.code, GRPC_STATUS_INVALID_ARGUMENT);
     assert_non_null(strstr(rep.msg, "allowed 10..3600000"));
 
     req.interval_ms = 50;
     req.count = 2;
-    assert_int_equal(open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), 0);
+    assert_int_equal(
+        open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), 0);
     int64_t t0 = ctl_now_ns();
     assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_SEND);
     assert_true(next_at >= t0 + 50000000);
@@ -292,7 +312,8 @@ static void watch_stats(void **state)
     ctl_stream_close(&st);
 
     req.count = 0; /* unbounded: ends when the server drains */
-    assert_int_equal(open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), 0);
+    assert_int_equal(
+        open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), 0);
     assert_int_equal(step(&st, &draining, &rep, &next_at), CTL_NEXT_END);
     assert_int_equal(rep.code, GRPC_STATUS_OK);
     ctl_stream_close(&st);
@@ -302,7 +323,8 @@ static int health_status(const struct ctl_reply *rep)
 {
     /* A status of UNKNOWN (0) packs to zero bytes: unpack still works. */
     Grpc__Health__V1__HealthCheckResponse *h =
-        grpc__health__v1__health_check_response__unpack(NULL, rep->len, rep->data);
+        grpc__health__v1__health_check_response__unpack(NULL, rep->len,
+                                                        rep->data);
     assert_non_null(h);
     int st = h->status;
     grpc__health__v1__health_check_response__free_unpacked(h, NULL);
@@ -313,24 +335,29 @@ static void health_check(void **state)
 {
     (void)state;
     struct ctl_reply rep;
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     const char *known[] = {"", "gort.v1.Control", "grpc.health.v1.Health"};
 
     for (size_t i = 0; i < 3; i++) {
         req.service = (char *)known[i];
         Grpc__Health__V1__HealthCheckResponse *h =
-            (Grpc__Health__V1__HealthCheckResponse *)call("/grpc.health.v1.Health/Check",
-                                                          &req.base, &serving, &rep);
-        assert_int_equal(h->status, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+            (Grpc__Health__V1__HealthCheckResponse *)call(
+                "/grpc.health.v1.Health/Check", &req.base, &serving, &rep);
+        assert_int_equal(
+            h->status,
+            GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
         protobuf_c_message_free_unpacked(&h->base, NULL);
-        h = (Grpc__Health__V1__HealthCheckResponse *)call("/grpc.health.v1.Health/Check",
-                                                          &req.base, &draining, &rep);
-        assert_int_equal(h->status,
-                         GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+        h = (Grpc__Health__V1__HealthCheckResponse *)call(
+            "/grpc.health.v1.Health/Check", &req.base, &draining, &rep);
+        assert_int_equal(
+            h->status,
+            GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
         protobuf_c_message_free_unpacked(&h->base, NULL);
     }
     req.service = "no.such.Service";
-    assert_null(call("/grpc.health.v1.Health/Check", &req.base, &serving, &rep));
+    assert_null(
+        call("/grpc.health.v1.Health/Check", &req.base, &serving, &rep));
     assert_int_equal(rep.code, GRPC_STATUS_NOT_FOUND);
 }
 
@@ -340,9 +367,11 @@ static void health_watch(void **state)
     struct ctl_reply rep;
     struct ctl_stream st;
     int64_t next_at;
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
 
-    assert_int_equal(open_stream("/grpc.health.v1.Health/Watch", &req.base, &st, &rep), 0);
+    assert_int_equal(
+        open_stream("/grpc.health.v1.Health/Watch", &req.base, &st, &rep), 0);
     assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_SEND);
     assert_int_equal(health_status(&rep), 1 /* SERVING */);
     ctl_reply_clear(&rep);
@@ -356,7 +385,8 @@ static void health_watch(void **state)
     ctl_stream_close(&st);
 
     req.service = "no.such.Service"; /* Watch reports, does not fail */
-    assert_int_equal(open_stream("/grpc.health.v1.Health/Watch", &req.base, &st, &rep), 0);
+    assert_int_equal(
+        open_stream("/grpc.health.v1.Health/Watch", &req.base, &st, &rep), 0);
     assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_SEND);
     assert_int_equal(health_status(&rep), 3 /* SERVICE_UNKNOWN */);
     ctl_reply_clear(&rep);

@@ -26,14 +26,16 @@
 
 static int calls; /* handler invocations */
 
-static grpc_status_code h_echo_procs(const ProtobufCMessage *in, ProtobufCMessage *out,
-                                     struct ctl_ctx *cx)
+static grpc_status_code h_echo_procs(const ProtobufCMessage *in,
+                                     ProtobufCMessage *out, struct ctl_ctx *cx)
 {
-    const Gort__V1__SetMaxProcsRequest *req = (const Gort__V1__SetMaxProcsRequest *)in;
+    const Gort__V1__SetMaxProcsRequest *req =
+        (const Gort__V1__SetMaxProcsRequest *)in;
     Gort__V1__SetMaxProcsReply *rep = (Gort__V1__SetMaxProcsReply *)out;
     calls++;
     if (req->maxprocs == 13)
-        return ctl_fail(cx, GRPC_STATUS_FAILED_PRECONDITION, "unlucky %d", req->maxprocs);
+        return ctl_fail(cx, GRPC_STATUS_FAILED_PRECONDITION, "unlucky %d",
+                        req->maxprocs);
     rep->previous = req->maxprocs - 1;
     rep->current = req->maxprocs;
     return GRPC_STATUS_OK;
@@ -56,7 +58,8 @@ struct ticks {
 static grpc_status_code t_open(const ProtobufCMessage *in, void *state,
                                struct ctl_ctx *cx)
 {
-    const Gort__V1__WatchStatsRequest *req = (const Gort__V1__WatchStatsRequest *)in;
+    const Gort__V1__WatchStatsRequest *req =
+        (const Gort__V1__WatchStatsRequest *)in;
     struct ticks *t = state;
     calls++;
     if (req->interval_ms == 1)
@@ -65,8 +68,8 @@ static grpc_status_code t_open(const ProtobufCMessage *in, void *state,
     return GRPC_STATUS_OK;
 }
 
-static enum ctl_next t_next(void *state, ProtobufCMessage *out, struct ctl_ctx *cx,
-                            int64_t *next_at)
+static enum ctl_next t_next(void *state, ProtobufCMessage *out,
+                            struct ctl_ctx *cx, int64_t *next_at)
 {
     struct ticks *t = state;
     if (t->sent == t->count)
@@ -83,13 +86,18 @@ static enum ctl_next t_next(void *state, ProtobufCMessage *out, struct ctl_ctx *
     return CTL_NEXT_SEND;
 }
 
-static const struct ctl_stream_ops ticks_ops = {sizeof(struct ticks), t_open, t_next};
+static const struct ctl_stream_ops ticks_ops = {sizeof(struct ticks), t_open,
+                                                t_next};
 
 static const struct ctl_handler control_mock[] = {
-    {"GetStats", h_ok, NULL},           {"WatchStats", NULL, &ticks_ops},
-    {"SetMaxProcs", h_echo_procs, NULL}, {"DumpGoroutines", h_ok, NULL},
-    {"ListRoutes", h_ok, NULL},         {"ListPlugins", h_ok, NULL},
-    {"LoadPlugin", h_ok, NULL},         {"UnloadPlugin", h_ok, NULL},
+    {"GetStats", h_ok, NULL},
+    {"WatchStats", NULL, &ticks_ops},
+    {"SetMaxProcs", h_echo_procs, NULL},
+    {"DumpGoroutines", h_ok, NULL},
+    {"ListRoutes", h_ok, NULL},
+    {"ListPlugins", h_ok, NULL},
+    {"LoadPlugin", h_ok, NULL},
+    {"UnloadPlugin", h_ok, NULL},
     {"ReplacePlugin", h_ok, NULL},
 };
 static const struct ctl_handler health_mock[] = {
@@ -117,8 +125,8 @@ static int setup(void **state)
     return 0;
 }
 
-static int lookup(const struct ctl_dispatch *d, const char *path, struct ctl_route *r,
-                  struct ctl_reply *rep)
+static int lookup(const struct ctl_dispatch *d, const char *path,
+                  struct ctl_route *r, struct ctl_reply *rep)
 {
     return ctl_dispatch_lookup(d, path, strlen(path), r, rep);
 }
@@ -128,14 +136,15 @@ static int lookup(const struct ctl_dispatch *d, const char *path, struct ctl_rou
 static void every_method_found(void **state)
 {
     const struct ctl_dispatch *d = *state;
-    const ProtobufCServiceDescriptor *sds[] = {&gort__v1__control__descriptor,
-                                               &grpc__health__v1__health__descriptor};
+    const ProtobufCServiceDescriptor *sds[] = {
+        &gort__v1__control__descriptor, &grpc__health__v1__health__descriptor};
     for (size_t s = 0; s < 2; s++) {
         for (unsigned i = 0; i < sds[s]->n_methods; i++) {
             char path[128];
             struct ctl_route r;
             struct ctl_reply rep;
-            snprintf(path, sizeof path, "/%s/%s", sds[s]->name, sds[s]->methods[i].name);
+            snprintf(path, sizeof path, "/%s/%s", sds[s]->name,
+                     sds[s]->methods[i].name);
             assert_int_equal(lookup(d, path, &r, &rep), 0);
             assert_int_equal(r.index, i);
             assert_ptr_equal(r.method, &sds[s]->methods[i]);
@@ -154,7 +163,8 @@ static void unknown_is_unimplemented(void **state)
 
     assert_int_equal(lookup(d, "/gort.v1.Control/Nope", &r, &rep), -1);
     assert_int_equal(rep.code, GRPC_STATUS_UNIMPLEMENTED);
-    assert_string_equal(rep.msg, "unknown method Nope for service gort.v1.Control");
+    assert_string_equal(rep.msg,
+                        "unknown method Nope for service gort.v1.Control");
 
     assert_int_equal(lookup(d, "/other.Svc/GetStats", &r, &rep), -1);
     assert_int_equal(rep.code, GRPC_STATUS_UNIMPLEMENTED);
@@ -168,8 +178,13 @@ static void unknown_is_unimplemented(void **state)
 static void malformed_paths(void **state)
 {
     const struct ctl_dispatch *d = *state;
-    const char *bad[] = {"", "/", "GetStats", "/gort.v1.Control", "/gort.v1.Control/",
-                         "//GetStats", "gort.v1.Control/GetStats",
+    const char *bad[] = {"",
+                         "/",
+                         "GetStats",
+                         "/gort.v1.Control",
+                         "/gort.v1.Control/",
+                         "//GetStats",
+                         "gort.v1.Control/GetStats",
                          "/gort.v1.Control/GetStats/x"};
     char longname[400];
     struct ctl_route r;
@@ -289,28 +304,38 @@ static void registration_checks_table(void **state)
     struct ctl_dispatch d;
     char err[256];
     struct ctl_handler swapped[N(control_mock)];
-    const struct ctl_handler both[] = {{"Check", h_ok, &ticks_ops}, {"Watch", NULL, &ticks_ops}};
+    const struct ctl_handler both[] = {{"Check", h_ok, &ticks_ops},
+                                       {"Watch", NULL, &ticks_ops}};
 
     memset(&d, 0, sizeof d);
-    assert_int_equal(ctl_dispatch_add(&d, &gort__v1__control__descriptor, control_mock,
-                                      N(control_mock) - 1, err, sizeof err), -1);
+    assert_int_equal(ctl_dispatch_add(&d, &gort__v1__control__descriptor,
+                                      control_mock, N(control_mock) - 1, err,
+                                      sizeof err),
+                     -1);
     assert_non_null(strstr(err, "8 handlers for 9 methods"));
 
     memcpy(swapped, control_mock, sizeof swapped);
     swapped[0] = control_mock[2];
     swapped[2] = control_mock[0];
-    assert_int_equal(ctl_dispatch_add(&d, &gort__v1__control__descriptor, swapped,
-                                      N(swapped), err, sizeof err), -1);
-    assert_non_null(strstr(err, "handler 0 is for SetMaxProcs, the descriptor says GetStats"));
+    assert_int_equal(ctl_dispatch_add(&d, &gort__v1__control__descriptor,
+                                      swapped, N(swapped), err, sizeof err),
+                     -1);
+    assert_non_null(strstr(
+        err, "handler 0 is for SetMaxProcs, the descriptor says GetStats"));
 
-    assert_int_equal(ctl_dispatch_add(&d, &grpc__health__v1__health__descriptor, both,
-                                      N(both), err, sizeof err), -1);
+    assert_int_equal(ctl_dispatch_add(&d, &grpc__health__v1__health__descriptor,
+                                      both, N(both), err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "exactly one of unary, stream"));
 
     assert_int_equal(ctl_dispatch_add(&d, &grpc__health__v1__health__descriptor,
-                                      health_mock, N(health_mock), err, sizeof err), 0);
+                                      health_mock, N(health_mock), err,
+                                      sizeof err),
+                     0);
     assert_int_equal(ctl_dispatch_add(&d, &grpc__health__v1__health__descriptor,
-                                      health_mock, N(health_mock), err, sizeof err), -1);
+                                      health_mock, N(health_mock), err,
+                                      sizeof err),
+                     -1);
     assert_non_null(strstr(err, "registered twice"));
     assert_int_equal(d.n, 1);
 }
@@ -331,12 +356,15 @@ static void stream_steps(void **state)
     size_t len = protobuf_c_message_pack(&req.base, buf);
     assert_int_equal(lookup(d, "/gort.v1.Control/WatchStats", &r, &rep), 0);
     assert_non_null(r.handler->stream);
-    assert_int_equal(ctl_stream_open(d, &r, buf, len, &no_deadline, &st, &rep), 0);
+    assert_int_equal(ctl_stream_open(d, &r, buf, len, &no_deadline, &st, &rep),
+                     0);
 
     for (int32_t want = 1; want <= 2; want++) {
-        assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at), CTL_NEXT_IDLE);
+        assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at),
+                         CTL_NEXT_IDLE);
         assert_int_equal(next_at, 42);
-        assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at), CTL_NEXT_SEND);
+        assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at),
+                         CTL_NEXT_SEND);
         assert_int_equal(next_at, INT64_MAX); /* default: only when woken */
         Gort__V1__Stats *s = gort__v1__stats__unpack(NULL, rep.len, rep.data);
         assert_int_equal(s->gomaxprocs, want);
@@ -344,7 +372,8 @@ static void stream_steps(void **state)
         gort__v1__stats__free_unpacked(s, NULL);
         ctl_reply_clear(&rep);
     }
-    assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at), CTL_NEXT_END);
+    assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at),
+                     CTL_NEXT_END);
     assert_int_equal(rep.code, GRPC_STATUS_OK);
     ctl_stream_close(&st);
 }
@@ -359,14 +388,16 @@ static void stream_open_errors(void **state)
     uint8_t buf[32], junk[] = {0xff, 0xff};
 
     assert_int_equal(lookup(d, "/gort.v1.Control/WatchStats", &r, &rep), 0);
-    assert_int_equal(ctl_stream_open(d, &r, junk, sizeof junk, &no_deadline, &st, &rep), -1);
+    assert_int_equal(
+        ctl_stream_open(d, &r, junk, sizeof junk, &no_deadline, &st, &rep), -1);
     assert_int_equal(rep.code, GRPC_STATUS_INVALID_ARGUMENT);
     assert_string_equal(rep.msg, "cannot parse gort.v1.WatchStatsRequest");
     assert_int_equal(calls, 0);
 
     req.interval_ms = 1;
     size_t len = protobuf_c_message_pack(&req.base, buf);
-    assert_int_equal(ctl_stream_open(d, &r, buf, len, &no_deadline, &st, &rep), -1);
+    assert_int_equal(ctl_stream_open(d, &r, buf, len, &no_deadline, &st, &rep),
+                     -1);
     assert_int_equal(rep.code, GRPC_STATUS_INVALID_ARGUMENT);
     assert_string_equal(rep.msg, "too fast");
     assert_null(st.state); /* nothing left to close */

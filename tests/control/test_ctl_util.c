@@ -32,7 +32,8 @@ static void duration_parse_go_syntax(void **state)
         {"-1.5s", -1500000000},
         {".5s", 500000000},
     };
-    const char *bad[] = {"", "1", "s", "1x", "1.5", "--1s", "1s2", "99999999999h"};
+    const char *bad[] = {"",    "1",    "s",   "1x",
+                         "1.5", "--1s", "1s2", "99999999999h"};
     int64_t ns;
 
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -94,8 +95,9 @@ static void flags_go_forms(void **state)
     (void)state;
     char err[256];
     struct opts o = {"def", 0, 0, 0, 0};
-    char *argv[] = {"x", "-addr=unix:/a", "--json", "-n", "7", "--timeout=1.5s", "stats",
-                    "-json", NULL};
+    char *argv[] = {"x", "-addr=unix:/a",  "--json", "-n",
+                    "7", "--timeout=1.5s", "stats",  "-json",
+                    NULL};
 
     assert_int_equal(parse(&o, 8, argv, err), 6); /* stops at the command */
     assert_string_equal(o.addr, "unix:/a");
@@ -127,7 +129,8 @@ static void flags_errors(void **state)
     assert_int_equal(parse(&o, 2, missing, err), CTL_FLAGS_ERROR);
     assert_string_equal(err, "flag needs an argument: -n");
     assert_int_equal(parse(&o, 2, badint, err), CTL_FLAGS_ERROR);
-    assert_string_equal(err, "invalid value \"seven\" for flag -n: parse error");
+    assert_string_equal(err,
+                        "invalid value \"seven\" for flag -n: parse error");
     assert_int_equal(parse(&o, 3, baddur, err), CTL_FLAGS_ERROR);
     assert_int_equal(parse(&o, 4, help, err), CTL_FLAGS_HELP);
     assert_int_equal(parse(&o, 2, h, err), CTL_FLAGS_HELP);
@@ -149,10 +152,11 @@ static void flags_help_layout(void **state)
     FILE *f = open_memstream(&buf, &len);
     ctl_flags_print(f, flags, 3);
     fclose(f);
-    assert_string_equal(buf,
-                        "  -addr address\n    \tthe address to dial (default \"unix:/run/g.sock\")\n"
-                        "  -json\n    \tprint JSON\n"
-                        "  -timeout duration\n    \tdeadline of each call (default 5s)\n");
+    assert_string_equal(
+        buf, "  -addr address\n    \tthe address to dial (default "
+             "\"unix:/run/g.sock\")\n"
+             "  -json\n    \tprint JSON\n"
+             "  -timeout duration\n    \tdeadline of each call (default 5s)\n");
     free(buf);
 }
 
@@ -164,7 +168,8 @@ static void addr_forms(void **state)
     struct ctl_addr a;
     char err[256];
 
-    assert_int_equal(ctl_addr_parse("unix:/tmp/g.sock", &a, err, sizeof err), 0);
+    assert_int_equal(ctl_addr_parse("unix:/tmp/g.sock", &a, err, sizeof err),
+                     0);
     assert_int_equal(a.kind, CTL_ADDR_UNIX);
     assert_string_equal(a.path, "/tmp/g.sock");
     assert_string_equal(a.target, "unix:/tmp/g.sock");
@@ -178,7 +183,8 @@ static void addr_forms(void **state)
     assert_string_equal(a.host, "::1");
     assert_string_equal(a.target, "[::1]:0");
 
-    const char *bad[] = {"unix:", ":50051", "localhost", "::1:5", "[::1]5", "h:99999",
+    const char *bad[] = {"unix:",  ":50051",          "localhost",
+                         "::1:5",  "[::1]5",          "h:99999",
                          "h:port", "unix-abstract:x", "http://h:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(ctl_addr_parse(bad[i], &a, err, sizeof err), -1);
@@ -194,9 +200,10 @@ static void addr_loopback_rule(void **state)
     (void)state;
     struct ctl_addr a;
     char err[256];
-    const char *lo[] = {"127.0.0.1:1", "127.8.9.10:1", "[::1]:1", "[::ffff:127.0.0.1]:1",
-                        "unix:/x"};
-    const char *wide[] = {"0.0.0.0:1", "[::]:1", "192.0.2.1:1", "[2001:db8::1]:1"};
+    const char *lo[] = {"127.0.0.1:1", "127.8.9.10:1", "[::1]:1",
+                        "[::ffff:127.0.0.1]:1", "unix:/x"};
+    const char *wide[] = {"0.0.0.0:1", "[::]:1", "192.0.2.1:1",
+                          "[2001:db8::1]:1"};
 
     for (size_t i = 0; i < sizeof lo / sizeof lo[0]; i++) {
         assert_int_equal(ctl_addr_parse(lo[i], &a, err, sizeof err), 0);
@@ -213,19 +220,25 @@ static void addr_default(void **state)
     (void)state;
     char buf[160];
     setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
-    assert_string_equal(ctl_addr_default(buf, sizeof buf), "unix:/run/user/1000/gortd.sock");
+    assert_string_equal(ctl_addr_default(buf, sizeof buf),
+                        "unix:/run/user/1000/gortd.sock");
     setenv("XDG_RUNTIME_DIR", "relative", 1);
-    assert_non_null(strstr(ctl_addr_default(buf, sizeof buf), "unix:/tmp/gortd-"));
+    assert_non_null(
+        strstr(ctl_addr_default(buf, sizeof buf), "unix:/tmp/gortd-"));
     unsetenv("XDG_RUNTIME_DIR");
-    assert_non_null(strstr(ctl_addr_default(buf, sizeof buf), "unix:/tmp/gortd-"));
+    assert_non_null(
+        strstr(ctl_addr_default(buf, sizeof buf), "unix:/tmp/gortd-"));
 }
 
 static void status_names(void **state)
 {
     (void)state;
-    assert_string_equal(ctl_status_name(GRPC_STATUS_INVALID_ARGUMENT), "INVALID_ARGUMENT");
-    assert_string_equal(ctl_status_name(GRPC_STATUS_UNIMPLEMENTED), "UNIMPLEMENTED");
-    assert_string_equal(ctl_status_name(GRPC_STATUS_UNAUTHENTICATED), "UNAUTHENTICATED");
+    assert_string_equal(ctl_status_name(GRPC_STATUS_INVALID_ARGUMENT),
+                        "INVALID_ARGUMENT");
+    assert_string_equal(ctl_status_name(GRPC_STATUS_UNIMPLEMENTED),
+                        "UNIMPLEMENTED");
+    assert_string_equal(ctl_status_name(GRPC_STATUS_UNAUTHENTICATED),
+                        "UNAUTHENTICATED");
     assert_string_equal(ctl_status_name((grpc_status_code)42), "CODE_42");
 }
 

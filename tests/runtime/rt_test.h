@@ -96,28 +96,28 @@ static inline void rt_fail_at(const char *file, int line, const char *fmt, ...)
         fprintf(stderr, "CHECK FAILED %s:%d: %s\n", file, line, msg);
 }
 
-#define RT_CHECK(cond)                                                  \
-    do {                                                                \
-        if (!(cond))                                                    \
-            rt_fail_at(__FILE__, __LINE__, "%s", #cond);                \
+#define RT_CHECK(cond)                                                         \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            rt_fail_at(__FILE__, __LINE__, "%s", #cond);                       \
     } while (0)
 
 /* Compares two integers; the message shows both values. */
-#define RT_CHECK_INT(a, op, b)                                          \
-    do {                                                                \
-        long long rt_a_ = (long long)(a), rt_b_ = (long long)(b);       \
-        if (!(rt_a_ op rt_b_))                                          \
-            rt_fail_at(__FILE__, __LINE__, "%s %s %s (%lld vs %lld)",   \
-                       #a, #op, #b, rt_a_, rt_b_);                      \
+#define RT_CHECK_INT(a, op, b)                                                 \
+    do {                                                                       \
+        long long rt_a_ = (long long)(a), rt_b_ = (long long)(b);              \
+        if (!(rt_a_ op rt_b_))                                                 \
+            rt_fail_at(__FILE__, __LINE__, "%s %s %s (%lld vs %lld)", #a, #op, \
+                       #b, rt_a_, rt_b_);                                      \
     } while (0)
 
-#define RT_CHECK_STR(a, b)                                              \
-    do {                                                                \
-        const char *rt_a_ = (a), *rt_b_ = (b);                          \
-        if (!rt_a_ || !rt_b_ || strcmp(rt_a_, rt_b_) != 0)              \
-            rt_fail_at(__FILE__, __LINE__, "%s == %s (\"%s\" vs \"%s\")", \
-                       #a, #b, rt_a_ ? rt_a_ : "(null)",                \
-                       rt_b_ ? rt_b_ : "(null)");                       \
+#define RT_CHECK_STR(a, b)                                                     \
+    do {                                                                       \
+        const char *rt_a_ = (a), *rt_b_ = (b);                                 \
+        if (!rt_a_ || !rt_b_ || strcmp(rt_a_, rt_b_) != 0)                     \
+            rt_fail_at(__FILE__, __LINE__, "%s == %s (\"%s\" vs \"%s\")", #a,  \
+                       #b, rt_a_ ? rt_a_ : "(null)",                           \
+                       rt_b_ ? rt_b_ : "(null)");                              \
     } while (0)
 
 static inline long rt_failures(void)
@@ -158,14 +158,14 @@ static inline void rt_filter_from_env(void)
 /* Yields until expr holds. A condition that never comes true hangs the test
  * until ctest's timeout; after many rounds we say on stderr what we wait for,
  * so that the log names the culprit. Goroutine only. */
-#define RT_YIELD_UNTIL(expr)                                            \
-    do {                                                                \
-        for (long rt_i_ = 1; !(expr); rt_i_++) {                        \
-            gort_yield();                                               \
-            if (rt_i_ % 20000000 == 0)                                  \
-                fprintf(stderr, "%s:%d: still waiting for %s\n",        \
-                        __FILE__, __LINE__, #expr);                     \
-        }                                                               \
+#define RT_YIELD_UNTIL(expr)                                                   \
+    do {                                                                       \
+        for (long rt_i_ = 1; !(expr); rt_i_++) {                               \
+            gort_yield();                                                      \
+            if (rt_i_ % 20000000 == 0)                                         \
+                fprintf(stderr, "%s:%d: still waiting for %s\n", __FILE__,     \
+                        __LINE__, #expr);                                      \
+        }                                                                      \
     } while (0)
 
 struct rt_ginfo {

@@ -51,7 +51,7 @@ static void readable_main(void *arg)
     RT_CHECK_INT(gort_fd_on_readable(sv[1], on_ready, &r), ==, -EBUSY);
     gort_sleep(20 * 1000 * 1000);
     RT_CHECK_INT(atomic_load(&spawned_id), ==, 0); /* nothing yet */
-    RT_CHECK_INT(live_goroutines(), ==, before);    /* and no goroutine */
+    RT_CHECK_INT(live_goroutines(), ==, before);   /* and no goroutine */
     RT_CHECK_INT(gort_write(sv[0], "hello", 5), ==, 5);
     gort_chan_recv(done, NULL);
     RT_CHECK_INT(r.n, ==, 5);

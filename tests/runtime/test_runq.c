@@ -262,8 +262,8 @@ static void check_steal(long n)
 static void test_steal_half(void **state)
 {
     (void)state;
-    static const long sizes[] = {1, 2, 3, 4, 5, 10, 11, 127, 128, 129, 200,
-                                 255, 256};
+    static const long sizes[] = {1,   2,   3,   4,   5,   10, 11,
+                                 127, 128, 129, 200, 255, 256};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         check_steal(sizes[i]);
 }

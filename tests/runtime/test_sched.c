@@ -99,7 +99,8 @@ static void gomaxprocs_api(void *arg)
     RT_CHECK_INT(s->nprocs, >=, 3);
     RT_CHECK_INT(gort_gomaxprocs(GORT_MAXPROCS_CAP + 1), ==, -EINVAL);
     RT_CHECK_INT(gort_gomaxprocs(1000000), ==, -EINVAL);
-    RT_CHECK_INT(gort_gomaxprocs(0), ==, 3); /* a refused change changes nothing */
+    RT_CHECK_INT(gort_gomaxprocs(0), ==,
+                 3); /* a refused change changes nothing */
     RT_CHECK_INT(gort_gomaxprocs(1), ==, 3);
     stats_read(s);
     RT_CHECK_INT(s->gomaxprocs, ==, 1);
@@ -147,8 +148,8 @@ static void spawn_main(void *arg)
         }
         if ((i + 1) % sp.batch == 0) {
             long floor = i + 1 - sp.batch;
-            RT_YIELD_UNTIL(atomic_load_explicit(&sp.done,
-                                                memory_order_acquire) >= floor);
+            RT_YIELD_UNTIL(
+                atomic_load_explicit(&sp.done, memory_order_acquire) >= floor);
         }
     }
     RT_YIELD_UNTIL(atomic_load_explicit(&sp.done, memory_order_acquire) ==
@@ -608,7 +609,8 @@ static void test_gomaxprocs_cap(void **state)
     rt_run(cap_main, NULL);
 }
 
-/* ---- ids ------------------------------------------------------------------ */
+/* ---- ids ------------------------------------------------------------------
+ */
 
 static struct ids {
     long n;
@@ -673,7 +675,8 @@ static void test_ids_unique(void **state)
     free(ids.returned);
 }
 
-/* ---- gort_go from a thread that is not a goroutine ------------------------ */
+/* ---- gort_go from a thread that is not a goroutine ------------------------
+ */
 
 static struct foreign {
     _Atomic long done;
@@ -723,7 +726,8 @@ static void test_go_from_foreign_thread(void **state)
     assert_int_equal(atomic_load(&fg.done), 1000);
 }
 
-/* ---- labels ---------------------------------------------------------------- */
+/* ---- labels ----------------------------------------------------------------
+ */
 
 static struct labels {
     _Atomic int step;
@@ -779,7 +783,8 @@ static void test_label_visible(void **state)
     assert_string_equal(lb.cleared.label, "");
 }
 
-/* ---- errors ---------------------------------------------------------------- */
+/* ---- errors ----------------------------------------------------------------
+ */
 
 static void errors_main(void *arg)
 {
@@ -801,7 +806,8 @@ static void test_errors(void **state)
     assert_string_not_equal(gort_strerror(-EINVAL), gort_strerror(-EPIPE));
 }
 
-/* ---- the environment -------------------------------------------------------- */
+/* ---- the environment --------------------------------------------------------
+ */
 
 /* Run as `test_sched env` with GOMAXPROCS=3. */
 static void env_main(void *arg)
@@ -876,7 +882,7 @@ int main(int argc, char **argv)
         return cmocka_run_group_tests_name("sched_badenv", tests, NULL, NULL);
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_before_start), /* must stay first */
+        cmocka_unit_test(test_before_start),  /* must stay first */
         cmocka_unit_test(test_default_procs), /* must stay second */
         cmocka_unit_test(test_gomaxprocs_api),
         cmocka_unit_test(test_errors),

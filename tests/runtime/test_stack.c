@@ -29,7 +29,8 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-/* ---- 100,000 live goroutines ------------------------------------------------ */
+/* ---- 100,000 live goroutines ------------------------------------------------
+ */
 
 static struct live {
     long n;
@@ -126,7 +127,8 @@ static void test_100k_live(void **state)
     assert_int_equal(atomic_load(&lv.woke), lv.n);
 }
 
-/* ---- stack sizes ---------------------------------------------------------------- */
+/* ---- stack sizes
+ * ---------------------------------------------------------------- */
 
 /* Uses about depth KiB of stack; returns a checksum of every frame so that
  * no frame can be optimised away. */
@@ -219,7 +221,8 @@ static void test_many_custom_stacks(void **state)
     rt_run(custom_main, NULL);
 }
 
-/* ---- child processes ------------------------------------------------------------- */
+/* ---- child processes
+ * ------------------------------------------------------------- */
 
 struct child {
     int status;
@@ -307,7 +310,8 @@ static void describe_status(int status, char *buf, size_t n)
         snprintf(buf, n, "status %#x", status);
 }
 
-/* ---- child: overflow ---------------------------------------------------------- */
+/* ---- child: overflow
+ * ---------------------------------------------------------- */
 
 /* In the child: a goroutine recurses without bound, yielding at every level
  * so that each frame is followed by a switch (the canary is checked at
@@ -387,8 +391,7 @@ static void expect_overflow(const char *size, const char *guards,
     if (!v || sscanf(v, "victim %lld", &id) != 1 || id <= 0)
         fail_msg("child never started the victim; stdout: %s", c.out);
     if (WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0)
-        fail_msg("the child survived the overflow (%s); stdout: %s", st,
-                 c.out);
+        fail_msg("the child survived the overflow (%s); stdout: %s", st, c.out);
     if (!strstr(c.err, "stack overflow"))
         fail_msg("stderr does not say \"stack overflow\": %s", c.err);
     char want[64];
@@ -425,7 +428,8 @@ static void test_overflow_custom_size_canary(void **state)
     expect_overflow("65536", "0", "overflow-custom-canary", "red zone");
 }
 
-/* ---- child: which protection ------------------------------------------------- */
+/* ---- child: which protection
+ * ------------------------------------------------- */
 
 /* In the child: n goroutines parked at once, then print the stats. */
 static gort_chan *protect_gate;
@@ -472,7 +476,8 @@ static void expect_protection(const char *guards, long n, long want_guarded)
         sscanf(line, "guarded %llu canary %llu", &g, &k) != 2)
         fail_msg("child failed: %s / %s", c.out, c.err);
     print_message("GORT_STACK_GUARDS=%s, %ld parked: %llu guarded, %llu "
-                  "canary\n", guards, n, g, k);
+                  "canary\n",
+                  guards, n, g, k);
     assert_int_equal(g, want_guarded);
     assert_true(g + k >= (unsigned long long)n);
 }

@@ -44,7 +44,8 @@ static void test_before_start(void **state)
     free(s);
 }
 
-/* ---- the snapshot ----------------------------------------------------------- */
+/* ---- the snapshot -----------------------------------------------------------
+ */
 
 static _Atomic long sane_done;
 
@@ -234,7 +235,8 @@ static void test_steals_balance(void **state)
     rt_run(steals_main, NULL);
 }
 
-/* ---- goroutines parked on a channel ----------------------------------------- */
+/* ---- goroutines parked on a channel -----------------------------------------
+ */
 
 #define NPARKED 1000
 static struct parked {
@@ -296,8 +298,8 @@ static void park_workers(void)
     gort_wg_wait(&pk.started);
     /* One walk per round: a walk symbolizes every parked goroutine. */
     long n = 0;
-    RT_YIELD_UNTIL((n = 0, gort_goroutines_each(count_parked, &n),
-                    n == NPARKED + 1));
+    RT_YIELD_UNTIL(
+        (n = 0, gort_goroutines_each(count_parked, &n), n == NPARKED + 1));
 }
 
 static void release_workers(void)
@@ -356,7 +358,8 @@ static void test_g_live_counts_parked(void **state)
     assert_true(lc.after_live <= lc.base_live);
 }
 
-/* ---- gort_goroutines_each --------------------------------------------------- */
+/* ---- gort_goroutines_each ---------------------------------------------------
+ */
 
 static struct each {
     long visited_all, calls_all;
@@ -377,9 +380,10 @@ static int each_count(const struct gort_goroutine_info *g, void *arg)
         ea.parked_workers++;
         if (strcmp(g->state, "chan receive") != 0 ||
             strcmp(g->wait_reason, "chan receive") != 0)
-            rt_fail_at(__FILE__, __LINE__, "goroutine %lld: state \"%s\", "
-                       "wait reason \"%s\"", (long long)g->id, g->state,
-                       g->wait_reason);
+            rt_fail_at(__FILE__, __LINE__,
+                       "goroutine %lld: state \"%s\", "
+                       "wait reason \"%s\"",
+                       (long long)g->id, g->state, g->wait_reason);
         if (g->creator_id != pk.main_id)
             rt_fail_at(__FILE__, __LINE__, "goroutine %lld: creator %lld",
                        (long long)g->id, (long long)g->creator_id);
@@ -484,7 +488,8 @@ static void test_long_label(void **state)
     assert_memory_equal(long_label_info.label, long_label, n);
 }
 
-/* ---- gort_dump_text ------------------------------------------------------------ */
+/* ---- gort_dump_text
+ * ------------------------------------------------------------ */
 
 static char *dump_buf;
 static long dump_ret;

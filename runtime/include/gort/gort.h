@@ -42,8 +42,8 @@ GORT_API int gort_default_procs(void);
 /* ---- goroutines -------------------------------------------------------- */
 
 struct gort_go_opts {
-    const char *label;  /* shown in dumps; copied; NULL for none */
-    size_t stack_size;  /* bytes of address space; 0 = default (256 KiB) */
+    const char *label; /* shown in dumps; copied; NULL for none */
+    size_t stack_size; /* bytes of address space; 0 = default (256 KiB) */
 };
 
 /* go fn(arg). Returns the new goroutine's id (> 0) or -ENOMEM / -EINVAL.
@@ -105,10 +105,10 @@ GORT_API size_t gort_chan_cap(gort_chan *c);
 enum gort_select_dir { GORT_SELECT_SEND = 1, GORT_SELECT_RECV = 2 };
 
 struct gort_select_case {
-    gort_chan *chan;  /* NULL: this case never fires (Go's nil channel) */
-    int dir;          /* GORT_SELECT_SEND or GORT_SELECT_RECV */
-    void *elem;       /* element to send, or where to receive (may be NULL) */
-    int ok;           /* out, for a receive: 1 received, 0 closed */
+    gort_chan *chan; /* NULL: this case never fires (Go's nil channel) */
+    int dir;         /* GORT_SELECT_SEND or GORT_SELECT_RECV */
+    void *elem;      /* element to send, or where to receive (may be NULL) */
+    int ok;          /* out, for a receive: 1 received, 0 closed */
 };
 
 /* Go's select over n cases, chosen uniformly among the ready ones. Returns
@@ -121,15 +121,29 @@ GORT_API int gort_select(struct gort_select_case *cases, int n, int block);
 
 /* A mutual-exclusion lock that parks goroutines, never threads. Zero value
  * (GORT_MUTEX_INIT) is unlocked. Must not be copied once used. */
-typedef struct gort_mutex { uintptr_t opaque_[4]; } gort_mutex;
-#define GORT_MUTEX_INIT { { 0, 0, 0, 0 } }
+typedef struct gort_mutex {
+    uintptr_t opaque_[4];
+} gort_mutex;
+#define GORT_MUTEX_INIT                                                        \
+    {                                                                          \
+        {                                                                      \
+            0, 0, 0, 0                                                         \
+        }                                                                      \
+    }
 GORT_API void gort_mutex_lock(gort_mutex *mu);   /* goroutine only */
 GORT_API int gort_mutex_trylock(gort_mutex *mu); /* 1 acquired, 0 busy */
 GORT_API void gort_mutex_unlock(gort_mutex *mu);
 
 /* Go's sync.WaitGroup. Zero value (GORT_WAITGROUP_INIT) is ready. */
-typedef struct gort_waitgroup { uintptr_t opaque_[4]; } gort_waitgroup;
-#define GORT_WAITGROUP_INIT { { 0, 0, 0, 0 } }
+typedef struct gort_waitgroup {
+    uintptr_t opaque_[4];
+} gort_waitgroup;
+#define GORT_WAITGROUP_INIT                                                    \
+    {                                                                          \
+        {                                                                      \
+            0, 0, 0, 0                                                         \
+        }                                                                      \
+    }
 GORT_API void gort_wg_add(gort_waitgroup *wg, int64_t delta);
 GORT_API void gort_wg_done(gort_waitgroup *wg);
 GORT_API void gort_wg_wait(gort_waitgroup *wg); /* goroutine only */

@@ -24,8 +24,8 @@ typedef struct gort_http_request gort_http_request;
 typedef struct gort_http_response gort_http_response;
 
 /* ServeHTTP(w, r). arg is what was registered with the route. */
-typedef void (*gort_http_handler)(gort_http_response *w,
-                                  gort_http_request *r, void *arg);
+typedef void (*gort_http_handler)(gort_http_response *w, gort_http_request *r,
+                                  void *arg);
 
 /* ---- request ------------------------------------------------------------ */
 
@@ -46,8 +46,8 @@ GORT_API const char *gort_http_remote_addr(const gort_http_request *r);
 GORT_API const char *gort_http_header(const gort_http_request *r,
                                       const char *name);
 /* Header i (0-based) in arrival order; NULL past the end. */
-GORT_API const char *gort_http_header_at(const gort_http_request *r,
-                                         size_t i, const char **value);
+GORT_API const char *gort_http_header_at(const gort_http_request *r, size_t i,
+                                         const char **value);
 /* Value of a {name} / {name...} wildcard of the matched pattern, or NULL. */
 GORT_API const char *gort_http_path_value(const gort_http_request *r,
                                           const char *name);
@@ -59,8 +59,7 @@ GORT_API int64_t gort_http_content_length(const gort_http_request *r);
  * end, < 0 error (-EBADMSG malformed, -EFBIG over the body limit,
  * -ETIMEDOUT, -ECONNRESET). Sends "100 Continue" first when the client
  * asked for it. */
-GORT_API ssize_t gort_http_body_read(gort_http_request *r, void *buf,
-                                     size_t n);
+GORT_API ssize_t gort_http_body_read(gort_http_request *r, void *buf, size_t n);
 
 /* ---- response ----------------------------------------------------------- */
 

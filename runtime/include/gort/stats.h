@@ -53,9 +53,9 @@ struct gort_stats {
     uint64_t g_live;     /* created and not yet exited */
     uint64_t g_runnable; /* on a run queue */
     uint64_t g_running;
-    uint64_t g_waiting;  /* parked: channel, mutex, sleep, I/O … */
+    uint64_t g_waiting; /* parked: channel, mutex, sleep, I/O … */
     uint64_t g_syscall;
-    uint64_t g_created;  /* since start */
+    uint64_t g_created; /* since start */
     uint64_t ctx_switches;
 
     /* stacks */
@@ -91,15 +91,15 @@ struct gort_frame {
 
 struct gort_goroutine_info {
     int64_t id;
-    const char *state;       /* Go's word: "runnable", "running", "chan receive", … */
-    const char *wait_reason; /* "" unless waiting */
-    int64_t waiting_ns;      /* how long it has waited (0 unless waiting) */
-    const char *label;       /* "" when none */
-    struct gort_frame start; /* the function it was started with */
-    int64_t creator_id;      /* 0 for the main goroutine */
+    const char *state; /* Go's word: "runnable", "running", "chan receive", … */
+    const char *wait_reason;   /* "" unless waiting */
+    int64_t waiting_ns;        /* how long it has waited (0 unless waiting) */
+    const char *label;         /* "" when none */
+    struct gort_frame start;   /* the function it was started with */
+    int64_t creator_id;        /* 0 for the main goroutine */
     struct gort_frame creator; /* where gort_go was called */
-    int long_running;        /* sysmon saw it run > 10 ms without a switch */
-    int nframes;             /* symbolized backtrace of a parked goroutine */
+    int long_running;          /* sysmon saw it run > 10 ms without a switch */
+    int nframes;               /* symbolized backtrace of a parked goroutine */
     struct gort_frame frames[GORT_DUMP_MAX_FRAMES];
 };
 
