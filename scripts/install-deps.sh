@@ -11,8 +11,13 @@ PKGS=(
   libgrpc-dev libprotobuf-dev protobuf-compiler-grpc
   python3 python3-grpcio python3-protobuf
   golang-go nginx wrk hyperfine curl
-  valgrind strace procps openssl
+  valgrind strace procps openssl qemu-user
 )
+# tests/arch runs the other architecture's context switch under qemu.
+case "$(uname -m)" in
+  x86_64) PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+  aarch64) PKGS+=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
