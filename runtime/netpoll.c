@@ -145,10 +145,16 @@ static bool take_spawn(struct pd_side *s, gort_fn *fn, void **arg)
     return true;
 }
 
+/* Starts a gort_fd_on_readable callback. It goes to the tail of the run
+ * queue, not to runnext as gort_go would: a connection that is ready again
+ * must not overtake the ones that became ready before it (fairness is what
+ * keeps tail latency down with hundreds of connections). */
 static void spawn(gort_fn fn, void *arg)
 {
-    if (gort_go(fn, arg) < 0)
+    struct gort__g *g = gort__newproc_detached(fn, arg);
+    if (!g)
         gort__throw("netpoll", "cannot start goroutine for a ready descriptor");
+    gort__ready_tail(g);
 }
 
 static void ready_both(struct gort__g *a, struct gort__g *b)

@@ -480,6 +480,19 @@ void gort__ready(struct gort__g *gp)
     wakep();
 }
 
+/* A new (detached) goroutine to the tail of this P's ring, or of the
+ * global queue off any P. */
+void gort__ready_tail(struct gort__g *gp)
+{
+    struct gort__m *m = gort__getm();
+    struct gort__p *p = m ? m->p : NULL;
+    if (p)
+        gort__runq_put(&p->runq, &gort__sched.runq, gp);
+    else
+        global_put(gp);
+    wakep();
+}
+
 /* Makes a parked goroutine runnable at the tail of the global queue: for
  * wake-ups that come in deadline order (timers), where runnext's "run me
  * next" would turn a burst around and a ring overflow would push the

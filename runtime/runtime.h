@@ -188,6 +188,7 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
                 enum gort__waitreason reason);
 void gort__ready(struct gort__g *gp);
 void gort__ready_global(struct gort__g *gp);
+void gort__ready_tail(struct gort__g *gp);
 void gort__set_label(struct gort__g *gp, const char *label);
 /* From a thread without a P: makes a schedlink-linked list of n goroutines
  * runnable in one global-queue batch and wakes Ms for them. The caller
