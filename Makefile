@@ -1,5 +1,6 @@
 # Thin wrapper around CMake. The two commands a newcomer types:
 #   make run    install deps, build, run gortd with the bundled plugins
+#               (build/plugins/*.so)
 #   make test   install deps, build plain + ASan/UBSan + TSan trees, run ctest
 JOBS       ?= $(shell nproc)
 GORT_WERROR ?= OFF
@@ -27,7 +28,7 @@ build-tsan: deps
 	cmake --build build-tsan -j $(JOBS)
 
 run: build
-	./build/server/gortd $(GORTD_ARGS)
+	./build/server/gortd --plugins-dir build/plugins $(GORTD_ARGS)
 
 test: test-plain test-sanitize
 

@@ -54,6 +54,7 @@ start_server() { # KIND PORT
     case $kind in
     gort) GOMAXPROCS=1 taskset -c 1 "$gortd" --listen "127.0.0.1:$port" \
               --control "unix:$dir/ctl.sock" --quiet --max-conns 30000 \
+              --plugins-dir "$BUILD_DIR/plugins" \
               >"$dir/out.log" 2>&1 & ;;
     go) GOMAXPROCS=1 taskset -c 1 "$go_bin" "127.0.0.1:$port" >"$dir/out.log" 2>&1 & ;;
     nginx) nginx_conf "$port" "$dir" >"$dir/nginx.conf"

@@ -11,12 +11,13 @@
  *                 a second one exits at once;
  *   runtime Ms    libgort's threads running goroutines.
  *
- * The main goroutine builds the route table (the bundled handlers; the
- * plugin issue loads them from .so files instead), starts the HTTP server
- * (its listener is a goroutine parked in accept), then waits for the
- * shutdown request: it parks in gort_sleep between looks at an atomic flag
- * (20 wake-ups a second on one P cost nothing measurable). On SIGINT or
- * SIGTERM it shuts the HTTP server down gracefully and returns.
+ * The main goroutine builds the route table (the *.so files in
+ * --plugins-dir, each loaded whole or refused; none without the flag),
+ * starts the HTTP server (its listener is a goroutine parked in accept),
+ * then waits for the shutdown request: it parks in gort_sleep between
+ * looks at an atomic flag (20 wake-ups a second on one P cost nothing
+ * measurable). On SIGINT or SIGTERM it shuts the HTTP server down
+ * gracefully, finishes the plugins and returns.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,10 +32,8 @@
 
 #include "control.h"
 #include "ctl_util.h"
-#include "echo.h"
-#include "hello.h"
 #include "http_server.h"
-#include "slow.h"
+#include "plugin.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
@@ -42,19 +41,35 @@ static atomic_int stop_requested; /* set by the signal thread (seq_cst) */
 
 struct daemon {
     const char *listen;
+    const char *plugins_dir; /* NULL: no plugins, no routes */
+    struct gort_plugins *plugins;
     struct gort_http_config http;
     long max_header_bytes, max_body_bytes, max_conns;
     int exit_code;
 };
 
-static int register_bundled(struct gort_mux *mux, char *err, size_t errlen)
+/* The initial routes: every plugin in --plugins-dir that loads. A refused
+ * plugin is reported and skipped; only an unusable directory stops gortd. */
+static int load_plugins(struct daemon *d, struct gort_mux *mux)
 {
-    int rc = gort_hello_register(mux, err, errlen);
-    if (rc == 0)
-        rc = gort_echo_register(mux, err, errlen);
-    if (rc == 0)
-        rc = gort_slow_register(mux, err, errlen);
-    return rc;
+    char err[512];
+
+    if (!d->plugins_dir) {
+        fprintf(stderr, "gortd: no -plugins-dir: no plugins loaded, every "
+                        "request gets 404\n");
+        return 0;
+    }
+    d->plugins = gort_plugins_new(d->plugins_dir, err, sizeof err);
+    if (!d->plugins) {
+        fprintf(stderr, "gortd: %s\n", err);
+        return -1;
+    }
+    int n = gort_plugins_load_dir(d->plugins, mux);
+    if (n < 0)
+        return -1;
+    fprintf(stderr, "gortd: %d plugin%s loaded from %s, %zu routes\n", n,
+            n == 1 ? "" : "s", d->plugins_dir, gort_mux_count(mux));
+    return 0;
 }
 
 static struct gort_http_server *http_start(struct daemon *d,
@@ -62,10 +77,12 @@ static struct gort_http_server *http_start(struct daemon *d,
 {
     char err[512];
     *mux = gort_mux_new();
-    if (!*mux || register_bundled(*mux, err, sizeof err) != 0) {
-        fprintf(stderr, "gortd: routes: %s\n", *mux ? err : "out of memory");
+    if (!*mux) {
+        fprintf(stderr, "gortd: routes: out of memory\n");
         return NULL;
     }
+    if (load_plugins(d, *mux) < 0)
+        return NULL;
     int fd = gort_http_listen(d->listen, 4096, err, sizeof err);
     if (fd < 0) {
         fprintf(stderr, "gortd: %s\n", err);
@@ -91,13 +108,20 @@ static void main_goroutine(void *arg)
     if (!s) {
         d->exit_code = 1;
         gort_mux_free(mux);
+        gort_plugins_free(d->plugins);
         return;
     }
     while (!atomic_load(&stop_requested))
         gort_sleep(MAIN_POLL_NS);
-    if (gort_http_server_shutdown(s) == -ETIMEDOUT)
+    if (gort_http_server_shutdown(s) == -ETIMEDOUT) {
         fprintf(stderr, "gortd: shutdown timeout: connections still busy\n");
-    /* Requests cut at the timeout may still run: the table and the server
+        return;
+    }
+    /* No request runs plugin code any more: fini, dlclose. A goroutine a
+     * plugin started and left running would now run unmapped code; the
+     * loader does not count those yet (issue 5). */
+    gort_plugins_free(d->plugins);
+    /* Requests cut at a timeout may still run: the table and the server
      * stay allocated until exit rather than be freed under them. */
 }
 
@@ -122,9 +146,9 @@ static void *signal_thread(void *arg)
 static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
 {
     fprintf(f, "Usage: gortd [flags]\n\n"
-               "Runs the gort runtime, serves HTTP/1.1 with the bundled "
-               "handlers (/, /about,\n/echo/, /slow, /blocking, /stream, "
-               "/panic) and the gRPC control plane\n(gort.v1.Control and "
+               "Runs the gort runtime, serves HTTP/1.1 with the handler "
+               "plugins (*.so) in\n-plugins-dir and the gRPC control plane "
+               "(gort.v1.Control and\n"
                "grpc.health.v1.Health; see gortctl). SIGINT or SIGTERM\n"
                "stops it gracefully: in-flight requests finish, idle "
                "connections close.\n\nFlags:\n");
@@ -162,6 +186,10 @@ int main(int argc, char **argv)
     const struct ctl_flag flags[] = {
         {"listen", CTL_FLAG_STRING, &d.listen,
          "HTTP `address`: HOST:PORT or :PORT", NULL},
+        {"plugins-dir", CTL_FLAG_STRING, &d.plugins_dir,
+         "`directory` of handler plugins (*.so) to load at start; none when "
+         "unset",
+         NULL},
         {"read-header-timeout", CTL_FLAG_DURATION,
          &d.http.read_header_timeout_ns,
          "time allowed to read a request's headers", NULL},

@@ -153,16 +153,24 @@ static void mux_exit(struct gort_http_server *s, uint64_t slot)
     atomic_fetch_sub(&s->readers[slot], 1);
 }
 
+/* Nests: a wrapper (the plugin trampoline) that calls a handler through
+ * this gets control back after an abort and the outer call sees a normal
+ * return with w->aborted set. */
+bool gort_http_call(gort_http_response *w, gort_http_request *r,
+                    gort_http_handler h, void *arg)
+{
+    jmp_buf jb, *prev = w->abort_jb;
+    w->abort_jb = &jb;
+    if (setjmp(jb) == 0)
+        h(w, r, arg);
+    w->abort_jb = prev;
+    return !w->aborted;
+}
+
 static void run_handler(gort_http_response *w, gort_http_request *r,
                         struct gort_mux_match *m)
 {
-    jmp_buf jb;
-    w->abort_jb = &jb;
-    if (setjmp(jb) == 0) {
-        gort_http_handler h = (gort_http_handler)m->handler;
-        h(w, r, m->arg);
-    }
-    w->abort_jb = NULL;
+    gort_http_call(w, r, (gort_http_handler)m->handler, m->arg);
 }
 
 /* Writes the answer of a request the mux did not route (redirect, 404,

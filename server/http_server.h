@@ -5,6 +5,7 @@
 #define GORT_HTTP_SERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gort/http.h"
@@ -50,6 +51,11 @@ int gort_http_server_start(struct gort_http_server *s);
  * new ones see the new table at once), so the caller may free it. */
 struct gort_mux *gort_http_server_swap_mux(struct gort_http_server *s,
                                            struct gort_mux *mux);
+/* Calls h(w, r, arg) as the server calls a route's handler: a
+ * gort_http_abort inside it ends h and returns here (false) instead of
+ * unwinding further. For handler wrappers that must run code after h. */
+bool gort_http_call(gort_http_response *w, gort_http_request *r,
+                    gort_http_handler h, void *arg);
 /* Graceful shutdown: stop accepting, close idle connections, let in-flight
  * requests finish (bounded by shutdown_timeout_ns). Goroutine only.
  * Returns 0, or -ETIMEDOUT when connections were still busy at the end. */

@@ -1144,6 +1144,30 @@ int gort_mux_handle(struct gort_mux *mux, const char *pattern, void *handler,
     return rc;
 }
 
+int gort_mux_conflict_owner(const struct gort_mux *mux, const char *pattern,
+                            const void **owner)
+{
+    struct route *r;
+    int rc;
+
+    if (!mux || !pattern)
+        return -EINVAL;
+    rc = route_parse(pattern, NULL, 0, &r);
+    if (rc)
+        return rc;
+    rc = -ENOENT;
+    for (size_t i = 0; i < mux->nroutes && rc; i++) {
+        enum rel rel = compare_routes(r, mux->routes[i]);
+
+        if (rel == REL_EQUIVALENT || rel == REL_OVERLAPS) {
+            *owner = mux->routes[i]->owner;
+            rc = 0;
+        }
+    }
+    free(r);
+    return rc;
+}
+
 /* Re-parses a registered pattern (it parsed once, so only memory can fail)
  * into mux, skipping the conflict check it already passed. */
 static int mux_add_copy(struct gort_mux *mux, const struct route *src)

@@ -100,6 +100,12 @@ struct gort_mux *gort_mux_clone(const struct gort_mux *mux);
 int gort_mux_handle(struct gort_mux *mux, const char *pattern, void *handler,
                     void *arg, const void *owner, char *err, size_t errlen);
 
+/* The owner of the registered route that pattern conflicts with (what made
+ * gort_mux_handle return -EEXIST) into *owner: 0, -ENOENT when none
+ * conflicts, -EINVAL or -ENOMEM. */
+int gort_mux_conflict_owner(const struct gort_mux *mux, const char *pattern,
+                            const void **owner);
+
 /* Removes every route registered by owner. All or nothing. Returns how many
  * were removed (0 if none) or -ENOMEM. */
 int gort_mux_remove_owner(struct gort_mux *mux, const void *owner);

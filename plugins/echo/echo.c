@@ -6,15 +6,13 @@
  *
  * The body is read whole (Content-Length or chunked) and echoed as a JSON
  * string; /echo/raw/... streams it back unchanged instead (a chunked
- * response of whatever size). Linked into gortd until the plugin issue.
+ * response of whatever size). Built as echo.so.
  */
-#include "echo.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gort/http.h"
+#include "gort/plugin.h"
 
 static void json_string(gort_http_response *w, const char *s, size_t n)
 {
@@ -107,12 +105,15 @@ static void echo_raw(gort_http_response *w, gort_http_request *r, void *arg)
         gort_http_abort(w, "request body broken");
 }
 
-int gort_echo_register(struct gort_mux *mux, char *err, size_t errlen)
+static int init(struct gort_plugin_registrar *reg, const char *config,
+                void **state)
 {
-    int rc = gort_mux_handle(mux, "/echo/", (void *)echo_json, NULL, "echo",
-                             err, errlen);
+    (void)config;
+    (void)state;
+    int rc = gort_plugin_handle(reg, "/echo/", echo_json, NULL);
     if (rc == 0)
-        rc = gort_mux_handle(mux, "/echo/raw/", (void *)echo_raw, NULL, "echo",
-                             err, errlen);
+        rc = gort_plugin_handle(reg, "/echo/raw/", echo_raw, NULL);
     return rc;
 }
+
+GORT_PLUGIN("echo", "1.0.0", init, NULL);

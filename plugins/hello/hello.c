@@ -3,11 +3,9 @@
  *   GET /       → {"Content-Type": "application/json"} "hello world\n"
  *   GET /about  → "About page\n"
  *
- * Linked into gortd for now; the plugin issue turns it into a .so.
+ * Built as hello.so; `make run` loads it from build/plugins.
  */
-#include "hello.h"
-
-#include "gort/http.h"
+#include "gort/plugin.h"
 
 static void hello(gort_http_response *w, gort_http_request *r, void *arg)
 {
@@ -24,12 +22,15 @@ static void about(gort_http_response *w, gort_http_request *r, void *arg)
     gort_http_println(w, "About page");
 }
 
-int gort_hello_register(struct gort_mux *mux, char *err, size_t errlen)
+static int init(struct gort_plugin_registrar *reg, const char *config,
+                void **state)
 {
-    int rc = gort_mux_handle(mux, "GET /{$}", (void *)hello, NULL, "hello", err,
-                             errlen);
+    (void)config;
+    (void)state;
+    int rc = gort_plugin_handle(reg, "GET /{$}", hello, NULL);
     if (rc == 0)
-        rc = gort_mux_handle(mux, "GET /about", (void *)about, NULL, "hello",
-                             err, errlen);
+        rc = gort_plugin_handle(reg, "GET /about", about, NULL);
     return rc;
 }
+
+GORT_PLUGIN("hello", "1.0.0", init, NULL);

@@ -7,16 +7,14 @@
  *   GET /stream?n=N&ms=M  N chunks "chunk i\n", flushed, M ms apart
  *   GET /panic          aborts the handler (the client gets 500)
  *
- * Linked into gortd until the plugin issue.
+ * Built as slow.so.
  */
-#include "slow.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "gort/http.h"
 #include "gort/net.h"
+#include "gort/plugin.h"
 
 /* Integer query parameter name=, clamped to [0, max]; def when absent. */
 static long query_long(gort_http_request *r, const char *name, long def,
@@ -76,8 +74,11 @@ static void panic_handler(gort_http_response *w, gort_http_request *r,
     gort_http_abort(w, "the /panic route always fails");
 }
 
-int gort_slow_register(struct gort_mux *mux, char *err, size_t errlen)
+static int init(struct gort_plugin_registrar *reg, const char *config,
+                void **state)
 {
+    (void)config;
+    (void)state;
     static const struct {
         const char *pattern;
         gort_http_handler h;
@@ -88,10 +89,11 @@ int gort_slow_register(struct gort_mux *mux, char *err, size_t errlen)
         {"GET /panic", panic_handler},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = gort_mux_handle(mux, routes[i].pattern, (void *)routes[i].h,
-                                 NULL, "slow", err, errlen);
+        int rc = gort_plugin_handle(reg, routes[i].pattern, routes[i].h, NULL);
         if (rc != 0)
             return rc;
     }
     return 0;
 }
+
+GORT_PLUGIN("slow", "1.0.0", init, NULL);

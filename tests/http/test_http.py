@@ -2,7 +2,8 @@
 """Black-box tests of gortd's HTTP/1.1 front end: the real daemon, driven
 with raw sockets and curl over loopback.
 
-usage: test_http.py GORTD [GORTCTL]    (ctest passes the built binaries)
+usage: test_http.py GORTD PLUGINS_DIR  (ctest passes the built gortd and
+       the directory of the bundled plugins: hello, echo, slow)
 """
 import os
 import re
@@ -16,6 +17,7 @@ import time
 import unittest
 
 GORTD = None
+PLUGINS_DIR = None
 PORT = None
 PROC = None
 LOG = None
@@ -33,7 +35,8 @@ def start_gortd(extra=()):
                                       delete=False)
     ctl = os.path.join(tempfile.mkdtemp(prefix="gortd-ctl-"), "ctl.sock")
     args = [GORTD, "--listen", "127.0.0.1:%d" % port,
-            "--control", "unix:" + ctl] + list(extra)
+            "--control", "unix:" + ctl,
+            "--plugins-dir", PLUGINS_DIR] + list(extra)
     proc = subprocess.Popen(args, stdout=log, stderr=log)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -386,8 +389,8 @@ class Shutdown(unittest.TestCase):
 
 
 def main():
-    global GORTD, PORT, PROC, LOG
-    GORTD = sys.argv[1]
+    global GORTD, PLUGINS_DIR, PORT, PROC, LOG
+    GORTD, PLUGINS_DIR = sys.argv[1], sys.argv[2]
     PROC, PORT, LOG = start_gortd(["--max-body-bytes", "1048576"])
     try:
         prog = unittest.main(argv=[sys.argv[0], "-v"], exit=False)

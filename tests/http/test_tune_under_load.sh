@@ -2,9 +2,9 @@
 # GOMAXPROCS retuned 1 -> 4 -> 2 through gortctl while wrk drives GET /:
 # not one failed request, and stats report the final P count.
 #
-# usage: test_tune_under_load.sh GORTD GORTCTL
+# usage: test_tune_under_load.sh GORTD GORTCTL PLUGINS_DIR
 set -euo pipefail
-gortd=$1 gortctl=$2
+gortd=$1 gortctl=$2 plugins=$3
 dir=$(mktemp -d /tmp/gort-tune.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 ctl="unix:$dir/ctl.sock"
@@ -17,6 +17,7 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
 
 GOMAXPROCS=2 "$gortd" --listen "127.0.0.1:$port" --control "$ctl" --quiet \
+    --plugins-dir "$plugins" \
     >"$dir/gortd.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do

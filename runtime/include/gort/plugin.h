@@ -56,10 +56,10 @@ extern "C" {
 
 /* What a plugin and gortd must agree on beyond the struct's layout: ABI,
  * machine and pointer size. "gort/1 x86_64 p8". */
+#define GORT_PLUGIN_PTR GORT_PLUGIN_STR(__SIZEOF_POINTER__)
 #define GORT_PLUGIN_SIGNATURE                                                  \
     "gort/" GORT_PLUGIN_STR(GORT_PLUGIN_ABI) " " GORT_PLUGIN_ARCH              \
-                                             " p" GORT_PLUGIN_STR(             \
-                                                 __SIZEOF_POINTER__)
+                                             " p" GORT_PLUGIN_PTR
 
 /* Handed to init; valid only during init. */
 struct gort_plugin_registrar;
@@ -81,9 +81,14 @@ struct gort_plugin {
     void *spare[8]; /* zero: room to grow without changing abi */
 };
 
-_Static_assert(sizeof(struct gort_plugin) ==
-                   2 * sizeof(uint32_t) + 13 * sizeof(void *),
-               "struct gort_plugin is ABI: change GORT_PLUGIN_ABI with it");
+#ifdef __cplusplus
+#define GORT_PLUGIN_STATIC_ASSERT static_assert
+#else
+#define GORT_PLUGIN_STATIC_ASSERT _Static_assert
+#endif
+GORT_PLUGIN_STATIC_ASSERT(
+    sizeof(struct gort_plugin) == 2 * sizeof(uint32_t) + 13 * sizeof(void *),
+    "struct gort_plugin is ABI: change GORT_PLUGIN_ABI with it");
 
 /* Declares the plugin: one line at file scope. */
 #ifdef __cplusplus

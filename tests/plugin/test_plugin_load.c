@@ -1,0 +1,144 @@
+/* test_plugin_load — the loader without a server: paths that leave the
+ * plugins directory, all-or-nothing registration, the list API.
+ *
+ * usage: test_plugin_load BUNDLED_DIR TEST_PLUGINS_DIR
+ * Builds DIR/{hello,good,good2,z_conflict}.so, DIR/sub/ and OUT/good.so (a
+ * sibling of DIR) from copies of the built plugins.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mux.h"
+#include "plugin.h"
+
+static const char *bundled, *built;
+static char top[PATH_MAX], dir[PATH_MAX + 8];
+
+static void copy(const char *from_dir, const char *from, const char *to_dir,
+                 const char *to)
+{
+    char src[PATH_MAX * 2], dst[PATH_MAX * 2], buf[65536];
+    snprintf(src, sizeof src, "%s/%s", from_dir, from);
+    snprintf(dst, sizeof dst, "%s/%s", to_dir, to);
+    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT, 0755);
+    assert_true(in >= 0 && out >= 0);
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(fchmod(out, 0755), 0);
+    close(in);
+    close(out);
+}
+
+static int setup(void **state)
+{
+    char out[PATH_MAX + 8], sub[PATH_MAX + 16];
+    (void)state;
+    snprintf(top, sizeof top, "/tmp/gort-plugin-load.XXXXXX");
+    assert_non_null(mkdtemp(top));
+    snprintf(dir, sizeof dir, "%s/dir", top);
+    snprintf(out, sizeof out, "%s/out", top);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(mkdir(out, 0700), 0);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    copy(bundled, "hello.so", dir, "hello.so");
+    copy(built, "tp_good.so", dir, "good.so");
+    copy(built, "tp_good.so", dir, "good2.so");
+    copy(built, "tp_conflict.so", dir, "z_conflict.so");
+    copy(built, "tp_good.so", out, "good.so");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[PATH_MAX + 16];
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_outside_refused(void **state)
+{
+    static const char *const names[] = {
+        "../out/good.so", "sub/../../out/good.so", "../dir/../out/good.so"};
+    char err[1024];
+    (void)state;
+    struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
+    struct gort_mux *mux = gort_mux_new();
+    assert_non_null(ps);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int rc = gort_plugins_load(ps, mux, names[i], NULL, err, sizeof err);
+        assert_int_equal(rc, -EPERM);
+        assert_non_null(strstr(err, names[i]));
+        assert_non_null(strstr(err, "outside the plugins directory"));
+    }
+    assert_int_equal(gort_mux_count(mux), 0);
+    assert_int_equal(gort_plugins_list(ps, NULL, 0), 0);
+    gort_mux_free(mux);
+    gort_plugins_free(ps);
+}
+
+static void test_all_or_nothing(void **state)
+{
+    char err[1024];
+    struct gort_plugin_info info[4];
+    (void)state;
+    struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
+    struct gort_mux *mux = gort_mux_new();
+    assert_non_null(ps);
+    assert_int_equal(
+        gort_plugins_load(ps, mux, "hello.so", NULL, err, sizeof err), 0);
+    assert_int_equal(gort_mux_count(mux), 2);
+
+    int rc = gort_plugins_load(ps, mux, "z_conflict.so", NULL, err, sizeof err);
+    assert_int_equal(rc, -EEXIST);
+    assert_non_null(strstr(err, "z_conflict.so"));
+    assert_non_null(strstr(err, "GET /about"));
+    assert_non_null(strstr(err, "plugin hello from"));
+    assert_int_equal(gort_mux_count(mux), 2); /* /conflict-first is gone */
+
+    assert_int_equal(
+        gort_plugins_load(ps, mux, "good.so", "cfg", err, sizeof err), 0);
+    rc = gort_plugins_load(ps, mux, "good2.so", NULL, err, sizeof err);
+    assert_int_equal(rc, -EEXIST);
+    assert_non_null(strstr(err, "a plugin named good is already loaded"));
+    assert_int_equal(gort_mux_count(mux), 3);
+
+    assert_int_equal(gort_plugins_list(ps, info, 4), 2);
+    assert_string_equal(info[0].name, "hello");
+    assert_string_equal(info[0].version, "1.0.0");
+    assert_int_equal(info[0].routes, 2);
+    assert_non_null(strstr(info[0].file, "/hello.so"));
+    assert_string_equal(info[1].name, "good");
+    assert_int_equal(info[1].routes, 1);
+    assert_int_equal(info[1].in_flight, 0);
+    gort_mux_free(mux);
+    gort_plugins_free(ps);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s BUNDLED_DIR TEST_PLUGINS_DIR\n", argv[0]);
+        return 2;
+    }
+    bundled = argv[1];
+    built = argv[2];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outside_refused),
+        cmocka_unit_test(test_all_or_nothing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
