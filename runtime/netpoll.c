@@ -16,9 +16,11 @@
  * descriptors become ready it takes an idle P and runs their goroutines
  * itself (proc.c, become_poller). A first version had a netpoller thread
  * that readied goroutines onto the global queue and woke an M for them:
- * two thread hops per wake-up, and 23k requests/s where this design gives
- * several times that (README, "Numbers"). Stats count the goroutines each
- * path delivered; GORTDEBUG=netpollidle=0 turns the non-blocking poll off.
+ * two thread hops per wake-up. It measured 23k requests/s, but on a loaded
+ * machine, so that figure is only indicative; this design measures
+ * 57-82k on a quiet one (README, "Numbers"). Stats count the goroutines
+ * each path delivered; GORTDEBUG=netpollidle=0 turns the non-blocking poll
+ * off.
  *
  * pds are never freed: one per descriptor number, reused when the number
  * is, so an event or a deadline for a closed descriptor can only ever touch
