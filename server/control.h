@@ -9,6 +9,7 @@
 #define GORT_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ctl_config {
     const char *addr; /* "unix:PATH" or "HOST:PORT"; NULL = ctl_addr_default */
@@ -39,5 +40,26 @@ void ctl_stop(struct ctl_server *s);
 struct gort_http_stats;
 typedef void (*ctl_http_stats_fn)(void *arg, struct gort_http_stats *out);
 void ctl_set_http_source(ctl_http_stats_fn fn, void *arg);
+
+/* Where ListRoutes/ListPlugins read the route table and the loaded
+ * plugins: gortd sets it once they exist (until then both lists are
+ * empty). Each callback fills up to n entries and returns how many there
+ * are in all; strings must stay valid until the call returns (they are
+ * copied into the reply). Runs on the control thread; must not block. */
+struct ctl_http_route {
+    const char *pattern;
+    const char *plugin; /* "" for a route gortd registered itself */
+};
+struct ctl_plugin {
+    const char *name, *version, *path;
+    size_t routes;
+    uint64_t in_flight;
+};
+struct ctl_catalog {
+    size_t (*routes)(void *arg, struct ctl_http_route *out, size_t n);
+    size_t (*plugins)(void *arg, struct ctl_plugin *out, size_t n);
+    void *arg;
+};
+void ctl_set_catalog(const struct ctl_catalog *catalog);
 
 #endif /* GORT_CONTROL_H */

@@ -17,6 +17,7 @@
 #include <grpc/grpc.h>
 
 #include "gort/gort.h"
+#include "gort/plugin.h"
 #include "gort/stats.h"
 #include "gort/v1/control.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
@@ -270,12 +271,13 @@ static grpc_status_code set_max_procs(const ProtobufCMessage *in,
     return GRPC_STATUS_OK;
 }
 
-/* ---- routes and plugins (no loader yet) --------------------------------- */
+/* ---- plugin management (no hot loading yet) ------------------------------ */
 
 static grpc_status_code loader_missing(struct ctl_ctx *cx)
 {
     return ctl_fail(cx, GRPC_STATUS_UNIMPLEMENTED,
-                    "the plugin loader is not built into this gortd yet");
+                    "hot plugin loading is not implemented yet: put the file "
+                    "in --plugins-dir and restart gortd");
 }
 
 /* A plugin is named by its file in the plugin directory: no paths. */
@@ -291,18 +293,84 @@ static grpc_status_code plugin_name_check(const char *name, struct ctl_ctx *cx)
     return GRPC_STATUS_OK;
 }
 
+/* ---- the catalog: routes and loaded plugins, read-only --------------------
+ */
+
+static _Atomic(const struct ctl_catalog *) catalog;
+
+void ctl_set_catalog(const struct ctl_catalog *c)
+{
+    atomic_store_explicit(&catalog, c, memory_order_release);
+}
+
+#define CATALOG_MAX 4096 /* entries listed at most */
+
 static grpc_status_code list_routes(const ProtobufCMessage *in,
                                     ProtobufCMessage *out, struct ctl_ctx *cx)
 {
-    (void)in, (void)out;
-    return loader_missing(cx);
+    (void)in;
+    Gort__V1__ListRoutesReply *rep = (Gort__V1__ListRoutesReply *)out;
+    const struct ctl_catalog *c =
+        atomic_load_explicit(&catalog, memory_order_acquire);
+    if (!c || !c->routes)
+        return GRPC_STATUS_OK; /* no route table yet: an empty list */
+    struct ctl_http_route *rs =
+        ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof *rs);
+    size_t n = c->routes(c->arg, rs, CATALOG_MAX);
+    if (n > CATALOG_MAX)
+        n = CATALOG_MAX;
+    rep->routes = ctl_arena_alloc(cx->arena, n * sizeof *rep->routes + 1);
+    for (size_t i = 0; i < n; i++) {
+        Gort__V1__Route *r = NEW(cx, Gort__V1__Route, gort__v1__route);
+        r->pattern = ctl_arena_strdup(cx->arena, rs[i].pattern);
+        r->plugin =
+            ctl_arena_strdup(cx->arena, rs[i].plugin ? rs[i].plugin : "");
+        rep->routes[i] = r;
+    }
+    rep->n_routes = n;
+    return GRPC_STATUS_OK;
 }
 
 static grpc_status_code list_plugins(const ProtobufCMessage *in,
                                      ProtobufCMessage *out, struct ctl_ctx *cx)
 {
-    (void)in, (void)out;
-    return loader_missing(cx);
+    (void)in;
+    Gort__V1__ListPluginsReply *rep = (Gort__V1__ListPluginsReply *)out;
+    const struct ctl_catalog *c =
+        atomic_load_explicit(&catalog, memory_order_acquire);
+    if (!c || !c->plugins)
+        return GRPC_STATUS_OK;
+    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, 256 * sizeof *ps);
+    size_t n = c->plugins(c->arg, ps, 256);
+    if (n > 256)
+        n = 256;
+    struct ctl_http_route *rs = NULL;
+    size_t nr = 0;
+    if (c->routes) {
+        rs = ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof *rs);
+        nr = c->routes(c->arg, rs, CATALOG_MAX);
+        if (nr > CATALOG_MAX)
+            nr = CATALOG_MAX;
+    }
+    rep->plugins = ctl_arena_alloc(cx->arena, n * sizeof *rep->plugins + 1);
+    for (size_t i = 0; i < n; i++) {
+        Gort__V1__Plugin *p = NEW(cx, Gort__V1__Plugin, gort__v1__plugin);
+        p->name = ctl_arena_strdup(cx->arena, ps[i].name);
+        p->version = ctl_arena_strdup(cx->arena, ps[i].version);
+        p->path = ctl_arena_strdup(cx->arena, ps[i].path);
+        p->routes = ctl_arena_alloc(cx->arena, nr * sizeof *p->routes + 1);
+        for (size_t k = 0; k < nr; k++)
+            if (strcmp(rs[k].plugin, ps[i].name) == 0)
+                p->routes[p->n_routes++] =
+                    ctl_arena_strdup(cx->arena, rs[k].pattern);
+        p->abi_version = GORT_PLUGIN_ABI;
+        p->stats = NEW(cx, Gort__V1__PluginStats, gort__v1__plugin_stats);
+        p->stats->name = p->name;
+        p->stats->in_flight = ps[i].in_flight;
+        rep->plugins[i] = p;
+    }
+    rep->n_plugins = n;
+    return GRPC_STATUS_OK;
 }
 
 static grpc_status_code load_plugin(const ProtobufCMessage *in,

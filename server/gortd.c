@@ -43,6 +43,8 @@ struct daemon {
     const char *listen;
     const char *plugins_dir; /* NULL: no plugins, no routes */
     struct gort_plugins *plugins;
+    struct gort_mux *mux;         /* the table being served (never freed) */
+    pthread_mutex_t catalog_lock; /* plugins/mux vs the control thread */
     struct gort_http_config http;
     long max_header_bytes, max_body_bytes, max_conns;
     int exit_code;
@@ -100,6 +102,55 @@ static struct gort_http_server *http_start(struct daemon *d,
     return s;
 }
 
+/* ---- what ListRoutes/ListPlugins show (control thread) ------------------ */
+
+static size_t catalog_routes(void *arg, struct ctl_http_route *out, size_t n)
+{
+    struct daemon *d = arg;
+    pthread_mutex_lock(&d->catalog_lock);
+    size_t total = d->mux ? gort_mux_count(d->mux) : 0;
+    for (size_t i = 0; i < total && i < n; i++) {
+        struct gort_mux_route_info ri;
+        gort_mux_route(d->mux, i, &ri);
+        const char *owner = gort_plugins_owner_name(d->plugins, ri.owner);
+        out[i] = (struct ctl_http_route){ri.pattern, owner ? owner : ""};
+    }
+    pthread_mutex_unlock(&d->catalog_lock);
+    return total;
+}
+
+static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n)
+{
+    struct daemon *d = arg;
+    struct gort_plugin_info info[256];
+    pthread_mutex_lock(&d->catalog_lock);
+    size_t total =
+        d->plugins ? gort_plugins_list(d->plugins, info, n < 256 ? n : 256) : 0;
+    for (size_t i = 0; i < total && i < n && i < 256; i++)
+        out[i] =
+            (struct ctl_plugin){info[i].name, info[i].version, info[i].file,
+                                info[i].routes, info[i].in_flight};
+    pthread_mutex_unlock(&d->catalog_lock);
+    return total;
+}
+
+static const struct ctl_catalog *catalog_of(struct daemon *d)
+{
+    static struct ctl_catalog c = {catalog_routes, catalog_plugins, NULL};
+    c.arg = d;
+    return &c;
+}
+
+/* Plugins go away: the control plane must not list them any more. */
+static void plugins_release(struct daemon *d)
+{
+    pthread_mutex_lock(&d->catalog_lock);
+    struct gort_plugins *ps = d->plugins;
+    d->plugins = NULL;
+    pthread_mutex_unlock(&d->catalog_lock);
+    gort_plugins_free(ps);
+}
+
 static void main_goroutine(void *arg)
 {
     struct daemon *d = arg;
@@ -108,9 +159,13 @@ static void main_goroutine(void *arg)
     if (!s) {
         d->exit_code = 1;
         gort_mux_free(mux);
-        gort_plugins_free(d->plugins);
+        plugins_release(d);
         return;
     }
+    pthread_mutex_lock(&d->catalog_lock);
+    d->mux = mux;
+    pthread_mutex_unlock(&d->catalog_lock);
+    ctl_set_catalog(catalog_of(d));
     while (!atomic_load(&stop_requested))
         gort_sleep(MAIN_POLL_NS);
     if (gort_http_server_shutdown(s) == -ETIMEDOUT) {
@@ -120,7 +175,7 @@ static void main_goroutine(void *arg)
     /* No request runs plugin code any more: fini, dlclose. A goroutine a
      * plugin started and left running would now run unmapped code; the
      * loader does not count those yet (issue 5). */
-    gort_plugins_free(d->plugins);
+    plugins_release(d);
     /* Requests cut at a timeout may still run: the table and the server
      * stay allocated until exit rather than be freed under them. */
 }
@@ -178,7 +233,8 @@ int main(int argc, char **argv)
     static sigset_t set; /* read by the signal thread for the process's life */
     char def[160], err[512];
     struct ctl_config cfg = {.addr = ctl_addr_default(def, sizeof def)};
-    struct daemon d = {.listen = ":8080"};
+    struct daemon d = {.listen = ":8080",
+                       .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     gort_http_config_default(&d.http);
     d.max_header_bytes = (long)d.http.max_header_bytes;
     d.max_body_bytes = (long)d.http.max_body_bytes;

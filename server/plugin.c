@@ -506,3 +506,16 @@ void gort_plugins_free(struct gort_plugins *ps)
     free(ps->dir);
     free(ps);
 }
+
+const char *gort_plugins_owner_name(struct gort_plugins *ps, const void *owner)
+{
+    const char *name = NULL;
+    if (!ps || !owner)
+        return NULL;
+    pthread_mutex_lock(&ps->lock);
+    for (const struct plugin *q = ps->head; q && !name; q = q->next)
+        if ((const void *)q == owner)
+            name = q->desc->name;
+    pthread_mutex_unlock(&ps->lock);
+    return name;
+}

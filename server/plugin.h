@@ -49,6 +49,10 @@ size_t gort_plugins_list(struct gort_plugins *ps, struct gort_plugin_info *out,
 
 /* Calls every plugin's fini and closes it, then frees ps (NULL is fine).
  * No mux that routes to them may still be in use. */
+/* The name of the loaded plugin that registered routes as owner, or NULL
+ * (a route gortd registered itself, or no such plugin). Any thread. */
+const char *gort_plugins_owner_name(struct gort_plugins *ps, const void *owner);
+
 void gort_plugins_free(struct gort_plugins *ps);
 
 #endif /* GORT_SERVER_PLUGIN_H */

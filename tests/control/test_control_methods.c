@@ -237,9 +237,9 @@ static void dump_bad_input(void **state)
     assert_int_equal(rep.code, GRPC_STATUS_DEADLINE_EXCEEDED);
 }
 
-/* ---- plugins (no loader yet) -------------------------------------------- */
+/* ---- plugins: listing works, hot loading not yet ------------------------ */
 
-static void plugin_rpcs_unimplemented(void **state)
+static void plugin_rpcs(void **state)
 {
     (void)state;
     struct ctl_reply rep;
@@ -247,10 +247,12 @@ static void plugin_rpcs_unimplemented(void **state)
     Gort__V1__LoadPluginRequest load = GORT__V1__LOAD_PLUGIN_REQUEST__INIT;
     const char *bad[] = {"", "../hello", "/abs/hello.so", "..", "a/b"};
 
-    assert_null(
-        call("/gort.v1.Control/ListRoutes", &routes.base, &serving, &rep));
-    assert_int_equal(rep.code, GRPC_STATUS_UNIMPLEMENTED);
-    assert_non_null(strstr(rep.msg, "plugin loader is not built"));
+    /* No catalog set (no gortd here): an empty route list. */
+    Gort__V1__ListRoutesReply *lr = (Gort__V1__ListRoutesReply *)call(
+        "/gort.v1.Control/ListRoutes", &routes.base, &serving, &rep);
+    assert_non_null(lr);
+    assert_int_equal(rep.code, GRPC_STATUS_OK);
+    assert_int_equal(lr->n_routes, 0);
     load.name = "hello";
     assert_null(
         call("/gort.v1.Control/LoadPlugin", &load.base, &serving, &rep));
@@ -424,7 +426,7 @@ int main(void)
         cmocka_unit_test(dump_structured),
         cmocka_unit_test(dump_filters),
         cmocka_unit_test(dump_bad_input),
-        cmocka_unit_test(plugin_rpcs_unimplemented),
+        cmocka_unit_test(plugin_rpcs),
         cmocka_unit_test(watch_stats),
         cmocka_unit_test(health_check),
         cmocka_unit_test(health_watch),

@@ -43,4 +43,9 @@ if grep -Eq "Non-2xx|Socket errors" "$dir/wrk.out"; then
 fi
 procs=$("$gortctl" --addr "$ctl" stats --json | awk -F': *' '/"gomaxprocs"/ { gsub(/[ ,]/, "", $2); print $2; exit }')
 [ "$procs" = 2 ] || fail "stats report gomaxprocs=$procs, want 2"
+# The control plane lists what is being served.
+routes=$("$gortctl" --addr "$ctl" routes) || fail "routes: $routes"
+grep -Eq "^GET /about +hello " <<<"$routes" || fail "routes lack hello's /about: $routes"
+plugins=$("$gortctl" --addr "$ctl" plugins list) || fail "plugins list: $plugins"
+grep -Eq "^hello .* 2 routes" <<<"$plugins" || fail "plugins list lacks hello: $plugins"
 echo "1 passed, 0 failed"
