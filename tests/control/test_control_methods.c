@@ -253,6 +253,7 @@ static void plugin_rpcs(void **state)
     assert_non_null(lr);
     assert_int_equal(rep.code, GRPC_STATUS_OK);
     assert_int_equal(lr->n_routes, 0);
+    protobuf_c_message_free_unpacked(&lr->base, NULL);
     load.name = "hello";
     assert_null(
         call("/gort.v1.Control/LoadPlugin", &load.base, &serving, &rep));
