@@ -43,6 +43,10 @@ void gort__futex_wake(_Atomic uint32_t *addr, int n)
 
 #define SLEEP_RECHECK_NS 1000000 /* bound on a missed wake-up, see lock.h */
 
+/* Its own cache line: every release reads it, and it must not share a line
+ * with data other threads write. */
+_Alignas(64) _Atomic uint32_t gort__lock_sleepers;
+
 static bool try_acquire(gort__lock *l)
 {
     uint32_t unlocked = 0;
@@ -59,10 +63,10 @@ void gort__lock_acquire_slow(gort__lock *l)
             return;
         cpu_relax();
     }
-    atomic_fetch_add_explicit(&l->sleepers, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&gort__lock_sleepers, 1, memory_order_seq_cst);
     while (!try_acquire(l))
         gort__futex_wait(&l->state, 1, SLEEP_RECHECK_NS);
-    atomic_fetch_sub_explicit(&l->sleepers, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&gort__lock_sleepers, 1, memory_order_relaxed);
 }
 
 void gort__lock_release_slow(gort__lock *l)

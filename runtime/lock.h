@@ -14,23 +14,25 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* state: 0 unlocked, 1 locked. sleepers: threads asleep (or about to be)
- * in futex_wait on state. Release is a plain store plus a load of sleepers:
- * no locked instruction, which on the machines we measure costs 12 ns, a
- * tenth of a channel round trip. The price is the store->load reordering
- * x86 and ARM allow: a releaser may read a stale sleepers == 0 and skip the
- * wake-up. Sleepers therefore sleep with a 1 ms timeout and re-check, so
- * that (rare, contended-only) race costs at most 1 ms, never a hang. The
- * critical sections guarded here are tens of nanoseconds; waiters spin
- * first and almost never sleep. */
+/* state: 0 unlocked, 1 locked. Release is a plain store plus a load of a
+ * process-wide count of threads asleep on any of these locks: no locked
+ * instruction, which on the machines we measure costs 12 ns, a tenth of a
+ * channel round trip. Why a global count and not one per lock: the moment
+ * the store lands, another thread may take the lock and free the memory it
+ * lives in (a channel, a poll descriptor), so release must not touch the
+ * lock again; it only reads the global count and, when someone sleeps
+ * somewhere, issues a FUTEX_WAKE on the address, which does not read it (a
+ * wake-up that lands on a reused address is spurious and harmless).
+ * The price is the store->load reordering x86 and ARM allow: a releaser may
+ * read a stale zero and skip the wake-up, so sleepers sleep at most 1 ms
+ * before re-checking. The critical sections guarded here are tens of
+ * nanoseconds; waiters spin first and almost never sleep. */
 typedef struct {
     _Atomic uint32_t state;
-    _Atomic uint32_t sleepers;
 } gort__lock;
-#define GORT__LOCK_INIT                                                        \
-    {                                                                          \
-        0, 0                                                                   \
-    }
+#define GORT__LOCK_INIT { 0 }
+
+extern _Atomic uint32_t gort__lock_sleepers;
 
 void gort__lock_acquire_slow(gort__lock *l);
 void gort__lock_release_slow(gort__lock *l);
@@ -47,7 +49,7 @@ static inline void gort__lock_acquire(gort__lock *l)
 static inline void gort__lock_release(gort__lock *l)
 {
     atomic_store_explicit(&l->state, 0, memory_order_release);
-    if (atomic_load_explicit(&l->sleepers, memory_order_relaxed) != 0)
+    if (atomic_load_explicit(&gort__lock_sleepers, memory_order_relaxed) != 0)
         gort__lock_release_slow(l);
 }
 
