@@ -354,6 +354,50 @@ class Slowloris(unittest.TestCase):
                 s.close()
 
 
+class Timeouts(unittest.TestCase):
+    """A second gortd with short timeouts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.port, cls.log = start_gortd(
+            ["--read-header-timeout", "300ms", "--idle-timeout", "500ms"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        cls.proc.wait(10)
+
+    def test_partial_head_gets_408_then_close(self):
+        with connect(self.port) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # no blank line
+            st, _, _, _ = recv_response(s)
+            self.assertEqual(st, 408)
+            self.assertTrue(closed_by_server(s))
+
+    def test_silent_connection_is_closed(self):
+        with connect(self.port) as s:
+            t0 = time.time()
+            self.assertTrue(closed_by_server(s))
+            self.assertGreaterEqual(time.time() - t0, 0.25)
+
+    def test_idle_keep_alive_is_closed(self):
+        with connect(self.port) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            st, _, _, _ = recv_response(s)
+            self.assertEqual(st, 200)
+            t0 = time.time()
+            self.assertTrue(closed_by_server(s))
+            self.assertGreaterEqual(time.time() - t0, 0.4)
+
+    def test_active_connection_outlives_idle_timeout(self):
+        with connect(self.port) as s:
+            for _ in range(4):  # 4 x 0.3 s > the 0.5 s idle timeout
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                st, _, _, _ = recv_response(s)
+                self.assertEqual(st, 200)
+                time.sleep(0.3)
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_under_load_loses_no_in_flight_request(self):
         proc, port, log = start_gortd()
