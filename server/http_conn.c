@@ -97,7 +97,13 @@ static int read_head(struct http_conn *c, struct gort_http_req_head *h)
             if (rc != 0)
                 return rc;
         }
-        if (!deadline_set && c->srv->cfg.read_header_timeout_ns > 0) {
+        /* net/http's rule: a new connection's head is timed from accept; on
+         * a kept-alive one the idle timeout runs until the next request's
+         * first byte, then the head is timed from there. (A goroutine may
+         * start here with nothing to read: the netpoller's readiness was
+         * stale; the idle deadline still stands.) */
+        if (!deadline_set && c->srv->cfg.read_header_timeout_ns > 0 &&
+            (c->nreq == 0 || c->len > c->off)) {
             gort_set_deadline(c->fd, GORT_IO_READ,
                               gort_nanotime() +
                                   c->srv->cfg.read_header_timeout_ns);
