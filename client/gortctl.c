@@ -292,13 +292,27 @@ static void plugin_reply_print(const char *verb, const ProtobufCMessage *resp)
             plugin_line(r->plugins[i]);
         return;
     }
-    int64_t ns = d == &gort__v1__load_plugin_reply__descriptor
-                     ? ((const Gort__V1__LoadPluginReply *)resp)->took_ns
-                 : d == &gort__v1__unload_plugin_reply__descriptor
-                     ? ((const Gort__V1__UnloadPluginReply *)resp)->took_ns
-                     : ((const Gort__V1__ReplacePluginReply *)resp)->took_ns;
+    const Gort__V1__Plugin *p = NULL, *prev = NULL;
+    int64_t ns;
+    if (d == &gort__v1__load_plugin_reply__descriptor) {
+        p = ((const Gort__V1__LoadPluginReply *)resp)->plugin;
+        ns = ((const Gort__V1__LoadPluginReply *)resp)->took_ns;
+    } else if (d == &gort__v1__unload_plugin_reply__descriptor) {
+        p = ((const Gort__V1__UnloadPluginReply *)resp)->plugin;
+        ns = ((const Gort__V1__UnloadPluginReply *)resp)->took_ns;
+    } else {
+        p = ((const Gort__V1__ReplacePluginReply *)resp)->current;
+        prev = ((const Gort__V1__ReplacePluginReply *)resp)->previous;
+        ns = ((const Gort__V1__ReplacePluginReply *)resp)->took_ns;
+    }
     ctl_duration_format(ns, took, sizeof took);
-    printf("%s in %s\n", verb, took);
+    if (!p) {
+        printf("%s in %s\n", verb, took);
+        return;
+    }
+    printf("%s %s %s%s%s from %s (%zu route%s) in %s\n", verb, p->name,
+           prev ? prev->version : "", prev ? " -> " : "", p->version, p->path,
+           p->n_routes, p->n_routes == 1 ? "" : "s", took);
 }
 
 static int plugins_call(struct app *a, const char *method, const char *verb,
@@ -323,7 +337,8 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
     int64_t drain = 0;
     const struct ctl_flag flags[] = {
         {"drain", CTL_FLAG_DURATION, &drain,
-         "unload: wait this long for in-flight requests (0 = gortd's default)",
+         "unload, replace: how long to wait for the old code's requests and "
+         "goroutines (0 = gortd's default, 10s)",
          NULL},
         {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
     };
@@ -356,6 +371,7 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
     }
     Gort__V1__ReplacePluginRequest req = GORT__V1__REPLACE_PLUGIN_REQUEST__INIT;
     req.name = name;
+    req.drain_timeout_ms = drain > 0 ? (uint32_t)(drain / 1000000) : 0;
     return plugins_call(a, "ReplacePlugin", "replaced", &req.base, json);
 }
 

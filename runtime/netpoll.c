@@ -26,6 +26,24 @@
  * is, so an event or a deadline for a closed descriptor can only ever touch
  * valid memory (a stale event just latches readiness: every operation
  * retries its syscall, so a spurious wake-up costs one EAGAIN).
+ *
+ * gort_fd_on_readable parks a callback instead of a goroutine (an idle
+ * keep-alive connection keeps no stack). To the user it is still a
+ * goroutine, parked in IO wait: it takes its id from the goroutine id
+ * counter when it is registered, and the goroutine started for it, on
+ * readiness, close or read deadline, runs with that id and names the
+ * registrant as its creator, so the id a dump showed is the one that serves
+ * the next request. The pd keeps that id, the registrant's id, label
+ * (copied: its buffer goes back to the pool when the registrant exits) and
+ * call site, and when it parked, all under the pd's lock, written with the
+ * callback. Dumps find them by walking every pd ever created (allpds,
+ * append-only like allgs): a relaxed peek skips the pds with no callback,
+ * the others are copied under their lock and handed to stats.c after it
+ * is released. Registering costs a per-P id, a coarse clock read and a
+ * label copy; no new lock and no new atomic instruction. Whatever takes
+ * the callback off the pd (readiness, gort_close, a deadline) takes the
+ * record with it, under the same lock, so a closed descriptor leaves no
+ * entry behind: its callback starts and its first read sees -EBADF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +83,9 @@ struct pd;
 struct pd_side {
     struct pd *pd;     /* back-pointer: a deadline timer knows its side */
     struct gort__g *g; /* the goroutine parked on this side, or NULL */
-    gort_fn spawn;     /* or: a goroutine to start on readiness */
+    gort_fn spawn;     /* or: a goroutine to start on readiness (read side
+                          only); stored with relaxed atomics, under lock:
+                          the dump peeks at it without the lock */
     void *spawn_arg;
     bool ready;       /* readiness seen while nobody waited */
     bool drained;     /* read side: the last read was short (stream) */
@@ -81,6 +101,12 @@ struct pd {
     _Atomic uint32_t use; /* 2 x operations in progress | 1 when closed */
     bool stream;          /* SOCK_STREAM: a short read empties it */
     struct pd_side r, w;
+    /* Who r.spawn's goroutine-to-be is (see gort_fd_on_readable): set
+     * with r.spawn, under lock. */
+    struct gort__g_origin cb_origin;
+    int64_t cb_since;               /* coarse clock at registration */
+    char cb_label[GORT__LABEL_MAX]; /* the registrant's label, copied */
+    struct pd *allnext; /* np.allpds: set before publication, then fixed */
 };
 
 static struct {
@@ -89,7 +115,9 @@ static struct {
     gort__lock grow;          /* serializes pd creation */
     _Atomic int idle_polling; /* one idle M polls at a time */
     bool idle_enabled;
-    _Atomic uint64_t waiting;
+    struct pd *_Atomic allpds; /* every pd, newest first (never freed) */
+    _Atomic uint64_t waiting;  /* goroutines parked on a side */
+    _Atomic uint64_t pending;  /* gort_fd_on_readable callbacks */
     _Atomic uint64_t wakeups_blocking;
     _Atomic uint64_t wakeups_idle;
 } np = {.grow = GORT__LOCK_INIT};
@@ -117,6 +145,8 @@ static struct pd *pd_create(int fd)
         pd->r.pd = pd->w.pd = pd;
         gort__timer_init(&pd->r.t, deadline_fire, &pd->r);
         gort__timer_init(&pd->w.t, deadline_fire, &pd->w);
+        pd->allnext = atomic_load_explicit(&np.allpds, memory_order_relaxed);
+        atomic_store_explicit(&np.allpds, pd, memory_order_release);
         atomic_store_explicit(&np.table[fd], pd, memory_order_release);
     }
     gort__lock_release(&np.grow);
@@ -135,25 +165,56 @@ static struct gort__g *take_waiter(struct pd_side *s, int why)
     return g;
 }
 
-/* Under pd->lock: takes a pending gort_fd_on_readable callback. */
-static bool take_spawn(struct pd_side *s, gort_fn *fn, void **arg)
+/* A gort_fd_on_readable callback taken off its descriptor, to start. */
+struct callback {
+    gort_fn fn;
+    void *arg;
+    struct gort__g_origin origin;
+};
+
+/* Under pd->lock: parks fn as a goroutine without a stack. It takes its id
+ * now, so that a dump can list it and the goroutine started for it answers
+ * to the id the dump showed; the label is copied because the registrant's
+ * buffer is reused once the registrant exits. */
+static void callback_park(struct pd *pd, gort_fn fn, void *arg, uintptr_t pc)
 {
-    if (!s->spawn)
+    struct gort__g *gp = gort__getg();
+    const char *label =
+        gp ? atomic_load_explicit(&gp->label, memory_order_relaxed) : NULL;
+    size_t n = label ? strnlen(label, GORT__LABEL_MAX - 1) : 0;
+    if (n)
+        memcpy(pd->cb_label, label, n);
+    pd->cb_label[n] = '\0';
+    pd->cb_origin.goid = gort__newgoid();
+    pd->cb_origin.creator_id = gp ? gp->goid : 0;
+    pd->cb_origin.creator_pc = pc;
+    pd->cb_since = gort__coarse_now();
+    pd->r.spawn_arg = arg;
+    __atomic_store_n(&pd->r.spawn, fn, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&np.pending, 1, memory_order_relaxed);
+}
+
+/* Under pd->lock: takes the pending gort_fd_on_readable callback. */
+static bool take_callback(struct pd *pd, struct callback *cb)
+{
+    if (!pd->r.spawn)
         return false;
-    *fn = s->spawn;
-    *arg = s->spawn_arg;
-    s->spawn = NULL;
-    atomic_fetch_sub_explicit(&np.waiting, 1, memory_order_relaxed);
+    cb->fn = pd->r.spawn;
+    cb->arg = pd->r.spawn_arg;
+    cb->origin = pd->cb_origin;
+    __atomic_store_n(&pd->r.spawn, NULL, __ATOMIC_RELAXED);
+    atomic_fetch_sub_explicit(&np.pending, 1, memory_order_relaxed);
     return true;
 }
 
-/* Starts a gort_fd_on_readable callback. It goes to the tail of the run
+/* Starts a gort_fd_on_readable callback as the goroutine origin names. It
+ * goes to the tail of the run
  * queue, not to runnext as gort_go would: a connection that is ready again
  * must not overtake the ones that became ready before it (fairness is what
  * keeps tail latency down with hundreds of connections). */
-static void spawn(gort_fn fn, void *arg)
+static void spawn(gort_fn fn, void *arg, const struct gort__g_origin *origin)
 {
-    struct gort__g *g = gort__newproc_detached(fn, arg);
+    struct gort__g *g = gort__newproc_detached(fn, arg, origin);
     if (!g)
         gort__throw("netpoll", "cannot start goroutine for a ready descriptor");
     gort__ready_tail(g);
@@ -259,17 +320,16 @@ int gort_close(int fd)
     __atomic_store_n(&pd->closing, true, __ATOMIC_RELAXED);
     struct gort__g *rg = take_waiter(&pd->r, -EBADF);
     struct gort__g *wg = take_waiter(&pd->w, -EBADF);
-    gort_fn fn = NULL;
-    void *arg = NULL;
-    bool sp = take_spawn(&pd->r, &fn, &arg);
+    struct callback cb;
+    bool sp = take_callback(pd, &cb); /* the record leaves with it */
     gort__timer_del(&pd->r.t);
     gort__timer_del(&pd->w.t);
     gort__lock_release(&pd->lock);
     uint32_t prev = atomic_fetch_or_explicit(&pd->use, 1, memory_order_acq_rel);
     int rc = prev == 0 ? real_close(pd) : 0;
     ready_both(rg, wg);
-    if (sp)
-        spawn(fn, arg); /* its first read sees -EBADF */
+    if (sp) /* its first read sees -EBADF; its owner frees what it holds */
+        spawn(cb.fn, cb.arg, &cb.origin);
     return rc;
 }
 
@@ -488,6 +548,7 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 
 int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
 {
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
     struct pd *pd = pd_lookup(fd);
     if (!pd || !fn)
         return pd ? -EINVAL : -EBADF;
@@ -501,14 +562,14 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     else if (pd->r.ready ||
              (pd->r.deadline && gort_nanotime() >= pd->r.deadline))
         now = true; /* ready already: no need to wait for the kernel */
-    else {
-        pd->r.spawn = fn;
-        pd->r.spawn_arg = arg;
-        atomic_fetch_add_explicit(&np.waiting, 1, memory_order_relaxed);
-    }
+    else
+        callback_park(pd, fn, arg, pc);
     gort__lock_release(&pd->lock);
-    if (now)
-        spawn(fn, arg);
+    if (now) { /* named as a parked one would be: same creator, same site */
+        struct gort__g *gp = gort__getg();
+        struct gort__g_origin o = {gort__newgoid(), gp ? gp->goid : 0, pc};
+        spawn(fn, arg, &o);
+    }
     return rc;
 }
 
@@ -520,19 +581,18 @@ static void deadline_fire(struct gort__timer *t)
     struct pd *pd = s->pd;
     gort__lock_acquire(&pd->lock);
     struct gort__g *g = NULL;
-    gort_fn fn = NULL;
-    void *arg = NULL;
+    struct callback cb;
     bool sp = false;
     /* A deadline moved after this timer was popped is not this timer's. */
     if (s->deadline && s->deadline == t->when) {
         g = take_waiter(s, -ETIMEDOUT);
-        sp = take_spawn(s, &fn, &arg);
+        sp = s == &pd->r && take_callback(pd, &cb);
     }
     gort__lock_release(&pd->lock);
     if (g)
         gort__ready(g);
     if (sp)
-        spawn(fn, arg);
+        spawn(cb.fn, cb.arg, &cb.origin);
 }
 
 /* Under pd->lock. True when the new deadline has already passed. */
@@ -554,20 +614,19 @@ int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
     if (!pd || deadline_ns < 0 || !(mode & GORT_IO_BOTH))
         return pd ? -EINVAL : -EBADF;
     struct gort__g *rg = NULL, *wg = NULL;
-    gort_fn fn = NULL;
-    void *arg = NULL;
+    struct callback cb;
     bool sp = false;
     gort__lock_acquire(&pd->lock);
     if ((mode & GORT_IO_READ) && side_set_deadline(&pd->r, deadline_ns)) {
         rg = take_waiter(&pd->r, -ETIMEDOUT);
-        sp = take_spawn(&pd->r, &fn, &arg);
+        sp = take_callback(pd, &cb);
     }
     if ((mode & GORT_IO_WRITE) && side_set_deadline(&pd->w, deadline_ns))
         wg = take_waiter(&pd->w, -ETIMEDOUT);
     gort__lock_release(&pd->lock);
     ready_both(rg, wg);
     if (sp)
-        spawn(fn, arg);
+        spawn(cb.fn, cb.arg, &cb.origin);
     return 0;
 }
 
@@ -601,12 +660,11 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
         struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
         NP_RECEIVE(pd);
         struct gort__g *rg = NULL, *wg = NULL;
-        gort_fn fn = NULL;
-        void *arg = NULL;
+        struct callback cb;
         bool sp = false;
         gort__lock_acquire(&pd->lock);
         if (ev[i].modes & GORT__NP_READ) {
-            sp = take_spawn(&pd->r, &fn, &arg);
+            sp = take_callback(pd, &cb);
             rg = sp ? NULL : take_waiter(&pd->r, 0);
             if (!rg)
                 pd->r.ready = true; /* a new goroutine's read will find it */
@@ -615,7 +673,8 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
             pd->w.ready = true;
         gort__lock_release(&pd->lock);
         if (sp) {
-            struct gort__g *g = gort__newproc_detached(fn, arg);
+            struct gort__g *g =
+                gort__newproc_detached(cb.fn, cb.arg, &cb.origin);
             if (!g)
                 gort__throw("netpoll", "cannot start goroutine for a ready "
                                        "descriptor");
@@ -657,7 +716,8 @@ bool gort__netpoll_active(void)
 struct gort__g *gort__netpoll_poll_idle(void)
 {
     if (!np.idle_enabled ||
-        atomic_load_explicit(&np.waiting, memory_order_relaxed) == 0)
+        (atomic_load_explicit(&np.waiting, memory_order_relaxed) == 0 &&
+         atomic_load_explicit(&np.pending, memory_order_relaxed) == 0))
         return NULL;
     int zero = 0;
     if (!atomic_compare_exchange_strong(&np.idle_polling, &zero, 1))
@@ -693,6 +753,34 @@ void gort__netpoll_stats(struct gort__netpoll_stats *s)
     s->wakeups_thread = atomic_load(&np.wakeups_blocking);
     s->wakeups_idle = atomic_load(&np.wakeups_idle);
     s->waiting = atomic_load(&np.waiting);
+    s->pending = atomic_load(&np.pending);
+}
+
+int gort__netpoll_pending_each(int (*fn)(const struct gort__np_pending *cb,
+                                         void *arg),
+                               void *arg)
+{
+    struct gort__np_pending cb;
+    struct pd *pd = atomic_load_explicit(&np.allpds, memory_order_acquire);
+    for (; pd; pd = pd->allnext) {
+        /* Peek first: most descriptors have no callback, and their locks
+         * belong to the I/O path. */
+        if (!__atomic_load_n(&pd->r.spawn, __ATOMIC_RELAXED))
+            continue;
+        gort__lock_acquire(&pd->lock);
+        bool have = pd->r.spawn != NULL;
+        if (have) {
+            cb.origin = pd->cb_origin;
+            cb.fn = pd->r.spawn;
+            cb.since = pd->cb_since;
+            memcpy(cb.label, pd->cb_label, sizeof cb.label);
+        }
+        gort__lock_release(&pd->lock);
+        int rc = have ? fn(&cb, arg) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static pthread_once_t np_once = PTHREAD_ONCE_INIT;

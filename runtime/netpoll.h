@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime.h"
+
 #define GORT__NP_READ 1u
 #define GORT__NP_WRITE 2u
 
@@ -55,7 +57,23 @@ struct gort__netpoll_stats {
                                 by sysmon */
     uint64_t wakeups_idle;   /* goroutines readied by an idle M's poll */
     uint64_t waiting;        /* goroutines parked in IO wait */
+    uint64_t pending;        /* gort_fd_on_readable callbacks waiting */
 };
 void gort__netpoll_stats(struct gort__netpoll_stats *s);
+
+/* A pending gort_fd_on_readable callback, copied out of its descriptor:
+ * the goroutine-to-be the dump lists in IO wait (stats.c). */
+struct gort__np_pending {
+    struct gort__g_origin origin; /* the id it will run with, registrant */
+    gort_fn fn;                   /* where it will begin */
+    int64_t since;                /* coarse clock at registration */
+    char label[GORT__LABEL_MAX];  /* the registrant's label then */
+};
+/* Calls fn with a copy of each pending callback, made under its
+ * descriptor's lock and passed without it (fn may take any lock). Stops at
+ * the first non-zero return and returns it; 0 after the last. */
+int gort__netpoll_pending_each(int (*fn)(const struct gort__np_pending *cb,
+                                         void *arg),
+                               void *arg);
 
 #endif /* GORT_NETPOLL_H */

@@ -414,6 +414,13 @@ static int64_t newgoid(struct gort__p *p)
     return p->goidcache++;
 }
 
+int64_t gort__newgoid(void)
+{
+    struct gort__m *m = gort__getm();
+    /* In a blocking call sysmon may have handed m->p to another M. */
+    return newgoid(m && !m->oldp ? m->p : NULL);
+}
+
 /* ---- making goroutines runnable ----------------------------------------- */
 
 static void startm(struct gort__p *p, bool spinning);
@@ -540,10 +547,52 @@ static void unpoison_stack(const struct gort__g *gp)
 #endif
 }
 
+/* ---- groups ------------------------------------------------------------- */
+
+static void group_join(struct gort__g *gp, struct gort_group *grp)
+{
+    gp->group = gp->group_cur = grp;
+    if (!grp)
+        return;
+    __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
+}
+
+/* Release: whoever reads live == 0 with acquire sees the member's last
+ * instructions done; after this the goroutine runs runtime code only. */
+static void group_leave(struct gort__g *gp)
+{
+    struct gort_group *grp = gp->group;
+    gp->group = NULL;
+    if (grp)
+        __atomic_fetch_sub(&grp->live, 1, __ATOMIC_RELEASE);
+}
+
+struct gort_group *gort_group_enter(struct gort_group *grp)
+{
+    struct gort__g *gp = gort__getg();
+    if (!gp)
+        return NULL;
+    struct gort_group *prev = gp->group_cur;
+    gp->group_cur = grp;
+    return prev;
+}
+
+uint64_t gort_group_live(const struct gort_group *grp)
+{
+    return __atomic_load_n(&grp->live, __ATOMIC_ACQUIRE);
+}
+
+uint64_t gort_group_started(const struct gort_group *grp)
+{
+    return __atomic_load_n(&grp->started, __ATOMIC_RELAXED);
+}
+
 /* A new goroutine, runnable, not yet on any queue. */
 static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
                             void *arg, const struct gort_go_opts *opts,
-                            uintptr_t pc)
+                            uintptr_t pc, bool detached,
+                            const struct gort__g_origin *origin)
 {
     size_t stack_size = opts ? opts->stack_size : 0;
     struct gort__g *gp = gfget(p);
@@ -567,9 +616,11 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
     gp->fn = fn;
     gp->arg = arg;
-    gp->goid = newgoid(p);
-    gp->creator_pc = pc;
-    gp->creator_id = m && m->curg ? m->curg->goid : 0;
+    gp->goid = origin ? origin->goid : newgoid(p);
+    gp->creator_pc = origin ? origin->creator_pc : pc;
+    int64_t creator = m && m->curg ? m->curg->goid : 0;
+    gp->creator_id = origin ? origin->creator_id : creator;
+    group_join(gp, detached || !m || !m->curg ? NULL : m->curg->group_cur);
     gp->asan_fake_stack = NULL;
     gp->readytime = 0;
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
@@ -592,7 +643,7 @@ static int64_t newproc(gort_fn fn, void *arg, const struct gort_go_opts *opts,
     if (m && m->oldp)
         gort__throw("gort_go", "called inside gort_syscall_enter/exit");
     struct gort__p *p = m ? m->p : NULL;
-    struct gort__g *gp = newg(m, p, fn, arg, opts, pc);
+    struct gort__g *gp = newg(m, p, fn, arg, opts, pc, false, NULL);
     if (!gp)
         return -ENOMEM;
     int64_t id = gp->goid;
@@ -605,10 +656,11 @@ static int64_t newproc(gort_fn fn, void *arg, const struct gort_go_opts *opts,
     return id;
 }
 
-struct gort__g *gort__newproc_detached(gort_fn fn, void *arg)
+struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,
+                                       const struct gort__g_origin *origin)
 {
     struct gort__m *m = gort__getm();
-    return newg(m, m ? m->p : NULL, fn, arg, NULL, (uintptr_t)fn);
+    return newg(m, m ? m->p : NULL, fn, arg, NULL, (uintptr_t)fn, true, origin);
 }
 
 static int64_t go_common(gort_fn fn, void *arg, const struct gort_go_opts *o,
@@ -857,6 +909,7 @@ static void goexit(struct gort__g *gp)
     struct gort__m *m = gort__getm();
     atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
     gort__set_label(gp, NULL);
+    group_leave(gp);
     own_inc(&m->p->exited);
     switch_out(m, gp, exit_after, NULL, true);
     gort__throw("goexit", "dead goroutine resumed");

@@ -86,6 +86,10 @@ struct gort__g {
     void *asan_fake_stack;     /* AddressSanitizer fiber state */
     void *tsan_fiber;          /* ThreadSanitizer fiber, kept while pooled */
     struct gort__g *allnext;   /* allgs list, append only */
+    /* See gort.h. group: the one it is counted in, from its creator's
+     * group_cur, left at exit; group_cur: the one its children join,
+     * changed by gort_group_enter. */
+    struct gort_group *group, *group_cur;
 };
 
 /* A hook an M runs right after a switch, on the new stack: whatever the
@@ -194,8 +198,20 @@ void gort__set_label(struct gort__g *gp, const char *label);
  * runnable in one global-queue batch and wakes Ms for them. The caller
  * counts parked ones as readied (netpoll.c). */
 void gort__inject(struct gort__g *list, int n);
-/* A new goroutine, runnable but not queued (the netpoller queues it). */
-struct gort__g *gort__newproc_detached(gort_fn fn, void *arg);
+/* Who a goroutine is before it exists: a pending gort_fd_on_readable
+ * callback reserves its id at registration and names its registrant
+ * (netpoll.c), and the goroutine started for it takes both. */
+struct gort__g_origin {
+    int64_t goid;         /* from the same counter as gort_go's ids */
+    int64_t creator_id;   /* the registering goroutine, 0 for a thread */
+    uintptr_t creator_pc; /* where it registered */
+};
+/* A new goroutine, runnable but not queued (the netpoller queues it); with
+ * origin, it takes that id and creator instead of fresh ones. */
+struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,
+                                       const struct gort__g_origin *origin);
+/* The next goroutine id, as gort_go would take it (per-P batches). */
+int64_t gort__newgoid(void);
 
 /* debug.c: GORTDEBUG=schedtrace=MS,scheddetail=1,netpollidle=0 */
 struct gort__debug {

@@ -14,6 +14,22 @@
  * is bounded by the goroutine's stack, checks every frame pointer, and is
  * compiled without sanitizer instrumentation, so a torn frame gives a short
  * or odd backtrace, never a crash. Symbols come from dladdr.
+ *
+ * A dump also lists the goroutines that have no struct yet: a pending
+ * gort_fd_on_readable callback (an idle keep-alive connection) is a
+ * goroutine parked without a stack. It took its id when it was registered,
+ * and the goroutine the netpoller starts for it runs with that id, so the
+ * entry a user sees is the goroutine that serves the next request. It is
+ * listed in "IO wait" with its registrant's label and as creator, and one
+ * frame, the callback: exactly where that goroutine will begin, so the
+ * frame is true, not a guess. netpoll.c copies each record under its
+ * descriptor's lock, and this file formats it after the lock is released.
+ * Walking the goroutines first and the callbacks second cannot list one
+ * twice (a callback leaves its descriptor before its goroutine exists); one
+ * that fires between the two walks is missed, as a goroutine created during
+ * a walk can be. Stats count each callback as a live goroutine waiting in
+ * IO wait (netpoll keeps their number), so GetStats' live count matches
+ * the dump.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -100,9 +116,11 @@ int gort_stats_read(struct gort_stats *s)
     ms_snapshot(s);
     t.created += atomic_load(&gort__sched.created_offp);
     t.readied += atomic_load(&gort__sched.readied_offp);
+    struct gort__netpoll_stats ns;
+    gort__netpoll_stats(&ns);
     s->g_created = t.created;
-    s->g_live = sub0(t.created, t.exited);
-    s->g_waiting = sub0(t.parked, t.readied);
+    s->g_live = sub0(t.created, t.exited) + ns.pending;
+    s->g_waiting = sub0(t.parked, t.readied) + ns.pending;
     s->g_runnable = t.queued + s->global_runq_len;
     s->g_running = sub0(s->g_live, s->g_waiting + s->g_runnable);
     if (s->g_running > (uint64_t)s->gomaxprocs)
@@ -114,11 +132,9 @@ int gort_stats_read(struct gort_stats *s)
     s->stacks_canary = sc.canary;
     s->stack_reserved_bytes = sc.reserved_bytes;
     s->uptime_ns = gort_nanotime() - gort__sched.start_ns;
-    struct gort__netpoll_stats ns;
-    gort__netpoll_stats(&ns);
     s->netpoll_wakeups_thread = ns.wakeups_thread;
     s->netpoll_wakeups_idle = ns.wakeups_idle;
-    s->io_waiting = ns.waiting;
+    s->io_waiting = ns.waiting + ns.pending;
     s->timers = gort__timers_len();
     s->long_running = atomic_load(&gort__sched.long_running);
     return 0;
@@ -230,6 +246,34 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     return true;
 }
 
+struct pending_walk {
+    gort_dump_fn fn;
+    void *arg;
+    struct gort_goroutine_info *info;
+    int64_t now;
+    long n;
+};
+
+/* A pending gort_fd_on_readable callback as the goroutine it will be. */
+static int describe_pending(const struct gort__np_pending *cb, void *arg)
+{
+    struct pending_walk *w = arg;
+    struct gort_goroutine_info *info = w->info;
+    memset(info, 0, sizeof *info);
+    info->id = cb->origin.goid;
+    info->state = info->wait_reason = gort__waitreason_str[WR_IO_WAIT];
+    info->waiting_ns =
+        cb->since > 0 && w->now > cb->since ? w->now - cb->since : 0;
+    info->label = cb->label;
+    symbolize((uintptr_t)cb->fn, &info->start);
+    info->creator_id = cb->origin.creator_id;
+    symbolize(cb->origin.creator_pc, &info->creator);
+    info->frames[0] = info->start;
+    info->nframes = 1;
+    w->n++;
+    return w->fn(info, w->arg);
+}
+
 long gort_goroutines_each(gort_dump_fn fn, void *arg)
 {
     if (!fn || !gort__runtime_started())
@@ -240,17 +284,20 @@ long gort_goroutines_each(gort_dump_fn fn, void *arg)
     char label[GORT__LABEL_MAX];
     int64_t now = gort__coarse_now();
     long n = 0;
+    bool stopped = false;
     struct gort__g *gp =
         atomic_load_explicit(&gort__sched.allgs, memory_order_acquire);
-    for (; gp; gp = gp->allnext) {
+    for (; gp && !stopped; gp = gp->allnext) {
         if (!describe(gp, info, label, now))
             continue;
         n++;
-        if (fn(info, arg))
-            break;
+        stopped = fn(info, arg) != 0;
     }
+    struct pending_walk w = {fn, arg, info, now, n};
+    if (!stopped)
+        gort__netpoll_pending_each(describe_pending, &w);
     free(info);
-    return n;
+    return w.n;
 }
 
 static void print_frame(FILE *f, const struct gort_frame *fr)

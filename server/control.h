@@ -42,22 +42,36 @@ typedef void (*ctl_http_stats_fn)(void *arg, struct gort_http_stats *out);
 void ctl_set_http_source(ctl_http_stats_fn fn, void *arg);
 
 /* Where ListRoutes/ListPlugins read the route table and the loaded
- * plugins: gortd sets it once they exist (until then both lists are
- * empty). Each callback fills up to n entries and returns how many there
- * are in all; strings must stay valid until the call returns (they are
- * copied into the reply). Runs on the control thread; must not block. */
+ * plugins, and where Load/Unload/ReplacePlugin act: gortd sets it once they
+ * exist (until then both lists are empty and the operations answer
+ * UNAVAILABLE). The list callbacks fill up to n entries, with strings copied
+ * into the arena a, and return how many there are in all; they run on the
+ * control thread and must not block. */
+struct ctl_arena;
 struct ctl_http_route {
     const char *pattern;
     const char *plugin; /* "" for a route gortd registered itself */
+    uint64_t requests;  /* answered through it */
 };
 struct ctl_plugin {
     const char *name, *version, *path;
     size_t routes;
-    uint64_t in_flight;
+    uint64_t in_flight, requests, errors, goroutines;
+    int64_t loaded_unix_ns;
 };
+enum ctl_plugin_op { CTL_PLUGIN_LOAD, CTL_PLUGIN_UNLOAD, CTL_PLUGIN_REPLACE };
 struct ctl_catalog {
-    size_t (*routes)(void *arg, struct ctl_http_route *out, size_t n);
-    size_t (*plugins)(void *arg, struct ctl_plugin *out, size_t n);
+    size_t (*routes)(void *arg, struct ctl_http_route *out, size_t n,
+                     struct ctl_arena *a);
+    size_t (*plugins)(void *arg, struct ctl_plugin *out, size_t n,
+                      struct ctl_arena *a);
+    /* Loads, unloads or replaces plugin name, waiting up to drain_ns for
+     * the old code (<= 0: the loader's default). 0 with *out describing the
+     * plugin (the new one; for unload, the one that was), or a negative
+     * errno with err set (gort_plugins_hot_load's list). Blocks. */
+    int (*op)(void *arg, enum ctl_plugin_op op, const char *name,
+              int64_t drain_ns, struct ctl_plugin *out, struct ctl_arena *a,
+              char *err, size_t errlen);
     void *arg;
 };
 void ctl_set_catalog(const struct ctl_catalog *catalog);

@@ -8,10 +8,17 @@
  * Output submessages come from the call's arena (cx->arena); the dispatcher
  * packs and frees them. The table at the bottom is in .proto order.
  *
- * The plugin RPCs validate their request and then answer UNIMPLEMENTED: the
- * plugin loader they drive is not built yet.
+ * The plugin RPCs check the name, then drive gortd's plugin loader through
+ * the catalog (control.h) and wait for it: a load runs the plugin's init, an
+ * unload or replace waits (bounded by drain_timeout_ms and the call's
+ * deadline) for the old code's requests and goroutines. This thread is
+ * blocked meanwhile, so other control calls wait too; a loader operation is
+ * rare and an operator's, and the bound keeps the wait short.
  */
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <grpc/grpc.h>
@@ -164,6 +171,8 @@ static Gort__V1__HttpStats *http_fill(struct ctl_ctx *cx)
     return h;
 }
 
+static void plugins_fill(Gort__V1__Stats *out, struct ctl_ctx *cx);
+
 /* Fills a Stats message from one snapshot; shared by GetStats and WatchStats.
  */
 static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
@@ -181,6 +190,7 @@ static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     out->sched_latency = latency_fill(s, cx);
     out->netpoll = netpoll_fill(s, cx);
     out->http = http_fill(cx);
+    plugins_fill(out, cx);
     out->uptime_ns = s->uptime_ns;
     out->version = GORT_VERSION;
     out->grpc_version = (char *)grpc_version_string();
@@ -271,13 +281,127 @@ static grpc_status_code set_max_procs(const ProtobufCMessage *in,
     return GRPC_STATUS_OK;
 }
 
-/* ---- plugin management (no hot loading yet) ------------------------------ */
+/* ---- the catalog: routes, plugins, plugin operations -------------------- */
 
-static grpc_status_code loader_missing(struct ctl_ctx *cx)
+static _Atomic(const struct ctl_catalog *) catalog;
+
+void ctl_set_catalog(const struct ctl_catalog *c)
 {
-    return ctl_fail(cx, GRPC_STATUS_UNIMPLEMENTED,
-                    "hot plugin loading is not implemented yet: put the file "
-                    "in --plugins-dir and restart gortd");
+    atomic_store_explicit(&catalog, c, memory_order_release);
+}
+
+static const struct ctl_catalog *catalog_get(void)
+{
+    return atomic_load_explicit(&catalog, memory_order_acquire);
+}
+
+#define CATALOG_MAX 4096 /* entries listed at most */
+#define PLUGINS_MAX 256
+
+static grpc_status_code list_routes(const ProtobufCMessage *in,
+                                    ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)in;
+    Gort__V1__ListRoutesReply *rep = (Gort__V1__ListRoutesReply *)out;
+    const struct ctl_catalog *c = catalog_get();
+    if (!c || !c->routes)
+        return GRPC_STATUS_OK; /* no route table yet: an empty list */
+    struct ctl_http_route *rs =
+        ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof *rs);
+    size_t n = c->routes(c->arg, rs, CATALOG_MAX, cx->arena);
+    if (n > CATALOG_MAX)
+        n = CATALOG_MAX;
+    rep->routes = ctl_arena_alloc(cx->arena, n * sizeof *rep->routes + 1);
+    for (size_t i = 0; i < n; i++) {
+        Gort__V1__Route *r = NEW(cx, Gort__V1__Route, gort__v1__route);
+        r->pattern = (char *)rs[i].pattern;
+        r->plugin = (char *)rs[i].plugin;
+        r->requests = rs[i].requests;
+        rep->routes[i] = r;
+    }
+    rep->n_routes = n;
+    return GRPC_STATUS_OK;
+}
+
+static Gort__V1__PluginStats *plugin_stats(const struct ctl_plugin *p,
+                                           struct ctl_ctx *cx)
+{
+    Gort__V1__PluginStats *st =
+        NEW(cx, Gort__V1__PluginStats, gort__v1__plugin_stats);
+    st->name = (char *)p->name;
+    st->goroutines = p->goroutines;
+    st->in_flight = p->in_flight;
+    st->requests = p->requests;
+    st->errors = p->errors;
+    return st;
+}
+
+/* A Plugin message; its routes come from rs (nr entries). */
+static Gort__V1__Plugin *plugin_msg(const struct ctl_plugin *in,
+                                    const struct ctl_http_route *rs, size_t nr,
+                                    struct ctl_ctx *cx)
+{
+    Gort__V1__Plugin *p = NEW(cx, Gort__V1__Plugin, gort__v1__plugin);
+    p->name = (char *)in->name;
+    p->version = (char *)in->version;
+    p->path = (char *)in->path;
+    p->abi_version = GORT_PLUGIN_ABI;
+    p->loaded_unix_ns = in->loaded_unix_ns;
+    p->routes = ctl_arena_alloc(cx->arena, nr * sizeof *p->routes + 1);
+    for (size_t k = 0; k < nr; k++)
+        if (strcmp(rs[k].plugin, in->name) == 0)
+            p->routes[p->n_routes++] = (char *)rs[k].pattern;
+    p->stats = plugin_stats(in, cx);
+    return p;
+}
+
+/* The served routes, for plugin_msg. */
+static size_t routes_snapshot(const struct ctl_catalog *c,
+                              struct ctl_http_route **rs, struct ctl_ctx *cx)
+{
+    *rs = NULL;
+    if (!c->routes)
+        return 0;
+    *rs = ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof **rs);
+    size_t nr = c->routes(c->arg, *rs, CATALOG_MAX, cx->arena);
+    return nr > CATALOG_MAX ? CATALOG_MAX : nr;
+}
+
+static grpc_status_code list_plugins(const ProtobufCMessage *in,
+                                     ProtobufCMessage *out, struct ctl_ctx *cx)
+{
+    (void)in;
+    Gort__V1__ListPluginsReply *rep = (Gort__V1__ListPluginsReply *)out;
+    const struct ctl_catalog *c = catalog_get();
+    if (!c || !c->plugins)
+        return GRPC_STATUS_OK;
+    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
+    size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
+    if (n > PLUGINS_MAX)
+        n = PLUGINS_MAX;
+    struct ctl_http_route *rs;
+    size_t nr = routes_snapshot(c, &rs, cx);
+    rep->plugins = ctl_arena_alloc(cx->arena, n * sizeof *rep->plugins + 1);
+    for (size_t i = 0; i < n; i++)
+        rep->plugins[i] = plugin_msg(&ps[i], rs, nr, cx);
+    rep->n_plugins = n;
+    return GRPC_STATUS_OK;
+}
+
+/* Stats.plugins: one PluginStats per loaded plugin. */
+static void plugins_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
+{
+    const struct ctl_catalog *c = catalog_get();
+    if (!c || !c->plugins)
+        return;
+    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
+    size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
+    if (n > PLUGINS_MAX)
+        n = PLUGINS_MAX;
+    out->plugins = ctl_arena_alloc(cx->arena, n * sizeof *out->plugins + 1);
+    for (size_t i = 0; i < n; i++)
+        out->plugins[i] = plugin_stats(&ps[i], cx);
+    out->n_plugins = n;
 }
 
 /* A plugin is named by its file in the plugin directory: no paths. */
@@ -293,114 +417,118 @@ static grpc_status_code plugin_name_check(const char *name, struct ctl_ctx *cx)
     return GRPC_STATUS_OK;
 }
 
-/* ---- the catalog: routes and loaded plugins, read-only --------------------
- */
-
-static _Atomic(const struct ctl_catalog *) catalog;
-
-void ctl_set_catalog(const struct ctl_catalog *c)
+static grpc_status_code op_status(int rc)
 {
-    atomic_store_explicit(&catalog, c, memory_order_release);
-}
-
-#define CATALOG_MAX 4096 /* entries listed at most */
-
-static grpc_status_code list_routes(const ProtobufCMessage *in,
-                                    ProtobufCMessage *out, struct ctl_ctx *cx)
-{
-    (void)in;
-    Gort__V1__ListRoutesReply *rep = (Gort__V1__ListRoutesReply *)out;
-    const struct ctl_catalog *c =
-        atomic_load_explicit(&catalog, memory_order_acquire);
-    if (!c || !c->routes)
-        return GRPC_STATUS_OK; /* no route table yet: an empty list */
-    struct ctl_http_route *rs =
-        ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof *rs);
-    size_t n = c->routes(c->arg, rs, CATALOG_MAX);
-    if (n > CATALOG_MAX)
-        n = CATALOG_MAX;
-    rep->routes = ctl_arena_alloc(cx->arena, n * sizeof *rep->routes + 1);
-    for (size_t i = 0; i < n; i++) {
-        Gort__V1__Route *r = NEW(cx, Gort__V1__Route, gort__v1__route);
-        r->pattern = ctl_arena_strdup(cx->arena, rs[i].pattern);
-        r->plugin =
-            ctl_arena_strdup(cx->arena, rs[i].plugin ? rs[i].plugin : "");
-        rep->routes[i] = r;
+    switch (rc) {
+    case -ENOENT:
+        return GRPC_STATUS_NOT_FOUND;
+    case -EEXIST:
+        return GRPC_STATUS_ALREADY_EXISTS;
+    case -EBUSY:
+        return GRPC_STATUS_DEADLINE_EXCEEDED;
+    case -ENOMEM:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case -ENXIO:
+        return GRPC_STATUS_FAILED_PRECONDITION;
+    default:
+        return GRPC_STATUS_FAILED_PRECONDITION; /* the file was refused */
     }
-    rep->n_routes = n;
-    return GRPC_STATUS_OK;
 }
 
-static grpc_status_code list_plugins(const ProtobufCMessage *in,
-                                     ProtobufCMessage *out, struct ctl_ctx *cx)
+/* The drain bound: the request's, or the default, cut to the deadline. */
+static int64_t drain_ns(uint32_t drain_ms, const struct ctl_ctx *cx)
 {
-    (void)in;
-    Gort__V1__ListPluginsReply *rep = (Gort__V1__ListPluginsReply *)out;
-    const struct ctl_catalog *c =
-        atomic_load_explicit(&catalog, memory_order_acquire);
-    if (!c || !c->plugins)
-        return GRPC_STATUS_OK;
-    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, 256 * sizeof *ps);
-    size_t n = c->plugins(c->arg, ps, 256);
-    if (n > 256)
-        n = 256;
+    int64_t ns = drain_ms ? (int64_t)drain_ms * 1000000 : 0;
+    if (cx->deadline != INT64_MAX) {
+        int64_t left = cx->deadline - gort_nanotime() - 50000000;
+        if (left < 1000000)
+            left = 1000000;
+        if (ns == 0 || ns > left)
+            ns = left;
+    }
+    return ns;
+}
+
+/* Runs one loader operation; *plugin gets the Plugin message. */
+static grpc_status_code plugin_op(enum ctl_plugin_op op, const char *name,
+                                  uint32_t drain_ms, Gort__V1__Plugin **plugin,
+                                  int64_t *took, struct ctl_ctx *cx)
+{
+    if (plugin_name_check(name, cx))
+        return cx->code;
+    const struct ctl_catalog *c = catalog_get();
+    if (!c || !c->op)
+        return ctl_fail(cx, GRPC_STATUS_UNAVAILABLE,
+                        "gortd is still starting: no plugin loader yet");
+    struct ctl_plugin p = {0};
+    char err[1536];
     struct ctl_http_route *rs = NULL;
     size_t nr = 0;
-    if (c->routes) {
-        rs = ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof *rs);
-        nr = c->routes(c->arg, rs, CATALOG_MAX);
-        if (nr > CATALOG_MAX)
-            nr = CATALOG_MAX;
-    }
-    rep->plugins = ctl_arena_alloc(cx->arena, n * sizeof *rep->plugins + 1);
-    for (size_t i = 0; i < n; i++) {
-        Gort__V1__Plugin *p = NEW(cx, Gort__V1__Plugin, gort__v1__plugin);
-        p->name = ctl_arena_strdup(cx->arena, ps[i].name);
-        p->version = ctl_arena_strdup(cx->arena, ps[i].version);
-        p->path = ctl_arena_strdup(cx->arena, ps[i].path);
-        p->routes = ctl_arena_alloc(cx->arena, nr * sizeof *p->routes + 1);
-        for (size_t k = 0; k < nr; k++)
-            if (strcmp(rs[k].plugin, ps[i].name) == 0)
-                p->routes[p->n_routes++] =
-                    ctl_arena_strdup(cx->arena, rs[k].pattern);
-        p->abi_version = GORT_PLUGIN_ABI;
-        p->stats = NEW(cx, Gort__V1__PluginStats, gort__v1__plugin_stats);
-        p->stats->name = p->name;
-        p->stats->in_flight = ps[i].in_flight;
-        rep->plugins[i] = p;
-    }
-    rep->n_plugins = n;
+    if (op == CTL_PLUGIN_UNLOAD) /* the routes it had */
+        nr = routes_snapshot(c, &rs, cx);
+    int64_t t0 = gort_nanotime();
+    int rc = c->op(c->arg, op, name, drain_ns(drain_ms, cx), &p, cx->arena,
+                   err, sizeof err);
+    *took = gort_nanotime() - t0;
+    if (op != CTL_PLUGIN_UNLOAD)
+        nr = routes_snapshot(c, &rs, cx);
+    if (rc == 0 || rc == -EBUSY)
+        *plugin = plugin_msg(&p, rs, nr, cx);
+    if (rc)
+        return ctl_fail(cx, op_status(rc), "%s", err);
     return GRPC_STATUS_OK;
+}
+
+/* The loaded plugin name means (its own name or its file's), or NULL. */
+static Gort__V1__Plugin *plugin_find(const char *name, struct ctl_ctx *cx)
+{
+    const struct ctl_catalog *c = catalog_get();
+    if (!c || !c->plugins)
+        return NULL;
+    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
+    size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
+    size_t l = strlen(name);
+    for (size_t i = 0; i < n && i < PLUGINS_MAX; i++) {
+        const char *base = strrchr(ps[i].path, '/');
+        base = base ? base + 1 : ps[i].path;
+        bool file = strncmp(base, name, l) == 0 &&
+                    (!base[l] || strcmp(base + l, ".so") == 0);
+        if (strcmp(ps[i].name, name) == 0 || file) {
+            struct ctl_http_route *rs;
+            size_t nr = routes_snapshot(c, &rs, cx);
+            return plugin_msg(&ps[i], rs, nr, cx);
+        }
+    }
+    return NULL;
 }
 
 static grpc_status_code load_plugin(const ProtobufCMessage *in,
                                     ProtobufCMessage *out, struct ctl_ctx *cx)
 {
-    (void)out;
-    if (plugin_name_check(((const Gort__V1__LoadPluginRequest *)in)->name, cx))
-        return cx->code;
-    return loader_missing(cx);
+    const Gort__V1__LoadPluginRequest *req = (const void *)in;
+    Gort__V1__LoadPluginReply *rep = (void *)out;
+    return plugin_op(CTL_PLUGIN_LOAD, req->name, 0, &rep->plugin,
+                     &rep->took_ns, cx);
 }
 
 static grpc_status_code unload_plugin(const ProtobufCMessage *in,
                                       ProtobufCMessage *out, struct ctl_ctx *cx)
 {
-    (void)out;
-    if (plugin_name_check(((const Gort__V1__UnloadPluginRequest *)in)->name,
-                          cx))
-        return cx->code;
-    return loader_missing(cx);
+    const Gort__V1__UnloadPluginRequest *req = (const void *)in;
+    Gort__V1__UnloadPluginReply *rep = (void *)out;
+    return plugin_op(CTL_PLUGIN_UNLOAD, req->name, req->drain_timeout_ms,
+                     &rep->plugin, &rep->took_ns, cx);
 }
 
 static grpc_status_code replace_plugin(const ProtobufCMessage *in,
                                        ProtobufCMessage *out,
                                        struct ctl_ctx *cx)
 {
-    (void)out;
-    if (plugin_name_check(((const Gort__V1__ReplacePluginRequest *)in)->name,
-                          cx))
-        return cx->code;
-    return loader_missing(cx);
+    const Gort__V1__ReplacePluginRequest *req = (const void *)in;
+    Gort__V1__ReplacePluginReply *rep = (void *)out;
+    rep->previous = plugin_find(req->name, cx);
+    return plugin_op(CTL_PLUGIN_REPLACE, req->name, req->drain_timeout_ms,
+                     &rep->current, &rep->took_ns, cx);
 }
 
 /* ---- the table ---------------------------------------------------------- */

@@ -22,6 +22,19 @@
  *   \t/usr/sbin/gortd +0x2a0
  *   <blank line>
  *
+ * An idle keep-alive connection has no goroutine, only a pending
+ * gort_fd_on_readable callback; the runtime lists it as the goroutine it
+ * will be (stats.c): "IO wait", the connection's label, the id that will
+ * serve its next request, and one frame, http_conn_serve, where that
+ * goroutine begins. So `gortctl dump --state "IO wait"` shows every open
+ * connection, idle or not, and this file needs no special case for them:
+ *
+ *   goroutine 31 [IO wait, 2 minutes] (http conn from 127.0.0.1:5555):
+ *   http_conn_serve(...)
+ *   \t/usr/sbin/gortd +0
+ *   created by http_conn_serve in goroutine 30
+ *   \t/usr/sbin/gortd +0x870
+ *
  * A frame whose function is hidden (no dynamic symbol) prints as "?" with
  * its offset from the object's base, which addr2line takes as is. A limit
  * stops the walk at the first goroutine beyond it (so `truncated` is exact),

@@ -8,7 +8,8 @@
  *                 main goroutine returns, then stops the control plane;
  *   control       the gRPC completion-queue thread (control.c), never a P;
  *   signals       sigwait()s; the first SIGINT/SIGTERM asks for a shutdown,
- *                 a second one exits at once;
+ *                 a second one exits at once; SIGHUP asks for a rescan of
+ *                 the plugins directory;
  *   runtime Ms    libgort's threads running goroutines.
  *
  * The main goroutine builds the route table (the *.so files in
@@ -16,8 +17,11 @@
  * starts the HTTP server (its listener is a goroutine parked in accept),
  * then waits for the shutdown request: it parks in gort_sleep between
  * looks at an atomic flag (20 wake-ups a second on one P cost nothing
- * measurable). On SIGINT or SIGTERM it shuts the HTTP server down
- * gracefully, finishes the plugins and returns.
+ * measurable), and rescans the plugins directory when SIGHUP asked for
+ * it (plugin.c: new files load, changed ones replace, removed ones unload).
+ * On SIGINT or SIGTERM it shuts the HTTP server down gracefully, finishes
+ * the plugins and returns. The plugin loader owns the served route table
+ * once attached; the control plane's plugin operations go through it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +35,7 @@
 #include "gort/gort.h"
 
 #include "control.h"
+#include "ctl_arena.h"
 #include "ctl_util.h"
 #include "http_server.h"
 #include "plugin.h"
@@ -38,12 +43,15 @@
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
 static atomic_int stop_requested; /* set by the signal thread (seq_cst) */
+static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
 
 struct daemon {
     const char *listen;
     const char *plugins_dir; /* NULL: no plugins, no routes */
     struct gort_plugins *plugins;
-    struct gort_mux *mux;         /* the table being served (never freed) */
+    struct gort_http_server *server;
+    struct gort_mux *mux;         /* the table being served */
+    int ops_running;              /* control-plane plugin operations */
     pthread_mutex_t catalog_lock; /* plugins/mux vs the control thread */
     struct gort_http_config http;
     long max_header_bytes, max_body_bytes, max_conns;
@@ -90,6 +98,10 @@ static struct gort_http_server *http_start(struct daemon *d,
         fprintf(stderr, "gortd: %s\n", err);
         return NULL;
     }
+    if (d->plugins) {
+        d->http.route_pin = gort_plugins_route_pin;
+        d->http.route_unpin = gort_plugins_route_unpin;
+    }
     struct gort_http_server *s = gort_http_server_new(fd, &d->http, *mux);
     int rc = s ? gort_http_server_start(s) : -ENOMEM;
     if (rc < 0) {
@@ -102,53 +114,151 @@ static struct gort_http_server *http_start(struct daemon *d,
     return s;
 }
 
-/* ---- what ListRoutes/ListPlugins show (control thread) ------------------ */
+/* ---- what the control plane sees and does (control thread) --------------- */
 
-static size_t catalog_routes(void *arg, struct ctl_http_route *out, size_t n)
+static size_t catalog_routes(void *arg, struct ctl_http_route *out, size_t n,
+                             struct ctl_arena *a)
 {
     struct daemon *d = arg;
+    char owner[128];
     pthread_mutex_lock(&d->catalog_lock);
     size_t total = d->mux ? gort_mux_count(d->mux) : 0;
     for (size_t i = 0; i < total && i < n; i++) {
         struct gort_mux_route_info ri;
         gort_mux_route(d->mux, i, &ri);
-        const char *owner = gort_plugins_owner_name(d->plugins, ri.owner);
-        out[i] = (struct ctl_http_route){ri.pattern, owner ? owner : ""};
+        gort_plugins_owner_name(d->plugins, ri.owner, owner, sizeof owner);
+        out[i] = (struct ctl_http_route){
+            ctl_arena_strdup(a, ri.pattern), ctl_arena_strdup(a, owner),
+            gort_plugins_route_requests(ri.owner, ri.arg)};
     }
     pthread_mutex_unlock(&d->catalog_lock);
     return total;
 }
 
-static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n)
+static void plugin_out(const struct gort_plugin_info *in, struct ctl_plugin *o,
+                       struct ctl_arena *a)
+{
+    *o = (struct ctl_plugin){ctl_arena_strdup(a, in->name),
+                             ctl_arena_strdup(a, in->version),
+                             ctl_arena_strdup(a, in->file),
+                             in->routes,
+                             in->in_flight,
+                             in->requests,
+                             in->errors,
+                             in->goroutines,
+                             in->loaded_unix_ns};
+}
+
+struct plugins_walk {
+    struct ctl_plugin *out;
+    size_t i, n;
+    struct ctl_arena *a;
+};
+
+static void plugins_one(const struct gort_plugin_info *info, void *arg)
+{
+    struct plugins_walk *w = arg;
+    if (w->i < w->n)
+        plugin_out(info, &w->out[w->i], w->a);
+    w->i++;
+}
+
+static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n,
+                              struct ctl_arena *a)
 {
     struct daemon *d = arg;
-    struct gort_plugin_info info[256];
+    struct plugins_walk w = {out, 0, n, a};
     pthread_mutex_lock(&d->catalog_lock);
-    size_t total =
-        d->plugins ? gort_plugins_list(d->plugins, info, n < 256 ? n : 256) : 0;
-    for (size_t i = 0; i < total && i < n && i < 256; i++)
-        out[i] =
-            (struct ctl_plugin){info[i].name, info[i].version, info[i].file,
-                                info[i].routes, info[i].in_flight};
+    size_t total = d->plugins ? gort_plugins_each(d->plugins, plugins_one, &w)
+                              : 0;
     pthread_mutex_unlock(&d->catalog_lock);
     return total;
 }
 
+/* Runs on the control thread, which waits for the operation's goroutine;
+ * catalog_lock is not held meanwhile (the operation publishes through it),
+ * so the plugins must outlive the call: plugins_release waits for ops. */
+static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
+                      int64_t drain_ns, struct ctl_plugin *out,
+                      struct ctl_arena *a, char *err, size_t errlen)
+{
+    struct daemon *d = arg;
+    struct gort_plugin_info info;
+    int rc;
+    pthread_mutex_lock(&d->catalog_lock);
+    struct gort_plugins *ps = d->plugins;
+    if (ps)
+        d->ops_running++;
+    pthread_mutex_unlock(&d->catalog_lock);
+    if (!ps) {
+        snprintf(err, errlen, "gortd runs without -plugins-dir (or is "
+                              "shutting down): no plugins to manage");
+        return -ENXIO;
+    }
+    if (op == CTL_PLUGIN_LOAD)
+        rc = gort_plugins_hot_load(ps, name, &info, err, errlen);
+    else if (op == CTL_PLUGIN_UNLOAD)
+        rc = gort_plugins_unload(ps, name, drain_ns, &info, err, errlen);
+    else
+        rc = gort_plugins_replace(ps, name, drain_ns, &info, err, errlen);
+    if (rc == 0 || rc == -EBUSY)
+        plugin_out(&info, out, a);
+    pthread_mutex_lock(&d->catalog_lock);
+    d->ops_running--;
+    pthread_mutex_unlock(&d->catalog_lock);
+    return rc;
+}
+
 static const struct ctl_catalog *catalog_of(struct daemon *d)
 {
-    static struct ctl_catalog c = {catalog_routes, catalog_plugins, NULL};
+    static struct ctl_catalog c = {catalog_routes, catalog_plugins, catalog_op,
+                                   NULL};
     c.arg = d;
     return &c;
 }
 
-/* Plugins go away: the control plane must not list them any more. */
+/* The plugin loader publishes its tables here: the server swaps (and waits
+ * for requests still matching against the old table), the catalog follows. */
+static struct gort_mux *publish(void *arg, struct gort_mux *next)
+{
+    struct daemon *d = arg;
+    struct gort_mux *old = gort_http_server_swap_mux(d->server, next);
+    pthread_mutex_lock(&d->catalog_lock);
+    d->mux = next;
+    pthread_mutex_unlock(&d->catalog_lock);
+    return old;
+}
+
+/* Plugins go away: the control plane must not list or operate them any
+ * more, and operations it started must have ended. */
 static void plugins_release(struct daemon *d)
 {
     pthread_mutex_lock(&d->catalog_lock);
     struct gort_plugins *ps = d->plugins;
     d->plugins = NULL;
+    d->mux = NULL;
     pthread_mutex_unlock(&d->catalog_lock);
-    gort_plugins_free(ps);
+    for (;;) {
+        pthread_mutex_lock(&d->catalog_lock);
+        int busy = d->ops_running;
+        pthread_mutex_unlock(&d->catalog_lock);
+        if (!busy)
+            break;
+        gort_sleep(MAIN_POLL_NS);
+    }
+    gort_plugins_free(ps, d->http.shutdown_timeout_ns);
+}
+
+static void rescan(struct daemon *d)
+{
+    if (!d->plugins) {
+        fprintf(stderr, "gortd: SIGHUP: no -plugins-dir to rescan\n");
+        return;
+    }
+    fprintf(stderr, "gortd: SIGHUP: rescanning %s\n", d->plugins_dir);
+    int failed = gort_plugins_rescan(d->plugins, 0);
+    fprintf(stderr, "gortd: SIGHUP: rescan done, %d step%s failed\n", failed,
+            failed == 1 ? "" : "s");
 }
 
 static void main_goroutine(void *arg)
@@ -164,17 +274,25 @@ static void main_goroutine(void *arg)
     }
     pthread_mutex_lock(&d->catalog_lock);
     d->mux = mux;
+    d->server = s;
     pthread_mutex_unlock(&d->catalog_lock);
+    if (d->plugins) {
+        struct gort_plugins_host host = {publish, d};
+        gort_plugins_attach(d->plugins, mux, &host);
+    }
     ctl_set_catalog(catalog_of(d));
-    while (!atomic_load(&stop_requested))
+    while (!atomic_load(&stop_requested)) {
+        if (atomic_exchange(&rescan_requested, 0))
+            rescan(d);
         gort_sleep(MAIN_POLL_NS);
+    }
     if (gort_http_server_shutdown(s) == -ETIMEDOUT) {
         fprintf(stderr, "gortd: shutdown timeout: connections still busy\n");
         return;
     }
-    /* No request runs plugin code any more: fini, dlclose. A goroutine a
-     * plugin started and left running would now run unmapped code; the
-     * loader does not count those yet (issue 5). */
+    /* No request runs plugin code any more: fini, dlclose, once the
+     * goroutines the plugins started have ended too (bounded; a plugin
+     * whose goroutines outlive the bound stays mapped until exit). */
     plugins_release(d);
     /* Requests cut at a timeout may still run: the table and the server
      * stay allocated until exit rather than be freed under them. */
@@ -188,6 +306,10 @@ static void *signal_thread(void *arg)
     for (;;) {
         if (sigwait(set, &sig) != 0)
             continue;
+        if (sig == SIGHUP) {
+            atomic_store(&rescan_requested, 1);
+            continue;
+        }
         if (seen++) {
             fprintf(stderr, "gortd: second %s, exiting now\n", strsignal(sig));
             _exit(1);
@@ -204,7 +326,9 @@ static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
                "Runs the gort runtime, serves HTTP/1.1 with the handler "
                "plugins (*.so) in\n-plugins-dir and the gRPC control plane "
                "(gort.v1.Control and\n"
-               "grpc.health.v1.Health; see gortctl). SIGINT or SIGTERM\n"
+               "grpc.health.v1.Health; see gortctl). SIGHUP rescans\n"
+               "-plugins-dir: new files load, changed ones replace, removed "
+               "ones unload.\nSIGINT or SIGTERM\n"
                "stops it gracefully: in-flight requests finish, idle "
                "connections close.\n\nFlags:\n");
     ctl_flags_print(f, flags, n);
@@ -216,10 +340,12 @@ static int signals_start(sigset_t *set)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
     /* A shell starts background jobs with SIGINT ignored, and an ignored
      * signal is discarded before sigwait could take it. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0 ||
         pthread_create(&t, NULL, signal_thread, set) != 0)

@@ -173,10 +173,65 @@ bool gort_http_call(gort_http_response *w, gort_http_request *r,
     return !w->aborted;
 }
 
-static void run_handler(gort_http_response *w, gort_http_request *r,
-                        struct gort_mux_match *m)
+/* The strings a 200 match points to inside the route table: the pattern,
+ * the wildcards' names. */
+static size_t match_strings(struct gort_mux_match *m, const char ***strs)
 {
+    size_t n = 0;
+    strs[n++] = &m->pattern;
+    for (size_t i = 0; i < m->nvalues; i++)
+        strs[n++] = &m->values[i].name;
+    return n;
+}
+
+/* Copies those strings into buf (or a malloc'ed block, returned in *heap
+ * for the caller to free when buf is too small), so that the request lets
+ * go of the table as soon as it is matched: a table swap then waits for
+ * matching only, never for a handler. false when out of memory. */
+static bool match_detach(struct gort_mux_match *m, char *buf, size_t len,
+                         char **heap)
+{
+    const char **strs[1 + GORT_MUX_MAX_VALUES];
+    size_t n = match_strings(m, strs), need = 0, used = 0;
+    for (size_t i = 0; i < n; i++)
+        need += strlen(*strs[i]) + 1;
+    if (need > len && !(buf = *heap = malloc(need)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(*strs[i]) + 1;
+        memcpy(buf + used, *strs[i], l);
+        *strs[i] = buf + used;
+        used += l;
+    }
+    return true;
+}
+
+/* Matches the request and, for a routed one, detaches the match from the
+ * table and pins the route's owner: all inside the table's reader section,
+ * which ends here. Returns the status. */
+static int route(struct gort_http_server *s, const struct gort_mux_request *mr,
+                 struct gort_mux_match *m, char *mbuf, size_t blen,
+                 char *names, size_t nameslen, char **heap)
+{
+    uint64_t slot;
+    struct gort_mux *mux = mux_enter(s, &slot);
+    int st = gort_mux_match(mux, mr, m, mbuf, blen);
+    if (st == 200 && !match_detach(m, names, nameslen, heap))
+        st = 500;
+    if (st == 200 && m->owner && s->cfg.route_pin)
+        s->cfg.route_pin(m->owner);
+    mux_exit(s, slot);
+    return st;
+}
+
+static void run_handler(struct gort_http_server *s, gort_http_response *w,
+                        gort_http_request *r, struct gort_mux_match *m)
+{
+    atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
     gort_http_call(w, r, (gort_http_handler)m->handler, m->arg);
+    atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
+    if (m->owner && s->cfg.route_unpin)
+        s->cfg.route_unpin(m->owner);
 }
 
 /* Writes the answer of a request the mux did not route (redirect, 404,
@@ -246,27 +301,25 @@ static bool serve_request(struct http_conn *c, struct gort_http_req_head *h,
         w->close_after = true; /* the body was not read: framing unknown */
         gort_http_error(w, gort_http_status_text(status), status);
     } else {
-        uint64_t slot;
-        struct gort_mux *mux = mux_enter(s, &slot);
         struct gort_mux_match m;
         size_t blen = GORT_MUX_BUF_LEN(h->path.len, h->query.len);
-        char mbuf_small[1024];
+        char mbuf_small[1024], names[256], *names_heap = NULL;
         char *mbuf = blen <= sizeof mbuf_small ? mbuf_small : malloc(blen);
         struct gort_mux_request mr = {
             r.method,    strlen(r.method), r.host,       strlen(r.host),
             h->path.ptr, h->path.len,      h->query.ptr, h->query.len};
-        int st = mbuf ? gort_mux_match(mux, &mr, &m, mbuf, blen) : 500;
+        int st = mbuf ? route(s, &mr, &m, mbuf, blen, names, sizeof names,
+                              &names_heap)
+                      : 500;
         if (st == 200) {
             r.match = &m;
-            atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
-            run_handler(w, &r, &m);
-            atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
+            run_handler(s, w, &r, &m);
         } else if (st == 500) {
             gort_http_error(w, "Internal Server Error", 500);
         } else {
             answer_unrouted(w, &m, &r);
         }
-        mux_exit(s, slot);
+        free(names_heap);
         if (mbuf != mbuf_small)
             free(mbuf);
     }

@@ -21,6 +21,13 @@ struct gort_http_config {
     int64_t max_body_bytes;         /* → 413 */
     int max_conns;                  /* accept pauses beyond it */
     int quiet;                      /* no per-request error logging */
+    /* Route owners (gort_mux_handle's owner token) the server keeps alive
+     * around a request: pin runs when the request matched a route whose
+     * owner is not NULL, before the request lets go of the route table;
+     * unpin after its handler returned. gortd's plugin loader counts a
+     * plugin's requests this way. Both NULL: nothing is pinned. */
+    void (*route_pin)(const void *owner);
+    void (*route_unpin)(const void *owner);
 };
 
 /* Defaults: 10 s header, 120 s idle, 30 s write, 30 s shutdown, 1 MiB
@@ -47,8 +54,10 @@ struct gort_http_server *gort_http_server_new(int listen_fd,
 /* Starts the listener goroutine. Goroutine or any thread after gort_main. */
 int gort_http_server_start(struct gort_http_server *s);
 /* Swaps the route table atomically and returns the previous one once no
- * request uses it any more (requests that matched against it finish first;
- * new ones see the new table at once), so the caller may free it. */
+ * request uses it any more, so the caller may free it. New requests see the
+ * new table at once; one that is matching against the old table finishes
+ * matching first (microseconds: a request keeps nothing of the table once
+ * matched, and its route's owner is pinned by then, see route_pin). */
 struct gort_mux *gort_http_server_swap_mux(struct gort_http_server *s,
                                            struct gort_mux *mux);
 /* Calls h(w, r, arg) as the server calls a route's handler: a

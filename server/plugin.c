@@ -1,7 +1,8 @@
 /*
  * plugin.c — gortd's plugin loader: dlopen a .so from the plugins
- * directory, check its descriptor, let its init register routes, and keep
- * it or refuse it whole.
+ * directory, check its descriptor, let its init register routes, keep it or
+ * refuse it whole; and, while gortd serves, load, unload and replace plugins
+ * without failing a request.
  *
  * Loading one file (load_file), in order; the first failure refuses it:
  *   path     the name is resolved with realpath and must stay inside the
@@ -15,21 +16,42 @@
  *            signature must equal this gortd's (nginx's NGX_MODULE_V1
  *            check); the message names both sides. Its constructors have
  *            already run by then: dlopen gives no way to look first;
- *   init     registers routes through the registrar; the first failing
+ *   init     registers routes through the registrar, with NAME.conf (if
+ *            present) as its configuration; the first failing
  *            gort_plugin_handle fails the plugin even if init ignores it;
  *   undo     on any failure after dlopen: the plugin's routes leave the mux
  *            (gort_mux_remove_owner), fini runs if init succeeded, dlclose.
  *
- * Routes point at a trampoline, not at the plugin's handler: its arg is a
- * struct plugin_route {plugin, handler, arg}, and it counts the plugin's
- * in-flight requests around the call. The count is what unload will wait
- * for; gort_http_server_swap_mux alone already waits for requests that
- * matched the old table, but not for goroutines a handler started, which
- * the plugin will count the same way. The trampoline lives in gortd, so a
- * mux entry never points into a .so directly.
+ * What keeps a plugin's code mapped. Three things can be inside it:
+ *   requests   the HTTP server pins a route's owner (the plugin) while the
+ *              request still sees the route table, and unpins it when the
+ *              handler returned (route_pin/route_unpin): p->in_flight;
+ *   goroutines its code started, and theirs: the handler trampoline, init
+ *              and fini run inside the plugin's goroutine group (gort.h), so
+ *              the runtime counts them from creation to exit;
+ *   the table  routes point at the trampoline in gortd with a plugin_route
+ *              as argument, never into the .so; a request keeps nothing of
+ *              the table once matched (http_conn.c), so publishing a table
+ *              waits for matching only.
  *
- * Not done here yet (issue 5): load/unload/replace at run time, the SIGHUP
- * rescan, counting a plugin's goroutines, configuration files.
+ * Hot operations build the next table from a clone of the served one,
+ * publish it through the host (gortd's HTTP server: an atomic swap; readers
+ * never lock), free the old table, and only then wait for the old plugin's
+ * requests and goroutines to reach zero, bounded by drain_ns. At zero: fini,
+ * dlclose. Past the bound the plugin moves to the draining list, still
+ * mapped, and is finished by whichever later operation finds it at zero; the
+ * caller is told what still runs. Nothing ever unmaps code that may run.
+ *
+ * Replace loads the new file before the old one is touched, into a table
+ * without the old plugin's routes, so a failed replace changes nothing and a
+ * successful one switches every route in one swap (no 404 in between). glibc
+ * returns the already-open handle for a path (or an inode) it has loaded, so
+ * a file whose path is still open is copied to a private temporary file
+ * first and that copy is opened (then unlinked: the mapping stays).
+ *
+ * Hot operations run one at a time on a goroutine (init may start
+ * goroutines, which must join the plugin's group); a caller on a plain
+ * thread (the control plane) hands the operation to a goroutine and waits.
  *
  * The check on the path and the dlopen by path are two steps: a file
  * renamed in between is opened unchecked. The directory's own permissions
@@ -41,8 +63,10 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -50,9 +74,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "gort/plugin.h"
 #include "http_server.h"
+
+#define DRAIN_DEFAULT_NS INT64_C(10000000000)
+#define CONFIG_MAX (64 * 1024) /* bytes of NAME.conf read at most */
 
 struct plugin;
 
@@ -62,32 +91,46 @@ struct plugin_route {
     gort_http_handler h; /* in the plugin's code */
     void *arg;
     struct plugin_route *next;
+    atomic_uint_fast64_t requests; /* answered through this route */
 };
 
 struct plugin {
     struct plugin *next;            /* see gort_plugins.lock */
     char *file;                     /* DIR/NAME.so; owned */
+    char *base;                     /* NAME.so, inside file */
+    char *config;                   /* NAME.conf's text, or NULL; owned */
     void *dl;                       /* dlopen handle */
+    char *dl_path;                  /* what was dlopen'ed; owned */
     const struct gort_plugin *desc; /* in the .so */
     void *state;                    /* init's, for fini */
     bool inited;                    /* init returned 0: fini is owed */
     struct plugin_route *routes;    /* owned; set up during load only */
     size_t nroutes;
-    /* Requests inside this plugin's handlers. Incremented relaxed (the
-     * route was matched, the code is mapped either way); decremented with
-     * release so that whoever sees 0 with acquire sees the handlers done. */
+    struct stat st;         /* of the file when loaded: SIGHUP compares */
+    int64_t loaded_unix_ns; /* wall clock at load */
+    /* Requests routed to it, from the moment they matched until the
+     * handler returned (route_pin/route_unpin). Incremented relaxed inside
+     * the table's reader section (a publisher that saw the section end sees
+     * it); decremented with release, so whoever sees 0 with acquire sees the
+     * handlers done. */
     atomic_uint_fast64_t in_flight;
+    atomic_uint_fast64_t requests, errors;
+    struct gort_group group; /* goroutines its code started */
 };
 
 struct gort_plugins {
     char *dir;      /* as given: messages name files under it */
     char *dir_real; /* realpath(dir): files must resolve under it */
-    /* The list changes only in the loading goroutine (one at a time: the
-     * caller's job), which reads it without the lock; other readers
-     * (gort_plugins_list, for the control plane) take it. */
+    /* The list changes only in the goroutine running an operation (one at
+     * a time: ops), which reads it without the lock; other readers
+     * (gort_plugins_each, for the control plane) take it. */
     pthread_mutex_t lock;
     struct plugin *head, *tail; /* loaded, in load order */
     size_t n;
+    gort_mutex ops;           /* one hot operation at a time */
+    struct plugin *draining;  /* unloaded, still running: ops only */
+    struct gort_mux *served;  /* the published table: ops only */
+    struct gort_plugins_host host;
 };
 
 struct gort_plugin_registrar {
@@ -99,12 +142,40 @@ struct gort_plugin_registrar {
     char err[1280]; /* its message, or gort_plugin_set_error's */
 };
 
+/* Runs the handler inside the plugin's goroutine group and counts what it
+ * answered. p->in_flight is the server's job (route_pin): it must cover the
+ * time between matching and this call too. */
 static void trampoline(gort_http_response *w, gort_http_request *r, void *arg)
 {
     struct plugin_route *pr = arg;
-    atomic_fetch_add_explicit(&pr->plugin->in_flight, 1, memory_order_relaxed);
-    gort_http_call(w, r, pr->h, pr->arg);
-    atomic_fetch_sub_explicit(&pr->plugin->in_flight, 1, memory_order_release);
+    struct plugin *p = pr->plugin;
+    struct gort_group *prev = gort_group_enter(&p->group);
+    bool ok = gort_http_call(w, r, pr->h, pr->arg);
+    gort_group_enter(prev);
+    atomic_fetch_add_explicit(&p->requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pr->requests, 1, memory_order_relaxed);
+    if (!ok || gort_http_status(w) >= 500)
+        atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
+}
+
+void gort_plugins_route_pin(const void *owner)
+{
+    struct plugin *p = (struct plugin *)owner;
+    atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed);
+}
+
+uint64_t gort_plugins_route_requests(const void *owner, const void *arg)
+{
+    const struct plugin_route *pr = arg;
+    if (!owner || !pr)
+        return 0;
+    return atomic_load_explicit(&pr->requests, memory_order_relaxed);
+}
+
+void gort_plugins_route_unpin(const void *owner)
+{
+    struct plugin *p = (struct plugin *)owner;
+    atomic_fetch_sub_explicit(&p->in_flight, 1, memory_order_release);
 }
 
 /* ---- the registrar (the public API in gort/plugin.h) --------------------- */
@@ -152,7 +223,7 @@ static int route_add(struct gort_plugin_registrar *reg, const char *pattern,
         snprintf(muxerr, n, "route %s: out of memory", pattern);
         return -ENOMEM;
     }
-    *pr = (struct plugin_route){reg->p, h, arg, reg->p->routes};
+    *pr = (struct plugin_route){reg->p, h, arg, reg->p->routes, 0};
     rc = gort_mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p,
                          muxerr, n);
     if (rc) {
@@ -225,7 +296,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 /* Resolves file (DIR/name) into real (PATH_MAX bytes): it must name a
  * file directly inside the resolved directory, and be safe to run. */
 static int check_path(const struct gort_plugins *ps, const char *file,
-                      char *real, char *err, size_t errlen)
+                      char *real, struct stat *stp, char *err, size_t errlen)
 {
     size_t dl = strlen(ps->dir_real);
     struct stat st;
@@ -247,6 +318,7 @@ static int check_path(const struct gort_plugins *ps, const char *file,
                     "others can change",
                     file, st.st_mode & S_IWOTH ? "others" : "group",
                     (unsigned)(st.st_mode & 07777));
+    *stp = st;
     return 0;
 }
 
@@ -269,10 +341,33 @@ static int check_desc(const struct gort_plugin *d, const char *file, char *err,
     return 0;
 }
 
-static struct plugin *find_name(struct gort_plugins *ps, const char *name)
+/* The loaded plugin named name (the descriptor's name), except skip. */
+static struct plugin *find_name(struct gort_plugins *ps, const char *name,
+                                const struct plugin *skip)
 {
     for (struct plugin *q = ps->head; q; q = q->next)
-        if (strcmp(q->desc->name, name) == 0)
+        if (q != skip && strcmp(q->desc->name, name) == 0)
+            return q;
+    return NULL;
+}
+
+/* "kv" or "kv.so" → "kv.so" in out; false when it does not fit. */
+static bool file_name(const char *name, char *out, size_t n)
+{
+    size_t l = strlen(name);
+    bool so = l > 3 && strcmp(name + l - 3, ".so") == 0;
+    return (size_t)snprintf(out, n, "%s%s", name, so ? "" : ".so") < n;
+}
+
+/* The loaded plugin a user means by name: its own name, or its file's. */
+static struct plugin *find_loaded(struct gort_plugins *ps, const char *name)
+{
+    char base[NAME_MAX + 1];
+    struct plugin *p = find_name(ps, name, NULL);
+    if (p || !file_name(name, base, sizeof base))
+        return p;
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (strcmp(q->base, base) == 0)
             return q;
     return NULL;
 }
@@ -284,17 +379,21 @@ static void plugin_free(struct plugin *p)
         free(p->routes);
         p->routes = next;
     }
+    free(p->dl_path);
+    free(p->config);
     free(p->file);
     free(p);
 }
 
-/* Runs init; fails the plugin when init or any of its routes failed. */
+/* Runs init inside the plugin's group (goroutines it starts are the
+ * plugin's); fails the plugin when init or any of its routes failed. */
 static int run_init(struct gort_plugins *ps, struct plugin *p,
-                    struct gort_mux *mux, const char *config, char *err,
-                    size_t errlen)
+                    struct gort_mux *mux, char *err, size_t errlen)
 {
-    struct gort_plugin_registrar reg = {ps, p, mux, config, 0, ""};
-    int rc = p->desc->init(&reg, config, &p->state);
+    struct gort_plugin_registrar reg = {ps, p, mux, p->config, 0, ""};
+    struct gort_group *prev = gort_group_enter(&p->group);
+    int rc = p->desc->init(&reg, p->config, &p->state);
+    gort_group_enter(prev);
 
     p->inited = rc == 0;
     if (rc != 0)
@@ -306,6 +405,15 @@ static int run_init(struct gort_plugins *ps, struct plugin *p,
         return fail(err, errlen, reg.failed, "%s: plugin %s: %s", p->file,
                     p->desc->name, reg.err);
     return 0;
+}
+
+static void run_fini(struct plugin *p)
+{
+    if (!p->inited || !p->desc->fini)
+        return;
+    struct gort_group *prev = gort_group_enter(&p->group);
+    p->desc->fini(p->state);
+    gort_group_enter(prev);
 }
 
 /* Undoes a failed load after dlopen. If the routes cannot be taken out of
@@ -320,18 +428,74 @@ static void unload_failed(struct plugin *p, struct gort_mux *mux)
                 p->file);
         return;
     }
-    if (p->inited && p->desc->fini)
-        p->desc->fini(p->state);
+    run_fini(p);
     dlclose(p->dl);
     plugin_free(p);
 }
 
+/* True when some plugin, loaded or draining, was dlopen'ed from path. */
+static bool path_open(struct gort_plugins *ps, const char *path)
+{
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (strcmp(q->dl_path, path) == 0)
+            return true;
+    for (struct plugin *q = ps->draining; q; q = q->next)
+        if (strcmp(q->dl_path, path) == 0)
+            return true;
+    return false;
+}
+
+static int copy_fd(int in, int out)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0)
+                return -errno;
+            off += w;
+        }
+    return n < 0 ? -errno : 0;
+}
+
+/* A private copy of real in $TMPDIR, for glibc to see a new object. */
+static int temp_copy(const char *real, char **out)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *path;
+    if (asprintf(&path, "%s/gortd-plugin-XXXXXX.so",
+                 tmp && *tmp ? tmp : "/tmp") < 0)
+        return -ENOMEM;
+    int in = open(real, O_RDONLY | O_CLOEXEC);
+    int fd = in < 0 ? -1 : mkostemps(path, 3, O_CLOEXEC);
+    int rc = in < 0 || fd < 0 ? -errno : copy_fd(in, fd);
+    if (fd >= 0 && (close(fd) < 0 || rc < 0))
+        unlink(path);
+    if (in >= 0)
+        close(in);
+    if (rc < 0 || fd < 0) {
+        free(path);
+        return rc < 0 ? rc : -EIO;
+    }
+    *out = path;
+    return 0;
+}
+
 static int open_plugin(struct gort_plugins *ps, struct plugin *p,
-                       const char *real, char *err, size_t errlen)
+                       const char *real, const struct plugin *replacing,
+                       char *err, size_t errlen)
 {
     struct plugin *dup;
-
-    p->dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
+    bool copy = path_open(ps, real);
+    int rc = copy ? temp_copy(real, &p->dl_path)
+                  : ((p->dl_path = strdup(real)) ? 0 : -ENOMEM);
+    if (rc)
+        return fail(err, errlen, rc, "%s: copying for a second load: %s",
+                    p->file, strerror(-rc));
+    p->dl = dlopen(p->dl_path, RTLD_NOW | RTLD_LOCAL);
+    if (copy)
+        unlink(p->dl_path); /* mapped now, or never: either way not needed */
     if (!p->dl)
         return fail(err, errlen, -ENOEXEC, "%s: dlopen: %s", p->file,
                     dlerror());
@@ -342,17 +506,62 @@ static int open_plugin(struct gort_plugins *ps, struct plugin *p,
                     "%s: no %s symbol: not a gort plugin (declare one with "
                     "GORT_PLUGIN)",
                     p->file, GORT_PLUGIN_SYMBOL);
-    int rc = check_desc(p->desc, p->file, err, errlen);
-    if (rc == 0 && (dup = find_name(ps, p->desc->name)))
+    rc = check_desc(p->desc, p->file, err, errlen);
+    if (rc == 0 && replacing && strcmp(p->desc->name, replacing->desc->name))
+        rc = fail(err, errlen, -EINVAL,
+                  "%s: now declares plugin %s, not %s: unload %s and load "
+                  "the file instead",
+                  p->file, p->desc->name, replacing->desc->name,
+                  replacing->desc->name);
+    if (rc == 0 && (dup = find_name(ps, p->desc->name, replacing)))
         rc = fail(err, errlen, -EEXIST,
                   "%s: a plugin named %s is already loaded from %s", p->file,
                   p->desc->name, dup->file);
     return rc;
 }
 
+/* NAME.conf next to NAME.so: the plugin's configuration, if present. */
+static int read_config(struct plugin *p, char *err, size_t errlen)
+{
+    char *path;
+    size_t l = strlen(p->file);
+    if (asprintf(&path, "%.*s.conf", (int)(l - 3), p->file) < 0)
+        return fail(err, errlen, -ENOMEM, "%s: out of memory", p->file);
+    FILE *f = fopen(path, "re");
+    int rc = 0;
+    if (!f) {
+        if (errno != ENOENT)
+            rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    p->config = calloc(1, CONFIG_MAX + 1);
+    size_t n = p->config ? fread(p->config, 1, CONFIG_MAX + 1, f) : 0;
+    if (!p->config)
+        rc = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+    else if (ferror(f))
+        rc = fail(err, errlen, -EIO, "%s: read error", path);
+    else if (n > CONFIG_MAX)
+        rc = fail(err, errlen, -EFBIG, "%s: longer than %d bytes", path,
+                  CONFIG_MAX);
+    fclose(f);
+    free(path);
+    return rc;
+}
+
+static int64_t unix_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Opens, checks and initializes DIR/name into mux; replacing (or NULL) is
+ * the plugin it will take over from. *out gets the plugin, not yet listed. */
 static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
-                     const char *name, const char *config, char *err,
-                     size_t errlen)
+                     const char *name, const char *config,
+                     const struct plugin *replacing, struct plugin **out,
+                     char *err, size_t errlen)
 {
     char real[PATH_MAX];
     struct plugin *p = calloc(1, sizeof *p);
@@ -362,14 +571,20 @@ static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
         free(p);
         return fail(err, errlen, -ENOMEM, "%s: out of memory", name);
     }
-    rc = check_path(ps, p->file, real, err, errlen);
+    p->base = p->file + strlen(ps->dir) + 1;
+    rc = check_path(ps, p->file, real, &p->st, err, errlen);
+    if (rc == 0 && config && !(p->config = strdup(config)))
+        rc = fail(err, errlen, -ENOMEM, "%s: out of memory", name);
+    else if (rc == 0 && !config)
+        rc = read_config(p, err, errlen);
     if (rc) {
         plugin_free(p);
         return rc;
     }
-    rc = open_plugin(ps, p, real, err, errlen);
+    p->loaded_unix_ns = unix_now_ns();
+    rc = open_plugin(ps, p, real, replacing, err, errlen);
     if (rc == 0)
-        rc = run_init(ps, p, mux, config, err, errlen);
+        rc = run_init(ps, p, mux, err, errlen);
     if (rc) {
         if (p->dl)
             unload_failed(p, mux);
@@ -377,7 +592,17 @@ static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
             plugin_free(p);
         return rc;
     }
+    *out = p;
+    return 0;
+}
+
+/* ---- the list -------------------------------------------------------------
+ */
+
+static void list_append(struct gort_plugins *ps, struct plugin *p)
+{
     pthread_mutex_lock(&ps->lock);
+    p->next = NULL;
     if (ps->tail)
         ps->tail->next = p;
     else
@@ -385,7 +610,48 @@ static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
     ps->tail = p;
     ps->n++;
     pthread_mutex_unlock(&ps->lock);
-    return 0;
+}
+
+/* Takes old out of the list; puts with in its place unless NULL. */
+static void list_swap(struct gort_plugins *ps, struct plugin *old,
+                      struct plugin *with)
+{
+    pthread_mutex_lock(&ps->lock);
+    struct plugin **pp = &ps->head, *prev = NULL;
+    while (*pp != old) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (with) {
+        with->next = old->next;
+        *pp = with;
+    } else {
+        *pp = old->next;
+        ps->n--;
+    }
+    if (ps->tail == old)
+        ps->tail = with ? with : prev;
+    old->next = NULL;
+    pthread_mutex_unlock(&ps->lock);
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void plugin_info(const struct plugin *p, struct gort_plugin_info *o)
+{
+    copy_str(o->name, sizeof o->name, p->desc->name);
+    copy_str(o->version, sizeof o->version, p->desc->version);
+    copy_str(o->file, sizeof o->file, p->file);
+    o->routes = p->nroutes;
+    o->in_flight = atomic_load_explicit(&p->in_flight, memory_order_relaxed);
+    o->requests = atomic_load_explicit(&p->requests, memory_order_relaxed);
+    o->errors = atomic_load_explicit(&p->errors, memory_order_relaxed);
+    o->goroutines = gort_group_live(&p->group);
+    o->started = gort_group_started(&p->group);
+    o->loaded_unix_ns = p->loaded_unix_ns;
 }
 
 /* ---- the set --------------------------------------------------------------
@@ -411,6 +677,8 @@ struct gort_plugins *gort_plugins_new(const char *dir, char *err, size_t errlen)
         goto err;
     }
     pthread_mutex_init(&ps->lock, NULL);
+    gort_mutex init = GORT_MUTEX_INIT;
+    ps->ops = init;
     return ps;
 nomem:
     fail(err, errlen, 0, "out of memory");
@@ -427,7 +695,11 @@ int gort_plugins_load(struct gort_plugins *ps, struct gort_mux *mux,
                       const char *name, const char *config, char *err,
                       size_t errlen)
 {
-    return load_file(ps, mux, name, config, err, errlen);
+    struct plugin *p;
+    int rc = load_file(ps, mux, name, config, NULL, &p, err, errlen);
+    if (rc == 0)
+        list_append(ps, p);
+    return rc;
 }
 
 static int is_plugin_name(const struct dirent *e)
@@ -435,6 +707,12 @@ static int is_plugin_name(const struct dirent *e)
     size_t n = strlen(e->d_name);
     return e->d_name[0] != '.' && n > 3 &&
            strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+static void report_loaded(const struct plugin *p, const char *how)
+{
+    fprintf(stderr, "gortd: plugin %s %s %s from %s (%zu routes)\n",
+            p->desc->name, p->desc->version, how, p->file, p->nroutes);
 }
 
 int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
@@ -451,10 +729,9 @@ int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
         return rc;
     }
     for (int i = 0; i < n; i++) {
-        if (load_file(ps, mux, names[i]->d_name, NULL, err, sizeof err) == 0) {
-            const struct plugin *p = ps->tail;
-            fprintf(stderr, "gortd: plugin %s %s loaded from %s (%zu routes)\n",
-                    p->desc->name, p->desc->version, p->file, p->nroutes);
+        if (gort_plugins_load(ps, mux, names[i]->d_name, NULL, err,
+                              sizeof err) == 0) {
+            report_loaded(ps->tail, "loaded");
             loaded++;
         } else {
             fprintf(stderr, "gortd: plugin refused: %s\n", err);
@@ -465,57 +742,451 @@ int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
     return loaded;
 }
 
-size_t gort_plugins_list(struct gort_plugins *ps, struct gort_plugin_info *out,
-                         size_t n)
+void gort_plugins_attach(struct gort_plugins *ps, struct gort_mux *served,
+                         const struct gort_plugins_host *host)
 {
-    size_t i = 0, total;
-
-    pthread_mutex_lock(&ps->lock);
-    for (const struct plugin *p = ps->head; p && i < n; p = p->next, i++)
-        out[i] = (struct gort_plugin_info){
-            p->desc->name, p->desc->version, p->file, p->nroutes,
-            atomic_load_explicit(&p->in_flight, memory_order_relaxed)};
-    total = ps->n;
-    pthread_mutex_unlock(&ps->lock);
-    return total;
+    ps->served = served;
+    ps->host = *host;
 }
 
-void gort_plugins_free(struct gort_plugins *ps)
+/* ---- draining ------------------------------------------------------------ */
+
+static bool plugin_idle(const struct plugin *p)
 {
-    if (!ps)
+    return atomic_load_explicit(&p->in_flight, memory_order_acquire) == 0 &&
+           gort_group_live(&p->group) == 0;
+}
+
+/* Waits (on a goroutine) until nothing runs p's code or drain_ns passed. */
+static bool drain(const struct plugin *p, int64_t drain_ns)
+{
+    int64_t deadline = gort_nanotime() + drain_ns, nap = 100000;
+    while (!plugin_idle(p)) {
+        if (gort_nanotime() >= deadline)
+            return false;
+        gort_sleep(nap);
+        if (nap < 10000000)
+            nap *= 2;
+    }
+    return true;
+}
+
+static void finish(struct plugin *p)
+{
+    run_fini(p);
+    /* fini may have started goroutines too: they must end before dlclose. */
+    drain(p, DRAIN_DEFAULT_NS);
+    if (!plugin_idle(p)) {
+        fprintf(stderr,
+                "gortd: plugin %s: goroutines its fini started still run; "
+                "leaving it mapped\n",
+                p->desc->name);
         return;
-    /* Last loaded, first finished: a later plugin may use an earlier one's
-     * state (not yet, but nginx's order is the safe one). */
-    while (ps->head) {
-        struct plugin *p = ps->head, *prev = NULL;
-        while (p->next) {
-            prev = p;
-            p = p->next;
+    }
+    dlclose(p->dl);
+    plugin_free(p);
+}
+
+/* Finishes the draining plugins whose code no longer runs. */
+static void reap(struct gort_plugins *ps)
+{
+    struct plugin **pp = &ps->draining;
+    while (*pp) {
+        struct plugin *p = *pp;
+        if (!plugin_idle(p)) {
+            pp = &p->next;
+            continue;
         }
+        *pp = p->next;
+        fprintf(stderr, "gortd: plugin %s %s (draining) finished\n",
+                p->desc->name, p->desc->version);
+        finish(p);
+    }
+}
+
+/* old is out of the routes: finish it now or leave it draining. */
+static int retire(struct gort_plugins *ps, struct plugin *old, int64_t drain_ns,
+                  char *err, size_t errlen)
+{
+    if (drain(old, drain_ns)) {
+        finish(old);
+        return 0;
+    }
+    uint64_t req = atomic_load(&old->in_flight);
+    uint64_t gs = gort_group_live(&old->group);
+    old->next = ps->draining;
+    ps->draining = old;
+    return fail(err, errlen, -EBUSY,
+                "plugin %s %s: out of the routes, but after %lld ms %llu "
+                "request%s and %llu goroutine%s still run its code: it stays "
+                "mapped and is finished once they end",
+                old->desc->name, old->desc->version,
+                (long long)(drain_ns / 1000000), (unsigned long long)req,
+                req == 1 ? "" : "s", (unsigned long long)gs,
+                gs == 1 ? "" : "s");
+}
+
+/* ---- hot operations -------------------------------------------------------
+ */
+
+/* Makes next the served table and frees the old one. */
+static void publish(struct gort_plugins *ps, struct gort_mux *next)
+{
+    struct gort_mux *old = ps->host.publish(ps->host.arg, next);
+    ps->served = next;
+    gort_mux_free(old);
+}
+
+static int clone_served(struct gort_plugins *ps, struct gort_mux **out,
+                        char *err, size_t errlen)
+{
+    if (!ps->host.publish)
+        return fail(err, errlen, -EINVAL, "plugins: no route table attached");
+    *out = gort_mux_clone(ps->served);
+    return *out ? 0 : fail(err, errlen, -ENOMEM, "route table: out of memory");
+}
+
+static int hot_load(struct gort_plugins *ps, const char *name,
+                    struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    char base[NAME_MAX + 1];
+    struct gort_mux *next;
+    struct plugin *p;
+    if (!file_name(name, base, sizeof base))
+        return fail(err, errlen, -ENAMETOOLONG, "%s: name too long", name);
+    int rc = clone_served(ps, &next, err, errlen);
+    if (rc)
+        return rc;
+    rc = load_file(ps, next, base, NULL, NULL, &p, err, errlen);
+    if (rc) {
+        gort_mux_free(next);
+        return rc;
+    }
+    list_append(ps, p);
+    publish(ps, next);
+    report_loaded(p, "loaded");
+    if (info)
+        plugin_info(p, info);
+    return 0;
+}
+
+static int not_loaded(const char *name, char *err, size_t errlen)
+{
+    return fail(err, errlen, -ENOENT, "no plugin %s is loaded", name);
+}
+
+static int unload(struct gort_plugins *ps, const char *name, int64_t drain_ns,
+                  struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    struct plugin *p = find_loaded(ps, name);
+    struct gort_mux *next;
+    if (!p)
+        return not_loaded(name, err, errlen);
+    int rc = clone_served(ps, &next, err, errlen);
+    if (rc == 0 && gort_mux_remove_owner(next, p) < 0) {
+        gort_mux_free(next);
+        rc = fail(err, errlen, -ENOMEM, "route table: out of memory");
+    }
+    if (rc)
+        return rc;
+    if (info)
+        plugin_info(p, info);
+    list_swap(ps, p, NULL);
+    publish(ps, next);
+    fprintf(stderr, "gortd: plugin %s %s unloaded from %s\n", p->desc->name,
+            p->desc->version, p->file);
+    return retire(ps, p, drain_ns, err, errlen);
+}
+
+static int replace(struct gort_plugins *ps, const char *name, int64_t drain_ns,
+                   struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    struct plugin *old = find_loaded(ps, name), *p;
+    struct gort_mux *next;
+    if (!old)
+        return not_loaded(name, err, errlen);
+    int rc = clone_served(ps, &next, err, errlen);
+    if (rc == 0 && gort_mux_remove_owner(next, old) < 0)
+        rc = fail(err, errlen, -ENOMEM, "route table: out of memory");
+    if (rc == 0)
+        rc = load_file(ps, next, old->base, NULL, old, &p, err, errlen);
+    if (rc) {
+        gort_mux_free(next);
+        return rc;
+    }
+    list_swap(ps, old, p);
+    publish(ps, next);
+    fprintf(stderr, "gortd: plugin %s %s replaced %s from %s (%zu routes)\n",
+            p->desc->name, p->desc->version, old->desc->version, p->file,
+            p->nroutes);
+    if (info)
+        plugin_info(p, info);
+    return retire(ps, old, drain_ns, err, errlen);
+}
+
+/* One operation, run on a goroutine with ps->ops held. */
+enum op_kind { OP_LOAD, OP_UNLOAD, OP_REPLACE, OP_RESCAN };
+
+struct op {
+    enum op_kind kind;
+    struct gort_plugins *ps;
+    const char *name;
+    int64_t drain_ns;
+    struct gort_plugin_info *info;
+    char *err;
+    size_t errlen;
+    int rc;
+    sem_t done; /* for a caller on a plain thread */
+};
+
+static int rescan(struct gort_plugins *ps, int64_t drain_ns);
+
+static void op_run(struct op *o)
+{
+    struct gort_plugins *ps = o->ps;
+    gort_mutex_lock(&ps->ops);
+    reap(ps);
+    switch (o->kind) {
+    case OP_LOAD:
+        o->rc = hot_load(ps, o->name, o->info, o->err, o->errlen);
+        break;
+    case OP_UNLOAD:
+        o->rc = unload(ps, o->name, o->drain_ns, o->info, o->err, o->errlen);
+        break;
+    case OP_REPLACE:
+        o->rc = replace(ps, o->name, o->drain_ns, o->info, o->err, o->errlen);
+        break;
+    case OP_RESCAN:
+        o->rc = rescan(ps, o->drain_ns);
+        break;
+    }
+    gort_mutex_unlock(&ps->ops);
+}
+
+static void op_goroutine(void *arg)
+{
+    struct op *o = arg;
+    gort_set_label("plugin operation");
+    op_run(o);
+    sem_post(&o->done);
+}
+
+/* Runs o on this goroutine, or on a new one while this thread waits. */
+static int op_do(struct op *o)
+{
+    if (o->drain_ns <= 0)
+        o->drain_ns = DRAIN_DEFAULT_NS;
+    if (o->err && o->errlen)
+        o->err[0] = '\0';
+    if (gort_id() != 0) {
+        op_run(o);
+        return o->rc;
+    }
+    sem_init(&o->done, 0, 0);
+    int64_t id = gort_go(op_goroutine, o);
+    if (id < 0) {
+        sem_destroy(&o->done);
+        return fail(o->err, o->errlen, (int)id, "cannot start a goroutine");
+    }
+    while (sem_wait(&o->done) < 0 && errno == EINTR)
+        ;
+    sem_destroy(&o->done);
+    return o->rc;
+}
+
+int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
+                          struct gort_plugin_info *info, char *err,
+                          size_t errlen)
+{
+    struct op o = {.kind = OP_LOAD, .ps = ps, .name = name, .info = info,
+                   .err = err, .errlen = errlen};
+    return op_do(&o);
+}
+
+int gort_plugins_unload(struct gort_plugins *ps, const char *name,
+                        int64_t drain_ns, struct gort_plugin_info *info,
+                        char *err, size_t errlen)
+{
+    struct op o = {.kind = OP_UNLOAD, .ps = ps, .name = name,
+                   .drain_ns = drain_ns, .info = info, .err = err,
+                   .errlen = errlen};
+    return op_do(&o);
+}
+
+int gort_plugins_replace(struct gort_plugins *ps, const char *name,
+                         int64_t drain_ns, struct gort_plugin_info *info,
+                         char *err, size_t errlen)
+{
+    struct op o = {.kind = OP_REPLACE, .ps = ps, .name = name,
+                   .drain_ns = drain_ns, .info = info, .err = err,
+                   .errlen = errlen};
+    return op_do(&o);
+}
+
+/* ---- SIGHUP: the directory is the truth ---------------------------------- */
+
+static bool file_changed(const struct plugin *p, const struct stat *st)
+{
+    return st->st_dev != p->st.st_dev || st->st_ino != p->st.st_ino ||
+           st->st_size != p->st.st_size ||
+           st->st_mtim.tv_sec != p->st.st_mtim.tv_sec ||
+           st->st_mtim.tv_nsec != p->st.st_mtim.tv_nsec;
+}
+
+static struct plugin *find_base(struct gort_plugins *ps, const char *base)
+{
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (strcmp(q->base, base) == 0)
+            return q;
+    return NULL;
+}
+
+static int rescan_step(int rc, const char *what, const char *err)
+{
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "gortd: SIGHUP: %s: %s\n", what, err);
+    return 1;
+}
+
+/* Plugins whose file is gone. */
+static int rescan_removed(struct gort_plugins *ps, int64_t drain_ns,
+                          char *err, size_t errlen)
+{
+    int failed = 0;
+    for (struct plugin *p = ps->head, *next; p; p = next) {
+        next = p->next;
+        struct stat st;
+        if (stat(p->file, &st) == 0 || errno != ENOENT)
+            continue;
+        char name[128];
+        copy_str(name, sizeof name, p->desc->name);
+        failed += rescan_step(unload(ps, name, drain_ns, NULL, err, errlen),
+                              name, err);
+    }
+    return failed;
+}
+
+static int rescan(struct gort_plugins *ps, int64_t drain_ns)
+{
+    char err[PATH_MAX + 1024];
+    int failed = rescan_removed(ps, drain_ns, err, sizeof err);
+    struct dirent **names;
+    int n = scandir(ps->dir_real, &names, is_plugin_name, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "gortd: SIGHUP: plugins directory %s: %s\n", ps->dir,
+                strerror(errno));
+        return failed + 1;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *base = names[i]->d_name;
+        struct plugin *p = find_base(ps, base);
+        struct stat st;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", ps->dir, base);
+        if (!p)
+            failed += rescan_step(hot_load(ps, base, NULL, err, sizeof err),
+                                  base, err);
+        else if (stat(path, &st) == 0 && file_changed(p, &st))
+            failed += rescan_step(
+                replace(ps, base, drain_ns, NULL, err, sizeof err), base, err);
+        free(names[i]);
+    }
+    free(names);
+    return failed;
+}
+
+int gort_plugins_rescan(struct gort_plugins *ps, int64_t drain_ns)
+{
+    struct op o = {.kind = OP_RESCAN, .ps = ps, .drain_ns = drain_ns};
+    return op_do(&o);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+size_t gort_plugins_each(struct gort_plugins *ps,
+                         void (*fn)(const struct gort_plugin_info *, void *),
+                         void *arg)
+{
+    struct gort_plugin_info info;
+    pthread_mutex_lock(&ps->lock);
+    for (const struct plugin *p = ps->head; p; p = p->next) {
+        plugin_info(p, &info);
+        fn(&info, arg);
+    }
+    size_t n = ps->n;
+    pthread_mutex_unlock(&ps->lock);
+    return n;
+}
+
+void gort_plugins_owner_name(struct gort_plugins *ps, const void *owner,
+                             char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!ps || !owner)
+        return;
+    pthread_mutex_lock(&ps->lock);
+    for (const struct plugin *q = ps->head; q; q = q->next)
+        if ((const void *)q == owner)
+            copy_str(out, n, q->desc->name);
+    pthread_mutex_unlock(&ps->lock);
+}
+
+/* ---- the end --------------------------------------------------------------
+ */
+
+/* Takes the last loaded plugin off the list. */
+static struct plugin *pop_last(struct gort_plugins *ps)
+{
+    pthread_mutex_lock(&ps->lock);
+    struct plugin *p = ps->head, *prev = NULL;
+    while (p && p->next) {
+        prev = p;
+        p = p->next;
+    }
+    if (p) {
         if (prev)
             prev->next = NULL;
         else
             ps->head = NULL;
-        if (p->desc->fini)
-            p->desc->fini(p->state);
-        dlclose(p->dl);
-        plugin_free(p);
+        ps->tail = prev;
+        ps->n--;
     }
+    pthread_mutex_unlock(&ps->lock);
+    return p;
+}
+
+static void free_one(struct plugin *p, int64_t drain_ns)
+{
+    if (!drain(p, drain_ns)) {
+        fprintf(stderr,
+                "gortd: plugin %s: %llu goroutines it started still run; "
+                "leaving it mapped, fini not called\n",
+                p->desc->name,
+                (unsigned long long)gort_group_live(&p->group));
+        return;
+    }
+    finish(p);
+}
+
+void gort_plugins_free(struct gort_plugins *ps, int64_t drain_ns)
+{
+    if (!ps)
+        return;
+    if (drain_ns <= 0)
+        drain_ns = DRAIN_DEFAULT_NS;
+    /* Last loaded, first finished: a later plugin may use an earlier one's
+     * state (not yet, but nginx's order is the safe one). */
+    struct plugin *p;
+    while ((p = pop_last(ps)))
+        free_one(p, drain_ns);
+    while ((p = ps->draining)) {
+        ps->draining = p->next;
+        free_one(p, drain_ns);
+    }
+    gort_mux_free(ps->served);
     pthread_mutex_destroy(&ps->lock);
     free(ps->dir_real);
     free(ps->dir);
     free(ps);
-}
-
-const char *gort_plugins_owner_name(struct gort_plugins *ps, const void *owner)
-{
-    const char *name = NULL;
-    if (!ps || !owner)
-        return NULL;
-    pthread_mutex_lock(&ps->lock);
-    for (const struct plugin *q = ps->head; q && !name; q = q->next)
-        if ((const void *)q == owner)
-            name = q->desc->name;
-    pthread_mutex_unlock(&ps->lock);
-    return name;
 }

@@ -135,10 +135,9 @@ check "dump -json" 0 "" sh -c "'$GORTCTL' --addr '$ADDR' dump --json | '$PY' -c 
 
 check "routes (no --plugins-dir: an empty table)" 0 "^PATTERN" ctl routes
 check "plugins list (none loaded)" 0 "" ctl plugins list
-check "plugins load: hot loading not there yet" 1 "hot plugin loading is not implemented" ctl plugins load hello
-check "plugins load: UNIMPLEMENTED" 1 "LoadPlugin: UNIMPLEMENTED" ctl plugins load hello
-check "plugins unload: UNIMPLEMENTED" 1 "UnloadPlugin: UNIMPLEMENTED" ctl plugins unload hello
-check "plugins replace: UNIMPLEMENTED" 1 "ReplacePlugin: UNIMPLEMENTED" ctl plugins replace hello
+check "plugins load: no -plugins-dir" 1 "LoadPlugin: FAILED_PRECONDITION: gortd runs without -plugins-dir" ctl plugins load hello
+check "plugins unload: no -plugins-dir" 1 "UnloadPlugin: FAILED_PRECONDITION" ctl plugins unload hello
+check "plugins replace: no -plugins-dir" 1 "ReplacePlugin: FAILED_PRECONDITION" ctl plugins replace hello
 check "plugins load ../x: INVALID_ARGUMENT" 1 "LoadPlugin: INVALID_ARGUMENT" ctl plugins load ../x
 check "plugins without subcommand" 2 "want list, load NAME" ctl plugins
 

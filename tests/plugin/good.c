@@ -1,4 +1,7 @@
-/* good — a plugin that loads: GET /good answers "good <config>\n". */
+/* good — a plugin that loads: GET /good answers "good <config>\n". Its
+ * fini counts its calls in the environment variable TP_GOOD_FINI, where a
+ * test that loaded it in-process can see them. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "gort/plugin.h"
@@ -20,6 +23,10 @@ static int init(struct gort_plugin_registrar *reg, const char *config,
 static void fini(void *state)
 {
     (void)state;
+    const char *n = getenv("TP_GOOD_FINI");
+    char buf[24];
+    snprintf(buf, sizeof buf, "%d", n ? atoi(n) + 1 : 1);
+    setenv("TP_GOOD_FINI", buf, 1);
 }
 
 GORT_PLUGIN("good", "0.1.0", init, fini);

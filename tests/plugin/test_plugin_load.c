@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "gort/gort.h"
 #include "mux.h"
 #include "plugin.h"
 
@@ -69,6 +70,19 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+struct listed {
+    struct gort_plugin_info info[4];
+    size_t n;
+};
+
+static void collect(const struct gort_plugin_info *in, void *arg)
+{
+    struct listed *l = arg;
+    if (l->n < 4)
+        l->info[l->n] = *in;
+    l->n++;
+}
+
 static void test_outside_refused(void **state)
 {
     static const char *const names[] = {
@@ -85,15 +99,18 @@ static void test_outside_refused(void **state)
         assert_non_null(strstr(err, "outside the plugins directory"));
     }
     assert_int_equal(gort_mux_count(mux), 0);
-    assert_int_equal(gort_plugins_list(ps, NULL, 0), 0);
+    struct listed l = {.n = 0};
+    assert_int_equal(gort_plugins_each(ps, collect, &l), 0);
+    assert_int_equal(l.n, 0);
     gort_mux_free(mux);
-    gort_plugins_free(ps);
+    gort_plugins_free(ps, 0);
 }
 
 static void test_all_or_nothing(void **state)
 {
     char err[1024];
-    struct gort_plugin_info info[4];
+    struct listed l = {.n = 0};
+    const struct gort_plugin_info *info = l.info;
     (void)state;
     struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
     struct gort_mux *mux = gort_mux_new();
@@ -116,7 +133,8 @@ static void test_all_or_nothing(void **state)
     assert_non_null(strstr(err, "a plugin named good is already loaded"));
     assert_int_equal(gort_mux_count(mux), 3);
 
-    assert_int_equal(gort_plugins_list(ps, info, 4), 2);
+    assert_int_equal(gort_plugins_each(ps, collect, &l), 2);
+    assert_int_equal(l.n, 2);
     assert_string_equal(info[0].name, "hello");
     assert_string_equal(info[0].version, "1.0.0");
     assert_int_equal(info[0].routes, 2);
@@ -124,8 +142,108 @@ static void test_all_or_nothing(void **state)
     assert_string_equal(info[1].name, "good");
     assert_int_equal(info[1].routes, 1);
     assert_int_equal(info[1].in_flight, 0);
+    assert_int_equal(info[1].goroutines, 0);
+    assert_true(info[1].loaded_unix_ns > 0);
     gort_mux_free(mux);
-    gort_plugins_free(ps);
+    gort_plugins_free(ps, 0);
+}
+
+/* ---- hot operations, with a table "published" into a variable ---------- */
+
+static struct gort_mux *served;
+
+static struct gort_mux *fake_publish(void *arg, struct gort_mux *next)
+{
+    (void)arg;
+    struct gort_mux *old = served;
+    served = next;
+    return old;
+}
+
+static const void *owner_of(const char *path)
+{
+    struct gort_mux_match m;
+    char buf[256];
+    struct gort_mux_request r = {"GET", 3, "", 0, path, strlen(path), NULL, 0};
+    if (gort_mux_match(served, &r, &m, buf, sizeof buf) != 200)
+        return NULL;
+    return m.owner;
+}
+
+static int fini_calls(void)
+{
+    const char *n = getenv("TP_GOOD_FINI");
+    return n ? atoi(n) : 0;
+}
+
+static struct hot {
+    int failures;
+    char what[256];
+} hot;
+
+#define HOT_CHECK(cond)                                                        \
+    do {                                                                       \
+        if (!(cond) && !hot.failures++)                                        \
+            snprintf(hot.what, sizeof hot.what, "line %d: %s", __LINE__,      \
+                     #cond);                                                   \
+    } while (0)
+
+/* Load, refuse a duplicate, unload with a request pinned (drain runs out,
+ * the plugin stays until the request ends), reap on the next operation,
+ * replace, free: fini runs exactly once per loaded instance. */
+static void hot_main(void *arg)
+{
+    (void)arg;
+    char err[1024];
+    struct gort_plugin_info info;
+    struct gort_plugins_host host = {fake_publish, NULL};
+    struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
+    HOT_CHECK(ps != NULL);
+    served = gort_mux_new();
+    gort_plugins_attach(ps, served, &host);
+
+    HOT_CHECK(gort_plugins_hot_load(ps, "good", &info, err, sizeof err) == 0);
+    HOT_CHECK(strcmp(info.name, "good") == 0 && info.routes == 1);
+    HOT_CHECK(gort_mux_count(served) == 1);
+    HOT_CHECK(gort_plugins_hot_load(ps, "good.so", NULL, err, sizeof err) ==
+              -EEXIST);
+    HOT_CHECK(gort_plugins_hot_load(ps, "nosuch", NULL, err, sizeof err) ==
+              -ENOENT);
+
+    const void *owner = owner_of("/good");
+    HOT_CHECK(owner != NULL);
+    gort_plugins_route_pin(owner); /* a request inside the handler */
+    int rc = gort_plugins_unload(ps, "good", 50000000, &info, err, sizeof err);
+    HOT_CHECK(rc == -EBUSY);
+    HOT_CHECK(strstr(err, "1 request") != NULL);
+    HOT_CHECK(gort_mux_count(served) == 0); /* routes gone at once */
+    HOT_CHECK(fini_calls() == 0);           /* code still in use */
+    gort_plugins_route_unpin(owner);
+
+    /* The next operation finishes the drained plugin first. */
+    HOT_CHECK(gort_plugins_hot_load(ps, "good", NULL, err, sizeof err) == 0);
+    HOT_CHECK(fini_calls() == 1);
+    const void *before = owner_of("/good");
+    HOT_CHECK(gort_plugins_replace(ps, "good", 0, &info, err, sizeof err) ==
+              0);
+    HOT_CHECK(fini_calls() == 2);
+    HOT_CHECK(owner_of("/good") != NULL && owner_of("/good") != before);
+    HOT_CHECK(gort_plugins_replace(ps, "nosuch", 0, NULL, err, sizeof err) ==
+              -ENOENT);
+    HOT_CHECK(gort_plugins_unload(ps, "nosuch", 0, NULL, err, sizeof err) ==
+              -ENOENT);
+    gort_plugins_free(ps, 0); /* frees served too */
+    HOT_CHECK(fini_calls() == 3);
+}
+
+static void test_hot_operations(void **state)
+{
+    (void)state;
+    unsetenv("TP_GOOD_FINI");
+    memset(&hot, 0, sizeof hot);
+    assert_int_equal(gort_main(hot_main, NULL), 0);
+    if (hot.failures)
+        fail_msg("%d failed, first at %s", hot.failures, hot.what);
 }
 
 int main(int argc, char **argv)
@@ -138,6 +256,7 @@ int main(int argc, char **argv)
     built = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outside_refused),
+        cmocka_unit_test(test_hot_operations),
         cmocka_unit_test(test_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -61,6 +61,28 @@ GORT_API int64_t gort_id(void);
 /* Replaces this goroutine's label (copied; NULL clears). Goroutine only. */
 GORT_API void gort_set_label(const char *label);
 
+/* ---- goroutine groups ---------------------------------------------------
+ *
+ * A group counts the goroutines started, directly or through their own
+ * children, while a goroutine runs inside it: go's pprof labels inherit the
+ * same way. gortd puts each plugin's handlers in one, so it knows when no
+ * goroutine the plugin started runs any more and its code can be unmapped.
+ * Zero-initialize one; the runtime updates the counters atomically. */
+struct gort_group {
+    uint64_t live;    /* members not yet exited: read with gort_group_live */
+    uint64_t started; /* members ever started: gort_group_started */
+};
+
+/* Puts the calling goroutine in grp (NULL: in none) and returns the group
+ * it was in. Goroutines it starts from then on are members of grp, and so
+ * are theirs; the caller itself is not counted. Goroutine only. */
+GORT_API struct gort_group *gort_group_enter(struct gort_group *grp);
+
+/* Members not yet exited. Acquire: a caller that reads 0 sees everything the
+ * members did before exiting. Any thread. */
+GORT_API uint64_t gort_group_live(const struct gort_group *grp);
+GORT_API uint64_t gort_group_started(const struct gort_group *grp);
+
 /* Reads GOMAXPROCS (n <= 0) or sets it to n while goroutines run; returns
  * the previous value, or -EINVAL when n > GORT_MAXPROCS_CAP. Ps beyond the
  * new count retire at their next scheduling point, handing their run queues

@@ -55,12 +55,15 @@ GORT_API int gort_close(int fd);
 enum gort_io_mode { GORT_IO_READ = 1, GORT_IO_WRITE = 2, GORT_IO_BOTH = 3 };
 GORT_API int gort_set_deadline(int fd, int mode, int64_t deadline_ns);
 
-/* Parks no goroutine at all: when fd becomes readable (or is already), is
+/* Holds no goroutine and no stack: when fd becomes readable (or is already), is
  * closed, or its read deadline passes, runs fn(arg) on a new goroutine,
  * once. This is how an idle keep-alive connection costs no stack: its
  * goroutine exits and the netpoller starts a fresh one for the next
- * request. Returns 0, -EBUSY when a goroutine or callback already waits on
- * the read side, -EBADF when fd is not registered or closed. */
+ * request. While it waits it is a goroutine without a stack: it has its
+ * id already (fn's goroutine runs with it, gort_id()) and dumps list it in
+ * "IO wait" with the caller's label. Returns 0, -EBUSY when a goroutine or
+ * callback already waits on the read side, -EBADF when fd is not
+ * registered or closed. */
 GORT_API int gort_fd_on_readable(int fd, gort_fn fn, void *arg);
 
 /* ---- blocking calls ----------------------------------------------------- */

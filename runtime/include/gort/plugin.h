@@ -23,6 +23,15 @@
  * registrar; a plugin is loaded whole or not at all (a failing init or a
  * conflicting route unregisters everything it registered, then fini runs if
  * init had succeeded, then the file is closed).
+ *
+ * Configuration: the text of NAME.conf next to NAME.so in the plugins
+ * directory, if that file exists (up to 64 KiB), else NULL.
+ *
+ * Lifetime: gortd may unload or replace a plugin while it serves. A plugin's
+ * code stays mapped while a request is routed to it and while any goroutine
+ * started by its code runs; so a goroutine it starts must end by itself
+ * (fini may tell it to) or the unload waits for it. Two versions of a
+ * plugin can be loaded at once during a replace: each has its own statics.
  */
 #ifndef GORT_PLUGIN_H
 #define GORT_PLUGIN_H
@@ -75,8 +84,9 @@ struct gort_plugin {
      * (gort_plugin_set_error may say why). */
     int (*init)(struct gort_plugin_registrar *reg, const char *config,
                 void **state);
-    /* Called once no request runs the plugin's code, before dlclose, with
-     * what init left in *state. May be NULL. */
+    /* Called once no request runs the plugin's code and every goroutine
+     * its code started (in init, in handlers, and theirs) has ended, before
+     * dlclose, with what init left in *state. May be NULL. */
     void (*fini)(void *state);
     void *spare[8]; /* zero: room to grow without changing abi */
 };

@@ -50,10 +50,13 @@ struct gort_stats {
     int m_total, m_running, m_spinning, m_idle, m_syscall;
 
     /* goroutines */
-    uint64_t g_live;     /* created and not yet exited */
+    uint64_t g_live;     /* created and not yet exited, plus pending
+                            gort_fd_on_readable callbacks (goroutines
+                            parked without a stack; see the dump) */
     uint64_t g_runnable; /* on a run queue */
     uint64_t g_running;
-    uint64_t g_waiting; /* parked: channel, mutex, sleep, I/O … */
+    uint64_t g_waiting; /* parked: channel, mutex, sleep, I/O …, and
+                           pending gort_fd_on_readable callbacks */
     uint64_t g_syscall;
     uint64_t g_created; /* since start */
     uint64_t ctx_switches;
@@ -69,7 +72,8 @@ struct gort_stats {
     /* netpoller, timers, sysmon */
     uint64_t netpoll_wakeups_thread; /* readied by the M blocked in epoll */
     uint64_t netpoll_wakeups_idle;   /* readied by an idle M's own poll */
-    uint64_t io_waiting;             /* goroutines parked in IO wait */
+    uint64_t io_waiting;             /* goroutines parked in IO wait,
+                                        callbacks included */
     uint64_t timers;                 /* armed timers */
     uint64_t long_running;           /* goroutines seen running > 10 ms
                                         without a switch, since start */
@@ -105,7 +109,9 @@ struct gort_goroutine_info {
 
 /* Calls fn once per live goroutine; stops early when fn returns non-zero.
  * The info and its strings live only during the callback. Returns the number
- * of goroutines visited. */
+ * of goroutines visited. A pending gort_fd_on_readable callback counts as a
+ * goroutine: state and wait_reason "IO wait", the id its goroutine will run
+ * with, its registrant's label and id, and one frame, the callback. */
 typedef int (*gort_dump_fn)(const struct gort_goroutine_info *g, void *arg);
 GORT_API long gort_goroutines_each(gort_dump_fn fn, void *arg);
 
