@@ -338,7 +338,8 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
     const struct ctl_flag flags[] = {
         {"drain", CTL_FLAG_DURATION, &drain,
          "unload, replace: how long to wait for the old code's requests and "
-         "goroutines (0 = gortd's default, 10s)",
+         "goroutines (0 = gortd's default, 10s; the call's --timeout grows "
+         "to cover it)",
          NULL},
         {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
     };
@@ -348,6 +349,27 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
     const char *sub = i < argc ? argv[i] : "";
     char *name = i + 1 < argc ? argv[i + 1] : NULL;
     int want = strcmp(sub, "list") == 0 ? 1 : 2;
+    /* Flags may follow the operands too: `plugins unload kv --drain 5s`. */
+    if (argc - i > want && argv[i + want][0] == '-') {
+        char err[256];
+        int j =
+            ctl_flags_parse(flags, 2, argc, argv, i + want, err, sizeof err);
+        if (j == CTL_FLAGS_HELP || j == CTL_FLAGS_ERROR) {
+            if (j == CTL_FLAGS_HELP)
+                cmd_usage(stdout, c, flags, 2);
+            return j == CTL_FLAGS_HELP ? EXIT_OK
+                                       : cmd_usage_error(c, flags, 2, err);
+        }
+        if (j < argc)
+            return cmd_usage_error(c, flags, 2, "too many arguments");
+        argc = i + want;
+    }
+    /* Unload and replace wait up to the drain bound (gortd's default is
+     * 10 s): the call's deadline must not cut it shorter. */
+    int64_t need =
+        (drain > 0 ? drain : INT64_C(10000000000)) + INT64_C(2000000000);
+    if (want == 2 && strcmp(sub, "load") && a->opts.timeout_ns < need)
+        a->opts.timeout_ns = need;
     if (argc - i != want || (want == 2 && strcmp(sub, "load") &&
                              strcmp(sub, "unload") && strcmp(sub, "replace")))
         return cmd_usage_error(c, flags, 2,

@@ -375,7 +375,8 @@ static grpc_status_code list_plugins(const ProtobufCMessage *in,
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->plugins)
         return GRPC_STATUS_OK;
-    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
+    struct ctl_plugin *ps =
+        ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
     size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
     if (n > PLUGINS_MAX)
         n = PLUGINS_MAX;
@@ -394,7 +395,8 @@ static void plugins_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->plugins)
         return;
-    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
+    struct ctl_plugin *ps =
+        ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
     size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
     if (n > PLUGINS_MAX)
         n = PLUGINS_MAX;
@@ -467,8 +469,8 @@ static grpc_status_code plugin_op(enum ctl_plugin_op op, const char *name,
     if (op == CTL_PLUGIN_UNLOAD) /* the routes it had */
         nr = routes_snapshot(c, &rs, cx);
     int64_t t0 = gort_nanotime();
-    int rc = c->op(c->arg, op, name, drain_ns(drain_ms, cx), &p, cx->arena,
-                   err, sizeof err);
+    int rc = c->op(c->arg, op, name, drain_ns(drain_ms, cx), &p, cx->arena, err,
+                   sizeof err);
     *took = gort_nanotime() - t0;
     if (op != CTL_PLUGIN_UNLOAD)
         nr = routes_snapshot(c, &rs, cx);
@@ -485,7 +487,8 @@ static Gort__V1__Plugin *plugin_find(const char *name, struct ctl_ctx *cx)
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->plugins)
         return NULL;
-    struct ctl_plugin *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
+    struct ctl_plugin *ps =
+        ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
     size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
     size_t l = strlen(name);
     for (size_t i = 0; i < n && i < PLUGINS_MAX; i++) {
@@ -507,8 +510,8 @@ static grpc_status_code load_plugin(const ProtobufCMessage *in,
 {
     const Gort__V1__LoadPluginRequest *req = (const void *)in;
     Gort__V1__LoadPluginReply *rep = (void *)out;
-    return plugin_op(CTL_PLUGIN_LOAD, req->name, 0, &rep->plugin,
-                     &rep->took_ns, cx);
+    return plugin_op(CTL_PLUGIN_LOAD, req->name, 0, &rep->plugin, &rep->took_ns,
+                     cx);
 }
 
 static grpc_status_code unload_plugin(const ProtobufCMessage *in,

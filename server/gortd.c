@@ -42,7 +42,7 @@
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
-static atomic_int stop_requested; /* set by the signal thread (seq_cst) */
+static atomic_int stop_requested;   /* set by the signal thread (seq_cst) */
 static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
 
 struct daemon {
@@ -169,8 +169,8 @@ static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n,
     struct daemon *d = arg;
     struct plugins_walk w = {out, 0, n, a};
     pthread_mutex_lock(&d->catalog_lock);
-    size_t total = d->plugins ? gort_plugins_each(d->plugins, plugins_one, &w)
-                              : 0;
+    size_t total =
+        d->plugins ? gort_plugins_each(d->plugins, plugins_one, &w) : 0;
     pthread_mutex_unlock(&d->catalog_lock);
     return total;
 }
@@ -191,8 +191,9 @@ static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
         d->ops_running++;
     pthread_mutex_unlock(&d->catalog_lock);
     if (!ps) {
-        snprintf(err, errlen, "gortd runs without -plugins-dir (or is "
-                              "shutting down): no plugins to manage");
+        snprintf(err, errlen,
+                 "gortd runs without -plugins-dir (or is "
+                 "shutting down): no plugins to manage");
         return -ENXIO;
     }
     if (op == CTL_PLUGIN_LOAD)

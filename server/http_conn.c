@@ -210,8 +210,8 @@ static bool match_detach(struct gort_mux_match *m, char *buf, size_t len,
  * table and pins the route's owner: all inside the table's reader section,
  * which ends here. Returns the status. */
 static int route(struct gort_http_server *s, const struct gort_mux_request *mr,
-                 struct gort_mux_match *m, char *mbuf, size_t blen,
-                 char *names, size_t nameslen, char **heap)
+                 struct gort_mux_match *m, char *mbuf, size_t blen, char *names,
+                 size_t nameslen, char **heap)
 {
     uint64_t slot;
     struct gort_mux *mux = mux_enter(s, &slot);

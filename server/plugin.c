@@ -127,9 +127,9 @@ struct gort_plugins {
     pthread_mutex_t lock;
     struct plugin *head, *tail; /* loaded, in load order */
     size_t n;
-    gort_mutex ops;           /* one hot operation at a time */
-    struct plugin *draining;  /* unloaded, still running: ops only */
-    struct gort_mux *served;  /* the published table: ops only */
+    gort_mutex ops;          /* one hot operation at a time */
+    struct plugin *draining; /* unloaded, still running: ops only */
+    struct gort_mux *served; /* the published table: ops only */
     struct gort_plugins_host host;
 };
 
@@ -998,8 +998,12 @@ int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
                           struct gort_plugin_info *info, char *err,
                           size_t errlen)
 {
-    struct op o = {.kind = OP_LOAD, .ps = ps, .name = name, .info = info,
-                   .err = err, .errlen = errlen};
+    struct op o = {.kind = OP_LOAD,
+                   .ps = ps,
+                   .name = name,
+                   .info = info,
+                   .err = err,
+                   .errlen = errlen};
     return op_do(&o);
 }
 
@@ -1007,8 +1011,12 @@ int gort_plugins_unload(struct gort_plugins *ps, const char *name,
                         int64_t drain_ns, struct gort_plugin_info *info,
                         char *err, size_t errlen)
 {
-    struct op o = {.kind = OP_UNLOAD, .ps = ps, .name = name,
-                   .drain_ns = drain_ns, .info = info, .err = err,
+    struct op o = {.kind = OP_UNLOAD,
+                   .ps = ps,
+                   .name = name,
+                   .drain_ns = drain_ns,
+                   .info = info,
+                   .err = err,
                    .errlen = errlen};
     return op_do(&o);
 }
@@ -1017,8 +1025,12 @@ int gort_plugins_replace(struct gort_plugins *ps, const char *name,
                          int64_t drain_ns, struct gort_plugin_info *info,
                          char *err, size_t errlen)
 {
-    struct op o = {.kind = OP_REPLACE, .ps = ps, .name = name,
-                   .drain_ns = drain_ns, .info = info, .err = err,
+    struct op o = {.kind = OP_REPLACE,
+                   .ps = ps,
+                   .name = name,
+                   .drain_ns = drain_ns,
+                   .info = info,
+                   .err = err,
                    .errlen = errlen};
     return op_do(&o);
 }
@@ -1050,8 +1062,8 @@ static int rescan_step(int rc, const char *what, const char *err)
 }
 
 /* Plugins whose file is gone. */
-static int rescan_removed(struct gort_plugins *ps, int64_t drain_ns,
-                          char *err, size_t errlen)
+static int rescan_removed(struct gort_plugins *ps, int64_t drain_ns, char *err,
+                          size_t errlen)
 {
     int failed = 0;
     for (struct plugin *p = ps->head, *next; p; p = next) {
@@ -1162,8 +1174,7 @@ static void free_one(struct plugin *p, int64_t drain_ns)
         fprintf(stderr,
                 "gortd: plugin %s: %llu goroutines it started still run; "
                 "leaving it mapped, fini not called\n",
-                p->desc->name,
-                (unsigned long long)gort_group_live(&p->group));
+                p->desc->name, (unsigned long long)gort_group_live(&p->group));
         return;
     }
     finish(p);

@@ -184,7 +184,7 @@ static struct hot {
 #define HOT_CHECK(cond)                                                        \
     do {                                                                       \
         if (!(cond) && !hot.failures++)                                        \
-            snprintf(hot.what, sizeof hot.what, "line %d: %s", __LINE__,      \
+            snprintf(hot.what, sizeof hot.what, "line %d: %s", __LINE__,       \
                      #cond);                                                   \
     } while (0)
 
@@ -224,8 +224,7 @@ static void hot_main(void *arg)
     HOT_CHECK(gort_plugins_hot_load(ps, "good", NULL, err, sizeof err) == 0);
     HOT_CHECK(fini_calls() == 1);
     const void *before = owner_of("/good");
-    HOT_CHECK(gort_plugins_replace(ps, "good", 0, &info, err, sizeof err) ==
-              0);
+    HOT_CHECK(gort_plugins_replace(ps, "good", 0, &info, err, sizeof err) == 0);
     HOT_CHECK(fini_calls() == 2);
     HOT_CHECK(owner_of("/good") != NULL && owner_of("/good") != before);
     HOT_CHECK(gort_plugins_replace(ps, "nosuch", 0, NULL, err, sizeof err) ==

@@ -1,0 +1,637 @@
+#!/usr/bin/env python3
+"""Hot plugin operations in the real gortd, while it serves.
+
+Each test class runs its own gortd on a free port with a temporary plugins
+directory holding hello.so and slow.so (bundled) and ver.so (tp_ver1.so, the
+test plugin "ver" of tests/plugin/ver.c) with ver.conf "log=TMP/ver.log", so
+each starts from a known state. When a class is done its gortd gets SIGTERM
+and must exit 0 without a sanitizer report (the ASan tree checks leaks).
+
+  ReplaceUnderLoad   20 replaces v1 <-> v2 under 4 keep-alive clients: no
+                     failed request, each replace served at once, each old
+                     version finished (fini)
+  LoadUnloadUnderLoad  20 unload/load cycles while / is hammered
+  UnloadWaitsForRequest  unload returns after the in-flight request ended
+  UnloadWaitsForGoroutine  ... and after a goroutine the plugin started; fini
+                     runs after it (the code stayed mapped)
+  DrainTimeout       --drain runs out: DEADLINE_EXCEEDED, routes already
+                     gone, the request still completes, the old plugin is
+                     finished by the next operation
+  Errors             NOT_FOUND, ALREADY_EXISTS, a missing file, a
+                     world-writable file
+  Sighup             the directory rescanned: new, changed, removed files
+  Grpcio             the RPCs through Python grpcio, reply fields checked
+  Cycles             100 load/unload cycles, then a clean exit (no leaks)
+
+usage: test_hot.py GORTD GORTCTL BUNDLED_PLUGINS_DIR TEST_PLUGINS_DIR PROTO_DIR
+"""
+import collections
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+GORTD = GORTCTL = BUNDLED = TP = PROTO = None
+grpc = pb = rpc = None  # the grpcio modules, once the stubs are generated
+
+# Generous bounds that only keep a broken run from hanging.
+WAIT = 30.0
+SANITIZER_MARKS = ("LeakSanitizer", "ERROR: AddressSanitizer",
+                   "runtime error:", "ThreadSanitizer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gen_stubs(tmp):
+    """Python stubs from the .proto files gortd was built from (as
+    tests/control/idle_dump.py makes them), then imports them."""
+    global grpc, pb, rpc
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "py")
+    os.makedirs(os.path.join(src, "gort_health"))
+    os.makedirs(out)
+    # health.proto under gort_health/: a generated top-level "grpc" package
+    # would shadow grpcio's own.
+    shutil.copy(os.path.join(PROTO, "grpc/health/v1/health.proto"),
+                os.path.join(src, "gort_health"))
+    shutil.copytree(os.path.join(PROTO, "gort"), os.path.join(src, "gort"))
+    files = ["gort/v1/control.proto", "gort_health/health.proto"]
+    try:
+        import grpc_tools  # noqa: F401
+        cmd = [sys.executable, "-m", "grpc_tools.protoc"]
+    except ImportError:
+        cmd = ["protoc", "--plugin=protoc-gen-grpc_python=" +
+               shutil.which("grpc_python_plugin")]
+    subprocess.run(cmd + ["-I", src, "--python_out=" + out,
+                          "--grpc_python_out=" + out] + files, check=True)
+    sys.path.insert(0, out)
+    import grpc as grpc_mod
+    from gort.v1 import control_pb2, control_pb2_grpc
+    grpc, pb, rpc = grpc_mod, control_pb2, control_pb2_grpc
+
+
+def copy_mode(src, dst, mode=0o755):
+    shutil.copyfile(src, dst)
+    os.chmod(dst, mode)
+
+
+class Daemon:
+    """gortd over a fresh plugins directory; .log is what it printed."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="gort-hot-")
+        self.dir = os.path.join(self.tmp, "plugins")
+        os.mkdir(self.dir)
+        copy_mode(os.path.join(BUNDLED, "hello.so"),
+                  os.path.join(self.dir, "hello.so"))
+        copy_mode(os.path.join(BUNDLED, "slow.so"),
+                  os.path.join(self.dir, "slow.so"))
+        copy_mode(os.path.join(TP, "tp_ver1.so"),
+                  os.path.join(self.dir, "ver.so"))
+        self.ver_log = os.path.join(self.tmp, "ver.log")
+        with open(os.path.join(self.dir, "ver.conf"), "w") as f:
+            f.write("log=" + self.ver_log)
+        os.chmod(os.path.join(self.dir, "ver.conf"), 0o644)
+        self.port = free_port()
+        self.sock = os.path.join(self.tmp, "ctl.sock")
+        self.logpath = os.path.join(self.tmp, "gortd.log")
+        self.rc = None
+        args = [GORTD, "--plugins-dir", self.dir,
+                "--listen", "127.0.0.1:%d" % self.port,
+                "--control", "unix:" + self.sock, "--quiet"]
+        with open(self.logpath, "w") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if "serving HTTP on" in self.log and os.path.exists(self.sock):
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("gortd exited: " + self.log)
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("gortd did not start: " + self.log)
+        self.channel = grpc.insecure_channel("unix:" + self.sock)
+        self.stub = rpc.ControlStub(self.channel)
+
+    @property
+    def log(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def ver_lines(self):
+        try:
+            with open(self.ver_log) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def ctl(self, *args):
+        """gortctl ARGS against this gortd: the CompletedProcess."""
+        return subprocess.run([GORTCTL, "--addr", "unix:" + self.sock] +
+                              list(args), capture_output=True, text=True,
+                              timeout=60)
+
+    def ctl_ok(self, tc, *args):
+        r = self.ctl(*args)
+        tc.assertEqual(r.returncode, 0, "gortctl %s: %s%s" %
+                       (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
+
+    def request(self, path, method="GET", body=None):
+        """(status, body) on a fresh connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=WAIT)
+        try:
+            conn.request(method, path, body=body)
+            r = conn.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            conn.close()
+
+    def plugins(self):
+        """name -> Plugin message, from ListPlugins."""
+        rep = self.stub.ListPlugins(pb.ListPluginsRequest(), timeout=WAIT)
+        return {p.name: p for p in rep.plugins}
+
+    def wait_for(self, what, pred):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            time.sleep(0.01)
+        raise AssertionError("timed out waiting for " + what)
+
+    def wait_in_flight(self, name, n):
+        self.wait_for("%d request(s) in %s" % (n, name),
+                      lambda: name in self.plugins() and
+                      self.plugins()[name].stats.in_flight == n)
+
+    def install_ver(self, v):
+        """Puts tp_verV.so at ver.so by rename (a new inode), never by
+        writing into the file gortd may have mapped."""
+        tmp = os.path.join(self.dir, ".ver.so.tmp")
+        copy_mode(os.path.join(TP, "tp_ver%d.so" % v), tmp)
+        os.rename(tmp, os.path.join(self.dir, "ver.so"))
+
+    def stop(self):
+        """SIGTERM; the exit code and the complete log."""
+        self.channel.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(WAIT * 2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None, self.log + "\n(killed: no exit after SIGTERM)"
+        return self.proc.returncode, self.log
+
+
+class Loader(threading.Thread):
+    """GETs paths in turn on one keep-alive connection until stopped;
+    counts every (path, status), (path, body) and connection error."""
+
+    def __init__(self, port, paths):
+        super().__init__(daemon=True)
+        self.port, self.paths = port, paths
+        self.statuses = collections.Counter()
+        self.bodies = collections.Counter()
+        self.errors = []
+        self.closes = 0  # responses after which the server closed
+        self.done = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def run(self):
+        conn = None
+        while not self.stopping.is_set():
+            for p in self.paths:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                      timeout=WAIT)
+                try:
+                    conn.request("GET", p)
+                    r = conn.getresponse()
+                    body = r.read().decode()
+                    with self.lock:
+                        self.statuses[(p, r.status)] += 1
+                        self.bodies[(p, body)] += 1
+                        self.done += 1
+                    if r.will_close:
+                        self.closes += 1
+                        conn.close()
+                        conn = None
+                except (OSError, http.client.HTTPException) as e:
+                    with self.lock:
+                        self.errors.append((p, repr(e)))
+                    conn.close()
+                    conn = None
+        if conn is not None:
+            conn.close()
+
+    def count(self):
+        with self.lock:
+            return self.done
+
+    def stop(self):
+        self.stopping.set()
+        self.join(WAIT)
+
+
+class Load:
+    """n Loaders on paths; merged results after stop()."""
+
+    def __init__(self, port, paths, n=4):
+        self.loaders = [Loader(port, paths) for _ in range(n)]
+        for ld in self.loaders:
+            ld.start()
+
+    def count(self):
+        return sum(ld.count() for ld in self.loaders)
+
+    def progress(self, d, n):
+        """Waits until every loader answered n more requests: the load
+        overlaps what comes next."""
+        start = [ld.count() for ld in self.loaders]
+        d.wait_for("client progress", lambda: all(
+            ld.count() >= s + n for ld, s in zip(self.loaders, start)))
+
+    def stop(self):
+        for ld in self.loaders:
+            ld.stop()
+        alive = [ld for ld in self.loaders if ld.is_alive()]
+        statuses, bodies, errors = (collections.Counter(),
+                                    collections.Counter(), [])
+        for ld in self.loaders:
+            statuses.update(ld.statuses)
+            bodies.update(ld.bodies)
+            errors += ld.errors
+        return (statuses, bodies, errors,
+                sum(ld.closes for ld in self.loaders), alive)
+
+
+class Request(threading.Thread):
+    """One GET on its own connection, in the background."""
+
+    def __init__(self, d, path):
+        super().__init__(daemon=True)
+        self.d, self.path = d, path
+        self.result = self.error = None
+        self.t0 = time.monotonic()
+        self.start()
+
+    def run(self):
+        try:
+            self.result = self.d.request(self.path)
+        except (OSError, http.client.HTTPException) as e:
+            self.error = repr(e)
+
+    def finish(self):
+        self.join(WAIT)
+        return self.result, self.error
+
+
+class HotCase(unittest.TestCase):
+    """One gortd per class; it must exit 0 without a sanitizer report."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, log = cls.d.stop()
+        bad = [m for m in SANITIZER_MARKS if m in log]
+        if rc != 0 or bad:
+            raise AssertionError("%s: gortd exit %s, sanitizer %s; log in %s:"
+                                 "\n%s" % (cls.__name__, rc, bad,
+                                           cls.d.logpath, log[-6000:]))
+        shutil.rmtree(cls.d.tmp, ignore_errors=True)
+
+    def assert_clean_load(self, result, paths_bodies):
+        """Only 200s, no connection error or close, every body expected."""
+        statuses, bodies, errors, closes, alive = result
+        self.assertEqual(alive, [], "client threads still running")
+        self.assertEqual(errors, [], "connection errors")
+        self.assertEqual(closes, 0, "the server closed keep-alive connections")
+        for (path, status), n in statuses.items():
+            self.assertEqual(status, 200, "%d x %d on %s" % (n, status, path))
+        for (path, body), n in bodies.items():
+            self.assertIn(body, paths_bodies[path],
+                          "%d x unexpected body on %s" % (n, path))
+        for path in paths_bodies:
+            self.assertGreater(sum(n for (p, _), n in statuses.items()
+                                   if p == path), 0, path)
+
+
+class ReplaceUnderLoad(HotCase):
+    def test_replace_20_times(self):
+        d = self.d
+        ver_path = os.path.join(d.dir, "ver.so")
+        load = Load(d.port, ["/", "/ver"])
+        try:
+            load.progress(d, 5)
+            cur = 1
+            for i in range(20):
+                nxt = 3 - cur
+                d.install_ver(nxt)
+                out = d.ctl_ok(self, "plugins", "replace", "ver")
+                self.assertRegex(out, r"^replaced ver %d -> %d from %s "
+                                 r"\(2 routes\) in " %
+                                 (cur, nxt, re.escape(ver_path)))
+                self.assertEqual(d.request("/ver"), (200, "v%d\n" % nxt),
+                                 "right after replace %d" % i)
+                cur = nxt
+                load.progress(d, 2)
+        finally:
+            result = load.stop()
+        self.assert_clean_load(result, {"/": {"hello world\n"},
+                                        "/ver": {"v1\n", "v2\n"}})
+        bodies = result[1]
+        self.assertGreater(bodies[("/ver", "v1\n")], 0)
+        self.assertGreater(bodies[("/ver", "v2\n")], 0)
+        # Each replaced version was finished before its replace returned.
+        self.assertEqual(d.ver_lines(), ["fini v1", "fini v2"] * 10)
+        self.assertEqual(d.plugins()["ver"].version, "1")
+
+
+class LoadUnloadUnderLoad(HotCase):
+    def test_20_cycles(self):
+        d = self.d
+        load = Load(d.port, ["/"])
+        try:
+            load.progress(d, 5)
+            for i in range(20):
+                out = d.ctl_ok(self, "plugins", "unload", "ver")
+                self.assertTrue(out.startswith("unloaded ver 1 from "), out)
+                self.assertEqual(d.request("/ver")[0], 404, "cycle %d" % i)
+                self.assertNotIn("ver", d.plugins())
+                load.progress(d, 2)
+                out = d.ctl_ok(self, "plugins", "load", "ver")
+                self.assertTrue(out.startswith("loaded ver 1 from "), out)
+                self.assertEqual(d.request("/ver"), (200, "v1\n"),
+                                 "cycle %d" % i)
+                load.progress(d, 2)
+        finally:
+            result = load.stop()
+        self.assert_clean_load(result, {"/": {"hello world\n"}})
+        self.assertEqual(d.ver_lines(), ["fini v1"] * 20)
+
+
+class UnloadWaitsForRequest(HotCase):
+    def test_unload_slow_in_flight(self):
+        d = self.d
+        req = Request(d, "/slow?ms=800")
+        d.wait_in_flight("slow", 1)
+        r = d.ctl("plugins", "--json", "unload", "slow")
+        returned = time.monotonic()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rep = json.loads(r.stdout)
+        # The request was running when the unload began...
+        self.assertEqual(rep["plugin"]["stats"]["in_flight"], 1, rep)
+        self.assertEqual(rep["plugin"]["name"], "slow")
+        # ... and the unload returned only once its handler had slept 800 ms.
+        self.assertGreaterEqual(returned - req.t0, 0.8)
+        self.assertEqual(req.finish(), ((200, "slept 800 ms\n"), None))
+        self.assertEqual(d.request("/slow?ms=1")[0], 404)
+        d.ctl_ok(self, "plugins", "load", "slow")
+        self.assertEqual(d.request("/slow?ms=1"), (200, "slept 1 ms\n"))
+
+
+class UnloadWaitsForGoroutine(HotCase):
+    def test_unload_with_goroutine(self):
+        d = self.d
+        t0 = time.monotonic()
+        self.assertEqual(d.request("/ver/bg?ms=700"), (202, "started\n"))
+        r = d.ctl("plugins", "--json", "unload", "ver")
+        returned = time.monotonic()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rep = json.loads(r.stdout)
+        self.assertEqual(rep["plugin"]["stats"]["goroutines"], 1, rep)
+        self.assertGreaterEqual(returned - t0, 0.7)
+        # fini ran after the goroutine ended: the code stayed mapped.
+        self.assertEqual(d.ver_lines(), ["bg done", "fini v1"])
+        self.assertEqual(d.request("/ver")[0], 404)
+        d.ctl_ok(self, "plugins", "load", "ver")
+        self.assertEqual(d.request("/ver"), (200, "v1\n"))
+
+
+class DrainTimeout(HotCase):
+    def test_drain_runs_out(self):
+        d = self.d
+        req = Request(d, "/slow?ms=1500")
+        d.wait_in_flight("slow", 1)
+        # gortctl's flags come before the subcommand (Go's flag package).
+        r = d.ctl("plugins", "--drain", "100ms", "unload", "slow")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("UnloadPlugin: DEADLINE_EXCEEDED", r.stderr)
+        self.assertIn("1 request and 0 goroutines still run", r.stderr)
+        # The routes are switched already.
+        self.assertEqual(d.request("/slow?ms=1")[0], 404)
+        self.assertNotIn("slow", d.plugins())
+        self.assertEqual(req.finish(), ((200, "slept 1500 ms\n"), None))
+        d.ctl_ok(self, "plugins", "load", "slow")
+        self.assertEqual(d.request("/slow?ms=1"), (200, "slept 1 ms\n"))
+        # The next operation found the drained plugin idle and finished it,
+        # before loading the new copy.
+        log = d.log
+        fin = log.find("gortd: plugin slow 1.0.0 (draining) finished\n")
+        self.assertGreaterEqual(fin, 0, log)
+        unloaded = log.find("gortd: plugin slow 1.0.0 unloaded from ")
+        loaded = log.find("gortd: plugin slow 1.0.0 loaded from ", unloaded)
+        self.assertTrue(0 <= unloaded < fin < loaded, log)
+
+
+class Errors(HotCase):
+    def expect(self, args, code, *texts):
+        r = self.d.ctl(*args)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(code, r.stderr)
+        for t in texts:
+            self.assertIn(t, r.stderr)
+
+    def test_errors(self):
+        d = self.d
+        self.expect(["plugins", "unload", "nosuch"],
+                    "gortctl: UnloadPlugin: NOT_FOUND: no plugin nosuch is "
+                    "loaded")
+        self.expect(["plugins", "replace", "nosuch"],
+                    "gortctl: ReplacePlugin: NOT_FOUND: no plugin nosuch is "
+                    "loaded")
+        hello = os.path.join(d.dir, "hello.so")
+        self.expect(["plugins", "load", "hello"],
+                    "gortctl: LoadPlugin: ALREADY_EXISTS: ",
+                    "a plugin named hello is already loaded from " + hello)
+        missing = os.path.join(d.dir, "nosuch.so")
+        self.expect(["plugins", "load", "nosuch"],
+                    "gortctl: LoadPlugin: NOT_FOUND: ",
+                    missing + ": No such file or directory")
+        ww = os.path.join(d.dir, "ww.so")
+        copy_mode(os.path.join(TP, "tp_good.so"), ww, 0o757)
+        self.expect(["plugins", "load", "ww"],
+                    "gortctl: LoadPlugin: FAILED_PRECONDITION: ",
+                    ww + ": writable by others")
+        self.assertEqual(sorted(d.plugins()), ["hello", "slow", "ver"])
+        self.assertEqual(d.request("/good")[0], 404)
+        self.assertEqual(d.request("/"), (200, "hello world\n"))
+        self.assertEqual(d.request("/ver"), (200, "v1\n"))
+
+
+class Sighup(HotCase):
+    def hup(self):
+        """SIGHUP; waits for the rescan it caused to be reported done."""
+        n = self.d.log.count("gortd: SIGHUP: rescan done")
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.d.wait_for("the rescan", lambda: self.d.log.count(
+            "gortd: SIGHUP: rescan done") > n)
+        self.assertIn("gortd: SIGHUP: rescan done, 0 steps failed",
+                      self.d.log.split("gortd: SIGHUP: rescanning")[-1])
+
+    def test_rescan(self):
+        d = self.d
+        echo = os.path.join(d.dir, "echo.so")
+        copy_mode(os.path.join(BUNDLED, "echo.so"), echo)
+        self.hup()
+        d.wait_for("echo listed", lambda: "echo" in d.ctl_ok(
+            self, "plugins", "list"))
+        st, body = d.request("/echo/x", "POST", b"ping")
+        self.assertEqual(st, 200, body)
+        got = json.loads(body)
+        self.assertEqual((got["method"], got["path"], got["body"]),
+                         ("POST", "/echo/x", "ping"))
+
+        d.install_ver(2)
+        self.hup()
+        self.assertEqual(d.request("/ver"), (200, "v2\n"))
+        self.assertEqual(d.plugins()["ver"].version, "2")
+        self.assertEqual(d.ver_lines(), ["fini v1"])
+
+        os.unlink(echo)
+        self.hup()
+        self.assertNotIn("echo", d.ctl_ok(self, "plugins", "list"))
+        self.assertEqual(d.request("/echo/x", "POST", b"ping")[0], 404)
+        # Unchanged files stay as they were.
+        self.hup()
+        self.assertEqual(sorted(d.plugins()), ["hello", "slow", "ver"])
+        self.assertEqual(d.request("/ver"), (200, "v2\n"))
+        self.assertEqual(d.ver_lines(), ["fini v1"])
+
+
+class Grpcio(HotCase):
+    def check_plugin(self, p, version):
+        self.assertEqual(p.name, "ver")
+        self.assertEqual(p.version, version)
+        self.assertEqual(p.path, os.path.join(self.d.dir, "ver.so"))
+        self.assertEqual(sorted(p.routes), ["GET /ver", "GET /ver/bg"])
+        self.assertEqual(p.stats.name, "ver")
+        self.assertGreater(p.loaded_unix_ns, 0)
+
+    def expect_code(self, fn, code, text):
+        with self.assertRaises(grpc.RpcError) as cm:
+            fn()
+        self.assertEqual(cm.exception.code(), code, cm.exception.details())
+        self.assertIn(text, cm.exception.details())
+
+    def test_rpcs(self):
+        d, c, t = self.d, self.d.stub, WAIT
+        for _ in range(3):
+            self.assertEqual(d.request("/"), (200, "hello world\n"))
+        self.assertEqual(d.request("/ver"), (200, "v1\n"))
+
+        rep = c.UnloadPlugin(pb.UnloadPluginRequest(name="ver"), timeout=t)
+        self.check_plugin(rep.plugin, "1")
+        self.assertEqual(rep.plugin.stats.requests, 1)
+        self.assertGreater(rep.took_ns, 0)
+        self.assertEqual(d.request("/ver")[0], 404)
+
+        rep = c.LoadPlugin(pb.LoadPluginRequest(name="ver"), timeout=t)
+        self.check_plugin(rep.plugin, "1")
+        self.assertEqual(rep.plugin.stats.requests, 0)
+        self.assertGreater(rep.took_ns, 0)
+        self.assertEqual(d.request("/ver"), (200, "v1\n"))
+
+        d.install_ver(2)
+        rep = c.ReplacePlugin(pb.ReplacePluginRequest(name="ver"), timeout=t)
+        self.check_plugin(rep.previous, "1")
+        self.check_plugin(rep.current, "2")
+        self.assertEqual(rep.previous.stats.requests, 1)
+        self.assertGreater(rep.took_ns, 0)
+        self.assertEqual(d.request("/ver"), (200, "v2\n"))
+        self.assertEqual(d.ver_lines(), ["fini v1", "fini v1"])
+
+        # By file name too.
+        rep = c.ReplacePlugin(pb.ReplacePluginRequest(name="ver.so"),
+                              timeout=t)
+        self.check_plugin(rep.previous, "2")
+        self.check_plugin(rep.current, "2")
+
+        nf = grpc.StatusCode.NOT_FOUND
+        self.expect_code(lambda: c.LoadPlugin(
+            pb.LoadPluginRequest(name="nosuch"), timeout=t), nf,
+            os.path.join(d.dir, "nosuch.so"))
+        self.expect_code(lambda: c.UnloadPlugin(
+            pb.UnloadPluginRequest(name="nosuch"), timeout=t), nf,
+            "no plugin nosuch is loaded")
+        self.expect_code(lambda: c.ReplacePlugin(
+            pb.ReplacePluginRequest(name="nosuch"), timeout=t), nf,
+            "no plugin nosuch is loaded")
+
+        s = c.GetStats(pb.GetStatsRequest(), timeout=t)
+        stats = {p.name: p for p in s.plugins}
+        self.assertEqual(sorted(stats), ["hello", "slow", "ver"])
+        self.assertGreaterEqual(stats["hello"].requests, 3)
+        self.assertEqual(stats["hello"].errors, 0)
+        self.assertEqual(stats["hello"].in_flight, 0)
+        self.assertEqual(stats["ver"].requests, 0)
+
+
+class Cycles(HotCase):
+    def test_100_cycles_then_clean_exit(self):
+        d = self.d
+        for i in range(100):
+            d.ctl_ok(self, "plugins", "unload", "ver")
+            d.ctl_ok(self, "plugins", "load", "ver")
+        self.assertEqual(d.request("/ver"), (200, "v1\n"))
+        self.assertEqual(d.ver_lines(), ["fini v1"] * 100)
+        rc, log = d.stop()
+        self.assertEqual(rc, 0, log[-6000:])
+        for m in SANITIZER_MARKS:
+            self.assertNotIn(m, log)
+        # The last copy is finished at exit.
+        self.assertEqual(d.ver_lines(), ["fini v1"] * 101)
+
+
+def main():
+    global GORTD, GORTCTL, BUNDLED, TP, PROTO
+    GORTD, GORTCTL, BUNDLED, TP, PROTO = sys.argv[1:6]
+    stubs = tempfile.mkdtemp(prefix="gort-hot-stubs-")
+    try:
+        gen_stubs(stubs)
+        prog = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[6:],
+                             exit=False)
+    finally:
+        shutil.rmtree(stubs, ignore_errors=True)
+    res = prog.result
+    # A class's gortd failing at exit is an error of "tearDownClass", not of
+    # a test: count tests and class fixtures apart.
+    bad = {t.id() for t, _ in res.failures + res.errors}
+    fixtures = {i for i in bad if i.startswith(("setUpClass", "tearDownClass"))}
+    print("%d passed, %d failed" % (res.testsRun - len(bad - fixtures),
+                                    len(bad)))
+    sys.exit(0 if res.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
