@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gort/net.h"
@@ -188,6 +189,7 @@ static void callback_park(struct pd *pd, gort_fn fn, void *arg, uintptr_t pc)
     pd->cb_origin.goid = gort__newgoid();
     pd->cb_origin.creator_id = gp ? gp->goid : 0;
     pd->cb_origin.creator_pc = pc;
+    pd->cb_origin.group = gort__group_join_current();
     pd->cb_since = gort__coarse_now();
     pd->r.spawn_arg = arg;
     __atomic_store_n(&pd->r.spawn, fn, __ATOMIC_RELAXED);
@@ -546,6 +548,24 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     return rc;
 }
 
+/* Under pd->lock, with r.ready set. Edge-triggered readiness outlives the
+ * data it announced: a reader that took everything without meeting EAGAIN
+ * leaves ready set. Starting a goroutine on that would only have it park
+ * again (holding a stack, and not looking idle to its owner), so a stream
+ * socket is asked first. Under the lock, a byte arriving after the peek
+ * finds the callback registered. */
+static bool stale_ready(struct pd *pd)
+{
+    char c;
+    if (!pd->stream)
+        return false;
+    ssize_t n = recv(pd->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        return false; /* data, EOF or an error: a reader must see it */
+    pd->r.ready = false;
+    return true;
+}
+
 int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
 {
     uintptr_t pc = (uintptr_t)__builtin_return_address(0);
@@ -559,7 +579,7 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
         rc = -EBADF;
     else if (pd->r.g || pd->r.spawn)
         rc = -EBUSY;
-    else if (pd->r.ready ||
+    else if ((pd->r.ready && !stale_ready(pd)) ||
              (pd->r.deadline && gort_nanotime() >= pd->r.deadline))
         now = true; /* ready already: no need to wait for the kernel */
     else
@@ -567,7 +587,8 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     gort__lock_release(&pd->lock);
     if (now) { /* named as a parked one would be: same creator, same site */
         struct gort__g *gp = gort__getg();
-        struct gort__g_origin o = {gort__newgoid(), gp ? gp->goid : 0, pc};
+        struct gort__g_origin o = {gort__newgoid(), gp ? gp->goid : 0, pc,
+                                   gort__group_join_current()};
         spawn(fn, arg, &o);
     }
     return rc;

@@ -568,6 +568,17 @@ static void group_leave(struct gort__g *gp)
         __atomic_fetch_sub(&grp->live, 1, __ATOMIC_RELEASE);
 }
 
+struct gort_group *gort__group_join_current(void)
+{
+    struct gort__g *gp = gort__getg();
+    struct gort_group *grp = gp ? gp->group_cur : NULL;
+    if (grp) {
+        __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
+    }
+    return grp;
+}
+
 struct gort_group *gort_group_enter(struct gort_group *grp)
 {
     struct gort__g *gp = gort__getg();
@@ -620,7 +631,10 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     gp->creator_pc = origin ? origin->creator_pc : pc;
     int64_t creator = m && m->curg ? m->curg->goid : 0;
     gp->creator_id = origin ? origin->creator_id : creator;
-    group_join(gp, detached || !m || !m->curg ? NULL : m->curg->group_cur);
+    if (origin)
+        gp->group = gp->group_cur = origin->group; /* joined already */
+    else
+        group_join(gp, detached || !m || !m->curg ? NULL : m->curg->group_cur);
     gp->asan_fake_stack = NULL;
     gp->readytime = 0;
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);

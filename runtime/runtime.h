@@ -205,7 +205,14 @@ struct gort__g_origin {
     int64_t goid;         /* from the same counter as gort_go's ids */
     int64_t creator_id;   /* the registering goroutine, 0 for a thread */
     uintptr_t creator_pc; /* where it registered */
+    /* The registrant's group, already joined at registration (the pending
+     * callback is the group's member: its code will run): the goroutine
+     * takes the membership over. From gort__group_join_current. */
+    struct gort_group *group;
 };
+/* Counts a goroutine-to-be in the calling goroutine's current group (none
+ * off a goroutine) and returns that group, for a gort__g_origin. */
+struct gort_group *gort__group_join_current(void);
 /* A new goroutine, runnable but not queued (the netpoller queues it); with
  * origin, it takes that id and creator instead of fresh ones. */
 struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,

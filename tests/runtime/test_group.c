@@ -3,6 +3,10 @@
  * only enters a group is not counted, and leaving it stops the inheritance.
  * This is what gortd relies on to know a plugin's code no longer runs.
  */
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gort/net.h"
 #include "rt_test.h"
 
 static struct gs {
@@ -134,6 +138,53 @@ static void test_enter_off_goroutine_is_noop(void **state)
     assert_null(gort_group_enter(NULL));
 }
 
+/* A callback registered with gort_fd_on_readable inside a group is a
+ * member from registration on (its code will run), and the goroutine that
+ * runs it keeps the membership until it exits. */
+static struct rs {
+    struct gort_group grp;
+    int sv[2];
+    int64_t live_pending, live_after;
+    _Atomic int ran;
+} rs;
+
+static void on_readable(void *arg)
+{
+    (void)arg;
+    char c;
+    if (gort_read(rs.sv[0], &c, 1) == 1)
+        atomic_store(&rs.ran, 1);
+}
+
+static void readable_main(void *arg)
+{
+    (void)arg;
+    RT_CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, rs.sv), ==, 0);
+    RT_CHECK_INT(gort_fd_open(rs.sv[0]), >=, 0);
+    struct gort_group *prev = gort_group_enter(&rs.grp);
+    RT_CHECK_INT(gort_fd_on_readable(rs.sv[0], on_readable, NULL), ==, 0);
+    gort_group_enter(prev);
+    gort_sleep(20000000); /* nothing to read: it stays pending */
+    rs.live_pending = (int64_t)gort_group_live(&rs.grp);
+    RT_CHECK_INT(write(rs.sv[1], "x", 1), ==, 1);
+    while (gort_group_live(&rs.grp) != 0)
+        gort_sleep(1000000);
+    rs.live_after = (int64_t)gort_group_live(&rs.grp);
+    gort_close(rs.sv[0]);
+    close(rs.sv[1]);
+}
+
+static void test_readable_callback_is_member(void **state)
+{
+    (void)state;
+    memset(&rs, 0, sizeof rs);
+    rt_run(readable_main, NULL);
+    assert_int_equal(rs.live_pending, 1);
+    assert_int_equal(atomic_load(&rs.ran), 1);
+    assert_int_equal(rs.live_after, 0);
+    assert_int_equal(gort_group_started(&rs.grp), 1);
+}
+
 int main(void)
 {
     rt_filter_from_env();
@@ -141,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_members_counted_until_exit),
         cmocka_unit_test(test_storm_ends_at_zero),
         cmocka_unit_test(test_enter_off_goroutine_is_noop),
+        cmocka_unit_test(test_readable_callback_is_member),
     };
     return cmocka_run_group_tests_name("group", tests, NULL, NULL);
 }
