@@ -639,7 +639,8 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     gp->readytime = 0;
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
     gort__set_label(gp, opts ? opts->label : NULL);
-    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    /* Release: a dump that sees it alive (acquire) sees its fields. */
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_release);
     if (p)
         own_inc(&p->created);
     else

@@ -29,7 +29,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_gortd(extra=()):
+def start_gortd(extra=(), preexec=None):
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="gortd-http-", suffix=".log",
                                       delete=False)
@@ -37,7 +37,7 @@ def start_gortd(extra=()):
     args = [GORTD, "--listen", "127.0.0.1:%d" % port,
             "--control", "unix:" + ctl,
             "--plugins-dir", PLUGINS_DIR] + list(extra)
-    proc = subprocess.Popen(args, stdout=log, stderr=log)
+    proc = subprocess.Popen(args, stdout=log, stderr=log, preexec_fn=preexec)
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -396,6 +396,71 @@ class Timeouts(unittest.TestCase):
                 st, _, _, _ = recv_response(s)
                 self.assertEqual(st, 200)
                 time.sleep(0.3)
+
+
+class Limits(unittest.TestCase):
+    """--max-conns, and running out of descriptors (EMFILE)."""
+
+    def stop(self, proc):
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(15), 0)
+
+    def test_max_conns_pauses_accept(self):
+        proc, port, log = start_gortd(["--max-conns", "3"])
+        try:
+            held = [connect(port) for _ in range(3)]
+            for c in held:
+                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(recv_response(c)[0], 200)
+            # The 4th connects (the kernel's backlog) but is not served
+            # while three are open.
+            extra = connect(port, timeout=0.5)
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            with self.assertRaises(socket.timeout):
+                recv_response(extra)
+            held.pop().close()
+            extra.sock.settimeout(10)
+            self.assertEqual(recv_response(extra)[0], 200)
+            extra.close()
+            for c in held:
+                c.close()
+        finally:
+            self.stop(proc)
+
+    def test_emfile_backs_off_and_recovers(self):
+        import resource
+
+        def few_fds():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+        proc, port, log = start_gortd(["--max-conns", "1000"], few_fds)
+        try:
+            socks = [connect(port) for _ in range(60)]
+            for c in socks:
+                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            waits = []
+            deadline = time.time() + 10
+            while time.time() < deadline and len(set(waits)) < 4:
+                time.sleep(0.2)
+                with open(log) as f:
+                    waits = [int(m) for m in re.findall(
+                        r"Accept error: [^;]*; retrying in (\d+)ms", f.read())]
+            # Go's backoff: 5 ms, doubling, capped at 1 s, never spinning.
+            self.assertGreaterEqual(len(set(waits)), 4, waits)
+            self.assertEqual(waits[:4], [5, 10, 20, 40])
+            self.assertLessEqual(max(waits), 1000)
+            with open(log) as f:
+                self.assertIn("open files", f.read())
+            self.assertIsNone(proc.poll())
+            for c in socks:
+                c.close()
+            # Descriptors freed: the listener accepts again (within its
+            # current backoff) and serves.
+            st, _, body, _ = request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                     port)
+            self.assertEqual((st, body), (200, b"hello world\n"))
+        finally:
+            self.stop(proc)
 
 
 class Shutdown(unittest.TestCase):
