@@ -367,6 +367,15 @@ static size_t routes_snapshot(const struct ctl_catalog *c,
     return nr > CATALOG_MAX ? CATALOG_MAX : nr;
 }
 
+/* The loaded plugins, copied into the call's arena. */
+static size_t plugins_snapshot(const struct ctl_catalog *c,
+                               struct ctl_plugin **ps, struct ctl_ctx *cx)
+{
+    *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof **ps);
+    size_t n = c->plugins(c->arg, *ps, PLUGINS_MAX, cx->arena);
+    return n > PLUGINS_MAX ? PLUGINS_MAX : n;
+}
+
 static grpc_status_code list_plugins(const ProtobufCMessage *in,
                                      ProtobufCMessage *out, struct ctl_ctx *cx)
 {
@@ -375,11 +384,8 @@ static grpc_status_code list_plugins(const ProtobufCMessage *in,
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->plugins)
         return GRPC_STATUS_OK;
-    struct ctl_plugin *ps =
-        ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
-    size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
-    if (n > PLUGINS_MAX)
-        n = PLUGINS_MAX;
+    struct ctl_plugin *ps;
+    size_t n = plugins_snapshot(c, &ps, cx);
     struct ctl_http_route *rs;
     size_t nr = routes_snapshot(c, &rs, cx);
     rep->plugins = ctl_arena_alloc(cx->arena, n * sizeof *rep->plugins + 1);
@@ -395,11 +401,8 @@ static void plugins_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->plugins)
         return;
-    struct ctl_plugin *ps =
-        ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
-    size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
-    if (n > PLUGINS_MAX)
-        n = PLUGINS_MAX;
+    struct ctl_plugin *ps;
+    size_t n = plugins_snapshot(c, &ps, cx);
     out->plugins = ctl_arena_alloc(cx->arena, n * sizeof *out->plugins + 1);
     for (size_t i = 0; i < n; i++)
         out->plugins[i] = plugin_stats(&ps[i], cx);
@@ -487,11 +490,10 @@ static Gort__V1__Plugin *plugin_find(const char *name, struct ctl_ctx *cx)
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->plugins)
         return NULL;
-    struct ctl_plugin *ps =
-        ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof *ps);
-    size_t n = c->plugins(c->arg, ps, PLUGINS_MAX, cx->arena);
+    struct ctl_plugin *ps;
+    size_t n = plugins_snapshot(c, &ps, cx);
     size_t l = strlen(name);
-    for (size_t i = 0; i < n && i < PLUGINS_MAX; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *base = strrchr(ps[i].path, '/');
         base = base ? base + 1 : ps[i].path;
         bool file = strncmp(base, name, l) == 0 &&

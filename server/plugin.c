@@ -994,45 +994,39 @@ static int op_do(struct op *o)
     return o->rc;
 }
 
-int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
-                          struct gort_plugin_info *info, char *err,
-                          size_t errlen)
+static int op_named(enum op_kind kind, struct gort_plugins *ps,
+                    const char *name, int64_t drain_ns,
+                    struct gort_plugin_info *info, char *err, size_t errlen)
 {
-    struct op o = {.kind = OP_LOAD,
+    struct op o = {.kind = kind,
                    .ps = ps,
                    .name = name,
+                   .drain_ns = drain_ns,
                    .info = info,
                    .err = err,
                    .errlen = errlen};
     return op_do(&o);
+}
+
+int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
+                          struct gort_plugin_info *info, char *err,
+                          size_t errlen)
+{
+    return op_named(OP_LOAD, ps, name, 0, info, err, errlen);
 }
 
 int gort_plugins_unload(struct gort_plugins *ps, const char *name,
                         int64_t drain_ns, struct gort_plugin_info *info,
                         char *err, size_t errlen)
 {
-    struct op o = {.kind = OP_UNLOAD,
-                   .ps = ps,
-                   .name = name,
-                   .drain_ns = drain_ns,
-                   .info = info,
-                   .err = err,
-                   .errlen = errlen};
-    return op_do(&o);
+    return op_named(OP_UNLOAD, ps, name, drain_ns, info, err, errlen);
 }
 
 int gort_plugins_replace(struct gort_plugins *ps, const char *name,
                          int64_t drain_ns, struct gort_plugin_info *info,
                          char *err, size_t errlen)
 {
-    struct op o = {.kind = OP_REPLACE,
-                   .ps = ps,
-                   .name = name,
-                   .drain_ns = drain_ns,
-                   .info = info,
-                   .err = err,
-                   .errlen = errlen};
-    return op_do(&o);
+    return op_named(OP_REPLACE, ps, name, drain_ns, info, err, errlen);
 }
 
 /* ---- SIGHUP: the directory is the truth ---------------------------------- */
