@@ -7,6 +7,11 @@
  * a slow dump delays other control calls, never goroutines. gRPC's own
  * threads (executor, timers, event engine) do the I/O. A completion queue has
  * no file descriptor, so it cannot join an epoll loop; hence the thread.
+ * Handlers marked slow (plugin operations, which may wait seconds for a
+ * plugin to drain) run on a worker thread each instead (PH_WORK): the call
+ * waits there, the worker wakes the queue with an empty batch on the call
+ * when its reply is ready, and the CQ thread sends it. Until then the CQ
+ * thread touches nothing of the call but its phase, and never frees it.
  *
  * Calls. ARMED calls are kept requested with grpc_server_request_call so the
  * server always has one to match an incoming call against (an unknown method
@@ -17,7 +22,7 @@
  * main tag's meaning comes from the call's phase, never from the tag:
  *
  *   REQUESTED --new call--> RECV --request read--> FINISH ----> DONE    (unary)
- *                            |                       ^
+ *                            +--> WORK --worker done--^ (slow) | ^
  *                            +--> STREAM_SEND <--> STREAM_WAIT (stream) (one
  * message in flight; WAIT until the handler's next_at, or until woken)
  *
@@ -64,6 +69,7 @@ enum phase {
     PH_RECV,        /* reading the request message */
     PH_STREAM_SEND, /* one stream message in flight */
     PH_STREAM_WAIT, /* stream idle until next_at (no batch in flight) */
+    PH_WORK,        /* a slow unary handler runs on a worker thread */
     PH_FINISH,      /* status (and unary reply) in flight */
     PH_DONE,        /* no more batches; waiting for the close tag */
 };
@@ -92,6 +98,20 @@ struct ctl_call {
     grpc_slice status_details;
     int has_details;
     struct ctl_call *prev, *next; /* s->calls: accepted, not yet freed */
+    struct ctl_work *work;        /* PH_WORK */
+};
+
+/* A slow unary call's handler run (PH_WORK). The worker owns it until it
+ * sets done; then the CQ thread, woken by an empty batch on the call (the
+ * core completes one at once: the only way another thread can post to a
+ * completion queue without an alarm), takes the reply and frees it. */
+struct ctl_work {
+    struct ctl_call *c; /* only c->call and c->route are read by the worker */
+    uint8_t *in;
+    size_t len;
+    struct ctl_env env;
+    struct ctl_reply rep;
+    atomic_int done;
 };
 
 struct ctl_server {
@@ -323,11 +343,64 @@ static int request_bytes(struct ctl_call *c, grpc_slice *out)
     return 0;
 }
 
+static void *work_thread(void *arg)
+{
+    struct ctl_work *w = arg;
+    struct ctl_call *c = w->c;
+    ctl_dispatch_unary(&c->s->dispatch, &c->route, w->in, w->len, &w->env,
+                       &w->rep);
+    atomic_store_explicit(&w->done, 1, memory_order_release);
+    if (grpc_call_start_batch(c->call, NULL, 0, &c->main_tag, NULL) !=
+        GRPC_CALL_OK)
+        ctl_fatal("control: cannot wake the completion queue");
+    return NULL;
+}
+
+/* Runs a slow handler on its own thread; the call waits in PH_WORK. */
+static void start_work(struct ctl_call *c, const uint8_t *in, size_t len)
+{
+    struct ctl_work *w = calloc(1, sizeof *w);
+    pthread_t t;
+    if (w && (w->in = malloc(len ? len : 1))) {
+        memcpy(w->in, in, len);
+        *w = (struct ctl_work){c, w->in, len, call_env(c), {0}, 0};
+        c->work = w;
+        c->phase = PH_WORK;
+        if (pthread_create(&t, NULL, work_thread, w) == 0) {
+            pthread_detach(t);
+            return;
+        }
+        free(w->in);
+    }
+    free(w);
+    c->work = NULL;
+    struct ctl_reply rep = {.code = GRPC_STATUS_RESOURCE_EXHAUSTED};
+    snprintf(rep.msg, sizeof rep.msg, "cannot start a worker thread");
+    finish(c, &rep, 0);
+}
+
+/* The worker is done: send its reply. */
+static void on_worked(struct ctl_call *c)
+{
+    struct ctl_work *w = c->work;
+    if (!atomic_load_explicit(&w->done, memory_order_acquire))
+        ctl_fatal("control: woken before the worker finished");
+    c->work = NULL;
+    finish(c, &w->rep, w->rep.code == GRPC_STATUS_OK);
+    ctl_reply_clear(&w->rep);
+    free(w->in);
+    free(w);
+}
+
 static void dispatch_request(struct ctl_call *c, const uint8_t *in, size_t len)
 {
     struct ctl_env env = call_env(c);
     struct ctl_reply rep;
 
+    if (c->route.handler->slow && c->route.handler->unary) {
+        start_work(c, in, len);
+        return;
+    }
     if (!c->route.handler->stream) {
         ctl_dispatch_unary(&c->s->dispatch, &c->route, in, len, &env, &rep);
         finish(c, &rep, rep.code == GRPC_STATUS_OK);
@@ -431,6 +504,8 @@ static void on_event(struct ctl_server *s, void *tag, int success)
         on_recv(c, success);
     } else if (c->phase == PH_STREAM_SEND) {
         on_sent(c, success);
+    } else if (c->phase == PH_WORK) {
+        on_worked(c);
     } else if (c->phase == PH_FINISH) {
         c->phase = PH_DONE;
     } else {

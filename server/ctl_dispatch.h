@@ -72,6 +72,9 @@ struct ctl_handler {
     const char *name;                    /* must equal methods[i].name */
     ctl_unary_fn unary;                  /* set for unary methods ... */
     const struct ctl_stream_ops *stream; /* ... or this for server streams */
+    /* A unary method that may block for seconds (plugin operations): the
+     * transport runs it on a worker thread so other calls go on meanwhile. */
+    int slow;
 };
 
 struct ctl_service {

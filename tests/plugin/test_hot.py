@@ -410,6 +410,30 @@ class UnloadWaitsForRequest(HotCase):
         self.assertEqual(d.request("/slow?ms=1"), (200, "slept 1 ms\n"))
 
 
+class ControlPlaneWhileDraining(HotCase):
+    def test_other_calls_answer_during_an_unload(self):
+        """An unload waiting for a slow request runs on a worker thread:
+        stats, dumps and listings answer meanwhile."""
+        d = self.d
+        req = Request(d, "/slow?ms=1500")
+        d.wait_in_flight("slow", 1)
+        unload = subprocess.Popen(
+            [GORTCTL, "--addr", "unix:" + d.sock, "plugins", "unload", "slow"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Out of the list = its routes are gone and it is draining.
+        d.wait_for("slow out of the list", lambda: "slow" not in d.plugins())
+        self.assertIn("gomaxprocs", d.ctl_ok(self, "stats", "--json"))
+        self.assertIn("goroutine", d.ctl_ok(self, "dump"))
+        self.assertIn("hello", d.ctl_ok(self, "plugins", "list"))
+        # All answered while the unload was still waiting for the request.
+        self.assertIsNone(unload.poll())
+        self.assertIsNone(req.result)
+        out, err = unload.communicate(timeout=WAIT)
+        self.assertEqual(unload.returncode, 0, out + err)
+        self.assertEqual(req.finish(), ((200, "slept 1500 ms\n"), None))
+        d.ctl_ok(self, "plugins", "load", "slow")
+
+
 class UnloadWaitsForGoroutine(HotCase):
     def test_unload_with_goroutine(self):
         d = self.d
