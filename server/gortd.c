@@ -108,7 +108,11 @@ static struct gort_http_server *http_start(struct daemon *d,
         fprintf(stderr, "gortd: http: %s\n", gort_strerror(rc));
         return NULL;
     }
-    fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", d->listen,
+    char bound[80];
+    if (gort_http_local_addr(fd, bound, sizeof bound) < 0)
+        snprintf(bound, sizeof bound, "%s", d->listen);
+    /* The bound address, not the flag: with port 0 it is the kernel's. */
+    fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", bound,
             gort_gomaxprocs(0));
     ctl_set_http_source((ctl_http_stats_fn)gort_http_server_stats, s);
     return s;

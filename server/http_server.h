@@ -77,5 +77,9 @@ void gort_http_server_free(struct gort_http_server *s);
  * socket (SO_REUSEADDR, close-on-exec), or a negative errno; *err gets a
  * message for the user. */
 int gort_http_listen(const char *addr, int backlog, char *err, size_t errlen);
+/* The address a listening socket is bound to, "127.0.0.1:8080" or
+ * "[::1]:8080" (port 0 in the listen address becomes the kernel's pick).
+ * 0 or a negative errno. */
+int gort_http_local_addr(int fd, char *out, size_t n);
 
 #endif /* GORT_HTTP_SERVER_H */

@@ -56,7 +56,7 @@ ctl() { "$GORTCTL" --addr "$ADDR" "$@"; }
 start_gortd() {
     local log=$1
     shift
-    "$GORTD" "$@" 2>"$log" &
+    "$GORTD" --listen 127.0.0.1:0 "$@" 2>"$log" &
     GPID=$!
     PIDS+=("$GPID")
     for _ in $(seq 100); do

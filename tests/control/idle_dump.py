@@ -35,12 +35,6 @@ def check(name, ok, detail=""):
           ("" if ok else ": " + str(detail)[:2000]), flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def recv_response(s, buf=b""):
     """Reads one response with a Content-Length body; returns (status, rest)."""
     while b"\r\n\r\n" not in buf:
@@ -116,15 +110,14 @@ def gen_stubs(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="gort-idle-")
     addr = "unix:" + os.path.join(tmp, "g.sock")
-    port = free_port()
     log = open(os.path.join(tmp, "gortd.log"), "w+")
-    proc = subprocess.Popen([GORTD, "--listen", "127.0.0.1:%d" % port,
+    proc = subprocess.Popen([GORTD, "--listen", "127.0.0.1:0",
                              "--control", addr, "--plugins-dir", PLUGINS,
                              "--quiet", "--shutdown-timeout", "2s"],
                             stdout=log, stderr=log)
     conns = []
     try:
-        run(proc, addr, port, conns, tmp)
+        run(proc, addr, log.name, conns, tmp)
     finally:
         for s in conns:
             s.close()
@@ -151,11 +144,20 @@ def wait_for(pred, secs=10):
         time.sleep(0.05)
 
 
-def run(proc, addr, port, conns, tmp):
+def serving_port(logpath):
+    """The port of gortd's "serving HTTP on HOST:PORT" line, or None."""
+    with open(logpath) as f:
+        m = re.search(r"serving HTTP on [^ ]*:(\d+) ", f.read())
+    return int(m.group(1)) if m else None
+
+
+def run(proc, addr, logpath, conns, tmp):
+    wait_for(lambda: serving_port(logpath) or proc.poll() is not None)
     if not wait_for(lambda: ctl(addr, "health").returncode == 0 or
                     proc.poll() is not None) or proc.poll() is not None:
         check("gortd starts", False, "exit %s" % proc.poll())
         return
+    port = serving_port(logpath)
     statuses = []
     for _ in range(NCONNS):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -23,32 +23,34 @@ PROC = None
 LOG = None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_gortd(extra=(), preexec=None):
-    port = free_port()
+    """gortd on a port the kernel picks (--listen 127.0.0.1:0): (process,
+    port, log path). The port is read from its "serving HTTP on" line, so
+    no other process can take it in between."""
     log = tempfile.NamedTemporaryFile(prefix="gortd-http-", suffix=".log",
                                       delete=False)
     ctl = os.path.join(tempfile.mkdtemp(prefix="gortd-ctl-"), "ctl.sock")
-    args = [GORTD, "--listen", "127.0.0.1:%d" % port,
+    args = [GORTD, "--listen", "127.0.0.1:0",
             "--control", "unix:" + ctl,
             "--plugins-dir", PLUGINS_DIR] + list(extra)
     proc = subprocess.Popen(args, stdout=log, stderr=log, preexec_fn=preexec)
-    deadline = time.time() + 20
+    port = wait_serving(proc, log.name)
+    return proc, port, log.name
+
+
+def wait_serving(proc, logpath, timeout=20):
+    """The port of gortd's "serving HTTP on HOST:PORT" line."""
+    deadline = time.time() + timeout
     while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port, log.name
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        with open(logpath) as f:
+            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", f.read())
+        if m:
+            return int(m.group(1))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
     proc.kill()
-    with open(log.name) as f:
+    with open(logpath) as f:
         raise RuntimeError("gortd did not start: " + f.read())
 
 

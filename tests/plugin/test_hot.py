@@ -49,12 +49,6 @@ SANITIZER_MARKS = ("LeakSanitizer", "ERROR: AddressSanitizer",
                    "runtime error:", "ThreadSanitizer")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def gen_stubs(tmp):
     """Python stubs from the .proto files gortd was built from (as
     tests/control/idle_dump.py makes them), then imports them."""
@@ -104,18 +98,20 @@ class Daemon:
         with open(os.path.join(self.dir, "ver.conf"), "w") as f:
             f.write("log=" + self.ver_log)
         os.chmod(os.path.join(self.dir, "ver.conf"), 0o644)
-        self.port = free_port()
+        self.port = None  # the kernel's pick, from the log
         self.sock = os.path.join(self.tmp, "ctl.sock")
         self.logpath = os.path.join(self.tmp, "gortd.log")
         self.rc = None
         args = [GORTD, "--plugins-dir", self.dir,
-                "--listen", "127.0.0.1:%d" % self.port,
+                "--listen", "127.0.0.1:0",
                 "--control", "unix:" + self.sock, "--quiet"]
         with open(self.logpath, "w") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
-            if "serving HTTP on" in self.log and os.path.exists(self.sock):
+            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", self.log)
+            if m and os.path.exists(self.sock):
+                self.port = int(m.group(1))
                 break
             if self.proc.poll() is not None:
                 raise RuntimeError("gortd exited: " + self.log)

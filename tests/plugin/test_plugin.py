@@ -6,9 +6,9 @@ message naming its file and the reason; gortd serves the rest.
 usage: test_plugin.py GORTD BUNDLED_PLUGINS_DIR TEST_PLUGINS_DIR
 """
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,26 +20,27 @@ import urllib.request
 GORTD = BUNDLED = BUILT = None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Daemon:
     """gortd with extra flags; .log is what it printed so far."""
 
+    n = 0  # daemons started: names their log and socket
+
     def __init__(self, tmp, extra):
-        self.port = free_port()
-        self.logpath = os.path.join(tmp, "gortd-%d.log" % self.port)
-        args = [GORTD, "--listen", "127.0.0.1:%d" % self.port,
+        Daemon.n += 1
+        self.port = None
+        self.logpath = os.path.join(tmp, "gortd-%d.log" % Daemon.n)
+        args = [GORTD, "--listen", "127.0.0.1:0",
                 "--control", "unix:" + os.path.join(tmp, "ctl-%d.sock"
-                                                    % self.port)] + extra
+                                                    % Daemon.n)] + extra
         with open(self.logpath, "w") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         deadline = time.time() + 20
         while time.time() < deadline:
-            if "serving HTTP on" in self.log or self.proc.poll() is not None:
+            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", self.log)
+            if m:
+                self.port = int(m.group(1))  # the kernel's pick
+                return
+            if self.proc.poll() is not None:
                 return
             time.sleep(0.05)
         raise RuntimeError("gortd did not start: " + self.log)

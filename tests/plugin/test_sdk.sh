@@ -113,20 +113,15 @@ gort_dir=$(sed -n 's/^gort_DIR:PATH=//p' "$tmp/cmbuild/CMakeCache.txt")
 [ -f "$tmp/cmbuild/greet.so" ] || fail "the CMake build made no greet.so"
 
 # ---- 3. serve each from the real gortd ----------------------------------------
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # serve SO MODE: gortd with SO alone in its plugins dir (file mode MODE).
 serve() {
     local so=$1 mode=$2 dir port log rc body
     dir=$(mktemp -d "$tmp/plugins.XXXXXX")
     chmod 0755 "$dir"
     install -m "$mode" "$so" "$dir/greet.so"
-    port=$(free_port)
     log=$dir.log
-    step "gortd --plugins-dir $dir (greet.so mode $mode) on 127.0.0.1:$port"
-    "$GORTD" --listen "127.0.0.1:$port" --control "unix:$dir.ctl.sock" \
+    step "gortd --plugins-dir $dir (greet.so mode $mode) on a free port"
+    "$GORTD" --listen "127.0.0.1:0" --control "unix:$dir.ctl.sock" \
         --plugins-dir "$dir" >"$log" 2>&1 &
     gortd_pid=$!
     for _ in $(seq 200); do
@@ -135,6 +130,7 @@ serve() {
         sleep 0.05
     done
     grep -q 'serving HTTP on' "$log" || { cat "$log"; fail "gortd did not start"; }
+    port=$(sed -n 's/.*serving HTTP on [^ ]*:\([0-9]*\) .*/\1/p' "$log")
     grep -q "plugin greet 1.0.0 loaded from $dir/greet.so (1 routes)" "$log" ||
         { cat "$log"; fail "greet.so not loaded"; }
 
