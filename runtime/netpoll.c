@@ -440,6 +440,25 @@ static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
     }
 }
 
+ssize_t gort_read_nowait(int fd, void *buf, size_t n)
+{
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    ssize_t r = -ETIMEDOUT;
+    if (!pd || !expired(pd, true)) {
+        while ((r = read(fd, buf, n)) < 0 && errno == EINTR)
+            ;
+        if (r < 0)
+            r = -errno;
+        else if (pd)
+            pd->r.drained = r > 0 && (size_t)r < n;
+    }
+    op_end(pd);
+    return r;
+}
+
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
     int err;

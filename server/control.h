@@ -66,12 +66,13 @@ struct ctl_catalog {
     size_t (*plugins)(void *arg, struct ctl_plugin *out, size_t n,
                       struct ctl_arena *a);
     /* Loads, unloads or replaces plugin name, waiting up to drain_ns for
-     * the old code (<= 0: the loader's default). 0 with *out describing the
+     * the old code (<= 0: the loader's default), all within deadline
+     * (CLOCK_MONOTONIC ns, 0 = none). 0 with *out describing the
      * plugin (the new one; for unload, the one that was), or a negative
      * errno with err set (gort_plugins_hot_load's list). Blocks. */
     int (*op)(void *arg, enum ctl_plugin_op op, const char *name,
-              int64_t drain_ns, struct ctl_plugin *out, struct ctl_arena *a,
-              char *err, size_t errlen);
+              int64_t drain_ns, int64_t deadline, struct ctl_plugin *out,
+              struct ctl_arena *a, char *err, size_t errlen);
     void *arg;
 };
 void ctl_set_catalog(const struct ctl_catalog *catalog);

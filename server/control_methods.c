@@ -10,10 +10,10 @@
  *
  * The plugin RPCs check the name, then drive gortd's plugin loader through
  * the catalog (control.h) and wait for it: a load runs the plugin's init, an
- * unload or replace waits (bounded by drain_timeout_ms and the call's
- * deadline) for the old code's requests and goroutines. This thread is
- * blocked meanwhile, so other control calls wait too; a loader operation is
- * rare and an operator's, and the bound keeps the wait short.
+ * unload or replace waits (bounded by drain_timeout_ms, default 10 s, and
+ * the call's deadline) for the old code's requests and goroutines. They are
+ * marked slow: the transport runs them on a worker thread (control.c), so
+ * other control calls go on meanwhile.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -429,8 +429,13 @@ static grpc_status_code op_status(int rc)
         return GRPC_STATUS_NOT_FOUND;
     case -EEXIST:
         return GRPC_STATUS_ALREADY_EXISTS;
-    case -EBUSY:
+    case -EBUSY:     /* routes switched; the old code still ran at the bound */
+    case -ETIMEDOUT: /* queued behind another operation past the deadline */
         return GRPC_STATUS_DEADLINE_EXCEEDED;
+    case -EPERM: /* outside the directory, or writable by others */
+        return GRPC_STATUS_PERMISSION_DENIED;
+    case -ENAMETOOLONG:
+        return GRPC_STATUS_INVALID_ARGUMENT;
     case -ENOMEM:
         return GRPC_STATUS_RESOURCE_EXHAUSTED;
     case -ENXIO:
@@ -440,18 +445,12 @@ static grpc_status_code op_status(int rc)
     }
 }
 
-/* The drain bound: the request's, or the default, cut to the deadline. */
-static int64_t drain_ns(uint32_t drain_ms, const struct ctl_ctx *cx)
+/* The loader's deadline for this call: a little before the caller's, so
+ * that the answer still reaches it; 0 when the call has none. Clocks:
+ * ctx deadlines and gort_nanotime are both CLOCK_MONOTONIC. */
+static int64_t op_deadline(const struct ctl_ctx *cx)
 {
-    int64_t ns = drain_ms ? (int64_t)drain_ms * 1000000 : 0;
-    if (cx->deadline != INT64_MAX) {
-        int64_t left = cx->deadline - gort_nanotime() - 50000000;
-        if (left < 1000000)
-            left = 1000000;
-        if (ns == 0 || ns > left)
-            ns = left;
-    }
-    return ns;
+    return cx->deadline == INT64_MAX ? 0 : cx->deadline - 50000000;
 }
 
 /* Runs one loader operation; *plugin gets the Plugin message. */
@@ -472,8 +471,8 @@ static grpc_status_code plugin_op(enum ctl_plugin_op op, const char *name,
     if (op == CTL_PLUGIN_UNLOAD) /* the routes it had */
         nr = routes_snapshot(c, &rs, cx);
     int64_t t0 = gort_nanotime();
-    int rc = c->op(c->arg, op, name, drain_ns(drain_ms, cx), &p, cx->arena, err,
-                   sizeof err);
+    int rc = c->op(c->arg, op, name, (int64_t)drain_ms * 1000000,
+                   op_deadline(cx), &p, cx->arena, err, sizeof err);
     *took = gort_nanotime() - t0;
     if (op != CTL_PLUGIN_UNLOAD)
         nr = routes_snapshot(c, &rs, cx);

@@ -183,8 +183,9 @@ static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n,
  * catalog_lock is not held meanwhile (the operation publishes through it),
  * so the plugins must outlive the call: plugins_release waits for ops. */
 static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
-                      int64_t drain_ns, struct ctl_plugin *out,
-                      struct ctl_arena *a, char *err, size_t errlen)
+                      int64_t drain_ns, int64_t deadline,
+                      struct ctl_plugin *out, struct ctl_arena *a, char *err,
+                      size_t errlen)
 {
     struct daemon *d = arg;
     struct gort_plugin_info info;
@@ -201,11 +202,13 @@ static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
         return -ENXIO;
     }
     if (op == CTL_PLUGIN_LOAD)
-        rc = gort_plugins_hot_load(ps, name, &info, err, errlen);
+        rc = gort_plugins_hot_load(ps, name, deadline, &info, err, errlen);
     else if (op == CTL_PLUGIN_UNLOAD)
-        rc = gort_plugins_unload(ps, name, drain_ns, &info, err, errlen);
+        rc = gort_plugins_unload(ps, name, drain_ns, deadline, &info, err,
+                                 errlen);
     else
-        rc = gort_plugins_replace(ps, name, drain_ns, &info, err, errlen);
+        rc = gort_plugins_replace(ps, name, drain_ns, deadline, &info, err,
+                                  errlen);
     if (rc == 0 || rc == -EBUSY)
         plugin_out(&info, out, a);
     pthread_mutex_lock(&d->catalog_lock);
@@ -251,6 +254,11 @@ static void plugins_release(struct daemon *d)
             break;
         gort_sleep(MAIN_POLL_NS);
     }
+    /* An operation that was queued may have published a table since:
+     * the catalog must not read it once the loader frees it. */
+    pthread_mutex_lock(&d->catalog_lock);
+    d->mux = NULL;
+    pthread_mutex_unlock(&d->catalog_lock);
     gort_plugins_free(ps, d->http.shutdown_timeout_ns);
 }
 

@@ -67,16 +67,24 @@ static int make_room(struct http_conn *c, size_t limit)
 }
 
 /* Reads more bytes into the buffer: > 0 read, 0 EOF, < 0 error. */
-int http_conn_read_more(struct http_conn *c)
+static int read_into(struct http_conn *c, bool wait)
 {
     size_t limit = c->srv->cfg.max_header_bytes + HTTP_READ_CHUNK;
     int rc = make_room(c, limit);
     if (rc < 0)
         return rc;
-    ssize_t n = gort_read(c->fd, c->buf + c->len, c->cap - c->len);
+    char *at = c->buf + c->len;
+    size_t room = c->cap - c->len;
+    ssize_t n =
+        wait ? gort_read(c->fd, at, room) : gort_read_nowait(c->fd, at, room);
     if (n > 0)
         c->len += (size_t)n;
     return (int)n;
+}
+
+int http_conn_read_more(struct http_conn *c)
+{
+    return read_into(c, true);
 }
 
 enum head_result { HEAD_OK = 0, HEAD_EOF = -1, HEAD_GONE = -2 };
@@ -146,12 +154,21 @@ static void refuse(struct http_conn *c, int status)
 }
 
 /* Reads the current route table and marks this request as its user. */
+/* Counts this request in the slot of the current generation. The recheck
+ * matters: a reader that read gen, then lost the CPU until a swap had
+ * already found that slot empty, would otherwise count itself in a slot
+ * nobody waits on any more. */
 static struct gort_mux *mux_enter(struct gort_http_server *s, uint64_t *slot)
 {
-    uint64_t g = atomic_load(&s->gen);
-    atomic_fetch_add(&s->readers[g & 1], 1);
-    *slot = g & 1;
-    return atomic_load(&s->mux);
+    for (;;) {
+        uint64_t g = atomic_load(&s->gen);
+        atomic_fetch_add(&s->readers[g & 1], 1);
+        if (atomic_load(&s->gen) == g) {
+            *slot = g & 1;
+            return atomic_load(&s->mux);
+        }
+        atomic_fetch_sub(&s->readers[g & 1], 1);
+    }
 }
 
 static void mux_exit(struct gort_http_server *s, uint64_t slot)
@@ -344,15 +361,16 @@ void http_conn_close(struct http_conn *c);
 
 /* Nothing buffered: give up the goroutine and the buffer until the next
  * byte arrives. Returns false when the connection must close instead. */
-static bool go_idle(struct http_conn *c)
+static bool go_idle(struct http_conn *c, bool rearm)
 {
     struct gort_http_server *s = c->srv;
     free(c->buf);
     c->buf = NULL;
     c->cap = c->len = c->off = 0;
     int64_t idle = s->cfg.idle_timeout_ns;
-    gort_set_deadline(c->fd, GORT_IO_READ,
-                      idle > 0 ? gort_nanotime() + idle : 0);
+    if (rearm) /* not after a stale wake-up: the idle time runs on */
+        gort_set_deadline(c->fd, GORT_IO_READ,
+                          idle > 0 ? gort_nanotime() + idle : 0);
     gort_set_deadline(c->fd, GORT_IO_WRITE, 0);
     pthread_mutex_lock(&s->conns_lock);
     c->idle = true;
@@ -383,6 +401,22 @@ void http_conn_serve(void *arg)
     pthread_mutex_unlock(&s->conns_lock);
     if (was_idle)
         atomic_fetch_sub(&s->nidle, 1);
+    /* Started for readiness that may be stale (an edge the previous
+     * goroutine's read already consumed): look without parking, and go back
+     * to idle when nothing is there, rather than wait without looking idle
+     * (a graceful shutdown closes only connections that look idle). */
+    if (was_idle && !atomic_load(&s->shutting_down)) {
+        int n = read_into(c, false);
+        if (n == -EAGAIN) {
+            if (!go_idle(c, false))
+                http_conn_close(c);
+            return;
+        }
+        if (n <= 0 && n != -ETIMEDOUT) {
+            http_conn_close(c); /* EOF or an error between requests */
+            return;
+        }
+    }
     label_conn(c);
     struct gort_http_req_head head, *h = &head;
     for (;;) {
@@ -398,7 +432,7 @@ void http_conn_serve(void *arg)
             break;
         if (c->len > c->off)
             continue; /* pipelined: serve the next one now, in order */
-        if (!atomic_load(&s->shutting_down) && go_idle(c))
+        if (!atomic_load(&s->shutting_down) && go_idle(c, true))
             return;
         http_conn_close(c);
         return;

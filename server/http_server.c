@@ -213,8 +213,12 @@ struct gort_mux *gort_http_server_swap_mux(struct gort_http_server *s,
     uint64_t g = atomic_fetch_add(&s->gen, 1);
     pthread_mutex_unlock(&s->swap_lock);
     /* Requests counted in the old slot may still use old; new ones count in
-     * the other slot and load the new table. */
+     * the other slot and load the new table. The other slot is waited for
+     * too: with two swaps in flight, a reader of old may be counted there
+     * (readers only match there, so each slot empties within microseconds). */
     while (atomic_load(&s->readers[g & 1]) != 0)
+        pause_briefly();
+    while (atomic_load(&s->readers[(g + 1) & 1]) != 0)
         pause_briefly();
     return old;
 }

@@ -81,6 +81,9 @@
 #include "http_server.h"
 
 #define DRAIN_DEFAULT_NS INT64_C(10000000000)
+#define FAILED_DRAIN_NS                                                        \
+    INT64_C(1000000000)        /* a refused plugin's goroutines                \
+                                */
 #define CONFIG_MAX (64 * 1024) /* bytes of NAME.conf read at most */
 
 struct plugin;
@@ -104,6 +107,7 @@ struct plugin {
     const struct gort_plugin *desc; /* in the .so */
     void *state;                    /* init's, for fini */
     bool inited;                    /* init returned 0: fini is owed */
+    bool fini_done;                 /* fini ran (once: see finish) */
     struct plugin_route *routes;    /* owned; set up during load only */
     size_t nroutes;
     struct stat st;         /* of the file when loaded: SIGHUP compares */
@@ -419,7 +423,18 @@ static void run_fini(struct plugin *p)
 /* Undoes a failed load after dlopen. If the routes cannot be taken out of
  * the mux (out of memory), the code they point to stays mapped: leaked,
  * never unmapped under a route. */
-static void unload_failed(struct plugin *p, struct gort_mux *mux)
+static bool drain(const struct plugin *p, int64_t drain_ns);
+static bool finish(struct plugin *p, int64_t drain_ns);
+static void push_draining(struct gort_plugins *ps, struct plugin *p);
+
+/* Undoes a failed load after dlopen: its routes leave mux, then it is
+ * finished like an unloaded plugin, since init may have started goroutines
+ * (counted in its group) that must end before its code is unmapped: past
+ * FAILED_DRAIN_NS it waits on the draining list. If the routes cannot be
+ * taken out of the mux (out of memory), the code they point to stays
+ * mapped: leaked, never unmapped under a route. */
+static void unload_failed(struct gort_plugins *ps, struct plugin *p,
+                          struct gort_mux *mux)
 {
     if (gort_mux_remove_owner(mux, p) < 0) {
         fprintf(stderr,
@@ -428,9 +443,15 @@ static void unload_failed(struct plugin *p, struct gort_mux *mux)
                 p->file);
         return;
     }
-    run_fini(p);
-    dlclose(p->dl);
-    plugin_free(p);
+    int64_t t0 = gort_nanotime();
+    if (drain(p, FAILED_DRAIN_NS) &&
+        finish(p, FAILED_DRAIN_NS - (gort_nanotime() - t0)))
+        return;
+    fprintf(stderr,
+            "gortd: %s: refused, but goroutines its init started still run; "
+            "it stays mapped until they end\n",
+            p->file);
+    push_draining(ps, p);
 }
 
 /* True when some plugin, loaded or draining, was dlopen'ed from path. */
@@ -470,7 +491,9 @@ static int temp_copy(const char *real, char **out)
     int in = open(real, O_RDONLY | O_CLOEXEC);
     int fd = in < 0 ? -1 : mkostemps(path, 3, O_CLOEXEC);
     int rc = in < 0 || fd < 0 ? -errno : copy_fd(in, fd);
-    if (fd >= 0 && (close(fd) < 0 || rc < 0))
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = -errno; /* a write error may only show here */
+    if (fd >= 0 && rc < 0)
         unlink(path);
     if (in >= 0)
         close(in);
@@ -493,7 +516,11 @@ static int open_plugin(struct gort_plugins *ps, struct plugin *p,
     if (rc)
         return fail(err, errlen, rc, "%s: copying for a second load: %s",
                     p->file, strerror(-rc));
+    /* Constructors run inside dlopen: goroutines they start are the
+     * plugin's too. */
+    struct gort_group *prev = gort_group_enter(&p->group);
     p->dl = dlopen(p->dl_path, RTLD_NOW | RTLD_LOCAL);
+    gort_group_enter(prev);
     if (copy)
         unlink(p->dl_path); /* mapped now, or never: either way not needed */
     if (!p->dl)
@@ -502,7 +529,7 @@ static int open_plugin(struct gort_plugins *ps, struct plugin *p,
     dlerror();
     p->desc = dlsym(p->dl, GORT_PLUGIN_SYMBOL);
     if (!p->desc)
-        return fail(err, errlen, -ENOENT,
+        return fail(err, errlen, -ENOEXEC,
                     "%s: no %s symbol: not a gort plugin (declare one with "
                     "GORT_PLUGIN)",
                     p->file, GORT_PLUGIN_SYMBOL);
@@ -587,7 +614,7 @@ static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
         rc = run_init(ps, p, mux, err, errlen);
     if (rc) {
         if (p->dl)
-            unload_failed(p, mux);
+            unload_failed(ps, p, mux);
         else
             plugin_free(p);
         return rc;
@@ -771,20 +798,26 @@ static bool drain(const struct plugin *p, int64_t drain_ns)
     return true;
 }
 
-static void finish(struct plugin *p)
+/* Runs fini once, then closes p when the goroutines fini may have started
+ * have ended too (within drain_ns). p must be out of every route table and
+ * drained of requests. false: p is still in use and stays mapped. */
+static bool finish(struct plugin *p, int64_t drain_ns)
 {
-    run_fini(p);
-    /* fini may have started goroutines too: they must end before dlclose. */
-    drain(p, DRAIN_DEFAULT_NS);
-    if (!plugin_idle(p)) {
-        fprintf(stderr,
-                "gortd: plugin %s: goroutines its fini started still run; "
-                "leaving it mapped\n",
-                p->desc->name);
-        return;
+    if (!p->fini_done) {
+        run_fini(p);
+        p->fini_done = true;
     }
+    if (!drain(p, drain_ns))
+        return false;
     dlclose(p->dl);
     plugin_free(p);
+    return true;
+}
+
+static void push_draining(struct gort_plugins *ps, struct plugin *p)
+{
+    p->next = ps->draining;
+    ps->draining = p;
 }
 
 /* Finishes the draining plugins whose code no longer runs. */
@@ -798,9 +831,16 @@ static void reap(struct gort_plugins *ps)
             continue;
         }
         *pp = p->next;
-        fprintf(stderr, "gortd: plugin %s %s (draining) finished\n",
-                p->desc->name, p->desc->version);
-        finish(p);
+        char name[128], version[128];
+        copy_str(name, sizeof name, p->desc->name);
+        copy_str(version, sizeof version, p->desc->version);
+        if (finish(p, 0)) {
+            fprintf(stderr, "gortd: plugin %s %s (draining) finished\n", name,
+                    version);
+        } else { /* its fini started goroutines: wait for them too */
+            push_draining(ps, p);
+            pp = &p->next;
+        }
     }
 }
 
@@ -808,22 +848,20 @@ static void reap(struct gort_plugins *ps)
 static int retire(struct gort_plugins *ps, struct plugin *old, int64_t drain_ns,
                   char *err, size_t errlen)
 {
-    if (drain(old, drain_ns)) {
-        finish(old);
+    int64_t t0 = gort_nanotime();
+    if (drain(old, drain_ns) && finish(old, drain_ns - (gort_nanotime() - t0)))
         return 0;
-    }
     uint64_t req = atomic_load(&old->in_flight);
     uint64_t gs = gort_group_live(&old->group);
-    old->next = ps->draining;
-    ps->draining = old;
+    push_draining(ps, old);
     return fail(err, errlen, -EBUSY,
                 "plugin %s %s: out of the routes, but after %lld ms %llu "
-                "request%s and %llu goroutine%s still run its code: it stays "
+                "request%s and %llu goroutine%s%s still run its code: it stays "
                 "mapped and is finished once they end",
                 old->desc->name, old->desc->version,
                 (long long)(drain_ns / 1000000), (unsigned long long)req,
-                req == 1 ? "" : "s", (unsigned long long)gs,
-                gs == 1 ? "" : "s");
+                req == 1 ? "" : "s", (unsigned long long)gs, gs == 1 ? "" : "s",
+                old->fini_done ? " (started by its fini)" : "");
 }
 
 /* ---- hot operations -------------------------------------------------------
@@ -932,6 +970,7 @@ struct op {
     struct gort_plugins *ps;
     const char *name;
     int64_t drain_ns;
+    int64_t deadline; /* gort_nanotime; 0 = none */
     struct gort_plugin_info *info;
     char *err;
     size_t errlen;
@@ -941,11 +980,33 @@ struct op {
 
 static int rescan(struct gort_plugins *ps, int64_t drain_ns);
 
+/* After waiting for the loader: false when the call's deadline passed
+ * meanwhile; else the drain is cut to what is left of it. */
+static bool op_in_time(struct op *o)
+{
+    if (!o->deadline)
+        return true;
+    int64_t left = o->deadline - gort_nanotime();
+    if (left <= 0) {
+        o->rc = fail(o->err, o->errlen, -ETIMEDOUT,
+                     "not started: another plugin operation held the "
+                     "loader past this call's deadline");
+        return false;
+    }
+    if (o->drain_ns > left)
+        o->drain_ns = left;
+    return true;
+}
+
 static void op_run(struct op *o)
 {
     struct gort_plugins *ps = o->ps;
     gort_mutex_lock(&ps->ops);
     reap(ps);
+    if (!op_in_time(o)) {
+        gort_mutex_unlock(&ps->ops);
+        return;
+    }
     switch (o->kind) {
     case OP_LOAD:
         o->rc = hot_load(ps, o->name, o->info, o->err, o->errlen);
@@ -995,13 +1056,14 @@ static int op_do(struct op *o)
 }
 
 static int op_named(enum op_kind kind, struct gort_plugins *ps,
-                    const char *name, int64_t drain_ns,
+                    const char *name, int64_t drain_ns, int64_t deadline,
                     struct gort_plugin_info *info, char *err, size_t errlen)
 {
     struct op o = {.kind = kind,
                    .ps = ps,
                    .name = name,
                    .drain_ns = drain_ns,
+                   .deadline = deadline,
                    .info = info,
                    .err = err,
                    .errlen = errlen};
@@ -1009,24 +1071,26 @@ static int op_named(enum op_kind kind, struct gort_plugins *ps,
 }
 
 int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
-                          struct gort_plugin_info *info, char *err,
-                          size_t errlen)
+                          int64_t deadline, struct gort_plugin_info *info,
+                          char *err, size_t errlen)
 {
-    return op_named(OP_LOAD, ps, name, 0, info, err, errlen);
+    return op_named(OP_LOAD, ps, name, 0, deadline, info, err, errlen);
 }
 
 int gort_plugins_unload(struct gort_plugins *ps, const char *name,
-                        int64_t drain_ns, struct gort_plugin_info *info,
-                        char *err, size_t errlen)
+                        int64_t drain_ns, int64_t deadline,
+                        struct gort_plugin_info *info, char *err, size_t errlen)
 {
-    return op_named(OP_UNLOAD, ps, name, drain_ns, info, err, errlen);
+    return op_named(OP_UNLOAD, ps, name, drain_ns, deadline, info, err, errlen);
 }
 
 int gort_plugins_replace(struct gort_plugins *ps, const char *name,
-                         int64_t drain_ns, struct gort_plugin_info *info,
-                         char *err, size_t errlen)
+                         int64_t drain_ns, int64_t deadline,
+                         struct gort_plugin_info *info, char *err,
+                         size_t errlen)
 {
-    return op_named(OP_REPLACE, ps, name, drain_ns, info, err, errlen);
+    return op_named(OP_REPLACE, ps, name, drain_ns, deadline, info, err,
+                    errlen);
 }
 
 /* ---- SIGHUP: the directory is the truth ---------------------------------- */
@@ -1164,14 +1228,14 @@ static struct plugin *pop_last(struct gort_plugins *ps)
 
 static void free_one(struct plugin *p, int64_t drain_ns)
 {
-    if (!drain(p, drain_ns)) {
-        fprintf(stderr,
-                "gortd: plugin %s: %llu goroutines it started still run; "
-                "leaving it mapped, fini not called\n",
-                p->desc->name, (unsigned long long)gort_group_live(&p->group));
+    int64_t t0 = gort_nanotime();
+    if (drain(p, drain_ns) && finish(p, drain_ns - (gort_nanotime() - t0)))
         return;
-    }
-    finish(p);
+    fprintf(stderr,
+            "gortd: plugin %s: %llu goroutines it started still run; "
+            "leaving it mapped%s\n",
+            p->desc->name, (unsigned long long)gort_group_live(&p->group),
+            p->fini_done ? "" : ", fini not called");
 }
 
 void gort_plugins_free(struct gort_plugins *ps, int64_t drain_ns)

@@ -77,24 +77,30 @@ uint64_t gort_plugins_route_requests(const void *owner, const void *arg);
  * Any thread or goroutine; one at a time (they queue). name is a file in
  * the directory, with or without ".so"; unload and replace also take the
  * plugin's own name. drain_ns bounds the wait for the old code's requests
- * and goroutines (<= 0: 10 s). Each returns 0 and fills *info (may be NULL)
+ * and goroutines (<= 0: 10 s). deadline (gort_nanotime clock, 0 = none)
+ * bounds everything: an operation still queued at it does not start
+ * (-ETIMEDOUT), and the drain is cut to it. Each returns 0 and fills *info
+ * (may be NULL)
  * with the plugin loaded (load, replace) or as it was (unload), or a
  * negative errno with err saying why:
  *   -ENOENT   no such file (load) or no such loaded plugin
  *   -EEXIST   load: a plugin of that name is loaded already
+ *   -ETIMEDOUT the deadline passed while it waited for another operation
  *   -EBUSY    the routes are switched, but the old code still ran when
  *             drain_ns ran out: it stays mapped (err says how many requests
  *             and goroutines) and is finished as soon as they end
  *   other     the file was refused (as at start); nothing changed */
 int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
-                          struct gort_plugin_info *info, char *err,
-                          size_t errlen);
+                          int64_t deadline, struct gort_plugin_info *info,
+                          char *err, size_t errlen);
 int gort_plugins_unload(struct gort_plugins *ps, const char *name,
-                        int64_t drain_ns, struct gort_plugin_info *info,
-                        char *err, size_t errlen);
+                        int64_t drain_ns, int64_t deadline,
+                        struct gort_plugin_info *info, char *err,
+                        size_t errlen);
 int gort_plugins_replace(struct gort_plugins *ps, const char *name,
-                         int64_t drain_ns, struct gort_plugin_info *info,
-                         char *err, size_t errlen);
+                         int64_t drain_ns, int64_t deadline,
+                         struct gort_plugin_info *info, char *err,
+                         size_t errlen);
 
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
  * removed files unload; each step reported on stderr. Returns how many

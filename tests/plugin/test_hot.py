@@ -501,7 +501,7 @@ class Errors(HotCase):
         ww = os.path.join(d.dir, "ww.so")
         copy_mode(os.path.join(TP, "tp_good.so"), ww, 0o757)
         self.expect(["plugins", "load", "ww"],
-                    "gortctl: LoadPlugin: FAILED_PRECONDITION: ",
+                    "gortctl: LoadPlugin: PERMISSION_DENIED: ",
                     ww + ": writable by others")
         self.assertEqual(sorted(d.plugins()), ["hello", "slow", "ver"])
         self.assertEqual(d.request("/good")[0], 404)

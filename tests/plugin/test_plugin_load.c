@@ -58,6 +58,7 @@ static int setup(void **state)
     copy(built, "tp_good.so", dir, "good.so");
     copy(built, "tp_good.so", dir, "good2.so");
     copy(built, "tp_conflict.so", dir, "z_conflict.so");
+    copy(built, "tp_initgo.so", dir, "initgo.so");
     copy(built, "tp_good.so", out, "good.so");
     return 0;
 }
@@ -202,18 +203,24 @@ static void hot_main(void *arg)
     served = gort_mux_new();
     gort_plugins_attach(ps, served, &host);
 
-    HOT_CHECK(gort_plugins_hot_load(ps, "good", &info, err, sizeof err) == 0);
+    HOT_CHECK(gort_plugins_hot_load(ps, "good", 0, &info, err, sizeof err) ==
+              0);
     HOT_CHECK(strcmp(info.name, "good") == 0 && info.routes == 1);
     HOT_CHECK(gort_mux_count(served) == 1);
-    HOT_CHECK(gort_plugins_hot_load(ps, "good.so", NULL, err, sizeof err) ==
+    HOT_CHECK(gort_plugins_hot_load(ps, "good.so", 0, NULL, err, sizeof err) ==
               -EEXIST);
-    HOT_CHECK(gort_plugins_hot_load(ps, "nosuch", NULL, err, sizeof err) ==
+    /* A deadline already past: not started, nothing changed. */
+    HOT_CHECK(gort_plugins_hot_load(ps, "good", gort_nanotime() - 1, NULL, err,
+                                    sizeof err) == -ETIMEDOUT);
+    HOT_CHECK(strstr(err, "not started") != NULL);
+    HOT_CHECK(gort_plugins_hot_load(ps, "nosuch", 0, NULL, err, sizeof err) ==
               -ENOENT);
 
     const void *owner = owner_of("/good");
     HOT_CHECK(owner != NULL);
     gort_plugins_route_pin(owner); /* a request inside the handler */
-    int rc = gort_plugins_unload(ps, "good", 50000000, &info, err, sizeof err);
+    int rc =
+        gort_plugins_unload(ps, "good", 50000000, 0, &info, err, sizeof err);
     HOT_CHECK(rc == -EBUSY);
     HOT_CHECK(strstr(err, "1 request") != NULL);
     HOT_CHECK(gort_mux_count(served) == 0); /* routes gone at once */
@@ -221,15 +228,16 @@ static void hot_main(void *arg)
     gort_plugins_route_unpin(owner);
 
     /* The next operation finishes the drained plugin first. */
-    HOT_CHECK(gort_plugins_hot_load(ps, "good", NULL, err, sizeof err) == 0);
+    HOT_CHECK(gort_plugins_hot_load(ps, "good", 0, NULL, err, sizeof err) == 0);
     HOT_CHECK(fini_calls() == 1);
     const void *before = owner_of("/good");
-    HOT_CHECK(gort_plugins_replace(ps, "good", 0, &info, err, sizeof err) == 0);
+    HOT_CHECK(gort_plugins_replace(ps, "good", 0, 0, &info, err, sizeof err) ==
+              0);
     HOT_CHECK(fini_calls() == 2);
     HOT_CHECK(owner_of("/good") != NULL && owner_of("/good") != before);
-    HOT_CHECK(gort_plugins_replace(ps, "nosuch", 0, NULL, err, sizeof err) ==
+    HOT_CHECK(gort_plugins_replace(ps, "nosuch", 0, 0, NULL, err, sizeof err) ==
               -ENOENT);
-    HOT_CHECK(gort_plugins_unload(ps, "nosuch", 0, NULL, err, sizeof err) ==
+    HOT_CHECK(gort_plugins_unload(ps, "nosuch", 0, 0, NULL, err, sizeof err) ==
               -ENOENT);
     gort_plugins_free(ps, 0); /* frees served too */
     HOT_CHECK(fini_calls() == 3);
@@ -245,6 +253,39 @@ static void test_hot_operations(void **state)
         fail_msg("%d failed, first at %s", hot.failures, hot.what);
 }
 
+/* A plugin refused after its init started a goroutine stays mapped until
+ * that goroutine ends (unmapping it first would crash this process when the
+ * goroutine wakes up in the plugin's code). */
+static struct {
+    int rc;
+    int done_after_load;
+    char err[1024];
+} ig;
+
+static void initgo_main(void *arg)
+{
+    (void)arg;
+    struct gort_plugins *ps = gort_plugins_new(dir, ig.err, sizeof ig.err);
+    struct gort_mux *mux = gort_mux_new();
+    ig.rc =
+        gort_plugins_load(ps, mux, "initgo.so", NULL, ig.err, sizeof ig.err);
+    /* The load waited for the goroutine before closing the file. */
+    ig.done_after_load = getenv("TP_INITGO_DONE") != NULL;
+    gort_mux_free(mux);
+    gort_plugins_free(ps, 0);
+}
+
+static void test_refused_plugin_outlives_its_goroutine(void **state)
+{
+    (void)state;
+    unsetenv("TP_INITGO_DONE");
+    memset(&ig, 0, sizeof ig);
+    assert_int_equal(gort_main(initgo_main, NULL), 0);
+    assert_int_equal(ig.rc, -EINVAL);
+    assert_non_null(strstr(ig.err, "refusing after starting a goroutine"));
+    assert_int_equal(ig.done_after_load, 1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -256,6 +297,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outside_refused),
         cmocka_unit_test(test_hot_operations),
+        cmocka_unit_test(test_refused_plugin_outlives_its_goroutine),
         cmocka_unit_test(test_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

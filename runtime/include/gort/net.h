@@ -41,6 +41,11 @@ GORT_API int gort_connect(int fd, const struct sockaddr *addr,
 /* Reads at most n bytes: > 0 bytes read, 0 end of file, < 0 error. */
 GORT_API ssize_t gort_read(int fd, void *buf, size_t n);
 
+/* gort_read without parking: -EAGAIN when nothing is there to read now.
+ * For a gort_fd_on_readable callback, whose wake-up may be stale (the
+ * readiness it was started for can have been consumed already). */
+GORT_API ssize_t gort_read_nowait(int fd, void *buf, size_t n);
+
 /* Writes all n bytes (parking as needed) and returns n, or fails with a
  * negative error (bytes already written are lost to the caller, as with
  * Go's Write returning an error). */
