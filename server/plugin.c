@@ -52,6 +52,12 @@
  * Hot operations run one at a time on a goroutine (init may start
  * goroutines, which must join the plugin's group); a caller on a plain
  * thread (the control plane) hands the operation to a goroutine and waits.
+ * An operation still queued at its caller's deadline does not start.
+ *
+ * A plugin refused after dlopen is finished the same way: its constructors
+ * and init ran inside its group, so goroutines they started keep it mapped
+ * (on the draining list if they outlive FAILED_DRAIN_NS). fini runs once;
+ * goroutines fini starts are waited for too.
  *
  * The check on the path and the dlopen by path are two steps: a file
  * renamed in between is opened unchecked. The directory's own permissions
