@@ -108,6 +108,7 @@ struct pd {
     int64_t cb_since;               /* coarse clock at registration */
     char cb_label[GORT__LABEL_MAX]; /* the registrant's label, copied */
     struct pd *allnext; /* np.allpds: set before publication, then fixed */
+    uint16_t seq;       /* registrations of this fd number: see key_of */
 };
 
 static struct {
@@ -230,6 +231,25 @@ static void ready_both(struct gort__g *a, struct gort__g *b)
         gort__ready(b);
 }
 
+/* An event's key: the pd and, in the pointer's unused top 16 bits, which
+ * registration of its fd number it was for (Go's tagged pollDesc pointers).
+ * A poller can hold an event for a descriptor that is closed, and its
+ * number reused, by the time it looks: the tag tells it apart. */
+#define KEY_PTR_BITS 48
+
+static uint64_t key_of(const struct pd *pd, uint16_t seq)
+{
+    if ((uint64_t)(uintptr_t)pd >> KEY_PTR_BITS)
+        gort__throw("netpoll", "descriptor record mapped above 2^48");
+    return (uint64_t)seq << KEY_PTR_BITS | (uint64_t)(uintptr_t)pd;
+}
+
+static struct pd *key_pd(uint64_t key, uint16_t *seq)
+{
+    *seq = (uint16_t)(key >> KEY_PTR_BITS);
+    return (struct pd *)(uintptr_t)(key & ((UINT64_C(1) << KEY_PTR_BITS) - 1));
+}
+
 int gort_fd_open(int fd)
 {
     if (fd < 0)
@@ -256,9 +276,10 @@ int gort_fd_open(int fd)
     pd->r.ready = pd->w.ready = false;
     __atomic_store_n(&pd->r.deadline, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&pd->w.deadline, 0, __ATOMIC_RELAXED);
+    uint64_t key = key_of(pd, ++pd->seq);
     gort__lock_release(&pd->lock);
     NP_PUBLISH(pd);
-    int rc = gort__np_add(fd, (uint64_t)(uintptr_t)pd);
+    int rc = gort__np_add(fd, key);
     return rc < 0 ? rc : fd;
 }
 
@@ -697,12 +718,17 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
     struct glist list = {NULL, NULL};
     *count = 0;
     for (int i = 0; i < n; i++) {
-        struct pd *pd = (struct pd *)(uintptr_t)ev[i].key;
+        uint16_t seq;
+        struct pd *pd = key_pd(ev[i].key, &seq);
         NP_RECEIVE(pd);
         struct gort__g *rg = NULL, *wg = NULL;
         struct callback cb;
         bool sp = false;
         gort__lock_acquire(&pd->lock);
+        if (seq != pd->seq) { /* for an earlier descriptor with this number */
+            gort__lock_release(&pd->lock);
+            continue;
+        }
         if (ev[i].modes & GORT__NP_READ) {
             sp = take_callback(pd, &cb);
             rg = sp ? NULL : take_waiter(&pd->r, 0);
