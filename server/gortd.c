@@ -339,11 +339,11 @@ static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
                "Runs the gort runtime, serves HTTP/1.1 with the handler "
                "plugins (*.so) in\n-plugins-dir and the gRPC control plane "
                "(gort.v1.Control and\n"
-               "grpc.health.v1.Health; see gortctl). SIGHUP rescans\n"
-               "-plugins-dir: new files load, changed ones replace, removed "
-               "ones unload.\nSIGINT or SIGTERM\n"
-               "stops it gracefully: in-flight requests finish, idle "
-               "connections close.\n\nFlags:\n");
+               "grpc.health.v1.Health; see gortctl).\n\n"
+               "SIGHUP rescans -plugins-dir: new files load, changed ones "
+               "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
+               "gracefully: in-flight\nrequests finish, idle connections "
+               "close.\n\nFlags:\n");
     ctl_flags_print(f, flags, n);
 }
 
@@ -380,7 +380,9 @@ int main(int argc, char **argv)
     d.max_conns = d.http.max_conns;
     const struct ctl_flag flags[] = {
         {"listen", CTL_FLAG_STRING, &d.listen,
-         "HTTP `address`: HOST:PORT or :PORT", NULL},
+         "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel picks one; "
+         "the log says which)",
+         NULL},
         {"plugins-dir", CTL_FLAG_STRING, &d.plugins_dir,
          "`directory` of handler plugins (*.so) to load at start; none when "
          "unset",
