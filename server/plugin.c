@@ -124,8 +124,8 @@ struct plugin {
      * it); decremented with release, so whoever sees 0 with acquire sees the
      * handlers done. */
     atomic_uint_fast64_t in_flight;
-    atomic_uint_fast64_t requests, errors;
-    struct gort_group group; /* goroutines its code started */
+    atomic_uint_fast64_t errors; /* requests: the sum of its routes' */
+    struct gort_group group;     /* goroutines its code started */
 };
 
 struct gort_plugins {
@@ -162,7 +162,6 @@ static void trampoline(gort_http_response *w, gort_http_request *r, void *arg)
     struct gort_group *prev = gort_group_enter(&p->group);
     bool ok = gort_http_call(w, r, pr->h, pr->arg);
     gort_group_enter(prev);
-    atomic_fetch_add_explicit(&p->requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pr->requests, 1, memory_order_relaxed);
     if (!ok || gort_http_status(w) >= 500)
         atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
@@ -680,7 +679,10 @@ static void plugin_info(const struct plugin *p, struct gort_plugin_info *o)
     copy_str(o->file, sizeof o->file, p->file);
     o->routes = p->nroutes;
     o->in_flight = atomic_load_explicit(&p->in_flight, memory_order_relaxed);
-    o->requests = atomic_load_explicit(&p->requests, memory_order_relaxed);
+    o->requests = 0;
+    for (const struct plugin_route *pr = p->routes; pr; pr = pr->next)
+        o->requests +=
+            atomic_load_explicit(&pr->requests, memory_order_relaxed);
     o->errors = atomic_load_explicit(&p->errors, memory_order_relaxed);
     o->goroutines = gort_group_live(&p->group);
     o->started = gort_group_started(&p->group);
