@@ -554,8 +554,10 @@ static void group_join(struct gort__g *gp, struct gort_group *grp)
     gp->group = gp->group_cur = grp;
     if (!grp)
         return;
-    __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELAXED);
+    /* live first, started with release: whoever sees started == N (acquire)
+     * sees all N joins counted in live. */
     __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELEASE);
 }
 
 /* Release: whoever reads live == 0 with acquire sees the member's last
@@ -573,8 +575,8 @@ struct gort_group *gort__group_join_current(void)
     struct gort__g *gp = gort__getg();
     struct gort_group *grp = gp ? gp->group_cur : NULL;
     if (grp) {
-        __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELEASE);
     }
     return grp;
 }
@@ -596,7 +598,7 @@ uint64_t gort_group_live(const struct gort_group *grp)
 
 uint64_t gort_group_started(const struct gort_group *grp)
 {
-    return __atomic_load_n(&grp->started, __ATOMIC_RELAXED);
+    return __atomic_load_n(&grp->started, __ATOMIC_ACQUIRE);
 }
 
 /* A new goroutine, runnable, not yet on any queue. */
