@@ -8,6 +8,8 @@
  */
 #include <stdlib.h>
 
+#include "cli/flag.h"
+#include "cli/duration.h"
 #include "gort/v1/control.pb-c.h"
 
 #include "gortctl.h"
@@ -31,11 +33,11 @@ static int one_call(struct app *a, int64_t *ns)
     Gort__V1__GetStatsRequest req = GORT__V1__GET_STATS_REQUEST__INIT;
     ProtobufCMessage *resp;
     struct rpc_status st;
-    int64_t t0 = ctl_now_ns();
+    int64_t t0 = cli_now_ns();
     if (rpc_unary(&a->cli, &gort__v1__control__descriptor, "GetStats",
                   &req.base, &resp, &st) < 0)
         return app_rpc_error(a, "GetStats", &st);
-    *ns = ctl_now_ns() - t0;
+    *ns = cli_now_ns() - t0;
     protobuf_c_message_free_unpacked(resp, NULL);
     return EXIT_OK;
 }
@@ -53,10 +55,10 @@ static void report(const struct app *a, const int64_t *v, long n, int64_t wall,
                (long long)pct(v, n, .99), (long long)v[n - 1], rate);
         return;
     }
-    ctl_duration_format(pct(v, n, .5), p50, sizeof p50);
-    ctl_duration_format(pct(v, n, .9), p90, sizeof p90);
-    ctl_duration_format(pct(v, n, .99), p99, sizeof p99);
-    ctl_duration_format(v[n - 1], max, sizeof max);
+    cli_duration_format(pct(v, n, .5), p50, sizeof p50);
+    cli_duration_format(pct(v, n, .9), p90, sizeof p90);
+    cli_duration_format(pct(v, n, .99), p99, sizeof p99);
+    cli_duration_format(v[n - 1], max, sizeof max);
     printf("GetStats over %s: %ld calls, p50 %s, p90 %s, p99 %s, max %s, %.0f "
            "calls/s\n",
            a->opts.addr, n, p50, p90, p99, max, rate);
@@ -67,9 +69,9 @@ int cmd_bench_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     long n = 10000;
     int json = 0, rc;
     int64_t dummy;
-    const struct ctl_flag flags[] = {
-        {"json", CTL_FLAG_BOOL, &json, "print the numbers as JSON", NULL},
-        {"n", CTL_FLAG_INT, &n, "measured `calls` (after 100 warm-up calls)",
+    const struct cli_flag flags[] = {
+        {"json", CLI_FLAG_BOOL, &json, "print the numbers as JSON", NULL},
+        {"n", CLI_FLAG_INT, &n, "measured `calls` (after 100 warm-up calls)",
          NULL},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
@@ -85,10 +87,10 @@ int cmd_bench_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     int64_t *v = malloc((size_t)n * sizeof *v);
     if (!v)
         return EXIT_RPC;
-    int64_t t0 = ctl_now_ns();
+    int64_t t0 = cli_now_ns();
     for (long k = 0; k < n && rc == EXIT_OK; k++)
         rc = one_call(a, &v[k]);
-    int64_t wall = ctl_now_ns() - t0;
+    int64_t wall = cli_now_ns() - t0;
     if (rc == EXIT_OK) {
         qsort(v, (size_t)n, sizeof *v, cmp_i64);
         report(a, v, n, wall, json);

@@ -3,7 +3,7 @@
  *   gortctl [--addr A] [--timeout D] [--tls...] COMMAND [flags] [args]
  *
  * Global flags come before the command, the command's own after it, both the
- * Go way (ctl_flag.c). Each command is one function and one line in the
+ * Go way (cli_flag.c). Each command is one function and one line in the
  * table at the bottom; it parses its flags, makes its call(s) and renders
  * the reply as a table (view.c) or, with --json, as the reply message itself
  * (json.c), so scripts see exactly the .proto's fields.
@@ -13,6 +13,10 @@
  * 2 a usage error. The channel is opened lazily by the first call, after a
  * command had the chance to set its signal mask (watch).
  */
+#include "cli/flag.h"
+#include "cli/duration.h"
+#include "cli/addr.h"
+#include "cli/grpc.h"
 #include "gortctl.h"
 
 #include <limits.h>
@@ -49,10 +53,10 @@ int app_rpc_error(const struct app *a, const char *rpc,
         strstr(st->msg, "failed to connect")) {
         fprintf(stderr, "gortctl: cannot reach gortd at %s: is it running?\n",
                 a->opts.addr);
-        fprintf(stderr, "gortctl: (%s: %s)\n", ctl_status_name(st->code),
+        fprintf(stderr, "gortctl: (%s: %s)\n", cli_status_name(st->code),
                 st->msg);
     } else {
-        fprintf(stderr, "gortctl: %s: %s: %s\n", rpc, ctl_status_name(st->code),
+        fprintf(stderr, "gortctl: %s: %s: %s\n", rpc, cli_status_name(st->code),
                 st->msg);
     }
     return EXIT_RPC;
@@ -77,17 +81,17 @@ int app_control(struct app *a, const char *method, const ProtobufCMessage *req,
 }
 
 static void cmd_usage(FILE *f, const struct cmd *c,
-                      const struct ctl_flag *flags, size_t n)
+                      const struct cli_flag *flags, size_t n)
 {
     fprintf(f, "Usage: gortctl [global flags] %s %s\n\n%s.\n", c->name,
             c->synopsis, c->summary);
     if (n) {
         fprintf(f, "\nFlags:\n");
-        ctl_flags_print(f, flags, n);
+        cli_flags_print(f, flags, n);
     }
 }
 
-int cmd_usage_error(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+int cmd_usage_error(const struct cmd *c, const struct cli_flag *flags, size_t n,
                     const char *msg)
 {
     fprintf(stderr, "gortctl: %s: %s\n", c->name, msg);
@@ -95,17 +99,17 @@ int cmd_usage_error(const struct cmd *c, const struct ctl_flag *flags, size_t n,
     return EXIT_USAGE;
 }
 
-int cmd_parse(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+int cmd_parse(const struct cmd *c, const struct cli_flag *flags, size_t n,
               int argc, char **argv, int *rc)
 {
     char err[256];
-    int i = ctl_flags_parse(flags, n, argc, argv, 1, err, sizeof err);
-    if (i == CTL_FLAGS_HELP) {
+    int i = cli_flags_parse(flags, n, argc, argv, 1, err, sizeof err);
+    if (i == CLI_FLAGS_HELP) {
         cmd_usage(stdout, c, flags, n);
         *rc = EXIT_OK;
         return -1;
     }
-    if (i == CTL_FLAGS_ERROR) {
+    if (i == CLI_FLAGS_ERROR) {
         *rc = cmd_usage_error(c, flags, n, err);
         return -1;
     }
@@ -113,7 +117,7 @@ int cmd_parse(const struct cmd *c, const struct ctl_flag *flags, size_t n,
 }
 
 /* Parses flags and insists on exactly `want` operands. */
-static int cmd_args(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+static int cmd_args(const struct cmd *c, const struct cli_flag *flags, size_t n,
                     int argc, char **argv, int want, int *rc)
 {
     int i = cmd_parse(c, flags, n, argc, argv, rc);
@@ -133,8 +137,8 @@ static int cmd_args(const struct cmd *c, const struct ctl_flag *flags, size_t n,
 static int cmd_stats(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     int json = 0, rc;
-    const struct ctl_flag flags[] = {
-        {"json", CTL_FLAG_BOOL, &json, "print the Stats message as JSON", NULL},
+    const struct cli_flag flags[] = {
+        {"json", CLI_FLAG_BOOL, &json, "print the Stats message as JSON", NULL},
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
         return rc;
@@ -154,9 +158,9 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     long n = 0;
     int seen = 0, json = 0, rc;
-    const struct ctl_flag flags[] = {
-        {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
-        {"maxprocs", CTL_FLAG_INT, &n, "set GOMAXPROCS to `N` (1..256), live",
+    const struct cli_flag flags[] = {
+        {"json", CLI_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+        {"maxprocs", CLI_FLAG_INT, &n, "set GOMAXPROCS to `N` (1..256), live",
          &seen},
     };
     if (cmd_args(c, flags, 2, argc, argv, 0, &rc) < 0)
@@ -172,7 +176,7 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
     const Gort__V1__SetMaxProcsReply *r =
         (const Gort__V1__SetMaxProcsReply *)resp;
     char took[32];
-    ctl_duration_format(r->took_ns, took, sizeof took);
+    cli_duration_format(r->took_ns, took, sizeof took);
     if (json)
         json_print(stdout, resp);
     else
@@ -199,16 +203,16 @@ static int cmd_dump(struct app *a, const struct cmd *c, int argc, char **argv)
     int64_t min_wait = 0;
     long limit = 0;
     int json = 0, rc;
-    const struct ctl_flag flags[] = {
-        {"json", CTL_FLAG_BOOL, &json,
+    const struct cli_flag flags[] = {
+        {"json", CLI_FLAG_BOOL, &json,
          "print the goroutines as JSON instead of text", NULL},
-        {"label", CTL_FLAG_STRING, &label,
+        {"label", CLI_FLAG_STRING, &label,
          "only goroutines whose label contains `text`", NULL},
-        {"limit", CTL_FLAG_INT, &limit, "at most `N` goroutines (0 = all)",
+        {"limit", CLI_FLAG_INT, &limit, "at most `N` goroutines (0 = all)",
          NULL},
-        {"min-wait", CTL_FLAG_DURATION, &min_wait,
+        {"min-wait", CLI_FLAG_DURATION, &min_wait,
          "only goroutines waiting at least this long", NULL},
-        {"state", CTL_FLAG_STRING, &state,
+        {"state", CLI_FLAG_STRING, &state,
          "only goroutines in this `state` or wait reason (runnable, running, "
          "\"IO wait\", \"chan receive\", ...)",
          NULL},
@@ -254,8 +258,8 @@ static void routes_print(const Gort__V1__ListRoutesReply *r)
 static int cmd_routes(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     int json = 0, rc;
-    const struct ctl_flag flags[] = {
-        {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+    const struct cli_flag flags[] = {
+        {"json", CLI_FLAG_BOOL, &json, "print the reply as JSON", NULL},
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
         return rc;
@@ -305,7 +309,7 @@ static void plugin_reply_print(const char *verb, const ProtobufCMessage *resp)
         prev = ((const Gort__V1__ReplacePluginReply *)resp)->previous;
         ns = ((const Gort__V1__ReplacePluginReply *)resp)->took_ns;
     }
-    ctl_duration_format(ns, took, sizeof took);
+    cli_duration_format(ns, took, sizeof took);
     if (!p) {
         printf("%s in %s\n", verb, took);
         return;
@@ -335,13 +339,13 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
 {
     int json = 0, rc;
     int64_t drain = 0;
-    const struct ctl_flag flags[] = {
-        {"drain", CTL_FLAG_DURATION, &drain,
+    const struct cli_flag flags[] = {
+        {"drain", CLI_FLAG_DURATION, &drain,
          "unload, replace: how long to wait for the old code's requests and "
          "goroutines (0 = gortd's default, 10s; the call's --timeout grows "
          "to cover it)",
          NULL},
-        {"json", CTL_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+        {"json", CLI_FLAG_BOOL, &json, "print the reply as JSON", NULL},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)
@@ -353,11 +357,11 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
     if (argc - i > want && argv[i + want][0] == '-') {
         char err[256];
         int j =
-            ctl_flags_parse(flags, 2, argc, argv, i + want, err, sizeof err);
-        if (j == CTL_FLAGS_HELP || j == CTL_FLAGS_ERROR) {
-            if (j == CTL_FLAGS_HELP)
+            cli_flags_parse(flags, 2, argc, argv, i + want, err, sizeof err);
+        if (j == CLI_FLAGS_HELP || j == CLI_FLAGS_ERROR) {
+            if (j == CLI_FLAGS_HELP)
                 cmd_usage(stdout, c, flags, 2);
-            return j == CTL_FLAGS_HELP ? EXIT_OK
+            return j == CLI_FLAGS_HELP ? EXIT_OK
                                        : cmd_usage_error(c, flags, 2, err);
         }
         if (j < argc)
@@ -403,8 +407,8 @@ static int cmd_health(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     const char *service = "";
     int rc;
-    const struct ctl_flag flags[] = {
-        {"service", CTL_FLAG_STRING, &service,
+    const struct cli_flag flags[] = {
+        {"service", CLI_FLAG_STRING, &service,
          "ask about this `service` (\"\" = the whole server)", NULL},
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
@@ -464,7 +468,7 @@ static const struct cmd *cmd_find(const char *name)
     return NULL;
 }
 
-static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
+static void usage(FILE *f, const struct cli_flag *flags, size_t n)
 {
     fprintf(
         f,
@@ -474,7 +478,7 @@ static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
         if (!commands[i].hidden)
             fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nFlags:\n");
-    ctl_flags_print(f, flags, n);
+    cli_flags_print(f, flags, n);
     fprintf(f,
             "\nExit status: 0 success, 1 the call failed (its gRPC status is "
             "printed), 2 usage error.\nRun 'gortctl COMMAND -help' for a "
@@ -498,43 +502,43 @@ static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
     char def[160], err[256];
-    struct app a = {.opts = {.addr = ctl_addr_default(def, sizeof def),
+    struct app a = {.opts = {.addr = cli_addr_default(def, sizeof def),
                              .timeout_ns = DEFAULT_TIMEOUT_NS}};
-    const struct ctl_flag flags[] = {
-        {"addr", CTL_FLAG_STRING, &a.opts.addr,
+    const struct cli_flag flags[] = {
+        {"addr", CLI_FLAG_STRING, &a.opts.addr,
          "gortd's control `address`: "
          "unix:PATH or HOST:PORT",
          NULL},
-        {"timeout", CTL_FLAG_DURATION, &a.opts.timeout_ns,
+        {"timeout", CLI_FLAG_DURATION, &a.opts.timeout_ns,
          "deadline of each call", NULL},
-        {"tls", CTL_FLAG_BOOL, &a.opts.tls,
+        {"tls", CLI_FLAG_BOOL, &a.opts.tls,
          "dial with TLS (verified against the "
          "system's roots unless -tls-ca)",
          NULL},
-        {"tls-ca", CTL_FLAG_STRING, &a.opts.tls_ca,
+        {"tls-ca", CLI_FLAG_STRING, &a.opts.tls_ca,
          "PEM `file` of CAs that sign gortd's "
          "certificate (implies -tls)",
          NULL},
-        {"tls-cert", CTL_FLAG_STRING, &a.opts.tls_cert,
+        {"tls-cert", CLI_FLAG_STRING, &a.opts.tls_cert,
          "PEM client certificate `file` "
          "for mutual TLS (implies -tls)",
          NULL},
-        {"tls-key", CTL_FLAG_STRING, &a.opts.tls_key,
+        {"tls-key", CLI_FLAG_STRING, &a.opts.tls_key,
          "PEM private key `file` for -tls-cert", NULL},
-        {"tls-server-name", CTL_FLAG_STRING, &a.opts.tls_server_name,
+        {"tls-server-name", CLI_FLAG_STRING, &a.opts.tls_server_name,
          "`name` to expect in gortd's certificate (default: the address's "
          "host)",
          NULL},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
 
-    int i = ctl_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
-    if (i == CTL_FLAGS_HELP ||
+    int i = cli_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
+    if (i == CLI_FLAGS_HELP ||
         (i >= 0 && i < argc && strcmp(argv[i], "help") == 0 && i + 1 == argc)) {
         usage(stdout, flags, nflags);
         return EXIT_OK;
     }
-    if (i == CTL_FLAGS_ERROR || i >= argc) {
+    if (i == CLI_FLAGS_ERROR || i >= argc) {
         fprintf(stderr, "gortctl: %s\n", i < 0 ? err : "missing command");
         usage(stderr, flags, nflags);
         return EXIT_USAGE;

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "ctl_util.h"
+#include "cli/flag.h"
 #include "rpc.h"
 
 /* Exit codes. */
@@ -43,11 +43,11 @@ int app_control(struct app *a, const char *method, const ProtobufCMessage *req,
 /* Parses a command's flags (argv[0] is the command name). Returns the index
  * of its first operand, or -1 with *rc = EXIT_OK (after --help) or
  * EXIT_USAGE (message and usage printed). */
-int cmd_parse(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+int cmd_parse(const struct cmd *c, const struct cli_flag *flags, size_t n,
               int argc, char **argv, int *rc);
 
 /* Prints "gortctl: NAME: msg" and the command's usage; returns EXIT_USAGE. */
-int cmd_usage_error(const struct cmd *c, const struct ctl_flag *flags, size_t n,
+int cmd_usage_error(const struct cmd *c, const struct cli_flag *flags, size_t n,
                     const char *msg);
 
 /* Commands in their own files. */

@@ -23,7 +23,8 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
-#include "ctl_util.h"
+#include "cli/addr.h"
+#include "cli/grpc.h"
 
 /* ---- channel ------------------------------------------------------------ */
 
@@ -36,19 +37,19 @@ static grpc_channel_credentials *creds(const struct rpc_opts *o, char *err,
         snprintf(err, errlen, "-tls-cert and -tls-key go together");
         return NULL;
     }
-    return ctl_tls_channel_creds(o->tls_ca, o->tls_cert, o->tls_key, err,
+    return cli_tls_channel_creds(o->tls_ca, o->tls_cert, o->tls_key, err,
                                  errlen);
 }
 
 int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err,
              size_t errlen)
 {
-    struct ctl_addr a;
+    struct cli_addr a;
     grpc_arg args[2];
     grpc_channel_args ch = {.num_args = 1, .args = args};
 
     memset(c, 0, sizeof *c);
-    if (ctl_addr_parse(o->addr, &a, err, errlen) < 0)
+    if (cli_addr_parse(o->addr, &a, err, errlen) < 0)
         return -1;
     grpc_init();
     grpc_channel_credentials *cr = creds(o, err, errlen);

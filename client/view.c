@@ -16,7 +16,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "ctl_util.h"
+#include "cli/duration.h"
 
 #define RING_SLOTS 256
 #define BAR_WIDTH 40
@@ -76,10 +76,10 @@ static void hist_quantile(const Gort__V1__Histogram *h, double q, char *buf,
         seen += h->counts[i];
         if ((double)seen >= q * (double)total) {
             if (i < h->n_bounds_ns) {
-                ctl_duration_format((int64_t)h->bounds_ns[i], d, sizeof d);
+                cli_duration_format((int64_t)h->bounds_ns[i], d, sizeof d);
                 snprintf(buf, len, "< %s", d);
             } else {
-                ctl_duration_format(
+                cli_duration_format(
                     h->n_bounds_ns ? (int64_t)h->bounds_ns[h->n_bounds_ns - 1]
                                    : 0,
                     d, sizeof d);
@@ -95,7 +95,7 @@ static void hist_quantile(const Gort__V1__Histogram *h, double q, char *buf,
 static void uptime_format(int64_t ns, char *buf, size_t len)
 {
     int64_t unit = ns >= INT64_C(3600000000000) ? 1000000000 : 1000000;
-    ctl_duration_format(ns - ns % unit, buf, len);
+    cli_duration_format(ns - ns % unit, buf, len);
 }
 
 static void header_print(FILE *f, const Gort__V1__Stats *s)
@@ -197,7 +197,7 @@ static void procs_print(FILE *f, const Gort__V1__Stats *s)
         const Gort__V1__ProcStats *p = s->procs[i];
         if (!p_shown(s, p))
             continue;
-        ctl_duration_format((int64_t)p->idle_ns, idle, sizeof idle);
+        cli_duration_format((int64_t)p->idle_ns, idle, sizeof idle);
         fprintf(f,
                 "%-4d %-8s %5" PRIu32 " %4s %12" PRIu64 " %12" PRIu64
                 " %9" PRIu64 " %10" PRIu64 " %10s\n",

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cli/flag.h"
+#include "cli/duration.h"
 #include "gort/v1/control.pb-c.h"
 
 #include "gortctl.h"
@@ -98,10 +100,10 @@ int cmd_watch(struct app *a, const struct cmd *c, int argc, char **argv)
     long count = 0;
     int rc;
     char every[32];
-    const struct ctl_flag flags[] = {
-        {"count", CTL_FLAG_INT, &count,
+    const struct cli_flag flags[] = {
+        {"count", CLI_FLAG_INT, &count,
          "stop after `N` frames (0 = until Ctrl-C)", NULL},
-        {"interval", CTL_FLAG_DURATION, &interval, "time between frames", NULL},
+        {"interval", CLI_FLAG_DURATION, &interval, "time between frames", NULL},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)
@@ -125,7 +127,7 @@ int cmd_watch(struct app *a, const struct cmd *c, int argc, char **argv)
                         &req.base, &s, &st) < 0)
         return app_rpc_error(a, "WatchStats", &st);
     stream_publish(&s);
-    ctl_duration_format(interval, every, sizeof every);
+    cli_duration_format(interval, every, sizeof every);
     frames(&s, every, isatty(STDOUT_FILENO));
     stream_publish(NULL);
     rpc_stream_finish(&s, &st);

@@ -34,11 +34,12 @@
 
 #include "gort/gort.h"
 
-#include "control.h"
-#include "ctl_arena.h"
-#include "ctl_util.h"
-#include "http_server.h"
-#include "plugin.h"
+#include "control/control.h"
+#include "control/arena.h"
+#include "cli/flag.h"
+#include "cli/addr.h"
+#include "http/server.h"
+#include "plugin/loader.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
@@ -333,7 +334,7 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
-static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
+static void usage(FILE *f, const struct cli_flag *flags, size_t n)
 {
     fprintf(f, "Usage: gortd [flags]\n\n"
                "Runs the gort runtime, serves HTTP/1.1 with the handler "
@@ -344,7 +345,7 @@ static void usage(FILE *f, const struct ctl_flag *flags, size_t n)
                "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
                "gracefully: in-flight\nrequests finish, idle connections "
                "close.\n\nFlags:\n");
-    ctl_flags_print(f, flags, n);
+    cli_flags_print(f, flags, n);
 }
 
 static int signals_start(sigset_t *set)
@@ -371,63 +372,63 @@ int main(int argc, char **argv)
 {
     static sigset_t set; /* read by the signal thread for the process's life */
     char def[160], err[512];
-    struct ctl_config cfg = {.addr = ctl_addr_default(def, sizeof def)};
+    struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def)};
     struct daemon d = {.listen = ":8080",
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     gort_http_config_default(&d.http);
     d.max_header_bytes = (long)d.http.max_header_bytes;
     d.max_body_bytes = (long)d.http.max_body_bytes;
     d.max_conns = d.http.max_conns;
-    const struct ctl_flag flags[] = {
-        {"listen", CTL_FLAG_STRING, &d.listen,
+    const struct cli_flag flags[] = {
+        {"listen", CLI_FLAG_STRING, &d.listen,
          "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel picks one; "
          "the log says which)",
          NULL},
-        {"plugins-dir", CTL_FLAG_STRING, &d.plugins_dir,
+        {"plugins-dir", CLI_FLAG_STRING, &d.plugins_dir,
          "`directory` of handler plugins (*.so) to load at start; none when "
          "unset",
          NULL},
-        {"read-header-timeout", CTL_FLAG_DURATION,
+        {"read-header-timeout", CLI_FLAG_DURATION,
          &d.http.read_header_timeout_ns,
          "time allowed to read a request's headers", NULL},
-        {"idle-timeout", CTL_FLAG_DURATION, &d.http.idle_timeout_ns,
+        {"idle-timeout", CLI_FLAG_DURATION, &d.http.idle_timeout_ns,
          "how long a keep-alive connection may wait for its next request",
          NULL},
-        {"write-timeout", CTL_FLAG_DURATION, &d.http.write_timeout_ns,
+        {"write-timeout", CLI_FLAG_DURATION, &d.http.write_timeout_ns,
          "time allowed to write one response", NULL},
-        {"shutdown-timeout", CTL_FLAG_DURATION, &d.http.shutdown_timeout_ns,
+        {"shutdown-timeout", CLI_FLAG_DURATION, &d.http.shutdown_timeout_ns,
          "how long a graceful shutdown waits for in-flight requests", NULL},
-        {"max-header-bytes", CTL_FLAG_INT, &d.max_header_bytes,
+        {"max-header-bytes", CLI_FLAG_INT, &d.max_header_bytes,
          "largest request head accepted (431 beyond)", NULL},
-        {"max-body-bytes", CTL_FLAG_INT, &d.max_body_bytes,
+        {"max-body-bytes", CLI_FLAG_INT, &d.max_body_bytes,
          "largest request body accepted (413 beyond)", NULL},
-        {"max-conns", CTL_FLAG_INT, &d.max_conns,
+        {"max-conns", CLI_FLAG_INT, &d.max_conns,
          "open connections at most; accept pauses beyond", NULL},
-        {"quiet", CTL_FLAG_BOOL, &d.http.quiet, "do not log refused requests",
+        {"quiet", CLI_FLAG_BOOL, &d.http.quiet, "do not log refused requests",
          NULL},
-        {"control", CTL_FLAG_STRING, &cfg.addr,
+        {"control", CLI_FLAG_STRING, &cfg.addr,
          "control-plane `address`: unix:PATH, or HOST:PORT for TCP", NULL},
-        {"control-insecure", CTL_FLAG_BOOL, &cfg.insecure,
+        {"control-insecure", CLI_FLAG_BOOL, &cfg.insecure,
          "allow a non-loopback TCP control address without TLS (anyone who "
          "reaches it can load code)",
          NULL},
-        {"control-tls-ca", CTL_FLAG_STRING, &cfg.tls_ca,
+        {"control-tls-ca", CLI_FLAG_STRING, &cfg.tls_ca,
          "PEM CA bundle `file`: require client certificates it signed (mutual "
          "TLS)",
          NULL},
-        {"control-tls-cert", CTL_FLAG_STRING, &cfg.tls_cert,
+        {"control-tls-cert", CLI_FLAG_STRING, &cfg.tls_cert,
          "PEM certificate `file`: serve the control plane over TLS", NULL},
-        {"control-tls-key", CTL_FLAG_STRING, &cfg.tls_key,
+        {"control-tls-key", CLI_FLAG_STRING, &cfg.tls_key,
          "PEM private key `file` for -control-tls-cert", NULL},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
 
-    int i = ctl_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
-    if (i == CTL_FLAGS_HELP) {
+    int i = cli_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
+    if (i == CLI_FLAGS_HELP) {
         usage(stdout, flags, nflags);
         return 0;
     }
-    if (i == CTL_FLAGS_ERROR || i < argc) {
+    if (i == CLI_FLAGS_ERROR || i < argc) {
         if (i < 0)
             fprintf(stderr, "gortd: %s\n", err);
         else

@@ -1,4 +1,4 @@
-/* fuzz_http_parse.c — libFuzzer target for server/http_parse.c.
+/* fuzz_http_parse.c — libFuzzer target for server/http/parse.c.
  *
  * Each input is parsed as a request head and decoded as a chunked body, and
  * besides "no crash, no UB, no read past the end" (ASan, UBSan; prefixes are
@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_parse.h"
+#include "http/parse.h"
 
 #define CHECK(cond)                                                            \
     do {                                                                       \

@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "gort/gort.h"
-#include "mux.h"
-#include "plugin.h"
+#include "http/mux.h"
+#include "plugin/loader.h"
 
 static const char *bundled, *built;
 static char top[PATH_MAX], dir[PATH_MAX + 8];

@@ -1,0 +1,190 @@
+/* cli/flag.c — command-line flags the way Go's flag package reads them.
+ *
+ * gortd and gortctl are used by people who also run Go programs, so they take
+ * flags the same way: one or two dashes, "-name=value" or "-name value",
+ * booleans only as "-name" or "-name=false", parsing stops at the first
+ * argument that is not a flag (a gortctl subcommand) or at "--". The help
+ * text is Go's PrintDefaults layout. A table of struct cli_flag describes a
+ * command; nothing is registered globally, so each gortctl subcommand has
+ * its own table.
+ */
+#include "cli/flag.h"
+#include "cli/duration.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_flag *flag_find(const struct cli_flag *flags, size_t n,
+                                        const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(flags[i].name) == len &&
+            strncmp(flags[i].name, name, len) == 0)
+            return &flags[i];
+    return NULL;
+}
+
+/* Go's strconv.ParseBool. */
+static int bool_parse(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcmp(s, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+static int long_parse(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int flag_set(const struct cli_flag *f, const char *v, char *err,
+                    size_t errlen)
+{
+    int rc = 0;
+    switch (f->kind) {
+    case CLI_FLAG_STRING:
+        *(const char **)f->value = v;
+        break;
+    case CLI_FLAG_BOOL:
+        rc = bool_parse(v, (int *)f->value);
+        break;
+    case CLI_FLAG_INT:
+        rc = long_parse(v, (long *)f->value);
+        break;
+    case CLI_FLAG_DURATION:
+        rc = cli_duration_parse(v, (int64_t *)f->value);
+        break;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "invalid value \"%s\" for flag -%s: parse error",
+                 v, f->name);
+    else if (f->seen)
+        *f->seen = 1;
+    return rc;
+}
+
+static int is_help(const char *name, size_t len)
+{
+    return (len == 1 && name[0] == 'h') ||
+           (len == 4 && strncmp(name, "help", 4) == 0);
+}
+
+/* One flag at argv[*i]; advances *i past its value. */
+static int flag_one(const struct cli_flag *flags, size_t n, int argc,
+                    char **argv, int *i, char *err, size_t errlen)
+{
+    const char *name = argv[*i] + 1 + (argv[*i][1] == '-');
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct cli_flag *f = flag_find(flags, n, name, len);
+
+    if (!f && is_help(name, len))
+        return CLI_FLAGS_HELP;
+    if (!f || len == 0 || name[0] == '-') {
+        snprintf(err, errlen, "flag provided but not defined: -%.*s", (int)len,
+                 name);
+        return CLI_FLAGS_ERROR;
+    }
+    if (eq)
+        return flag_set(f, eq + 1, err, errlen) < 0 ? CLI_FLAGS_ERROR : 0;
+    if (f->kind == CLI_FLAG_BOOL)
+        return flag_set(f, "true", err, errlen) < 0 ? CLI_FLAGS_ERROR : 0;
+    if (*i + 1 >= argc) {
+        snprintf(err, errlen, "flag needs an argument: -%s", f->name);
+        return CLI_FLAGS_ERROR;
+    }
+    *i += 1;
+    return flag_set(f, argv[*i], err, errlen) < 0 ? CLI_FLAGS_ERROR : 0;
+}
+
+int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc,
+                    char **argv, int first, char *err, size_t errlen)
+{
+    int i;
+    for (i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0')
+            break; /* a subcommand, an operand, or "-" (stdin) */
+        if (strcmp(a, "--") == 0)
+            return i + 1;
+        int rc = flag_one(flags, n, argc, argv, &i, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return i;
+}
+
+/* The value's name in the help: a `word` in the usage, else the kind. */
+static void usage_split(const struct cli_flag *f, char *word, size_t wlen,
+                        char *text, size_t tlen)
+{
+    static const char *const kinds[] = {"string", "", "int", "duration"};
+    const char *open = strchr(f->usage, '`');
+    const char *close = open ? strchr(open + 1, '`') : NULL;
+
+    if (!close) {
+        snprintf(word, wlen, "%s", kinds[f->kind]);
+        snprintf(text, tlen, "%s", f->usage);
+        return;
+    }
+    snprintf(word, wlen, "%.*s", (int)(close - open - 1), open + 1);
+    snprintf(text, tlen, "%.*s%.*s%s", (int)(open - f->usage), f->usage,
+             (int)(close - open - 1), open + 1, close + 1);
+}
+
+static void default_print(FILE *out, const struct cli_flag *f)
+{
+    char d[64];
+    switch (f->kind) {
+    case CLI_FLAG_STRING: {
+        const char *v = *(const char **)f->value;
+        if (v && *v)
+            fprintf(out, " (default \"%s\")", v);
+        break;
+    }
+    case CLI_FLAG_BOOL:
+        if (*(int *)f->value)
+            fprintf(out, " (default true)");
+        break;
+    case CLI_FLAG_INT:
+        if (*(long *)f->value)
+            fprintf(out, " (default %ld)", *(long *)f->value);
+        break;
+    case CLI_FLAG_DURATION:
+        if (*(int64_t *)f->value) {
+            cli_duration_format(*(int64_t *)f->value, d, sizeof d);
+            fprintf(out, " (default %s)", d);
+        }
+        break;
+    }
+}
+
+void cli_flags_print(FILE *out, const struct cli_flag *flags, size_t n)
+{
+    char word[64], text[512];
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_flag *f = &flags[i];
+        usage_split(f, word, sizeof word, text, sizeof text);
+        fprintf(out, "  -%s", f->name);
+        if (*word)
+            fprintf(out, " %s", word);
+        /* Go keeps a one-letter flag's usage on its line. */
+        fputs(strlen(f->name) == 1 && !*word ? "\t" : "\n    \t", out);
+        fputs(text, out);
+        default_print(out, f);
+        fputc('\n', out);
+    }
+}

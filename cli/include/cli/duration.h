@@ -1,0 +1,24 @@
+/* cli/duration.h — Go-syntax durations and the clocks gortd and gortctl print.
+ *
+ * Shared by gortd and gortctl (library gort_cli); internal to gort,
+ * prefix cli_, nothing here is part of the SDK.
+ */
+#ifndef GORT_CLI_DURATION_H
+#define GORT_CLI_DURATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Go's time.ParseDuration ("300ms", "1.5s", "1h2m"); 0 or -1. */
+int cli_duration_parse(const char *s, int64_t *ns);
+
+/* Go's Duration.String: "1h2m3.5s", "1.5ms", "0s". */
+void cli_duration_format(int64_t ns, char *buf, size_t len);
+
+/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
+int64_t cli_now_ns(void);
+
+/* Wall clock in Unix nanoseconds (CLOCK_REALTIME). */
+int64_t cli_unix_ns(void);
+
+#endif /* GORT_CLI_DURATION_H */

@@ -1,0 +1,279 @@
+/* control/listen.c — the control plane's listening address and its safety
+ * rules.
+ *
+ * This API loads code into gortd, so where it listens is an access-control
+ * decision:
+ *
+ *  - Unix socket (the default): the file is created mode 0600 (owner only).
+ *    gRPC has no option for the mode and creates it with the umask, so the
+ *    umask is narrowed to 0177 around the bind (no window where the socket is
+ *    wider) and the mode is set and checked again afterwards. That umask
+ *    change is process-wide; it is safe because ctl_start runs before the
+ *    runtime or any other thread that creates files.
+ *
+ *  - Taking the path over: gRPC unlinks whatever sits at the path before it
+ *    binds, so a second gortd would silently steal a live daemon's socket.
+ *    We hold an flock on "PATH.lock" for as long as we serve; a second
+ *    daemon fails on that lock and names the holder's pid. With the lock
+ *    held, a socket file left at PATH is probed with connect(): refused
+ *    means a crashed daemon's leftover (removed, with a note), accepted
+ *    means some other server lives there (refused, never taken over), and
+ *    a non-socket file is never touched. The lock file itself stays behind:
+ *    unlinking it would let two starters lock different inodes.
+ *
+ *  - TCP only when asked. A non-loopback address without TLS is refused
+ *    unless --control-insecure, and then it warns.
+ */
+#include "cli/addr.h"
+#include "control/listen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int ctl_listen_tls(const struct ctl_config *cfg)
+{
+    return cfg->tls_cert && *cfg->tls_cert && cfg->tls_key && *cfg->tls_key;
+}
+
+static int tls_flags_check(const struct ctl_config *cfg, char *err,
+                           size_t errlen)
+{
+    int cert = cfg->tls_cert && *cfg->tls_cert,
+        key = cfg->tls_key && *cfg->tls_key;
+    if (cert != key) {
+        snprintf(err, errlen,
+                 "-control-tls-cert and -control-tls-key go together");
+        return -1;
+    }
+    if (cfg->tls_ca && *cfg->tls_ca && !cert) {
+        snprintf(err, errlen,
+                 "-control-tls-ca (mutual TLS) needs -control-tls-cert "
+                 "and -control-tls-key");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+static int tcp_policy(const struct ctl_listener *l,
+                      const struct ctl_config *cfg, char *err, size_t errlen)
+{
+    int lo = cli_addr_is_loopback(&l->addr, err, errlen);
+    if (lo < 0)
+        return -1;
+    if (lo || ctl_listen_tls(cfg))
+        return 0;
+    if (!cfg->insecure) {
+        snprintf(
+            err, errlen,
+            "refusing to serve the control plane on non-loopback address %s "
+            "without TLS: it can load code into this process. Give "
+            "-control-tls-cert and -control-tls-key (and -control-tls-ca for "
+            "mutual TLS), or -control-insecure to do it anyway",
+            l->addr.target);
+        return -1;
+    }
+    fprintf(stderr,
+            "gortd: WARNING: control plane on %s without TLS "
+            "(-control-insecure): anyone who can reach it can load code into "
+            "this process\n",
+            l->addr.target);
+    return 0;
+}
+
+/* ---- Unix socket: lock, stale file, mode -------------------------------- */
+
+/* 1: something accepts connections at path; 0: refused (stale); -1: errno. */
+static int unix_probe(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return 1;
+    if (e == ECONNREFUSED || e == ENOENT)
+        return 0;
+    errno = e;
+    return -1;
+}
+
+static int unix_clear_stale(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen,
+                 "%s exists and is not a socket; refusing to replace it", path);
+        return -1;
+    }
+    int live = unix_probe(path);
+    if (live != 0) {
+        if (live > 0)
+            snprintf(err, errlen,
+                     "a server that is not a gortd already listens on "
+                     "%s; refusing to take it over",
+                     path);
+        else
+            snprintf(err, errlen, "probe %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        snprintf(err, errlen, "remove stale socket %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    fprintf(stderr, "gortd: removed stale control socket %s\n", path);
+    return 0;
+}
+
+static void lock_holder(int fd, char *buf, size_t len)
+{
+    char pid[32] = "";
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    snprintf(buf, len, "%s", pid[0] ? pid : "unknown");
+}
+
+static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
+{
+    char holder[32];
+    snprintf(l->lock_path, sizeof l->lock_path, "%s.lock", l->addr.path);
+    int fd =
+        open(l->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "open lock file %s: %s", l->lock_path,
+                 strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        lock_holder(fd, holder, sizeof holder);
+        close(fd);
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen,
+                     "%s is in use by a running gortd (pid %s); stop it "
+                     "or choose another -control address",
+                     l->addr.target, holder);
+        else
+            snprintf(err, errlen, "lock %s: %s", l->lock_path, strerror(e));
+        return -1;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        fprintf(stderr, "gortd: write pid to %s: %s\n", l->lock_path,
+                strerror(errno));
+    l->lock_fd = fd;
+    return 0;
+}
+
+static int unix_claim(struct ctl_listener *l, char *err, size_t errlen)
+{
+    if (unix_lock(l, err, errlen) < 0)
+        return -1;
+    if (unix_clear_stale(l->addr.path, err, errlen) < 0) {
+        close(l->lock_fd);
+        l->lock_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static int unix_bind(struct ctl_listener *l, grpc_server *srv,
+                     grpc_server_credentials *creds, char *err, size_t errlen)
+{
+    struct stat st;
+    mode_t old = umask(0177);
+    int port = grpc_server_add_http2_port(srv, l->addr.target, creds);
+    umask(old);
+    if (port == 0) {
+        snprintf(err, errlen, "cannot listen on %s (gRPC logged why above)",
+                 l->addr.target);
+        return -1;
+    }
+    l->bound = 1;
+    if (chmod(l->addr.path, 0600) < 0 || lstat(l->addr.path, &st) < 0) {
+        snprintf(err, errlen, "chmod 0600 %s: %s", l->addr.path,
+                 strerror(errno));
+        return -1;
+    }
+    if ((st.st_mode & 0777) != 0600) {
+        snprintf(err, errlen, "%s has mode %03o, want 0600", l->addr.path,
+                 (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    snprintf(l->served, sizeof l->served, "%s", l->addr.target);
+    return 0;
+}
+
+/* ---- the contract ------------------------------------------------------- */
+
+int ctl_listen_prepare(struct ctl_listener *l, const struct ctl_config *cfg,
+                       char *err, size_t errlen)
+{
+    char def[160];
+    const char *addr =
+        cfg->addr && *cfg->addr ? cfg->addr : cli_addr_default(def, sizeof def);
+
+    memset(l, 0, sizeof *l);
+    l->lock_fd = -1;
+    if (cli_addr_parse(addr, &l->addr, err, errlen) < 0 ||
+        tls_flags_check(cfg, err, errlen) < 0)
+        return -1;
+    if (l->addr.kind == CLI_ADDR_TCP)
+        return tcp_policy(l, cfg, err, errlen);
+    return unix_claim(l, err, errlen);
+}
+
+int ctl_listen_bind(struct ctl_listener *l, grpc_server *srv,
+                    grpc_server_credentials *creds, char *err, size_t errlen)
+{
+    if (l->addr.kind == CLI_ADDR_UNIX)
+        return unix_bind(l, srv, creds, err, errlen);
+    int port = grpc_server_add_http2_port(srv, l->addr.target, creds);
+    if (port == 0) {
+        snprintf(err, errlen,
+                 "cannot listen on %s: address in use or not "
+                 "available here (gRPC logged why above)",
+                 l->addr.target);
+        return -1;
+    }
+    snprintf(l->served, sizeof l->served,
+             strchr(l->addr.host, ':') ? "[%s]:%d" : "%s:%d", l->addr.host,
+             port);
+    return 0;
+}
+
+void ctl_listen_release(struct ctl_listener *l)
+{
+    /* gRPC removes the socket when its listener closes; this covers the
+     * paths where the server never started. We hold the lock, so the file at
+     * the path is still ours. */
+    if (l->bound && unlink(l->addr.path) < 0 && errno != ENOENT)
+        fprintf(stderr, "gortd: remove %s: %s\n", l->addr.path,
+                strerror(errno));
+    l->bound = 0;
+    if (l->lock_fd >= 0)
+        close(l->lock_fd);
+    l->lock_fd = -1;
+}

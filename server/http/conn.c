@@ -1,0 +1,441 @@
+/* http/conn.c — one connection: read a request head, dispatch it through
+ * the mux, write the response, loop for keep-alive and pipelining.
+ *
+ * net/http runs one goroutine per connection for the connection's whole
+ * life, parked in Read while the client thinks; that costs Go ~16 KB per
+ * idle keep-alive connection (a goroutine stack plus bufio buffers). Here a
+ * connection with nothing buffered gives both up: it frees its read buffer,
+ * arms the idle deadline and asks the netpoller to start a fresh goroutine
+ * when the next request's first byte arrives (gort_fd_on_readable), then
+ * its goroutine exits. An idle connection is this struct and a poll
+ * descriptor, a few hundred bytes.
+ *
+ * Pipelined requests already in the buffer are served in order by the same
+ * goroutine before it goes idle, so responses can never overtake each other.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gort/net.h"
+#include "http/internal.h"
+
+void http_log(struct gort_http_server *s, const char *fmt, ...)
+{
+    if (s && s->cfg.quiet)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    fprintf(stderr, "gortd: %s\n", line);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Makes room at the end of the buffer: compacts, then grows up to limit. */
+static int make_room(struct http_conn *c, size_t limit)
+{
+    if (c->off > 0 && c->off == c->len) {
+        c->off = c->len = 0;
+    } else if (c->off > 0 && c->len == c->cap) {
+        memmove(c->buf, c->buf + c->off, c->len - c->off);
+        c->len -= c->off;
+        c->off = 0;
+    }
+    if (c->buf && c->len < c->cap)
+        return 0;
+    size_t cap = c->cap ? c->cap * 2 : HTTP_READ_CHUNK;
+    if (cap > limit)
+        cap = limit;
+    if (cap <= c->cap)
+        return -ENOBUFS;
+    char *nb = realloc(c->buf, cap);
+    if (!nb)
+        return -ENOMEM;
+    c->buf = nb;
+    c->cap = cap;
+    return 0;
+}
+
+/* Reads more bytes into the buffer: > 0 read, 0 EOF, < 0 error. */
+static int read_into(struct http_conn *c, bool wait)
+{
+    size_t limit = c->srv->cfg.max_header_bytes + HTTP_READ_CHUNK;
+    int rc = make_room(c, limit);
+    if (rc < 0)
+        return rc;
+    char *at = c->buf + c->len;
+    size_t room = c->cap - c->len;
+    ssize_t n =
+        wait ? gort_read(c->fd, at, room) : gort_read_nowait(c->fd, at, room);
+    if (n > 0)
+        c->len += (size_t)n;
+    return (int)n;
+}
+
+int http_conn_read_more(struct http_conn *c)
+{
+    return read_into(c, true);
+}
+
+enum head_result { HEAD_OK = 0, HEAD_EOF = -1, HEAD_GONE = -2 };
+
+/* Reads until a whole head is buffered. Returns its length, HEAD_EOF when
+ * the client closed between requests, HEAD_GONE on a read error or timeout,
+ * or a negative HTTP status (-400, -431, ...) from the parser. */
+static int read_head(struct http_conn *c, struct gort_http_req_head *h)
+{
+    struct gort_http_limits lim = {c->srv->cfg.max_header_bytes,
+                                   c->srv->cfg.max_uri_bytes};
+    size_t scanned = 0;
+    bool deadline_set = false;
+    for (;;) {
+        if (c->len > c->off) {
+            int rc = gort_http_parse_request_resume(
+                c->buf + c->off, c->len - c->off, &lim, h, &scanned);
+            if (rc != 0)
+                return rc;
+        }
+        /* net/http's rule: a new connection's head is timed from accept; on
+         * a kept-alive one the idle timeout runs until the next request's
+         * first byte, then the head is timed from there. (A goroutine may
+         * start here with nothing to read: the netpoller's readiness was
+         * stale; the idle deadline still stands.) */
+        if (!deadline_set && c->srv->cfg.read_header_timeout_ns > 0 &&
+            (c->nreq == 0 || c->len > c->off)) {
+            gort_set_deadline(c->fd, GORT_IO_READ,
+                              gort_nanotime() +
+                                  c->srv->cfg.read_header_timeout_ns);
+            deadline_set = true;
+        }
+        bool had = c->len > c->off;
+        int n = http_conn_read_more(c);
+        if (n == -ENOBUFS)
+            return -431;
+        if (n == 0 && !had)
+            return HEAD_EOF;
+        if (n == -ETIMEDOUT && had)
+            return -408;
+        if (n <= 0)
+            return n == 0 ? -400 : HEAD_GONE; /* EOF inside a head */
+    }
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static void count_status(struct gort_http_server *s, int status)
+{
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&s->by_class[cls], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
+}
+
+/* The parser refused the head: answer with its status and close (RFC 9112
+ * leaves the framing of the rest unknown). */
+static void refuse(struct http_conn *c, int status)
+{
+    char body[96];
+    snprintf(body, sizeof body, "%d %s", status, gort_http_status_text(status));
+    http_log(c->srv, "http: %s: %d %s", c->remote, status,
+             gort_http_status_text(status));
+    atomic_fetch_add_explicit(&c->srv->bad_requests, 1, memory_order_relaxed);
+    count_status(c->srv, status);
+    http_simple_response(c, status, NULL, body, true);
+}
+
+/* Reads the current route table and marks this request as its user. */
+/* Counts this request in the slot of the current generation. The recheck
+ * matters: a reader that read gen, then lost the CPU until a swap had
+ * already found that slot empty, would otherwise count itself in a slot
+ * nobody waits on any more. */
+static struct gort_mux *mux_enter(struct gort_http_server *s, uint64_t *slot)
+{
+    for (;;) {
+        uint64_t g = atomic_load(&s->gen);
+        atomic_fetch_add(&s->readers[g & 1], 1);
+        if (atomic_load(&s->gen) == g) {
+            *slot = g & 1;
+            return atomic_load(&s->mux);
+        }
+        atomic_fetch_sub(&s->readers[g & 1], 1);
+    }
+}
+
+static void mux_exit(struct gort_http_server *s, uint64_t slot)
+{
+    atomic_fetch_sub(&s->readers[slot], 1);
+}
+
+/* Nests: a wrapper (the plugin trampoline) that calls a handler through
+ * this gets control back after an abort and the outer call sees a normal
+ * return with w->aborted set. */
+bool gort_http_call(gort_http_response *w, gort_http_request *r,
+                    gort_http_handler h, void *arg)
+{
+    jmp_buf jb, *prev = w->abort_jb;
+    w->abort_jb = &jb;
+    if (setjmp(jb) == 0)
+        h(w, r, arg);
+    w->abort_jb = prev;
+    return !w->aborted;
+}
+
+/* The strings a 200 match points to inside the route table: the pattern,
+ * the wildcards' names. */
+static size_t match_strings(struct gort_mux_match *m, const char ***strs)
+{
+    size_t n = 0;
+    strs[n++] = &m->pattern;
+    for (size_t i = 0; i < m->nvalues; i++)
+        strs[n++] = &m->values[i].name;
+    return n;
+}
+
+/* Copies those strings into buf (or a malloc'ed block, returned in *heap
+ * for the caller to free when buf is too small), so that the request lets
+ * go of the table as soon as it is matched: a table swap then waits for
+ * matching only, never for a handler. false when out of memory. */
+static bool match_detach(struct gort_mux_match *m, char *buf, size_t len,
+                         char **heap)
+{
+    const char **strs[1 + GORT_MUX_MAX_VALUES];
+    size_t n = match_strings(m, strs), need = 0, used = 0;
+    for (size_t i = 0; i < n; i++)
+        need += strlen(*strs[i]) + 1;
+    if (need > len && !(buf = *heap = malloc(need)))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(*strs[i]) + 1;
+        memcpy(buf + used, *strs[i], l);
+        *strs[i] = buf + used;
+        used += l;
+    }
+    return true;
+}
+
+/* Matches the request and, for a routed one, detaches the match from the
+ * table and pins the route's owner: all inside the table's reader section,
+ * which ends here. Returns the status. */
+static int route(struct gort_http_server *s, const struct gort_mux_request *mr,
+                 struct gort_mux_match *m, char *mbuf, size_t blen, char *names,
+                 size_t nameslen, char **heap)
+{
+    uint64_t slot;
+    struct gort_mux *mux = mux_enter(s, &slot);
+    int st = gort_mux_match(mux, mr, m, mbuf, blen);
+    if (st == 200 && !match_detach(m, names, nameslen, heap))
+        st = 500;
+    if (st == 200 && m->owner && s->cfg.route_pin)
+        s->cfg.route_pin(m->owner);
+    mux_exit(s, slot);
+    return st;
+}
+
+static void run_handler(struct gort_http_server *s, gort_http_response *w,
+                        gort_http_request *r, struct gort_mux_match *m)
+{
+    atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
+    gort_http_call(w, r, (gort_http_handler)m->handler, m->arg);
+    atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
+    if (m->owner && s->cfg.route_unpin)
+        s->cfg.route_unpin(m->owner);
+}
+
+/* Writes the answer of a request the mux did not route (redirect, 404,
+ * 405, OPTIONS *). Returns the status. */
+static int answer_unrouted(gort_http_response *w, struct gort_mux_match *m,
+                           const gort_http_request *r)
+{
+    if (strcmp(r->method, "OPTIONS") == 0 && strcmp(r->target, "*") == 0) {
+        gort_http_set_header(w, "Content-Length", "0");
+        gort_http_write_header(w, 200);
+        return 200;
+    }
+    switch (m->status) {
+    case 301:
+        gort_http_set_header(w, "Location", m->location);
+        gort_http_set_header(w, "Content-Type", "text/html; charset=utf-8");
+        gort_http_write_header(w, 301);
+        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+            gort_http_printf(w, "<a href=\"%s\">Moved Permanently</a>.\n\n",
+                             m->location);
+        return 301;
+    case 405:
+        gort_http_set_header(w, "Allow", m->allow);
+        gort_http_error(w, "Method Not Allowed", 405);
+        return 405;
+    case 414:
+        gort_http_error(w, "Request URI Too Long", 414);
+        return 414;
+    default:
+        gort_http_error(w, "404 page not found", 404);
+        return 404;
+    }
+}
+
+static bool body_too_large(const struct http_conn *c,
+                           const struct gort_http_req_head *h)
+{
+    return h->content_length > c->srv->cfg.max_body_bytes;
+}
+
+/* Serves one parsed request; returns true when the connection stays open. */
+static bool serve_request(struct http_conn *c, struct gort_http_req_head *h,
+                          size_t headlen)
+{
+    struct gort_http_server *s = c->srv;
+    _Alignas(void *) char small[2048];
+    gort_http_request r;
+    c->off += headlen;
+    if (http_request_init(&r, c, h, small, sizeof small) < 0) {
+        refuse(c, 500);
+        return false;
+    }
+    bool keep = h->keep_alive && !atomic_load(&s->shutting_down);
+    /* On the goroutine's stack: stacks are reused hot (LIFO per P), and a
+     * malloc/free of 8 KiB per request showed in profiles. */
+    gort_http_response wbuf, *w = &wbuf;
+    http_response_init(w, c, &r, strcmp(r.method, "HEAD") == 0, !keep);
+    if (s->cfg.write_timeout_ns > 0)
+        gort_set_deadline(c->fd, GORT_IO_WRITE,
+                          gort_nanotime() + s->cfg.write_timeout_ns);
+    int status = 0;
+    if (h->expect_unsupported)
+        status = 417;
+    else if (body_too_large(c, h))
+        status = 413;
+    if (status) {
+        w->close_after = true; /* the body was not read: framing unknown */
+        gort_http_error(w, gort_http_status_text(status), status);
+    } else {
+        struct gort_mux_match m;
+        size_t blen = GORT_MUX_BUF_LEN(h->path.len, h->query.len);
+        char mbuf_small[1024], names[256], *names_heap = NULL;
+        char *mbuf = blen <= sizeof mbuf_small ? mbuf_small : malloc(blen);
+        struct gort_mux_request mr = {
+            r.method,    strlen(r.method), r.host,       strlen(r.host),
+            h->path.ptr, h->path.len,      h->query.ptr, h->query.len};
+        int st = mbuf ? route(s, &mr, &m, mbuf, blen, names, sizeof names,
+                              &names_heap)
+                      : 500;
+        if (st == 200) {
+            r.match = &m;
+            run_handler(s, w, &r, &m);
+        } else if (st == 500) {
+            gort_http_error(w, "Internal Server Error", 500);
+        } else {
+            answer_unrouted(w, &m, &r);
+        }
+        free(names_heap);
+        if (mbuf != mbuf_small)
+            free(mbuf);
+    }
+    if (w->aborted && w->wrote_header) {
+        w->close_after = true; /* half a response is out: cut it */
+        w->failed = true;
+    } else if (w->aborted) {
+        http_response_init(w, c, &r, w->head_only, true);
+        gort_http_error(w, "Internal Server Error", 500);
+    }
+    int rc = w->failed ? -ECONNRESET : http_response_finish(w);
+    count_status(s, w->status ? w->status : 200);
+    keep = keep && rc == 0 && !w->close_after && http_request_drain(&r);
+    http_request_free(&r, small);
+    c->nreq++;
+    return keep;
+}
+
+/* ---- life of a connection ----------------------------------------------- */
+
+void http_conn_close(struct http_conn *c);
+
+/* Nothing buffered: give up the goroutine and the buffer until the next
+ * byte arrives. Returns false when the connection must close instead. */
+static bool go_idle(struct http_conn *c, bool rearm)
+{
+    struct gort_http_server *s = c->srv;
+    free(c->buf);
+    c->buf = NULL;
+    c->cap = c->len = c->off = 0;
+    int64_t idle = s->cfg.idle_timeout_ns;
+    if (rearm) /* not after a stale wake-up: the idle time runs on */
+        gort_set_deadline(c->fd, GORT_IO_READ,
+                          idle > 0 ? gort_nanotime() + idle : 0);
+    gort_set_deadline(c->fd, GORT_IO_WRITE, 0);
+    pthread_mutex_lock(&s->conns_lock);
+    c->idle = true;
+    pthread_mutex_unlock(&s->conns_lock);
+    atomic_fetch_add(&s->nidle, 1);
+    if (gort_fd_on_readable(c->fd, http_conn_serve, c) == 0)
+        return true;
+    atomic_fetch_sub(&s->nidle, 1);
+    return false;
+}
+
+static void label_conn(struct http_conn *c)
+{
+    static const char prefix[] = "http conn from ";
+    char label[sizeof prefix + sizeof c->remote];
+    memcpy(label, prefix, sizeof prefix - 1);
+    strcpy(label + sizeof prefix - 1, c->remote); /* remote is NUL-bounded */
+    gort_set_label(label);
+}
+
+void http_conn_serve(void *arg)
+{
+    struct http_conn *c = arg;
+    struct gort_http_server *s = c->srv;
+    pthread_mutex_lock(&s->conns_lock);
+    bool was_idle = c->idle;
+    c->idle = false;
+    pthread_mutex_unlock(&s->conns_lock);
+    if (was_idle)
+        atomic_fetch_sub(&s->nidle, 1);
+    /* Started for readiness that may be stale (an edge the previous
+     * goroutine's read already consumed): look without parking, and go back
+     * to idle when nothing is there, rather than wait without looking idle
+     * (a graceful shutdown closes only connections that look idle). */
+    if (was_idle && !atomic_load(&s->shutting_down)) {
+        int n = read_into(c, false);
+        if (n == -EAGAIN) {
+            if (!go_idle(c, false))
+                http_conn_close(c);
+            return;
+        }
+        if (n <= 0 && n != -ETIMEDOUT) {
+            http_conn_close(c); /* EOF or an error between requests */
+            return;
+        }
+    }
+    label_conn(c);
+    struct gort_http_req_head head, *h = &head;
+    for (;;) {
+        int rc = read_head(c, h);
+        if (rc == HEAD_EOF || rc == HEAD_GONE)
+            break;
+        if (rc < 0) {
+            if (rc != -408 || c->len > c->off)
+                refuse(c, -rc);
+            break;
+        }
+        if (!serve_request(c, h, (size_t)rc))
+            break;
+        if (c->len > c->off)
+            continue; /* pipelined: serve the next one now, in order */
+        if (!atomic_load(&s->shutting_down) && go_idle(c, true))
+            return;
+        http_conn_close(c);
+        return;
+    }
+    http_conn_close(c);
+}

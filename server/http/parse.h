@@ -1,0 +1,141 @@
+/* http/parse.h — the HTTP/1.1 request-head parser and chunked-body decoder
+ * (RFC 9110, RFC 9112). Zero-copy: every string is a slice of the caller's
+ * buffer. No allocation, no global state; safe to call from any goroutine.
+ *
+ * Errors are negative HTTP status codes (-400, -413, -414, -431, -501, -505):
+ * the server answers with the status and closes the connection.
+ *
+ * Internal to gortd (prefix gort_http_); the plugin-facing request API in
+ * gort/http.h is built on top of it.
+ */
+#ifndef GORT_HTTP_PARSE_H
+#define GORT_HTTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GORT_HTTP_MAX_HEADERS 100                     /* field lines per head */
+#define GORT_HTTP_DEFAULT_MAX_HEADER_BYTES (1u << 20) /* Go's 1 MiB */
+#define GORT_HTTP_DEFAULT_MAX_URI_BYTES (8u << 10)
+#define GORT_HTTP_MAX_METHOD 64 /* longer is malformed: 400 */
+
+/* A slice of the parsed buffer; ptr is NULL when the part is absent. */
+struct gort_http_str {
+    const char *ptr;
+    size_t len;
+};
+
+struct gort_http_header {
+    struct gort_http_str name;  /* as sent; a token, never empty */
+    struct gort_http_str value; /* leading and trailing SP/HTAB trimmed */
+};
+
+/* Zero (or a NULL pointer) selects the default for a field. */
+struct gort_http_limits {
+    size_t max_header_bytes; /* whole head incl. request line → 431 */
+    size_t max_uri_bytes;    /* request-target → 414 */
+};
+
+/* Filled by gort_http_parse_request; meaningful only after it returned > 0.
+ * Slices point into the parsed buffer and live as long as it does. */
+struct gort_http_req_head {
+    struct gort_http_str method;  /* case-sensitive token: "GET" */
+    struct gort_http_str target;  /* request-target as sent */
+    struct gort_http_str path;    /* origin-form: target up to '?';
+                                   * absolute-form: its path ("/" when empty,
+                                   * then not in the buffer); "*" for
+                                   * OPTIONS *; absent for CONNECT host:port */
+    struct gort_http_str query;   /* after '?' without it; absent: no '?' */
+    struct gort_http_str host;    /* authority of an absolute-form or CONNECT
+                                   * target, else the Host field (may be
+                                   * empty); absent: HTTP/1.0 without Host */
+    int version_major;            /* always 1 */
+    int version_minor;            /* as sent; >= 1 means HTTP/1.1 rules */
+    int64_t content_length;       /* -1: no Content-Length field */
+    unsigned chunked : 1;         /* Transfer-Encoding: chunked */
+    unsigned keep_alive : 1;      /* the connection may serve another request */
+    unsigned expect_continue : 1; /* HTTP/1.1 Expect: 100-continue */
+    unsigned expect_unsupported : 1; /* another expectation: answer 417 */
+    size_t nheaders;
+    struct gort_http_header headers[GORT_HTTP_MAX_HEADERS]; /* in order */
+};
+
+/* Parses the request head at the start of buf[0..len): optional empty lines,
+ * the request line, the field lines, the empty line. Returns
+ *   > 0  the head is complete: its length in bytes (the body or the next
+ *        pipelined request starts at buf + return value);
+ *   0    more bytes are needed: call again with the same bytes and more;
+ *   < 0  a status: -400, -414, -431, -501 or -505. 414, 431 and a bad
+ *        request line come as soon as they are certain, before the head is
+ *        complete, so a client cannot make the server buffer a doomed head.
+ * A request without Content-Length or chunked has no body (content_length
+ * -1, chunked 0). lim may be NULL. */
+int gort_http_parse_request(const char *buf, size_t len,
+                            const struct gort_http_limits *lim,
+                            struct gort_http_req_head *out);
+
+/* The same, for a connection that feeds its buffer piece by piece:
+ * *scanned carries, between calls that returned 0, how far the search for
+ * the end of the head got, so each call costs only the new bytes rather than
+ * the whole buffer again (a client trickling a 1 MiB head one byte at a time
+ * would otherwise cost the server half a terabyte of scanning). Set *scanned
+ * to 0 before the first call for a connection; the parser sets it back to 0
+ * whenever it returns non-zero, ready for the next request. The bytes
+ * already seen must not change between calls (moving them is fine if the
+ * request still starts at buf). The connection loop should use this one. */
+int gort_http_parse_request_resume(const char *buf, size_t len,
+                                   const struct gort_http_limits *lim,
+                                   struct gort_http_req_head *out,
+                                   size_t *scanned);
+
+/* The value of the first field named name (ASCII case-insensitive), *len set
+ * to its length; NULL when there is none. len may be NULL. */
+const char *gort_http_head_get(const struct gort_http_req_head *head,
+                               const char *name, size_t *len);
+
+/* ---- chunked request bodies (RFC 9112 §7.1) ----------------------------- */
+
+/* Decoder state. gort_http_chunked_init sets the limits to their defaults;
+ * the caller may change them before the first decode call. Other fields
+ * belong to the decoder. */
+struct gort_http_chunked {
+    size_t max_line;    /* chunk-size line incl. extensions (4096) → 400 */
+    size_t max_trailer; /* trailer section bytes (64 KiB) → 400 */
+    uint64_t max_body;  /* decoded bytes, 0 = unlimited → 413 */
+    uint64_t total;     /* decoded bytes so far */
+    uint64_t size;      /* size being read, then data left in the chunk */
+    size_t line_len;    /* bytes of the current chunk-size line */
+    size_t trailer_len; /* bytes of the trailer section so far */
+    int state;          /* private to http_parse.c */
+    int error;          /* sticky: the status the decoder failed with */
+};
+
+void gort_http_chunked_init(struct gort_http_chunked *st);
+
+/* Decodes in[0..inlen) into out[0..outcap). Returns the number of body bytes
+ * written to out (0 is fine: the input held only framing, or outcap is 0) or
+ * a negative status (-400 malformed, -413 over max_body; repeated by every
+ * later call). *consumed is set to the input bytes used; the caller keeps
+ * the rest for the next call. Decoding stops when the input is used up,
+ * when out is full and data remains, or at the end of the body (after the
+ * trailers, which are checked and dropped): then gort_http_chunked_done is
+ * true and the bytes after *consumed belong to the next request.
+ * out may be equal to in (decoding in place): the output never overtakes
+ * the input. Bare LF ends a line, as in the head; bare CR is an error. */
+ssize_t gort_http_chunked_decode(struct gort_http_chunked *st, const char *in,
+                                 size_t inlen, size_t *consumed, char *out,
+                                 size_t outcap);
+
+/* 1 once the last chunk and the trailer section have been decoded. */
+int gort_http_chunked_done(const struct gort_http_chunked *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GORT_HTTP_PARSE_H */

@@ -1,0 +1,496 @@
+/* http/response.c — the response writer (net/http's ResponseWriter).
+ *
+ * A handler's output is buffered (HTTP_BODY_BUF bytes) until it returns,
+ * flushes or outgrows the buffer. A response that fits is sent in one
+ * write(2) with Content-Length; a larger or flushed one is sent chunked on
+ * HTTP/1.1 and delimited by close on HTTP/1.0. The status line and headers
+ * are formatted into the same buffer as the first body bytes, so a small
+ * response costs one syscall. Header names and values that contain CR, LF
+ * or NUL are refused (response splitting).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "gort/net.h"
+#include "http/internal.h"
+
+/* ---- writing to the connection ----------------------------------------- */
+
+int http_conn_write(struct http_conn *c, const void *buf, size_t n)
+{
+    ssize_t w = gort_write(c->fd, buf, n);
+    return w < 0 ? (int)w : 0;
+}
+
+/* Two buffers in one syscall when the socket takes them; the rest with
+ * gort_write, which parks while the send buffer is full. */
+static int conn_write2(struct http_conn *c, const char *a, size_t alen,
+                       const char *b, size_t blen)
+{
+    struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
+    ssize_t w = writev(c->fd, iov, blen ? 2 : 1);
+    if (w < 0)
+        w = 0; /* EAGAIN and friends: gort_write sorts it out */
+    size_t done = (size_t)w;
+    if (done < alen) {
+        int rc = http_conn_write(c, a + done, alen - done);
+        if (rc < 0)
+            return rc;
+        done = alen;
+    }
+    size_t boff = done - alen;
+    return boff < blen ? http_conn_write(c, b + boff, blen - boff) : 0;
+}
+
+/* ---- status and date ---------------------------------------------------- */
+
+const char *gort_http_status_text(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Request Entity Too Large";
+    case 414:
+        return "Request URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "";
+    }
+}
+
+/* "Date: Fri, 27 Nov 2026 14:47:47 GMT\r\n", formatted once a second per
+ * thread: goroutines move between threads, the cache need not follow. */
+static const char *date_line(void)
+{
+    static __thread time_t cached_at;
+    static __thread char line[64];
+    time_t now = time(NULL);
+    if (now != cached_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(line, sizeof line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        cached_at = now;
+    }
+    return line;
+}
+
+/* ---- headers ------------------------------------------------------------ */
+
+static bool header_safe(const char *s)
+{
+    return s && !strpbrk(s, "\r\n");
+}
+
+static const char *arena_dup(gort_http_response *w, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (w->arena_used + n > sizeof w->arena)
+        return NULL;
+    char *d = w->arena + w->arena_used;
+    memcpy(d, s, n);
+    w->arena_used += n;
+    return d;
+}
+
+static ssize_t find_header(const gort_http_response *w, const char *name)
+{
+    for (size_t i = 0; i < w->nh; i++)
+        if (w->hname[i] && strcasecmp(w->hname[i], name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+int gort_http_add_header(gort_http_response *w, const char *name,
+                         const char *value)
+{
+    if (!header_safe(name) || !*name || !header_safe(value))
+        return -EINVAL;
+    if (w->wrote_header)
+        return 0;
+    if (w->nh == HTTP_MAX_RESP_HEADERS)
+        return -ENOSPC;
+    const char *n = arena_dup(w, name), *v = arena_dup(w, value);
+    if (!n || !v)
+        return -ENOSPC;
+    w->hname[w->nh] = n;
+    w->hvalue[w->nh] = v;
+    w->nh++;
+    return 0;
+}
+
+void gort_http_del_header(gort_http_response *w, const char *name)
+{
+    if (w->wrote_header)
+        return;
+    ssize_t i;
+    while ((i = find_header(w, name)) >= 0)
+        w->hname[i] = NULL; /* arena space is not reclaimed: it is small */
+}
+
+int gort_http_set_header(gort_http_response *w, const char *name,
+                         const char *value)
+{
+    if (!header_safe(name) || !*name || !header_safe(value))
+        return -EINVAL;
+    gort_http_del_header(w, name);
+    return gort_http_add_header(w, name, value);
+}
+
+void gort_http_write_header(gort_http_response *w, int status)
+{
+    if (w->status) {
+        http_log(w->c->srv, "http: superfluous write_header call (%d after %d)",
+                 status, w->status);
+        return;
+    }
+    if (status < 100 || status > 999) {
+        http_log(w->c->srv, "http: invalid status %d, sending 500", status);
+        status = 500;
+    }
+    w->status = status;
+}
+
+int gort_http_status(const gort_http_response *w)
+{
+    return w->status;
+}
+
+void http_response_init(struct gort_http_response *w, struct http_conn *c,
+                        struct gort_http_request *r, bool head_only,
+                        bool close_after)
+{
+    w->c = c;
+    w->req = r;
+    w->status = 0;
+    w->wrote_header = w->chunked = w->aborted = w->failed = false;
+    w->head_only = head_only;
+    w->close_after = close_after;
+    w->content_length = -1;
+    w->nh = 0;
+    w->arena_used = 0;
+    w->blen = 0;
+    w->body_written = 0;
+    w->abort_jb = NULL;
+}
+
+/* Appends to a fixed buffer; a head that does not fit is refused whole. */
+struct out {
+    char *p;
+    size_t len, cap;
+    bool overflow;
+};
+
+static void put_bytes(struct out *o, const char *s, size_t n)
+{
+    if (o->len + n > o->cap) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    put_bytes(o, s, strlen(s));
+}
+
+static void put_uint(struct out *o, uint64_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put_bytes(o, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static void put_header(struct out *o, const char *name, const char *value)
+{
+    put_str(o, name);
+    put_bytes(o, ": ", 2);
+    put_str(o, value);
+    put_bytes(o, "\r\n", 2);
+}
+
+/* The status line: "HTTP/1.1 200 OK\r\n". */
+static void put_status(struct out *o, bool http11, int status)
+{
+    put_str(o, http11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+    put_uint(o, (uint64_t)status);
+    put_bytes(o, " ", 1);
+    put_str(o, gort_http_status_text(status));
+    put_bytes(o, "\r\n", 2);
+}
+
+/* Formats the status line and headers into buf (no printf: this runs for
+ * every response); returns the length, 0 when they do not fit. */
+static size_t format_head(gort_http_response *w, char *buf, size_t cap,
+                          bool final)
+{
+    struct out o = {buf, 0, cap, false};
+    bool http11 = w->req->head->version_minor >= 1;
+    put_status(&o, http11, w->status);
+    for (size_t i = 0; i < w->nh; i++)
+        if (w->hname[i])
+            put_header(&o, w->hname[i], w->hvalue[i]);
+    if (find_header(w, "Date") < 0)
+        put_str(&o, date_line());
+    bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
+    if (!no_body && find_header(w, "Content-Type") < 0)
+        put_str(&o, "Content-Type: text/plain; charset=utf-8\r\n");
+    if (!no_body && find_header(w, "Content-Length") < 0) {
+        if (final) {
+            put_str(&o, "Content-Length: ");
+            put_uint(&o, w->blen);
+            put_bytes(&o, "\r\n", 2);
+        } else if (http11) {
+            w->chunked = true;
+            put_str(&o, "Transfer-Encoding: chunked\r\n");
+        } else {
+            w->close_after = true; /* HTTP/1.0: the close ends the body */
+        }
+    }
+    if (w->close_after)
+        put_str(&o, "Connection: close\r\n");
+    else if (!http11)
+        put_str(&o, "Connection: keep-alive\r\n");
+    put_bytes(&o, "\r\n", 2);
+    return o.overflow ? 0 : o.len;
+}
+
+/* Sends the head and the buffered body. final: nothing more will come, so
+ * the length is known. */
+static int send_buffered(gort_http_response *w, bool final)
+{
+    char head[HTTP_RESP_ARENA + 512];
+    if (!w->status)
+        w->status = 200;
+    size_t hlen = format_head(w, head, sizeof head, final);
+    if (hlen == 0)
+        return -ENOSPC;
+    w->wrote_header = true;
+    const char *body = w->head_only ? "" : w->body;
+    size_t blen = w->head_only ? 0 : w->blen;
+    char chunk_hdr[24];
+    int rc;
+    if (w->chunked && blen > 0) {
+        int n = snprintf(chunk_hdr, sizeof chunk_hdr, "%zx\r\n", blen);
+        memcpy(head + hlen, chunk_hdr, (size_t)n); /* room: +512 above */
+        rc = conn_write2(w->c, head, hlen + (size_t)n, body, blen);
+        if (rc == 0)
+            rc = http_conn_write(w->c, "\r\n", 2);
+    } else {
+        rc = conn_write2(w->c, head, hlen, body, blen);
+    }
+    w->blen = 0;
+    return rc;
+}
+
+/* After the head: one chunk (or raw bytes when not chunked). */
+static int send_chunk(gort_http_response *w, const char *p, size_t n)
+{
+    if (w->head_only || n == 0)
+        return 0;
+    if (!w->chunked)
+        return http_conn_write(w->c, p, n);
+    char hdr[24];
+    int hl = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+    int rc = conn_write2(w->c, hdr, (size_t)hl, p, n);
+    return rc < 0 ? rc : http_conn_write(w->c, "\r\n", 2);
+}
+
+static int fail(gort_http_response *w, int rc)
+{
+    w->failed = true;
+    w->close_after = true;
+    return rc;
+}
+
+ssize_t gort_http_write(gort_http_response *w, const void *buf, size_t n)
+{
+    if (w->failed)
+        return -ECONNRESET;
+    if (!w->status)
+        w->status = 200;
+    w->body_written += (int64_t)n;
+    if (!w->wrote_header && w->blen + n <= sizeof w->body) {
+        memcpy(w->body + w->blen, buf, n);
+        w->blen += n;
+        return (ssize_t)n;
+    }
+    int rc = w->wrote_header ? 0 : send_buffered(w, false);
+    if (rc == 0)
+        rc = send_chunk(w, buf, n);
+    return rc < 0 ? fail(w, rc) : (ssize_t)n;
+}
+
+int gort_http_vprintf(gort_http_response *w, const char *fmt, va_list ap)
+{
+    char small[1024];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return -EINVAL;
+    }
+    char *p = small;
+    if ((size_t)n >= sizeof small) {
+        p = malloc((size_t)n + 1);
+        if (!p) {
+            va_end(ap2);
+            return -ENOMEM;
+        }
+        vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    }
+    va_end(ap2);
+    ssize_t rc = gort_http_write(w, p, (size_t)n);
+    if (p != small)
+        free(p);
+    return rc < 0 ? (int)rc : n;
+}
+
+int gort_http_printf(gort_http_response *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = gort_http_vprintf(w, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int gort_http_println(gort_http_response *w, const char *s)
+{
+    ssize_t rc = gort_http_write(w, s, strlen(s));
+    if (rc >= 0)
+        rc = gort_http_write(w, "\n", 1);
+    return rc < 0 ? (int)rc : 0;
+}
+
+int gort_http_flush(gort_http_response *w)
+{
+    if (w->failed)
+        return -ECONNRESET;
+    int rc = 0;
+    if (!w->wrote_header)
+        rc = send_buffered(w, false);
+    return rc < 0 ? fail(w, rc) : 0;
+}
+
+void gort_http_error(gort_http_response *w, const char *msg, int status)
+{
+    gort_http_del_header(w, "Content-Length");
+    gort_http_set_header(w, "Content-Type", "text/plain; charset=utf-8");
+    gort_http_set_header(w, "X-Content-Type-Options", "nosniff");
+    gort_http_write_header(w, status);
+    gort_http_println(w, msg);
+}
+
+void gort_http_abort(gort_http_response *w, const char *why)
+{
+    http_log(w->c->srv, "http: handler for %s %s from %s aborted: %s",
+             w->req->method, w->req->target, w->c->remote,
+             why ? why : "(no reason)");
+    w->aborted = true;
+    longjmp(*w->abort_jb, 1);
+}
+
+/* Completes the response after the handler returned: everything buffered
+ * goes out with its length, or the chunked body gets its last chunk. */
+int http_response_finish(struct gort_http_response *w)
+{
+    if (w->failed)
+        return -ECONNRESET;
+    int rc;
+    if (!w->wrote_header)
+        rc = send_buffered(w, true);
+    else if (w->chunked && !w->head_only)
+        rc = http_conn_write(w->c, "0\r\n\r\n", 5);
+    else
+        rc = 0;
+    return rc < 0 ? fail(w, rc) : 0;
+}
+
+int http_simple_response(struct http_conn *c, int status, const char *extra,
+                         const char *body, bool close)
+{
+    char buf[1024];
+    size_t blen = body ? strlen(body) : 0;
+    int n = snprintf(buf, sizeof buf,
+                     "HTTP/1.1 %d %s\r\n%s%sContent-Type: text/plain; "
+                     "charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
+                     status, gort_http_status_text(status), date_line(),
+                     extra ? extra : "", blen,
+                     close ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return -ENOSPC;
+    return conn_write2(c, buf, (size_t)n, body ? body : "", blen);
+}

@@ -1,0 +1,349 @@
+/* http/server.c — the listener and the server's bookkeeping: accept loop,
+ * connection registry, route-table swaps, graceful shutdown, stats.
+ *
+ * The accept loop is net/http's Serve: one goroutine parked in accept; each
+ * connection gets its own goroutine (http_conn.c). Temporary accept errors
+ * (EMFILE, ENFILE, ENOBUFS, ENOMEM) back off 5 ms, doubling to 1 s, and are
+ * logged, as Go does, instead of spinning or exiting. Past max_conns the
+ * loop stops accepting and lets the kernel's backlog hold new clients until
+ * a connection closes.
+ *
+ * Route tables are swapped RCU-style with two reader counters: a request
+ * counts itself in the slot of the generation it read, a swap publishes the
+ * new table, flips the generation and waits for the old slot to drain.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gort/net.h"
+#include "http/internal.h"
+
+#define BACKOFF_MIN_NS (5 * 1000 * 1000LL)
+#define BACKOFF_MAX_NS (1000 * 1000 * 1000LL)
+#define POLL_NS (10 * 1000 * 1000LL)
+
+void gort_http_config_default(struct gort_http_config *c)
+{
+    c->read_header_timeout_ns = 10 * 1000000000LL;
+    c->idle_timeout_ns = 120 * 1000000000LL;
+    c->write_timeout_ns = 30 * 1000000000LL;
+    c->shutdown_timeout_ns = 30 * 1000000000LL;
+    c->max_header_bytes = GORT_HTTP_DEFAULT_MAX_HEADER_BYTES;
+    c->max_uri_bytes = GORT_HTTP_DEFAULT_MAX_URI_BYTES;
+    c->max_body_bytes = 32 << 20;
+    c->max_conns = 10000;
+    c->quiet = 0;
+}
+
+struct gort_http_server *gort_http_server_new(int lfd,
+                                              const struct gort_http_config *c,
+                                              struct gort_mux *mux)
+{
+    struct gort_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->lfd = lfd;
+    if (c)
+        s->cfg = *c;
+    else
+        gort_http_config_default(&s->cfg);
+    atomic_store(&s->mux, mux);
+    pthread_mutex_init(&s->swap_lock, NULL);
+    pthread_mutex_init(&s->conns_lock, NULL);
+    return s;
+}
+
+void gort_http_server_free(struct gort_http_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->swap_lock);
+    pthread_mutex_destroy(&s->conns_lock);
+    free(s);
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void format_addr(const struct sockaddr_storage *ss, char *out,
+                        size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+        snprintf(out, len, "%s:%d", host, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        snprintf(out, len, "[%s]:%d", host, port);
+    } else {
+        snprintf(out, len, "@");
+    }
+}
+
+static struct http_conn *conn_new(struct gort_http_server *s, int fd,
+                                  const struct sockaddr_storage *ss)
+{
+    struct http_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->srv = s;
+    c->fd = fd;
+    format_addr(ss, c->remote, sizeof c->remote);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    pthread_mutex_lock(&s->conns_lock);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    pthread_mutex_unlock(&s->conns_lock);
+    atomic_fetch_add(&s->nconns, 1);
+    atomic_fetch_add(&s->conns_total, 1);
+    return c;
+}
+
+void http_conn_close(struct http_conn *c)
+{
+    struct gort_http_server *s = c->srv;
+    pthread_mutex_lock(&s->conns_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->conns_lock);
+    gort_close(c->fd);
+    free(c->buf);
+    free(c);
+    atomic_fetch_sub(&s->nconns, 1);
+}
+
+/* ---- accept loop -------------------------------------------------------- */
+
+static bool temporary(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
+           err == -ENOMEM || err == -EAGAIN;
+}
+
+/* Returns false when the listener is gone (closed for shutdown). */
+static bool accept_one(struct gort_http_server *s, int64_t *backoff)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = gort_accept(s->lfd, (struct sockaddr *)&ss, &len);
+    if (fd < 0) {
+        if (!temporary(fd))
+            return false;
+        *backoff = *backoff ? *backoff * 2 : BACKOFF_MIN_NS;
+        if (*backoff > BACKOFF_MAX_NS)
+            *backoff = BACKOFF_MAX_NS;
+        http_log(s, "http: Accept error: %s; retrying in %lldms",
+                 gort_strerror(fd), (long long)(*backoff / 1000000));
+        gort_sleep(*backoff);
+        return true;
+    }
+    *backoff = 0;
+    struct http_conn *c = conn_new(s, fd, &ss);
+    if (!c || gort_go(http_conn_serve, c) < 0) {
+        if (c)
+            http_conn_close(c);
+        else
+            gort_close(fd);
+    }
+    return true;
+}
+
+static void listener(void *arg)
+{
+    struct gort_http_server *s = arg;
+    gort_set_label("http listener");
+    int64_t backoff = 0;
+    while (!atomic_load(&s->shutting_down)) {
+        if ((int)atomic_load(&s->nconns) >= s->cfg.max_conns) {
+            gort_sleep(POLL_NS); /* the backlog holds new clients */
+            continue;
+        }
+        if (!accept_one(s, &backoff))
+            break;
+    }
+    atomic_store(&s->listener_id, 0);
+}
+
+int gort_http_server_start(struct gort_http_server *s)
+{
+    int rc = gort_fd_open(s->lfd);
+    if (rc < 0)
+        return rc;
+    int64_t id = gort_go(listener, s);
+    if (id < 0)
+        return (int)id;
+    atomic_store(&s->listener_id, id);
+    return 0;
+}
+
+/* ---- route tables ------------------------------------------------------- */
+
+static void pause_briefly(void)
+{
+    if (gort_id())
+        gort_sleep(1000000);
+    else
+        usleep(1000);
+}
+
+struct gort_mux *gort_http_server_swap_mux(struct gort_http_server *s,
+                                           struct gort_mux *mux)
+{
+    pthread_mutex_lock(&s->swap_lock);
+    struct gort_mux *old = atomic_exchange(&s->mux, mux);
+    uint64_t g = atomic_fetch_add(&s->gen, 1);
+    pthread_mutex_unlock(&s->swap_lock);
+    /* Requests counted in the old slot may still use old; new ones count in
+     * the other slot and load the new table. The other slot is waited for
+     * too: with two swaps in flight, a reader of old may be counted there
+     * (readers only match there, so each slot empties within microseconds). */
+    while (atomic_load(&s->readers[g & 1]) != 0)
+        pause_briefly();
+    while (atomic_load(&s->readers[(g + 1) & 1]) != 0)
+        pause_briefly();
+    return old;
+}
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+/* Idle connections have no goroutine: shutting down their read side makes
+ * them readable, the netpoller starts their goroutine, it reads EOF and
+ * closes the connection the ordinary way. */
+static void wake_idle(struct gort_http_server *s)
+{
+    pthread_mutex_lock(&s->conns_lock);
+    for (struct http_conn *c = s->conns; c; c = c->next)
+        if (c->idle)
+            shutdown(c->fd, SHUT_RD);
+    pthread_mutex_unlock(&s->conns_lock);
+}
+
+int gort_http_server_shutdown(struct gort_http_server *s)
+{
+    atomic_store(&s->shutting_down, 1);
+    gort_close(s->lfd); /* wakes the listener parked in accept */
+    int64_t deadline = gort_nanotime() + s->cfg.shutdown_timeout_ns;
+    while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listener_id) != 0) {
+        wake_idle(s);
+        if (gort_nanotime() >= deadline)
+            return -ETIMEDOUT;
+        gort_sleep(POLL_NS);
+    }
+    return 0;
+}
+
+void gort_http_server_stats(struct gort_http_server *s,
+                            struct gort_http_stats *o)
+{
+    o->conns_open = atomic_load(&s->nconns);
+    o->conns_idle = atomic_load(&s->nidle);
+    o->conns_total = atomic_load(&s->conns_total);
+    o->in_flight = atomic_load(&s->in_flight);
+    o->requests = atomic_load(&s->requests);
+    for (int i = 0; i < 6; i++)
+        o->by_class[i] = atomic_load(&s->by_class[i]);
+    o->bad_requests = atomic_load(&s->bad_requests);
+}
+
+/* ---- listening ---------------------------------------------------------- */
+
+/* Splits "host:port" / "[v6]:port" / ":port". */
+static int split_addr(const char *addr, char *host, size_t hlen, char *port,
+                      size_t plen)
+{
+    const char *colon = strrchr(addr, ':');
+    if (!colon || !colon[1])
+        return -1;
+    size_t n = (size_t)(colon - addr);
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+        addr++;
+        n -= 2;
+    }
+    if (n >= hlen || strlen(colon + 1) >= plen)
+        return -1;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+int gort_http_listen(const char *addr, int backlog, char *err, size_t errlen)
+{
+    char host[256], port[32];
+    if (split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, errlen,
+                 "invalid listen address \"%s\": want HOST:PORT "
+                 "or :PORT",
+                 addr);
+        return -EINVAL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res;
+    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "listen %s: %s", addr, gai_strerror(gai));
+        return -EINVAL;
+    }
+    int fd = -1, e = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+            listen(fd, backlog) != 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "listen tcp %s: %s", addr, strerror(e));
+        return -e;
+    }
+    return fd;
+}
+
+int gort_http_local_addr(int fd, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        snprintf(out, n, "[%s]:%u", host, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const void *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        snprintf(out, n, "%s:%u", host, ntohs(a->sin_port));
+    }
+    return 0;
+}

@@ -1,0 +1,1269 @@
+/*
+ * plugin/loader.c — gortd's plugin loader: dlopen a .so from the plugins
+ * directory, check its descriptor, let its init register routes, keep it or
+ * refuse it whole; and, while gortd serves, load, unload and replace plugins
+ * without failing a request.
+ *
+ * Loading one file (load_file), in order; the first failure refuses it:
+ *   path     the name is resolved with realpath and must stay inside the
+ *            resolved directory (no "..", no symlink pointing out); the
+ *            target must be a regular file not writable by group or others
+ *            (whoever can write it can run code in gortd);
+ *   dlopen   RTLD_NOW, so a missing symbol refuses the file now instead of
+ *            killing a request later; RTLD_LOCAL, so two plugins' symbols
+ *            never interpose on each other;
+ *   check    gort_plugin_descriptor must exist, and its abi, size and
+ *            signature must equal this gortd's (nginx's NGX_MODULE_V1
+ *            check); the message names both sides. Its constructors have
+ *            already run by then: dlopen gives no way to look first;
+ *   init     registers routes through the registrar, with NAME.conf (if
+ *            present) as its configuration; the first failing
+ *            gort_plugin_handle fails the plugin even if init ignores it;
+ *   undo     on any failure after dlopen: the plugin's routes leave the mux
+ *            (gort_mux_remove_owner), fini runs if init succeeded, dlclose.
+ *
+ * What keeps a plugin's code mapped. Three things can be inside it:
+ *   requests   the HTTP server pins a route's owner (the plugin) while the
+ *              request still sees the route table, and unpins it when the
+ *              handler returned (route_pin/route_unpin): p->in_flight;
+ *   goroutines its code started, and theirs: the handler trampoline, init
+ *              and fini run inside the plugin's goroutine group (gort.h), so
+ *              the runtime counts them from creation to exit;
+ *   the table  routes point at the trampoline in gortd with a plugin_route
+ *              as argument, never into the .so; a request keeps nothing of
+ *              the table once matched (http_conn.c), so publishing a table
+ *              waits for matching only.
+ *
+ * Hot operations build the next table from a clone of the served one,
+ * publish it through the host (gortd's HTTP server: an atomic swap; readers
+ * never lock), free the old table, and only then wait for the old plugin's
+ * requests and goroutines to reach zero, bounded by drain_ns. At zero: fini,
+ * dlclose. Past the bound the plugin moves to the draining list, still
+ * mapped, and is finished by whichever later operation finds it at zero; the
+ * caller is told what still runs. Nothing ever unmaps code that may run.
+ *
+ * Replace loads the new file before the old one is touched, into a table
+ * without the old plugin's routes, so a failed replace changes nothing and a
+ * successful one switches every route in one swap (no 404 in between). glibc
+ * returns the already-open handle for a path (or an inode) it has loaded, so
+ * a file whose path is still open is copied to a private temporary file
+ * first and that copy is opened (then unlinked: the mapping stays).
+ *
+ * Hot operations run one at a time on a goroutine (init may start
+ * goroutines, which must join the plugin's group); a caller on a plain
+ * thread (the control plane) hands the operation to a goroutine and waits.
+ * An operation still queued at its caller's deadline does not start.
+ *
+ * A plugin refused after dlopen is finished the same way: its constructors
+ * and init ran inside its group, so goroutines they started keep it mapped
+ * (on the draining list if they outlive FAILED_DRAIN_NS). fini runs once;
+ * goroutines fini starts are waited for too.
+ *
+ * The check on the path and the dlopen by path are two steps: a file
+ * renamed in between is opened unchecked. The directory's own permissions
+ * are what protect it; dlopen("/proc/self/fd/N") would close the gap but
+ * names every plugin "/proc/self/fd/N" in stack dumps (ctl_dump.c).
+ */
+#include "plugin/loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gort/plugin.h"
+#include "http/server.h"
+
+#define DRAIN_DEFAULT_NS INT64_C(10000000000)
+#define FAILED_DRAIN_NS                                                        \
+    INT64_C(1000000000)        /* a refused plugin's goroutines                \
+                                */
+#define CONFIG_MAX (64 * 1024) /* bytes of NAME.conf read at most */
+
+struct plugin;
+
+/* What a mux entry of a plugin points to. Owned by the plugin. */
+struct plugin_route {
+    struct plugin *plugin;
+    gort_http_handler h; /* in the plugin's code */
+    void *arg;
+    struct plugin_route *next;
+    atomic_uint_fast64_t requests; /* answered through this route */
+};
+
+struct plugin {
+    struct plugin *next;            /* see gort_plugins.lock */
+    char *file;                     /* DIR/NAME.so; owned */
+    char *base;                     /* NAME.so, inside file */
+    char *config;                   /* NAME.conf's text, or NULL; owned */
+    void *dl;                       /* dlopen handle */
+    char *dl_path;                  /* what was dlopen'ed; owned */
+    const struct gort_plugin *desc; /* in the .so */
+    void *state;                    /* init's, for fini */
+    bool inited;                    /* init returned 0: fini is owed */
+    bool fini_done;                 /* fini ran (once: see finish) */
+    struct plugin_route *routes;    /* owned; set up during load only */
+    size_t nroutes;
+    struct stat st;         /* of the file when loaded: SIGHUP compares */
+    int64_t loaded_unix_ns; /* wall clock at load */
+    /* Requests routed to it, from the moment they matched until the
+     * handler returned (route_pin/route_unpin). Incremented relaxed inside
+     * the table's reader section (a publisher that saw the section end sees
+     * it); decremented with release, so whoever sees 0 with acquire sees the
+     * handlers done. */
+    atomic_uint_fast64_t in_flight;
+    atomic_uint_fast64_t errors; /* requests: the sum of its routes' */
+    struct gort_group group;     /* goroutines its code started */
+};
+
+struct gort_plugins {
+    char *dir;      /* as given: messages name files under it */
+    char *dir_real; /* realpath(dir): files must resolve under it */
+    /* The list changes only in the goroutine running an operation (one at
+     * a time: ops), which reads it without the lock; other readers
+     * (gort_plugins_each, for the control plane) take it. */
+    pthread_mutex_t lock;
+    struct plugin *head, *tail; /* loaded, in load order */
+    size_t n;
+    gort_mutex ops;          /* one hot operation at a time */
+    struct plugin *draining; /* unloaded, still running: ops only */
+    struct gort_mux *served; /* the published table: ops only */
+    struct gort_plugins_host host;
+};
+
+struct gort_plugin_registrar {
+    struct gort_plugins *ps;
+    struct plugin *p;
+    struct gort_mux *mux;
+    const char *config;
+    int failed;     /* first failing gort_plugin_handle, 0 if none */
+    char err[1280]; /* its message, or gort_plugin_set_error's */
+};
+
+/* Runs the handler inside the plugin's goroutine group and counts what it
+ * answered. p->in_flight is the server's job (route_pin): it must cover the
+ * time between matching and this call too. */
+static void trampoline(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    struct plugin_route *pr = arg;
+    struct plugin *p = pr->plugin;
+    struct gort_group *prev = gort_group_enter(&p->group);
+    bool ok = gort_http_call(w, r, pr->h, pr->arg);
+    gort_group_enter(prev);
+    atomic_fetch_add_explicit(&pr->requests, 1, memory_order_relaxed);
+    if (!ok || gort_http_status(w) >= 500)
+        atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
+}
+
+void gort_plugins_route_pin(const void *owner)
+{
+    struct plugin *p = (struct plugin *)owner;
+    atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed);
+}
+
+uint64_t gort_plugins_route_requests(const void *owner, const void *arg)
+{
+    const struct plugin_route *pr = arg;
+    if (!owner || !pr)
+        return 0;
+    return atomic_load_explicit(&pr->requests, memory_order_relaxed);
+}
+
+void gort_plugins_route_unpin(const void *owner)
+{
+    struct plugin *p = (struct plugin *)owner;
+    atomic_fetch_sub_explicit(&p->in_flight, 1, memory_order_release);
+}
+
+/* ---- the registrar (the public API in gort/plugin.h) --------------------- */
+
+/* Names the loaded plugin that owns owner's routes, for a conflict. */
+static void describe_owner(struct gort_plugin_registrar *reg, const void *owner,
+                           char *out, size_t n)
+{
+    if (owner == reg->p) {
+        snprintf(out, n, "this plugin itself");
+        return;
+    }
+    for (struct plugin *q = reg->ps->head; q; q = q->next) {
+        if (q == owner) {
+            snprintf(out, n, "plugin %s from %s", q->desc->name, q->file);
+            return;
+        }
+    }
+    snprintf(out, n, "a route not owned by a plugin");
+}
+
+/* The mux's conflict message, plus who owns the other pattern. */
+static void conflict_message(struct gort_plugin_registrar *reg,
+                             const char *pattern, const char *muxerr)
+{
+    const void *owner = NULL;
+    char who[512];
+
+    if (gort_mux_conflict_owner(reg->mux, pattern, &owner) != 0) {
+        snprintf(reg->err, sizeof reg->err, "%s", muxerr);
+        return;
+    }
+    describe_owner(reg, owner, who, sizeof who);
+    snprintf(reg->err, sizeof reg->err, "%s (owned by %s)", muxerr, who);
+}
+
+/* Registers pattern through the trampoline; muxerr says why not. */
+static int route_add(struct gort_plugin_registrar *reg, const char *pattern,
+                     gort_http_handler h, void *arg, char *muxerr, size_t n)
+{
+    struct plugin_route *pr = calloc(1, sizeof *pr);
+    int rc;
+
+    if (!pr) {
+        snprintf(muxerr, n, "route %s: out of memory", pattern);
+        return -ENOMEM;
+    }
+    *pr = (struct plugin_route){reg->p, h, arg, reg->p->routes, 0};
+    rc = gort_mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p,
+                         muxerr, n);
+    if (rc) {
+        free(pr);
+        return rc;
+    }
+    reg->p->routes = pr;
+    reg->p->nroutes++;
+    return 0;
+}
+
+int gort_plugin_handle(struct gort_plugin_registrar *reg, const char *pattern,
+                       gort_http_handler h, void *arg)
+{
+    char muxerr[512];
+    int rc;
+
+    if (!h || !pattern) {
+        snprintf(muxerr, sizeof muxerr, "route %s: no handler",
+                 pattern ? pattern : "(null)");
+        rc = -EINVAL;
+    } else {
+        rc = route_add(reg, pattern, h, arg, muxerr, sizeof muxerr);
+    }
+    if (rc == 0)
+        return 0;
+    if (rc == -EEXIST)
+        conflict_message(reg, pattern, muxerr);
+    else
+        snprintf(reg->err, sizeof reg->err, "%s", muxerr);
+    if (!reg->failed)
+        reg->failed = rc; /* fails the plugin even if init ignores rc */
+    return rc;
+}
+
+void gort_plugin_set_error(struct gort_plugin_registrar *reg, const char *fmt,
+                           ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reg->err, sizeof reg->err, fmt, ap);
+    va_end(ap);
+}
+
+const char *gort_plugin_error(const struct gort_plugin_registrar *reg)
+{
+    return reg->err;
+}
+
+const char *gort_plugin_config(const struct gort_plugin_registrar *reg)
+{
+    return reg->config;
+}
+
+/* ---- one file -------------------------------------------------------------
+ */
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Resolves file (DIR/name) into real (PATH_MAX bytes): it must name a
+ * file directly inside the resolved directory, and be safe to run. */
+static int check_path(const struct gort_plugins *ps, const char *file,
+                      char *real, struct stat *stp, char *err, size_t errlen)
+{
+    size_t dl = strlen(ps->dir_real);
+    struct stat st;
+
+    if (!realpath(file, real))
+        return fail(err, errlen, -errno, "%s: %s", file, strerror(errno));
+    if (strncmp(real, ps->dir_real, dl) != 0 || real[dl] != '/' ||
+        strchr(real + dl + 1, '/'))
+        return fail(err, errlen, -EPERM,
+                    "%s: resolves to %s, outside the plugins directory %s",
+                    file, real, ps->dir_real);
+    if (stat(real, &st) < 0)
+        return fail(err, errlen, -errno, "%s: %s", file, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fail(err, errlen, -EPERM, "%s: not a regular file", file);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return fail(err, errlen, -EPERM,
+                    "%s: writable by %s (mode %04o): refusing to run code "
+                    "others can change",
+                    file, st.st_mode & S_IWOTH ? "others" : "group",
+                    (unsigned)(st.st_mode & 07777));
+    *stp = st;
+    return 0;
+}
+
+/* The descriptor against this gortd's ABI. */
+static int check_desc(const struct gort_plugin *d, const char *file, char *err,
+                      size_t errlen)
+{
+    const char *sig = d->signature ? d->signature : "(none)";
+
+    if (d->abi != GORT_PLUGIN_ABI || d->size != sizeof *d ||
+        strcmp(sig, GORT_PLUGIN_SIGNATURE) != 0)
+        return fail(err, errlen, -EPROTO,
+                    "%s: built for plugin ABI %u (size %u, \"%s\"), this "
+                    "gortd speaks ABI %d (size %zu, \"%s\")",
+                    file, d->abi, d->size, sig, GORT_PLUGIN_ABI, sizeof *d,
+                    GORT_PLUGIN_SIGNATURE);
+    if (!d->name || !d->name[0] || !d->version || !d->init)
+        return fail(err, errlen, -EINVAL,
+                    "%s: descriptor lacks a name, a version or init", file);
+    return 0;
+}
+
+/* The loaded plugin named name (the descriptor's name), except skip. */
+static struct plugin *find_name(struct gort_plugins *ps, const char *name,
+                                const struct plugin *skip)
+{
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (q != skip && strcmp(q->desc->name, name) == 0)
+            return q;
+    return NULL;
+}
+
+/* "kv" or "kv.so" → "kv.so" in out; false when it does not fit. */
+static bool file_name(const char *name, char *out, size_t n)
+{
+    size_t l = strlen(name);
+    bool so = l > 3 && strcmp(name + l - 3, ".so") == 0;
+    return (size_t)snprintf(out, n, "%s%s", name, so ? "" : ".so") < n;
+}
+
+/* The loaded plugin a user means by name: its own name, or its file's. */
+static struct plugin *find_loaded(struct gort_plugins *ps, const char *name)
+{
+    char base[NAME_MAX + 1];
+    struct plugin *p = find_name(ps, name, NULL);
+    if (p || !file_name(name, base, sizeof base))
+        return p;
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (strcmp(q->base, base) == 0)
+            return q;
+    return NULL;
+}
+
+static void plugin_free(struct plugin *p)
+{
+    while (p->routes) {
+        struct plugin_route *next = p->routes->next;
+        free(p->routes);
+        p->routes = next;
+    }
+    free(p->dl_path);
+    free(p->config);
+    free(p->file);
+    free(p);
+}
+
+/* Runs init inside the plugin's group (goroutines it starts are the
+ * plugin's); fails the plugin when init or any of its routes failed. */
+static int run_init(struct gort_plugins *ps, struct plugin *p,
+                    struct gort_mux *mux, char *err, size_t errlen)
+{
+    struct gort_plugin_registrar reg = {ps, p, mux, p->config, 0, ""};
+    struct gort_group *prev = gort_group_enter(&p->group);
+    int rc = p->desc->init(&reg, p->config, &p->state);
+    gort_group_enter(prev);
+
+    p->inited = rc == 0;
+    if (rc != 0)
+        return fail(err, errlen, rc < 0 ? rc : -EINVAL,
+                    "%s: init of plugin %s failed: %s%s%s", p->file,
+                    p->desc->name, rc < 0 ? strerror(-rc) : "non-errno result",
+                    reg.err[0] ? ": " : "", reg.err);
+    if (reg.failed)
+        return fail(err, errlen, reg.failed, "%s: plugin %s: %s", p->file,
+                    p->desc->name, reg.err);
+    return 0;
+}
+
+static void run_fini(struct plugin *p)
+{
+    if (!p->inited || !p->desc->fini)
+        return;
+    struct gort_group *prev = gort_group_enter(&p->group);
+    p->desc->fini(p->state);
+    gort_group_enter(prev);
+}
+
+/* Undoes a failed load after dlopen. If the routes cannot be taken out of
+ * the mux (out of memory), the code they point to stays mapped: leaked,
+ * never unmapped under a route. */
+static bool drain(const struct plugin *p, int64_t drain_ns);
+static bool finish(struct plugin *p, int64_t drain_ns);
+static void push_draining(struct gort_plugins *ps, struct plugin *p);
+
+/* Undoes a failed load after dlopen: its routes leave mux, then it is
+ * finished like an unloaded plugin, since init may have started goroutines
+ * (counted in its group) that must end before its code is unmapped: past
+ * FAILED_DRAIN_NS it waits on the draining list. If the routes cannot be
+ * taken out of the mux (out of memory), the code they point to stays
+ * mapped: leaked, never unmapped under a route. */
+static void unload_failed(struct gort_plugins *ps, struct plugin *p,
+                          struct gort_mux *mux)
+{
+    if (gort_mux_remove_owner(mux, p) < 0) {
+        fprintf(stderr,
+                "gortd: %s: out of memory removing its routes; "
+                "leaving it mapped\n",
+                p->file);
+        return;
+    }
+    int64_t t0 = gort_nanotime();
+    if (drain(p, FAILED_DRAIN_NS) &&
+        finish(p, FAILED_DRAIN_NS - (gort_nanotime() - t0)))
+        return;
+    fprintf(stderr,
+            "gortd: %s: refused, but goroutines its init started still run; "
+            "it stays mapped until they end\n",
+            p->file);
+    push_draining(ps, p);
+}
+
+/* True when some plugin, loaded or draining, was dlopen'ed from path. */
+static bool path_open(struct gort_plugins *ps, const char *path)
+{
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (strcmp(q->dl_path, path) == 0)
+            return true;
+    for (struct plugin *q = ps->draining; q; q = q->next)
+        if (strcmp(q->dl_path, path) == 0)
+            return true;
+    return false;
+}
+
+static int copy_fd(int in, int out)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0)
+                return -errno;
+            off += w;
+        }
+    return n < 0 ? -errno : 0;
+}
+
+/* A private copy of real in $TMPDIR, for glibc to see a new object. */
+static int temp_copy(const char *real, char **out)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *path;
+    if (asprintf(&path, "%s/gortd-plugin-XXXXXX.so",
+                 tmp && *tmp ? tmp : "/tmp") < 0)
+        return -ENOMEM;
+    int in = open(real, O_RDONLY | O_CLOEXEC);
+    int fd = in < 0 ? -1 : mkostemps(path, 3, O_CLOEXEC);
+    int rc = in < 0 || fd < 0 ? -errno : copy_fd(in, fd);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = -errno; /* a write error may only show here */
+    if (fd >= 0 && rc < 0)
+        unlink(path);
+    if (in >= 0)
+        close(in);
+    if (rc < 0 || fd < 0) {
+        free(path);
+        return rc < 0 ? rc : -EIO;
+    }
+    *out = path;
+    return 0;
+}
+
+static int open_plugin(struct gort_plugins *ps, struct plugin *p,
+                       const char *real, const struct plugin *replacing,
+                       char *err, size_t errlen)
+{
+    struct plugin *dup;
+    bool copy = path_open(ps, real);
+    int rc = copy ? temp_copy(real, &p->dl_path)
+                  : ((p->dl_path = strdup(real)) ? 0 : -ENOMEM);
+    if (rc)
+        return fail(err, errlen, rc, "%s: copying for a second load: %s",
+                    p->file, strerror(-rc));
+    /* Constructors run inside dlopen: goroutines they start are the
+     * plugin's too. */
+    struct gort_group *prev = gort_group_enter(&p->group);
+    p->dl = dlopen(p->dl_path, RTLD_NOW | RTLD_LOCAL);
+    gort_group_enter(prev);
+    if (copy)
+        unlink(p->dl_path); /* mapped now, or never: either way not needed */
+    if (!p->dl)
+        return fail(err, errlen, -ENOEXEC, "%s: dlopen: %s", p->file,
+                    dlerror());
+    dlerror();
+    p->desc = dlsym(p->dl, GORT_PLUGIN_SYMBOL);
+    if (!p->desc)
+        return fail(err, errlen, -ENOEXEC,
+                    "%s: no %s symbol: not a gort plugin (declare one with "
+                    "GORT_PLUGIN)",
+                    p->file, GORT_PLUGIN_SYMBOL);
+    rc = check_desc(p->desc, p->file, err, errlen);
+    if (rc == 0 && replacing && strcmp(p->desc->name, replacing->desc->name))
+        rc = fail(err, errlen, -EINVAL,
+                  "%s: now declares plugin %s, not %s: unload %s and load "
+                  "the file instead",
+                  p->file, p->desc->name, replacing->desc->name,
+                  replacing->desc->name);
+    if (rc == 0 && (dup = find_name(ps, p->desc->name, replacing)))
+        rc = fail(err, errlen, -EEXIST,
+                  "%s: a plugin named %s is already loaded from %s", p->file,
+                  p->desc->name, dup->file);
+    return rc;
+}
+
+/* NAME.conf next to NAME.so: the plugin's configuration, if present. */
+static int read_config(struct plugin *p, char *err, size_t errlen)
+{
+    char *path;
+    size_t l = strlen(p->file);
+    if (asprintf(&path, "%.*s.conf", (int)(l - 3), p->file) < 0)
+        return fail(err, errlen, -ENOMEM, "%s: out of memory", p->file);
+    FILE *f = fopen(path, "re");
+    int rc = 0;
+    if (!f) {
+        if (errno != ENOENT)
+            rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+        free(path);
+        return rc;
+    }
+    p->config = calloc(1, CONFIG_MAX + 1);
+    size_t n = p->config ? fread(p->config, 1, CONFIG_MAX + 1, f) : 0;
+    if (!p->config)
+        rc = fail(err, errlen, -ENOMEM, "%s: out of memory", path);
+    else if (ferror(f))
+        rc = fail(err, errlen, -EIO, "%s: read error", path);
+    else if (n > CONFIG_MAX)
+        rc = fail(err, errlen, -EFBIG, "%s: longer than %d bytes", path,
+                  CONFIG_MAX);
+    fclose(f);
+    free(path);
+    return rc;
+}
+
+static int64_t unix_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Opens, checks and initializes DIR/name into mux; replacing (or NULL) is
+ * the plugin it will take over from. *out gets the plugin, not yet listed. */
+static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
+                     const char *name, const char *config,
+                     const struct plugin *replacing, struct plugin **out,
+                     char *err, size_t errlen)
+{
+    char real[PATH_MAX];
+    struct plugin *p = calloc(1, sizeof *p);
+    int rc;
+
+    if (!p || asprintf(&p->file, "%s/%s", ps->dir, name) < 0) {
+        free(p);
+        return fail(err, errlen, -ENOMEM, "%s: out of memory", name);
+    }
+    p->base = p->file + strlen(ps->dir) + 1;
+    rc = check_path(ps, p->file, real, &p->st, err, errlen);
+    if (rc == 0 && config && !(p->config = strdup(config)))
+        rc = fail(err, errlen, -ENOMEM, "%s: out of memory", name);
+    else if (rc == 0 && !config)
+        rc = read_config(p, err, errlen);
+    if (rc) {
+        plugin_free(p);
+        return rc;
+    }
+    p->loaded_unix_ns = unix_now_ns();
+    rc = open_plugin(ps, p, real, replacing, err, errlen);
+    if (rc == 0)
+        rc = run_init(ps, p, mux, err, errlen);
+    if (rc) {
+        if (p->dl)
+            unload_failed(ps, p, mux);
+        else
+            plugin_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+/* ---- the list -------------------------------------------------------------
+ */
+
+static void list_append(struct gort_plugins *ps, struct plugin *p)
+{
+    pthread_mutex_lock(&ps->lock);
+    p->next = NULL;
+    if (ps->tail)
+        ps->tail->next = p;
+    else
+        ps->head = p;
+    ps->tail = p;
+    ps->n++;
+    pthread_mutex_unlock(&ps->lock);
+}
+
+/* Takes old out of the list; puts with in its place unless NULL. */
+static void list_swap(struct gort_plugins *ps, struct plugin *old,
+                      struct plugin *with)
+{
+    pthread_mutex_lock(&ps->lock);
+    struct plugin **pp = &ps->head, *prev = NULL;
+    while (*pp != old) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (with) {
+        with->next = old->next;
+        *pp = with;
+    } else {
+        *pp = old->next;
+        ps->n--;
+    }
+    if (ps->tail == old)
+        ps->tail = with ? with : prev;
+    old->next = NULL;
+    pthread_mutex_unlock(&ps->lock);
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void plugin_info(const struct plugin *p, struct gort_plugin_info *o)
+{
+    copy_str(o->name, sizeof o->name, p->desc->name);
+    copy_str(o->version, sizeof o->version, p->desc->version);
+    copy_str(o->file, sizeof o->file, p->file);
+    o->routes = p->nroutes;
+    o->in_flight = atomic_load_explicit(&p->in_flight, memory_order_relaxed);
+    o->requests = 0;
+    for (const struct plugin_route *pr = p->routes; pr; pr = pr->next)
+        o->requests +=
+            atomic_load_explicit(&pr->requests, memory_order_relaxed);
+    o->errors = atomic_load_explicit(&p->errors, memory_order_relaxed);
+    o->goroutines = gort_group_live(&p->group);
+    o->started = gort_group_started(&p->group);
+    o->loaded_unix_ns = p->loaded_unix_ns;
+}
+
+/* ---- the set --------------------------------------------------------------
+ */
+
+struct gort_plugins *gort_plugins_new(const char *dir, char *err, size_t errlen)
+{
+    struct gort_plugins *ps = calloc(1, sizeof *ps);
+    struct stat st;
+
+    if (!ps)
+        goto nomem;
+    ps->dir = strdup(dir);
+    if (!ps->dir)
+        goto nomem;
+    ps->dir_real = realpath(dir, NULL);
+    if (!ps->dir_real || stat(ps->dir_real, &st) < 0) {
+        fail(err, errlen, 0, "plugins directory %s: %s", dir, strerror(errno));
+        goto err;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fail(err, errlen, 0, "plugins directory %s: not a directory", dir);
+        goto err;
+    }
+    pthread_mutex_init(&ps->lock, NULL);
+    gort_mutex init = GORT_MUTEX_INIT;
+    ps->ops = init;
+    return ps;
+nomem:
+    fail(err, errlen, 0, "out of memory");
+err:
+    if (ps) {
+        free(ps->dir_real);
+        free(ps->dir);
+        free(ps);
+    }
+    return NULL;
+}
+
+int gort_plugins_load(struct gort_plugins *ps, struct gort_mux *mux,
+                      const char *name, const char *config, char *err,
+                      size_t errlen)
+{
+    struct plugin *p;
+    int rc = load_file(ps, mux, name, config, NULL, &p, err, errlen);
+    if (rc == 0)
+        list_append(ps, p);
+    return rc;
+}
+
+static int is_plugin_name(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return e->d_name[0] != '.' && n > 3 &&
+           strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+static void report_loaded(const struct plugin *p, const char *how)
+{
+    fprintf(stderr, "gortd: plugin %s %s %s from %s (%zu routes)\n",
+            p->desc->name, p->desc->version, how, p->file, p->nroutes);
+}
+
+int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
+{
+    struct dirent **names;
+    char err[PATH_MAX + 1024];
+    int n = scandir(ps->dir_real, &names, is_plugin_name, alphasort);
+    int loaded = 0;
+
+    if (n < 0) {
+        int rc = -errno;
+        fprintf(stderr, "gortd: plugins directory %s: %s\n", ps->dir,
+                strerror(errno));
+        return rc;
+    }
+    for (int i = 0; i < n; i++) {
+        if (gort_plugins_load(ps, mux, names[i]->d_name, NULL, err,
+                              sizeof err) == 0) {
+            report_loaded(ps->tail, "loaded");
+            loaded++;
+        } else {
+            fprintf(stderr, "gortd: plugin refused: %s\n", err);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return loaded;
+}
+
+void gort_plugins_attach(struct gort_plugins *ps, struct gort_mux *served,
+                         const struct gort_plugins_host *host)
+{
+    ps->served = served;
+    ps->host = *host;
+}
+
+/* ---- draining ------------------------------------------------------------ */
+
+static bool plugin_idle(const struct plugin *p)
+{
+    return atomic_load_explicit(&p->in_flight, memory_order_acquire) == 0 &&
+           gort_group_live(&p->group) == 0;
+}
+
+/* Waits (on a goroutine) until nothing runs p's code or drain_ns passed. */
+static bool drain(const struct plugin *p, int64_t drain_ns)
+{
+    int64_t deadline = gort_nanotime() + drain_ns, nap = 100000;
+    while (!plugin_idle(p)) {
+        if (gort_nanotime() >= deadline)
+            return false;
+        gort_sleep(nap);
+        if (nap < 10000000)
+            nap *= 2;
+    }
+    return true;
+}
+
+/* Runs fini once, then closes p when the goroutines fini may have started
+ * have ended too (within drain_ns). p must be out of every route table and
+ * drained of requests. false: p is still in use and stays mapped. */
+static bool finish(struct plugin *p, int64_t drain_ns)
+{
+    if (!p->fini_done) {
+        run_fini(p);
+        p->fini_done = true;
+    }
+    if (!drain(p, drain_ns))
+        return false;
+    dlclose(p->dl);
+    plugin_free(p);
+    return true;
+}
+
+static void push_draining(struct gort_plugins *ps, struct plugin *p)
+{
+    p->next = ps->draining;
+    ps->draining = p;
+}
+
+/* Finishes the draining plugins whose code no longer runs. */
+static void reap(struct gort_plugins *ps)
+{
+    struct plugin **pp = &ps->draining;
+    while (*pp) {
+        struct plugin *p = *pp;
+        if (!plugin_idle(p)) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        char name[128], version[128];
+        copy_str(name, sizeof name, p->desc->name);
+        copy_str(version, sizeof version, p->desc->version);
+        if (finish(p, 0)) {
+            fprintf(stderr, "gortd: plugin %s %s (draining) finished\n", name,
+                    version);
+        } else { /* its fini started goroutines: wait for them too */
+            push_draining(ps, p);
+            pp = &p->next;
+        }
+    }
+}
+
+/* old is out of the routes: finish it now or leave it draining. */
+static int retire(struct gort_plugins *ps, struct plugin *old, int64_t drain_ns,
+                  char *err, size_t errlen)
+{
+    int64_t t0 = gort_nanotime();
+    if (drain(old, drain_ns) && finish(old, drain_ns - (gort_nanotime() - t0)))
+        return 0;
+    uint64_t req = atomic_load(&old->in_flight);
+    uint64_t gs = gort_group_live(&old->group);
+    push_draining(ps, old);
+    return fail(err, errlen, -EBUSY,
+                "plugin %s %s: out of the routes, but after %lld ms %llu "
+                "request%s and %llu goroutine%s%s still run its code: it stays "
+                "mapped and is finished once they end",
+                old->desc->name, old->desc->version,
+                (long long)(drain_ns / 1000000), (unsigned long long)req,
+                req == 1 ? "" : "s", (unsigned long long)gs, gs == 1 ? "" : "s",
+                old->fini_done ? " (started by its fini)" : "");
+}
+
+/* ---- hot operations -------------------------------------------------------
+ */
+
+/* Makes next the served table and frees the old one. */
+static void publish(struct gort_plugins *ps, struct gort_mux *next)
+{
+    struct gort_mux *old = ps->host.publish(ps->host.arg, next);
+    ps->served = next;
+    gort_mux_free(old);
+}
+
+static int clone_served(struct gort_plugins *ps, struct gort_mux **out,
+                        char *err, size_t errlen)
+{
+    if (!ps->host.publish)
+        return fail(err, errlen, -EINVAL, "plugins: no route table attached");
+    *out = gort_mux_clone(ps->served);
+    return *out ? 0 : fail(err, errlen, -ENOMEM, "route table: out of memory");
+}
+
+static int hot_load(struct gort_plugins *ps, const char *name,
+                    struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    char base[NAME_MAX + 1];
+    struct gort_mux *next;
+    struct plugin *p;
+    if (!file_name(name, base, sizeof base))
+        return fail(err, errlen, -ENAMETOOLONG, "%s: name too long", name);
+    int rc = clone_served(ps, &next, err, errlen);
+    if (rc)
+        return rc;
+    rc = load_file(ps, next, base, NULL, NULL, &p, err, errlen);
+    if (rc) {
+        gort_mux_free(next);
+        return rc;
+    }
+    list_append(ps, p);
+    publish(ps, next);
+    report_loaded(p, "loaded");
+    if (info)
+        plugin_info(p, info);
+    return 0;
+}
+
+static int not_loaded(const char *name, char *err, size_t errlen)
+{
+    return fail(err, errlen, -ENOENT, "no plugin %s is loaded", name);
+}
+
+static int unload(struct gort_plugins *ps, const char *name, int64_t drain_ns,
+                  struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    struct plugin *p = find_loaded(ps, name);
+    struct gort_mux *next;
+    if (!p)
+        return not_loaded(name, err, errlen);
+    int rc = clone_served(ps, &next, err, errlen);
+    if (rc == 0 && gort_mux_remove_owner(next, p) < 0) {
+        gort_mux_free(next);
+        rc = fail(err, errlen, -ENOMEM, "route table: out of memory");
+    }
+    if (rc)
+        return rc;
+    if (info)
+        plugin_info(p, info);
+    list_swap(ps, p, NULL);
+    publish(ps, next);
+    fprintf(stderr, "gortd: plugin %s %s unloaded from %s\n", p->desc->name,
+            p->desc->version, p->file);
+    return retire(ps, p, drain_ns, err, errlen);
+}
+
+static int replace(struct gort_plugins *ps, const char *name, int64_t drain_ns,
+                   struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    struct plugin *old = find_loaded(ps, name), *p;
+    struct gort_mux *next;
+    if (!old)
+        return not_loaded(name, err, errlen);
+    int rc = clone_served(ps, &next, err, errlen);
+    if (rc == 0 && gort_mux_remove_owner(next, old) < 0)
+        rc = fail(err, errlen, -ENOMEM, "route table: out of memory");
+    if (rc == 0)
+        rc = load_file(ps, next, old->base, NULL, old, &p, err, errlen);
+    if (rc) {
+        gort_mux_free(next);
+        return rc;
+    }
+    list_swap(ps, old, p);
+    publish(ps, next);
+    fprintf(stderr, "gortd: plugin %s %s replaced %s from %s (%zu routes)\n",
+            p->desc->name, p->desc->version, old->desc->version, p->file,
+            p->nroutes);
+    if (info)
+        plugin_info(p, info);
+    return retire(ps, old, drain_ns, err, errlen);
+}
+
+/* One operation, run on a goroutine with ps->ops held. */
+enum op_kind { OP_LOAD, OP_UNLOAD, OP_REPLACE, OP_RESCAN };
+
+struct op {
+    enum op_kind kind;
+    struct gort_plugins *ps;
+    const char *name;
+    int64_t drain_ns;
+    int64_t deadline; /* gort_nanotime; 0 = none */
+    struct gort_plugin_info *info;
+    char *err;
+    size_t errlen;
+    int rc;
+    sem_t done; /* for a caller on a plain thread */
+};
+
+static int rescan(struct gort_plugins *ps, int64_t drain_ns);
+
+/* After waiting for the loader: false when the call's deadline passed
+ * meanwhile; else the drain is cut to what is left of it. */
+static bool op_in_time(struct op *o)
+{
+    if (!o->deadline)
+        return true;
+    int64_t left = o->deadline - gort_nanotime();
+    if (left <= 0) {
+        o->rc = fail(o->err, o->errlen, -ETIMEDOUT,
+                     "not started: another plugin operation held the "
+                     "loader past this call's deadline");
+        return false;
+    }
+    if (o->drain_ns > left)
+        o->drain_ns = left;
+    return true;
+}
+
+static void op_run(struct op *o)
+{
+    struct gort_plugins *ps = o->ps;
+    gort_mutex_lock(&ps->ops);
+    reap(ps);
+    if (!op_in_time(o)) {
+        gort_mutex_unlock(&ps->ops);
+        return;
+    }
+    switch (o->kind) {
+    case OP_LOAD:
+        o->rc = hot_load(ps, o->name, o->info, o->err, o->errlen);
+        break;
+    case OP_UNLOAD:
+        o->rc = unload(ps, o->name, o->drain_ns, o->info, o->err, o->errlen);
+        break;
+    case OP_REPLACE:
+        o->rc = replace(ps, o->name, o->drain_ns, o->info, o->err, o->errlen);
+        break;
+    case OP_RESCAN:
+        o->rc = rescan(ps, o->drain_ns);
+        break;
+    }
+    gort_mutex_unlock(&ps->ops);
+}
+
+static void op_goroutine(void *arg)
+{
+    struct op *o = arg;
+    gort_set_label("plugin operation");
+    op_run(o);
+    sem_post(&o->done);
+}
+
+/* Runs o on this goroutine, or on a new one while this thread waits. */
+static int op_do(struct op *o)
+{
+    if (o->drain_ns <= 0)
+        o->drain_ns = DRAIN_DEFAULT_NS;
+    if (o->err && o->errlen)
+        o->err[0] = '\0';
+    if (gort_id() != 0) {
+        op_run(o);
+        return o->rc;
+    }
+    sem_init(&o->done, 0, 0);
+    int64_t id = gort_go(op_goroutine, o);
+    if (id < 0) {
+        sem_destroy(&o->done);
+        return fail(o->err, o->errlen, (int)id, "cannot start a goroutine");
+    }
+    while (sem_wait(&o->done) < 0 && errno == EINTR)
+        ;
+    sem_destroy(&o->done);
+    return o->rc;
+}
+
+static int op_named(enum op_kind kind, struct gort_plugins *ps,
+                    const char *name, int64_t drain_ns, int64_t deadline,
+                    struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    struct op o = {.kind = kind,
+                   .ps = ps,
+                   .name = name,
+                   .drain_ns = drain_ns,
+                   .deadline = deadline,
+                   .info = info,
+                   .err = err,
+                   .errlen = errlen};
+    return op_do(&o);
+}
+
+int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
+                          int64_t deadline, struct gort_plugin_info *info,
+                          char *err, size_t errlen)
+{
+    return op_named(OP_LOAD, ps, name, 0, deadline, info, err, errlen);
+}
+
+int gort_plugins_unload(struct gort_plugins *ps, const char *name,
+                        int64_t drain_ns, int64_t deadline,
+                        struct gort_plugin_info *info, char *err, size_t errlen)
+{
+    return op_named(OP_UNLOAD, ps, name, drain_ns, deadline, info, err, errlen);
+}
+
+int gort_plugins_replace(struct gort_plugins *ps, const char *name,
+                         int64_t drain_ns, int64_t deadline,
+                         struct gort_plugin_info *info, char *err,
+                         size_t errlen)
+{
+    return op_named(OP_REPLACE, ps, name, drain_ns, deadline, info, err,
+                    errlen);
+}
+
+/* ---- SIGHUP: the directory is the truth ---------------------------------- */
+
+static bool file_changed(const struct plugin *p, const struct stat *st)
+{
+    return st->st_dev != p->st.st_dev || st->st_ino != p->st.st_ino ||
+           st->st_size != p->st.st_size ||
+           st->st_mtim.tv_sec != p->st.st_mtim.tv_sec ||
+           st->st_mtim.tv_nsec != p->st.st_mtim.tv_nsec;
+}
+
+static struct plugin *find_base(struct gort_plugins *ps, const char *base)
+{
+    for (struct plugin *q = ps->head; q; q = q->next)
+        if (strcmp(q->base, base) == 0)
+            return q;
+    return NULL;
+}
+
+static int rescan_step(int rc, const char *what, const char *err)
+{
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "gortd: SIGHUP: %s: %s\n", what, err);
+    return 1;
+}
+
+/* Plugins whose file is gone. */
+static int rescan_removed(struct gort_plugins *ps, int64_t drain_ns, char *err,
+                          size_t errlen)
+{
+    int failed = 0;
+    for (struct plugin *p = ps->head, *next; p; p = next) {
+        next = p->next;
+        struct stat st;
+        if (stat(p->file, &st) == 0 || errno != ENOENT)
+            continue;
+        char name[128];
+        copy_str(name, sizeof name, p->desc->name);
+        failed += rescan_step(unload(ps, name, drain_ns, NULL, err, errlen),
+                              name, err);
+    }
+    return failed;
+}
+
+static int rescan(struct gort_plugins *ps, int64_t drain_ns)
+{
+    char err[PATH_MAX + 1024];
+    int failed = rescan_removed(ps, drain_ns, err, sizeof err);
+    struct dirent **names;
+    int n = scandir(ps->dir_real, &names, is_plugin_name, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "gortd: SIGHUP: plugins directory %s: %s\n", ps->dir,
+                strerror(errno));
+        return failed + 1;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *base = names[i]->d_name;
+        struct plugin *p = find_base(ps, base);
+        struct stat st;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", ps->dir, base);
+        if (!p)
+            failed += rescan_step(hot_load(ps, base, NULL, err, sizeof err),
+                                  base, err);
+        else if (stat(path, &st) == 0 && file_changed(p, &st))
+            failed += rescan_step(
+                replace(ps, base, drain_ns, NULL, err, sizeof err), base, err);
+        free(names[i]);
+    }
+    free(names);
+    return failed;
+}
+
+int gort_plugins_rescan(struct gort_plugins *ps, int64_t drain_ns)
+{
+    struct op o = {.kind = OP_RESCAN, .ps = ps, .drain_ns = drain_ns};
+    return op_do(&o);
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+size_t gort_plugins_each(struct gort_plugins *ps,
+                         void (*fn)(const struct gort_plugin_info *, void *),
+                         void *arg)
+{
+    struct gort_plugin_info info;
+    pthread_mutex_lock(&ps->lock);
+    for (const struct plugin *p = ps->head; p; p = p->next) {
+        plugin_info(p, &info);
+        fn(&info, arg);
+    }
+    size_t n = ps->n;
+    pthread_mutex_unlock(&ps->lock);
+    return n;
+}
+
+void gort_plugins_owner_name(struct gort_plugins *ps, const void *owner,
+                             char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!ps || !owner)
+        return;
+    pthread_mutex_lock(&ps->lock);
+    for (const struct plugin *q = ps->head; q; q = q->next)
+        if ((const void *)q == owner)
+            copy_str(out, n, q->desc->name);
+    pthread_mutex_unlock(&ps->lock);
+}
+
+/* ---- the end --------------------------------------------------------------
+ */
+
+/* Takes the last loaded plugin off the list. */
+static struct plugin *pop_last(struct gort_plugins *ps)
+{
+    pthread_mutex_lock(&ps->lock);
+    struct plugin *p = ps->head, *prev = NULL;
+    while (p && p->next) {
+        prev = p;
+        p = p->next;
+    }
+    if (p) {
+        if (prev)
+            prev->next = NULL;
+        else
+            ps->head = NULL;
+        ps->tail = prev;
+        ps->n--;
+    }
+    pthread_mutex_unlock(&ps->lock);
+    return p;
+}
+
+static void free_one(struct plugin *p, int64_t drain_ns)
+{
+    int64_t t0 = gort_nanotime();
+    if (drain(p, drain_ns) && finish(p, drain_ns - (gort_nanotime() - t0)))
+        return;
+    fprintf(stderr,
+            "gortd: plugin %s: %llu goroutines it started still run; "
+            "leaving it mapped%s\n",
+            p->desc->name, (unsigned long long)gort_group_live(&p->group),
+            p->fini_done ? "" : ", fini not called");
+}
+
+void gort_plugins_free(struct gort_plugins *ps, int64_t drain_ns)
+{
+    if (!ps)
+        return;
+    if (drain_ns <= 0)
+        drain_ns = DRAIN_DEFAULT_NS;
+    /* Last loaded, first finished: a later plugin may use an earlier one's
+     * state (not yet, but nginx's order is the safe one). */
+    struct plugin *p;
+    while ((p = pop_last(ps)))
+        free_one(p, drain_ns);
+    while ((p = ps->draining)) {
+        ps->draining = p->next;
+        free_one(p, drain_ns);
+    }
+    gort_mux_free(ps->served);
+    pthread_mutex_destroy(&ps->lock);
+    free(ps->dir_real);
+    free(ps->dir);
+    free(ps);
+}
