@@ -49,19 +49,19 @@ static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
 struct daemon {
     const char *listen;
     const char *plugins_dir; /* NULL: no plugins, no routes */
-    struct gort_plugins *plugins;
-    struct gort_http_server *server;
-    struct gort_mux *mux;         /* the table being served */
+    struct plugins *plugins;
+    struct httpd_server *server;
+    struct mux *mux;              /* the table being served */
     int ops_running;              /* control-plane plugin operations */
     pthread_mutex_t catalog_lock; /* plugins/mux vs the control thread */
-    struct gort_http_config http;
+    struct httpd_config http;
     long max_header_bytes, max_body_bytes, max_conns;
     int exit_code;
 };
 
 /* The initial routes: every plugin in --plugins-dir that loads. A refused
  * plugin is reported and skipped; only an unusable directory stops gortd. */
-static int load_plugins(struct daemon *d, struct gort_mux *mux)
+static int load_plugins(struct daemon *d, struct mux *mux)
 {
     char err[512];
 
@@ -70,52 +70,51 @@ static int load_plugins(struct daemon *d, struct gort_mux *mux)
                         "request gets 404\n");
         return 0;
     }
-    d->plugins = gort_plugins_new(d->plugins_dir, err, sizeof err);
+    d->plugins = plugins_new(d->plugins_dir, err, sizeof err);
     if (!d->plugins) {
         fprintf(stderr, "gortd: %s\n", err);
         return -1;
     }
-    int n = gort_plugins_load_dir(d->plugins, mux);
+    int n = plugins_load_dir(d->plugins, mux);
     if (n < 0)
         return -1;
     fprintf(stderr, "gortd: %d plugin%s loaded from %s, %zu routes\n", n,
-            n == 1 ? "" : "s", d->plugins_dir, gort_mux_count(mux));
+            n == 1 ? "" : "s", d->plugins_dir, mux_count(mux));
     return 0;
 }
 
-static struct gort_http_server *http_start(struct daemon *d,
-                                           struct gort_mux **mux)
+static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
 {
     char err[512];
-    *mux = gort_mux_new();
+    *mux = mux_new();
     if (!*mux) {
         fprintf(stderr, "gortd: routes: out of memory\n");
         return NULL;
     }
     if (load_plugins(d, *mux) < 0)
         return NULL;
-    int fd = gort_http_listen(d->listen, 4096, err, sizeof err);
+    int fd = httpd_listen(d->listen, 4096, err, sizeof err);
     if (fd < 0) {
         fprintf(stderr, "gortd: %s\n", err);
         return NULL;
     }
     if (d->plugins) {
-        d->http.route_pin = gort_plugins_route_pin;
-        d->http.route_unpin = gort_plugins_route_unpin;
+        d->http.route_pin = plugins_route_pin;
+        d->http.route_unpin = plugins_route_unpin;
     }
-    struct gort_http_server *s = gort_http_server_new(fd, &d->http, *mux);
-    int rc = s ? gort_http_server_start(s) : -ENOMEM;
+    struct httpd_server *s = httpd_server_new(fd, &d->http, *mux);
+    int rc = s ? httpd_server_start(s) : -ENOMEM;
     if (rc < 0) {
         fprintf(stderr, "gortd: http: %s\n", gort_strerror(rc));
         return NULL;
     }
     char bound[80];
-    if (gort_http_local_addr(fd, bound, sizeof bound) < 0)
+    if (httpd_local_addr(fd, bound, sizeof bound) < 0)
         snprintf(bound, sizeof bound, "%s", d->listen);
     /* The bound address, not the flag: with port 0 it is the kernel's. */
     fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", bound,
             gort_gomaxprocs(0));
-    ctl_set_http_source((ctl_http_stats_fn)gort_http_server_stats, s);
+    ctl_set_http_source((ctl_http_stats_fn)httpd_server_stats, s);
     return s;
 }
 
@@ -127,20 +126,20 @@ static size_t catalog_routes(void *arg, struct ctl_http_route *out, size_t n,
     struct daemon *d = arg;
     char owner[128];
     pthread_mutex_lock(&d->catalog_lock);
-    size_t total = d->mux ? gort_mux_count(d->mux) : 0;
+    size_t total = d->mux ? mux_count(d->mux) : 0;
     for (size_t i = 0; i < total && i < n; i++) {
-        struct gort_mux_route_info ri;
-        gort_mux_route(d->mux, i, &ri);
-        gort_plugins_owner_name(d->plugins, ri.owner, owner, sizeof owner);
+        struct mux_route_info ri;
+        mux_route(d->mux, i, &ri);
+        plugins_owner_name(d->plugins, ri.owner, owner, sizeof owner);
         out[i] = (struct ctl_http_route){
             ctl_arena_strdup(a, ri.pattern), ctl_arena_strdup(a, owner),
-            gort_plugins_route_requests(ri.owner, ri.arg)};
+            plugins_route_requests(ri.owner, ri.arg)};
     }
     pthread_mutex_unlock(&d->catalog_lock);
     return total;
 }
 
-static void plugin_out(const struct gort_plugin_info *in, struct ctl_plugin *o,
+static void plugin_out(const struct plugin_status *in, struct ctl_plugin *o,
                        struct ctl_arena *a)
 {
     *o = (struct ctl_plugin){ctl_arena_strdup(a, in->name),
@@ -160,7 +159,7 @@ struct plugins_walk {
     struct ctl_arena *a;
 };
 
-static void plugins_one(const struct gort_plugin_info *info, void *arg)
+static void plugins_one(const struct plugin_status *info, void *arg)
 {
     struct plugins_walk *w = arg;
     if (w->i < w->n)
@@ -174,8 +173,7 @@ static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n,
     struct daemon *d = arg;
     struct plugins_walk w = {out, 0, n, a};
     pthread_mutex_lock(&d->catalog_lock);
-    size_t total =
-        d->plugins ? gort_plugins_each(d->plugins, plugins_one, &w) : 0;
+    size_t total = d->plugins ? plugins_each(d->plugins, plugins_one, &w) : 0;
     pthread_mutex_unlock(&d->catalog_lock);
     return total;
 }
@@ -189,10 +187,10 @@ static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
                       size_t errlen)
 {
     struct daemon *d = arg;
-    struct gort_plugin_info info;
+    struct plugin_status info;
     int rc;
     pthread_mutex_lock(&d->catalog_lock);
-    struct gort_plugins *ps = d->plugins;
+    struct plugins *ps = d->plugins;
     if (ps)
         d->ops_running++;
     pthread_mutex_unlock(&d->catalog_lock);
@@ -203,13 +201,11 @@ static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
         return -ENXIO;
     }
     if (op == CTL_PLUGIN_LOAD)
-        rc = gort_plugins_hot_load(ps, name, deadline, &info, err, errlen);
+        rc = plugins_hot_load(ps, name, deadline, &info, err, errlen);
     else if (op == CTL_PLUGIN_UNLOAD)
-        rc = gort_plugins_unload(ps, name, drain_ns, deadline, &info, err,
-                                 errlen);
+        rc = plugins_unload(ps, name, drain_ns, deadline, &info, err, errlen);
     else
-        rc = gort_plugins_replace(ps, name, drain_ns, deadline, &info, err,
-                                  errlen);
+        rc = plugins_replace(ps, name, drain_ns, deadline, &info, err, errlen);
     if (rc == 0 || rc == -EBUSY)
         plugin_out(&info, out, a);
     pthread_mutex_lock(&d->catalog_lock);
@@ -228,10 +224,10 @@ static const struct ctl_catalog *catalog_of(struct daemon *d)
 
 /* The plugin loader publishes its tables here: the server swaps (and waits
  * for requests still matching against the old table), the catalog follows. */
-static struct gort_mux *publish(void *arg, struct gort_mux *next)
+static struct mux *publish(void *arg, struct mux *next)
 {
     struct daemon *d = arg;
-    struct gort_mux *old = gort_http_server_swap_mux(d->server, next);
+    struct mux *old = httpd_server_swap_mux(d->server, next);
     pthread_mutex_lock(&d->catalog_lock);
     d->mux = next;
     pthread_mutex_unlock(&d->catalog_lock);
@@ -243,7 +239,7 @@ static struct gort_mux *publish(void *arg, struct gort_mux *next)
 static void plugins_release(struct daemon *d)
 {
     pthread_mutex_lock(&d->catalog_lock);
-    struct gort_plugins *ps = d->plugins;
+    struct plugins *ps = d->plugins;
     d->plugins = NULL;
     d->mux = NULL;
     pthread_mutex_unlock(&d->catalog_lock);
@@ -260,7 +256,7 @@ static void plugins_release(struct daemon *d)
     pthread_mutex_lock(&d->catalog_lock);
     d->mux = NULL;
     pthread_mutex_unlock(&d->catalog_lock);
-    gort_plugins_free(ps, d->http.shutdown_timeout_ns);
+    plugins_free(ps, d->http.shutdown_timeout_ns);
 }
 
 static void rescan(struct daemon *d)
@@ -270,7 +266,7 @@ static void rescan(struct daemon *d)
         return;
     }
     fprintf(stderr, "gortd: SIGHUP: rescanning %s\n", d->plugins_dir);
-    int failed = gort_plugins_rescan(d->plugins, 0);
+    int failed = plugins_rescan(d->plugins, 0);
     fprintf(stderr, "gortd: SIGHUP: rescan done, %d step%s failed\n", failed,
             failed == 1 ? "" : "s");
 }
@@ -278,11 +274,11 @@ static void rescan(struct daemon *d)
 static void main_goroutine(void *arg)
 {
     struct daemon *d = arg;
-    struct gort_mux *mux = NULL;
-    struct gort_http_server *s = http_start(d, &mux);
+    struct mux *mux = NULL;
+    struct httpd_server *s = http_start(d, &mux);
     if (!s) {
         d->exit_code = 1;
-        gort_mux_free(mux);
+        mux_free(mux);
         plugins_release(d);
         return;
     }
@@ -291,8 +287,8 @@ static void main_goroutine(void *arg)
     d->server = s;
     pthread_mutex_unlock(&d->catalog_lock);
     if (d->plugins) {
-        struct gort_plugins_host host = {publish, d};
-        gort_plugins_attach(d->plugins, mux, &host);
+        struct plugins_host host = {publish, d};
+        plugins_attach(d->plugins, mux, &host);
     }
     ctl_set_catalog(catalog_of(d));
     while (!atomic_load(&stop_requested)) {
@@ -300,7 +296,7 @@ static void main_goroutine(void *arg)
             rescan(d);
         gort_sleep(MAIN_POLL_NS);
     }
-    if (gort_http_server_shutdown(s) == -ETIMEDOUT) {
+    if (httpd_server_shutdown(s) == -ETIMEDOUT) {
         fprintf(stderr, "gortd: shutdown timeout: connections still busy\n");
         return;
     }
@@ -375,7 +371,7 @@ int main(int argc, char **argv)
     struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def)};
     struct daemon d = {.listen = ":8080",
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
-    gort_http_config_default(&d.http);
+    httpd_config_default(&d.http);
     d.max_header_bytes = (long)d.http.max_header_bytes;
     d.max_body_bytes = (long)d.http.max_body_bytes;
     d.max_conns = d.http.max_conns;

@@ -39,8 +39,8 @@ void ctl_stop(struct ctl_server *s);
 /* Where GetStats/WatchStats read the HTTP front end's counters: gortd sets
  * it once its server runs (Stats.http stays absent until then). The
  * callback runs on the control thread and must not block. */
-struct gort_http_stats;
-typedef void (*ctl_http_stats_fn)(void *arg, struct gort_http_stats *out);
+struct httpd_stats;
+typedef void (*ctl_http_stats_fn)(void *arg, struct httpd_stats *out);
 void ctl_set_http_source(ctl_http_stats_fn fn, void *arg);
 
 /* Where ListRoutes/ListPlugins read the route table and the loaded
@@ -71,7 +71,7 @@ struct ctl_catalog {
      * the old code (<= 0: the loader's default), all within deadline
      * (CLOCK_MONOTONIC ns, 0 = none). 0 with *out describing the
      * plugin (the new one; for unload, the one that was), or a negative
-     * errno with err set (gort_plugins_hot_load's list). Blocks. */
+     * errno with err set (plugins_hot_load's list). Blocks. */
     int (*op)(void *arg, enum ctl_plugin_op op, const char *name,
               int64_t drain_ns, int64_t deadline, struct ctl_plugin *out,
               struct ctl_arena *a, char *err, size_t errlen);

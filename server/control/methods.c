@@ -157,7 +157,7 @@ static Gort__V1__HttpStats *http_fill(struct ctl_ctx *cx)
     ctl_http_stats_fn fn = atomic_load_explicit(&http_fn, memory_order_acquire);
     if (!fn)
         return NULL;
-    struct gort_http_stats st;
+    struct httpd_stats st;
     fn(atomic_load_explicit(&http_arg, memory_order_relaxed), &st);
     Gort__V1__HttpStats *h = NEW(cx, Gort__V1__HttpStats, gort__v1__http_stats);
     h->conns_open = st.conns_open;

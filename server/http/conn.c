@@ -25,7 +25,7 @@
 #include "gort/net.h"
 #include "http/internal.h"
 
-void http_log(struct gort_http_server *s, const char *fmt, ...)
+void http_log(struct httpd_server *s, const char *fmt, ...)
 {
     if (s && s->cfg.quiet)
         return;
@@ -92,16 +92,16 @@ enum head_result { HEAD_OK = 0, HEAD_EOF = -1, HEAD_GONE = -2 };
 /* Reads until a whole head is buffered. Returns its length, HEAD_EOF when
  * the client closed between requests, HEAD_GONE on a read error or timeout,
  * or a negative HTTP status (-400, -431, ...) from the parser. */
-static int read_head(struct http_conn *c, struct gort_http_req_head *h)
+static int read_head(struct http_conn *c, struct http_req_head *h)
 {
-    struct gort_http_limits lim = {c->srv->cfg.max_header_bytes,
-                                   c->srv->cfg.max_uri_bytes};
+    struct httpd_limits lim = {c->srv->cfg.max_header_bytes,
+                               c->srv->cfg.max_uri_bytes};
     size_t scanned = 0;
     bool deadline_set = false;
     for (;;) {
         if (c->len > c->off) {
-            int rc = gort_http_parse_request_resume(
-                c->buf + c->off, c->len - c->off, &lim, h, &scanned);
+            int rc = http_parse_request_resume(c->buf + c->off, c->len - c->off,
+                                               &lim, h, &scanned);
             if (rc != 0)
                 return rc;
         }
@@ -132,7 +132,7 @@ static int read_head(struct http_conn *c, struct gort_http_req_head *h)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void count_status(struct gort_http_server *s, int status)
+static void count_status(struct httpd_server *s, int status)
 {
     int cls = status / 100;
     if (cls >= 1 && cls <= 5)
@@ -158,7 +158,7 @@ static void refuse(struct http_conn *c, int status)
  * matters: a reader that read gen, then lost the CPU until a swap had
  * already found that slot empty, would otherwise count itself in a slot
  * nobody waits on any more. */
-static struct gort_mux *mux_enter(struct gort_http_server *s, uint64_t *slot)
+static struct mux *mux_enter(struct httpd_server *s, uint64_t *slot)
 {
     for (;;) {
         uint64_t g = atomic_load(&s->gen);
@@ -171,7 +171,7 @@ static struct gort_mux *mux_enter(struct gort_http_server *s, uint64_t *slot)
     }
 }
 
-static void mux_exit(struct gort_http_server *s, uint64_t slot)
+static void mux_exit(struct httpd_server *s, uint64_t slot)
 {
     atomic_fetch_sub(&s->readers[slot], 1);
 }
@@ -179,8 +179,8 @@ static void mux_exit(struct gort_http_server *s, uint64_t slot)
 /* Nests: a wrapper (the plugin trampoline) that calls a handler through
  * this gets control back after an abort and the outer call sees a normal
  * return with w->aborted set. */
-bool gort_http_call(gort_http_response *w, gort_http_request *r,
-                    gort_http_handler h, void *arg)
+bool http_call(gort_http_response *w, gort_http_request *r, gort_http_handler h,
+               void *arg)
 {
     jmp_buf jb, *prev = w->abort_jb;
     w->abort_jb = &jb;
@@ -192,7 +192,7 @@ bool gort_http_call(gort_http_response *w, gort_http_request *r,
 
 /* The strings a 200 match points to inside the route table: the pattern,
  * the wildcards' names. */
-static size_t match_strings(struct gort_mux_match *m, const char ***strs)
+static size_t match_strings(struct mux_match *m, const char ***strs)
 {
     size_t n = 0;
     strs[n++] = &m->pattern;
@@ -205,10 +205,10 @@ static size_t match_strings(struct gort_mux_match *m, const char ***strs)
  * for the caller to free when buf is too small), so that the request lets
  * go of the table as soon as it is matched: a table swap then waits for
  * matching only, never for a handler. false when out of memory. */
-static bool match_detach(struct gort_mux_match *m, char *buf, size_t len,
+static bool match_detach(struct mux_match *m, char *buf, size_t len,
                          char **heap)
 {
-    const char **strs[1 + GORT_MUX_MAX_VALUES];
+    const char **strs[1 + MUX_MAX_VALUES];
     size_t n = match_strings(m, strs), need = 0, used = 0;
     for (size_t i = 0; i < n; i++)
         need += strlen(*strs[i]) + 1;
@@ -226,13 +226,13 @@ static bool match_detach(struct gort_mux_match *m, char *buf, size_t len,
 /* Matches the request and, for a routed one, detaches the match from the
  * table and pins the route's owner: all inside the table's reader section,
  * which ends here. Returns the status. */
-static int route(struct gort_http_server *s, const struct gort_mux_request *mr,
-                 struct gort_mux_match *m, char *mbuf, size_t blen, char *names,
+static int route(struct httpd_server *s, const struct mux_request *mr,
+                 struct mux_match *m, char *mbuf, size_t blen, char *names,
                  size_t nameslen, char **heap)
 {
     uint64_t slot;
-    struct gort_mux *mux = mux_enter(s, &slot);
-    int st = gort_mux_match(mux, mr, m, mbuf, blen);
+    struct mux *mux = mux_enter(s, &slot);
+    int st = mux_match(mux, mr, m, mbuf, blen);
     if (st == 200 && !match_detach(m, names, nameslen, heap))
         st = 500;
     if (st == 200 && m->owner && s->cfg.route_pin)
@@ -241,11 +241,11 @@ static int route(struct gort_http_server *s, const struct gort_mux_request *mr,
     return st;
 }
 
-static void run_handler(struct gort_http_server *s, gort_http_response *w,
-                        gort_http_request *r, struct gort_mux_match *m)
+static void run_handler(struct httpd_server *s, gort_http_response *w,
+                        gort_http_request *r, struct mux_match *m)
 {
     atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
-    gort_http_call(w, r, (gort_http_handler)m->handler, m->arg);
+    http_call(w, r, (gort_http_handler)m->handler, m->arg);
     atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
     if (m->owner && s->cfg.route_unpin)
         s->cfg.route_unpin(m->owner);
@@ -253,7 +253,7 @@ static void run_handler(struct gort_http_server *s, gort_http_response *w,
 
 /* Writes the answer of a request the mux did not route (redirect, 404,
  * 405, OPTIONS *). Returns the status. */
-static int answer_unrouted(gort_http_response *w, struct gort_mux_match *m,
+static int answer_unrouted(gort_http_response *w, struct mux_match *m,
                            const gort_http_request *r)
 {
     if (strcmp(r->method, "OPTIONS") == 0 && strcmp(r->target, "*") == 0) {
@@ -284,16 +284,16 @@ static int answer_unrouted(gort_http_response *w, struct gort_mux_match *m,
 }
 
 static bool body_too_large(const struct http_conn *c,
-                           const struct gort_http_req_head *h)
+                           const struct http_req_head *h)
 {
     return h->content_length > c->srv->cfg.max_body_bytes;
 }
 
 /* Serves one parsed request; returns true when the connection stays open. */
-static bool serve_request(struct http_conn *c, struct gort_http_req_head *h,
+static bool serve_request(struct http_conn *c, struct http_req_head *h,
                           size_t headlen)
 {
-    struct gort_http_server *s = c->srv;
+    struct httpd_server *s = c->srv;
     _Alignas(void *) char small[2048];
     gort_http_request r;
     c->off += headlen;
@@ -318,13 +318,13 @@ static bool serve_request(struct http_conn *c, struct gort_http_req_head *h,
         w->close_after = true; /* the body was not read: framing unknown */
         gort_http_error(w, gort_http_status_text(status), status);
     } else {
-        struct gort_mux_match m;
-        size_t blen = GORT_MUX_BUF_LEN(h->path.len, h->query.len);
+        struct mux_match m;
+        size_t blen = MUX_BUF_LEN(h->path.len, h->query.len);
         char mbuf_small[1024], names[256], *names_heap = NULL;
         char *mbuf = blen <= sizeof mbuf_small ? mbuf_small : malloc(blen);
-        struct gort_mux_request mr = {
-            r.method,    strlen(r.method), r.host,       strlen(r.host),
-            h->path.ptr, h->path.len,      h->query.ptr, h->query.len};
+        struct mux_request mr = {r.method,       strlen(r.method), r.host,
+                                 strlen(r.host), h->path.ptr,      h->path.len,
+                                 h->query.ptr,   h->query.len};
         int st = mbuf ? route(s, &mr, &m, mbuf, blen, names, sizeof names,
                               &names_heap)
                       : 500;
@@ -363,7 +363,7 @@ void http_conn_close(struct http_conn *c);
  * byte arrives. Returns false when the connection must close instead. */
 static bool go_idle(struct http_conn *c, bool rearm)
 {
-    struct gort_http_server *s = c->srv;
+    struct httpd_server *s = c->srv;
     free(c->buf);
     c->buf = NULL;
     c->cap = c->len = c->off = 0;
@@ -394,7 +394,7 @@ static void label_conn(struct http_conn *c)
 void http_conn_serve(void *arg)
 {
     struct http_conn *c = arg;
-    struct gort_http_server *s = c->srv;
+    struct httpd_server *s = c->srv;
     pthread_mutex_lock(&s->conns_lock);
     bool was_idle = c->idle;
     c->idle = false;
@@ -418,7 +418,7 @@ void http_conn_serve(void *arg)
         }
     }
     label_conn(c);
-    struct gort_http_req_head head, *h = &head;
+    struct http_req_head head, *h = &head;
     for (;;) {
         int rc = read_head(c, h);
         if (rc == HEAD_EOF || rc == HEAD_GONE)

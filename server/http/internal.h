@@ -19,10 +19,10 @@
 #define HTTP_RESP_ARENA 2048
 #define HTTP_DRAIN_MAX (256 * 1024) /* unread body we skip to keep alive */
 
-struct gort_http_server {
+struct httpd_server {
     int lfd;
-    struct gort_http_config cfg;
-    struct gort_mux *_Atomic mux;
+    struct httpd_config cfg;
+    struct mux *_Atomic mux;
     _Atomic uint64_t gen;       /* bumped by every mux swap */
     _Atomic int64_t readers[2]; /* requests using the mux of gen & 1 */
     pthread_mutex_t swap_lock;
@@ -38,7 +38,7 @@ struct gort_http_server {
 };
 
 struct http_conn {
-    struct gort_http_server *srv;
+    struct httpd_server *srv;
     int fd;
     bool idle; /* under srv->conns_lock */
     char remote[64];
@@ -50,8 +50,8 @@ struct http_conn {
 
 struct gort_http_request {
     struct http_conn *c;
-    const struct gort_http_req_head *head;
-    struct gort_mux_match *match;
+    const struct http_req_head *head;
+    struct mux_match *match;
     char *strs; /* NUL-terminated copies, see request_init */
     const char *method, *target, *path, *query, *proto, *host;
     const char **hname, **hvalue; /* nheaders entries in strs */
@@ -59,7 +59,7 @@ struct gort_http_request {
     /* body */
     int64_t body_left; /* Content-Length bytes not yet read */
     bool chunked, body_done, expect_continue, continue_sent;
-    struct gort_http_chunked dec;
+    struct http_chunked dec;
     int body_err;
 };
 
@@ -82,7 +82,7 @@ struct gort_http_response {
 /* http_conn.c */
 void http_conn_serve(void *arg);
 int http_conn_read_more(struct http_conn *c);
-void http_log(struct gort_http_server *s, const char *fmt, ...)
+void http_log(struct httpd_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* http_response.c */
@@ -97,7 +97,7 @@ int http_conn_write(struct http_conn *c, const void *buf, size_t n);
 
 /* http_request.c */
 int http_request_init(struct gort_http_request *r, struct http_conn *c,
-                      const struct gort_http_req_head *head, char *small,
+                      const struct http_req_head *head, char *small,
                       size_t smallcap);
 void http_request_free(struct gort_http_request *r, char *small);
 /* Skips what the handler left unread; false when the connection cannot be

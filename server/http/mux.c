@@ -44,7 +44,7 @@
  * them. A walk visits a node at most once (its depth fixes the segment it
  * sees), so the worst case is the size of the tree and the usual case one
  * node and one binary search per segment; recursion is bounded by the
- * longest pattern (GORT_MUX_MAX_SEGMENTS), never by the request.
+ * longest pattern (MUX_MAX_SEGMENTS), never by the request.
  *
  * Publishing. A mux is mutated only before it is published. The server
  * holds one pointer to the current mux (stored with release, loaded with
@@ -63,7 +63,7 @@
  * segment "%2F" never matches {x}; here "%2F" is an ordinary segment. A
  * Location keeps the request's own escaping (Go unescapes and re-escapes).
  * Wildcard names are ASCII C identifiers (Go: Unicode letters too). Limits
- * Go lacks: GORT_MUX_MAX_VALUES, GORT_MUX_MAX_SEGMENTS, GORT_MUX_ALLOW_MAX.
+ * Go lacks: MUX_MAX_VALUES, MUX_MAX_SEGMENTS, MUX_ALLOW_MAX.
  * Registration returns an error where Go panics.
  */
 #include "http/mux.h"
@@ -94,7 +94,7 @@ struct route {
     size_t host_len;
     struct seg *segs; /* at least one */
     size_t nsegs;
-    size_t nnamed; /* named wildcards, <= GORT_MUX_MAX_VALUES */
+    size_t nnamed; /* named wildcards, <= MUX_MAX_VALUES */
     void *handler;
     void *arg;
     const void *owner;
@@ -120,7 +120,7 @@ struct node {
     char key[];         /* the key of the edge to this node */
 };
 
-struct gort_mux {
+struct mux {
     struct route **routes; /* in registration order; owned */
     size_t nroutes, cap;
     struct node *root; /* level 0: hosts; owned */
@@ -584,9 +584,8 @@ static int parse_wildcard(struct parse *ps, size_t off, const char *seg,
     if (name_seen(ps->r, name, nl))
         return parse_fail(ps, off, "duplicate wildcard name \"%.*s\"", (int)nl,
                           name);
-    if (ps->r->nnamed == GORT_MUX_MAX_VALUES)
-        return parse_fail(ps, off, "more than %d wildcards",
-                          GORT_MUX_MAX_VALUES);
+    if (ps->r->nnamed == MUX_MAX_VALUES)
+        return parse_fail(ps, off, "more than %d wildcards", MUX_MAX_VALUES);
     seg_add(ps, multi ? SEG_MULTI : SEG_WILD, name, nl);
     return 0;
 }
@@ -623,9 +622,9 @@ static int parse_path(struct parse *ps, size_t off)
     for (size_t i = 0; i < n && rc == 0;) {
         size_t s = i + 1, e = s + strcspn(path + s, "/");
 
-        if (r->nsegs == GORT_MUX_MAX_SEGMENTS)
+        if (r->nsegs == MUX_MAX_SEGMENTS)
             return parse_fail(ps, off + i, "more than %d segments",
-                              GORT_MUX_MAX_SEGMENTS);
+                              MUX_MAX_SEGMENTS);
         if (s == n)
             seg_add(ps, SEG_MULTI, NULL, 0); /* trailing slash: a subtree */
         else
@@ -969,9 +968,9 @@ static int tree_insert(struct node *root, const struct route *r)
 
 /* ---- method sets (Allow) ------------------------------------------------- */
 
-/* Enough for any Allow value that fits GORT_MUX_ALLOW_MAX (3 bytes at least
+/* Enough for any Allow value that fits MUX_ALLOW_MAX (3 bytes at least
  * per method with its ", "). */
-#define MSET_MAX (GORT_MUX_ALLOW_MAX / 3 + 2)
+#define MSET_MAX (MUX_ALLOW_MAX / 3 + 2)
 
 struct mset {
     const char *s[MSET_MAX];
@@ -1048,9 +1047,9 @@ static int no_memory(char *err, size_t errlen)
 }
 
 /* Refuses r when it conflicts with a registered route, or when its method
- * would make a full Allow list longer than GORT_MUX_ALLOW_MAX. */
-static int route_admit(const struct gort_mux *mux, const struct route *r,
-                       char *err, size_t errlen)
+ * would make a full Allow list longer than MUX_ALLOW_MAX. */
+static int route_admit(const struct mux *mux, const struct route *r, char *err,
+                       size_t errlen)
 {
     struct mset all = {.n = 0};
 
@@ -1063,21 +1062,21 @@ static int route_admit(const struct gort_mux *mux, const struct route *r,
     mset_all(&all, mux->root);
     mset_add(&all, r->method, r->method_len);
     mset_add_head(&all);
-    if (all.overflow || mset_joined_len(&all) >= GORT_MUX_ALLOW_MAX) {
+    if (all.overflow || mset_joined_len(&all) >= MUX_ALLOW_MAX) {
         struct sbuf sb;
 
         sb_init(&sb, err, errlen);
         sb_printf(&sb, "pattern ");
         sb_pattern(&sb, r->pattern);
         sb_printf(&sb, ": too many methods for an Allow header of %d bytes",
-                  GORT_MUX_ALLOW_MAX);
+                  MUX_ALLOW_MAX);
         return -EINVAL;
     }
     return 0;
 }
 
 /* Adds an admitted route to the tree and the list; mux owns it after 0. */
-static int mux_add(struct gort_mux *mux, struct route *r)
+static int mux_add(struct mux *mux, struct route *r)
 {
     if (mux->nroutes == mux->cap) {
         size_t cap = mux->cap ? 2 * mux->cap : 16;
@@ -1094,9 +1093,9 @@ static int mux_add(struct gort_mux *mux, struct route *r)
     return 0;
 }
 
-struct gort_mux *gort_mux_new(void)
+struct mux *mux_new(void)
 {
-    struct gort_mux *mux = calloc(1, sizeof *mux);
+    struct mux *mux = calloc(1, sizeof *mux);
 
     if (mux)
         mux->root = node_new(NULL, 0);
@@ -1107,7 +1106,7 @@ struct gort_mux *gort_mux_new(void)
     return mux;
 }
 
-void gort_mux_free(struct gort_mux *mux)
+void mux_free(struct mux *mux)
 {
     if (!mux)
         return;
@@ -1118,8 +1117,8 @@ void gort_mux_free(struct gort_mux *mux)
     free(mux);
 }
 
-int gort_mux_handle(struct gort_mux *mux, const char *pattern, void *handler,
-                    void *arg, const void *owner, char *err, size_t errlen)
+int mux_handle(struct mux *mux, const char *pattern, void *handler, void *arg,
+               const void *owner, char *err, size_t errlen)
 {
     struct route *r;
     int rc;
@@ -1144,8 +1143,8 @@ int gort_mux_handle(struct gort_mux *mux, const char *pattern, void *handler,
     return rc;
 }
 
-int gort_mux_conflict_owner(const struct gort_mux *mux, const char *pattern,
-                            const void **owner)
+int mux_conflict_owner(const struct mux *mux, const char *pattern,
+                       const void **owner)
 {
     struct route *r;
     int rc;
@@ -1170,7 +1169,7 @@ int gort_mux_conflict_owner(const struct gort_mux *mux, const char *pattern,
 
 /* Re-parses a registered pattern (it parsed once, so only memory can fail)
  * into mux, skipping the conflict check it already passed. */
-static int mux_add_copy(struct gort_mux *mux, const struct route *src)
+static int mux_add_copy(struct mux *mux, const struct route *src)
 {
     struct route *r;
     int rc = route_parse(src->pattern, NULL, 0, &r);
@@ -1186,13 +1185,13 @@ static int mux_add_copy(struct gort_mux *mux, const struct route *src)
     return rc;
 }
 
-struct gort_mux *gort_mux_clone(const struct gort_mux *mux)
+struct mux *mux_clone(const struct mux *mux)
 {
-    struct gort_mux *c = gort_mux_new();
+    struct mux *c = mux_new();
 
     for (size_t i = 0; c && mux && i < mux->nroutes; i++) {
         if (mux_add_copy(c, mux->routes[i]) < 0) {
-            gort_mux_free(c);
+            mux_free(c);
             c = NULL;
         }
     }
@@ -1200,7 +1199,7 @@ struct gort_mux *gort_mux_clone(const struct gort_mux *mux)
 }
 
 /* The tree of mux's routes not owned by owner, in a new root. */
-static struct node *tree_without(const struct gort_mux *mux, const void *owner)
+static struct node *tree_without(const struct mux *mux, const void *owner)
 {
     struct node *root = node_new(NULL, 0);
 
@@ -1214,7 +1213,7 @@ static struct node *tree_without(const struct gort_mux *mux, const void *owner)
     return root;
 }
 
-int gort_mux_remove_owner(struct gort_mux *mux, const void *owner)
+int mux_remove_owner(struct mux *mux, const void *owner)
 {
     struct node *root;
     size_t kept = 0, removed;
@@ -1244,21 +1243,19 @@ int gort_mux_remove_owner(struct gort_mux *mux, const void *owner)
     return (int)removed;
 }
 
-size_t gort_mux_count(const struct gort_mux *mux)
+size_t mux_count(const struct mux *mux)
 {
     return mux ? mux->nroutes : 0;
 }
 
-int gort_mux_route(const struct gort_mux *mux, size_t i,
-                   struct gort_mux_route_info *out)
+int mux_route(const struct mux *mux, size_t i, struct mux_route_info *out)
 {
     const struct route *r;
 
-    if (i >= gort_mux_count(mux))
+    if (i >= mux_count(mux))
         return -ENOENT;
     r = mux->routes[i];
-    *out =
-        (struct gort_mux_route_info){r->pattern, r->handler, r->arg, r->owner};
+    *out = (struct mux_route_info){r->pattern, r->handler, r->arg, r->owner};
     return 0;
 }
 
@@ -1270,16 +1267,16 @@ struct walk {
     size_t len;
     char *scratch; /* values go here, at their segments' offsets; NULL in a
                       trial walk, which records nothing */
-    struct gort_mux_value *vals;
+    struct mux_value *vals;
     size_t nvals; /* values of the route found */
 };
 
 /* One request being matched. */
 struct mctx {
     const struct node *root;
-    struct gort_mux_request q; /* host without its port */
-    char *loc;                 /* the Location area of the caller's buffer */
-    struct gort_mux_match *out;
+    struct mux_request q; /* host without its port */
+    char *loc;            /* the Location area of the caller's buffer */
+    struct mux_match *out;
 };
 
 static const struct route *walk_path(struct walk *w, const struct node *n,
@@ -1289,11 +1286,11 @@ static void walk_record(struct walk *w, size_t nv, size_t from, size_t to)
 {
     size_t n;
 
-    if (!w->scratch || nv >= GORT_MUX_MAX_VALUES)
+    if (!w->scratch || nv >= MUX_MAX_VALUES)
         return;
     n = unescape(w->path + from, to - from, w->scratch + from);
     w->scratch[from + n] = '\0';
-    w->vals[nv] = (struct gort_mux_value){NULL, w->scratch + from, n};
+    w->vals[nv] = (struct mux_value){NULL, w->scratch + from, n};
 }
 
 static const struct route *walk_leaf(struct walk *w, const struct node *n,
@@ -1389,7 +1386,7 @@ static const struct route *walk_method(struct walk *w, const struct node *hn,
 
 /* Within one host: the exact method, GET for HEAD, then any method. */
 static const struct route *walk_host(struct walk *w, const struct node *hn,
-                                     const struct gort_mux_request *q)
+                                     const struct mux_request *q)
 {
     const struct route *r;
 
@@ -1434,7 +1431,7 @@ static bool exact_trial(const struct mctx *c, const char *path, size_t len)
     return r && exact_match(r, path, len);
 }
 
-static int found(struct gort_mux_match *out, const struct route *r,
+static int found(struct mux_match *out, const struct route *r,
                  const struct walk *w)
 {
     size_t k = 0;
@@ -1511,7 +1508,7 @@ static void allow_host(const struct mctx *c, const struct node *hn,
  * path plus '/'), HEAD with GET, sorted, into out->allow. */
 static bool allow(struct mctx *c, size_t slash_len)
 {
-    struct gort_mux_match *out = c->out;
+    struct mux_match *out = c->out;
     struct mset set = {.n = 0};
 
     if (c->q.host_len)
@@ -1553,7 +1550,7 @@ MUX_SLOW static int match_slow(struct mctx *c, const struct route *r,
     return c->out->status = allow(c, slash_len) ? 405 : 404;
 }
 
-static void match_reset(struct gort_mux_match *out)
+static void match_reset(struct mux_match *out)
 {
     out->status = 0;
     out->pattern = NULL;
@@ -1566,16 +1563,15 @@ static void match_reset(struct gort_mux_match *out)
     out->allow_len = 0;
 }
 
-int gort_mux_match(const struct gort_mux *mux,
-                   const struct gort_mux_request *req,
-                   struct gort_mux_match *out, char *buf, size_t buflen)
+int mux_match(const struct mux *mux, const struct mux_request *req,
+              struct mux_match *out, char *buf, size_t buflen)
 {
     struct mctx c = {mux ? mux->root : &empty_root, *req, NULL, out};
     struct walk w = {req->path, req->path_len, buf, out->values, 0};
     const struct route *r;
 
     match_reset(out);
-    if (buflen < GORT_MUX_BUF_LEN(req->path_len, req->query_len))
+    if (buflen < MUX_BUF_LEN(req->path_len, req->query_len))
         return out->status = 414;
     c.loc = buf + req->path_len + 1; /* after the values' room */
     strip_port(&c.q.host, &c.q.host_len);
@@ -1588,8 +1584,8 @@ int gort_mux_match(const struct gort_mux *mux,
     return match_slow(&c, r, &w);
 }
 
-const char *gort_mux_path_value(const struct gort_mux_match *m,
-                                const char *name, size_t *len)
+const char *mux_path_value(const struct mux_match *m, const char *name,
+                           size_t *len)
 {
     for (size_t i = 0; m->status == 200 && i < m->nvalues; i++) {
         if (strcmp(m->values[i].name, name) == 0) {

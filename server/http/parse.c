@@ -22,7 +22,7 @@
  *   4. Only a complete head is split into field lines, and its framing is
  *      decided (Content-Length, Transfer-Encoding, Host, Connection, Expect).
  *   (Steps 1-2 stay bounded too: at most MAX_EMPTY_LINES, a method of
- *   GORT_HTTP_MAX_METHOD bytes and a target of max_uri_bytes are re-read.)
+ *   HTTP_MAX_METHOD bytes and a target of max_uri_bytes are re-read.)
  *
  * Where RFC 9112 leaves the recipient a choice, or where request smuggling
  * is at stake, gort is strict:
@@ -162,7 +162,7 @@ static unsigned char to_lower(unsigned char c)
 }
 
 /* s equals the lower-case literal lit, ignoring ASCII case. */
-static int eq_nocase(struct gort_http_str s, const char *lit)
+static int eq_nocase(struct http_str s, const char *lit)
 {
     size_t i;
 
@@ -180,9 +180,9 @@ static int all_host_chars(const char *p, size_t n)
     return 1;
 }
 
-static struct gort_http_str slice(const char *p, size_t n)
+static struct http_str slice(const char *p, size_t n)
 {
-    struct gort_http_str s = {p, n};
+    struct http_str s = {p, n};
     return s;
 }
 
@@ -193,10 +193,10 @@ struct limits {
     size_t uri;
 };
 
-static struct limits limits_of(const struct gort_http_limits *lim)
+static struct limits limits_of(const struct httpd_limits *lim)
 {
-    struct limits l = {GORT_HTTP_DEFAULT_MAX_HEADER_BYTES,
-                       GORT_HTTP_DEFAULT_MAX_URI_BYTES};
+    struct limits l = {HTTP_DEFAULT_MAX_HEADER_BYTES,
+                       HTTP_DEFAULT_MAX_URI_BYTES};
 
     if (lim && lim->max_header_bytes)
         l.head = lim->max_header_bytes;
@@ -254,8 +254,7 @@ static int skip_empty_lines(const char *buf, size_t len, size_t *pos)
  * Returns the bytes used including the line end, 0 when more are needed, or
  * a status. The major version is judged as soon as its digit arrives, so
  * the HTTP/2 preface gets its 505 from the first line. */
-static int parse_version(const char *p, size_t n,
-                         struct gort_http_req_head *out)
+static int parse_version(const char *p, size_t n, struct http_req_head *out)
 {
     static const char name[] = "HTTP/";
     size_t i;
@@ -292,14 +291,14 @@ static int parse_version(const char *p, size_t n,
  * it is incomplete, or a status. Single spaces only: §3 lets a recipient
  * split on any whitespace, but a strict split is what proxies agree on. */
 static int parse_request_line(const char *p, size_t n, size_t max_uri,
-                              struct gort_http_req_head *out)
+                              struct http_req_head *out)
 {
     size_t i = 0, t;
     int r;
 
-    while (i < n && i <= GORT_HTTP_MAX_METHOD && is_tchar((unsigned char)p[i]))
+    while (i < n && i <= HTTP_MAX_METHOD && is_tchar((unsigned char)p[i]))
         i++;
-    if (i > GORT_HTTP_MAX_METHOD)
+    if (i > HTTP_MAX_METHOD)
         return ST_BAD;
     if (i == n)
         return 0;
@@ -325,8 +324,7 @@ static int parse_request_line(const char *p, size_t n, size_t max_uri,
 
 /* ---- request-target forms (§3.2) ----------------------------------------- */
 
-static void split_path_query(const char *p, size_t n,
-                             struct gort_http_req_head *out)
+static void split_path_query(const char *p, size_t n, struct http_req_head *out)
 {
     const char *q = memchr(p, '?', n);
 
@@ -340,7 +338,7 @@ static void split_path_query(const char *p, size_t n,
 
 /* authority-form, CONNECT only: uri-host ":" port (§3.2.3). */
 static int parse_authority_form(const char *t, size_t n,
-                                struct gort_http_req_head *out)
+                                struct http_req_head *out)
 {
     size_t port = n;
 
@@ -359,7 +357,7 @@ static int parse_authority_form(const char *t, size_t n,
  * authority is invalid for http(s) (RFC 9110 §4.2.1), userinfo is refused
  * (§4.2.4). */
 static int parse_absolute_form(const char *t, size_t n,
-                               struct gort_http_req_head *out)
+                               struct http_req_head *out)
 {
     size_t i = 0, a;
 
@@ -388,7 +386,7 @@ static int parse_absolute_form(const char *t, size_t n,
 }
 
 /* Sets path, query and (for the absolute and authority forms) host. */
-static int parse_target(struct gort_http_req_head *out)
+static int parse_target(struct http_req_head *out)
 {
     const char *t = out->target.ptr;
     size_t n = out->target.len;
@@ -438,7 +436,7 @@ static size_t find_head_end(const char *buf, size_t lim, size_t from,
  * and judged once the head is complete. */
 struct framing {
     int hosts; /* Host field lines */
-    struct gort_http_str host;
+    struct http_str host;
     int has_cl;
     int64_t cl;
     int has_te;
@@ -476,8 +474,7 @@ static int parse_field_line(const char *p, const char *e,
 
 /* The next element of the comma-separated list s (§5.6.1), OWS trimmed,
  * empty elements included. *pos starts at 0; returns 0 after the last. */
-static int list_next(struct gort_http_str s, size_t *pos,
-                     struct gort_http_str *elem)
+static int list_next(struct http_str s, size_t *pos, struct http_str *elem)
 {
     const char *b, *e, *comma;
 
@@ -496,7 +493,7 @@ static int list_next(struct gort_http_str s, size_t *pos,
 }
 
 /* Content-Length = 1*DIGIT (RFC 9110 §8.6): no sign, no space, no list. */
-static int parse_content_length(struct gort_http_str v, struct framing *f)
+static int parse_content_length(struct http_str v, struct framing *f)
 {
     int64_t n = 0;
 
@@ -517,7 +514,7 @@ static int parse_content_length(struct gort_http_str v, struct framing *f)
 
 /* One transfer-coding of a Transfer-Encoding list (§6.1): its name, then
  * optional parameters that only a coding other than chunked may have. */
-static int te_element(struct gort_http_str e)
+static int te_element(struct http_str e)
 {
     size_t n = 0;
 
@@ -537,9 +534,9 @@ static int te_element(struct gort_http_str e)
 /* Transfer-Encoding lines form one list; see the top comment for the
  * verdicts. Errors are judged once the head is complete, so a head with
  * both a bad coding and Content-Length is reported as smuggling (400). */
-static void note_transfer_encoding(struct gort_http_str v, struct framing *f)
+static void note_transfer_encoding(struct http_str v, struct framing *f)
 {
-    struct gort_http_str e;
+    struct http_str e;
     size_t pos = 0;
 
     f->has_te = 1;
@@ -554,9 +551,9 @@ static void note_transfer_encoding(struct gort_http_str v, struct framing *f)
     }
 }
 
-static void note_connection(struct gort_http_str v, struct framing *f)
+static void note_connection(struct http_str v, struct framing *f)
 {
-    struct gort_http_str e;
+    struct http_str e;
     size_t pos = 0;
 
     while (list_next(v, &pos, &e)) {
@@ -567,9 +564,9 @@ static void note_connection(struct gort_http_str v, struct framing *f)
     }
 }
 
-static void note_expect(struct gort_http_str v, struct framing *f)
+static void note_expect(struct http_str v, struct framing *f)
 {
-    struct gort_http_str e;
+    struct http_str e;
     size_t pos = 0;
 
     while (list_next(v, &pos, &e)) {
@@ -613,7 +610,7 @@ static int apply_field(const struct gort_http_header *h, struct framing *f)
 
 /* Splits buf[p..end) into field lines; end is just past the empty line. */
 static int parse_fields(const char *p, const char *end,
-                        struct gort_http_req_head *out, struct framing *f)
+                        struct http_req_head *out, struct framing *f)
 {
     out->nheaders = 0;
     for (;;) {
@@ -626,7 +623,7 @@ static int parse_fields(const char *p, const char *end,
         e = lf > p && lf[-1] == '\r' ? lf - 1 : lf;
         if (e == p)
             return 0;
-        if (out->nheaders == GORT_HTTP_MAX_HEADERS)
+        if (out->nheaders == HTTP_MAX_HEADERS)
             return ST_HEAD_LARGE;
         h = &out->headers[out->nheaders++];
         if ((r = parse_field_line(p, e, h)) < 0)
@@ -639,7 +636,7 @@ static int parse_fields(const char *p, const char *end,
 
 /* The verdict on the message framing and the connection (§6.1, §6.3,
  * §9.3, §3.2; RFC 9110 §10.1.1). */
-static int judge(const struct framing *f, struct gort_http_req_head *out)
+static int judge(const struct framing *f, struct http_req_head *out)
 {
     int http11 = out->version_minor >= 1;
 
@@ -666,8 +663,8 @@ static int judge(const struct framing *f, struct gort_http_req_head *out)
 /* ---- the head ------------------------------------------------------------ */
 
 static int parse_head(const char *buf, size_t len,
-                      const struct gort_http_limits *lim,
-                      struct gort_http_req_head *out, size_t *scanned)
+                      const struct httpd_limits *lim, struct http_req_head *out,
+                      size_t *scanned)
 {
     struct limits l = limits_of(lim);
     struct framing f;
@@ -705,17 +702,16 @@ static int parse_head(const char *buf, size_t len,
     return (int)end;
 }
 
-int gort_http_parse_request(const char *buf, size_t len,
-                            const struct gort_http_limits *lim,
-                            struct gort_http_req_head *out)
+int http_parse_request(const char *buf, size_t len,
+                       const struct httpd_limits *lim,
+                       struct http_req_head *out)
 {
     return parse_head(buf, len, lim, out, NULL);
 }
 
-int gort_http_parse_request_resume(const char *buf, size_t len,
-                                   const struct gort_http_limits *lim,
-                                   struct gort_http_req_head *out,
-                                   size_t *scanned)
+int http_parse_request_resume(const char *buf, size_t len,
+                              const struct httpd_limits *lim,
+                              struct http_req_head *out, size_t *scanned)
 {
     int r = parse_head(buf, len, lim, out, scanned);
 
@@ -724,13 +720,13 @@ int gort_http_parse_request_resume(const char *buf, size_t len,
     return r;
 }
 
-const char *gort_http_head_get(const struct gort_http_req_head *head,
-                               const char *name, size_t *len)
+const char *http_head_get(const struct http_req_head *head, const char *name,
+                          size_t *len)
 {
     size_t n = strlen(name);
 
     for (size_t i = 0; i < head->nheaders; i++) {
-        const struct gort_http_str *hn = &head->headers[i].name;
+        const struct http_str *hn = &head->headers[i].name;
         size_t j;
 
         if (hn->len != n)
@@ -778,7 +774,7 @@ enum chunk_state {
 #define CHUNK_MAX_LINE 4096 /* Go's limit for a chunk-size line */
 #define CHUNK_MAX_TRAILER (64 << 10)
 
-void gort_http_chunked_init(struct gort_http_chunked *st)
+void http_chunked_init(struct http_chunked *st)
 {
     memset(st, 0, sizeof *st);
     st->max_line = CHUNK_MAX_LINE;
@@ -786,7 +782,7 @@ void gort_http_chunked_init(struct gort_http_chunked *st)
     st->state = CH_SIZE_START;
 }
 
-int gort_http_chunked_done(const struct gort_http_chunked *st)
+int http_chunked_done(const struct http_chunked *st)
 {
     return st->state == CH_DONE;
 }
@@ -801,7 +797,7 @@ static int hex_value(unsigned char c)
 
 /* The size line is over: on to the data, or to the trailers after the
  * last chunk. */
-static int size_line_end(struct gort_http_chunked *st)
+static int size_line_end(struct http_chunked *st)
 {
     st->line_len = 0;
     if (st->size == 0) {
@@ -814,7 +810,7 @@ static int size_line_end(struct gort_http_chunked *st)
     return 0;
 }
 
-static int size_digit(struct gort_http_chunked *st, int h)
+static int size_digit(struct http_chunked *st, int h)
 {
     if (st->size >> 59)
         return ST_BAD; /* a 64th bit: no body is that large */
@@ -825,7 +821,7 @@ static int size_digit(struct gort_http_chunked *st, int h)
 
 /* chunk-size [ chunk-ext ] CRLF. Extensions are checked for bytes only and
  * ignored; whitespace after the size must lead to one (§7.1.1: BWS). */
-static int size_line_byte(struct gort_http_chunked *st, unsigned char c)
+static int size_line_byte(struct http_chunked *st, unsigned char c)
 {
     int h = hex_value(c);
 
@@ -864,7 +860,7 @@ static int size_line_byte(struct gort_http_chunked *st, unsigned char c)
 }
 
 /* CRLF (or a bare LF) after a chunk's data. */
-static int data_end_byte(struct gort_http_chunked *st, unsigned char c)
+static int data_end_byte(struct http_chunked *st, unsigned char c)
 {
     if (c == '\r' && st->state == CH_DATA_END) {
         st->state = CH_DATA_LF;
@@ -879,7 +875,7 @@ static int data_end_byte(struct gort_http_chunked *st, unsigned char c)
 
 /* trailer-section = *( field-line CRLF ), then CRLF. Fields are checked
  * like the head's (no obs-fold, a token name, no CTL) and dropped. */
-static int trailer_byte(struct gort_http_chunked *st, unsigned char c)
+static int trailer_byte(struct http_chunked *st, unsigned char c)
 {
     if (++st->trailer_len > st->max_trailer)
         return ST_BAD;
@@ -913,7 +909,7 @@ static int trailer_byte(struct gort_http_chunked *st, unsigned char c)
     }
 }
 
-static int framing_byte(struct gort_http_chunked *st, unsigned char c)
+static int framing_byte(struct http_chunked *st, unsigned char c)
 {
     switch (st->state) {
     case CH_SIZE_START:
@@ -931,8 +927,8 @@ static int framing_byte(struct gort_http_chunked *st, unsigned char c)
 }
 
 /* Copies as much of the current chunk's data as input and output allow. */
-static size_t data_run(struct gort_http_chunked *st, const char *in,
-                       size_t avail, char *out, size_t room)
+static size_t data_run(struct http_chunked *st, const char *in, size_t avail,
+                       char *out, size_t room)
 {
     size_t n = avail < room ? avail : room;
 
@@ -946,9 +942,9 @@ static size_t data_run(struct gort_http_chunked *st, const char *in,
     return n;
 }
 
-ssize_t gort_http_chunked_decode(struct gort_http_chunked *st, const char *in,
-                                 size_t inlen, size_t *consumed, char *out,
-                                 size_t outcap)
+ssize_t http_chunked_decode(struct http_chunked *st, const char *in,
+                            size_t inlen, size_t *consumed, char *out,
+                            size_t outcap)
 {
     size_t i = 0, w = 0;
     int r = 0;

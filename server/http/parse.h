@@ -19,39 +19,39 @@
 extern "C" {
 #endif
 
-#define GORT_HTTP_MAX_HEADERS 100                     /* field lines per head */
-#define GORT_HTTP_DEFAULT_MAX_HEADER_BYTES (1u << 20) /* Go's 1 MiB */
-#define GORT_HTTP_DEFAULT_MAX_URI_BYTES (8u << 10)
-#define GORT_HTTP_MAX_METHOD 64 /* longer is malformed: 400 */
+#define HTTP_MAX_HEADERS 100                     /* field lines per head */
+#define HTTP_DEFAULT_MAX_HEADER_BYTES (1u << 20) /* Go's 1 MiB */
+#define HTTP_DEFAULT_MAX_URI_BYTES (8u << 10)
+#define HTTP_MAX_METHOD 64 /* longer is malformed: 400 */
 
 /* A slice of the parsed buffer; ptr is NULL when the part is absent. */
-struct gort_http_str {
+struct http_str {
     const char *ptr;
     size_t len;
 };
 
 struct gort_http_header {
-    struct gort_http_str name;  /* as sent; a token, never empty */
-    struct gort_http_str value; /* leading and trailing SP/HTAB trimmed */
+    struct http_str name;  /* as sent; a token, never empty */
+    struct http_str value; /* leading and trailing SP/HTAB trimmed */
 };
 
 /* Zero (or a NULL pointer) selects the default for a field. */
-struct gort_http_limits {
+struct httpd_limits {
     size_t max_header_bytes; /* whole head incl. request line → 431 */
     size_t max_uri_bytes;    /* request-target → 414 */
 };
 
-/* Filled by gort_http_parse_request; meaningful only after it returned > 0.
+/* Filled by http_parse_request; meaningful only after it returned > 0.
  * Slices point into the parsed buffer and live as long as it does. */
-struct gort_http_req_head {
-    struct gort_http_str method;  /* case-sensitive token: "GET" */
-    struct gort_http_str target;  /* request-target as sent */
-    struct gort_http_str path;    /* origin-form: target up to '?';
+struct http_req_head {
+    struct http_str method;       /* case-sensitive token: "GET" */
+    struct http_str target;       /* request-target as sent */
+    struct http_str path;         /* origin-form: target up to '?';
                                    * absolute-form: its path ("/" when empty,
                                    * then not in the buffer); "*" for
                                    * OPTIONS *; absent for CONNECT host:port */
-    struct gort_http_str query;   /* after '?' without it; absent: no '?' */
-    struct gort_http_str host;    /* authority of an absolute-form or CONNECT
+    struct http_str query;        /* after '?' without it; absent: no '?' */
+    struct http_str host;         /* authority of an absolute-form or CONNECT
                                    * target, else the Host field (may be
                                    * empty); absent: HTTP/1.0 without Host */
     int version_major;            /* always 1 */
@@ -62,7 +62,7 @@ struct gort_http_req_head {
     unsigned expect_continue : 1; /* HTTP/1.1 Expect: 100-continue */
     unsigned expect_unsupported : 1; /* another expectation: answer 417 */
     size_t nheaders;
-    struct gort_http_header headers[GORT_HTTP_MAX_HEADERS]; /* in order */
+    struct gort_http_header headers[HTTP_MAX_HEADERS]; /* in order */
 };
 
 /* Parses the request head at the start of buf[0..len): optional empty lines,
@@ -75,9 +75,9 @@ struct gort_http_req_head {
  *        complete, so a client cannot make the server buffer a doomed head.
  * A request without Content-Length or chunked has no body (content_length
  * -1, chunked 0). lim may be NULL. */
-int gort_http_parse_request(const char *buf, size_t len,
-                            const struct gort_http_limits *lim,
-                            struct gort_http_req_head *out);
+int http_parse_request(const char *buf, size_t len,
+                       const struct httpd_limits *lim,
+                       struct http_req_head *out);
 
 /* The same, for a connection that feeds its buffer piece by piece:
  * *scanned carries, between calls that returned 0, how far the search for
@@ -88,22 +88,21 @@ int gort_http_parse_request(const char *buf, size_t len,
  * whenever it returns non-zero, ready for the next request. The bytes
  * already seen must not change between calls (moving them is fine if the
  * request still starts at buf). The connection loop should use this one. */
-int gort_http_parse_request_resume(const char *buf, size_t len,
-                                   const struct gort_http_limits *lim,
-                                   struct gort_http_req_head *out,
-                                   size_t *scanned);
+int http_parse_request_resume(const char *buf, size_t len,
+                              const struct httpd_limits *lim,
+                              struct http_req_head *out, size_t *scanned);
 
 /* The value of the first field named name (ASCII case-insensitive), *len set
  * to its length; NULL when there is none. len may be NULL. */
-const char *gort_http_head_get(const struct gort_http_req_head *head,
-                               const char *name, size_t *len);
+const char *http_head_get(const struct http_req_head *head, const char *name,
+                          size_t *len);
 
 /* ---- chunked request bodies (RFC 9112 §7.1) ----------------------------- */
 
-/* Decoder state. gort_http_chunked_init sets the limits to their defaults;
+/* Decoder state. http_chunked_init sets the limits to their defaults;
  * the caller may change them before the first decode call. Other fields
  * belong to the decoder. */
-struct gort_http_chunked {
+struct http_chunked {
     size_t max_line;    /* chunk-size line incl. extensions (4096) → 400 */
     size_t max_trailer; /* trailer section bytes (64 KiB) → 400 */
     uint64_t max_body;  /* decoded bytes, 0 = unlimited → 413 */
@@ -115,7 +114,7 @@ struct gort_http_chunked {
     int error;          /* sticky: the status the decoder failed with */
 };
 
-void gort_http_chunked_init(struct gort_http_chunked *st);
+void http_chunked_init(struct http_chunked *st);
 
 /* Decodes in[0..inlen) into out[0..outcap). Returns the number of body bytes
  * written to out (0 is fine: the input held only framing, or outcap is 0) or
@@ -123,16 +122,16 @@ void gort_http_chunked_init(struct gort_http_chunked *st);
  * later call). *consumed is set to the input bytes used; the caller keeps
  * the rest for the next call. Decoding stops when the input is used up,
  * when out is full and data remains, or at the end of the body (after the
- * trailers, which are checked and dropped): then gort_http_chunked_done is
+ * trailers, which are checked and dropped): then http_chunked_done is
  * true and the bytes after *consumed belong to the next request.
  * out may be equal to in (decoding in place): the output never overtakes
  * the input. Bare LF ends a line, as in the head; bare CR is an error. */
-ssize_t gort_http_chunked_decode(struct gort_http_chunked *st, const char *in,
-                                 size_t inlen, size_t *consumed, char *out,
-                                 size_t outcap);
+ssize_t http_chunked_decode(struct http_chunked *st, const char *in,
+                            size_t inlen, size_t *consumed, char *out,
+                            size_t outcap);
 
 /* 1 once the last chunk and the trailer section have been decoded. */
-int gort_http_chunked_done(const struct gort_http_chunked *st);
+int http_chunked_done(const struct http_chunked *st);
 
 #ifdef __cplusplus
 }

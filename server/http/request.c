@@ -30,12 +30,12 @@ static const char *put(struct copier *cp, const char *s, size_t n)
     return d;
 }
 
-static const char *put_str(struct copier *cp, struct gort_http_str s)
+static const char *put_str(struct copier *cp, struct http_str s)
 {
     return put(cp, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
 }
 
-static size_t strings_size(const struct gort_http_req_head *h)
+static size_t strings_size(const struct http_req_head *h)
 {
     size_t n = h->method.len + h->target.len + h->path.len + h->query.len +
                h->host.len + 16 + 6 * 2;
@@ -45,7 +45,7 @@ static size_t strings_size(const struct gort_http_req_head *h)
 }
 
 int http_request_init(struct gort_http_request *r, struct http_conn *c,
-                      const struct gort_http_req_head *h, char *small,
+                      const struct http_req_head *h, char *small,
                       size_t smallcap)
 {
     memset(r, 0, sizeof *r);
@@ -75,7 +75,7 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
     r->body_done = !h->chunked && r->body_left == 0;
     r->expect_continue = h->expect_continue;
     if (r->chunked) {
-        gort_http_chunked_init(&r->dec);
+        http_chunked_init(&r->dec);
         r->dec.max_body = (uint64_t)c->srv->cfg.max_body_bytes;
     }
     return 0;
@@ -145,7 +145,7 @@ const char *gort_http_header_at(const gort_http_request *r, size_t i,
 
 const char *gort_http_path_value(const gort_http_request *r, const char *name)
 {
-    return r->match ? gort_mux_path_value(r->match, name, NULL) : NULL;
+    return r->match ? mux_path_value(r->match, name, NULL) : NULL;
 }
 
 const char *gort_http_pattern(const gort_http_request *r)
@@ -201,12 +201,12 @@ static ssize_t read_chunked(struct gort_http_request *r, char *buf, size_t n)
     struct http_conn *c = r->c;
     for (;;) {
         size_t used = 0;
-        ssize_t got = gort_http_chunked_decode(&r->dec, c->buf + c->off,
-                                               c->len - c->off, &used, buf, n);
+        ssize_t got = http_chunked_decode(&r->dec, c->buf + c->off,
+                                          c->len - c->off, &used, buf, n);
         c->off += used;
         if (got < 0)
             return body_error(r, got == -413 ? -EFBIG : -EBADMSG);
-        if (gort_http_chunked_done(&r->dec))
+        if (http_chunked_done(&r->dec))
             r->body_done = true;
         if (got > 0 || r->body_done)
             return got;

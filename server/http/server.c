@@ -30,38 +30,37 @@
 #define BACKOFF_MAX_NS (1000 * 1000 * 1000LL)
 #define POLL_NS (10 * 1000 * 1000LL)
 
-void gort_http_config_default(struct gort_http_config *c)
+void httpd_config_default(struct httpd_config *c)
 {
     c->read_header_timeout_ns = 10 * 1000000000LL;
     c->idle_timeout_ns = 120 * 1000000000LL;
     c->write_timeout_ns = 30 * 1000000000LL;
     c->shutdown_timeout_ns = 30 * 1000000000LL;
-    c->max_header_bytes = GORT_HTTP_DEFAULT_MAX_HEADER_BYTES;
-    c->max_uri_bytes = GORT_HTTP_DEFAULT_MAX_URI_BYTES;
+    c->max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
+    c->max_uri_bytes = HTTP_DEFAULT_MAX_URI_BYTES;
     c->max_body_bytes = 32 << 20;
     c->max_conns = 10000;
     c->quiet = 0;
 }
 
-struct gort_http_server *gort_http_server_new(int lfd,
-                                              const struct gort_http_config *c,
-                                              struct gort_mux *mux)
+struct httpd_server *httpd_server_new(int lfd, const struct httpd_config *c,
+                                      struct mux *mux)
 {
-    struct gort_http_server *s = calloc(1, sizeof *s);
+    struct httpd_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->lfd = lfd;
     if (c)
         s->cfg = *c;
     else
-        gort_http_config_default(&s->cfg);
+        httpd_config_default(&s->cfg);
     atomic_store(&s->mux, mux);
     pthread_mutex_init(&s->swap_lock, NULL);
     pthread_mutex_init(&s->conns_lock, NULL);
     return s;
 }
 
-void gort_http_server_free(struct gort_http_server *s)
+void httpd_server_free(struct httpd_server *s)
 {
     if (!s)
         return;
@@ -92,7 +91,7 @@ static void format_addr(const struct sockaddr_storage *ss, char *out,
     }
 }
 
-static struct http_conn *conn_new(struct gort_http_server *s, int fd,
+static struct http_conn *conn_new(struct httpd_server *s, int fd,
                                   const struct sockaddr_storage *ss)
 {
     struct http_conn *c = calloc(1, sizeof *c);
@@ -116,7 +115,7 @@ static struct http_conn *conn_new(struct gort_http_server *s, int fd,
 
 void http_conn_close(struct http_conn *c)
 {
-    struct gort_http_server *s = c->srv;
+    struct httpd_server *s = c->srv;
     pthread_mutex_lock(&s->conns_lock);
     if (c->prev)
         c->prev->next = c->next;
@@ -140,7 +139,7 @@ static bool temporary(int err)
 }
 
 /* Returns false when the listener is gone (closed for shutdown). */
-static bool accept_one(struct gort_http_server *s, int64_t *backoff)
+static bool accept_one(struct httpd_server *s, int64_t *backoff)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -169,7 +168,7 @@ static bool accept_one(struct gort_http_server *s, int64_t *backoff)
 
 static void listener(void *arg)
 {
-    struct gort_http_server *s = arg;
+    struct httpd_server *s = arg;
     gort_set_label("http listener");
     int64_t backoff = 0;
     while (!atomic_load(&s->shutting_down)) {
@@ -183,7 +182,7 @@ static void listener(void *arg)
     atomic_store(&s->listener_id, 0);
 }
 
-int gort_http_server_start(struct gort_http_server *s)
+int httpd_server_start(struct httpd_server *s)
 {
     int rc = gort_fd_open(s->lfd);
     if (rc < 0)
@@ -205,11 +204,10 @@ static void pause_briefly(void)
         usleep(1000);
 }
 
-struct gort_mux *gort_http_server_swap_mux(struct gort_http_server *s,
-                                           struct gort_mux *mux)
+struct mux *httpd_server_swap_mux(struct httpd_server *s, struct mux *mux)
 {
     pthread_mutex_lock(&s->swap_lock);
-    struct gort_mux *old = atomic_exchange(&s->mux, mux);
+    struct mux *old = atomic_exchange(&s->mux, mux);
     uint64_t g = atomic_fetch_add(&s->gen, 1);
     pthread_mutex_unlock(&s->swap_lock);
     /* Requests counted in the old slot may still use old; new ones count in
@@ -228,7 +226,7 @@ struct gort_mux *gort_http_server_swap_mux(struct gort_http_server *s,
 /* Idle connections have no goroutine: shutting down their read side makes
  * them readable, the netpoller starts their goroutine, it reads EOF and
  * closes the connection the ordinary way. */
-static void wake_idle(struct gort_http_server *s)
+static void wake_idle(struct httpd_server *s)
 {
     pthread_mutex_lock(&s->conns_lock);
     for (struct http_conn *c = s->conns; c; c = c->next)
@@ -237,7 +235,7 @@ static void wake_idle(struct gort_http_server *s)
     pthread_mutex_unlock(&s->conns_lock);
 }
 
-int gort_http_server_shutdown(struct gort_http_server *s)
+int httpd_server_shutdown(struct httpd_server *s)
 {
     atomic_store(&s->shutting_down, 1);
     gort_close(s->lfd); /* wakes the listener parked in accept */
@@ -251,8 +249,7 @@ int gort_http_server_shutdown(struct gort_http_server *s)
     return 0;
 }
 
-void gort_http_server_stats(struct gort_http_server *s,
-                            struct gort_http_stats *o)
+void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)
 {
     o->conns_open = atomic_load(&s->nconns);
     o->conns_idle = atomic_load(&s->nidle);
@@ -286,7 +283,7 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port,
     return 0;
 }
 
-int gort_http_listen(const char *addr, int backlog, char *err, size_t errlen)
+int httpd_listen(const char *addr, int backlog, char *err, size_t errlen)
 {
     char host[256], port[32];
     if (split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
@@ -329,7 +326,7 @@ int gort_http_listen(const char *addr, int backlog, char *err, size_t errlen)
     return fd;
 }
 
-int gort_http_local_addr(int fd, char *out, size_t n)
+int httpd_local_addr(int fd, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;

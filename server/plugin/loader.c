@@ -20,7 +20,7 @@
  *            present) as its configuration; the first failing
  *            gort_plugin_handle fails the plugin even if init ignores it;
  *   undo     on any failure after dlopen: the plugin's routes leave the mux
- *            (gort_mux_remove_owner), fini runs if init succeeded, dlclose.
+ *            (mux_remove_owner), fini runs if init succeeded, dlclose.
  *
  * What keeps a plugin's code mapped. Three things can be inside it:
  *   requests   the HTTP server pins a route's owner (the plugin) while the
@@ -104,7 +104,7 @@ struct plugin_route {
 };
 
 struct plugin {
-    struct plugin *next;            /* see gort_plugins.lock */
+    struct plugin *next;            /* see plugins.lock */
     char *file;                     /* DIR/NAME.so; owned */
     char *base;                     /* NAME.so, inside file */
     char *config;                   /* NAME.conf's text, or NULL; owned */
@@ -128,25 +128,25 @@ struct plugin {
     struct gort_group group;     /* goroutines its code started */
 };
 
-struct gort_plugins {
+struct plugins {
     char *dir;      /* as given: messages name files under it */
     char *dir_real; /* realpath(dir): files must resolve under it */
     /* The list changes only in the goroutine running an operation (one at
      * a time: ops), which reads it without the lock; other readers
-     * (gort_plugins_each, for the control plane) take it. */
+     * (plugins_each, for the control plane) take it. */
     pthread_mutex_t lock;
     struct plugin *head, *tail; /* loaded, in load order */
     size_t n;
     gort_mutex ops;          /* one hot operation at a time */
     struct plugin *draining; /* unloaded, still running: ops only */
-    struct gort_mux *served; /* the published table: ops only */
-    struct gort_plugins_host host;
+    struct mux *served;      /* the published table: ops only */
+    struct plugins_host host;
 };
 
 struct gort_plugin_registrar {
-    struct gort_plugins *ps;
+    struct plugins *ps;
     struct plugin *p;
-    struct gort_mux *mux;
+    struct mux *mux;
     const char *config;
     int failed;     /* first failing gort_plugin_handle, 0 if none */
     char err[1280]; /* its message, or gort_plugin_set_error's */
@@ -160,20 +160,20 @@ static void trampoline(gort_http_response *w, gort_http_request *r, void *arg)
     struct plugin_route *pr = arg;
     struct plugin *p = pr->plugin;
     struct gort_group *prev = gort_group_enter(&p->group);
-    bool ok = gort_http_call(w, r, pr->h, pr->arg);
+    bool ok = http_call(w, r, pr->h, pr->arg);
     gort_group_enter(prev);
     atomic_fetch_add_explicit(&pr->requests, 1, memory_order_relaxed);
     if (!ok || gort_http_status(w) >= 500)
         atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
 }
 
-void gort_plugins_route_pin(const void *owner)
+void plugins_route_pin(const void *owner)
 {
     struct plugin *p = (struct plugin *)owner;
     atomic_fetch_add_explicit(&p->in_flight, 1, memory_order_relaxed);
 }
 
-uint64_t gort_plugins_route_requests(const void *owner, const void *arg)
+uint64_t plugins_route_requests(const void *owner, const void *arg)
 {
     const struct plugin_route *pr = arg;
     if (!owner || !pr)
@@ -181,7 +181,7 @@ uint64_t gort_plugins_route_requests(const void *owner, const void *arg)
     return atomic_load_explicit(&pr->requests, memory_order_relaxed);
 }
 
-void gort_plugins_route_unpin(const void *owner)
+void plugins_route_unpin(const void *owner)
 {
     struct plugin *p = (struct plugin *)owner;
     atomic_fetch_sub_explicit(&p->in_flight, 1, memory_order_release);
@@ -213,7 +213,7 @@ static void conflict_message(struct gort_plugin_registrar *reg,
     const void *owner = NULL;
     char who[512];
 
-    if (gort_mux_conflict_owner(reg->mux, pattern, &owner) != 0) {
+    if (mux_conflict_owner(reg->mux, pattern, &owner) != 0) {
         snprintf(reg->err, sizeof reg->err, "%s", muxerr);
         return;
     }
@@ -233,8 +233,8 @@ static int route_add(struct gort_plugin_registrar *reg, const char *pattern,
         return -ENOMEM;
     }
     *pr = (struct plugin_route){reg->p, h, arg, reg->p->routes, 0};
-    rc = gort_mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p,
-                         muxerr, n);
+    rc = mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p, muxerr,
+                    n);
     if (rc) {
         free(pr);
         return rc;
@@ -304,8 +304,8 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 
 /* Resolves file (DIR/name) into real (PATH_MAX bytes): it must name a
  * file directly inside the resolved directory, and be safe to run. */
-static int check_path(const struct gort_plugins *ps, const char *file,
-                      char *real, struct stat *stp, char *err, size_t errlen)
+static int check_path(const struct plugins *ps, const char *file, char *real,
+                      struct stat *stp, char *err, size_t errlen)
 {
     size_t dl = strlen(ps->dir_real);
     struct stat st;
@@ -351,7 +351,7 @@ static int check_desc(const struct gort_plugin *d, const char *file, char *err,
 }
 
 /* The loaded plugin named name (the descriptor's name), except skip. */
-static struct plugin *find_name(struct gort_plugins *ps, const char *name,
+static struct plugin *find_name(struct plugins *ps, const char *name,
                                 const struct plugin *skip)
 {
     for (struct plugin *q = ps->head; q; q = q->next)
@@ -369,7 +369,7 @@ static bool file_name(const char *name, char *out, size_t n)
 }
 
 /* The loaded plugin a user means by name: its own name, or its file's. */
-static struct plugin *find_loaded(struct gort_plugins *ps, const char *name)
+static struct plugin *find_loaded(struct plugins *ps, const char *name)
 {
     char base[NAME_MAX + 1];
     struct plugin *p = find_name(ps, name, NULL);
@@ -396,8 +396,8 @@ static void plugin_free(struct plugin *p)
 
 /* Runs init inside the plugin's group (goroutines it starts are the
  * plugin's); fails the plugin when init or any of its routes failed. */
-static int run_init(struct gort_plugins *ps, struct plugin *p,
-                    struct gort_mux *mux, char *err, size_t errlen)
+static int run_init(struct plugins *ps, struct plugin *p, struct mux *mux,
+                    char *err, size_t errlen)
 {
     struct gort_plugin_registrar reg = {ps, p, mux, p->config, 0, ""};
     struct gort_group *prev = gort_group_enter(&p->group);
@@ -430,7 +430,7 @@ static void run_fini(struct plugin *p)
  * never unmapped under a route. */
 static bool drain(const struct plugin *p, int64_t drain_ns);
 static bool finish(struct plugin *p, int64_t drain_ns);
-static void push_draining(struct gort_plugins *ps, struct plugin *p);
+static void push_draining(struct plugins *ps, struct plugin *p);
 
 /* Undoes a failed load after dlopen: its routes leave mux, then it is
  * finished like an unloaded plugin, since init may have started goroutines
@@ -438,10 +438,9 @@ static void push_draining(struct gort_plugins *ps, struct plugin *p);
  * FAILED_DRAIN_NS it waits on the draining list. If the routes cannot be
  * taken out of the mux (out of memory), the code they point to stays
  * mapped: leaked, never unmapped under a route. */
-static void unload_failed(struct gort_plugins *ps, struct plugin *p,
-                          struct gort_mux *mux)
+static void unload_failed(struct plugins *ps, struct plugin *p, struct mux *mux)
 {
-    if (gort_mux_remove_owner(mux, p) < 0) {
+    if (mux_remove_owner(mux, p) < 0) {
         fprintf(stderr,
                 "gortd: %s: out of memory removing its routes; "
                 "leaving it mapped\n",
@@ -460,7 +459,7 @@ static void unload_failed(struct gort_plugins *ps, struct plugin *p,
 }
 
 /* True when some plugin, loaded or draining, was dlopen'ed from path. */
-static bool path_open(struct gort_plugins *ps, const char *path)
+static bool path_open(struct plugins *ps, const char *path)
 {
     for (struct plugin *q = ps->head; q; q = q->next)
         if (strcmp(q->dl_path, path) == 0)
@@ -510,9 +509,8 @@ static int temp_copy(const char *real, char **out)
     return 0;
 }
 
-static int open_plugin(struct gort_plugins *ps, struct plugin *p,
-                       const char *real, const struct plugin *replacing,
-                       char *err, size_t errlen)
+static int open_plugin(struct plugins *ps, struct plugin *p, const char *real,
+                       const struct plugin *replacing, char *err, size_t errlen)
 {
     struct plugin *dup;
     bool copy = path_open(ps, real);
@@ -590,10 +588,9 @@ static int64_t unix_now_ns(void)
 
 /* Opens, checks and initializes DIR/name into mux; replacing (or NULL) is
  * the plugin it will take over from. *out gets the plugin, not yet listed. */
-static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
-                     const char *name, const char *config,
-                     const struct plugin *replacing, struct plugin **out,
-                     char *err, size_t errlen)
+static int load_file(struct plugins *ps, struct mux *mux, const char *name,
+                     const char *config, const struct plugin *replacing,
+                     struct plugin **out, char *err, size_t errlen)
 {
     char real[PATH_MAX];
     struct plugin *p = calloc(1, sizeof *p);
@@ -631,7 +628,7 @@ static int load_file(struct gort_plugins *ps, struct gort_mux *mux,
 /* ---- the list -------------------------------------------------------------
  */
 
-static void list_append(struct gort_plugins *ps, struct plugin *p)
+static void list_append(struct plugins *ps, struct plugin *p)
 {
     pthread_mutex_lock(&ps->lock);
     p->next = NULL;
@@ -645,7 +642,7 @@ static void list_append(struct gort_plugins *ps, struct plugin *p)
 }
 
 /* Takes old out of the list; puts with in its place unless NULL. */
-static void list_swap(struct gort_plugins *ps, struct plugin *old,
+static void list_swap(struct plugins *ps, struct plugin *old,
                       struct plugin *with)
 {
     pthread_mutex_lock(&ps->lock);
@@ -672,7 +669,7 @@ static void copy_str(char *dst, size_t n, const char *src)
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-static void plugin_info(const struct plugin *p, struct gort_plugin_info *o)
+static void plugin_info(const struct plugin *p, struct plugin_status *o)
 {
     copy_str(o->name, sizeof o->name, p->desc->name);
     copy_str(o->version, sizeof o->version, p->desc->version);
@@ -692,9 +689,9 @@ static void plugin_info(const struct plugin *p, struct gort_plugin_info *o)
 /* ---- the set --------------------------------------------------------------
  */
 
-struct gort_plugins *gort_plugins_new(const char *dir, char *err, size_t errlen)
+struct plugins *plugins_new(const char *dir, char *err, size_t errlen)
 {
-    struct gort_plugins *ps = calloc(1, sizeof *ps);
+    struct plugins *ps = calloc(1, sizeof *ps);
     struct stat st;
 
     if (!ps)
@@ -726,9 +723,8 @@ err:
     return NULL;
 }
 
-int gort_plugins_load(struct gort_plugins *ps, struct gort_mux *mux,
-                      const char *name, const char *config, char *err,
-                      size_t errlen)
+int plugins_load(struct plugins *ps, struct mux *mux, const char *name,
+                 const char *config, char *err, size_t errlen)
 {
     struct plugin *p;
     int rc = load_file(ps, mux, name, config, NULL, &p, err, errlen);
@@ -750,7 +746,7 @@ static void report_loaded(const struct plugin *p, const char *how)
             p->desc->name, p->desc->version, how, p->file, p->nroutes);
 }
 
-int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
+int plugins_load_dir(struct plugins *ps, struct mux *mux)
 {
     struct dirent **names;
     char err[PATH_MAX + 1024];
@@ -764,8 +760,8 @@ int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
         return rc;
     }
     for (int i = 0; i < n; i++) {
-        if (gort_plugins_load(ps, mux, names[i]->d_name, NULL, err,
-                              sizeof err) == 0) {
+        if (plugins_load(ps, mux, names[i]->d_name, NULL, err, sizeof err) ==
+            0) {
             report_loaded(ps->tail, "loaded");
             loaded++;
         } else {
@@ -777,8 +773,8 @@ int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux)
     return loaded;
 }
 
-void gort_plugins_attach(struct gort_plugins *ps, struct gort_mux *served,
-                         const struct gort_plugins_host *host)
+void plugins_attach(struct plugins *ps, struct mux *served,
+                    const struct plugins_host *host)
 {
     ps->served = served;
     ps->host = *host;
@@ -822,14 +818,14 @@ static bool finish(struct plugin *p, int64_t drain_ns)
     return true;
 }
 
-static void push_draining(struct gort_plugins *ps, struct plugin *p)
+static void push_draining(struct plugins *ps, struct plugin *p)
 {
     p->next = ps->draining;
     ps->draining = p;
 }
 
 /* Finishes the draining plugins whose code no longer runs. */
-static void reap(struct gort_plugins *ps)
+static void reap(struct plugins *ps)
 {
     struct plugin **pp = &ps->draining;
     while (*pp) {
@@ -853,7 +849,7 @@ static void reap(struct gort_plugins *ps)
 }
 
 /* old is out of the routes: finish it now or leave it draining. */
-static int retire(struct gort_plugins *ps, struct plugin *old, int64_t drain_ns,
+static int retire(struct plugins *ps, struct plugin *old, int64_t drain_ns,
                   char *err, size_t errlen)
 {
     int64_t t0 = gort_nanotime();
@@ -876,27 +872,27 @@ static int retire(struct gort_plugins *ps, struct plugin *old, int64_t drain_ns,
  */
 
 /* Makes next the served table and frees the old one. */
-static void publish(struct gort_plugins *ps, struct gort_mux *next)
+static void publish(struct plugins *ps, struct mux *next)
 {
-    struct gort_mux *old = ps->host.publish(ps->host.arg, next);
+    struct mux *old = ps->host.publish(ps->host.arg, next);
     ps->served = next;
-    gort_mux_free(old);
+    mux_free(old);
 }
 
-static int clone_served(struct gort_plugins *ps, struct gort_mux **out,
-                        char *err, size_t errlen)
+static int clone_served(struct plugins *ps, struct mux **out, char *err,
+                        size_t errlen)
 {
     if (!ps->host.publish)
         return fail(err, errlen, -EINVAL, "plugins: no route table attached");
-    *out = gort_mux_clone(ps->served);
+    *out = mux_clone(ps->served);
     return *out ? 0 : fail(err, errlen, -ENOMEM, "route table: out of memory");
 }
 
-static int hot_load(struct gort_plugins *ps, const char *name,
-                    struct gort_plugin_info *info, char *err, size_t errlen)
+static int hot_load(struct plugins *ps, const char *name,
+                    struct plugin_status *info, char *err, size_t errlen)
 {
     char base[NAME_MAX + 1];
-    struct gort_mux *next;
+    struct mux *next;
     struct plugin *p;
     if (!file_name(name, base, sizeof base))
         return fail(err, errlen, -ENAMETOOLONG, "%s: name too long", name);
@@ -905,7 +901,7 @@ static int hot_load(struct gort_plugins *ps, const char *name,
         return rc;
     rc = load_file(ps, next, base, NULL, NULL, &p, err, errlen);
     if (rc) {
-        gort_mux_free(next);
+        mux_free(next);
         return rc;
     }
     list_append(ps, p);
@@ -921,16 +917,16 @@ static int not_loaded(const char *name, char *err, size_t errlen)
     return fail(err, errlen, -ENOENT, "no plugin %s is loaded", name);
 }
 
-static int unload(struct gort_plugins *ps, const char *name, int64_t drain_ns,
-                  struct gort_plugin_info *info, char *err, size_t errlen)
+static int unload(struct plugins *ps, const char *name, int64_t drain_ns,
+                  struct plugin_status *info, char *err, size_t errlen)
 {
     struct plugin *p = find_loaded(ps, name);
-    struct gort_mux *next;
+    struct mux *next;
     if (!p)
         return not_loaded(name, err, errlen);
     int rc = clone_served(ps, &next, err, errlen);
-    if (rc == 0 && gort_mux_remove_owner(next, p) < 0) {
-        gort_mux_free(next);
+    if (rc == 0 && mux_remove_owner(next, p) < 0) {
+        mux_free(next);
         rc = fail(err, errlen, -ENOMEM, "route table: out of memory");
     }
     if (rc)
@@ -944,20 +940,20 @@ static int unload(struct gort_plugins *ps, const char *name, int64_t drain_ns,
     return retire(ps, p, drain_ns, err, errlen);
 }
 
-static int replace(struct gort_plugins *ps, const char *name, int64_t drain_ns,
-                   struct gort_plugin_info *info, char *err, size_t errlen)
+static int replace(struct plugins *ps, const char *name, int64_t drain_ns,
+                   struct plugin_status *info, char *err, size_t errlen)
 {
     struct plugin *old = find_loaded(ps, name), *p;
-    struct gort_mux *next;
+    struct mux *next;
     if (!old)
         return not_loaded(name, err, errlen);
     int rc = clone_served(ps, &next, err, errlen);
-    if (rc == 0 && gort_mux_remove_owner(next, old) < 0)
+    if (rc == 0 && mux_remove_owner(next, old) < 0)
         rc = fail(err, errlen, -ENOMEM, "route table: out of memory");
     if (rc == 0)
         rc = load_file(ps, next, old->base, NULL, old, &p, err, errlen);
     if (rc) {
-        gort_mux_free(next);
+        mux_free(next);
         return rc;
     }
     list_swap(ps, old, p);
@@ -975,18 +971,18 @@ enum op_kind { OP_LOAD, OP_UNLOAD, OP_REPLACE, OP_RESCAN };
 
 struct op {
     enum op_kind kind;
-    struct gort_plugins *ps;
+    struct plugins *ps;
     const char *name;
     int64_t drain_ns;
     int64_t deadline; /* gort_nanotime; 0 = none */
-    struct gort_plugin_info *info;
+    struct plugin_status *info;
     char *err;
     size_t errlen;
     int rc;
     sem_t done; /* for a caller on a plain thread */
 };
 
-static int rescan(struct gort_plugins *ps, int64_t drain_ns);
+static int rescan(struct plugins *ps, int64_t drain_ns);
 
 /* After waiting for the loader: false when the call's deadline passed
  * meanwhile; else the drain is cut to what is left of it. */
@@ -1008,7 +1004,7 @@ static bool op_in_time(struct op *o)
 
 static void op_run(struct op *o)
 {
-    struct gort_plugins *ps = o->ps;
+    struct plugins *ps = o->ps;
     gort_mutex_lock(&ps->ops);
     reap(ps);
     if (!op_in_time(o)) {
@@ -1063,9 +1059,9 @@ static int op_do(struct op *o)
     return o->rc;
 }
 
-static int op_named(enum op_kind kind, struct gort_plugins *ps,
-                    const char *name, int64_t drain_ns, int64_t deadline,
-                    struct gort_plugin_info *info, char *err, size_t errlen)
+static int op_named(enum op_kind kind, struct plugins *ps, const char *name,
+                    int64_t drain_ns, int64_t deadline,
+                    struct plugin_status *info, char *err, size_t errlen)
 {
     struct op o = {.kind = kind,
                    .ps = ps,
@@ -1078,24 +1074,22 @@ static int op_named(enum op_kind kind, struct gort_plugins *ps,
     return op_do(&o);
 }
 
-int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
-                          int64_t deadline, struct gort_plugin_info *info,
-                          char *err, size_t errlen)
+int plugins_hot_load(struct plugins *ps, const char *name, int64_t deadline,
+                     struct plugin_status *info, char *err, size_t errlen)
 {
     return op_named(OP_LOAD, ps, name, 0, deadline, info, err, errlen);
 }
 
-int gort_plugins_unload(struct gort_plugins *ps, const char *name,
-                        int64_t drain_ns, int64_t deadline,
-                        struct gort_plugin_info *info, char *err, size_t errlen)
+int plugins_unload(struct plugins *ps, const char *name, int64_t drain_ns,
+                   int64_t deadline, struct plugin_status *info, char *err,
+                   size_t errlen)
 {
     return op_named(OP_UNLOAD, ps, name, drain_ns, deadline, info, err, errlen);
 }
 
-int gort_plugins_replace(struct gort_plugins *ps, const char *name,
-                         int64_t drain_ns, int64_t deadline,
-                         struct gort_plugin_info *info, char *err,
-                         size_t errlen)
+int plugins_replace(struct plugins *ps, const char *name, int64_t drain_ns,
+                    int64_t deadline, struct plugin_status *info, char *err,
+                    size_t errlen)
 {
     return op_named(OP_REPLACE, ps, name, drain_ns, deadline, info, err,
                     errlen);
@@ -1111,7 +1105,7 @@ static bool file_changed(const struct plugin *p, const struct stat *st)
            st->st_mtim.tv_nsec != p->st.st_mtim.tv_nsec;
 }
 
-static struct plugin *find_base(struct gort_plugins *ps, const char *base)
+static struct plugin *find_base(struct plugins *ps, const char *base)
 {
     for (struct plugin *q = ps->head; q; q = q->next)
         if (strcmp(q->base, base) == 0)
@@ -1128,7 +1122,7 @@ static int rescan_step(int rc, const char *what, const char *err)
 }
 
 /* Plugins whose file is gone. */
-static int rescan_removed(struct gort_plugins *ps, int64_t drain_ns, char *err,
+static int rescan_removed(struct plugins *ps, int64_t drain_ns, char *err,
                           size_t errlen)
 {
     int failed = 0;
@@ -1145,7 +1139,7 @@ static int rescan_removed(struct gort_plugins *ps, int64_t drain_ns, char *err,
     return failed;
 }
 
-static int rescan(struct gort_plugins *ps, int64_t drain_ns)
+static int rescan(struct plugins *ps, int64_t drain_ns)
 {
     char err[PATH_MAX + 1024];
     int failed = rescan_removed(ps, drain_ns, err, sizeof err);
@@ -1174,7 +1168,7 @@ static int rescan(struct gort_plugins *ps, int64_t drain_ns)
     return failed;
 }
 
-int gort_plugins_rescan(struct gort_plugins *ps, int64_t drain_ns)
+int plugins_rescan(struct plugins *ps, int64_t drain_ns)
 {
     struct op o = {.kind = OP_RESCAN, .ps = ps, .drain_ns = drain_ns};
     return op_do(&o);
@@ -1182,11 +1176,10 @@ int gort_plugins_rescan(struct gort_plugins *ps, int64_t drain_ns)
 
 /* ---- reading ------------------------------------------------------------- */
 
-size_t gort_plugins_each(struct gort_plugins *ps,
-                         void (*fn)(const struct gort_plugin_info *, void *),
-                         void *arg)
+size_t plugins_each(struct plugins *ps,
+                    void (*fn)(const struct plugin_status *, void *), void *arg)
 {
-    struct gort_plugin_info info;
+    struct plugin_status info;
     pthread_mutex_lock(&ps->lock);
     for (const struct plugin *p = ps->head; p; p = p->next) {
         plugin_info(p, &info);
@@ -1197,8 +1190,8 @@ size_t gort_plugins_each(struct gort_plugins *ps,
     return n;
 }
 
-void gort_plugins_owner_name(struct gort_plugins *ps, const void *owner,
-                             char *out, size_t n)
+void plugins_owner_name(struct plugins *ps, const void *owner, char *out,
+                        size_t n)
 {
     out[0] = '\0';
     if (!ps || !owner)
@@ -1214,7 +1207,7 @@ void gort_plugins_owner_name(struct gort_plugins *ps, const void *owner,
  */
 
 /* Takes the last loaded plugin off the list. */
-static struct plugin *pop_last(struct gort_plugins *ps)
+static struct plugin *pop_last(struct plugins *ps)
 {
     pthread_mutex_lock(&ps->lock);
     struct plugin *p = ps->head, *prev = NULL;
@@ -1246,7 +1239,7 @@ static void free_one(struct plugin *p, int64_t drain_ns)
             p->fini_done ? "" : ", fini not called");
 }
 
-void gort_plugins_free(struct gort_plugins *ps, int64_t drain_ns)
+void plugins_free(struct plugins *ps, int64_t drain_ns)
 {
     if (!ps)
         return;
@@ -1261,7 +1254,7 @@ void gort_plugins_free(struct gort_plugins *ps, int64_t drain_ns)
         ps->draining = p->next;
         free_one(p, drain_ns);
     }
-    gort_mux_free(ps->served);
+    mux_free(ps->served);
     pthread_mutex_destroy(&ps->lock);
     free(ps->dir_real);
     free(ps->dir);

@@ -1,5 +1,5 @@
-/* plugin/loader.h — gortd's plugin loader: *.so files from the plugins directory,
- * checked against the ABI in include/gort/plugin.h, registered into
+/* plugin/loader.h — gortd's plugin loader: *.so files from the plugins
+ * directory, checked against the ABI in include/gort/plugin.h, registered into
  * a mux whole or not at all. The design is at the top of plugin.c.
  */
 #ifndef GORT_SERVER_PLUGIN_H
@@ -11,68 +11,66 @@
 #include "http/mux.h"
 
 /* The plugins loaded from one directory. */
-struct gort_plugins;
+struct plugins;
 
-/* One plugin, as gort_plugins_each and the hot operations report it:
+/* One plugin, as plugins_each and the hot operations report it:
  * copies, valid after the plugin is gone (longer strings are cut). */
-struct gort_plugin_info {
-    char name[128];          /* the descriptor's name: "hello" */
-    char version[128];       /* the descriptor's version: "1.0.0" */
-    char file[512];          /* DIR/NAME.so as gortd opened it */
-    size_t routes;           /* routes it registered */
-    uint64_t in_flight;      /* requests routed to it and not yet answered */
-    uint64_t requests;       /* requests its handlers answered */
-    uint64_t errors;         /* of those, 5xx answers and aborts */
-    uint64_t goroutines;     /* goroutines its code started, still live */
-    uint64_t started;        /* goroutines its code started in all */
-    int64_t loaded_unix_ns;  /* when it was loaded */
+struct plugin_status {
+    char name[128];         /* the descriptor's name: "hello" */
+    char version[128];      /* the descriptor's version: "1.0.0" */
+    char file[512];         /* DIR/NAME.so as gortd opened it */
+    size_t routes;          /* routes it registered */
+    uint64_t in_flight;     /* requests routed to it and not yet answered */
+    uint64_t requests;      /* requests its handlers answered */
+    uint64_t errors;        /* of those, 5xx answers and aborts */
+    uint64_t goroutines;    /* goroutines its code started, still live */
+    uint64_t started;       /* goroutines its code started in all */
+    int64_t loaded_unix_ns; /* when it was loaded */
 };
 
 /* Where hot operations publish a new route table: gortd's HTTP server.
  * publish makes next the served table and returns the previous one once
- * nothing matches against it any more (gort_http_server_swap_mux). */
-struct gort_plugins_host {
-    struct gort_mux *(*publish)(void *arg, struct gort_mux *next);
+ * nothing matches against it any more (httpd_server_swap_mux). */
+struct plugins_host {
+    struct mux *(*publish)(void *arg, struct mux *next);
     void *arg;
 };
 
 /* A loader for the plugins in dir, which must exist; NULL with err set
  * otherwise. Loads nothing yet. */
-struct gort_plugins *gort_plugins_new(const char *dir, char *err,
-                                      size_t errlen);
+struct plugins *plugins_new(const char *dir, char *err, size_t errlen);
 
 /* Loads every *.so in the directory, sorted by name, into mux (which is
  * being built: not published). Each one is loaded whole or refused; every
  * load and refusal is reported on stderr. A file NAME.conf next to NAME.so
  * is the plugin's configuration string. Returns how many loaded, or a
  * negative errno when the directory cannot be read. */
-int gort_plugins_load_dir(struct gort_plugins *ps, struct gort_mux *mux);
+int plugins_load_dir(struct plugins *ps, struct mux *mux);
 
 /* Loads the plugin file name (a name inside the directory; anything that
  * resolves outside it is refused) into mux with config (NULL for none).
  * 0, or a negative errno with err naming the file and the reason; nothing of
  * a refused plugin stays in mux. */
-int gort_plugins_load(struct gort_plugins *ps, struct gort_mux *mux,
-                      const char *name, const char *config, char *err,
-                      size_t errlen);
+int plugins_load(struct plugins *ps, struct mux *mux, const char *name,
+                 const char *config, char *err, size_t errlen);
 
 /* From now on ps owns the route table: served is the table the host serves
- * (built by gort_plugins_load_dir), and hot operations replace it through
- * host. gort_plugins_free frees the last one. */
-void gort_plugins_attach(struct gort_plugins *ps, struct gort_mux *served,
-                         const struct gort_plugins_host *host);
+ * (built by plugins_load_dir), and hot operations replace it through
+ * host. plugins_free frees the last one. */
+void plugins_attach(struct plugins *ps, struct mux *served,
+                    const struct plugins_host *host);
 
-/* For gort_http_config.route_pin/route_unpin: a request routed to a
+/* For httpd_config.route_pin/route_unpin: a request routed to a
  * plugin's route holds the plugin loaded until its handler returned. */
-void gort_plugins_route_pin(const void *owner);
-void gort_plugins_route_unpin(const void *owner);
+void plugins_route_pin(const void *owner);
+void plugins_route_unpin(const void *owner);
 
 /* Requests answered through a plugin's route, from a route table entry
- * (gort_mux_route_info's owner and arg; 0 for a route with no owner). The
+ * (mux_route_info's owner and arg; 0 for a route with no owner). The
  * entry must be in a table still published, or the plugin may be gone. */
-uint64_t gort_plugins_route_requests(const void *owner, const void *arg);
+uint64_t plugins_route_requests(const void *owner, const void *arg);
 
-/* ---- hot operations (after gort_plugins_attach) ---------------------------
+/* ---- hot operations (after plugins_attach) ---------------------------
  *
  * Any thread or goroutine; one at a time (they queue). name is a file in
  * the directory, with or without ".so"; unload and replace also take the
@@ -90,38 +88,35 @@ uint64_t gort_plugins_route_requests(const void *owner, const void *arg);
  *             drain_ns ran out: it stays mapped (err says how many requests
  *             and goroutines) and is finished as soon as they end
  *   other     the file was refused (as at start); nothing changed */
-int gort_plugins_hot_load(struct gort_plugins *ps, const char *name,
-                          int64_t deadline, struct gort_plugin_info *info,
-                          char *err, size_t errlen);
-int gort_plugins_unload(struct gort_plugins *ps, const char *name,
-                        int64_t drain_ns, int64_t deadline,
-                        struct gort_plugin_info *info, char *err,
-                        size_t errlen);
-int gort_plugins_replace(struct gort_plugins *ps, const char *name,
-                         int64_t drain_ns, int64_t deadline,
-                         struct gort_plugin_info *info, char *err,
-                         size_t errlen);
+int plugins_hot_load(struct plugins *ps, const char *name, int64_t deadline,
+                     struct plugin_status *info, char *err, size_t errlen);
+int plugins_unload(struct plugins *ps, const char *name, int64_t drain_ns,
+                   int64_t deadline, struct plugin_status *info, char *err,
+                   size_t errlen);
+int plugins_replace(struct plugins *ps, const char *name, int64_t drain_ns,
+                    int64_t deadline, struct plugin_status *info, char *err,
+                    size_t errlen);
 
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
  * removed files unload; each step reported on stderr. Returns how many
  * steps failed. */
-int gort_plugins_rescan(struct gort_plugins *ps, int64_t drain_ns);
+int plugins_rescan(struct plugins *ps, int64_t drain_ns);
 
 /* Calls fn for each loaded plugin, in load order, under the loader's lock
  * (fn must not call back into ps). Returns how many there are. */
-size_t gort_plugins_each(struct gort_plugins *ps,
-                         void (*fn)(const struct gort_plugin_info *, void *),
-                         void *arg);
+size_t plugins_each(struct plugins *ps,
+                    void (*fn)(const struct plugin_status *, void *),
+                    void *arg);
 
 /* The name of the loaded plugin that registered routes as owner, copied
  * into out (n bytes); "" when none (a route gortd registered itself). */
-void gort_plugins_owner_name(struct gort_plugins *ps, const void *owner,
-                             char *out, size_t n);
+void plugins_owner_name(struct plugins *ps, const void *owner, char *out,
+                        size_t n);
 
 /* Finishes every plugin (fini, dlclose), last loaded first, waiting up to
  * drain_ns for goroutines they started; one whose goroutines still run
  * stays mapped (reported). Then frees ps and the table it owns (NULL is
  * fine). No request may still be routed to them. */
-void gort_plugins_free(struct gort_plugins *ps, int64_t drain_ns);
+void plugins_free(struct plugins *ps, int64_t drain_ns);
 
 #endif /* GORT_SERVER_PLUGIN_H */

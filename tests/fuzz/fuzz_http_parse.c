@@ -65,7 +65,7 @@ static int is_tchar(unsigned char c)
     return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
 }
 
-static void check_slice(struct gort_http_str s, const char *buf, size_t n)
+static void check_slice(struct http_str s, const char *buf, size_t n)
 {
     if (s.ptr == NULL) {
         CHECK(s.len == 0);
@@ -76,12 +76,11 @@ static void check_slice(struct gort_http_str s, const char *buf, size_t n)
     CHECK(s.ptr >= buf && s.ptr + s.len <= buf + n);
 }
 
-static void check_head(const struct gort_http_req_head *h, const char *buf,
-                       int r)
+static void check_head(const struct http_req_head *h, const char *buf, int r)
 {
     size_t n = (size_t)r;
 
-    CHECK(h->method.len > 0 && h->method.len <= GORT_HTTP_MAX_METHOD);
+    CHECK(h->method.len > 0 && h->method.len <= HTTP_MAX_METHOD);
     check_slice(h->method, buf, n);
     check_slice(h->target, buf, n);
     CHECK(h->target.len > 0);
@@ -94,7 +93,7 @@ static void check_head(const struct gort_http_req_head *h, const char *buf,
     CHECK(!(h->chunked && h->content_length != -1));
     CHECK(!(h->chunked && h->version_minor == 0));
     CHECK(h->version_minor == 0 || h->host.ptr != NULL);
-    CHECK(h->nheaders <= GORT_HTTP_MAX_HEADERS);
+    CHECK(h->nheaders <= HTTP_MAX_HEADERS);
     for (size_t i = 0; i < h->nheaders; i++) {
         const struct gort_http_header *f = &h->headers[i];
         check_slice(f->name, buf, n);
@@ -112,11 +111,11 @@ static void check_head(const struct gort_http_req_head *h, const char *buf,
                   f->value.ptr[f->value.len - 1] != '\t');
         }
     }
-    CHECK(gort_http_head_get(h, "host", NULL) != NULL || h->version_minor == 0);
+    CHECK(http_head_get(h, "host", NULL) != NULL || h->version_minor == 0);
 }
 
-static void check_same(const struct gort_http_req_head *a,
-                       const struct gort_http_req_head *b)
+static void check_same(const struct http_req_head *a,
+                       const struct http_req_head *b)
 {
     CHECK(a->method.ptr == b->method.ptr && a->method.len == b->method.len);
     CHECK(a->target.ptr == b->target.ptr && a->target.len == b->target.len);
@@ -137,27 +136,26 @@ static void check_same(const struct gort_http_req_head *a,
 
 /* A prefix, copied to an exact-size block: nothing past k is readable. */
 static int parse_prefix(const char *buf, size_t k,
-                        const struct gort_http_limits *lim)
+                        const struct httpd_limits *lim)
 {
-    struct gort_http_req_head h;
+    struct http_req_head h;
     char *copy = malloc(k ? k : 1);
     int r;
 
     CHECK(copy != NULL);
     memcpy(copy, buf, k);
-    r = gort_http_parse_request(copy, k, lim, &h);
+    r = http_parse_request(copy, k, lim, &h);
     if (r > 0)
         check_head(&h, copy, r);
     free(copy);
     return r;
 }
 
-static void fuzz_head(const char *buf, size_t n,
-                      const struct gort_http_limits *lim, uint64_t *rnd,
-                      int *head_len, int *chunked)
+static void fuzz_head(const char *buf, size_t n, const struct httpd_limits *lim,
+                      uint64_t *rnd, int *head_len, int *chunked)
 {
-    static struct gort_http_req_head whole, part;
-    int want = gort_http_parse_request(buf, n, lim, &whole);
+    static struct http_req_head whole, part;
+    int want = http_parse_request(buf, n, lim, &whole);
     size_t scanned = 0, k;
 
     CHECK(want >= 0 || known_status(want));
@@ -183,7 +181,7 @@ static void fuzz_head(const char *buf, size_t n,
 
     /* Piece by piece with the resume offset. */
     for (k = 0;;) {
-        int r = gort_http_parse_request_resume(buf, k, lim, &part, &scanned);
+        int r = http_parse_request_resume(buf, k, lim, &part, &scanned);
         if (r != 0) {
             CHECK(r == want);
             if (r > 0)
@@ -212,9 +210,9 @@ struct decoded {
     int done;
 };
 
-static void chunked_setup(struct gort_http_chunked *st, uint64_t knobs)
+static void chunked_setup(struct http_chunked *st, uint64_t knobs)
 {
-    gort_http_chunked_init(st);
+    http_chunked_init(st);
     if (knobs & 1)
         st->max_line = 1 + (size_t)((knobs >> 8) % 64);
     if (knobs & 2)
@@ -227,12 +225,12 @@ static void chunked_setup(struct gort_http_chunked *st, uint64_t knobs)
 static struct decoded decode_pieces(const char *buf, size_t n, char *out,
                                     uint64_t knobs, uint64_t *rnd, int pieces)
 {
-    struct gort_http_chunked st;
+    struct http_chunked st;
     struct decoded d = {0, 0, 0};
     size_t off = 0, w = 0;
 
     chunked_setup(&st, knobs);
-    while (!gort_http_chunked_done(&st)) {
+    while (!http_chunked_done(&st)) {
         size_t avail = n - off, room = n + 1 - w, used = 0;
         ssize_t r;
 
@@ -242,8 +240,7 @@ static struct decoded decode_pieces(const char *buf, size_t n, char *out,
             size_t pick = 1 + (size_t)(next_rand(rnd) % 16);
             room = pick < room ? pick : room;
         }
-        r = gort_http_chunked_decode(&st, buf + off, avail, &used, out + w,
-                                     room);
+        r = http_chunked_decode(&st, buf + off, avail, &used, out + w, room);
         CHECK(used <= avail);
         if (r < 0) {
             CHECK(r == -400 || r == -413);
@@ -255,14 +252,14 @@ static struct decoded decode_pieces(const char *buf, size_t n, char *out,
         CHECK(st.total == w + (size_t)r);
         w += (size_t)r;
         off += used;
-        if (used == 0 && !gort_http_chunked_done(&st)) {
+        if (used == 0 && !http_chunked_done(&st)) {
             CHECK(avail == 0); /* room >= 1: only missing input stops it */
             break;
         }
     }
     d.status = (ssize_t)w;
     d.consumed = off;
-    d.done = gort_http_chunked_done(&st);
+    d.done = http_chunked_done(&st);
     return d;
 }
 
@@ -271,7 +268,7 @@ static void fuzz_chunked(const char *buf, size_t n, uint64_t *rnd)
     uint64_t knobs = next_rand(rnd);
     char *a = malloc(n + 1), *b = malloc(n + 1), *c = malloc(n + 1);
     struct decoded da, db, dc;
-    struct gort_http_chunked st;
+    struct http_chunked st;
 
     CHECK(a && b && c);
     da = decode_pieces(buf, n, a, knobs, rnd, 0);
@@ -288,9 +285,9 @@ static void fuzz_chunked(const char *buf, size_t n, uint64_t *rnd)
     chunked_setup(&st, knobs);
     {
         size_t used;
-        ssize_t r = gort_http_chunked_decode(&st, c, n, &used, c, n);
+        ssize_t r = http_chunked_decode(&st, c, n, &used, c, n);
         dc.status = r;
-        dc.done = gort_http_chunked_done(&st);
+        dc.done = http_chunked_done(&st);
         CHECK(r == da.status);
         if (r >= 0) {
             CHECK(dc.done == da.done);
@@ -308,7 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
     uint64_t rnd = seed_of(data, size);
-    struct gort_http_limits small = {
+    struct httpd_limits small = {
         16 + (size_t)(next_rand(&rnd) % 512),
         1 + (size_t)(next_rand(&rnd) % 128),
     };

@@ -17,21 +17,20 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static int parse(const char *s, struct gort_http_req_head *h)
+static int parse(const char *s, struct http_req_head *h)
 {
-    return gort_http_parse_request(s, strlen(s), NULL, h);
+    return http_parse_request(s, strlen(s), NULL, h);
 }
 
 static int parse_with(const char *s, size_t len, size_t max_head,
-                      size_t max_uri, struct gort_http_req_head *h)
+                      size_t max_uri, struct http_req_head *h)
 {
-    struct gort_http_limits lim = {max_head, max_uri};
-    return gort_http_parse_request(s, len, &lim, h);
+    struct httpd_limits lim = {max_head, max_uri};
+    return http_parse_request(s, len, &lim, h);
 }
 
 /* A slice equals a C string (and is present). */
-static void check_str(struct gort_http_str s, const char *want,
-                      const char *what)
+static void check_str(struct http_str s, const char *want, const char *what)
 {
     size_t n = strlen(want);
 
@@ -42,15 +41,15 @@ static void check_str(struct gort_http_str s, const char *want,
 #define assert_str(s, want) check_str((s), (want), #s)
 #define assert_absent(s) assert_null((s).ptr)
 
-static void check_same_str(struct gort_http_str a, struct gort_http_str b)
+static void check_same_str(struct http_str a, struct http_str b)
 {
     assert_ptr_equal(a.ptr, b.ptr);
     assert_int_equal(a.len, b.len);
 }
 
 /* Two parses of the same buffer agree on everything. */
-static void check_same_head(const struct gort_http_req_head *a,
-                            const struct gort_http_req_head *b)
+static void check_same_head(const struct http_req_head *a,
+                            const struct http_req_head *b)
 {
     check_same_str(a->method, b->method);
     check_same_str(a->target, b->target);
@@ -72,10 +71,10 @@ static void check_same_head(const struct gort_http_req_head *a,
 
 /* Decodes a whole chunked body at once into a fresh buffer. */
 static ssize_t decode_all(const char *in, size_t n, char *out, size_t cap,
-                          size_t *consumed, struct gort_http_chunked *st)
+                          size_t *consumed, struct http_chunked *st)
 {
-    gort_http_chunked_init(st);
-    return gort_http_chunked_decode(st, in, n, consumed, out, cap);
+    http_chunked_init(st);
+    return http_chunked_decode(st, in, n, consumed, out, cap);
 }
 
 /* ---- valid heads ------------------------------------------------------------
@@ -89,7 +88,7 @@ static void get_simple(void **state)
                     "User-Agent: curl/8.0\r\n"
                     "Accept: */*\r\n"
                     "\r\n";
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_int_equal(parse(s, &h), strlen(s));
     assert_str(h.method, "GET");
@@ -113,7 +112,7 @@ static void get_simple(void **state)
 static void get_no_query_empty_query(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_true(parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &h) > 0);
     assert_str(h.path, "/");
@@ -133,7 +132,7 @@ static void post_content_length(void **state)
                        "Content-Length: 11\r\n"
                        "\r\n";
     char buf[256];
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     snprintf(buf, sizeof buf, "%shello world", head);
     assert_int_equal(parse(buf, &h), strlen(head));
@@ -146,7 +145,7 @@ static void post_content_length(void **state)
 static void content_length_forms(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_true(parse("POST / HTTP/1.1\r\nHost: a\r\n"
                       "Content-Length: 0\r\n\r\n",
@@ -175,8 +174,8 @@ static void chunked_request(void **state)
                     "Transfer-Encoding: chunked\r\n"
                     "\r\n"
                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-    struct gort_http_req_head h;
-    struct gort_http_chunked st;
+    struct http_req_head h;
+    struct http_chunked st;
     char out[64];
     size_t used;
     int r = parse(s, &h);
@@ -187,7 +186,7 @@ static void chunked_request(void **state)
     assert_int_equal(
         decode_all(s + r, strlen(s + r), out, sizeof out, &used, &st), 11);
     assert_memory_equal(out, "hello world", 11);
-    assert_true(gort_http_chunked_done(&st));
+    assert_true(http_chunked_done(&st));
     assert_int_equal(used, strlen(s + r));
 }
 
@@ -200,22 +199,22 @@ static void pipelined(void **state)
         "abc"
         "GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     size_t n = strlen(s), off = 0;
-    struct gort_http_req_head h;
+    struct http_req_head h;
     int r;
 
-    r = gort_http_parse_request(s, n, NULL, &h);
+    r = http_parse_request(s, n, NULL, &h);
     assert_int_equal(r, strlen("GET /one HTTP/1.1\r\nHost: a\r\n\r\n"));
     assert_str(h.path, "/one");
     assert_true(h.keep_alive);
     off += (size_t)r;
 
-    r = gort_http_parse_request(s + off, n - off, NULL, &h);
+    r = http_parse_request(s + off, n - off, NULL, &h);
     assert_true(r > 0);
     assert_str(h.path, "/two");
     assert_int_equal(h.content_length, 3);
     off += (size_t)r + 3;
 
-    r = gort_http_parse_request(s + off, n - off, NULL, &h);
+    r = http_parse_request(s + off, n - off, NULL, &h);
     assert_true(r > 0);
     assert_str(h.path, "/three");
     assert_false(h.keep_alive);
@@ -225,7 +224,7 @@ static void pipelined(void **state)
 static void leading_empty_lines(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
     const char *ok[] = {
         "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
         "\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -248,7 +247,7 @@ static void leading_empty_lines(void **state)
 static void bare_lf_line_ends(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
     const char *s = "GET /x HTTP/1.1\nHost: a\nX-A:  b \n\n";
     const char *mixed = "GET /x HTTP/1.1\r\nHost: a\nX-A: b\r\n\n";
 
@@ -262,7 +261,7 @@ static void bare_lf_line_ends(void **state)
 static void header_values(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
     const char *s = "GET / HTTP/1.1\r\n"
                     "Host: a\r\n"
                     "X-Empty:\r\n"
@@ -284,7 +283,7 @@ static void header_values(void **state)
 static void header_case_insensitive(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
     const char *s = "PUT /f HTTP/1.1\r\n"
                     "hOsT: Example.COM\r\n"
                     "CONTENT-length: 4\r\n"
@@ -302,18 +301,18 @@ static void header_case_insensitive(void **state)
     assert_false(h.keep_alive);
     assert_true(h.expect_continue);
 
-    v = gort_http_head_get(&h, "content-length", &n);
+    v = http_head_get(&h, "content-length", &n);
     assert_non_null(v);
     assert_int_equal(n, 1);
     assert_memory_equal(v, "4", 1);
-    v = gort_http_head_get(&h, "X-DUP", &n);
+    v = http_head_get(&h, "X-DUP", &n);
     assert_non_null(v);
     assert_int_equal(n, 3);
     assert_memory_equal(v, "one", 3); /* the first one */
-    assert_non_null(gort_http_head_get(&h, "Host", NULL));
-    assert_null(gort_http_head_get(&h, "X-Missing", &n));
-    assert_null(gort_http_head_get(&h, "X-Du", &n));
-    assert_null(gort_http_head_get(&h, "X-Dupe", &n));
+    assert_non_null(http_head_get(&h, "Host", NULL));
+    assert_null(http_head_get(&h, "X-Missing", &n));
+    assert_null(http_head_get(&h, "X-Du", &n));
+    assert_null(http_head_get(&h, "X-Dupe", &n));
 
     assert_true(parse("POST / HTTP/1.1\r\nHost: a\r\n"
                       "TRANSFER-ENCODING: CHUNKED\r\n\r\n",
@@ -348,7 +347,7 @@ static void keep_alive_rules(void **state)
 
     for (size_t i = 0; i < COUNT(cases); i++) {
         char buf[256];
-        struct gort_http_req_head h;
+        struct http_req_head h;
 
         if (cases[i].connection)
             snprintf(buf, sizeof buf,
@@ -369,7 +368,7 @@ static void keep_alive_rules(void **state)
 static void http10_without_host(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_true(parse("GET / HTTP/1.0\r\n\r\n", &h) > 0);
     assert_int_equal(h.version_minor, 0);
@@ -399,7 +398,7 @@ static void expect_continue(void **state)
 
     for (size_t i = 0; i < COUNT(cases); i++) {
         char buf[256];
-        struct gort_http_req_head h;
+        struct http_req_head h;
 
         snprintf(buf, sizeof buf,
                  "POST / %s\r\nHost: a\r\nContent-Length: 3\r\n"
@@ -418,7 +417,7 @@ static void expect_continue(void **state)
 static void target_forms(void **state)
 {
     (void)state;
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_true(parse("GET http://example.com/a/b?q=1 HTTP/1.1\r\n"
                       "Host: other\r\n\r\n",
@@ -458,18 +457,18 @@ static void target_forms(void **state)
 static void header_count_limit(void **state)
 {
     (void)state;
-    size_t cap = 64 + (GORT_HTTP_MAX_HEADERS + 1) * 16;
+    size_t cap = 64 + (HTTP_MAX_HEADERS + 1) * 16;
     char *buf = malloc(cap);
-    struct gort_http_req_head h;
+    struct http_req_head h;
     size_t n;
 
     assert_non_null(buf);
     n = (size_t)snprintf(buf, cap, "GET / HTTP/1.1\r\nHost: a\r\n");
-    for (int i = 1; i < GORT_HTTP_MAX_HEADERS; i++)
+    for (int i = 1; i < HTTP_MAX_HEADERS; i++)
         n += (size_t)snprintf(buf + n, cap - n, "X-%d: v\r\n", i);
     memcpy(buf + n, "\r\n", 3);
     assert_int_equal(parse(buf, &h), n + 2);
-    assert_int_equal(h.nheaders, GORT_HTTP_MAX_HEADERS);
+    assert_int_equal(h.nheaders, HTTP_MAX_HEADERS);
 
     n += (size_t)snprintf(buf + n, cap - n, "X-last: v\r\n\r\n");
     assert_int_equal(parse(buf, &h), -431);
@@ -494,24 +493,24 @@ static void byte_classes(void **state)
         int host = alnum || (c && strchr(host_extra, c)) || c == ' ' ||
                    c == '\t' || c == '\n';
         char buf[64];
-        struct gort_http_req_head h;
+        struct http_req_head h;
         int n;
 
         n = snprintf(buf, sizeof buf,
                      "GET / HTTP/1.1\r\nHost: a\r\nX%c: v\r\n\r\n", c);
         /* "X:: v" is the field X with the value ": v". */
-        if ((gort_http_parse_request(buf, (size_t)n, NULL, &h) > 0) !=
+        if ((http_parse_request(buf, (size_t)n, NULL, &h) > 0) !=
             (tchar || c == ':'))
             fail_msg("byte 0x%02x in a field name", c);
         n = snprintf(buf, sizeof buf,
                      "GET / HTTP/1.1\r\nHost: a\r\nX: a%cb\r\n\r\n", c);
-        if ((gort_http_parse_request(buf, (size_t)n, NULL, &h) > 0) != vchar)
+        if ((http_parse_request(buf, (size_t)n, NULL, &h) > 0) != vchar)
             fail_msg("byte 0x%02x in a field value", c);
         n = snprintf(buf, sizeof buf, "GET /%c HTTP/1.1\r\nHost: a\r\n\r\n", c);
-        if ((gort_http_parse_request(buf, (size_t)n, NULL, &h) > 0) != target)
+        if ((http_parse_request(buf, (size_t)n, NULL, &h) > 0) != target)
             fail_msg("byte 0x%02x in a target", c);
         n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a%c\r\n\r\n", c);
-        if ((gort_http_parse_request(buf, (size_t)n, NULL, &h) > 0) != host)
+        if ((http_parse_request(buf, (size_t)n, NULL, &h) > 0) != host)
             fail_msg("byte 0x%02x in Host", c);
     }
 }
@@ -525,28 +524,26 @@ static void long_values(void **state)
     const unsigned char bad[] = {0x00, 0x01, 0x0b, 0x0d, 0x1f, 0x7f};
     char buf[128];
     size_t p = strlen(pre);
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     for (size_t len = 1; len <= 40; len++) {
         memcpy(buf, pre, p);
         memset(buf + p, 'v', len);
         memcpy(buf + p + len, "\r\n\r\n", 4);
-        assert_int_equal(gort_http_parse_request(buf, p + len + 4, NULL, &h),
+        assert_int_equal(http_parse_request(buf, p + len + 4, NULL, &h),
                          p + len + 4);
         for (size_t at = 1; at + 1 < len; at++) {
             buf[p + at] = '\t';
-            assert_int_equal(
-                gort_http_parse_request(buf, p + len + 4, NULL, &h),
-                p + len + 4);
+            assert_int_equal(http_parse_request(buf, p + len + 4, NULL, &h),
+                             p + len + 4);
             for (size_t b = 0; b < sizeof bad; b++) {
                 buf[p + at] = (char)bad[b];
-                assert_int_equal(
-                    gort_http_parse_request(buf, p + len + 4, NULL, &h), -400);
+                assert_int_equal(http_parse_request(buf, p + len + 4, NULL, &h),
+                                 -400);
             }
             buf[p + at] = (char)0xff;
-            assert_int_equal(
-                gort_http_parse_request(buf, p + len + 4, NULL, &h),
-                p + len + 4);
+            assert_int_equal(http_parse_request(buf, p + len + 4, NULL, &h),
+                             p + len + 4);
             buf[p + at] = 'v';
         }
     }
@@ -563,8 +560,8 @@ struct bad_case {
 static void check_bad(const struct bad_case *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        struct gort_http_req_head h;
-        int r = gort_http_parse_request(c[i].in, strlen(c[i].in), NULL, &h);
+        struct http_req_head h;
+        int r = http_parse_request(c[i].in, strlen(c[i].in), NULL, &h);
 
         if (r != c[i].status)
             fail_msg("case %zu \"%s\": got %d, want %d", i, c[i].in, r,
@@ -645,9 +642,8 @@ static void bad_fields(void **state)
 
     /* A NUL cannot ride in a C string literal. */
     static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
-    struct gort_http_req_head h;
-    assert_int_equal(gort_http_parse_request(nul, sizeof nul - 1, NULL, &h),
-                     -400);
+    struct http_req_head h;
+    assert_int_equal(http_parse_request(nul, sizeof nul - 1, NULL, &h), -400);
 }
 
 #define POST11 "POST / HTTP/1.1\r\nHost: a\r\n"
@@ -705,7 +701,7 @@ static void smuggling(void **state)
     };
     check_bad(cases, COUNT(cases));
 
-    struct gort_http_req_head h;
+    struct http_req_head h;
     assert_true(parse(POST11 "Transfer-Encoding:  chunked \r\n\r\n", &h) > 0);
     assert_true(h.chunked);
 }
@@ -735,7 +731,7 @@ static void early_errors(void **state)
         {"GET /a b", -400},
         {"get\x01", -400},
     };
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     check_bad(cases, COUNT(cases));
     assert_int_equal(parse("GET / HTT", &h), 0);
@@ -747,9 +743,9 @@ static void early_errors(void **state)
 static void uri_too_long(void **state)
 {
     (void)state;
-    size_t max = GORT_HTTP_DEFAULT_MAX_URI_BYTES, n;
+    size_t max = HTTP_DEFAULT_MAX_URI_BYTES, n;
     char *buf = malloc(max + 64);
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_non_null(buf);
     /* Exactly at the limit: fine. */
@@ -757,14 +753,14 @@ static void uri_too_long(void **state)
     memset(buf + 5, 'a', max - 1);
     n = 5 + max - 1;
     n += (size_t)sprintf(buf + n, " HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_int_equal(gort_http_parse_request(buf, n, NULL, &h), n);
+    assert_int_equal(http_parse_request(buf, n, NULL, &h), n);
     assert_int_equal(h.target.len, max);
 
     /* One over, with the line not even finished: 414 at once. */
     memcpy(buf, "GET /", 5);
     memset(buf + 5, 'a', max);
-    assert_int_equal(gort_http_parse_request(buf, 5 + max, NULL, &h), -414);
-    assert_int_equal(gort_http_parse_request(buf, 4 + max, NULL, &h), 0);
+    assert_int_equal(http_parse_request(buf, 5 + max, NULL, &h), -414);
+    assert_int_equal(http_parse_request(buf, 4 + max, NULL, &h), 0);
     free(buf);
 
     assert_int_equal(parse_with("GET /abcd HTTP/1.1\r\n", 20, 0, 4, &h), -414);
@@ -774,26 +770,26 @@ static void uri_too_long(void **state)
 static void head_too_large(void **state)
 {
     (void)state;
-    size_t max = GORT_HTTP_DEFAULT_MAX_HEADER_BYTES;
+    size_t max = HTTP_DEFAULT_MAX_HEADER_BYTES;
     char *buf = malloc(max + 64);
     const char *start = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ";
     const char *small = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"; /* 27 bytes */
-    struct gort_http_req_head h;
+    struct http_req_head h;
 
     assert_non_null(buf);
     /* A field that never ends: 431 as soon as the buffer reaches the limit,
      * without waiting for the rest. */
     memcpy(buf, start, strlen(start));
     memset(buf + strlen(start), 'x', max);
-    assert_int_equal(gort_http_parse_request(buf, max - 1, NULL, &h), 0);
-    assert_int_equal(gort_http_parse_request(buf, max, NULL, &h), -431);
+    assert_int_equal(http_parse_request(buf, max - 1, NULL, &h), 0);
+    assert_int_equal(http_parse_request(buf, max, NULL, &h), -431);
 
     /* A complete head that ends exactly at the limit is fine; one byte
      * more is not. */
     memcpy(buf + max - 4, "\r\n\r\n", 4);
-    assert_int_equal(gort_http_parse_request(buf, max + 10, NULL, &h), max);
+    assert_int_equal(http_parse_request(buf, max + 10, NULL, &h), max);
     memcpy(buf + max - 4, "x\r\n\r\n", 5);
-    assert_int_equal(gort_http_parse_request(buf, max + 10, NULL, &h), -431);
+    assert_int_equal(http_parse_request(buf, max + 10, NULL, &h), -431);
     free(buf);
 
     /* Small limits, and a request line alone over the head limit. */
@@ -815,12 +811,11 @@ static void head_too_large(void **state)
 static void default_limits(void **state)
 {
     (void)state;
-    struct gort_http_limits zero = {0, 0};
-    struct gort_http_req_head h;
+    struct httpd_limits zero = {0, 0};
+    struct http_req_head h;
     const char *s = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 
-    assert_int_equal(gort_http_parse_request(s, strlen(s), &zero, &h),
-                     strlen(s));
+    assert_int_equal(http_parse_request(s, strlen(s), &zero, &h), strlen(s));
 }
 
 /* ---- incremental feeding
@@ -832,14 +827,14 @@ static void default_limits(void **state)
  * prefix that already fails fails with that same status. */
 static void check_incremental(const char *s, size_t n)
 {
-    struct gort_http_req_head whole, part;
-    int want = gort_http_parse_request(s, n, NULL, &whole);
+    struct http_req_head whole, part;
+    int want = http_parse_request(s, n, NULL, &whole);
     size_t scanned = 0;
     int got = 0;
 
     for (size_t k = 0; k <= n; k++) {
-        int r = gort_http_parse_request(s, k, NULL, &part);
-        int rr = gort_http_parse_request_resume(s, k, NULL, &part, &scanned);
+        int r = http_parse_request(s, k, NULL, &part);
+        int rr = http_parse_request_resume(s, k, NULL, &part, &scanned);
 
         if (r != rr)
             fail_msg("\"%s\" at %zu: %d plain, %d resumed", s, k, r, rr);
@@ -888,20 +883,18 @@ static void resume_offset(void **state)
     (void)state;
     const char *s = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: aaaaaaaaaaaaaaaa\r\n"
                     "\r\n";
-    struct gort_http_req_head h;
+    struct http_req_head h;
     size_t n = strlen(s), scanned = 0;
 
-    assert_int_equal(
-        gort_http_parse_request_resume(s, n - 3, NULL, &h, &scanned), 0);
+    assert_int_equal(http_parse_request_resume(s, n - 3, NULL, &h, &scanned),
+                     0);
     assert_true(scanned > 16 && scanned <= n - 3);
-    assert_int_equal(gort_http_parse_request_resume(s, n, NULL, &h, &scanned),
-                     n);
+    assert_int_equal(http_parse_request_resume(s, n, NULL, &h, &scanned), n);
     assert_int_equal(scanned, 0); /* reset for the next request */
 
     scanned = 100000;
-    assert_int_equal(gort_http_parse_request_resume(s, n, NULL, &h, &scanned),
-                     n);
-    assert_int_equal(gort_http_parse_request_resume(s, n, NULL, &h, NULL), n);
+    assert_int_equal(http_parse_request_resume(s, n, NULL, &h, &scanned), n);
+    assert_int_equal(http_parse_request_resume(s, n, NULL, &h, NULL), n);
 }
 
 /* ---- chunked bodies ---------------------------------------------------------
@@ -928,7 +921,7 @@ static void chunked_basic(void **state)
     };
 
     for (size_t i = 0; i < COUNT(cases); i++) {
-        struct gort_http_chunked st;
+        struct http_chunked st;
         char out[64];
         size_t used, n = strlen(cases[i].in);
         ssize_t r = decode_all(cases[i].in, n, out, sizeof out, &used, &st);
@@ -936,7 +929,7 @@ static void chunked_basic(void **state)
         if (r != (ssize_t)strlen(cases[i].out) ||
             memcmp(out, cases[i].out, (size_t)r) != 0)
             fail_msg("case %zu: got %zd", i, r);
-        assert_true(gort_http_chunked_done(&st));
+        assert_true(http_chunked_done(&st));
         assert_int_equal(used, n);
         assert_int_equal(st.total, strlen(cases[i].out));
     }
@@ -970,7 +963,7 @@ static void chunked_errors(void **state)
     };
 
     for (size_t i = 0; i < COUNT(cases); i++) {
-        struct gort_http_chunked st;
+        struct http_chunked st;
         char out[64];
         size_t used;
         ssize_t r =
@@ -978,11 +971,11 @@ static void chunked_errors(void **state)
 
         if (r != -400)
             fail_msg("case %zu \"%s\": got %zd, want -400", i, cases[i], r);
-        assert_false(gort_http_chunked_done(&st));
+        assert_false(http_chunked_done(&st));
         /* The error sticks. */
-        assert_int_equal(gort_http_chunked_decode(&st, "0\r\n\r\n", 5, &used,
-                                                  out, sizeof out),
-                         -400);
+        assert_int_equal(
+            http_chunked_decode(&st, "0\r\n\r\n", 5, &used, out, sizeof out),
+            -400);
         assert_int_equal(used, 0);
     }
 }
@@ -990,7 +983,7 @@ static void chunked_errors(void **state)
 static void chunked_limits(void **state)
 {
     (void)state;
-    struct gort_http_chunked st;
+    struct http_chunked st;
     char out[64];
     size_t used;
     const char *big = "7fffffffffffffff\r\n";
@@ -1002,25 +995,23 @@ static void chunked_limits(void **state)
     assert_int_equal(st.size, INT64_MAX);
 
     /* max_body: 413 as soon as a chunk-size would pass it. */
-    gort_http_chunked_init(&st);
+    http_chunked_init(&st);
     st.max_body = 8;
-    assert_int_equal(gort_http_chunked_decode(&st, "5\r\nhello\r\n3\r\nabc\r\n",
-                                              18, &used, out, sizeof out),
+    assert_int_equal(http_chunked_decode(&st, "5\r\nhello\r\n3\r\nabc\r\n", 18,
+                                         &used, out, sizeof out),
                      8);
     assert_int_equal(
-        gort_http_chunked_decode(&st, "1\r\n", 3, &used, out, sizeof out),
-        -413);
+        http_chunked_decode(&st, "1\r\n", 3, &used, out, sizeof out), -413);
 
     /* A chunk-size line with a long extension. */
-    gort_http_chunked_init(&st);
+    http_chunked_init(&st);
     st.max_line = 8;
     assert_int_equal(
-        gort_http_chunked_decode(&st, "5;abcd\r\n", 8, &used, out, sizeof out),
-        0);
-    gort_http_chunked_init(&st);
+        http_chunked_decode(&st, "5;abcd\r\n", 8, &used, out, sizeof out), 0);
+    http_chunked_init(&st);
     st.max_line = 8;
     assert_int_equal(
-        gort_http_chunked_decode(&st, "5;abcde\r\n", 9, &used, out, sizeof out),
+        http_chunked_decode(&st, "5;abcde\r\n", 9, &used, out, sizeof out),
         -400);
 
     /* The default line limit, without the line end ever coming. */
@@ -1028,18 +1019,18 @@ static void chunked_limits(void **state)
         static char line[5000];
         memset(line, ';', sizeof line);
         line[0] = '1';
-        gort_http_chunked_init(&st);
-        assert_int_equal(gort_http_chunked_decode(&st, line, sizeof line, &used,
-                                                  out, sizeof out),
-                         -400);
+        http_chunked_init(&st);
+        assert_int_equal(
+            http_chunked_decode(&st, line, sizeof line, &used, out, sizeof out),
+            -400);
         assert_true(used <= 4096);
     }
 
     /* Trailers are bounded too. */
-    gort_http_chunked_init(&st);
+    http_chunked_init(&st);
     st.max_trailer = 10;
-    assert_int_equal(gort_http_chunked_decode(&st, "0\r\nX: 123456\r\n\r\n", 16,
-                                              &used, out, sizeof out),
+    assert_int_equal(http_chunked_decode(&st, "0\r\nX: 123456\r\n\r\n", 16,
+                                         &used, out, sizeof out),
                      -400);
 }
 
@@ -1048,15 +1039,15 @@ static void chunked_stops_at_end(void **state)
 {
     (void)state;
     const char *s = "3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
-    struct gort_http_chunked st;
+    struct http_chunked st;
     char out[64];
     size_t used;
 
     assert_int_equal(decode_all(s, strlen(s), out, sizeof out, &used, &st), 3);
-    assert_true(gort_http_chunked_done(&st));
+    assert_true(http_chunked_done(&st));
     assert_int_equal(used, strlen("3\r\nabc\r\n0\r\n\r\n"));
-    assert_int_equal(gort_http_chunked_decode(&st, s + used, strlen(s + used),
-                                              &used, out, sizeof out),
+    assert_int_equal(http_chunked_decode(&st, s + used, strlen(s + used), &used,
+                                         out, sizeof out),
                      0);
     assert_int_equal(used, 0);
 }
@@ -1066,20 +1057,19 @@ static void chunked_small_output(void **state)
 {
     (void)state;
     const char *s = "5\r\nhello\r\n0\r\n\r\n";
-    struct gort_http_chunked st;
+    struct http_chunked st;
     char out[8];
     size_t used, off = 0;
     char got[16];
     size_t ngot = 0;
 
-    gort_http_chunked_init(&st);
-    assert_int_equal(
-        gort_http_chunked_decode(&st, s, strlen(s), &used, NULL, 0), 0);
+    http_chunked_init(&st);
+    assert_int_equal(http_chunked_decode(&st, s, strlen(s), &used, NULL, 0), 0);
     assert_int_equal(used, 3); /* stopped at the data */
     off = used;
-    while (!gort_http_chunked_done(&st)) {
-        ssize_t r = gort_http_chunked_decode(&st, s + off, strlen(s) - off,
-                                             &used, out, 2);
+    while (!http_chunked_done(&st)) {
+        ssize_t r =
+            http_chunked_decode(&st, s + off, strlen(s) - off, &used, out, 2);
         assert_true(r >= 0 && r <= 2);
         memcpy(got + ngot, out, (size_t)r);
         ngot += (size_t)r;
@@ -1091,10 +1081,10 @@ static void chunked_small_output(void **state)
     assert_int_equal(off, strlen(s));
 
     /* outcap 0 still reads framing to the end of an empty body. */
-    gort_http_chunked_init(&st);
-    assert_int_equal(
-        gort_http_chunked_decode(&st, "0\r\n\r\n", 5, &used, NULL, 0), 0);
-    assert_true(gort_http_chunked_done(&st));
+    http_chunked_init(&st);
+    assert_int_equal(http_chunked_decode(&st, "0\r\n\r\n", 5, &used, NULL, 0),
+                     0);
+    assert_true(http_chunked_done(&st));
 }
 
 /* Any split of the input, any output size, and in-place decoding give the
@@ -1109,15 +1099,15 @@ static void chunked_any_split(void **state)
 
     for (size_t split = 0; split <= n; split++) {
         for (size_t cap = 1; cap <= 8; cap++) {
-            struct gort_http_chunked st;
+            struct http_chunked st;
             char out[64];
             size_t off = 0, w = 0, used;
 
-            gort_http_chunked_init(&st);
-            while (!gort_http_chunked_done(&st)) {
+            http_chunked_init(&st);
+            while (!http_chunked_done(&st)) {
                 size_t avail = (off < split ? split : n) - off;
-                ssize_t r = gort_http_chunked_decode(&st, s + off, avail, &used,
-                                                     out + w, cap);
+                ssize_t r = http_chunked_decode(&st, s + off, avail, &used,
+                                                out + w, cap);
                 assert_true(r >= 0);
                 w += (size_t)r;
                 off += used;
@@ -1129,15 +1119,15 @@ static void chunked_any_split(void **state)
     }
 
     char inplace[128];
-    struct gort_http_chunked st;
+    struct http_chunked st;
     size_t used;
     memcpy(inplace, s, n);
-    gort_http_chunked_init(&st);
-    assert_int_equal(gort_http_chunked_decode(&st, inplace, n, &used, inplace,
-                                              sizeof inplace),
-                     wn);
+    http_chunked_init(&st);
+    assert_int_equal(
+        http_chunked_decode(&st, inplace, n, &used, inplace, sizeof inplace),
+        wn);
     assert_memory_equal(inplace, want, wn);
-    assert_true(gort_http_chunked_done(&st));
+    assert_true(http_chunked_done(&st));
 }
 
 int main(void)

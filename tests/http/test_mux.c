@@ -23,14 +23,14 @@ static char err[512];
 
 /* A mux holding pats (NULL-terminated), each its own handler, owned by
  * owner; fails the test if one does not register. */
-static struct gort_mux *mux_of(const char *const *pats, const void *owner)
+static struct mux *mux_of(const char *const *pats, const void *owner)
 {
-    struct gort_mux *mux = gort_mux_new();
+    struct mux *mux = mux_new();
 
     assert_non_null(mux);
     for (size_t i = 0; pats[i]; i++) {
-        int rc = gort_mux_handle(mux, pats[i], (void *)pats[i], NULL, owner,
-                                 err, sizeof err);
+        int rc = mux_handle(mux, pats[i], (void *)pats[i], NULL, owner, err,
+                            sizeof err);
         if (rc)
             fail_msg("registering \"%s\": %d: %s", pats[i], rc, err);
     }
@@ -39,17 +39,17 @@ static struct gort_mux *mux_of(const char *const *pats, const void *owner)
 
 /* Holds a match and the buffer its values and location point into. */
 struct res {
-    struct gort_mux_match m;
+    struct mux_match m;
     char buf[1024];
     int status;
 };
 
 /* Matches "METHOD host target" (target may hold "?query"). */
-static int run(const struct gort_mux *mux, const char *method, const char *host,
+static int run(const struct mux *mux, const char *method, const char *host,
                const char *target, struct res *r)
 {
     const char *q = strchr(target, '?');
-    struct gort_mux_request req = {
+    struct mux_request req = {
         .method = method,
         .method_len = strlen(method),
         .host = host ? host : "",
@@ -60,7 +60,7 @@ static int run(const struct gort_mux *mux, const char *method, const char *host,
         .query_len = q ? strlen(q + 1) : 0,
     };
 
-    r->status = gort_mux_match(mux, &req, &r->m, r->buf, sizeof r->buf);
+    r->status = mux_match(mux, &req, &r->m, r->buf, sizeof r->buf);
     assert_int_equal(r->status, r->m.status);
     return r->status;
 }
@@ -87,8 +87,7 @@ static const char *outcome(const struct res *r)
     }
 }
 
-static void check_rows(const struct gort_mux *mux, const struct row *rows,
-                       size_t n)
+static void check_rows(const struct mux *mux, const struct row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct row *w = &rows[i];
@@ -170,9 +169,9 @@ static void precedence_go_doc_table(void **state)
         {"GET", "[::1]:80", "/", 200, "/{$}"},
     };
 
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 static void precedence_host_ipv6_and_port(void **state)
@@ -186,10 +185,10 @@ static void precedence_host_ipv6_and_port(void **state)
         {"GET", "10.0.0.1", "/x", 200, "10.0.0.1/x"},
         {"GET", "10.0.0.1", "/y", 200, "/"}, /* host pattern fails: any */
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
 
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 static void head_matches_get(void **state)
@@ -206,10 +205,10 @@ static void head_matches_get(void **state)
         {"HEAD", NULL, "/p", 405, "POST"},
         {"get", NULL, "/g", 405, "GET, HEAD"}, /* methods are case-sensitive */
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
 
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 /* ---- wildcards and values ------------------------------------------------ */
@@ -218,7 +217,7 @@ static void check_value(const struct res *r, const char *name, const char *want,
                         size_t want_len)
 {
     size_t len = 0;
-    const char *v = gort_mux_path_value(&r->m, name, &len);
+    const char *v = mux_path_value(&r->m, name, &len);
 
     if (!v)
         fail_msg("no value \"%s\" for %s", name, r->m.pattern);
@@ -233,7 +232,7 @@ static void wildcard_values(void **state)
     static const char *const pats[] = {"/files/{name}", "/a/{x}/c/{y}",
                                        "/raw/{p...}",
                                        "/b/{bucket}/o/{objectname...}", NULL};
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
     struct res r;
 
     assert_int_equal(run(mux, "GET", NULL, "/a/1/c/two", &r), 200);
@@ -242,7 +241,7 @@ static void wildcard_values(void **state)
     assert_string_equal(r.m.values[1].name, "y");
     check_value(&r, "x", "1", 1);
     check_value(&r, "y", "two", 3);
-    assert_null(gort_mux_path_value(&r.m, "z", NULL));
+    assert_null(mux_path_value(&r.m, "z", NULL));
 
     assert_int_equal(run(mux, "GET", NULL, "/b/pics/o/2024/cat.jpg", &r), 200);
     check_value(&r, "bucket", "pics", 4);
@@ -259,7 +258,7 @@ static void wildcard_values(void **state)
     assert_int_equal(run(mux, "GET", NULL, "/files/a/b", &r), 404);
     assert_int_equal(run(mux, "GET", NULL, "/files/", &r), 404);
     assert_int_equal(run(mux, "GET", NULL, "/a/1/c", &r), 404);
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 /* Each segment is unescaped on its own: %2F does not split it. */
@@ -269,7 +268,7 @@ static void wildcard_escaped_segments(void **state)
     static const char *const pats[] = {"/files/{name}", "/raw/{p...}",
                                        "/lit/a%2Fb",    "/cafe/caf%C3%A9",
                                        "/x/{v}/end",    NULL};
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
     struct res r;
 
     assert_int_equal(run(mux, "GET", NULL, "/files/my%20file.txt", &r), 200);
@@ -302,7 +301,7 @@ static void wildcard_escaped_segments(void **state)
     assert_int_equal(run(mux, "GET", NULL, "/cafe/caf\xc3\xa9", &r), 200);
     assert_int_equal(run(mux, "GET", NULL, "/c%61fe/caf%C3%A9", &r), 200);
     assert_int_equal(run(mux, "GET", NULL, "/Cafe/caf%C3%A9", &r), 404);
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 static void end_anchor_and_subtree(void **state)
@@ -323,10 +322,10 @@ static void end_anchor_and_subtree(void **state)
         {"GET", NULL, "/d/1/2/3", 200, "/d/{x}/"},
         {"GET", NULL, "/d/1", 301, "/d/1/"},
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
 
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 /* ---- 404, 405 ------------------------------------------------------------ */
@@ -352,25 +351,25 @@ static void not_found_and_method_not_allowed(void **state)
         {"PATCH", "a.org", "/r", 405, "GET, HEAD, OPTIONS, POST, PUT"},
         {"PATCH", "b.org", "/r", 405, "GET, HEAD, POST, PUT"},
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
 
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 static void empty_and_null_mux(void **state)
 {
     (void)state;
-    struct gort_mux *mux = gort_mux_new();
+    struct mux *mux = mux_new();
     struct res r;
 
     assert_int_equal(run(mux, "GET", NULL, "/", &r), 404);
     assert_int_equal(run(NULL, "GET", NULL, "/x", &r), 404);
     assert_int_equal(run(NULL, "GET", NULL, "/x/../y", &r), 301);
     assert_string_equal(r.m.location, "/y");
-    assert_int_equal(gort_mux_count(mux), 0);
-    gort_mux_free(mux);
-    gort_mux_free(NULL);
+    assert_int_equal(mux_count(mux), 0);
+    mux_free(mux);
+    mux_free(NULL);
 }
 
 /* ---- redirects ----------------------------------------------------------- */
@@ -395,10 +394,10 @@ static void subtree_redirect(void **state)
         {"GET", NULL, "/d%69r", 301, "/d%69r/"}, /* escapes kept */
         {"CONNECT", NULL, "/dir", 301, "/dir/"},
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
 
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 /* A pattern that matches "/dir" exactly, or a catch-all, stops it. */
@@ -407,8 +406,8 @@ static void subtree_redirect_only_without_exact_match(void **state)
     (void)state;
     static const char *const with_wild[] = {"/dir/", "/{name}", NULL};
     static const char *const with_root[] = {"/dir/", "/", NULL};
-    struct gort_mux *a = mux_of(with_wild, NULL);
-    struct gort_mux *b = mux_of(with_root, NULL);
+    struct mux *a = mux_of(with_wild, NULL);
+    struct mux *b = mux_of(with_root, NULL);
     struct res r;
 
     assert_int_equal(run(a, "GET", NULL, "/dir", &r), 200);
@@ -419,8 +418,8 @@ static void subtree_redirect_only_without_exact_match(void **state)
     assert_string_equal(r.m.location, "/dir/");
     assert_int_equal(run(b, "GET", NULL, "/favicon.ico", &r), 200);
     assert_string_equal(r.m.pattern, "/");
-    gort_mux_free(a);
-    gort_mux_free(b);
+    mux_free(a);
+    mux_free(b);
 }
 
 static void clean_path_redirect(void **state)
@@ -450,27 +449,26 @@ static void clean_path_redirect(void **state)
         {"CONNECT", NULL, "/a/../a/b", 200, "/"},
         {"CONNECT", NULL, "/v//", 200, "/"},
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
 
     check_rows(mux, rows, NELEM(rows));
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 static void small_buffer_is_414(void **state)
 {
     (void)state;
     static const char *const pats[] = {"/", NULL};
-    struct gort_mux *mux = mux_of(pats, NULL);
-    struct gort_mux_match m;
+    struct mux *mux = mux_of(pats, NULL);
+    struct mux_match m;
     char buf[128];
     const char *path = "/0123456789/0123456789/0123456789";
-    struct gort_mux_request req = {"GET",        3,    "", 0, path,
-                                   strlen(path), NULL, 0};
+    struct mux_request req = {"GET", 3, "", 0, path, strlen(path), NULL, 0};
 
-    assert_int_equal(gort_mux_match(mux, &req, &m, buf, 40), 414);
-    assert_int_equal(GORT_MUX_BUF_LEN(req.path_len, 0), 2 * 33 + 8);
-    assert_int_equal(gort_mux_match(mux, &req, &m, buf, 2 * 33 + 8), 200);
-    gort_mux_free(mux);
+    assert_int_equal(mux_match(mux, &req, &m, buf, 40), 414);
+    assert_int_equal(MUX_BUF_LEN(req.path_len, 0), 2 * 33 + 8);
+    assert_int_equal(mux_match(mux, &req, &m, buf, 2 * 33 + 8), 200);
+    mux_free(mux);
 }
 
 /* ---- conflicts ----------------------------------------------------------- */
@@ -479,9 +477,9 @@ static void expect_conflict(const char *first, const char *second,
                             const char *detail)
 {
     const char *const pats[] = {first, NULL};
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
     char quoted[128];
-    int rc = gort_mux_handle(mux, second, NULL, NULL, NULL, err, sizeof err);
+    int rc = mux_handle(mux, second, NULL, NULL, NULL, err, sizeof err);
 
     if (rc != -EEXIST)
         fail_msg("\"%s\" after \"%s\": got %d, want -EEXIST", second, first,
@@ -493,8 +491,8 @@ static void expect_conflict(const char *first, const char *second,
     if (!strstr(err, quoted) || (detail && !strstr(err, detail)))
         fail_msg("message \"%s\" lacks \"%s\" / \"%s\"", err, quoted,
                  detail ? detail : "");
-    assert_int_equal(gort_mux_count(mux), 1); /* unchanged */
-    gort_mux_free(mux);
+    assert_int_equal(mux_count(mux), 1); /* unchanged */
+    mux_free(mux);
 }
 
 static void conflicts_refused_naming_both(void **state)
@@ -528,10 +526,10 @@ static void no_conflict_when_one_is_more_specific(void **state)
         "/a/{x}",     "/a/%2F",       "a.com/x", "b.com/x", "a.com/{p...}",
         "/z/{a}/{b}", "/z/q/{b}",     "/z/q/r",  NULL,
     };
-    struct gort_mux *mux = mux_of(pats, NULL);
+    struct mux *mux = mux_of(pats, NULL);
     struct res r;
 
-    assert_int_equal(gort_mux_count(mux), NELEM(pats) - 1);
+    assert_int_equal(mux_count(mux), NELEM(pats) - 1);
     assert_int_equal(run(mux, "PUT", NULL, "/x", &r), 200);
     assert_string_equal(r.m.pattern, "/x");
     assert_int_equal(run(mux, "GET", NULL, "/z/q/s", &r), 200);
@@ -543,7 +541,7 @@ static void no_conflict_when_one_is_more_specific(void **state)
     assert_string_equal(r.m.pattern, "/a/{$}");
     assert_int_equal(run(mux, "GET", NULL, "/a/%2F", &r), 200);
     assert_string_equal(r.m.pattern, "/a/%2F");
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 /* ---- bad patterns -------------------------------------------------------- */
@@ -579,15 +577,15 @@ static void invalid_patterns(void **state)
     };
 
     for (size_t i = 0; i < NELEM(bad); i++) {
-        struct gort_mux *mux = gort_mux_new();
-        int rc = gort_mux_handle(mux, bad[i].pattern, NULL, NULL, NULL, err,
-                                 sizeof err);
+        struct mux *mux = mux_new();
+        int rc =
+            mux_handle(mux, bad[i].pattern, NULL, NULL, NULL, err, sizeof err);
 
         if (rc != -EINVAL || !strstr(err, bad[i].message))
             fail_msg("\"%s\": got %d \"%s\", want -EINVAL \"%s\"",
                      bad[i].pattern, rc, err, bad[i].message);
-        assert_int_equal(gort_mux_count(mux), 0);
-        gort_mux_free(mux);
+        assert_int_equal(mux_count(mux), 0);
+        mux_free(mux);
     }
 }
 
@@ -595,71 +593,70 @@ static void invalid_patterns(void **state)
 static void pattern_edges_and_limits(void **state)
 {
     (void)state;
-    struct gort_mux *mux = gort_mux_new();
+    struct mux *mux = mux_new();
     char pat[1200];
     size_t n = 0;
     int rc;
 
     /* Unclean paths are fine without a method (CONNECT may match them). */
     assert_int_equal(
-        gort_mux_handle(mux, "/a/../b", NULL, NULL, NULL, err, sizeof err), 0);
-    assert_int_equal(gort_mux_handle(mux, "CONNECT /c/./d", NULL, NULL, NULL,
-                                     err, sizeof err),
-                     0);
+        mux_handle(mux, "/a/../b", NULL, NULL, NULL, err, sizeof err), 0);
     assert_int_equal(
-        gort_mux_handle(mux, "GET\t /tab", NULL, NULL, NULL, err, sizeof err),
+        mux_handle(mux, "CONNECT /c/./d", NULL, NULL, NULL, err, sizeof err),
         0);
     assert_int_equal(
-        gort_mux_handle(mux, "/b}", NULL, NULL, NULL, err, sizeof err), 0);
+        mux_handle(mux, "GET\t /tab", NULL, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(mux_handle(mux, "/b}", NULL, NULL, NULL, err, sizeof err),
+                     0);
 
-    /* GORT_MUX_MAX_VALUES named wildcards, and one more. */
-    for (int i = 0; i <= GORT_MUX_MAX_VALUES; i++)
+    /* MUX_MAX_VALUES named wildcards, and one more. */
+    for (int i = 0; i <= MUX_MAX_VALUES; i++)
         n += (size_t)snprintf(pat + n, sizeof pat - n, "/{w%d}", i);
-    rc = gort_mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err);
+    rc = mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err);
     assert_int_equal(rc, -EINVAL);
     assert_non_null(strstr(err, "more than 16 wildcards"));
     *strrchr(pat, '/') = '\0';
-    assert_int_equal(
-        gort_mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err),
+                     0);
 
-    /* GORT_MUX_MAX_SEGMENTS segments, and one more. */
+    /* MUX_MAX_SEGMENTS segments, and one more. */
     n = 0;
-    for (int i = 0; i <= GORT_MUX_MAX_SEGMENTS; i++)
+    for (int i = 0; i <= MUX_MAX_SEGMENTS; i++)
         n += (size_t)snprintf(pat + n, sizeof pat - n, "/s");
-    rc = gort_mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err);
+    rc = mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err);
     assert_int_equal(rc, -EINVAL);
     if (!strstr(err, "more than 255 segments"))
         fail_msg("got \"%.200s\"", err);
     pat[n - 2] = '\0';
-    assert_int_equal(
-        gort_mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err),
+                     0);
 
     /* A truncated message is still a NUL-terminated string; NULL is fine. */
-    assert_int_equal(gort_mux_handle(mux, "/{1}", NULL, NULL, NULL, err, 8),
+    assert_int_equal(mux_handle(mux, "/{1}", NULL, NULL, NULL, err, 8),
                      -EINVAL);
     assert_string_equal(err, "parsing");
-    assert_int_equal(gort_mux_handle(mux, "/{1}", NULL, NULL, NULL, NULL, 0),
+    assert_int_equal(mux_handle(mux, "/{1}", NULL, NULL, NULL, NULL, 0),
                      -EINVAL);
-    gort_mux_free(mux);
+    mux_free(mux);
 }
 
 /* Registration refuses the method that would overflow the Allow value. */
 static void allow_budget(void **state)
 {
     (void)state;
-    struct gort_mux *mux = gort_mux_new();
+    struct mux *mux = mux_new();
     char pat[32];
     int rc = 0, i;
 
     for (i = 0; i < 100 && rc == 0; i++) {
         snprintf(pat, sizeof pat, "METHOD%02d /x", i);
-        rc = gort_mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err);
+        rc = mux_handle(mux, pat, NULL, NULL, NULL, err, sizeof err);
     }
     assert_int_equal(rc, -EINVAL);
     assert_non_null(strstr(err, "too many methods"));
     /* Each costs 10 bytes ("METHODnn, "): 25 fit in 255 bytes. */
-    assert_int_equal(gort_mux_count(mux), 25);
-    gort_mux_free(mux);
+    assert_int_equal(mux_count(mux), 25);
+    mux_free(mux);
 }
 
 /* ---- owners, clones, listing --------------------------------------------- */
@@ -672,23 +669,23 @@ static void remove_owner_and_clone_independence(void **state)
     static const char *const of_a[] = {"/a", "/a/{x}", "GET /shared/", NULL};
     static const char *const of_b[] = {"/b", "GET /c", NULL};
     static char fresh[] = "fresh handler";
-    struct gort_mux *m = mux_of(of_a, &owner_a);
-    struct gort_mux *c;
+    struct mux *m = mux_of(of_a, &owner_a);
+    struct mux *c;
     struct res r;
 
     for (size_t i = 0; of_b[i]; i++)
-        assert_int_equal(gort_mux_handle(m, of_b[i], (void *)of_b[i], NULL,
-                                         &owner_b, err, sizeof err),
+        assert_int_equal(mux_handle(m, of_b[i], (void *)of_b[i], NULL, &owner_b,
+                                    err, sizeof err),
                          0);
-    c = gort_mux_clone(m);
+    c = mux_clone(m);
     assert_non_null(c);
-    assert_int_equal(gort_mux_count(c), 5);
+    assert_int_equal(mux_count(c), 5);
 
     /* Remove A's routes from the clone; the original keeps them. */
-    assert_int_equal(gort_mux_remove_owner(c, &owner_a), 3);
-    assert_int_equal(gort_mux_remove_owner(c, &owner_a), 0);
-    assert_int_equal(gort_mux_remove_owner(c, &owner_c), 0);
-    assert_int_equal(gort_mux_count(c), 2);
+    assert_int_equal(mux_remove_owner(c, &owner_a), 3);
+    assert_int_equal(mux_remove_owner(c, &owner_a), 0);
+    assert_int_equal(mux_remove_owner(c, &owner_c), 0);
+    assert_int_equal(mux_count(c), 2);
     assert_int_equal(run(c, "GET", NULL, "/a", &r), 404);
     assert_int_equal(run(c, "GET", NULL, "/b", &r), 200);
     assert_ptr_equal(r.m.owner, &owner_b);
@@ -697,14 +694,13 @@ static void remove_owner_and_clone_independence(void **state)
 
     /* A replacement for A on the clone: conflicts only with what is left. */
     assert_int_equal(
-        gort_mux_handle(c, "/a/{y}", fresh, NULL, &owner_c, err, sizeof err),
-        0);
+        mux_handle(c, "/a/{y}", fresh, NULL, &owner_c, err, sizeof err), 0);
     assert_int_equal(
-        gort_mux_handle(m, "/a/{y}", fresh, NULL, &owner_c, err, sizeof err),
+        mux_handle(m, "/a/{y}", fresh, NULL, &owner_c, err, sizeof err),
         -EEXIST);
 
     /* The clone survives the original. */
-    gort_mux_free(m);
+    mux_free(m);
     assert_int_equal(run(c, "GET", NULL, "/a/1", &r), 200);
     assert_string_equal(r.m.pattern, "/a/{y}");
     assert_ptr_equal(r.m.handler, fresh);
@@ -712,57 +708,57 @@ static void remove_owner_and_clone_independence(void **state)
     check_value(&r, "y", "1", 1);
     assert_int_equal(run(c, "GET", NULL, "/c", &r), 200);
     assert_int_equal(run(c, "GET", NULL, "/shared/x", &r), 404);
-    gort_mux_free(c);
+    mux_free(c);
 }
 
 static void remove_owner_null_and_everything(void **state)
 {
     (void)state;
     static const char *const pats[] = {"/", "/x/", "GET /x/{y}", NULL};
-    struct gort_mux *m = mux_of(pats, NULL);
+    struct mux *m = mux_of(pats, NULL);
     struct res r;
 
-    assert_int_equal(gort_mux_remove_owner(m, NULL), 3);
-    assert_int_equal(gort_mux_count(m), 0);
+    assert_int_equal(mux_remove_owner(m, NULL), 3);
+    assert_int_equal(mux_count(m), 0);
     assert_int_equal(run(m, "GET", NULL, "/x/1", &r), 404);
     /* Empty again: everything registers anew. */
-    gort_mux_free(m);
+    mux_free(m);
     m = mux_of(pats, &owner_a);
     assert_int_equal(run(m, "GET", NULL, "/x/1", &r), 200);
     assert_string_equal(r.m.pattern, "GET /x/{y}");
-    gort_mux_free(m);
+    mux_free(m);
 }
 
 static void list_routes_in_order(void **state)
 {
     (void)state;
     static const char *const pats[] = {"GET /z", "/a", "example.com/", NULL};
-    struct gort_mux *m = mux_of(pats, &owner_b);
-    struct gort_mux_route_info info;
-    struct gort_mux *c;
+    struct mux *m = mux_of(pats, &owner_b);
+    struct mux_route_info info;
+    struct mux *c;
 
-    assert_int_equal(gort_mux_count(m), 3);
+    assert_int_equal(mux_count(m), 3);
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal(gort_mux_route(m, i, &info), 0);
+        assert_int_equal(mux_route(m, i, &info), 0);
         assert_string_equal(info.pattern, pats[i]);
         assert_ptr_equal(info.handler, pats[i]);
         assert_ptr_equal(info.owner, &owner_b);
     }
-    assert_int_equal(gort_mux_route(m, 3, &info), -ENOENT);
-    c = gort_mux_clone(m);
-    assert_int_equal(gort_mux_route(c, 2, &info), 0);
+    assert_int_equal(mux_route(m, 3, &info), -ENOENT);
+    c = mux_clone(m);
+    assert_int_equal(mux_route(c, 2, &info), 0);
     assert_string_equal(info.pattern, "example.com/");
     assert_ptr_not_equal(info.pattern, pats[2]); /* a copy */
-    assert_int_equal(gort_mux_count(NULL), 0);
-    gort_mux_free(m);
-    gort_mux_free(c);
+    assert_int_equal(mux_count(NULL), 0);
+    mux_free(m);
+    mux_free(c);
 }
 
 /* Many routes: registration, the sorted edges and matching hold up. */
 static void many_routes(void **state)
 {
     (void)state;
-    struct gort_mux *m = gort_mux_new();
+    struct mux *m = mux_new();
     char pat[64], path[64];
     struct res r;
 
@@ -770,8 +766,8 @@ static void many_routes(void **state)
         int v = i % 50 + i / 50 * 1000;
 
         snprintf(pat, sizeof pat, "GET /api/v%d/items/{id}", v);
-        assert_int_equal(
-            gort_mux_handle(m, pat, NULL, NULL, NULL, err, sizeof err), 0);
+        assert_int_equal(mux_handle(m, pat, NULL, NULL, NULL, err, sizeof err),
+                         0);
     }
     for (int i = 0; i < 500; i += 7) {
         int v = i % 50 + i / 50 * 1000;
@@ -784,7 +780,7 @@ static void many_routes(void **state)
     assert_int_equal(run(m, "GET", NULL, "/api/v51/items/1", &r), 404);
     assert_int_equal(run(m, "POST", NULL, "/api/v1/items/1", &r), 405);
     assert_string_equal(r.m.allow, "GET, HEAD");
-    gort_mux_free(m);
+    mux_free(m);
 }
 
 /* ---- model check -----------------------------------------------------------
@@ -794,7 +790,7 @@ static void many_routes(void **state)
  * methods GET, HEAD, POST; hosts h1, h2; clean paths of up to 4 segments
  * from {a, b, zz}, with or without a trailing slash. A pattern's request set
  * is a bitset over the universe; "more specific" is "strict subset". Random
- * muxes are built through gort_mux_handle, and every request must get what
+ * muxes are built through mux_handle, and every request must get what
  * the model derives from the accepted patterns: the most specific match (a
  * host pattern first), else the subtree redirect, else 405 with the exact
  * Allow, else 404. It also catches an accepted conflict: two matches with
@@ -1051,8 +1047,7 @@ static int m_expect(const struct mpat *pats, int n, const char *method,
     return *want ? 405 : 404;
 }
 
-static void m_check_mux(const struct gort_mux *mux, const struct mpat *pats,
-                        int n)
+static void m_check_mux(const struct mux *mux, const struct mpat *pats, int n)
 {
     for (int i = 0; i < U_REQS; i++) {
         const char *method = u_methods[i % 3], *host = u_hosts[i / 3 % 2];
@@ -1078,7 +1073,7 @@ static void model_check_random_muxes(void **state)
 
     u_init();
     for (int round = 0; round < 300; round++) {
-        struct gort_mux *mux = gort_mux_new();
+        struct mux *mux = mux_new();
         int n = 0;
 
         for (int i = 0; i < M_ROUTES; i++) {
@@ -1086,8 +1081,8 @@ static void model_check_random_muxes(void **state)
 
             m_gen(&pats[n]);
             m_set(&pats[n]);
-            rc = gort_mux_handle(mux, pats[n].text, pats[n].text, NULL, NULL,
-                                 err, sizeof err);
+            rc = mux_handle(mux, pats[n].text, pats[n].text, NULL, NULL, err,
+                            sizeof err);
             if (rc == 0) {
                 n++;
                 accepted++;
@@ -1098,7 +1093,7 @@ static void model_check_random_muxes(void **state)
             }
         }
         m_check_mux(mux, pats, n);
-        gort_mux_free(mux);
+        mux_free(mux);
     }
     assert_true(accepted > 1000 && refused > 300);
 }

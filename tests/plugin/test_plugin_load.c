@@ -72,11 +72,11 @@ static int teardown(void **state)
 }
 
 struct listed {
-    struct gort_plugin_info info[4];
+    struct plugin_status info[4];
     size_t n;
 };
 
-static void collect(const struct gort_plugin_info *in, void *arg)
+static void collect(const struct plugin_status *in, void *arg)
 {
     struct listed *l = arg;
     if (l->n < 4)
@@ -90,51 +90,51 @@ static void test_outside_refused(void **state)
         "../out/good.so", "sub/../../out/good.so", "../dir/../out/good.so"};
     char err[1024];
     (void)state;
-    struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
-    struct gort_mux *mux = gort_mux_new();
+    struct plugins *ps = plugins_new(dir, err, sizeof err);
+    struct mux *mux = mux_new();
     assert_non_null(ps);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        int rc = gort_plugins_load(ps, mux, names[i], NULL, err, sizeof err);
+        int rc = plugins_load(ps, mux, names[i], NULL, err, sizeof err);
         assert_int_equal(rc, -EPERM);
         assert_non_null(strstr(err, names[i]));
         assert_non_null(strstr(err, "outside the plugins directory"));
     }
-    assert_int_equal(gort_mux_count(mux), 0);
+    assert_int_equal(mux_count(mux), 0);
     struct listed l = {.n = 0};
-    assert_int_equal(gort_plugins_each(ps, collect, &l), 0);
+    assert_int_equal(plugins_each(ps, collect, &l), 0);
     assert_int_equal(l.n, 0);
-    gort_mux_free(mux);
-    gort_plugins_free(ps, 0);
+    mux_free(mux);
+    plugins_free(ps, 0);
 }
 
 static void test_all_or_nothing(void **state)
 {
     char err[1024];
     struct listed l = {.n = 0};
-    const struct gort_plugin_info *info = l.info;
+    const struct plugin_status *info = l.info;
     (void)state;
-    struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
-    struct gort_mux *mux = gort_mux_new();
+    struct plugins *ps = plugins_new(dir, err, sizeof err);
+    struct mux *mux = mux_new();
     assert_non_null(ps);
-    assert_int_equal(
-        gort_plugins_load(ps, mux, "hello.so", NULL, err, sizeof err), 0);
-    assert_int_equal(gort_mux_count(mux), 2);
+    assert_int_equal(plugins_load(ps, mux, "hello.so", NULL, err, sizeof err),
+                     0);
+    assert_int_equal(mux_count(mux), 2);
 
-    int rc = gort_plugins_load(ps, mux, "z_conflict.so", NULL, err, sizeof err);
+    int rc = plugins_load(ps, mux, "z_conflict.so", NULL, err, sizeof err);
     assert_int_equal(rc, -EEXIST);
     assert_non_null(strstr(err, "z_conflict.so"));
     assert_non_null(strstr(err, "GET /about"));
     assert_non_null(strstr(err, "plugin hello from"));
-    assert_int_equal(gort_mux_count(mux), 2); /* /conflict-first is gone */
+    assert_int_equal(mux_count(mux), 2); /* /conflict-first is gone */
 
-    assert_int_equal(
-        gort_plugins_load(ps, mux, "good.so", "cfg", err, sizeof err), 0);
-    rc = gort_plugins_load(ps, mux, "good2.so", NULL, err, sizeof err);
+    assert_int_equal(plugins_load(ps, mux, "good.so", "cfg", err, sizeof err),
+                     0);
+    rc = plugins_load(ps, mux, "good2.so", NULL, err, sizeof err);
     assert_int_equal(rc, -EEXIST);
     assert_non_null(strstr(err, "a plugin named good is already loaded"));
-    assert_int_equal(gort_mux_count(mux), 3);
+    assert_int_equal(mux_count(mux), 3);
 
-    assert_int_equal(gort_plugins_each(ps, collect, &l), 2);
+    assert_int_equal(plugins_each(ps, collect, &l), 2);
     assert_int_equal(l.n, 2);
     assert_string_equal(info[0].name, "hello");
     assert_string_equal(info[0].version, "1.0.0");
@@ -145,28 +145,28 @@ static void test_all_or_nothing(void **state)
     assert_int_equal(info[1].in_flight, 0);
     assert_int_equal(info[1].goroutines, 0);
     assert_true(info[1].loaded_unix_ns > 0);
-    gort_mux_free(mux);
-    gort_plugins_free(ps, 0);
+    mux_free(mux);
+    plugins_free(ps, 0);
 }
 
 /* ---- hot operations, with a table "published" into a variable ---------- */
 
-static struct gort_mux *served;
+static struct mux *served;
 
-static struct gort_mux *fake_publish(void *arg, struct gort_mux *next)
+static struct mux *fake_publish(void *arg, struct mux *next)
 {
     (void)arg;
-    struct gort_mux *old = served;
+    struct mux *old = served;
     served = next;
     return old;
 }
 
 static const void *owner_of(const char *path)
 {
-    struct gort_mux_match m;
+    struct mux_match m;
     char buf[256];
-    struct gort_mux_request r = {"GET", 3, "", 0, path, strlen(path), NULL, 0};
-    if (gort_mux_match(served, &r, &m, buf, sizeof buf) != 200)
+    struct mux_request r = {"GET", 3, "", 0, path, strlen(path), NULL, 0};
+    if (mux_match(served, &r, &m, buf, sizeof buf) != 200)
         return NULL;
     return m.owner;
 }
@@ -196,50 +196,47 @@ static void hot_main(void *arg)
 {
     (void)arg;
     char err[1024];
-    struct gort_plugin_info info;
-    struct gort_plugins_host host = {fake_publish, NULL};
-    struct gort_plugins *ps = gort_plugins_new(dir, err, sizeof err);
+    struct plugin_status info;
+    struct plugins_host host = {fake_publish, NULL};
+    struct plugins *ps = plugins_new(dir, err, sizeof err);
     HOT_CHECK(ps != NULL);
-    served = gort_mux_new();
-    gort_plugins_attach(ps, served, &host);
+    served = mux_new();
+    plugins_attach(ps, served, &host);
 
-    HOT_CHECK(gort_plugins_hot_load(ps, "good", 0, &info, err, sizeof err) ==
-              0);
+    HOT_CHECK(plugins_hot_load(ps, "good", 0, &info, err, sizeof err) == 0);
     HOT_CHECK(strcmp(info.name, "good") == 0 && info.routes == 1);
-    HOT_CHECK(gort_mux_count(served) == 1);
-    HOT_CHECK(gort_plugins_hot_load(ps, "good.so", 0, NULL, err, sizeof err) ==
+    HOT_CHECK(mux_count(served) == 1);
+    HOT_CHECK(plugins_hot_load(ps, "good.so", 0, NULL, err, sizeof err) ==
               -EEXIST);
     /* A deadline already past: not started, nothing changed. */
-    HOT_CHECK(gort_plugins_hot_load(ps, "good", gort_nanotime() - 1, NULL, err,
-                                    sizeof err) == -ETIMEDOUT);
+    HOT_CHECK(plugins_hot_load(ps, "good", gort_nanotime() - 1, NULL, err,
+                               sizeof err) == -ETIMEDOUT);
     HOT_CHECK(strstr(err, "not started") != NULL);
-    HOT_CHECK(gort_plugins_hot_load(ps, "nosuch", 0, NULL, err, sizeof err) ==
+    HOT_CHECK(plugins_hot_load(ps, "nosuch", 0, NULL, err, sizeof err) ==
               -ENOENT);
 
     const void *owner = owner_of("/good");
     HOT_CHECK(owner != NULL);
-    gort_plugins_route_pin(owner); /* a request inside the handler */
-    int rc =
-        gort_plugins_unload(ps, "good", 50000000, 0, &info, err, sizeof err);
+    plugins_route_pin(owner); /* a request inside the handler */
+    int rc = plugins_unload(ps, "good", 50000000, 0, &info, err, sizeof err);
     HOT_CHECK(rc == -EBUSY);
     HOT_CHECK(strstr(err, "1 request") != NULL);
-    HOT_CHECK(gort_mux_count(served) == 0); /* routes gone at once */
-    HOT_CHECK(fini_calls() == 0);           /* code still in use */
-    gort_plugins_route_unpin(owner);
+    HOT_CHECK(mux_count(served) == 0); /* routes gone at once */
+    HOT_CHECK(fini_calls() == 0);      /* code still in use */
+    plugins_route_unpin(owner);
 
     /* The next operation finishes the drained plugin first. */
-    HOT_CHECK(gort_plugins_hot_load(ps, "good", 0, NULL, err, sizeof err) == 0);
+    HOT_CHECK(plugins_hot_load(ps, "good", 0, NULL, err, sizeof err) == 0);
     HOT_CHECK(fini_calls() == 1);
     const void *before = owner_of("/good");
-    HOT_CHECK(gort_plugins_replace(ps, "good", 0, 0, &info, err, sizeof err) ==
-              0);
+    HOT_CHECK(plugins_replace(ps, "good", 0, 0, &info, err, sizeof err) == 0);
     HOT_CHECK(fini_calls() == 2);
     HOT_CHECK(owner_of("/good") != NULL && owner_of("/good") != before);
-    HOT_CHECK(gort_plugins_replace(ps, "nosuch", 0, 0, NULL, err, sizeof err) ==
+    HOT_CHECK(plugins_replace(ps, "nosuch", 0, 0, NULL, err, sizeof err) ==
               -ENOENT);
-    HOT_CHECK(gort_plugins_unload(ps, "nosuch", 0, 0, NULL, err, sizeof err) ==
+    HOT_CHECK(plugins_unload(ps, "nosuch", 0, 0, NULL, err, sizeof err) ==
               -ENOENT);
-    gort_plugins_free(ps, 0); /* frees served too */
+    plugins_free(ps, 0); /* frees served too */
     HOT_CHECK(fini_calls() == 3);
 }
 
@@ -265,14 +262,13 @@ static struct {
 static void initgo_main(void *arg)
 {
     (void)arg;
-    struct gort_plugins *ps = gort_plugins_new(dir, ig.err, sizeof ig.err);
-    struct gort_mux *mux = gort_mux_new();
-    ig.rc =
-        gort_plugins_load(ps, mux, "initgo.so", NULL, ig.err, sizeof ig.err);
+    struct plugins *ps = plugins_new(dir, ig.err, sizeof ig.err);
+    struct mux *mux = mux_new();
+    ig.rc = plugins_load(ps, mux, "initgo.so", NULL, ig.err, sizeof ig.err);
     /* The load waited for the goroutine before closing the file. */
     ig.done_after_load = getenv("TP_INITGO_DONE") != NULL;
-    gort_mux_free(mux);
-    gort_plugins_free(ps, 0);
+    mux_free(mux);
+    plugins_free(ps, 0);
 }
 
 static void test_refused_plugin_outlives_its_goroutine(void **state)
