@@ -48,6 +48,7 @@
 
 #include "gort/net.h"
 #include "netpoll.h"
+#include "procs.h"
 #include "timer.h"
 
 #include <errno.h>
@@ -1436,19 +1437,18 @@ void gort__handoffp(struct gort__p *p)
 
 /* ---- GOMAXPROCS --------------------------------------------------------- */
 
-int gort_gomaxprocs(int n)
+/* Resizes the set of Ps to n under sched.lock. A person's choice (custom)
+ * sticks: the default no longer follows the CPU limit afterwards. */
+static int procresize(int n, bool custom)
 {
-    if (n > GORT_MAXPROCS_CAP)
-        return -EINVAL;
-    if (!gort__runtime_started()) {
-        int rc = gort__runtime_init();
-        if (rc < 0)
-            return rc;
-    }
-    if (n <= 0)
-        return atomic_load(&gort__sched.gomaxprocs);
     pthread_mutex_lock(&gort__sched.lock);
     int old = atomic_load(&gort__sched.gomaxprocs);
+    if (custom)
+        gort__sched.maxprocs_custom = true;
+    else if (gort__sched.maxprocs_custom || n == old) {
+        pthread_mutex_unlock(&gort__sched.lock);
+        return old;
+    }
     int nallp = atomic_load(&gort__sched.nallp);
     for (int i = nallp; i < n; i++)
         atomic_store_explicit(&gort__sched.allp[i], newp(i),
@@ -1478,6 +1478,25 @@ int gort_gomaxprocs(int n)
     pthread_mutex_unlock(&gort__sched.lock);
     wakep();
     return old;
+}
+
+int gort_gomaxprocs(int n)
+{
+    if (n > GORT_MAXPROCS_CAP)
+        return -EINVAL;
+    if (!gort__runtime_started()) {
+        int rc = gort__runtime_init();
+        if (rc < 0)
+            return rc;
+    }
+    if (n <= 0)
+        return atomic_load(&gort__sched.gomaxprocs);
+    return procresize(n, true);
+}
+
+void gort__procs_follow_default(int n)
+{
+    procresize(n, false);
 }
 
 /* ---- start-up ----------------------------------------------------------- */
@@ -1548,9 +1567,10 @@ int gort__runtime_init(void)
         pthread_mutex_unlock(&init_lock);
         return n;
     }
+    struct gort__sched *s = &gort__sched;
+    s->maxprocs_custom = n > 0;
     if (n == 0)
         n = gort__ncpu_default();
-    struct gort__sched *s = &gort__sched;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->allglock, NULL);
     gort__globrunq_init(&s->runq);

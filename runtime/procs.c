@@ -7,6 +7,15 @@
  * process's cgroup up to the hierarchy's root is read and the tightest
  * quota wins, for cgroup v2 (cpu.max) and v1 (cpu.cfs_quota_us and
  * cpu.cfs_period_us on the cpu controller's hierarchy).
+ *
+ * As in Go 1.25, a limit-derived value is never below 2 (a 250m limit gives
+ * 2, not 1: one P would serialise a service that the quota still lets burst
+ * on two CPUs), and it never exceeds the affinity count. sysmon re-reads
+ * both once a second (gort__procs_follow) and resizes the Ps when they
+ * change, Go's updatemaxprocs; resizing needs no stop-the-world here, so
+ * following a changed quota costs a few small file reads a second. It stops
+ * following once GOMAXPROCS was chosen by a person: the GOMAXPROCS
+ * environment variable or gort_gomaxprocs (gortctl tune).
  */
 #include <limits.h>
 #include <sched.h>
@@ -191,16 +200,41 @@ int gort__cgroup_cpu_limit(const char *proc_cgroup, const char *mountinfo,
     return (int)((q + 999999) / 1000000); /* round up: 1.5 CPUs → 2 */
 }
 
+int gort__procs_choose(int ncpu, int limit)
+{
+    int n = ncpu > 0 ? ncpu : 1;
+    if (limit > 0) {
+        if (limit < 2)
+            limit = 2;
+        if (limit < n)
+            n = limit;
+    }
+    return n > GORT_MAXPROCS_CAP ? GORT_MAXPROCS_CAP : n;
+}
+
+/* Where the default is read from; tests point it at a fake tree. */
+static struct gort__procs_source source = {
+    .proc_cgroup = "/proc/self/cgroup",
+    .mountinfo = "/proc/self/mountinfo",
+    .fsroot = "",
+};
+
+void gort__procs_set_source(const struct gort__procs_source *src)
+{
+    static const struct gort__procs_source real = {
+        .proc_cgroup = "/proc/self/cgroup",
+        .mountinfo = "/proc/self/mountinfo",
+        .fsroot = "",
+    };
+    source = src ? *src : real;
+}
+
 int gort__ncpu_default(void)
 {
-    int n = affinity_cpus();
-    int limit =
-        gort__cgroup_cpu_limit("/proc/self/cgroup", "/proc/self/mountinfo", "");
-    if (limit > 0 && limit < n)
-        n = limit;
-    if (n > GORT_MAXPROCS_CAP)
-        n = GORT_MAXPROCS_CAP;
-    return n;
+    int ncpu = source.ncpu > 0 ? source.ncpu : affinity_cpus();
+    int limit = gort__cgroup_cpu_limit(source.proc_cgroup, source.mountinfo,
+                                       source.fsroot);
+    return gort__procs_choose(ncpu, limit);
 }
 
 int gort_default_procs(void)

@@ -160,7 +160,8 @@ struct gort__sched {
     _Atomic int mcount;
     _Atomic int nmspinning; /* seq_cst */
     _Atomic int gomaxprocs;
-    _Atomic int nallp; /* Ps ever created; allp grows only */
+    bool maxprocs_custom; /* under lock: set by a person, not the default */
+    _Atomic int nallp;    /* Ps ever created; allp grows only */
     struct gort__p *_Atomic allp[GORT_MAXPROCS_CAP];
 
     gort__lock gflock; /* global free goroutine list */
@@ -246,8 +247,7 @@ int gort__sysmon_start(void);
 void gort__schedtrace(bool detail);
 /* proc.c, for sysmon: take a P from a thread stuck in a blocking call. */
 void gort__handoffp(struct gort__p *p);
-
-/* procs.c */
-int gort__ncpu_default(void);
+/* proc.c, for sysmon: GOMAXPROCS = n unless a person set it (env, tune). */
+void gort__procs_follow_default(int n);
 
 #endif /* GORT_RUNTIME_H */

@@ -14,7 +14,9 @@
  *    fires due timers itself, queueing what it finds globally (Go's sysmon
  *    does the same);
  *  - prints GORTDEBUG=schedtrace lines when due;
- *  - once a second gives back the pages of pooled stacks.
+ *  - once a second gives back the pages of pooled stacks, and re-reads the
+ *    CPU limit so that a default GOMAXPROCS follows a changed cgroup quota
+ *    or affinity (procs.c).
  * Normally timers are fired by the M sleeping in the netpoller (proc.c,
  * become_poller) or by Ms looking for work.
  */
@@ -24,6 +26,7 @@
 #include <time.h>
 
 #include "netpoll.h"
+#include "procs.h"
 #include "runtime.h"
 #include "timer.h"
 
@@ -115,6 +118,17 @@ static void poll_if_stale(int64_t now)
         gort__inject(list, n);
 }
 
+/* Go's updatemaxprocs. The custom flag is checked first only to skip the
+ * file reads; procresize decides again under the lock. */
+static void follow_cpu_limit(void)
+{
+    pthread_mutex_lock(&gort__sched.lock);
+    bool custom = gort__sched.maxprocs_custom;
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (!custom)
+        gort__procs_follow_default(gort__ncpu_default());
+}
+
 static void *sysmon(void *arg)
 {
     (void)arg;
@@ -145,6 +159,7 @@ static void *sysmon(void *arg)
         }
         if (now >= next_scavenge) {
             gort__stack_scavenge_pool();
+            follow_cpu_limit();
             next_scavenge = now + SCAVENGE_PERIOD_NS;
         }
     }

@@ -36,7 +36,9 @@ GORT_API int gort_main(gort_fn fn, void *arg);
 
 /* The GOMAXPROCS the runtime picks by default: CPUs in the affinity mask,
  * lowered to the tightest cgroup (v1 or v2) CPU quota of this process and its
- * ancestors, rounded up. Ignores the GOMAXPROCS environment variable. */
+ * ancestors, rounded up and never below 2 (Go 1.25). Ignores the GOMAXPROCS
+ * environment variable. While neither that variable nor gort_gomaxprocs set
+ * GOMAXPROCS, the runtime re-reads this once a second and follows it. */
 GORT_API int gort_default_procs(void);
 
 /* ---- goroutines -------------------------------------------------------- */
@@ -86,7 +88,8 @@ GORT_API uint64_t gort_group_started(const struct gort_group *grp);
 /* Reads GOMAXPROCS (n <= 0) or sets it to n while goroutines run; returns
  * the previous value, or -EINVAL when n > GORT_MAXPROCS_CAP. Ps beyond the
  * new count retire at their next scheduling point, handing their run queues
- * to the global queue; no goroutine is lost. */
+ * to the global queue; no goroutine is lost. Setting it stops the default
+ * from following the CPU limit (gort_default_procs), as in Go. */
 GORT_API int gort_gomaxprocs(int n);
 
 /* ---- time -------------------------------------------------------------- */

@@ -1,5 +1,7 @@
 /* test_procs.c — the default GOMAXPROCS: cgroup CPU quotas (v1 and v2) over
- * a fake /proc and /sys tree, tightest ancestor wins, rounded up. */
+ * a fake /proc and /sys tree, tightest ancestor wins, rounded up, never
+ * below 2; and a running runtime following a changed quota until a person
+ * sets GOMAXPROCS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,6 +140,62 @@ static void default_procs_is_within_affinity(void **state)
     assert_true(n <= online);
 }
 
+static void choose_follows_go_1_25(void **state)
+{
+    (void)state;
+    assert_int_equal(gort__procs_choose(8, 0), 8); /* no limit */
+    assert_int_equal(gort__procs_choose(8, 1), 2); /* 250m -> 1 -> floor 2 */
+    assert_int_equal(gort__procs_choose(1, 1), 1); /* never above the CPUs */
+    assert_int_equal(gort__procs_choose(8, 3), 3);
+    assert_int_equal(gort__procs_choose(2, 5), 2);
+    assert_int_equal(gort__procs_choose(0, 0), 1);
+    assert_int_equal(gort__procs_choose(GORT_MAXPROCS_CAP + 9, 0),
+                     GORT_MAXPROCS_CAP);
+}
+
+static void set_quota(const char *cpus_x1e5)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%s 100000\n", cpus_x1e5);
+    put("/sys/fs/cgroup/svc/cpu.max", text);
+}
+
+/* Polls GOMAXPROCS for up to 10 s: sysmon re-reads the limit once a
+ * second, and a loaded machine may delay it. */
+static int wait_procs(int want)
+{
+    for (int i = 0; i < 1000 && gort_gomaxprocs(0) != want; i++)
+        usleep(10000);
+    return gort_gomaxprocs(0);
+}
+
+/* Starts the runtime in this process: keep it the last test. */
+static void running_runtime_follows_quota(void **state)
+{
+    (void)state;
+    char cg[PATH_MAX * 2], mi[PATH_MAX * 2];
+    put("/proc/mountinfo", V2_MOUNT);
+    put("/proc/cgroup", "0::/svc\n");
+    set_quota("400000");
+    snprintf(cg, sizeof cg, "%s/proc/cgroup", root);
+    snprintf(mi, sizeof mi, "%s/proc/mountinfo", root);
+    struct gort__procs_source src = {
+        .proc_cgroup = cg, .mountinfo = mi, .fsroot = root, .ncpu = 8};
+    gort__procs_set_source(&src);
+
+    assert_int_equal(gort_gomaxprocs(0), 4);
+    set_quota("600000");
+    assert_int_equal(wait_procs(6), 6);
+    set_quota("50000"); /* 0.5 CPU: floor of 2 */
+    assert_int_equal(wait_procs(2), 2);
+
+    /* gortctl tune: the quota is no longer followed. */
+    assert_int_equal(gort_gomaxprocs(3), 2);
+    set_quota("500000");
+    sleep(3); /* three of sysmon's re-reads */
+    assert_int_equal(gort_gomaxprocs(0), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +210,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(no_cgroup_files, setup, teardown),
         cmocka_unit_test(default_procs_is_within_affinity),
+        cmocka_unit_test(choose_follows_go_1_25),
+        cmocka_unit_test_setup_teardown(running_runtime_follows_quota, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
