@@ -9,7 +9,7 @@ PKGS=(
   libcmocka-dev
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   libgrpc-dev libprotobuf-dev protobuf-compiler-grpc
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-prometheus-client
   golang-go nginx wrk hyperfine curl
   valgrind strace procps openssl qemu-user
 )

@@ -1,9 +1,12 @@
 // hello — the seed's main.go: net/http with the two routes gortd's hello
-// plugin serves, for the HTTP benchmark.
+// plugin serves, for the HTTP benchmark and as the oracle of
+// tests/http/test_seed_oracle.py. Port 0 lets the kernel pick; the bound
+// address is printed on stderr ("listening on 127.0.0.1:PORT").
 package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 )
@@ -20,7 +23,13 @@ func main() {
 	http.HandleFunc("/about", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "About page")
 	})
-	if err := http.ListenAndServe(addr, nil); err != nil {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, "listening on", ln.Addr())
+	if err := http.Serve(ln, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
