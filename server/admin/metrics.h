@@ -1,0 +1,22 @@
+/* admin/metrics.h — gortd's /metrics page: the runtime, the HTTP server and
+ * the process in Prometheus's text format, with Go's metric names where a Go
+ * service has them (go_goroutines, go_sched_latencies_seconds, process_*)
+ * and gort_* for the rest. */
+#ifndef GORT_ADMIN_METRICS_H
+#define GORT_ADMIN_METRICS_H
+
+#include "admin/procfs.h"
+#include "admin/prom.h"
+#include "gort/stats.h"
+#include "http/server.h"
+
+/* What one scrape shows; a NULL part is left out. */
+struct metrics_source {
+    const struct gort_stats *rt;
+    const struct httpd_stats *http;
+    const struct proc_self *proc;
+};
+
+void metrics_write(struct prom_writer *w, const struct metrics_source *src);
+
+#endif /* GORT_ADMIN_METRICS_H */
