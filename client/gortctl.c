@@ -17,6 +17,7 @@
 #include "cli/duration.h"
 #include "cli/addr.h"
 #include "cli/grpc.h"
+#include "cli/version.h"
 #include "gortctl.h"
 
 #include <limits.h>
@@ -504,7 +505,10 @@ int main(int argc, char **argv)
     char def[160], err[256];
     struct app a = {.opts = {.addr = cli_addr_default(def, sizeof def),
                              .timeout_ns = DEFAULT_TIMEOUT_NS}};
+    int version = 0;
     const struct cli_flag flags[] = {
+        {"version", CLI_FLAG_BOOL, &version,
+         "print gortctl's version and the libraries it uses, and exit", NULL},
         {"addr", CLI_FLAG_STRING, &a.opts.addr,
          "gortd's control `address`: "
          "unix:PATH or HOST:PORT",
@@ -536,6 +540,10 @@ int main(int argc, char **argv)
     if (i == CLI_FLAGS_HELP ||
         (i >= 0 && i < argc && strcmp(argv[i], "help") == 0 && i + 1 == argc)) {
         usage(stdout, flags, nflags);
+        return EXIT_OK;
+    }
+    if (i >= 0 && version) {
+        cli_version_print(stdout, "gortctl");
         return EXIT_OK;
     }
     if (i == CLI_FLAGS_ERROR || i >= argc) {
