@@ -1,0 +1,24 @@
+/* admin/admin.h — the admin listener's routes: /metrics, /healthz, /readyz.
+ *
+ * gortd serves them on a second HTTP server of its own (--admin ADDR),
+ * never on the traffic port, so that a scrape or a probe neither shares the
+ * traffic's limits nor shows up in its access log. */
+#ifndef GORT_ADMIN_ADMIN_H
+#define GORT_ADMIN_ADMIN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "http/mux.h"
+#include "http/server.h"
+
+struct admin {
+    struct httpd_server *traffic; /* whose HTTP counters /metrics shows */
+    atomic_int ready;             /* 1 once serving; 0 again when draining */
+};
+
+/* Registers the admin routes into mux (owner: a). 0, or a negative errno
+ * with err filled. */
+int admin_register(struct mux *mux, struct admin *a, char *err, size_t errlen);
+
+#endif /* GORT_ADMIN_ADMIN_H */
