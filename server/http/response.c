@@ -50,78 +50,75 @@ static int conn_write2(struct http_conn *c, const char *a, size_t alen,
 
 /* ---- status and date ---------------------------------------------------- */
 
+/* Go's StatusText: every code net/http names, with its spelling (413 is
+ * still "Request Entity Too Large" there). */
 const char *gort_http_status_text(int status)
 {
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 101:
-        return "Switching Protocols";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Request Entity Too Large";
-    case 414:
-        return "Request URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "";
-    }
+    static const char *const text[600] = {
+        [100] = "Continue",
+        [101] = "Switching Protocols",
+        [102] = "Processing",
+        [103] = "Early Hints",
+        [200] = "OK",
+        [201] = "Created",
+        [202] = "Accepted",
+        [203] = "Non-Authoritative Information",
+        [204] = "No Content",
+        [205] = "Reset Content",
+        [206] = "Partial Content",
+        [207] = "Multi-Status",
+        [208] = "Already Reported",
+        [226] = "IM Used",
+        [300] = "Multiple Choices",
+        [301] = "Moved Permanently",
+        [302] = "Found",
+        [303] = "See Other",
+        [304] = "Not Modified",
+        [305] = "Use Proxy",
+        [307] = "Temporary Redirect",
+        [308] = "Permanent Redirect",
+        [400] = "Bad Request",
+        [401] = "Unauthorized",
+        [402] = "Payment Required",
+        [403] = "Forbidden",
+        [404] = "Not Found",
+        [405] = "Method Not Allowed",
+        [406] = "Not Acceptable",
+        [407] = "Proxy Authentication Required",
+        [408] = "Request Timeout",
+        [409] = "Conflict",
+        [410] = "Gone",
+        [411] = "Length Required",
+        [412] = "Precondition Failed",
+        [413] = "Request Entity Too Large",
+        [414] = "Request URI Too Long",
+        [415] = "Unsupported Media Type",
+        [416] = "Requested Range Not Satisfiable",
+        [417] = "Expectation Failed",
+        [418] = "I'm a teapot",
+        [421] = "Misdirected Request",
+        [422] = "Unprocessable Entity",
+        [423] = "Locked",
+        [424] = "Failed Dependency",
+        [425] = "Too Early",
+        [426] = "Upgrade Required",
+        [428] = "Precondition Required",
+        [429] = "Too Many Requests",
+        [431] = "Request Header Fields Too Large",
+        [451] = "Unavailable For Legal Reasons",
+        [500] = "Internal Server Error",
+        [501] = "Not Implemented",
+        [502] = "Bad Gateway",
+        [503] = "Service Unavailable",
+        [504] = "Gateway Timeout",
+        [505] = "HTTP Version Not Supported",
+        [506] = "Variant Also Negotiates",
+        [507] = "Insufficient Storage",
+        [508] = "Loop Detected",
+        [510] = "Not Extended",
+        [511] = "Network Authentication Required",
+    };
+    return status >= 0 && status < 600 && text[status] ? text[status] : "";
 }
 
 /* "Date: Fri, 27 Nov 2026 14:47:47 GMT\r\n", formatted once a second per
@@ -280,13 +277,20 @@ static void put_header(struct out *o, const char *name, const char *value)
     put_bytes(o, "\r\n", 2);
 }
 
-/* The status line: "HTTP/1.1 200 OK\r\n". */
+/* The status line: "HTTP/1.1 200 OK\r\n"; a code without a name gets
+ * "status code N" as its reason, as net/http writes it. */
 static void put_status(struct out *o, bool http11, int status)
 {
+    const char *text = gort_http_status_text(status);
     put_str(o, http11 ? "HTTP/1.1 " : "HTTP/1.0 ");
     put_uint(o, (uint64_t)status);
     put_bytes(o, " ", 1);
-    put_str(o, gort_http_status_text(status));
+    if (*text) {
+        put_str(o, text);
+    } else {
+        put_str(o, "status code ");
+        put_uint(o, (uint64_t)status);
+    }
     put_bytes(o, "\r\n", 2);
 }
 
