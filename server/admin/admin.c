@@ -17,6 +17,10 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* dashboard.html, embedded at build time (embed.cmake). */
+extern const unsigned char admin_dashboard_html[];
+extern const size_t admin_dashboard_html_len;
+
 static void metrics(gort_http_response *w, gort_http_request *r, void *arg)
 {
     (void)r;
@@ -61,6 +65,14 @@ static void readyz(gort_http_response *w, gort_http_request *r, void *arg)
         gort_http_error(w, "not ready", 503);
 }
 
+static void dashboard(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)r, (void)arg;
+    gort_http_set_header(w, "Content-Type", "text/html; charset=utf-8");
+    gort_http_set_header(w, "Cache-Control", "no-cache");
+    gort_http_write(w, admin_dashboard_html, admin_dashboard_html_len);
+}
+
 int admin_register(struct mux *mux, struct admin *a, char *err, size_t errlen)
 {
     static const struct {
@@ -70,6 +82,7 @@ int admin_register(struct mux *mux, struct admin *a, char *err, size_t errlen)
         {"GET /metrics", metrics},
         {"GET /healthz", healthz},
         {"GET /readyz", readyz},
+        {"GET /debug/gort/{$}", dashboard},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = mux_handle(mux, routes[i].pattern, (void *)routes[i].h, a, a,

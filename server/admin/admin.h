@@ -1,4 +1,5 @@
-/* admin/admin.h — the admin listener's routes: /metrics, /healthz, /readyz.
+/* admin/admin.h — the admin listener's routes: /metrics, /healthz, /readyz
+ * and the dashboard (/debug/gort/).
  *
  * gortd serves them on a second HTTP server of its own (--admin ADDR),
  * never on the traffic port, so that a scrape or a probe neither shares the
