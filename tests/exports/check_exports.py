@@ -21,12 +21,14 @@ A header declaring an object without `extern` would define it in every
 file that includes it; there is none and there must be none.
 
 What is not gort's, by rule rather than by name:
-  * symbols of the toolchain: whatever an empty program (probe executable)
-    or an empty shared library (probe library) built in this same tree, with
-    the same compiler and flags, exports. That is nothing in a plain tree;
-    under ASan/TSan/UBSan it is the sanitizer runtime's interface and
+  * symbols of the toolchain: whatever an empty program linked like gortd
+    (probe executable) or an empty shared library linked like libgort
+    (probe library), built in this same tree with the same compiler, flags
+    and shared libraries, exports. That is nothing in a plain tree; under
+    ASan/TSan/UBSan it is the sanitizer runtime's interface and
     interceptors (__asan_*, malloc, pthread_create, ...) that the compiler
-    driver exports from every executable it links.
+    driver exports from every executable it links, and those of its
+    definitions the linked libraries reference (TSan's __cxa_guard_*).
   * copy relocations: a shared library's data object (libc's stderr) that
     the executable holds a copy of (readelf -r: R_*_COPY) is listed as
     defined there, but it is the library's.
