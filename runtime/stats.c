@@ -13,7 +13,9 @@
  * frame pointers. That read races with the goroutine being resumed: the walk
  * is bounded by the goroutine's stack, checks every frame pointer, and is
  * compiled without sanitizer instrumentation, so a torn frame gives a short
- * or odd backtrace, never a crash. Symbols come from dladdr.
+ * or odd backtrace, never a crash. Symbols come from dladdr, or, for the
+ * executable's own functions, which gortd does not export, from its symbol
+ * table (symtab.c).
  *
  * A dump also lists the goroutines that have no struct yet: a pending
  * gort_fd_on_readable callback (an idle keep-alive connection) is a
@@ -42,6 +44,7 @@
 
 #include "netpoll.h"
 #include "runtime.h"
+#include "symtab.h"
 #include "timer.h"
 
 static uint64_t rd(const _Atomic uint64_t *c)
@@ -161,7 +164,9 @@ static void symbolize(uintptr_t pc, struct gort_frame *f)
         f->func = info.dli_sname;
         f->offset = pc - (uintptr_t)info.dli_saddr;
     } else {
-        f->offset = pc - (uintptr_t)info.dli_fbase;
+        f->func = gort__exe_symbol(pc, &f->offset);
+        if (!f->func)
+            f->offset = pc - (uintptr_t)info.dli_fbase;
     }
 }
 

@@ -1,5 +1,6 @@
 /* http/mux.h — gortd's request multiplexer: Go 1.22 ServeMux patterns, matched
- * without locks or allocation. The design is at the top of mux.c.
+ * without locks or allocation. The design is at the top of mux.c (and of
+ * pattern.c and routing_tree.c, its parts).
  *
  * A pattern is "[METHOD ][HOST]/[PATH]":
  *   GET /posts/{id}        GET (and HEAD) with a path of two segments

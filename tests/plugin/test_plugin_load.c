@@ -2,8 +2,8 @@
  * plugins directory, all-or-nothing registration, the list API.
  *
  * usage: test_plugin_load BUNDLED_DIR TEST_PLUGINS_DIR
- * Builds DIR/{hello,good,good2,z_conflict}.so, DIR/sub/ and OUT/good.so (a
- * sibling of DIR) from copies of the built plugins.
+ * Builds DIR/{hello,good,good2,z_conflict,initgo,shadow}.so, DIR/sub/ and
+ * OUT/good.so (a sibling of DIR) from copies of the built plugins.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +59,7 @@ static int setup(void **state)
     copy(built, "tp_good.so", dir, "good2.so");
     copy(built, "tp_conflict.so", dir, "z_conflict.so");
     copy(built, "tp_initgo.so", dir, "initgo.so");
+    copy(built, "tp_shadow.so", dir, "shadow.so");
     copy(built, "tp_good.so", out, "good.so");
     return 0;
 }
@@ -282,6 +283,30 @@ static void test_refused_plugin_outlives_its_goroutine(void **state)
     assert_int_equal(ig.done_after_load, 1);
 }
 
+/* A plugin defining functions named like the loader's internals (mux_count,
+ * plugins_owner_name, httpd_local_addr, http_log, ...) calls its own: this
+ * program, like gortd, exports only the SDK, so nothing of ours interposes
+ * on the plugin's (default-visibility, hence interposable) definitions. */
+static void test_plugin_calls_its_own_functions(void **state)
+{
+    char err[1024];
+    (void)state;
+    unsetenv("TP_SHADOW");
+    struct plugins *ps = plugins_new(dir, err, sizeof err);
+    struct mux *mux = mux_new();
+    assert_non_null(ps);
+    assert_int_equal(plugins_load(ps, mux, "shadow.so", NULL, err, sizeof err),
+                     0);
+    assert_int_equal(mux_count(mux), 1);
+    const char *got = getenv("TP_SHADOW");
+    assert_non_null(got);
+    assert_string_equal(got, "mux_count=own httpd_local_addr=own http_log=own "
+                             "plugins_owner_name=own cli_now_ns=own "
+                             "ctl_fail=own");
+    mux_free(mux);
+    plugins_free(ps, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -295,6 +320,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hot_operations),
         cmocka_unit_test(test_refused_plugin_outlives_its_goroutine),
         cmocka_unit_test(test_all_or_nothing),
+        cmocka_unit_test(test_plugin_calls_its_own_functions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
