@@ -67,6 +67,7 @@
  * Registration returns an error where Go panics.
  */
 #include "http/mux.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -136,8 +137,8 @@ static const struct node empty_root;
 static void mux_fatal(const char *fn, const char *what, const char *a,
                       const char *b)
 {
-    fprintf(stderr, "gort: fatal error: %s: %s (\"%s\", \"%s\")\n", fn, what, a,
-            b);
+    glog_error("fatal error", GLOG_STR("func", fn), GLOG_STR("err", what),
+               GLOG_STR("pattern", a), GLOG_STR("other", b));
     abort();
 }
 
