@@ -22,6 +22,11 @@
  * On SIGINT or SIGTERM it shuts the HTTP server down gracefully, finishes
  * the plugins and returns. The plugin loader owns the served route table
  * once attached; the control plane's plugin operations go through it.
+ *
+ * Every thread logs through log.c (-log-format, -log-level), set up right
+ * after the flags; only command-line mistakes (a bad flag, with the usage)
+ * are printed as plain text, since no log exists yet and a person is
+ * reading.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -303,7 +308,8 @@ static void main_goroutine(void *arg)
         gort_sleep(MAIN_POLL_NS);
     }
     if (httpd_server_shutdown(s) == -ETIMEDOUT) {
-        glog_warn("shutdown timed out, connections still busy",
+        glog_warn("shutdown timed out",
+                  GLOG_STR("reason", "connections still busy"),
                   GLOG_DUR("timeout", d->http.shutdown_timeout_ns));
         return;
     }
@@ -333,8 +339,8 @@ static void *signal_thread(void *arg)
             continue;
         }
         if (seen++) {
-            glog_warn("second signal, exiting now",
-                      GLOG_STR("signal", signal_name(sig)));
+            glog_warn("exiting now", GLOG_STR("signal", signal_name(sig)),
+                      GLOG_STR("reason", "second signal"));
             _exit(1);
         }
         glog_info("shutting down", GLOG_STR("signal", signal_name(sig)));
@@ -360,7 +366,6 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
     cli_flags_print(f, flags, n);
 }
 
-/* 0, or the error number of what failed. */
 /* The -log-format and -log-level flags; a bad value is a usage error,
  * reported the way the flag parser reports one. */
 static int log_setup(const char *format, const char *level)
@@ -385,6 +390,7 @@ static int log_setup(const char *format, const char *level)
     return 0;
 }
 
+/* 0, or the error number of what failed. */
 static int signals_start(sigset_t *set)
 {
     pthread_t t;

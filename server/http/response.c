@@ -213,9 +213,9 @@ void gort_http_write_header(gort_http_response *w, int status)
         return;
     }
     if (status < 100 || status > 999) {
-        glog_warn(
-            "invalid status, sending 500", GLOG_STR("method", w->req->method),
-            GLOG_STR("target", w->req->target), GLOG_INT("status", status));
+        glog_warn("invalid status", GLOG_STR("method", w->req->method),
+                  GLOG_STR("target", w->req->target),
+                  GLOG_INT("status", status), GLOG_INT("sent", 500));
         status = 500;
     }
     w->status = status;

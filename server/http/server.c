@@ -151,7 +151,7 @@ static bool accept_one(struct httpd_server *s, int64_t *backoff)
         *backoff = *backoff ? *backoff * 2 : BACKOFF_MIN_NS;
         if (*backoff > BACKOFF_MAX_NS)
             *backoff = BACKOFF_MAX_NS;
-        glog_warn("accept failed, retrying", GLOG_STR("err", gort_strerror(fd)),
+        glog_warn("accept failed", GLOG_STR("err", gort_strerror(fd)),
                   GLOG_DUR("backoff", *backoff));
         gort_sleep(*backoff);
         return true;
