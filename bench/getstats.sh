@@ -27,7 +27,7 @@ trap cleanup EXIT
 "$GORTD" --control "$ADDR" 2>"$TMP/gortd.log" &
 PID=$!
 for _ in $(seq 100); do
-    grep -q "listening on" "$TMP/gortd.log" && break
+    grep -q 'msg="control plane listening"' "$TMP/gortd.log" && break
     sleep 0.05
 done
 

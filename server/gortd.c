@@ -22,6 +22,11 @@
  * On SIGINT or SIGTERM it shuts the HTTP server down gracefully, finishes
  * the plugins and returns. The plugin loader owns the served route table
  * once attached; the control plane's plugin operations go through it.
+ *
+ * Every thread logs through log.c (-log-format, -log-level), set up right
+ * after the flags; only command-line mistakes (a bad flag, with the usage)
+ * are printed as plain text, since no log exists yet and a person is
+ * reading.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +45,7 @@
 #include "cli/addr.h"
 #include "http/server.h"
 #include "plugin/loader.h"
+#include "log.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
@@ -66,20 +72,20 @@ static int load_plugins(struct daemon *d, struct mux *mux)
     char err[512];
 
     if (!d->plugins_dir) {
-        fprintf(stderr, "gortd: no -plugins-dir: no plugins loaded, every "
-                        "request gets 404\n");
+        glog_warn("serving no routes", GLOG_STR("reason", "no -plugins-dir"));
         return 0;
     }
     d->plugins = plugins_new(d->plugins_dir, err, sizeof err);
     if (!d->plugins) {
-        fprintf(stderr, "gortd: %s\n", err);
+        glog_error("cannot open plugins directory",
+                   GLOG_STR("dir", d->plugins_dir), GLOG_STR("err", err));
         return -1;
     }
     int n = plugins_load_dir(d->plugins, mux);
     if (n < 0)
         return -1;
-    fprintf(stderr, "gortd: %d plugin%s loaded from %s, %zu routes\n", n,
-            n == 1 ? "" : "s", d->plugins_dir, mux_count(mux));
+    glog_info("plugins loaded", GLOG_STR("dir", d->plugins_dir),
+              GLOG_INT("plugins", n), GLOG_UINT("routes", mux_count(mux)));
     return 0;
 }
 
@@ -88,14 +94,15 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     char err[512];
     *mux = mux_new();
     if (!*mux) {
-        fprintf(stderr, "gortd: routes: out of memory\n");
+        glog_error("cannot create the route table", GLOG_ERRNO("err", ENOMEM));
         return NULL;
     }
     if (load_plugins(d, *mux) < 0)
         return NULL;
     int fd = httpd_listen(d->listen, 4096, err, sizeof err);
     if (fd < 0) {
-        fprintf(stderr, "gortd: %s\n", err);
+        glog_error("cannot listen", GLOG_STR("addr", d->listen),
+                   GLOG_STR("err", err));
         return NULL;
     }
     if (d->plugins) {
@@ -105,15 +112,17 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     struct httpd_server *s = httpd_server_new(fd, &d->http, *mux);
     int rc = s ? httpd_server_start(s) : -ENOMEM;
     if (rc < 0) {
-        fprintf(stderr, "gortd: http: %s\n", gort_strerror(rc));
+        glog_error("cannot start the HTTP server",
+                   GLOG_STR("err", gort_strerror(rc)));
         return NULL;
     }
     char bound[80];
     if (httpd_local_addr(fd, bound, sizeof bound) < 0)
         snprintf(bound, sizeof bound, "%s", d->listen);
-    /* The bound address, not the flag: with port 0 it is the kernel's. */
-    fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", bound,
-            gort_gomaxprocs(0));
+    /* The bound address, not the flag: with port 0 it is the kernel's.
+     * Scripts and tests take the port from this line. */
+    glog_info("serving HTTP", GLOG_STR("addr", bound),
+              GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
     ctl_set_http_source((ctl_http_stats_fn)httpd_server_stats, s);
     return s;
 }
@@ -262,13 +271,15 @@ static void plugins_release(struct daemon *d)
 static void rescan(struct daemon *d)
 {
     if (!d->plugins) {
-        fprintf(stderr, "gortd: SIGHUP: no -plugins-dir to rescan\n");
+        glog_warn("nothing to rescan", GLOG_STR("signal", "SIGHUP"),
+                  GLOG_STR("reason", "no -plugins-dir"));
         return;
     }
-    fprintf(stderr, "gortd: SIGHUP: rescanning %s\n", d->plugins_dir);
+    glog_info("rescanning plugins", GLOG_STR("signal", "SIGHUP"),
+              GLOG_STR("dir", d->plugins_dir));
     int failed = plugins_rescan(d->plugins, 0);
-    fprintf(stderr, "gortd: SIGHUP: rescan done, %d step%s failed\n", failed,
-            failed == 1 ? "" : "s");
+    glog_at(failed ? GLOG_WARN : GLOG_INFO, "rescan done",
+            GLOG_INT("failed", failed), GLOG_STR("dir", d->plugins_dir));
 }
 
 static void main_goroutine(void *arg)
@@ -297,7 +308,9 @@ static void main_goroutine(void *arg)
         gort_sleep(MAIN_POLL_NS);
     }
     if (httpd_server_shutdown(s) == -ETIMEDOUT) {
-        fprintf(stderr, "gortd: shutdown timeout: connections still busy\n");
+        glog_warn("shutdown timed out",
+                  GLOG_STR("reason", "connections still busy"),
+                  GLOG_DUR("timeout", d->http.shutdown_timeout_ns));
         return;
     }
     /* No request runs plugin code any more: fini, dlclose, once the
@@ -306,6 +319,11 @@ static void main_goroutine(void *arg)
     plugins_release(d);
     /* Requests cut at a timeout may still run: the table and the server
      * stay allocated until exit rather than be freed under them. */
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
 }
 
 static void *signal_thread(void *arg)
@@ -321,10 +339,11 @@ static void *signal_thread(void *arg)
             continue;
         }
         if (seen++) {
-            fprintf(stderr, "gortd: second %s, exiting now\n", strsignal(sig));
+            glog_warn("exiting now", GLOG_STR("signal", signal_name(sig)),
+                      GLOG_STR("reason", "second signal"));
             _exit(1);
         }
-        fprintf(stderr, "gortd: %s, shutting down\n", strsignal(sig));
+        glog_info("shutting down", GLOG_STR("signal", signal_name(sig)));
         atomic_store(&stop_requested, 1);
     }
     return NULL;
@@ -340,13 +359,42 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
                "SIGHUP rescans -plugins-dir: new files load, changed ones "
                "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
                "gracefully: in-flight\nrequests finish, idle connections "
-               "close.\n\nFlags:\n");
+               "close.\n\nLogs go to stderr, one record per line: logfmt "
+               "(time=... level=info\nmsg=\"serving HTTP\" addr=...), or "
+               "one JSON object per line with\n-log-format json.\n\n"
+               "Flags:\n");
     cli_flags_print(f, flags, n);
 }
 
+/* The -log-format and -log-level flags; a bad value is a usage error,
+ * reported the way the flag parser reports one. */
+static int log_setup(const char *format, const char *level)
+{
+    enum glog_format f;
+    enum glog_level l;
+    if (glog_format_parse(format, &f) < 0) {
+        fprintf(stderr,
+                "gortd: invalid value \"%s\" for flag -log-format: want "
+                "logfmt or json\n",
+                format);
+        return -1;
+    }
+    if (glog_level_parse(level, &l) < 0) {
+        fprintf(stderr,
+                "gortd: invalid value \"%s\" for flag -log-level: want "
+                "debug, info, warn or error\n",
+                level);
+        return -1;
+    }
+    glog_setup(f, l);
+    return 0;
+}
+
+/* 0, or the error number of what failed. */
 static int signals_start(sigset_t *set)
 {
     pthread_t t;
+    int rc;
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
@@ -357,9 +405,9 @@ static int signals_start(sigset_t *set)
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
-    if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0 ||
-        pthread_create(&t, NULL, signal_thread, set) != 0)
-        return -1;
+    if ((rc = pthread_sigmask(SIG_BLOCK, set, NULL)) != 0 ||
+        (rc = pthread_create(&t, NULL, signal_thread, set)) != 0)
+        return rc;
     pthread_detach(t);
     return 0;
 }
@@ -369,6 +417,7 @@ int main(int argc, char **argv)
     static sigset_t set; /* read by the signal thread for the process's life */
     char def[160], err[512];
     struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def)};
+    const char *log_format = "logfmt", *log_level = "info";
     struct daemon d = {.listen = ":8080",
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     httpd_config_default(&d.http);
@@ -416,6 +465,11 @@ int main(int argc, char **argv)
          "PEM certificate `file`: serve the control plane over TLS", NULL},
         {"control-tls-key", CLI_FLAG_STRING, &cfg.tls_key,
          "PEM private key `file` for -control-tls-cert", NULL},
+        {"log-format", CLI_FLAG_STRING, &log_format,
+         "log records as `format`: logfmt, or json (one object per line)",
+         NULL},
+        {"log-level", CLI_FLAG_STRING, &log_level,
+         "lowest `level` logged: debug, info, warn or error", NULL},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
 
@@ -432,6 +486,10 @@ int main(int argc, char **argv)
         usage(stderr, flags, nflags);
         return 2;
     }
+    if (log_setup(log_format, log_level) < 0) {
+        usage(stderr, flags, nflags);
+        return 2;
+    }
     if (d.max_header_bytes < 1024 || d.max_body_bytes < 0 || d.max_conns < 1) {
         fprintf(stderr, "gortd: -max-header-bytes must be >= 1024, "
                         "-max-body-bytes >= 0, -max-conns >= 1\n");
@@ -440,20 +498,21 @@ int main(int argc, char **argv)
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
-    if (signals_start(&set) < 0) {
-        fprintf(stderr, "gortd: cannot set up signal handling\n");
+    int rc = signals_start(&set);
+    if (rc != 0) {
+        glog_error("cannot set up signal handling", GLOG_ERRNO("err", rc));
         return 1;
     }
     struct ctl_server *srv = ctl_start(&cfg, err, sizeof err);
     if (!srv) {
-        fprintf(stderr, "gortd: control plane: %s\n", err);
+        glog_error("cannot start the control plane", GLOG_STR("err", err));
         return 1;
     }
-    fprintf(stderr, "gortd: control plane listening on %s\n",
-            ctl_server_addr(srv));
-    int rc = gort_main(main_goroutine, &d);
+    glog_info("control plane listening",
+              GLOG_STR("addr", ctl_server_addr(srv)));
+    rc = gort_main(main_goroutine, &d);
     if (rc < 0)
-        fprintf(stderr, "gortd: runtime: %s\n", gort_strerror(rc));
+        glog_error("runtime failed", GLOG_STR("err", gort_strerror(rc)));
     ctl_stop(srv);
     return rc < 0 ? 1 : d.exit_code;
 }

@@ -8,6 +8,7 @@
  * this replaces.
  */
 #include "control/arena.h"
+#include "log.h"
 
 #include <stdalign.h>
 #include <stdarg.h>
@@ -33,12 +34,12 @@ struct ctl_arena_adopted {
 
 void ctl_fatal(const char *fmt, ...)
 {
+    char what[256];
     va_list ap;
     va_start(ap, fmt);
-    fputs("gortd: fatal: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    glog_error("fatal error", GLOG_STR("err", what));
     abort();
 }
 

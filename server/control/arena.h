@@ -44,7 +44,8 @@ void ctl_arena_adopt(struct ctl_arena *a, void *p);
 /* Frees everything; the arena is empty and reusable afterwards. */
 void ctl_arena_free(struct ctl_arena *a);
 
-/* Prints "gortd: FUNC: message" and aborts: a broken invariant or no memory. */
+/* Logs "fatal error" with err="FUNC: message" and aborts: a broken
+ * invariant or no memory. */
 _Noreturn void ctl_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 

@@ -26,6 +26,7 @@
  */
 #include "cli/addr.h"
 #include "control/listen.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,11 +83,9 @@ static int tcp_policy(const struct ctl_listener *l,
             l->addr.target);
         return -1;
     }
-    fprintf(stderr,
-            "gortd: WARNING: control plane on %s without TLS "
-            "(-control-insecure): anyone who can reach it can load code into "
-            "this process\n",
-            l->addr.target);
+    glog_warn("control plane without TLS", GLOG_STR("addr", l->addr.target),
+              GLOG_STR("reason", "-control-insecure: anyone who can reach it "
+                                 "can load code into this process"));
     return 0;
 }
 
@@ -141,7 +140,7 @@ static int unix_clear_stale(const char *path, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
-    fprintf(stderr, "gortd: removed stale control socket %s\n", path);
+    glog_info("removed stale control socket", GLOG_STR("path", path));
     return 0;
 }
 
@@ -181,8 +180,8 @@ static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-        fprintf(stderr, "gortd: write pid to %s: %s\n", l->lock_path,
-                strerror(errno));
+        glog_warn("cannot write pid to the lock file",
+                  GLOG_STR("file", l->lock_path), GLOG_ERRNO("err", errno));
     l->lock_fd = fd;
     return 0;
 }
@@ -270,8 +269,8 @@ void ctl_listen_release(struct ctl_listener *l)
      * paths where the server never started. We hold the lock, so the file at
      * the path is still ours. */
     if (l->bound && unlink(l->addr.path) < 0 && errno != ENOENT)
-        fprintf(stderr, "gortd: remove %s: %s\n", l->addr.path,
-                strerror(errno));
+        glog_warn("cannot remove control socket",
+                  GLOG_STR("path", l->addr.path), GLOG_ERRNO("err", errno));
     l->bound = 0;
     if (l->lock_fd >= 0)
         close(l->lock_fd);

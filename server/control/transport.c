@@ -60,6 +60,7 @@
 #include "control/methods.h"
 #include "cli/duration.h"
 #include "cli/grpc.h"
+#include "log.h"
 
 #define ARMED 8                         /* calls kept requested */
 #define GRACE_NS INT64_C(2000000000)    /* for calls in flight at shutdown */
@@ -172,9 +173,15 @@ static grpc_byte_buffer *reply_buffer(struct ctl_reply *rep)
     return bb;
 }
 
-static void log_to_stderr(gpr_log_func_args *a)
+/* gRPC's own messages, at their severity (gRPC filters by GRPC_VERBOSITY
+ * first: errors only by default). */
+static void log_grpc(gpr_log_func_args *a)
 {
-    fprintf(stderr, "gortd: grpc: %s (%s:%d)\n", a->message, a->file, a->line);
+    enum glog_level level = a->severity == GPR_LOG_SEVERITY_ERROR  ? GLOG_ERROR
+                            : a->severity == GPR_LOG_SEVERITY_INFO ? GLOG_INFO
+                                                                   : GLOG_DEBUG;
+    glog_at(level, "grpc", GLOG_STR("text", a->message),
+            GLOG_STR("src", a->file), GLOG_INT("line", a->line));
 }
 
 /* ---- call lifetime ------------------------------------------------------ */
@@ -238,8 +245,9 @@ static void arm(struct ctl_server *s)
     grpc_call_error e = grpc_server_request_call(
         s->srv, &c->call, &c->details, &c->req_md, s->cq, s->cq, &c->main_tag);
     if (e != GRPC_CALL_OK) {
-        fprintf(stderr, "gortd: control: grpc_server_request_call: error %d\n",
-                (int)e);
+        glog_error("cannot accept control calls",
+                   GLOG_STR("call", "grpc_server_request_call"),
+                   GLOG_INT("code", (int)e));
         call_free(c);
     }
 }
@@ -663,7 +671,7 @@ struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err,
         return NULL;
     }
     grpc_init();
-    gpr_set_log_function(log_to_stderr);
+    gpr_set_log_function(log_grpc);
     if (server_start(s, cfg, err, errlen) < 0)
         goto err;
     if (pthread_create(&s->thread, NULL, cq_thread, s) != 0) {

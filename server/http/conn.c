@@ -24,20 +24,7 @@
 
 #include "gort/net.h"
 #include "http/internal.h"
-
-void http_log(struct httpd_server *s, const char *fmt, ...)
-{
-    if (s && s->cfg.quiet)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    fprintf(stderr, "gortd: %s\n", line);
-}
+#include "log.h"
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -146,8 +133,10 @@ static void refuse(struct http_conn *c, int status)
 {
     char body[96];
     snprintf(body, sizeof body, "%d %s", status, gort_http_status_text(status));
-    http_log(c->srv, "http: %s: %d %s", c->remote, status,
-             gort_http_status_text(status));
+    if (!c->srv->cfg.quiet) /* the client's mistake: -quiet hides it */
+        glog_info("request refused", GLOG_STR("peer", c->remote),
+                  GLOG_INT("status", status),
+                  GLOG_STR("reason", gort_http_status_text(status)));
     atomic_fetch_add_explicit(&c->srv->bad_requests, 1, memory_order_relaxed);
     count_status(c->srv, status);
     http_simple_response(c, status, NULL, body, true);

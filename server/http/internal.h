@@ -82,8 +82,6 @@ struct gort_http_response {
 /* http_conn.c */
 void http_conn_serve(void *arg);
 int http_conn_read_more(struct http_conn *c);
-void http_log(struct httpd_server *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* http_response.c */
 void http_response_init(struct gort_http_response *w, struct http_conn *c,

@@ -19,6 +19,7 @@
 
 #include "gort/net.h"
 #include "http/internal.h"
+#include "log.h"
 
 /* ---- writing to the connection ----------------------------------------- */
 
@@ -202,12 +203,16 @@ int gort_http_set_header(gort_http_response *w, const char *name,
 void gort_http_write_header(gort_http_response *w, int status)
 {
     if (w->status) {
-        http_log(w->c->srv, "http: superfluous write_header call (%d after %d)",
-                 status, w->status);
+        glog_warn("superfluous write_header call",
+                  GLOG_STR("method", w->req->method),
+                  GLOG_STR("target", w->req->target),
+                  GLOG_INT("status", status), GLOG_INT("first", w->status));
         return;
     }
     if (status < 100 || status > 999) {
-        http_log(w->c->srv, "http: invalid status %d, sending 500", status);
+        glog_warn("invalid status", GLOG_STR("method", w->req->method),
+                  GLOG_STR("target", w->req->target),
+                  GLOG_INT("status", status), GLOG_INT("sent", 500));
         status = 500;
     }
     w->status = status;
@@ -460,9 +465,10 @@ void gort_http_error(gort_http_response *w, const char *msg, int status)
 
 void gort_http_abort(gort_http_response *w, const char *why)
 {
-    http_log(w->c->srv, "http: handler for %s %s from %s aborted: %s",
-             w->req->method, w->req->target, w->c->remote,
-             why ? why : "(no reason)");
+    glog_error("handler aborted", GLOG_STR("method", w->req->method),
+               GLOG_STR("target", w->req->target),
+               GLOG_STR("peer", w->c->remote),
+               GLOG_STR("reason", why ? why : "(no reason)"));
     w->aborted = true;
     longjmp(*w->abort_jb, 1);
 }

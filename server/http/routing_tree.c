@@ -28,6 +28,7 @@
  * (see there). Nodes own their children; the routes belong to the mux.
  */
 #include "http/routing_tree.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -40,8 +41,8 @@ static const char empty[] = "";
 static void mux_fatal(const char *fn, const char *what, const char *a,
                       const char *b)
 {
-    fprintf(stderr, "gort: fatal error: %s: %s (\"%s\", \"%s\")\n", fn, what, a,
-            b);
+    glog_error("fatal error", GLOG_STR("func", fn), GLOG_STR("err", what),
+               GLOG_STR("pattern", a), GLOG_STR("other", b));
     abort();
 }
 

@@ -25,6 +25,7 @@
 
 #include "gort/net.h"
 #include "http/internal.h"
+#include "log.h"
 
 #define BACKOFF_MIN_NS (5 * 1000 * 1000LL)
 #define BACKOFF_MAX_NS (1000 * 1000 * 1000LL)
@@ -150,8 +151,8 @@ static bool accept_one(struct httpd_server *s, int64_t *backoff)
         *backoff = *backoff ? *backoff * 2 : BACKOFF_MIN_NS;
         if (*backoff > BACKOFF_MAX_NS)
             *backoff = BACKOFF_MAX_NS;
-        http_log(s, "http: Accept error: %s; retrying in %lldms",
-                 gort_strerror(fd), (long long)(*backoff / 1000000));
+        glog_warn("accept failed", GLOG_STR("err", gort_strerror(fd)),
+                  GLOG_DUR("backoff", *backoff));
         gort_sleep(*backoff);
         return true;
     }

@@ -85,6 +85,7 @@
 
 #include "gort/plugin.h"
 #include "http/server.h"
+#include "log.h"
 
 #define DRAIN_DEFAULT_NS INT64_C(10000000000)
 #define FAILED_DRAIN_NS                                                        \
@@ -441,20 +442,17 @@ static void push_draining(struct plugins *ps, struct plugin *p);
 static void unload_failed(struct plugins *ps, struct plugin *p, struct mux *mux)
 {
     if (mux_remove_owner(mux, p) < 0) {
-        fprintf(stderr,
-                "gortd: %s: out of memory removing its routes; "
-                "leaving it mapped\n",
-                p->file);
+        glog_error("refused plugin stays mapped", GLOG_STR("file", p->file),
+                   GLOG_STR("reason", "out of memory removing its routes"));
         return;
     }
     int64_t t0 = gort_nanotime();
     if (drain(p, FAILED_DRAIN_NS) &&
         finish(p, FAILED_DRAIN_NS - (gort_nanotime() - t0)))
         return;
-    fprintf(stderr,
-            "gortd: %s: refused, but goroutines its init started still run; "
-            "it stays mapped until they end\n",
-            p->file);
+    glog_warn("refused plugin stays mapped", GLOG_STR("file", p->file),
+              GLOG_STR("reason", "goroutines its init started still run"),
+              GLOG_UINT("goroutines", gort_group_live(&p->group)));
     push_draining(ps, p);
 }
 
@@ -701,11 +699,11 @@ struct plugins *plugins_new(const char *dir, char *err, size_t errlen)
         goto nomem;
     ps->dir_real = realpath(dir, NULL);
     if (!ps->dir_real || stat(ps->dir_real, &st) < 0) {
-        fail(err, errlen, 0, "plugins directory %s: %s", dir, strerror(errno));
+        fail(err, errlen, 0, "%s", strerror(errno));
         goto err;
     }
     if (!S_ISDIR(st.st_mode)) {
-        fail(err, errlen, 0, "plugins directory %s: not a directory", dir);
+        fail(err, errlen, 0, "not a directory");
         goto err;
     }
     pthread_mutex_init(&ps->lock, NULL);
@@ -740,10 +738,21 @@ static int is_plugin_name(const struct dirent *e)
            strcmp(e->d_name + n - 3, ".so") == 0;
 }
 
-static void report_loaded(const struct plugin *p, const char *how)
+static void report_loaded(const struct plugin *p)
 {
-    fprintf(stderr, "gortd: plugin %s %s %s from %s (%zu routes)\n",
-            p->desc->name, p->desc->version, how, p->file, p->nroutes);
+    glog_info("plugin loaded", GLOG_STR("plugin", p->desc->name),
+              GLOG_STR("version", p->desc->version), GLOG_STR("file", p->file),
+              GLOG_UINT("routes", p->nroutes));
+}
+
+/* The loader's errors start with the file they are about, for gortctl;
+ * the log has the file in its own field. */
+static const char *reason(const char *err, const char *file)
+{
+    size_t n = strlen(file);
+    return strncmp(err, file, n) == 0 && err[n] == ':' && err[n + 1] == ' '
+               ? err + n + 2
+               : err;
 }
 
 int plugins_load_dir(struct plugins *ps, struct mux *mux)
@@ -755,17 +764,20 @@ int plugins_load_dir(struct plugins *ps, struct mux *mux)
 
     if (n < 0) {
         int rc = -errno;
-        fprintf(stderr, "gortd: plugins directory %s: %s\n", ps->dir,
-                strerror(errno));
+        glog_error("cannot read plugins directory", GLOG_STR("dir", ps->dir),
+                   GLOG_ERRNO("err", rc));
         return rc;
     }
     for (int i = 0; i < n; i++) {
         if (plugins_load(ps, mux, names[i]->d_name, NULL, err, sizeof err) ==
             0) {
-            report_loaded(ps->tail, "loaded");
+            report_loaded(ps->tail);
             loaded++;
         } else {
-            fprintf(stderr, "gortd: plugin refused: %s\n", err);
+            char file[PATH_MAX];
+            snprintf(file, sizeof file, "%s/%s", ps->dir, names[i]->d_name);
+            glog_error("plugin refused", GLOG_STR("file", file),
+                       GLOG_STR("err", reason(err, file)));
         }
         free(names[i]);
     }
@@ -839,8 +851,8 @@ static void reap(struct plugins *ps)
         copy_str(name, sizeof name, p->desc->name);
         copy_str(version, sizeof version, p->desc->version);
         if (finish(p, 0)) {
-            fprintf(stderr, "gortd: plugin %s %s (draining) finished\n", name,
-                    version);
+            glog_info("drained plugin finished", GLOG_STR("plugin", name),
+                      GLOG_STR("version", version));
         } else { /* its fini started goroutines: wait for them too */
             push_draining(ps, p);
             pp = &p->next;
@@ -906,7 +918,7 @@ static int hot_load(struct plugins *ps, const char *name,
     }
     list_append(ps, p);
     publish(ps, next);
-    report_loaded(p, "loaded");
+    report_loaded(p);
     if (info)
         plugin_info(p, info);
     return 0;
@@ -935,8 +947,8 @@ static int unload(struct plugins *ps, const char *name, int64_t drain_ns,
         plugin_info(p, info);
     list_swap(ps, p, NULL);
     publish(ps, next);
-    fprintf(stderr, "gortd: plugin %s %s unloaded from %s\n", p->desc->name,
-            p->desc->version, p->file);
+    glog_info("plugin unloaded", GLOG_STR("plugin", p->desc->name),
+              GLOG_STR("version", p->desc->version), GLOG_STR("file", p->file));
     return retire(ps, p, drain_ns, err, errlen);
 }
 
@@ -958,9 +970,10 @@ static int replace(struct plugins *ps, const char *name, int64_t drain_ns,
     }
     list_swap(ps, old, p);
     publish(ps, next);
-    fprintf(stderr, "gortd: plugin %s %s replaced %s from %s (%zu routes)\n",
-            p->desc->name, p->desc->version, old->desc->version, p->file,
-            p->nroutes);
+    glog_info("plugin replaced", GLOG_STR("plugin", p->desc->name),
+              GLOG_STR("version", p->desc->version),
+              GLOG_STR("old_version", old->desc->version),
+              GLOG_STR("file", p->file), GLOG_UINT("routes", p->nroutes));
     if (info)
         plugin_info(p, info);
     return retire(ps, old, drain_ns, err, errlen);
@@ -1117,7 +1130,8 @@ static int rescan_step(int rc, const char *what, const char *err)
 {
     if (rc == 0)
         return 0;
-    fprintf(stderr, "gortd: SIGHUP: %s: %s\n", what, err);
+    glog_error("rescan step failed", GLOG_STR("plugin", what),
+               GLOG_STR("err", err));
     return 1;
 }
 
@@ -1146,8 +1160,8 @@ static int rescan(struct plugins *ps, int64_t drain_ns)
     struct dirent **names;
     int n = scandir(ps->dir_real, &names, is_plugin_name, alphasort);
     if (n < 0) {
-        fprintf(stderr, "gortd: SIGHUP: plugins directory %s: %s\n", ps->dir,
-                strerror(errno));
+        glog_error("cannot read plugins directory", GLOG_STR("dir", ps->dir),
+                   GLOG_ERRNO("err", errno));
         return failed + 1;
     }
     for (int i = 0; i < n; i++) {
@@ -1232,11 +1246,10 @@ static void free_one(struct plugin *p, int64_t drain_ns)
     int64_t t0 = gort_nanotime();
     if (drain(p, drain_ns) && finish(p, drain_ns - (gort_nanotime() - t0)))
         return;
-    fprintf(stderr,
-            "gortd: plugin %s: %llu goroutines it started still run; "
-            "leaving it mapped%s\n",
-            p->desc->name, (unsigned long long)gort_group_live(&p->group),
-            p->fini_done ? "" : ", fini not called");
+    glog_warn("plugin stays mapped", GLOG_STR("plugin", p->desc->name),
+              GLOG_STR("reason", "goroutines it started still run"),
+              GLOG_UINT("goroutines", gort_group_live(&p->group)),
+              GLOG_BOOL("fini_called", p->fini_done));
 }
 
 void plugins_free(struct plugins *ps, int64_t drain_ns)

@@ -37,14 +37,15 @@ struct plugins_host {
 };
 
 /* A loader for the plugins in dir, which must exist; NULL with err set
- * otherwise. Loads nothing yet. */
+ * otherwise (the reason alone: "No such file or directory"). Loads nothing
+ * yet. */
 struct plugins *plugins_new(const char *dir, char *err, size_t errlen);
 
 /* Loads every *.so in the directory, sorted by name, into mux (which is
  * being built: not published). Each one is loaded whole or refused; every
- * load and refusal is reported on stderr. A file NAME.conf next to NAME.so
- * is the plugin's configuration string. Returns how many loaded, or a
- * negative errno when the directory cannot be read. */
+ * load and refusal is logged. A file NAME.conf next to NAME.so is the
+ * plugin's configuration string. Returns how many loaded, or a negative
+ * errno when the directory cannot be read. */
 int plugins_load_dir(struct plugins *ps, struct mux *mux);
 
 /* Loads the plugin file name (a name inside the directory; anything that
@@ -98,8 +99,7 @@ int plugins_replace(struct plugins *ps, const char *name, int64_t drain_ns,
                     size_t errlen);
 
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
- * removed files unload; each step reported on stderr. Returns how many
- * steps failed. */
+ * removed files unload; each step logged. Returns how many steps failed. */
 int plugins_rescan(struct plugins *ps, int64_t drain_ns);
 
 /* Calls fn for each loaded plugin, in load order, under the loader's lock

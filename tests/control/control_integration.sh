@@ -60,7 +60,7 @@ start_gortd() {
     GPID=$!
     PIDS+=("$GPID")
     for _ in $(seq 100); do
-        grep -q "listening on" "$log" 2>/dev/null && return 0
+        grep -q 'msg="control plane listening"' "$log" 2>/dev/null && return 0
         kill -0 "$GPID" 2>/dev/null || return 1
         sleep 0.05
     done
@@ -77,7 +77,7 @@ stop_gortd() {
     GMS=$((($(date +%s%N) - t0) / 1000000))
 }
 
-listen_port() { sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$1" | head -1; }
+listen_port() { sed -n 's/.*msg="control plane listening" addr=.*:\([0-9]*\)$/\1/p' "$1" | head -1; }
 
 # ---- before any daemon ----------------------------------------------------
 
@@ -194,7 +194,7 @@ kill -KILL "$GPID"
 { wait "$GPID"; } 2>/dev/null # no "Killed" job notice
 [ -S "$SOCK" ] && ok "kill -9 leaves a stale socket" || bad "kill -9 leaves a stale socket" "no socket"
 if start_gortd "$TMP/stale.log" --control "$ADDR"; then
-    grep -q "removed stale control socket $SOCK" "$TMP/stale.log" \
+    grep -q "msg=\"removed stale control socket\" path=$SOCK\$" "$TMP/stale.log" \
         && ok "stale socket removed and replaced" \
         || bad "stale socket removed and replaced" "$(cat "$TMP/stale.log")"
     check "health after stale takeover" 0 "^SERVING$" ctl health
@@ -214,7 +214,7 @@ else
     bad "gortd on 127.0.0.1:0" "$(cat "$TMP/tcp.log")"
 fi
 if start_gortd "$TMP/insecure.log" --control 0.0.0.0:0 --control-insecure; then
-    grep -q "WARNING: control plane on 0.0.0.0:0 without TLS" "$TMP/insecure.log" \
+    grep -q 'level=warn msg="control plane without TLS" addr=0.0.0.0:0 ' "$TMP/insecure.log" \
         && ok "-control-insecure warns" || bad "-control-insecure warns" "$(cat "$TMP/insecure.log")"
     port=$(listen_port "$TMP/insecure.log")
     check "-control-insecure serves (dialled on loopback)" 0 "^SERVING$" \

@@ -145,9 +145,9 @@ def wait_for(pred, secs=10):
 
 
 def serving_port(logpath):
-    """The port of gortd's "serving HTTP on HOST:PORT" line, or None."""
+    """The port of gortd's msg="serving HTTP" addr=HOST:PORT line, or None."""
     with open(logpath) as f:
-        m = re.search(r"serving HTTP on [^ ]*:(\d+) ", f.read())
+        m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', f.read())
     return int(m.group(1)) if m else None
 
 

@@ -25,7 +25,7 @@ LOG = None
 
 def start_gortd(extra=(), preexec=None):
     """gortd on a port the kernel picks (--listen 127.0.0.1:0): (process,
-    port, log path). The port is read from its "serving HTTP on" line, so
+    port, log path). The port is read from its msg="serving HTTP" line, so
     no other process can take it in between."""
     log = tempfile.NamedTemporaryFile(prefix="gortd-http-", suffix=".log",
                                       delete=False)
@@ -39,11 +39,11 @@ def start_gortd(extra=(), preexec=None):
 
 
 def wait_serving(proc, logpath, timeout=20):
-    """The port of gortd's "serving HTTP on HOST:PORT" line."""
+    """The port of gortd's msg="serving HTTP" addr=HOST:PORT line."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         with open(logpath) as f:
-            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", f.read())
+            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', f.read())
         if m:
             return int(m.group(1))
         if proc.poll() is not None:
@@ -445,8 +445,9 @@ class Limits(unittest.TestCase):
             while time.time() < deadline and len(set(waits)) < 4:
                 time.sleep(0.2)
                 with open(log) as f:
-                    waits = [int(m) for m in re.findall(
-                        r"Accept error: [^;]*; retrying in (\d+)ms", f.read())]
+                    waits = [int(m[:-2]) if m.endswith("ms") else int(m[:-1]) * 1000
+                             for m in re.findall(
+                        r'msg="accept failed" .*backoff=(\d+m?s)', f.read())]
             # Go's backoff: 5 ms, doubling, capped at 1 s, never spinning;
             # back to 5 ms after an accept succeeds (a descriptor gortd
             # freed meanwhile lets one through).

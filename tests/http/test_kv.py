@@ -37,7 +37,7 @@ def start_gortd(plugins_dir):
     deadline = time.time() + 20
     while time.time() < deadline:
         with open(log.name) as f:
-            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", f.read())
+            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', f.read())
         if m:
             return proc, int(m.group(1)), log.name
         if proc.poll() is not None:
@@ -347,12 +347,12 @@ class Config(unittest.TestCase):
         for name, conf in self.BAD.items():
             path = os.path.join(self.dir, name + ".so")
             lines = [line for line in log.splitlines()
-                     if line.startswith("gortd: plugin refused: " + path)]
+                     if ('msg="plugin refused" file=%s ' % path) in line]
             self.assertEqual(len(lines), 1, log)
             word = [w for w in conf.split() if w != "max_keys=5"][0]
-            self.assertIn('bad configuration "%s": want max_keys=N' % word,
+            self.assertIn(r'bad configuration \"%s\": want max_keys=N' % word,
                           lines[0])
-        self.assertIn("plugin kv 1.0.0 loaded from " +
+        self.assertIn('msg="plugin loaded" plugin=kv version=1.0.0 file=' +
                       os.path.join(self.dir, "kv.so"), log)
 
     def test_max_keys(self):

@@ -21,7 +21,7 @@ GOMAXPROCS=2 "$gortd" --listen 127.0.0.1:0 --control "$ctl" --quiet \
 pid=$!
 port=
 for _ in $(seq 100); do
-    port=$(sed -n 's/.*serving HTTP on [^ ]*:\([0-9]*\) .*/\1/p' "$dir/gortd.log")
+    port=$(sed -n 's/.*msg="serving HTTP" addr=[^ ]*:\([0-9]*\) .*/\1/p' "$dir/gortd.log")
     [ -n "$port" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1

@@ -109,7 +109,7 @@ class Daemon:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
-            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", self.log)
+            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', self.log)
             if m and os.path.exists(self.sock):
                 self.port = int(m.group(1))
                 break
@@ -467,10 +467,10 @@ class DrainTimeout(HotCase):
         # The next operation found the drained plugin idle and finished it,
         # before loading the new copy.
         log = d.log
-        fin = log.find("gortd: plugin slow 1.0.0 (draining) finished\n")
+        fin = log.find('msg="drained plugin finished" plugin=slow version=1.0.0\n')
         self.assertGreaterEqual(fin, 0, log)
-        unloaded = log.find("gortd: plugin slow 1.0.0 unloaded from ")
-        loaded = log.find("gortd: plugin slow 1.0.0 loaded from ", unloaded)
+        unloaded = log.find('msg="plugin unloaded" plugin=slow version=1.0.0 file=')
+        loaded = log.find('msg="plugin loaded" plugin=slow version=1.0.0 file=', unloaded)
         self.assertTrue(0 <= unloaded < fin < loaded, log)
 
 
@@ -512,12 +512,12 @@ class Errors(HotCase):
 class Sighup(HotCase):
     def hup(self):
         """SIGHUP; waits for the rescan it caused to be reported done."""
-        n = self.d.log.count("gortd: SIGHUP: rescan done")
+        n = self.d.log.count('msg="rescan done"')
         self.d.proc.send_signal(signal.SIGHUP)
         self.d.wait_for("the rescan", lambda: self.d.log.count(
-            "gortd: SIGHUP: rescan done") > n)
-        self.assertIn("gortd: SIGHUP: rescan done, 0 steps failed",
-                      self.d.log.split("gortd: SIGHUP: rescanning")[-1])
+            'msg="rescan done"') > n)
+        self.assertIn('msg="rescan done" failed=0 ',
+                      self.d.log.split('msg="rescanning plugins"')[-1])
 
     def test_rescan(self):
         d = self.d

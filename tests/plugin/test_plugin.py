@@ -36,7 +36,7 @@ class Daemon:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         deadline = time.time() + 20
         while time.time() < deadline:
-            m = re.search(r"serving HTTP on [^ ]*:(\d+) ", self.log)
+            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', self.log)
             if m:
                 self.port = int(m.group(1))  # the kernel's pick
                 return
@@ -106,7 +106,7 @@ class Refusals(unittest.TestCase):
         """The refusal line for name, holding every one of reasons."""
         path = os.path.join(self.dir, name)
         lines = [line for line in self.gortd.log.splitlines()
-                 if line.startswith("gortd: plugin refused: " + path + ":")]
+                 if ('msg="plugin refused" file=%s ' % path) in line]
         self.assertEqual(len(lines), 1, self.gortd.log)
         for r in reasons:
             self.assertIn(r, lines[0])
@@ -124,7 +124,7 @@ class Refusals(unittest.TestCase):
         self.assertEqual(self.gortd.get("/initfail")[0], 404)
 
     def test_conflicting_route(self):
-        self.refused("z_conflict.so", 'pattern "GET /about"',
+        self.refused("z_conflict.so", r'pattern \"GET /about\"',
                      "owned by plugin hello from " +
                      os.path.join(self.dir, "hello.so"))
         self.assertIn("conflict: fini called", self.gortd.log)
@@ -147,7 +147,7 @@ class Refusals(unittest.TestCase):
     def test_still_serves(self):
         self.assertEqual(self.gortd.get("/"), (200, "hello world\n"))
         self.assertEqual(self.gortd.get("/good"), (200, "good -\n"))
-        self.assertIn("2 plugins loaded from %s, 3 routes" % self.dir,
+        self.assertIn('msg="plugins loaded" dir=%s plugins=2 routes=3' % self.dir,
                       self.gortd.log)
 
 
@@ -169,7 +169,7 @@ class NoPlugins(unittest.TestCase):
     def test_missing_dir(self):
         g = Daemon(self.tmp, ["--plugins-dir", self.tmp + "/nope"])
         self.assertEqual(g.proc.wait(10), 1)
-        self.assertIn("plugins directory %s/nope: No such file" % self.tmp,
+        self.assertIn('dir=%s/nope err="No such file' % self.tmp,
                       g.log)
 
 

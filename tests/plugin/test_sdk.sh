@@ -125,13 +125,13 @@ serve() {
         --plugins-dir "$dir" >"$log" 2>&1 &
     gortd_pid=$!
     for _ in $(seq 200); do
-        grep -q 'serving HTTP on' "$log" && break
+        grep -q 'msg="serving HTTP"' "$log" && break
         kill -0 "$gortd_pid" 2>/dev/null || break
         sleep 0.05
     done
-    grep -q 'serving HTTP on' "$log" || { cat "$log"; fail "gortd did not start"; }
-    port=$(sed -n 's/.*serving HTTP on [^ ]*:\([0-9]*\) .*/\1/p' "$log")
-    grep -q "plugin greet 1.0.0 loaded from $dir/greet.so (1 routes)" "$log" ||
+    grep -q 'msg="serving HTTP"' "$log" || { cat "$log"; fail "gortd did not start"; }
+    port=$(sed -n 's/.*msg="serving HTTP" addr=[^ ]*:\([0-9]*\) .*/\1/p' "$log")
+    grep -q "msg=\"plugin loaded\" plugin=greet version=1.0.0 file=$dir/greet.so routes=1" "$log" ||
         { cat "$log"; fail "greet.so not loaded"; }
 
     body=$(curl -sS --max-time 10 -w '|%{http_code}' \

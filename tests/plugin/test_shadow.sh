@@ -30,13 +30,13 @@ install -m 0644 "$SO" "$tmp/plugins/shadow.so"
     --plugins-dir "$tmp/plugins" >"$tmp/log" 2>&1 &
 gortd_pid=$!
 for _ in $(seq 200); do
-    grep -q 'serving HTTP on' "$tmp/log" && break
+    grep -q 'msg="serving HTTP"' "$tmp/log" && break
     kill -0 "$gortd_pid" 2>/dev/null || break
     sleep 0.05
 done
-grep -q 'serving HTTP on' "$tmp/log" || fail "gortd did not start"
-grep -q 'plugin shadow 0.1.0 loaded' "$tmp/log" || fail "shadow.so not loaded"
-port=$(sed -n 's/.*serving HTTP on [^ ]*:\([0-9]*\) .*/\1/p' "$tmp/log")
+grep -q 'msg="serving HTTP"' "$tmp/log" || fail "gortd did not start"
+grep -q 'msg="plugin loaded" plugin=shadow version=0.1.0' "$tmp/log" || fail "shadow.so not loaded"
+port=$(sed -n 's/.*msg="serving HTTP" addr=[^ ]*:\([0-9]*\) .*/\1/p' "$tmp/log")
 
 want="mux_count=own httpd_local_addr=own http_log=own plugins_owner_name=own cli_now_ns=own ctl_fail=own"
 body=$(curl -sS --max-time 10 "http://127.0.0.1:$port/shadow") || fail "curl"
