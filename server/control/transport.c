@@ -59,6 +59,7 @@
 #include "control/listen.h"
 #include "control/methods.h"
 #include "cli/duration.h"
+#include "common/list.h"
 #include "cli/grpc.h"
 
 #define ARMED 8                         /* calls kept requested */
@@ -99,8 +100,8 @@ struct ctl_call {
     grpc_byte_buffer *recv, *send;
     grpc_slice status_details;
     int has_details;
-    struct ctl_call *prev, *next; /* s->calls: accepted, not yet freed */
-    struct ctl_work *work;        /* PH_WORK */
+    struct ilist_node link; /* in s->calls: accepted, not yet freed */
+    struct ctl_work *work;  /* PH_WORK */
 };
 
 /* A slow unary call's handler run (PH_WORK). The worker owns it until it
@@ -127,7 +128,7 @@ struct ctl_server {
     /* CQ thread only: */
     int draining, cancelled_all;
     int64_t grace_end;
-    struct ctl_call *calls;
+    struct ilist calls; /* of ctl_call.link */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -196,30 +197,11 @@ static void call_free(struct ctl_call *c)
     free(c);
 }
 
-static void list_add(struct ctl_server *s, struct ctl_call *c)
-{
-    c->prev = NULL;
-    c->next = s->calls;
-    if (s->calls)
-        s->calls->prev = c;
-    s->calls = c;
-}
-
-static void list_remove(struct ctl_server *s, struct ctl_call *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-}
-
 static void call_maybe_free(struct ctl_call *c)
 {
     if (c->phase != PH_DONE || c->close_pending)
         return;
-    list_remove(c->s, c);
+    ilist_remove(&c->s->calls, &c->link);
     call_free(c);
 }
 
@@ -449,7 +431,7 @@ static void on_new(struct ctl_call *c)
     struct ctl_reply rep;
     const grpc_slice *m = &c->details.method;
 
-    list_add(s, c);
+    ilist_push_back(&s->calls, &c->link);
     if (!s->draining)
         arm(s);
     c->deadline = deadline_from(c->details.deadline);
@@ -522,8 +504,8 @@ static void on_event(struct ctl_server *s, void *tag, int success)
 static void streams_run_due(struct ctl_server *s)
 {
     int64_t now = cli_now_ns();
-    for (struct ctl_call *c = s->calls, *next; c; c = next) {
-        next = c->next;
+    struct ctl_call *c, *next;
+    ilist_for_each_entry_safe(c, next, &s->calls, link) {
         if (c->phase == PH_STREAM_WAIT && c->next_at <= now)
             stream_step(c);
     }
@@ -532,7 +514,8 @@ static void streams_run_due(struct ctl_server *s)
 static int64_t next_wakeup(const struct ctl_server *s)
 {
     int64_t at = cli_now_ns() + MAX_WAIT_NS;
-    for (const struct ctl_call *c = s->calls; c; c = c->next)
+    const struct ctl_call *c;
+    ilist_for_each_entry(c, &s->calls, link)
         if (c->phase == PH_STREAM_WAIT && c->next_at < at)
             at = c->next_at;
     if (s->draining && !s->cancelled_all && s->grace_end < at)
@@ -544,7 +527,8 @@ static void drain_begin(struct ctl_server *s)
 {
     s->draining = 1;
     s->grace_end = cli_now_ns() + GRACE_NS;
-    for (struct ctl_call *c = s->calls; c; c = c->next)
+    struct ctl_call *c;
+    ilist_for_each_entry(c, &s->calls, link)
         if (c->phase == PH_STREAM_WAIT)
             c->next_at = 0; /* wake: it ends, or says NOT_SERVING first */
 }
@@ -571,11 +555,10 @@ static void *cq_thread(void *arg)
             s->cancelled_all = 1;
         }
     }
-    while (s->calls) { /* none expected: every call ended before the tag */
-        struct ctl_call *c = s->calls;
-        list_remove(s, c);
-        call_free(c);
-    }
+    /* None expected: every call ended before the tag. */
+    struct ilist_node *n;
+    while ((n = ilist_pop_front(&s->calls)) != NULL)
+        call_free(ilist_entry(n, struct ctl_call, link));
     return NULL;
 }
 

@@ -83,6 +83,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/list.h"
 #include "gort/plugin.h"
 #include "http/server.h"
 
@@ -104,7 +105,7 @@ struct plugin_route {
 };
 
 struct plugin {
-    struct plugin *next;            /* see plugins.lock */
+    struct ilist_node link;         /* loaded or draining: see plugins */
     char *file;                     /* DIR/NAME.so; owned */
     char *base;                     /* NAME.so, inside file */
     char *config;                   /* NAME.conf's text, or NULL; owned */
@@ -135,11 +136,11 @@ struct plugins {
      * a time: ops), which reads it without the lock; other readers
      * (plugins_each, for the control plane) take it. */
     pthread_mutex_t lock;
-    struct plugin *head, *tail; /* loaded, in load order */
+    struct ilist loaded; /* of plugin.link, in load order */
     size_t n;
-    gort_mutex ops;          /* one hot operation at a time */
-    struct plugin *draining; /* unloaded, still running: ops only */
-    struct mux *served;      /* the published table: ops only */
+    gort_mutex ops;        /* one hot operation at a time */
+    struct ilist draining; /* unloaded, still running: ops only */
+    struct mux *served;    /* the published table: ops only */
     struct plugins_host host;
 };
 
@@ -197,7 +198,8 @@ static void describe_owner(struct gort_plugin_registrar *reg, const void *owner,
         snprintf(out, n, "this plugin itself");
         return;
     }
-    for (struct plugin *q = reg->ps->head; q; q = q->next) {
+    struct plugin *q;
+    ilist_for_each_entry(q, &reg->ps->loaded, link) {
         if (q == owner) {
             snprintf(out, n, "plugin %s from %s", q->desc->name, q->file);
             return;
@@ -354,7 +356,8 @@ static int check_desc(const struct gort_plugin *d, const char *file, char *err,
 static struct plugin *find_name(struct plugins *ps, const char *name,
                                 const struct plugin *skip)
 {
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (q != skip && strcmp(q->desc->name, name) == 0)
             return q;
     return NULL;
@@ -375,7 +378,8 @@ static struct plugin *find_loaded(struct plugins *ps, const char *name)
     struct plugin *p = find_name(ps, name, NULL);
     if (p || !file_name(name, base, sizeof base))
         return p;
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (strcmp(q->base, base) == 0)
             return q;
     return NULL;
@@ -461,10 +465,11 @@ static void unload_failed(struct plugins *ps, struct plugin *p, struct mux *mux)
 /* True when some plugin, loaded or draining, was dlopen'ed from path. */
 static bool path_open(struct plugins *ps, const char *path)
 {
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (strcmp(q->dl_path, path) == 0)
             return true;
-    for (struct plugin *q = ps->draining; q; q = q->next)
+    ilist_for_each_entry(q, &ps->draining, link)
         if (strcmp(q->dl_path, path) == 0)
             return true;
     return false;
@@ -631,12 +636,7 @@ static int load_file(struct plugins *ps, struct mux *mux, const char *name,
 static void list_append(struct plugins *ps, struct plugin *p)
 {
     pthread_mutex_lock(&ps->lock);
-    p->next = NULL;
-    if (ps->tail)
-        ps->tail->next = p;
-    else
-        ps->head = p;
-    ps->tail = p;
+    ilist_push_back(&ps->loaded, &p->link);
     ps->n++;
     pthread_mutex_unlock(&ps->lock);
 }
@@ -646,21 +646,12 @@ static void list_swap(struct plugins *ps, struct plugin *old,
                       struct plugin *with)
 {
     pthread_mutex_lock(&ps->lock);
-    struct plugin **pp = &ps->head, *prev = NULL;
-    while (*pp != old) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
     if (with) {
-        with->next = old->next;
-        *pp = with;
+        ilist_replace(&ps->loaded, &old->link, &with->link);
     } else {
-        *pp = old->next;
+        ilist_remove(&ps->loaded, &old->link);
         ps->n--;
     }
-    if (ps->tail == old)
-        ps->tail = with ? with : prev;
-    old->next = NULL;
     pthread_mutex_unlock(&ps->lock);
 }
 
@@ -762,7 +753,8 @@ int plugins_load_dir(struct plugins *ps, struct mux *mux)
     for (int i = 0; i < n; i++) {
         if (plugins_load(ps, mux, names[i]->d_name, NULL, err, sizeof err) ==
             0) {
-            report_loaded(ps->tail, "loaded");
+            report_loaded(ilist_entry(ps->loaded.last, struct plugin, link),
+                          "loaded");
             loaded++;
         } else {
             fprintf(stderr, "gortd: plugin refused: %s\n", err);
@@ -820,21 +812,17 @@ static bool finish(struct plugin *p, int64_t drain_ns)
 
 static void push_draining(struct plugins *ps, struct plugin *p)
 {
-    p->next = ps->draining;
-    ps->draining = p;
+    ilist_push_front(&ps->draining, &p->link);
 }
 
 /* Finishes the draining plugins whose code no longer runs. */
 static void reap(struct plugins *ps)
 {
-    struct plugin **pp = &ps->draining;
-    while (*pp) {
-        struct plugin *p = *pp;
-        if (!plugin_idle(p)) {
-            pp = &p->next;
+    struct plugin *p, *next;
+    ilist_for_each_entry_safe(p, next, &ps->draining, link) {
+        if (!plugin_idle(p))
             continue;
-        }
-        *pp = p->next;
+        ilist_remove(&ps->draining, &p->link);
         char name[128], version[128];
         copy_str(name, sizeof name, p->desc->name);
         copy_str(version, sizeof version, p->desc->version);
@@ -842,8 +830,7 @@ static void reap(struct plugins *ps)
             fprintf(stderr, "gortd: plugin %s %s (draining) finished\n", name,
                     version);
         } else { /* its fini started goroutines: wait for them too */
-            push_draining(ps, p);
-            pp = &p->next;
+            push_draining(ps, p); /* at the front: this loop is past it */
         }
     }
 }
@@ -1107,7 +1094,8 @@ static bool file_changed(const struct plugin *p, const struct stat *st)
 
 static struct plugin *find_base(struct plugins *ps, const char *base)
 {
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (strcmp(q->base, base) == 0)
             return q;
     return NULL;
@@ -1126,8 +1114,8 @@ static int rescan_removed(struct plugins *ps, int64_t drain_ns, char *err,
                           size_t errlen)
 {
     int failed = 0;
-    for (struct plugin *p = ps->head, *next; p; p = next) {
-        next = p->next;
+    struct plugin *p, *next;
+    ilist_for_each_entry_safe(p, next, &ps->loaded, link) {
         struct stat st;
         if (stat(p->file, &st) == 0 || errno != ENOENT)
             continue;
@@ -1181,7 +1169,8 @@ size_t plugins_each(struct plugins *ps,
 {
     struct plugin_status info;
     pthread_mutex_lock(&ps->lock);
-    for (const struct plugin *p = ps->head; p; p = p->next) {
+    const struct plugin *p;
+    ilist_for_each_entry(p, &ps->loaded, link) {
         plugin_info(p, &info);
         fn(&info, arg);
     }
@@ -1197,7 +1186,8 @@ void plugins_owner_name(struct plugins *ps, const void *owner, char *out,
     if (!ps || !owner)
         return;
     pthread_mutex_lock(&ps->lock);
-    for (const struct plugin *q = ps->head; q; q = q->next)
+    const struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if ((const void *)q == owner)
             copy_str(out, n, q->desc->name);
     pthread_mutex_unlock(&ps->lock);
@@ -1210,21 +1200,11 @@ void plugins_owner_name(struct plugins *ps, const void *owner, char *out,
 static struct plugin *pop_last(struct plugins *ps)
 {
     pthread_mutex_lock(&ps->lock);
-    struct plugin *p = ps->head, *prev = NULL;
-    while (p && p->next) {
-        prev = p;
-        p = p->next;
-    }
-    if (p) {
-        if (prev)
-            prev->next = NULL;
-        else
-            ps->head = NULL;
-        ps->tail = prev;
+    struct ilist_node *n = ilist_pop_back(&ps->loaded);
+    if (n)
         ps->n--;
-    }
     pthread_mutex_unlock(&ps->lock);
-    return p;
+    return ilist_entry_or_null(n, struct plugin, link);
 }
 
 static void free_one(struct plugin *p, int64_t drain_ns)
@@ -1250,10 +1230,9 @@ void plugins_free(struct plugins *ps, int64_t drain_ns)
     struct plugin *p;
     while ((p = pop_last(ps)))
         free_one(p, drain_ns);
-    while ((p = ps->draining)) {
-        ps->draining = p->next;
-        free_one(p, drain_ns);
-    }
+    struct ilist_node *n;
+    while ((n = ilist_pop_front(&ps->draining)))
+        free_one(ilist_entry(n, struct plugin, link), drain_ns);
     mux_free(ps->served);
     pthread_mutex_destroy(&ps->lock);
     free(ps->dir_real);
