@@ -15,6 +15,7 @@
 
 #include "gort/net.h"
 #include "http/internal.h"
+#include "http/query.h"
 
 struct copier {
     char *p, *end;
@@ -108,6 +109,12 @@ const char *gort_http_path(const gort_http_request *r)
 const char *gort_http_query(const gort_http_request *r)
 {
     return r->query;
+}
+
+ssize_t gort_http_query_value(const gort_http_request *r, const char *key,
+                              char *buf, size_t len)
+{
+    return http_query_value(r->query, key, buf, len);
 }
 
 const char *gort_http_proto(const gort_http_request *r)
