@@ -70,9 +70,14 @@ int cmd_bench_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     int json = 0, rc;
     int64_t dummy;
     const struct cli_flag flags[] = {
-        {"json", CLI_FLAG_BOOL, &json, "print the numbers as JSON", NULL},
-        {"n", CLI_FLAG_INT, &n, "measured `calls` (after 100 warm-up calls)",
-         NULL},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the numbers as JSON"},
+        {.name = "n",
+         .kind = CLI_FLAG_INT,
+         .value = &n,
+         .usage = "measured `calls` (after 100 warm-up calls)"},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)

@@ -627,8 +627,12 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     gort__lock_release(&pd->lock);
     if (now) { /* named as a parked one would be: same creator, same site */
         struct gort__g *gp = gort__getg();
-        struct gort__g_origin o = {gort__newgoid(), gp ? gp->goid : 0, pc,
-                                   gort__group_join_current()};
+        struct gort__g_origin o = {
+            .goid = gort__newgoid(),
+            .creator_id = gp ? gp->goid : 0,
+            .creator_pc = pc,
+            .group = gort__group_join_current(),
+        };
         spawn(fn, arg, &o);
     }
     return rc;
@@ -715,7 +719,7 @@ static void push(struct glist *l, struct gort__g *g, int *count)
  * here, queued by the caller with the rest). */
 static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
 {
-    struct glist list = {NULL, NULL};
+    struct glist list = {.head = NULL, .tail = NULL};
     *count = 0;
     for (int i = 0; i < n; i++) {
         uint16_t seq;

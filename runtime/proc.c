@@ -866,7 +866,7 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
         gort__throw("gort__park", "not on a goroutine");
     if (m->oldp)
         gort__throw("gort__park", "blocking inside gort_syscall_enter/exit");
-    struct park_args pa = {unlockf, arg};
+    struct park_args pa = {.unlockf = unlockf, .arg = arg};
     atomic_store_explicit(&gp->waitreason, (uint8_t)reason,
                           memory_order_relaxed);
     atomic_store_explicit(&gp->waitsince, gort__coarse_now(),

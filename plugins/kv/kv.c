@@ -148,7 +148,7 @@ static int map_put(struct kv *kv, const char *key, struct kv_value *v,
     struct kv_entry *e = malloc(sizeof *e + klen + 1);
     if (!e)
         return -ENOMEM;
-    *e = (struct kv_entry){NULL, h, v, klen};
+    *e = (struct kv_entry){.hash = h, .val = v, .klen = klen};
     memcpy(e->key, key, klen + 1);
     *pp = e;
     if (++kv->n > kv->nbuckets / 4 * 3)

@@ -347,7 +347,8 @@ static void start_work(struct ctl_call *c, const uint8_t *in, size_t len)
     pthread_t t;
     if (w && (w->in = malloc(len ? len : 1))) {
         memcpy(w->in, in, len);
-        *w = (struct ctl_work){c, w->in, len, call_env(c), {0}, 0};
+        *w = (struct ctl_work){
+            .c = c, .in = w->in, .len = len, .env = call_env(c)};
         c->work = w;
         c->phase = PH_WORK;
         if (pthread_create(&t, NULL, work_thread, w) == 0) {

@@ -59,7 +59,8 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
     /* Pointer arrays first (aligned), then the characters. */
     r->hname = (const char **)(void *)r->strs;
     r->hvalue = r->hname + h->nheaders;
-    struct copier cp = {(char *)(r->hvalue + h->nheaders), r->strs + need};
+    struct copier cp = {.p = (char *)(r->hvalue + h->nheaders),
+                        .end = r->strs + need};
     r->method = put_str(&cp, h->method);
     r->target = put_str(&cp, h->target);
     r->path = put_str(&cp, h->path);

@@ -234,7 +234,8 @@ static int route_add(struct gort_plugin_registrar *reg, const char *pattern,
         snprintf(muxerr, n, "route %s: out of memory", pattern);
         return -ENOMEM;
     }
-    *pr = (struct plugin_route){reg->p, h, arg, reg->p->routes, 0};
+    *pr = (struct plugin_route){
+        .plugin = reg->p, .h = h, .arg = arg, .next = reg->p->routes};
     rc = mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p, muxerr,
                     n);
     if (rc) {
@@ -403,7 +404,8 @@ static void plugin_free(struct plugin *p)
 static int run_init(struct plugins *ps, struct plugin *p, struct mux *mux,
                     char *err, size_t errlen)
 {
-    struct gort_plugin_registrar reg = {ps, p, mux, p->config, 0, ""};
+    struct gort_plugin_registrar reg = {
+        .ps = ps, .p = p, .mux = mux, .config = p->config};
     struct gort_group *prev = gort_group_enter(&p->group);
     int rc = p->desc->init(&reg, p->config, &p->state);
     gort_group_enter(prev);
