@@ -83,6 +83,14 @@ static int load_plugins(struct daemon *d, struct mux *mux)
     return 0;
 }
 
+/* The control plane's HTTP source (a ctl_http_stats_fn). Calling
+ * httpd_server_stats through a cast to that type would be undefined
+ * behaviour (C11 6.3.2.3p8: the types differ in their first parameter). */
+static void http_stats(void *arg, struct httpd_stats *out)
+{
+    httpd_server_stats(arg, out);
+}
+
 static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
 {
     char err[512];
@@ -114,7 +122,7 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     /* The bound address, not the flag: with port 0 it is the kernel's. */
     fprintf(stderr, "gortd: serving HTTP on %s (GOMAXPROCS=%d)\n", bound,
             gort_gomaxprocs(0));
-    ctl_set_http_source((ctl_http_stats_fn)httpd_server_stats, s);
+    ctl_set_http_source(http_stats, s);
     return s;
 }
 
