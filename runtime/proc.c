@@ -295,11 +295,13 @@ static void acquirep(struct gort__m *m, struct gort__p *p)
     atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
 }
 
+/* A new P, or NULL when out of memory (start-up reports it, a resize at
+ * run time throws). */
 static struct gort__p *newp(int id)
 {
     struct gort__p *p = calloc(1, sizeof *p);
     if (!p)
-        gort__throw("newp", "out of memory");
+        return NULL;
     p->id = id;
     gort__runq_init(&p->runq);
     atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
@@ -1450,9 +1452,12 @@ int gort_gomaxprocs(int n)
     pthread_mutex_lock(&gort__sched.lock);
     int old = atomic_load(&gort__sched.gomaxprocs);
     int nallp = atomic_load(&gort__sched.nallp);
-    for (int i = nallp; i < n; i++)
-        atomic_store_explicit(&gort__sched.allp[i], newp(i),
-                              memory_order_release);
+    for (int i = nallp; i < n; i++) {
+        struct gort__p *np = newp(i);
+        if (!np)
+            gort__throw("gort_gomaxprocs", "out of memory for a P");
+        atomic_store_explicit(&gort__sched.allp[i], np, memory_order_release);
+    }
     if (n > nallp)
         atomic_store(&gort__sched.nallp, n);
     /* Surplus idle Ps die now; surplus running ones retire themselves. */
@@ -1503,6 +1508,12 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
     sigaction(sig, old, NULL);
 }
 
+static void restore_segv_handler(void)
+{
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+}
+
 static void install_segv_handler(void)
 {
     struct sigaction sa;
@@ -1535,6 +1546,50 @@ static int env_procs(void)
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The n Ps of start-up, all idle; -ENOMEM with none left behind. */
+static int procs_create(int n)
+{
+    struct gort__sched *s = &gort__sched;
+    for (int i = 0; i < n; i++) {
+        struct gort__p *p = newp(i);
+        if (!p) {
+            while (i-- > 0) {
+                free(atomic_load(&s->allp[i]));
+                atomic_store(&s->allp[i], NULL);
+            }
+            return -ENOMEM;
+        }
+        atomic_store(&s->allp[i], p);
+    }
+    atomic_store(&s->nallp, n);
+    atomic_store(&s->gomaxprocs, n);
+    for (int i = n - 1; i >= 0; i--)
+        pidleput(s->allp[i]);
+    return 0;
+}
+
+/* Undoes procs_create: nothing has run on the Ps yet. */
+static void procs_free(void)
+{
+    struct gort__sched *s = &gort__sched;
+    int n = atomic_load(&s->nallp);
+    for (int i = 0; i < n; i++) {
+        free(atomic_load(&s->allp[i]));
+        atomic_store(&s->allp[i], NULL);
+    }
+    s->pidle = NULL;
+    atomic_store(&s->npidle, 0);
+    atomic_store(&s->nallp, 0);
+    atomic_store(&s->gomaxprocs, 0);
+}
+
+/* Starts the runtime once. A step that fails undoes the ones before it
+ * (Ps, signal handlers, locks) and returns its error, so the caller can
+ * report it and a later call can try again. The netpoller is the one thing
+ * a failure after it leaves running: it is process-wide and started on
+ * demand by gort_socket/gort_fd_open from any thread, which may already be
+ * using it; the retry reuses it. A netpoller that fails to start leaves
+ * nothing (netpoll.c). Threads: sysmon is the only one, started last. */
 int gort__runtime_init(void)
 {
     pthread_mutex_lock(&init_lock);
@@ -1556,18 +1611,26 @@ int gort__runtime_init(void)
     gort__globrunq_init(&s->runq);
     s->start_ns = nanotime();
     atomic_store(&s->lastpoll, s->start_ns);
-    for (int i = 0; i < n; i++)
-        atomic_store(&s->allp[i], newp(i));
-    atomic_store(&s->nallp, n);
-    atomic_store(&s->gomaxprocs, n);
-    for (int i = n - 1; i >= 0; i--)
-        pidleput(s->allp[i]);
+    int rc = procs_create(n);
+    if (rc < 0)
+        goto err_locks;
     install_segv_handler();
-    int rc = gort__netpoll_start();
-    if (rc == 0)
-        rc = gort__sysmon_start();
-    if (rc == 0)
-        atomic_store_explicit(&s->mainstarted, 1, memory_order_release);
+    rc = gort__netpoll_start();
+    if (rc < 0)
+        goto err_procs;
+    rc = gort__sysmon_start();
+    if (rc < 0)
+        goto err_procs;
+    atomic_store_explicit(&s->mainstarted, 1, memory_order_release);
+    pthread_mutex_unlock(&init_lock);
+    return 0;
+err_procs:
+    restore_segv_handler();
+    procs_free();
+err_locks:
+    pthread_mutex_destroy(&s->runq.lock);
+    pthread_mutex_destroy(&s->allglock);
+    pthread_mutex_destroy(&s->lock);
     pthread_mutex_unlock(&init_lock);
     return rc;
 }
