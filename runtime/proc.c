@@ -86,8 +86,8 @@
 #define GFREE_BATCH 32
 #define GOID_BATCH 16
 #define STEAL_ROUNDS 4
-#define LAT_SAMPLE_MASK 63
-#define RUNNEXT_STREAK_MAX 1024 /* see local_next */
+#define LAT_SAMPLE_MASK (GORT_LAT_SAMPLE_RATE - 1) /* stats.h documents it */
+#define RUNNEXT_STREAK_MAX 1024                    /* see local_next */
 #define ALTSTACK_SIZE (64 * 1024)
 
 struct gort__sched gort__sched;
@@ -438,6 +438,9 @@ static void wakep(void)
         return;
     startm(NULL, true);
 }
+
+_Static_assert((GORT_LAT_SAMPLE_RATE & LAT_SAMPLE_MASK) == 0,
+               "GORT_LAT_SAMPLE_RATE must be a power of two");
 
 static void sample_ready(struct gort__p *p, struct gort__g *gp)
 {
