@@ -18,10 +18,10 @@
  * then waits for the shutdown request: it parks in gort_sleep between
  * looks at an atomic flag (20 wake-ups a second on one P cost nothing
  * measurable), and rescans the plugins directory when SIGHUP asked for
- * it (plugin.c: new files load, changed ones replace, removed ones unload).
- * On SIGINT or SIGTERM it shuts the HTTP server down gracefully, finishes
- * the plugins and returns. The plugin loader owns the served route table
- * once attached; the control plane's plugin operations go through it.
+ * it (plugin/loader.c: new files load, changed ones replace, removed ones
+ * unload). On SIGINT or SIGTERM it shuts the HTTP server down gracefully,
+ * finishes the plugins and returns. The plugin loader owns the served route
+ * table once attached; the control plane's plugin operations go through it.
  */
 #include <errno.h>
 #include <pthread.h>

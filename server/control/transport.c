@@ -1,5 +1,6 @@
-/* control/transport.c — the control plane's gRPC transport on the gRPC core C
- * API.
+// clang-format off
+/* control/transport.c — the control plane's gRPC transport on the gRPC core
+ * C API.
  *
  * Threads. One completion-queue thread runs everything below: it takes
  * events from the queue, moves each call through its states and runs the
@@ -22,10 +23,18 @@
  * arrives, which tells us when the client went away or the call ended. The
  * main tag's meaning comes from the call's phase, never from the tag:
  *
- *   REQUESTED --new call--> RECV --request read--> FINISH ----> DONE    (unary)
- *                            +--> WORK --worker done--^ (slow) | ^
- *                            +--> STREAM_SEND <--> STREAM_WAIT (stream) (one
- * message in flight; WAIT until the handler's next_at, or until woken)
+ *   REQUESTED --new call--> RECV --request read--> FINISH --sent--> DONE
+ *                            |                      ^    ^           ^
+ *                            | slow handler         |    |           |
+ *                            +--> WORK --reply ready+    |           |
+ *                            |                           | stream    |
+ *                            | stream                    | ends      |
+ *                            +--> STREAM_SEND <--> STREAM_WAIT ------+
+ *                                                  (peer gone, cancelled)
+ *
+ * STREAM_SEND has one message in flight; STREAM_WAIT has none and lasts
+ * until the handler's next_at, or until woken. A batch that fails moves the
+ * call to DONE from any phase.
  *
  * A call is freed when it is DONE and its close tag was delivered; nothing
  * else frees it. Streams are timed by the completion queue's own deadline:
@@ -39,6 +48,7 @@
  * shutdown tag destroys the server and shuts the queue down; the thread
  * exits on GRPC_QUEUE_SHUTDOWN.
  */
+// clang-format on
 #include "control/control.h"
 
 #include <pthread.h>

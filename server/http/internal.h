@@ -80,7 +80,7 @@ struct gort_http_response {
     jmp_buf *abort_jb;
 };
 
-/* http_conn.c */
+/* conn.c */
 void http_conn_serve(void *arg);
 int http_conn_read_more(struct http_conn *c);
 void http_log(struct httpd_server *s, const char *fmt, ...)

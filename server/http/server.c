@@ -2,7 +2,7 @@
  * connection registry, route-table swaps, graceful shutdown, stats.
  *
  * The accept loop is net/http's Serve: one goroutine parked in accept; each
- * connection gets its own goroutine (http_conn.c). Temporary accept errors
+ * connection gets its own goroutine (conn.c). Temporary accept errors
  * (EMFILE, ENFILE, ENOBUFS, ENOMEM) back off 5 ms, doubling to 1 s, and are
  * logged, as Go does, instead of spinning or exiting. Past max_conns the
  * loop stops accepting and lets the kernel's backlog hold new clients until

@@ -31,7 +31,7 @@
  *              the runtime counts them from creation to exit;
  *   the table  routes point at the trampoline in gortd with a plugin_route
  *              as argument, never into the .so; a request keeps nothing of
- *              the table once matched (http_conn.c), so publishing a table
+ *              the table once matched (http/conn.c), so publishing a table
  *              waits for matching only.
  *
  * Hot operations build the next table from a clone of the served one,
@@ -62,7 +62,7 @@
  * The check on the path and the dlopen by path are two steps: a file
  * renamed in between is opened unchecked. The directory's own permissions
  * are what protect it; dlopen("/proc/self/fd/N") would close the gap but
- * names every plugin "/proc/self/fd/N" in stack dumps (ctl_dump.c).
+ * names every plugin "/proc/self/fd/N" in stack dumps (control/dump.c).
  */
 #include "plugin/loader.h"
 
@@ -290,8 +290,7 @@ const char *gort_plugin_config(const struct gort_plugin_registrar *reg)
     return reg->config;
 }
 
-/* ---- one file -------------------------------------------------------------
- */
+/* ---- one file ----------------------------------------------------------- */
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -632,8 +631,7 @@ static int load_file(struct plugins *ps, struct mux *mux, const char *name,
     return 0;
 }
 
-/* ---- the list -------------------------------------------------------------
- */
+/* ---- the list ----------------------------------------------------------- */
 
 static void list_append(struct plugins *ps, struct plugin *p)
 {
@@ -679,8 +677,7 @@ static void plugin_info(const struct plugin *p, struct plugin_status *o)
     o->loaded_unix_ns = p->loaded_unix_ns;
 }
 
-/* ---- the set --------------------------------------------------------------
- */
+/* ---- the set ------------------------------------------------------------ */
 
 struct plugins *plugins_new(const char *dir, char *err, size_t errlen)
 {
@@ -857,8 +854,7 @@ static int retire(struct plugins *ps, struct plugin *old, int64_t drain_ns,
                 old->fini_done ? " (started by its fini)" : "");
 }
 
-/* ---- hot operations -------------------------------------------------------
- */
+/* ---- hot operations ----------------------------------------------------- */
 
 /* Makes next the served table and frees the old one. */
 static void publish(struct plugins *ps, struct mux *next)
@@ -1195,8 +1191,7 @@ void plugins_owner_name(struct plugins *ps, const void *owner, char *out,
     pthread_mutex_unlock(&ps->lock);
 }
 
-/* ---- the end --------------------------------------------------------------
- */
+/* ---- the end ------------------------------------------------------------ */
 
 /* Takes the last loaded plugin off the list. */
 static struct plugin *pop_last(struct plugins *ps)
