@@ -44,6 +44,7 @@
  * Rejected: a g0 round trip per switch (above); a global lock around run
  * queues (every spawn would contend); swapcontext (a syscall per switch).
  */
+#include "common/clock.h"
 #include "runtime.h"
 
 #include "gort/net.h"
@@ -136,23 +137,16 @@ bool gort__runtime_started(void)
                                 memory_order_acquire) != 0;
 }
 
-static int64_t nanotime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t gort_nanotime(void)
 {
-    return nanotime();
+    return now_mono_ns();
 }
 
+/* Monotonic time as of the last kernel tick (CLOCK_MONOTONIC_COARSE: a few
+ * ms coarse, cheaper to read): enough for the "waiting since" of dumps. */
 int64_t gort__coarse_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return clock_ns_of(CLOCK_MONOTONIC_COARSE);
 }
 
 uint32_t gort__fastrand(struct gort__m *m)
@@ -270,7 +264,7 @@ static void pidleput(struct gort__p *p)
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELEASE);
     p->link = gort__sched.pidle;
     gort__sched.pidle = p;
-    p->idle_since = nanotime();
+    p->idle_since = now_mono_ns();
     atomic_fetch_add(&gort__sched.npidle, 1);
 }
 
@@ -281,9 +275,9 @@ static struct gort__p *pidleget(void)
         return NULL;
     gort__sched.pidle = p->link;
     atomic_fetch_sub(&gort__sched.npidle, 1);
-    atomic_store_explicit(&p->idle_ns,
-                          p->idle_ns + (uint64_t)(nanotime() - p->idle_since),
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &p->idle_ns, p->idle_ns + (uint64_t)(now_mono_ns() - p->idle_since),
+        memory_order_relaxed);
     atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
     return p;
 }
@@ -445,7 +439,7 @@ _Static_assert((GORT_LAT_SAMPLE_RATE & LAT_SAMPLE_MASK) == 0,
 static void sample_ready(struct gort__p *p, struct gort__g *gp)
 {
     uint64_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-    gp->readytime = (tick & LAT_SAMPLE_MASK) == 0 ? nanotime() : 0;
+    gp->readytime = (tick & LAT_SAMPLE_MASK) == 0 ? now_mono_ns() : 0;
 }
 
 /* Go's runqput(pp, gp, next=true): gp runs next on p; whoever sat in runnext
@@ -781,7 +775,7 @@ static void sample_latency(struct gort__p *p, struct gort__g *gp)
 {
     if (GORT_LIKELY(gp->readytime == 0))
         return;
-    uint64_t d = (uint64_t)(nanotime() - gp->readytime);
+    uint64_t d = (uint64_t)(now_mono_ns() - gp->readytime);
     gp->readytime = 0;
     int b = 0;
     while (b < GORT_LAT_BUCKETS - 1 && d >= GORT_LAT_BUCKET_NS(b))
@@ -1126,16 +1120,16 @@ static bool become_poller(struct gort__m *m)
         !atomic_compare_exchange_strong(&gort__sched.pollblocked, &zero, 1))
         return false;
     for (;;) {
-        int64_t next = gort__timers_run(nanotime());
+        int64_t next = gort__timers_run(now_mono_ns());
         if (gort__globrunq_len(&gort__sched.runq) > 0)
             break; /* timers readied goroutines: find them a P below */
-        int64_t timeout = next == INT64_MAX ? -1 : next - nanotime();
+        int64_t timeout = next == INT64_MAX ? -1 : next - now_mono_ns();
         if (next != INT64_MAX && timeout < 0)
             timeout = 0;
         atomic_store(&gort__sched.lastpoll, 0); /* "someone is blocked" */
         struct gort__g *list;
         int n = gort__netpoll(timeout, GORT__NP_BLOCKING, &list);
-        atomic_store(&gort__sched.lastpoll, nanotime());
+        atomic_store(&gort__sched.lastpoll, now_mono_ns());
         if (n == 0)
             continue;
         atomic_store(&gort__sched.pollblocked, 0);
@@ -1228,8 +1222,8 @@ static struct gort__g *findrunnable(struct gort__m *m)
             gp = gort__globrunq_get(&gort__sched.runq, &p->runq,
                                     (uint32_t)share);
         }
-        if (!gp && gort__timers_next() <= nanotime()) {
-            gort__timers_run(nanotime()); /* they ready onto this P */
+        if (!gp && gort__timers_next() <= now_mono_ns()) {
+            gort__timers_run(now_mono_ns()); /* they ready onto this P */
             gp = local_next(p);
         }
         if (!gp)
@@ -1330,7 +1324,7 @@ static void newm(struct gort__p *p, bool spinning)
     m->nextp = p;
     m->spinning = spinning;
     m->fastrand =
-        (uint64_t)nanotime() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
+        (uint64_t)now_mono_ns() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
     m->alllink = atomic_load(&gort__sched.allm);
     while (!atomic_compare_exchange_weak(&gort__sched.allm, &m->alllink, m)) {
     }
@@ -1612,7 +1606,7 @@ int gort__runtime_init(void)
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->allglock, NULL);
     gort__globrunq_init(&s->runq);
-    s->start_ns = nanotime();
+    s->start_ns = now_mono_ns();
     atomic_store(&s->lastpoll, s->start_ns);
     int rc = procs_create(n);
     if (rc < 0)

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "common/clock.h"
 
 grpc_status_code ctl_fail(struct ctl_ctx *cx, grpc_status_code code,
                           const char *fmt, ...)
@@ -48,7 +48,7 @@ grpc_status_code ctl_fail(struct ctl_ctx *cx, grpc_status_code code,
 
 int ctl_ctx_expired(const struct ctl_ctx *cx)
 {
-    return cx->deadline != INT64_MAX && cli_now_ns() >= cx->deadline;
+    return cx->deadline != INT64_MAX && now_mono_ns() >= cx->deadline;
 }
 
 static void reply_set(struct ctl_reply *rep, grpc_status_code code,
@@ -208,7 +208,7 @@ static ProtobufCMessage *request_unpack(const struct ctl_route *r,
 
 static int deadline_passed(const struct ctl_env *env, struct ctl_reply *rep)
 {
-    if (env->deadline == INT64_MAX || cli_now_ns() < env->deadline)
+    if (env->deadline == INT64_MAX || now_mono_ns() < env->deadline)
         return 0;
     reply_set(rep, GRPC_STATUS_DEADLINE_EXCEEDED,
               "deadline exceeded before the call was handled");

@@ -68,8 +68,8 @@
 #include "control/dispatch.h"
 #include "control/listen.h"
 #include "control/methods.h"
-#include "cli/duration.h"
 #include "common/list.h"
+#include "gort/gort.h"
 #include "cli/grpc.h"
 
 #define ARMED 8                         /* calls kept requested */
@@ -150,12 +150,12 @@ static int64_t deadline_from(gpr_timespec d)
     gpr_timespec left = gpr_time_sub(d, gpr_now(d.clock_type));
     if (left.tv_sec > 1000000000)
         return INT64_MAX;
-    return cli_now_ns() + (int64_t)left.tv_sec * 1000000000 + left.tv_nsec;
+    return gort_nanotime() + (int64_t)left.tv_sec * 1000000000 + left.tv_nsec;
 }
 
 static gpr_timespec gpr_at(int64_t at)
 {
-    int64_t d = at - cli_now_ns();
+    int64_t d = at - gort_nanotime();
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                         gpr_time_from_nanos(d > 0 ? d : 0, GPR_TIMESPAN));
 }
@@ -466,7 +466,7 @@ static void on_sent(struct ctl_call *c, int success)
     }
     c->phase = PH_STREAM_WAIT;
     if (c->s->draining)
-        c->next_at = cli_now_ns();
+        c->next_at = gort_nanotime();
 }
 
 static void on_close(struct ctl_call *c)
@@ -514,7 +514,7 @@ static void on_event(struct ctl_server *s, void *tag, int success)
 
 static void streams_run_due(struct ctl_server *s)
 {
-    int64_t now = cli_now_ns();
+    int64_t now = gort_nanotime();
     struct ctl_call *c, *next;
     ilist_for_each_entry_safe(c, next, &s->calls, link) {
         if (c->phase == PH_STREAM_WAIT && c->next_at <= now)
@@ -524,7 +524,7 @@ static void streams_run_due(struct ctl_server *s)
 
 static int64_t next_wakeup(const struct ctl_server *s)
 {
-    int64_t at = cli_now_ns() + MAX_WAIT_NS;
+    int64_t at = gort_nanotime() + MAX_WAIT_NS;
     const struct ctl_call *c;
     ilist_for_each_entry(c, &s->calls, link)
         if (c->phase == PH_STREAM_WAIT && c->next_at < at)
@@ -537,7 +537,7 @@ static int64_t next_wakeup(const struct ctl_server *s)
 static void drain_begin(struct ctl_server *s)
 {
     s->draining = 1;
-    s->grace_end = cli_now_ns() + GRACE_NS;
+    s->grace_end = gort_nanotime() + GRACE_NS;
     struct ctl_call *c;
     ilist_for_each_entry(c, &s->calls, link)
         if (c->phase == PH_STREAM_WAIT)
@@ -561,7 +561,7 @@ static void *cq_thread(void *arg)
             drain_begin(s);
         streams_run_due(s);
         if (s->draining && !s->cancelled_all && s->srv &&
-            cli_now_ns() >= s->grace_end) {
+            gort_nanotime() >= s->grace_end) {
             grpc_server_cancel_all_calls(s->srv);
             s->cancelled_all = 1;
         }

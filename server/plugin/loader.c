@@ -83,6 +83,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/list.h"
 #include "gort/plugin.h"
 #include "http/server.h"
@@ -585,13 +586,6 @@ static int read_config(struct plugin *p, char *err, size_t errlen)
     return rc;
 }
 
-static int64_t unix_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Opens, checks and initializes DIR/name into mux; replacing (or NULL) is
  * the plugin it will take over from. *out gets the plugin, not yet listed. */
 static int load_file(struct plugins *ps, struct mux *mux, const char *name,
@@ -616,7 +610,7 @@ static int load_file(struct plugins *ps, struct mux *mux, const char *name,
         plugin_free(p);
         return rc;
     }
-    p->loaded_unix_ns = unix_now_ns();
+    p->loaded_unix_ns = now_unix_ns();
     rc = open_plugin(ps, p, real, replacing, err, errlen);
     if (rc == 0)
         rc = run_init(ps, p, mux, err, errlen);
