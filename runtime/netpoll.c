@@ -58,16 +58,9 @@
 #include "gort/net.h"
 #include "netpoll.h"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NP_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define NP_TSAN 1
-#endif
-#ifdef NP_TSAN
-#include <sanitizer/tsan_interface.h>
+#include "sanitizer.h"
+
+#if GORT__TSAN
 /* A pd travels to the poller through the kernel (epoll's data word), which
  * the thread sanitizer cannot see: say that registering publishes it. */
 #define NP_PUBLISH(p) __tsan_release(p)

@@ -60,27 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORT_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define GORT_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GORT_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define GORT_TSAN 1
-#endif
-#ifdef GORT_ASAN
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
-#ifdef GORT_TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "sanitizer.h"
 
 #define GLOBAL_CHECK_TICKS 61
 #define GFREE_LOCAL_MAX 64
@@ -203,7 +183,7 @@ static void stack_bounds(const struct gort__g *gp, void **bottom, size_t *size)
  * we are, then do what the previous goroutine left for us. */
 static void finish_switch(struct gort__g *self)
 {
-#ifdef GORT_ASAN
+#if GORT__ASAN
     const void *old_bottom;
     size_t old_size;
     __sanitizer_finish_switch_fiber(self ? self->asan_fake_stack : NULL,
@@ -221,7 +201,7 @@ static void finish_switch(struct gort__g *self)
 
 static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
 {
-#ifdef GORT_ASAN
+#if GORT__ASAN
     void *bottom;
     size_t size;
     stack_bounds(to, &bottom, &size);
@@ -231,7 +211,7 @@ static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
     (void)dying;
     (void)stack_bounds;
 #endif
-#ifdef GORT_TSAN
+#if GORT__TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     gort__ctx_switch(&from->sp, to->sp);
@@ -319,7 +299,7 @@ static struct gort__g *galloc(void)
     struct gort__g *gp = calloc(1, sizeof *gp);
     if (!gp)
         return NULL;
-#ifdef GORT_TSAN
+#if GORT__TSAN
     gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
     atomic_store_explicit(&gp->status, G_IDLE, memory_order_relaxed);
@@ -538,66 +518,12 @@ void gort__inject(struct gort__g *list, int n)
  * goroutine that died on it (its last switch never returned). */
 static void unpoison_stack(const struct gort__g *gp)
 {
-#ifdef GORT_ASAN
+#if GORT__ASAN
     __asan_unpoison_memory_region((void *)gp->stack.lo,
                                   gp->stack.hi - gp->stack.lo);
 #else
     (void)gp;
 #endif
-}
-
-/* ---- groups ------------------------------------------------------------- */
-
-static void group_join(struct gort__g *gp, struct gort_group *grp)
-{
-    gp->group = gp->group_cur = grp;
-    if (!grp)
-        return;
-    /* live first, started with release: whoever sees started == N (acquire)
-     * sees all N joins counted in live. */
-    __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELEASE);
-}
-
-/* Release: whoever reads live == 0 with acquire sees the member's last
- * instructions done; after this the goroutine runs runtime code only. */
-static void group_leave(struct gort__g *gp)
-{
-    struct gort_group *grp = gp->group;
-    gp->group = NULL;
-    if (grp)
-        __atomic_fetch_sub(&grp->live, 1, __ATOMIC_RELEASE);
-}
-
-struct gort_group *gort__group_join_current(void)
-{
-    struct gort__g *gp = gort__getg();
-    struct gort_group *grp = gp ? gp->group_cur : NULL;
-    if (grp) {
-        __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELEASE);
-    }
-    return grp;
-}
-
-struct gort_group *gort_group_enter(struct gort_group *grp)
-{
-    struct gort__g *gp = gort__getg();
-    if (!gp)
-        return NULL;
-    struct gort_group *prev = gp->group_cur;
-    gp->group_cur = grp;
-    return prev;
-}
-
-uint64_t gort_group_live(const struct gort_group *grp)
-{
-    return __atomic_load_n(&grp->live, __ATOMIC_ACQUIRE);
-}
-
-uint64_t gort_group_started(const struct gort_group *grp)
-{
-    return __atomic_load_n(&grp->started, __ATOMIC_ACQUIRE);
 }
 
 /* A new goroutine, runnable, not yet on any queue. */
@@ -635,7 +561,8 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     if (origin)
         gp->group = gp->group_cur = origin->group; /* joined already */
     else
-        group_join(gp, detached || !m || !m->curg ? NULL : m->curg->group_cur);
+        gort__group_join(gp, detached || !m || !m->curg ? NULL
+                                                        : m->curg->group_cur);
     gp->asan_fake_stack = NULL;
     gp->readytime = 0;
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
@@ -925,7 +852,7 @@ static void goexit(struct gort__g *gp)
     struct gort__m *m = gort__getm();
     atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
     gort__set_label(gp, NULL);
-    group_leave(gp);
+    gort__group_leave(gp);
     own_inc(&m->p->exited);
     switch_out(m, gp, exit_after, NULL, true);
     gort__throw("goexit", "dead goroutine resumed");
@@ -1282,7 +1209,7 @@ static void init_g0(struct gort__m *m)
     m->g0.stack.hi = (uintptr_t)addr + size;
     m->g0.stack.kind = STACK_THREAD;
     m->g0.goid = 0;
-#ifdef GORT_TSAN
+#if GORT__TSAN
     m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
 }
