@@ -409,7 +409,7 @@ static void sb_literal(struct sbuf *b, const char *s, size_t n)
 
 static void sb_init(struct sbuf *b, char *err, size_t errlen)
 {
-    *b = (struct sbuf){errlen ? err : NULL, errlen, 0};
+    *b = (struct sbuf){.p = errlen ? err : NULL, .cap = errlen};
     if (b->p)
         b->p[0] = '\0';
 }
@@ -530,7 +530,8 @@ static void seg_add(struct parse *ps, enum seg_kind kind, const char *s,
 {
     struct route *r = ps->r;
 
-    r->segs[r->nsegs++] = (struct seg){kind, n ? text_put(ps, s, n) : empty, n};
+    r->segs[r->nsegs++] = (struct seg){
+        .kind = kind, .s = n ? text_put(ps, s, n) : empty, .len = n};
     r->nnamed += (kind == SEG_WILD || kind == SEG_MULTI) && n > 0;
 }
 
@@ -542,7 +543,7 @@ static void seg_add_literal(struct parse *ps, const char *s, size_t n)
 
     t[len] = '\0';
     ps->text += len + 1;
-    r->segs[r->nsegs++] = (struct seg){SEG_LIT, t, len};
+    r->segs[r->nsegs++] = (struct seg){.kind = SEG_LIT, .s = t, .len = len};
 }
 
 static bool name_seen(const struct route *r, const char *name, size_t n)
@@ -638,7 +639,8 @@ static int parse_path(struct parse *ps, size_t off)
 static int route_parse(const char *pattern, char *err, size_t errlen,
                        struct route **out)
 {
-    struct parse ps = {NULL, NULL, pattern, strlen(pattern), err, errlen};
+    struct parse ps = {
+        .src = pattern, .len = strlen(pattern), .err = err, .errlen = errlen};
     size_t off = 0;
     int rc;
 
@@ -891,7 +893,7 @@ static bool edge_search(const struct node *n, const struct segref *g,
 static const struct node *edge_find(const struct node *n, const char *key,
                                     size_t len)
 {
-    struct segref g = {key, len, len, false};
+    struct segref g = {.s = key, .n = len, .ulen = len};
     size_t at;
 
     return edge_search(n, &g, &at) ? n->edges[at].child : NULL;
@@ -900,7 +902,7 @@ static const struct node *edge_find(const struct node *n, const char *key,
 /* The child of n under key, made if missing; NULL when out of memory. */
 static struct node *edge_get(struct node *n, const char *key, size_t len)
 {
-    struct segref g = {key, len, len, false};
+    struct segref g = {.s = key, .n = len, .ulen = len};
     struct node *c;
     size_t at;
 
@@ -920,7 +922,7 @@ static struct node *edge_get(struct node *n, const char *key, size_t len)
         return NULL;
     memmove(&n->edges[at + 1], &n->edges[at],
             (n->nedges - at) * sizeof *n->edges);
-    n->edges[at] = (struct edge){c->key, len, c};
+    n->edges[at] = (struct edge){.key = c->key, .len = len, .child = c};
     n->nedges++;
     return c;
 }
@@ -1255,7 +1257,12 @@ int mux_route(const struct mux *mux, size_t i, struct mux_route_info *out)
     if (i >= mux_count(mux))
         return -ENOENT;
     r = mux->routes[i];
-    *out = (struct mux_route_info){r->pattern, r->handler, r->arg, r->owner};
+    *out = (struct mux_route_info){
+        .pattern = r->pattern,
+        .handler = r->handler,
+        .arg = r->arg,
+        .owner = r->owner,
+    };
     return 0;
 }
 
@@ -1290,7 +1297,7 @@ static void walk_record(struct walk *w, size_t nv, size_t from, size_t to)
         return;
     n = unescape(w->path + from, to - from, w->scratch + from);
     w->scratch[from + n] = '\0';
-    w->vals[nv] = (struct mux_value){NULL, w->scratch + from, n};
+    w->vals[nv] = (struct mux_value){.value = w->scratch + from, .len = n};
 }
 
 static const struct route *walk_leaf(struct walk *w, const struct node *n,
@@ -1320,7 +1327,7 @@ static size_t seg_scan(const struct walk *w, size_t from, struct segref *g)
 
     for (; i < w->len && w->path[i] != '/'; i++)
         npct += w->path[i] == '%';
-    *g = (struct segref){w->path + from, i - from, i - from, false};
+    *g = (struct segref){.s = w->path + from, .n = i - from, .ulen = i - from};
     if (npct && has_escapes(g->s, g->n)) {
         g->esc = true;
         g->ulen -= 2 * npct;
@@ -1425,7 +1432,7 @@ static bool exact_match(const struct route *r, const char *path, size_t len)
 
 static bool exact_trial(const struct mctx *c, const char *path, size_t len)
 {
-    struct walk t = {path, len, NULL, NULL, 0};
+    struct walk t = {.path = path, .len = len};
     const struct route *r = lookup(c, &t);
 
     return r && exact_match(r, path, len);
@@ -1483,11 +1490,11 @@ MUX_SLOW static int redirect_clean(struct mctx *c)
 static bool method_matches(const struct mctx *c, const struct node *mn,
                            size_t slash_len)
 {
-    struct walk t = {c->q.path, c->q.path_len, NULL, NULL, 0};
+    struct walk t = {.path = c->q.path, .len = c->q.path_len};
 
     if (walk_root(&t, mn))
         return true;
-    t = (struct walk){c->loc, slash_len, NULL, NULL, 0};
+    t = (struct walk){.path = c->loc, .len = slash_len};
     return walk_root(&t, mn) != NULL;
 }
 
@@ -1566,8 +1573,12 @@ static void match_reset(struct mux_match *out)
 int mux_match(const struct mux *mux, const struct mux_request *req,
               struct mux_match *out, char *buf, size_t buflen)
 {
-    struct mctx c = {mux ? mux->root : &empty_root, *req, NULL, out};
-    struct walk w = {req->path, req->path_len, buf, out->values, 0};
+    struct mctx c = {
+        .root = mux ? mux->root : &empty_root, .q = *req, .out = out};
+    struct walk w = {.path = req->path,
+                     .len = req->path_len,
+                     .scratch = buf,
+                     .vals = out->values};
     const struct route *r;
 
     match_reset(out);
