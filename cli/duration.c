@@ -1,5 +1,5 @@
-/* cli/duration.c — clocks and Go-syntax durations for gortd's and gortctl's
- * flags and output.
+/* cli/duration.c — Go-syntax durations for gortd's and gortctl's flags and
+ * output.
  *
  * Durations follow Go's time package so that operators type and read the same
  * thing in both worlds: "--timeout 1.5s", "--min-wait 2m", "took 812µs".
@@ -12,21 +12,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-int64_t cli_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t cli_unix_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static const struct {
     const char *name;

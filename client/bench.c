@@ -10,6 +10,7 @@
 
 #include "cli/flag.h"
 #include "cli/duration.h"
+#include "common/clock.h"
 #include "gort/v1/control.pb-c.h"
 
 #include "gortctl.h"
@@ -33,11 +34,11 @@ static int one_call(struct app *a, int64_t *ns)
     Gort__V1__GetStatsRequest req = GORT__V1__GET_STATS_REQUEST__INIT;
     ProtobufCMessage *resp;
     struct rpc_status st;
-    int64_t t0 = cli_now_ns();
+    int64_t t0 = now_mono_ns();
     if (rpc_unary(&a->cli, &gort__v1__control__descriptor, "GetStats",
                   &req.base, &resp, &st) < 0)
         return app_rpc_error(a, "GetStats", &st);
-    *ns = cli_now_ns() - t0;
+    *ns = now_mono_ns() - t0;
     protobuf_c_message_free_unpacked(resp, NULL);
     return EXIT_OK;
 }
@@ -70,9 +71,14 @@ int cmd_bench_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     int json = 0, rc;
     int64_t dummy;
     const struct cli_flag flags[] = {
-        {"json", CLI_FLAG_BOOL, &json, "print the numbers as JSON", NULL},
-        {"n", CLI_FLAG_INT, &n, "measured `calls` (after 100 warm-up calls)",
-         NULL},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the numbers as JSON"},
+        {.name = "n",
+         .kind = CLI_FLAG_INT,
+         .value = &n,
+         .usage = "measured `calls` (after 100 warm-up calls)"},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)
@@ -87,10 +93,10 @@ int cmd_bench_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     int64_t *v = malloc((size_t)n * sizeof *v);
     if (!v)
         return EXIT_RPC;
-    int64_t t0 = cli_now_ns();
+    int64_t t0 = now_mono_ns();
     for (long k = 0; k < n && rc == EXIT_OK; k++)
         rc = one_call(a, &v[k]);
-    int64_t wall = cli_now_ns() - t0;
+    int64_t wall = now_mono_ns() - t0;
     if (rc == EXIT_OK) {
         qsort(v, (size_t)n, sizeof *v, cmp_i64);
         report(a, v, n, wall, json);

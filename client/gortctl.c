@@ -139,7 +139,10 @@ static int cmd_stats(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     int json = 0, rc;
     const struct cli_flag flags[] = {
-        {"json", CLI_FLAG_BOOL, &json, "print the Stats message as JSON", NULL},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the Stats message as JSON"},
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
         return rc;
@@ -160,9 +163,15 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
     long n = 0;
     int seen = 0, json = 0, rc;
     const struct cli_flag flags[] = {
-        {"json", CLI_FLAG_BOOL, &json, "print the reply as JSON", NULL},
-        {"maxprocs", CLI_FLAG_INT, &n, "set GOMAXPROCS to `N` (1..256), live",
-         &seen},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the reply as JSON"},
+        {.name = "maxprocs",
+         .kind = CLI_FLAG_INT,
+         .value = &n,
+         .usage = "set GOMAXPROCS to `N` (1..256), live",
+         .seen = &seen},
     };
     if (cmd_args(c, flags, 2, argc, argv, 0, &rc) < 0)
         return rc;
@@ -205,18 +214,28 @@ static int cmd_dump(struct app *a, const struct cmd *c, int argc, char **argv)
     long limit = 0;
     int json = 0, rc;
     const struct cli_flag flags[] = {
-        {"json", CLI_FLAG_BOOL, &json,
-         "print the goroutines as JSON instead of text", NULL},
-        {"label", CLI_FLAG_STRING, &label,
-         "only goroutines whose label contains `text`", NULL},
-        {"limit", CLI_FLAG_INT, &limit, "at most `N` goroutines (0 = all)",
-         NULL},
-        {"min-wait", CLI_FLAG_DURATION, &min_wait,
-         "only goroutines waiting at least this long", NULL},
-        {"state", CLI_FLAG_STRING, &state,
-         "only goroutines in this `state` or wait reason (runnable, running, "
-         "\"IO wait\", \"chan receive\", ...)",
-         NULL},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the goroutines as JSON instead of text"},
+        {.name = "label",
+         .kind = CLI_FLAG_STRING,
+         .value = &label,
+         .usage = "only goroutines whose label contains `text`"},
+        {.name = "limit",
+         .kind = CLI_FLAG_INT,
+         .value = &limit,
+         .usage = "at most `N` goroutines (0 = all)"},
+        {.name = "min-wait",
+         .kind = CLI_FLAG_DURATION,
+         .value = &min_wait,
+         .usage = "only goroutines waiting at least this long"},
+        {.name = "state",
+         .kind = CLI_FLAG_STRING,
+         .value = &state,
+         .usage = "only goroutines in this `state` or wait reason (runnable, "
+                  "running, "
+                  "\"IO wait\", \"chan receive\", ...)"},
     };
     size_t nf = sizeof flags / sizeof flags[0];
     if (cmd_args(c, flags, nf, argc, argv, 0, &rc) < 0)
@@ -260,7 +279,10 @@ static int cmd_routes(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     int json = 0, rc;
     const struct cli_flag flags[] = {
-        {"json", CLI_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the reply as JSON"},
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
         return rc;
@@ -341,12 +363,18 @@ static int cmd_plugins(struct app *a, const struct cmd *c, int argc,
     int json = 0, rc;
     int64_t drain = 0;
     const struct cli_flag flags[] = {
-        {"drain", CLI_FLAG_DURATION, &drain,
-         "unload, replace: how long to wait for the old code's requests and "
-         "goroutines (0 = gortd's default, 10s; the call's --timeout grows "
-         "to cover it)",
-         NULL},
-        {"json", CLI_FLAG_BOOL, &json, "print the reply as JSON", NULL},
+        {.name = "drain",
+         .kind = CLI_FLAG_DURATION,
+         .value = &drain,
+         .usage =
+             "unload, replace: how long to wait for the old code's requests "
+             "and "
+             "goroutines (0 = gortd's default, 10s; the call's --timeout grows "
+             "to cover it)"},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print the reply as JSON"},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)
@@ -409,8 +437,10 @@ static int cmd_health(struct app *a, const struct cmd *c, int argc, char **argv)
     const char *service = "";
     int rc;
     const struct cli_flag flags[] = {
-        {"service", CLI_FLAG_STRING, &service,
-         "ask about this `service` (\"\" = the whole server)", NULL},
+        {.name = "service",
+         .kind = CLI_FLAG_STRING,
+         .value = &service,
+         .usage = "ask about this `service` (\"\" = the whole server)"},
     };
     if (cmd_args(c, flags, 1, argc, argv, 0, &rc) < 0)
         return rc;
@@ -507,32 +537,45 @@ int main(int argc, char **argv)
                              .timeout_ns = DEFAULT_TIMEOUT_NS}};
     int version = 0;
     const struct cli_flag flags[] = {
-        {"version", CLI_FLAG_BOOL, &version,
-         "print gortctl's version and the libraries it uses, and exit", NULL},
-        {"addr", CLI_FLAG_STRING, &a.opts.addr,
-         "gortd's control `address`: "
-         "unix:PATH or HOST:PORT",
-         NULL},
-        {"timeout", CLI_FLAG_DURATION, &a.opts.timeout_ns,
-         "deadline of each call", NULL},
-        {"tls", CLI_FLAG_BOOL, &a.opts.tls,
-         "dial with TLS (verified against the "
-         "system's roots unless -tls-ca)",
-         NULL},
-        {"tls-ca", CLI_FLAG_STRING, &a.opts.tls_ca,
-         "PEM `file` of CAs that sign gortd's "
-         "certificate (implies -tls)",
-         NULL},
-        {"tls-cert", CLI_FLAG_STRING, &a.opts.tls_cert,
-         "PEM client certificate `file` "
-         "for mutual TLS (implies -tls)",
-         NULL},
-        {"tls-key", CLI_FLAG_STRING, &a.opts.tls_key,
-         "PEM private key `file` for -tls-cert", NULL},
-        {"tls-server-name", CLI_FLAG_STRING, &a.opts.tls_server_name,
-         "`name` to expect in gortd's certificate (default: the address's "
-         "host)",
-         NULL},
+        {.name = "version",
+         .kind = CLI_FLAG_BOOL,
+         .value = &version,
+         .usage = "print gortctl's version and the libraries it uses, and "
+                  "exit"},
+        {.name = "addr",
+         .kind = CLI_FLAG_STRING,
+         .value = &a.opts.addr,
+         .usage = "gortd's control `address`: "
+                  "unix:PATH or HOST:PORT"},
+        {.name = "timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &a.opts.timeout_ns,
+         .usage = "deadline of each call"},
+        {.name = "tls",
+         .kind = CLI_FLAG_BOOL,
+         .value = &a.opts.tls,
+         .usage = "dial with TLS (verified against the "
+                  "system's roots unless -tls-ca)"},
+        {.name = "tls-ca",
+         .kind = CLI_FLAG_STRING,
+         .value = &a.opts.tls_ca,
+         .usage = "PEM `file` of CAs that sign gortd's "
+                  "certificate (implies -tls)"},
+        {.name = "tls-cert",
+         .kind = CLI_FLAG_STRING,
+         .value = &a.opts.tls_cert,
+         .usage = "PEM client certificate `file` "
+                  "for mutual TLS (implies -tls)"},
+        {.name = "tls-key",
+         .kind = CLI_FLAG_STRING,
+         .value = &a.opts.tls_key,
+         .usage = "PEM private key `file` for -tls-cert"},
+        {.name = "tls-server-name",
+         .kind = CLI_FLAG_STRING,
+         .value = &a.opts.tls_server_name,
+         .usage =
+             "`name` to expect in gortd's certificate (default: the address's "
+             "host)"},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
 

@@ -101,9 +101,14 @@ int cmd_watch(struct app *a, const struct cmd *c, int argc, char **argv)
     int rc;
     char every[32];
     const struct cli_flag flags[] = {
-        {"count", CLI_FLAG_INT, &count,
-         "stop after `N` frames (0 = until Ctrl-C)", NULL},
-        {"interval", CLI_FLAG_DURATION, &interval, "time between frames", NULL},
+        {.name = "count",
+         .kind = CLI_FLAG_INT,
+         .value = &count,
+         .usage = "stop after `N` frames (0 = until Ctrl-C)"},
+        {.name = "interval",
+         .kind = CLI_FLAG_DURATION,
+         .value = &interval,
+         .usage = "time between frames"},
     };
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)

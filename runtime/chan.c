@@ -22,11 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/list.h"
 #include "runtime.h"
 
 struct gort__sudog {
     struct gort__g *g;
-    struct gort__sudog *next, *prev;
+    struct ilist_node link; /* in a wait queue, or close's woken list */
     void *elem; /* the sender's value or the receiver's destination */
     gort_chan *c;
     int caseidx; /* for select */
@@ -36,7 +37,7 @@ struct gort__sudog {
 };
 
 struct waitq {
-    struct gort__sudog *first, *last;
+    struct ilist q; /* of gort__sudog.link, oldest first */
 };
 
 struct gort_chan {
@@ -91,27 +92,13 @@ size_t gort_chan_cap(gort_chan *c)
 
 static void enqueue(struct waitq *q, struct gort__sudog *sg)
 {
-    sg->next = NULL;
-    sg->prev = q->last;
-    if (q->last)
-        q->last->next = sg;
-    else
-        q->first = sg;
-    q->last = sg;
+    ilist_push_back(&q->q, &sg->link);
     sg->inq = true;
 }
 
 static void unlink_sudog(struct waitq *q, struct gort__sudog *sg)
 {
-    if (sg->prev)
-        sg->prev->next = sg->next;
-    else
-        q->first = sg->next;
-    if (sg->next)
-        sg->next->prev = sg->prev;
-    else
-        q->last = sg->prev;
-    sg->next = sg->prev = NULL;
+    ilist_remove(&q->q, &sg->link);
     sg->inq = false;
 }
 
@@ -119,8 +106,9 @@ static void unlink_sudog(struct waitq *q, struct gort__sudog *sg)
  * already fired is dropped from the queue and skipped. */
 static struct gort__sudog *dequeue(struct waitq *q)
 {
-    struct gort__sudog *sg;
-    while ((sg = q->first) != NULL) {
+    struct ilist_node *n;
+    while ((n = q->q.first) != NULL) {
+        struct gort__sudog *sg = ilist_entry(n, struct gort__sudog, link);
         unlink_sudog(q, sg);
         int zero = 0;
         if (!sg->isselect ||
@@ -275,22 +263,19 @@ int gort_chan_close(gort_chan *c)
         return -EPIPE;
     }
     c->closed = true;
-    struct gort__sudog *woken = NULL, *sg;
+    struct ilist woken = ILIST_INIT;
+    struct gort__sudog *sg;
     while ((sg = dequeue(&c->recvq)) != NULL) {
         elem_zero(c, sg->elem);
-        sg->next = woken;
-        woken = sg;
+        ilist_push_back(&woken, &sg->link);
     }
-    while ((sg = dequeue(&c->sendq)) != NULL) {
-        sg->next = woken;
-        woken = sg;
-    }
+    while ((sg = dequeue(&c->sendq)) != NULL)
+        ilist_push_back(&woken, &sg->link);
     gort__lock_release(&c->lock);
-    while (woken) {
-        sg = woken;
-        woken = sg->next; /* read before wake: sg dies with its goroutine */
-        wake(sg, false);
-    }
+    struct ilist_node *n;
+    /* Unlinked before the wake: sg dies with its goroutine. */
+    while ((n = ilist_pop_front(&woken)) != NULL)
+        wake(ilist_entry(n, struct gort__sudog, link), false);
     return 0;
 }
 

@@ -7,6 +7,8 @@
  */
 #include "lock.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <linux/futex.h>
@@ -91,18 +93,11 @@ void gort__note_sleep(gort__note *n)
         gort__futex_wait(&n->key, 0, -1);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int gort__note_sleep_ns(gort__note *n, int64_t ns)
 {
-    int64_t deadline = mono_ns() + ns;
+    int64_t deadline = now_mono_ns() + ns;
     while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
-        int64_t left = deadline - mono_ns();
+        int64_t left = deadline - now_mono_ns();
         if (left <= 0)
             return 0;
         gort__futex_wait(&n->key, 0, left);

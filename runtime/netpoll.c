@@ -58,16 +58,9 @@
 #include "gort/net.h"
 #include "netpoll.h"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NP_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define NP_TSAN 1
-#endif
-#ifdef NP_TSAN
-#include <sanitizer/tsan_interface.h>
+#include "sanitizer.h"
+
+#if GORT__TSAN
 /* A pd travels to the poller through the kernel (epoll's data word), which
  * the thread sanitizer cannot see: say that registering publishes it. */
 #define NP_PUBLISH(p) __tsan_release(p)
@@ -128,9 +121,16 @@ static struct {
 
 static void deadline_fire(struct gort__timer *t);
 
+/* The table's size once the netpoller is up, 0 before: acquire pairs with
+ * netpoll_init's release, so whoever sees it sees the table and epoll. */
+static int np_nfd(void)
+{
+    return __atomic_load_n(&np.nfd, __ATOMIC_ACQUIRE);
+}
+
 static struct pd *pd_lookup(int fd)
 {
-    if (fd < 0 || fd >= np.nfd)
+    if (fd < 0 || fd >= np_nfd())
         return NULL;
     return atomic_load_explicit(&np.table[fd], memory_order_acquire);
 }
@@ -254,9 +254,10 @@ int gort_fd_open(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    if (fd >= np.nfd && gort__netpoll_start() < 0)
-        return -EINVAL;
-    if (fd >= np.nfd)
+    int rc = gort__netpoll_start();
+    if (rc < 0)
+        return rc;
+    if (fd >= np_nfd())
         return -EMFILE;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -279,18 +280,19 @@ int gort_fd_open(int fd)
     uint64_t key = key_of(pd, ++pd->seq);
     gort__lock_release(&pd->lock);
     NP_PUBLISH(pd);
-    int rc = gort__np_add(fd, key);
+    rc = gort__np_add(fd, key);
     return rc < 0 ? rc : fd;
 }
 
 int gort_socket(int domain, int type, int protocol)
 {
-    if (gort__netpoll_start() < 0)
-        return -EINVAL;
+    int rc = gort__netpoll_start();
+    if (rc < 0)
+        return rc;
     int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd < 0)
         return -errno;
-    int rc = gort_fd_open(fd);
+    rc = gort_fd_open(fd);
     if (rc < 0)
         close(fd);
     return rc;
@@ -627,8 +629,12 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     gort__lock_release(&pd->lock);
     if (now) { /* named as a parked one would be: same creator, same site */
         struct gort__g *gp = gort__getg();
-        struct gort__g_origin o = {gort__newgoid(), gp ? gp->goid : 0, pc,
-                                   gort__group_join_current()};
+        struct gort__g_origin o = {
+            .goid = gort__newgoid(),
+            .creator_id = gp ? gp->goid : 0,
+            .creator_pc = pc,
+            .group = gort__group_join_current(),
+        };
         spawn(fn, arg, &o);
     }
     return rc;
@@ -715,7 +721,7 @@ static void push(struct glist *l, struct gort__g *g, int *count)
  * here, queued by the caller with the rest). */
 static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
 {
-    struct glist list = {NULL, NULL};
+    struct glist list = {.head = NULL, .tail = NULL};
     *count = 0;
     for (int i = 0; i < n; i++) {
         uint16_t seq;
@@ -776,7 +782,7 @@ int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
 
 bool gort__netpoll_active(void)
 {
-    return np.nfd > 0;
+    return np_nfd() > 0;
 }
 
 struct gort__g *gort__netpoll_poll_idle(void)
@@ -810,7 +816,7 @@ struct gort__g *gort__netpoll_poll_idle(void)
 
 void gort__netpoll_break(void)
 {
-    if (np.nfd > 0)
+    if (np_nfd() > 0)
         gort__np_break();
 }
 
@@ -849,10 +855,11 @@ int gort__netpoll_pending_each(int (*fn)(const struct gort__np_pending *cb,
     return 0;
 }
 
-static pthread_once_t np_once = PTHREAD_ONCE_INIT;
-static int np_init_rc;
+static pthread_mutex_t np_start_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void netpoll_init_once(void)
+/* Under np_start_lock, once np.nfd is 0. A failure frees what it made, so
+ * the next call tries again (the fd limit may have been raised). */
+static int netpoll_init(void)
 {
     struct rlimit rl;
     rlim_t max = 65536;
@@ -861,15 +868,27 @@ static void netpoll_init_once(void)
     if (max > (1u << 24))
         max = 1u << 24;
     np.table = calloc((size_t)max, sizeof *np.table);
+    if (!np.table)
+        return -ENOMEM;
     gort__debug_parse(); /* the netpoller may start before gort_main */
     np.idle_enabled = gort__debug.netpollidle;
-    np_init_rc = np.table ? gort__np_init() : -ENOMEM;
-    if (np_init_rc == 0)
-        np.nfd = (int)max; /* published last: "the poller exists" */
+    int rc = gort__np_init();
+    if (rc < 0) {
+        free(np.table);
+        np.table = NULL;
+        return rc;
+    }
+    /* Published last, with release: "the poller exists" (np_nfd). */
+    __atomic_store_n(&np.nfd, (int)max, __ATOMIC_RELEASE);
+    return 0;
 }
 
 int gort__netpoll_start(void)
 {
-    pthread_once(&np_once, netpoll_init_once);
-    return np_init_rc;
+    if (np_nfd() > 0)
+        return 0;
+    pthread_mutex_lock(&np_start_lock);
+    int rc = np_nfd() > 0 ? 0 : netpoll_init();
+    pthread_mutex_unlock(&np_start_lock);
+    return rc;
 }

@@ -86,7 +86,8 @@ static _Atomic int no_pwait2;
 static int wait_ns(struct epoll_event *ev, int max, int64_t timeout_ns)
 {
     if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
-        struct timespec ts = {timeout_ns / 1000000000, timeout_ns % 1000000000};
+        struct timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                              .tv_nsec = timeout_ns % 1000000000};
         int n = epoll_pwait2(epfd, ev, max, timeout_ns < 0 ? NULL : &ts, NULL);
         if (n >= 0 || errno != ENOSYS)
             return n;

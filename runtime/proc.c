@@ -44,6 +44,7 @@
  * Rejected: a g0 round trip per switch (above); a global lock around run
  * queues (every spawn would contend); swapcontext (a syscall per switch).
  */
+#include "common/clock.h"
 #include "runtime.h"
 
 #include "gort/net.h"
@@ -60,35 +61,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORT_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define GORT_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GORT_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define GORT_TSAN 1
-#endif
-#ifdef GORT_ASAN
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
-#endif
-#ifdef GORT_TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
+#include "sanitizer.h"
 
 #define GLOBAL_CHECK_TICKS 61
 #define GFREE_LOCAL_MAX 64
 #define GFREE_BATCH 32
 #define GOID_BATCH 16
 #define STEAL_ROUNDS 4
-#define LAT_SAMPLE_MASK 63
-#define RUNNEXT_STREAK_MAX 1024 /* see local_next */
+#define LAT_SAMPLE_MASK (GORT_LAT_SAMPLE_RATE - 1) /* stats.h documents it */
+#define RUNNEXT_STREAK_MAX 1024                    /* see local_next */
 #define ALTSTACK_SIZE (64 * 1024)
 
 struct gort__sched gort__sched;
@@ -137,23 +118,16 @@ bool gort__runtime_started(void)
                                 memory_order_acquire) != 0;
 }
 
-static int64_t nanotime(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int64_t gort_nanotime(void)
 {
-    return nanotime();
+    return now_mono_ns();
 }
 
+/* Monotonic time as of the last kernel tick (CLOCK_MONOTONIC_COARSE: a few
+ * ms coarse, cheaper to read): enough for the "waiting since" of dumps. */
 int64_t gort__coarse_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return clock_ns_of(CLOCK_MONOTONIC_COARSE);
 }
 
 uint32_t gort__fastrand(struct gort__m *m)
@@ -210,7 +184,7 @@ static void stack_bounds(const struct gort__g *gp, void **bottom, size_t *size)
  * we are, then do what the previous goroutine left for us. */
 static void finish_switch(struct gort__g *self)
 {
-#ifdef GORT_ASAN
+#if GORT__ASAN
     const void *old_bottom;
     size_t old_size;
     __sanitizer_finish_switch_fiber(self ? self->asan_fake_stack : NULL,
@@ -228,7 +202,7 @@ static void finish_switch(struct gort__g *self)
 
 static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
 {
-#ifdef GORT_ASAN
+#if GORT__ASAN
     void *bottom;
     size_t size;
     stack_bounds(to, &bottom, &size);
@@ -238,7 +212,7 @@ static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
     (void)dying;
     (void)stack_bounds;
 #endif
-#ifdef GORT_TSAN
+#if GORT__TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     gort__ctx_switch(&from->sp, to->sp);
@@ -271,7 +245,7 @@ static void pidleput(struct gort__p *p)
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELEASE);
     p->link = gort__sched.pidle;
     gort__sched.pidle = p;
-    p->idle_since = nanotime();
+    p->idle_since = now_mono_ns();
     atomic_fetch_add(&gort__sched.npidle, 1);
 }
 
@@ -282,9 +256,9 @@ static struct gort__p *pidleget(void)
         return NULL;
     gort__sched.pidle = p->link;
     atomic_fetch_sub(&gort__sched.npidle, 1);
-    atomic_store_explicit(&p->idle_ns,
-                          p->idle_ns + (uint64_t)(nanotime() - p->idle_since),
-                          memory_order_relaxed);
+    atomic_store_explicit(
+        &p->idle_ns, p->idle_ns + (uint64_t)(now_mono_ns() - p->idle_since),
+        memory_order_relaxed);
     atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
     return p;
 }
@@ -296,11 +270,13 @@ static void acquirep(struct gort__m *m, struct gort__p *p)
     atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
 }
 
+/* A new P, or NULL when out of memory (start-up reports it, a resize at
+ * run time throws). */
 static struct gort__p *newp(int id)
 {
     struct gort__p *p = calloc(1, sizeof *p);
     if (!p)
-        gort__throw("newp", "out of memory");
+        return NULL;
     p->id = id;
     gort__runq_init(&p->runq);
     atomic_store_explicit(&p->status, GORT_P_DEAD, memory_order_relaxed);
@@ -324,7 +300,7 @@ static struct gort__g *galloc(void)
     struct gort__g *gp = calloc(1, sizeof *gp);
     if (!gp)
         return NULL;
-#ifdef GORT_TSAN
+#if GORT__TSAN
     gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
     atomic_store_explicit(&gp->status, G_IDLE, memory_order_relaxed);
@@ -438,10 +414,13 @@ static void wakep(void)
     startm(NULL, true);
 }
 
+_Static_assert((GORT_LAT_SAMPLE_RATE & LAT_SAMPLE_MASK) == 0,
+               "GORT_LAT_SAMPLE_RATE must be a power of two");
+
 static void sample_ready(struct gort__p *p, struct gort__g *gp)
 {
     uint64_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-    gp->readytime = (tick & LAT_SAMPLE_MASK) == 0 ? nanotime() : 0;
+    gp->readytime = (tick & LAT_SAMPLE_MASK) == 0 ? now_mono_ns() : 0;
 }
 
 /* Go's runqput(pp, gp, next=true): gp runs next on p; whoever sat in runnext
@@ -540,66 +519,12 @@ void gort__inject(struct gort__g *list, int n)
  * goroutine that died on it (its last switch never returned). */
 static void unpoison_stack(const struct gort__g *gp)
 {
-#ifdef GORT_ASAN
+#if GORT__ASAN
     __asan_unpoison_memory_region((void *)gp->stack.lo,
                                   gp->stack.hi - gp->stack.lo);
 #else
     (void)gp;
 #endif
-}
-
-/* ---- groups ------------------------------------------------------------- */
-
-static void group_join(struct gort__g *gp, struct gort_group *grp)
-{
-    gp->group = gp->group_cur = grp;
-    if (!grp)
-        return;
-    /* live first, started with release: whoever sees started == N (acquire)
-     * sees all N joins counted in live. */
-    __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELEASE);
-}
-
-/* Release: whoever reads live == 0 with acquire sees the member's last
- * instructions done; after this the goroutine runs runtime code only. */
-static void group_leave(struct gort__g *gp)
-{
-    struct gort_group *grp = gp->group;
-    gp->group = NULL;
-    if (grp)
-        __atomic_fetch_sub(&grp->live, 1, __ATOMIC_RELEASE);
-}
-
-struct gort_group *gort__group_join_current(void)
-{
-    struct gort__g *gp = gort__getg();
-    struct gort_group *grp = gp ? gp->group_cur : NULL;
-    if (grp) {
-        __atomic_fetch_add(&grp->live, 1, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&grp->started, 1, __ATOMIC_RELEASE);
-    }
-    return grp;
-}
-
-struct gort_group *gort_group_enter(struct gort_group *grp)
-{
-    struct gort__g *gp = gort__getg();
-    if (!gp)
-        return NULL;
-    struct gort_group *prev = gp->group_cur;
-    gp->group_cur = grp;
-    return prev;
-}
-
-uint64_t gort_group_live(const struct gort_group *grp)
-{
-    return __atomic_load_n(&grp->live, __ATOMIC_ACQUIRE);
-}
-
-uint64_t gort_group_started(const struct gort_group *grp)
-{
-    return __atomic_load_n(&grp->started, __ATOMIC_ACQUIRE);
 }
 
 /* A new goroutine, runnable, not yet on any queue. */
@@ -637,7 +562,8 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
     if (origin)
         gp->group = gp->group_cur = origin->group; /* joined already */
     else
-        group_join(gp, detached || !m || !m->curg ? NULL : m->curg->group_cur);
+        gort__group_join(gp, detached || !m || !m->curg ? NULL
+                                                        : m->curg->group_cur);
     gp->asan_fake_stack = NULL;
     gp->readytime = 0;
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
@@ -777,7 +703,7 @@ static void sample_latency(struct gort__p *p, struct gort__g *gp)
 {
     if (GORT_LIKELY(gp->readytime == 0))
         return;
-    uint64_t d = (uint64_t)(nanotime() - gp->readytime);
+    uint64_t d = (uint64_t)(now_mono_ns() - gp->readytime);
     gp->readytime = 0;
     int b = 0;
     while (b < GORT_LAT_BUCKETS - 1 && d >= GORT_LAT_BUCKET_NS(b))
@@ -867,7 +793,7 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
         gort__throw("gort__park", "not on a goroutine");
     if (m->oldp)
         gort__throw("gort__park", "blocking inside gort_syscall_enter/exit");
-    struct park_args pa = {unlockf, arg};
+    struct park_args pa = {.unlockf = unlockf, .arg = arg};
     atomic_store_explicit(&gp->waitreason, (uint8_t)reason,
                           memory_order_relaxed);
     atomic_store_explicit(&gp->waitsince, gort__coarse_now(),
@@ -927,7 +853,7 @@ static void goexit(struct gort__g *gp)
     struct gort__m *m = gort__getm();
     atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
     gort__set_label(gp, NULL);
-    group_leave(gp);
+    gort__group_leave(gp);
     own_inc(&m->p->exited);
     switch_out(m, gp, exit_after, NULL, true);
     gort__throw("goexit", "dead goroutine resumed");
@@ -1122,16 +1048,16 @@ static bool become_poller(struct gort__m *m)
         !atomic_compare_exchange_strong(&gort__sched.pollblocked, &zero, 1))
         return false;
     for (;;) {
-        int64_t next = gort__timers_run(nanotime());
+        int64_t next = gort__timers_run(now_mono_ns());
         if (gort__globrunq_len(&gort__sched.runq) > 0)
             break; /* timers readied goroutines: find them a P below */
-        int64_t timeout = next == INT64_MAX ? -1 : next - nanotime();
+        int64_t timeout = next == INT64_MAX ? -1 : next - now_mono_ns();
         if (next != INT64_MAX && timeout < 0)
             timeout = 0;
         atomic_store(&gort__sched.lastpoll, 0); /* "someone is blocked" */
         struct gort__g *list;
         int n = gort__netpoll(timeout, GORT__NP_BLOCKING, &list);
-        atomic_store(&gort__sched.lastpoll, nanotime());
+        atomic_store(&gort__sched.lastpoll, now_mono_ns());
         if (n == 0)
             continue;
         atomic_store(&gort__sched.pollblocked, 0);
@@ -1224,8 +1150,8 @@ static struct gort__g *findrunnable(struct gort__m *m)
             gp = gort__globrunq_get(&gort__sched.runq, &p->runq,
                                     (uint32_t)share);
         }
-        if (!gp && gort__timers_next() <= nanotime()) {
-            gort__timers_run(nanotime()); /* they ready onto this P */
+        if (!gp && gort__timers_next() <= now_mono_ns()) {
+            gort__timers_run(now_mono_ns()); /* they ready onto this P */
             gp = local_next(p);
         }
         if (!gp)
@@ -1284,7 +1210,7 @@ static void init_g0(struct gort__m *m)
     m->g0.stack.hi = (uintptr_t)addr + size;
     m->g0.stack.kind = STACK_THREAD;
     m->g0.goid = 0;
-#ifdef GORT_TSAN
+#if GORT__TSAN
     m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
 }
@@ -1326,7 +1252,7 @@ static void newm(struct gort__p *p, bool spinning)
     m->nextp = p;
     m->spinning = spinning;
     m->fastrand =
-        (uint64_t)nanotime() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
+        (uint64_t)now_mono_ns() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
     m->alllink = atomic_load(&gort__sched.allm);
     while (!atomic_compare_exchange_weak(&gort__sched.allm, &m->alllink, m)) {
     }
@@ -1450,9 +1376,12 @@ static int procresize(int n, bool custom)
         return old;
     }
     int nallp = atomic_load(&gort__sched.nallp);
-    for (int i = nallp; i < n; i++)
-        atomic_store_explicit(&gort__sched.allp[i], newp(i),
-                              memory_order_release);
+    for (int i = nallp; i < n; i++) {
+        struct gort__p *np = newp(i);
+        if (!np)
+            gort__throw("gort_gomaxprocs", "out of memory for a P");
+        atomic_store_explicit(&gort__sched.allp[i], np, memory_order_release);
+    }
     if (n > nallp)
         atomic_store(&gort__sched.nallp, n);
     /* Surplus idle Ps die now; surplus running ones retire themselves. */
@@ -1522,6 +1451,12 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
     sigaction(sig, old, NULL);
 }
 
+static void restore_segv_handler(void)
+{
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+}
+
 static void install_segv_handler(void)
 {
     struct sigaction sa;
@@ -1554,6 +1489,50 @@ static int env_procs(void)
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The n Ps of start-up, all idle; -ENOMEM with none left behind. */
+static int procs_create(int n)
+{
+    struct gort__sched *s = &gort__sched;
+    for (int i = 0; i < n; i++) {
+        struct gort__p *p = newp(i);
+        if (!p) {
+            while (i-- > 0) {
+                free(atomic_load(&s->allp[i]));
+                atomic_store(&s->allp[i], NULL);
+            }
+            return -ENOMEM;
+        }
+        atomic_store(&s->allp[i], p);
+    }
+    atomic_store(&s->nallp, n);
+    atomic_store(&s->gomaxprocs, n);
+    for (int i = n - 1; i >= 0; i--)
+        pidleput(s->allp[i]);
+    return 0;
+}
+
+/* Undoes procs_create: nothing has run on the Ps yet. */
+static void procs_free(void)
+{
+    struct gort__sched *s = &gort__sched;
+    int n = atomic_load(&s->nallp);
+    for (int i = 0; i < n; i++) {
+        free(atomic_load(&s->allp[i]));
+        atomic_store(&s->allp[i], NULL);
+    }
+    s->pidle = NULL;
+    atomic_store(&s->npidle, 0);
+    atomic_store(&s->nallp, 0);
+    atomic_store(&s->gomaxprocs, 0);
+}
+
+/* Starts the runtime once. A step that fails undoes the ones before it
+ * (Ps, signal handlers, locks) and returns its error, so the caller can
+ * report it and a later call can try again. The netpoller is the one thing
+ * a failure after it leaves running: it is process-wide and started on
+ * demand by gort_socket/gort_fd_open from any thread, which may already be
+ * using it; the retry reuses it. A netpoller that fails to start leaves
+ * nothing (netpoll.c). Threads: sysmon is the only one, started last. */
 int gort__runtime_init(void)
 {
     pthread_mutex_lock(&init_lock);
@@ -1574,20 +1553,28 @@ int gort__runtime_init(void)
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->allglock, NULL);
     gort__globrunq_init(&s->runq);
-    s->start_ns = nanotime();
+    s->start_ns = now_mono_ns();
     atomic_store(&s->lastpoll, s->start_ns);
-    for (int i = 0; i < n; i++)
-        atomic_store(&s->allp[i], newp(i));
-    atomic_store(&s->nallp, n);
-    atomic_store(&s->gomaxprocs, n);
-    for (int i = n - 1; i >= 0; i--)
-        pidleput(s->allp[i]);
+    int rc = procs_create(n);
+    if (rc < 0)
+        goto err_locks;
     install_segv_handler();
-    int rc = gort__netpoll_start();
-    if (rc == 0)
-        rc = gort__sysmon_start();
-    if (rc == 0)
-        atomic_store_explicit(&s->mainstarted, 1, memory_order_release);
+    rc = gort__netpoll_start();
+    if (rc < 0)
+        goto err_procs;
+    rc = gort__sysmon_start();
+    if (rc < 0)
+        goto err_procs;
+    atomic_store_explicit(&s->mainstarted, 1, memory_order_release);
+    pthread_mutex_unlock(&init_lock);
+    return 0;
+err_procs:
+    restore_segv_handler();
+    procs_free();
+err_locks:
+    pthread_mutex_destroy(&s->runq.lock);
+    pthread_mutex_destroy(&s->allglock);
+    pthread_mutex_destroy(&s->lock);
     pthread_mutex_unlock(&init_lock);
     return rc;
 }

@@ -180,6 +180,14 @@ uint64_t gort__globrunq_len(const struct gort__globrunq *gq)
     return atomic_load_explicit(&gq->size, memory_order_seq_cst);
 }
 
+/* Under gq->lock. seq_cst: the putter then reads npidle (wakep) and an M
+ * giving up its P bumps npidle then reads size; one of them sees the
+ * other. */
+static void size_add(struct gort__globrunq *gq, uint32_t n)
+{
+    atomic_store_explicit(&gq->size, gq->size + n, memory_order_seq_cst);
+}
+
 void gort__globrunq_put_batch(struct gort__globrunq *gq, struct gort__g *head,
                               struct gort__g *tail, uint32_t n)
 {
@@ -190,9 +198,7 @@ void gort__globrunq_put_batch(struct gort__globrunq *gq, struct gort__g *head,
     else
         gq->head = head;
     gq->tail = tail;
-    /* seq_cst: the putter then reads npidle (wakep) and an M giving up its
-     * P bumps npidle then reads size; one of them sees the other. */
-    atomic_store_explicit(&gq->size, gq->size + n, memory_order_seq_cst);
+    size_add(gq, n);
     pthread_mutex_unlock(&gq->lock);
 }
 
@@ -204,9 +210,7 @@ void gort__globrunq_push_front(struct gort__globrunq *gq, struct gort__g *head,
     gq->head = head;
     if (!gq->tail)
         gq->tail = tail;
-    /* seq_cst: the putter then reads npidle (wakep) and an M giving up its
-     * P bumps npidle then reads size; one of them sees the other. */
-    atomic_store_explicit(&gq->size, gq->size + n, memory_order_seq_cst);
+    size_add(gq, n);
     pthread_mutex_unlock(&gq->lock);
 }
 

@@ -211,9 +211,14 @@ struct gort__g_origin {
      * takes the membership over. From gort__group_join_current. */
     struct gort_group *group;
 };
+/* Goroutine groups (group.c). */
 /* Counts a goroutine-to-be in the calling goroutine's current group (none
  * off a goroutine) and returns that group, for a gort__g_origin. */
 struct gort_group *gort__group_join_current(void);
+/* gp joins grp (NULL: none), which its children join too. At creation. */
+void gort__group_join(struct gort__g *gp, struct gort_group *grp);
+/* gp leaves its group: at exit, after its last instruction of user code. */
+void gort__group_leave(struct gort__g *gp);
 /* A new goroutine, runnable but not queued (the netpoller queues it); with
  * origin, it takes that id and creator instead of fresh ones. */
 struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,

@@ -298,7 +298,8 @@ long gort_goroutines_each(gort_dump_fn fn, void *arg)
         n++;
         stopped = fn(info, arg) != 0;
     }
-    struct pending_walk w = {fn, arg, info, now, n};
+    struct pending_walk w = {
+        .fn = fn, .arg = arg, .info = info, .now = now, .n = n};
     if (!stopped)
         gort__netpoll_pending_each(describe_pending, &w);
     free(info);

@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 
+#include "common/list.h"
 #include "runtime.h"
 
 #define MUTEX_LOCKED 1u
@@ -21,19 +22,19 @@
 
 struct waiter {
     struct gort__g *g;
-    struct waiter *next;
+    struct ilist_node link;
 };
 
 struct mutex_impl {
     _Atomic uint32_t state; /* MUTEX_LOCKED | MUTEX_WAITERS */
     gort__lock qlock;
-    struct waiter *head, *tail; /* under qlock */
+    struct ilist waiters; /* of waiter.link, oldest first; under qlock */
 };
 
 struct wg_impl {
     _Atomic int64_t counter;
     gort__lock qlock;
-    struct waiter *head; /* under qlock */
+    struct ilist waiters; /* of waiter.link; under qlock */
 };
 
 _Static_assert(sizeof(struct mutex_impl) <= sizeof(gort_mutex),
@@ -81,11 +82,7 @@ static void mutex_lock_slow(struct mutex_impl *m)
             break;
     }
     struct waiter me = {.g = gort__getg()};
-    if (m->tail)
-        m->tail->next = &me;
-    else
-        m->head = &me;
-    m->tail = &me;
+    ilist_push_back(&m->waiters, &me.link);
     gort__park(unlock_q, &m->qlock, WR_MUTEX_LOCK);
     /* Woken by handoff: we own the lock. */
 }
@@ -103,19 +100,18 @@ void gort_mutex_lock(gort_mutex *mu)
 static void mutex_unlock_slow(struct mutex_impl *m)
 {
     gort__lock_acquire(&m->qlock);
-    struct waiter *w = m->head;
-    if (!w) {
+    struct ilist_node *n = ilist_pop_front(&m->waiters);
+    if (!n) {
         atomic_store_explicit(&m->state, 0, memory_order_release);
         gort__lock_release(&m->qlock);
         return;
     }
-    m->head = w->next;
-    if (!m->head)
-        m->tail = NULL;
     atomic_store_explicit(&m->state,
-                          MUTEX_LOCKED | (m->head ? MUTEX_WAITERS : 0),
+                          MUTEX_LOCKED |
+                              (ilist_empty(&m->waiters) ? 0 : MUTEX_WAITERS),
                           memory_order_release);
-    struct gort__g *gp = w->g; /* w dies once gp runs */
+    /* The waiter dies once its goroutine runs. */
+    struct gort__g *gp = ilist_entry(n, struct waiter, link)->g;
     gort__lock_release(&m->qlock);
     gort__ready(gp);
 }
@@ -145,14 +141,13 @@ void gort_wg_add(gort_waitgroup *wg, int64_t delta)
     if (v > 0 || delta == 0)
         return;
     gort__lock_acquire(&w->qlock);
-    struct waiter *list = w->head;
-    w->head = NULL;
+    struct ilist list = w->waiters;
+    w->waiters = (struct ilist)ILIST_INIT;
     gort__lock_release(&w->qlock);
-    while (list) {
-        struct waiter *next = list->next; /* list dies once its g runs */
-        gort__ready(list->g);
-        list = next;
-    }
+    struct ilist_node *n;
+    /* Unlinked before the wake-up: a waiter dies once its g runs. */
+    while ((n = ilist_pop_front(&list)) != NULL)
+        gort__ready(ilist_entry(n, struct waiter, link)->g);
 }
 
 void gort_wg_done(gort_waitgroup *wg)
@@ -170,7 +165,7 @@ void gort_wg_wait(gort_waitgroup *wg)
         gort__lock_release(&w->qlock);
         return;
     }
-    struct waiter me = {.g = gort__getg(), .next = w->head};
-    w->head = &me;
+    struct waiter me = {.g = gort__getg()};
+    ilist_push_back(&w->waiters, &me.link);
     gort__park(unlock_q, &w->qlock, WR_WAITGROUP_WAIT);
 }

@@ -220,7 +220,8 @@ void gort__timer_sleep(int64_t ns)
 void gort_sleep(int64_t ns)
 {
     if (!gort__getg()) {
-        struct timespec ts = {ns / 1000000000, ns % 1000000000};
+        struct timespec ts = {.tv_sec = ns / 1000000000,
+                              .tv_nsec = ns % 1000000000};
         if (ns > 0)
             nanosleep(&ts, NULL);
         return;

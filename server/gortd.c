@@ -18,10 +18,10 @@
  * then waits for the shutdown request: it parks in gort_sleep between
  * looks at an atomic flag (20 wake-ups a second on one P cost nothing
  * measurable), and rescans the plugins directory when SIGHUP asked for
- * it (plugin.c: new files load, changed ones replace, removed ones unload).
- * On SIGINT or SIGTERM it shuts the HTTP server down gracefully, finishes
- * the plugins and returns. The plugin loader owns the served route table
- * once attached; the control plane's plugin operations go through it.
+ * it (plugin/loader.c: new files load, changed ones replace, removed ones
+ * unload). On SIGINT or SIGTERM it shuts the HTTP server down gracefully,
+ * finishes the plugins and returns. The plugin loader owns the served route
+ * table once attached; the control plane's plugin operations go through it.
  *
  * Every thread logs through log.c (-log-format, -log-level), set up right
  * after the flags; only command-line mistakes (a bad flag, with the usage)
@@ -89,6 +89,14 @@ static int load_plugins(struct daemon *d, struct mux *mux)
     return 0;
 }
 
+/* The control plane's HTTP source (a ctl_http_stats_fn). Calling
+ * httpd_server_stats through a cast to that type would be undefined
+ * behaviour (C11 6.3.2.3p8: the types differ in their first parameter). */
+static void http_stats(void *arg, struct httpd_stats *out)
+{
+    httpd_server_stats(arg, out);
+}
+
 static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
 {
     char err[512];
@@ -123,7 +131,7 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
      * Scripts and tests take the port from this line. */
     glog_info("serving HTTP", GLOG_STR("addr", bound),
               GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
-    ctl_set_http_source((ctl_http_stats_fn)httpd_server_stats, s);
+    ctl_set_http_source(http_stats, s);
     return s;
 }
 
@@ -141,8 +149,10 @@ static size_t catalog_routes(void *arg, struct ctl_http_route *out, size_t n,
         mux_route(d->mux, i, &ri);
         plugins_owner_name(d->plugins, ri.owner, owner, sizeof owner);
         out[i] = (struct ctl_http_route){
-            ctl_arena_strdup(a, ri.pattern), ctl_arena_strdup(a, owner),
-            plugins_route_requests(ri.owner, ri.arg)};
+            .pattern = ctl_arena_strdup(a, ri.pattern),
+            .plugin = ctl_arena_strdup(a, owner),
+            .requests = plugins_route_requests(ri.owner, ri.arg),
+        };
     }
     pthread_mutex_unlock(&d->catalog_lock);
     return total;
@@ -151,15 +161,17 @@ static size_t catalog_routes(void *arg, struct ctl_http_route *out, size_t n,
 static void plugin_out(const struct plugin_status *in, struct ctl_plugin *o,
                        struct ctl_arena *a)
 {
-    *o = (struct ctl_plugin){ctl_arena_strdup(a, in->name),
-                             ctl_arena_strdup(a, in->version),
-                             ctl_arena_strdup(a, in->file),
-                             in->routes,
-                             in->in_flight,
-                             in->requests,
-                             in->errors,
-                             in->goroutines,
-                             in->loaded_unix_ns};
+    *o = (struct ctl_plugin){
+        .name = ctl_arena_strdup(a, in->name),
+        .version = ctl_arena_strdup(a, in->version),
+        .path = ctl_arena_strdup(a, in->file),
+        .routes = in->routes,
+        .in_flight = in->in_flight,
+        .requests = in->requests,
+        .errors = in->errors,
+        .goroutines = in->goroutines,
+        .loaded_unix_ns = in->loaded_unix_ns,
+    };
 }
 
 struct plugins_walk {
@@ -180,7 +192,7 @@ static size_t catalog_plugins(void *arg, struct ctl_plugin *out, size_t n,
                               struct ctl_arena *a)
 {
     struct daemon *d = arg;
-    struct plugins_walk w = {out, 0, n, a};
+    struct plugins_walk w = {.out = out, .n = n, .a = a};
     pthread_mutex_lock(&d->catalog_lock);
     size_t total = d->plugins ? plugins_each(d->plugins, plugins_one, &w) : 0;
     pthread_mutex_unlock(&d->catalog_lock);
@@ -225,8 +237,11 @@ static int catalog_op(void *arg, enum ctl_plugin_op op, const char *name,
 
 static const struct ctl_catalog *catalog_of(struct daemon *d)
 {
-    static struct ctl_catalog c = {catalog_routes, catalog_plugins, catalog_op,
-                                   NULL};
+    static struct ctl_catalog c = {
+        .routes = catalog_routes,
+        .plugins = catalog_plugins,
+        .op = catalog_op,
+    };
     c.arg = d;
     return &c;
 }
@@ -298,7 +313,7 @@ static void main_goroutine(void *arg)
     d->server = s;
     pthread_mutex_unlock(&d->catalog_lock);
     if (d->plugins) {
-        struct plugins_host host = {publish, d};
+        struct plugins_host host = {.publish = publish, .arg = d};
         plugins_attach(d->plugins, mux, &host);
     }
     ctl_set_catalog(catalog_of(d));
@@ -425,51 +440,81 @@ int main(int argc, char **argv)
     d.max_body_bytes = (long)d.http.max_body_bytes;
     d.max_conns = d.http.max_conns;
     const struct cli_flag flags[] = {
-        {"listen", CLI_FLAG_STRING, &d.listen,
-         "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel picks one; "
-         "the log says which)",
-         NULL},
-        {"plugins-dir", CLI_FLAG_STRING, &d.plugins_dir,
-         "`directory` of handler plugins (*.so) to load at start; none when "
-         "unset",
-         NULL},
-        {"read-header-timeout", CLI_FLAG_DURATION,
-         &d.http.read_header_timeout_ns,
-         "time allowed to read a request's headers", NULL},
-        {"idle-timeout", CLI_FLAG_DURATION, &d.http.idle_timeout_ns,
-         "how long a keep-alive connection may wait for its next request",
-         NULL},
-        {"write-timeout", CLI_FLAG_DURATION, &d.http.write_timeout_ns,
-         "time allowed to write one response", NULL},
-        {"shutdown-timeout", CLI_FLAG_DURATION, &d.http.shutdown_timeout_ns,
-         "how long a graceful shutdown waits for in-flight requests", NULL},
-        {"max-header-bytes", CLI_FLAG_INT, &d.max_header_bytes,
-         "largest request head accepted (431 beyond)", NULL},
-        {"max-body-bytes", CLI_FLAG_INT, &d.max_body_bytes,
-         "largest request body accepted (413 beyond)", NULL},
-        {"max-conns", CLI_FLAG_INT, &d.max_conns,
-         "open connections at most; accept pauses beyond", NULL},
-        {"quiet", CLI_FLAG_BOOL, &d.http.quiet, "do not log refused requests",
-         NULL},
-        {"control", CLI_FLAG_STRING, &cfg.addr,
-         "control-plane `address`: unix:PATH, or HOST:PORT for TCP", NULL},
-        {"control-insecure", CLI_FLAG_BOOL, &cfg.insecure,
-         "allow a non-loopback TCP control address without TLS (anyone who "
-         "reaches it can load code)",
-         NULL},
-        {"control-tls-ca", CLI_FLAG_STRING, &cfg.tls_ca,
-         "PEM CA bundle `file`: require client certificates it signed (mutual "
-         "TLS)",
-         NULL},
-        {"control-tls-cert", CLI_FLAG_STRING, &cfg.tls_cert,
-         "PEM certificate `file`: serve the control plane over TLS", NULL},
-        {"control-tls-key", CLI_FLAG_STRING, &cfg.tls_key,
-         "PEM private key `file` for -control-tls-cert", NULL},
-        {"log-format", CLI_FLAG_STRING, &log_format,
-         "log records as `format`: logfmt, or json (one object per line)",
-         NULL},
-        {"log-level", CLI_FLAG_STRING, &log_level,
-         "lowest `level` logged: debug, info, warn or error", NULL},
+        {.name = "listen",
+         .kind = CLI_FLAG_STRING,
+         .value = &d.listen,
+         .usage = "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel "
+                  "picks one; the log says which)"},
+        {.name = "plugins-dir",
+         .kind = CLI_FLAG_STRING,
+         .value = &d.plugins_dir,
+         .usage = "`directory` of handler plugins (*.so) to load at start; "
+                  "none when unset"},
+        {.name = "read-header-timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &d.http.read_header_timeout_ns,
+         .usage = "time allowed to read a request's headers"},
+        {.name = "idle-timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &d.http.idle_timeout_ns,
+         .usage =
+             "how long a keep-alive connection may wait for its next request"},
+        {.name = "write-timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &d.http.write_timeout_ns,
+         .usage = "time allowed to write one response"},
+        {.name = "shutdown-timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &d.http.shutdown_timeout_ns,
+         .usage = "how long a graceful shutdown waits for in-flight requests"},
+        {.name = "max-header-bytes",
+         .kind = CLI_FLAG_INT,
+         .value = &d.max_header_bytes,
+         .usage = "largest request head accepted (431 beyond)"},
+        {.name = "max-body-bytes",
+         .kind = CLI_FLAG_INT,
+         .value = &d.max_body_bytes,
+         .usage = "largest request body accepted (413 beyond)"},
+        {.name = "max-conns",
+         .kind = CLI_FLAG_INT,
+         .value = &d.max_conns,
+         .usage = "open connections at most; accept pauses beyond"},
+        {.name = "quiet",
+         .kind = CLI_FLAG_BOOL,
+         .value = &d.http.quiet,
+         .usage = "do not log refused requests"},
+        {.name = "control",
+         .kind = CLI_FLAG_STRING,
+         .value = &cfg.addr,
+         .usage = "control-plane `address`: unix:PATH, or HOST:PORT for TCP"},
+        {.name = "control-insecure",
+         .kind = CLI_FLAG_BOOL,
+         .value = &cfg.insecure,
+         .usage =
+             "allow a non-loopback TCP control address without TLS (anyone who "
+             "reaches it can load code)"},
+        {.name = "control-tls-ca",
+         .kind = CLI_FLAG_STRING,
+         .value = &cfg.tls_ca,
+         .usage = "PEM CA bundle `file`: require client certificates it signed "
+                  "(mutual TLS)"},
+        {.name = "control-tls-cert",
+         .kind = CLI_FLAG_STRING,
+         .value = &cfg.tls_cert,
+         .usage = "PEM certificate `file`: serve the control plane over TLS"},
+        {.name = "control-tls-key",
+         .kind = CLI_FLAG_STRING,
+         .value = &cfg.tls_key,
+         .usage = "PEM private key `file` for -control-tls-cert"},
+        {.name = "log-format",
+         .kind = CLI_FLAG_STRING,
+         .value = &log_format,
+         .usage = "log records as `format`: logfmt, or json (one object per "
+                  "line)"},
+        {.name = "log-level",
+         .kind = CLI_FLAG_STRING,
+         .value = &log_level,
+         .usage = "lowest `level` logged: debug, info, warn or error"},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
 

@@ -36,6 +36,14 @@ GORT_API const char *gort_http_target(const gort_http_request *r);
 GORT_API const char *gort_http_path(const gort_http_request *r);
 /* query without '?': "q=go"; "" when none */
 GORT_API const char *gort_http_query(const gort_http_request *r);
+/* Go's r.URL.Query().Get(key), told apart from absent: the first value of
+ * key, decoded ('+' is a space, %XX a byte, in keys too) into buf and
+ * NUL-terminated. Returns its length (>= 0; "?k" and "?k=" give 0), -ENOENT
+ * when the query has no such key, -ERANGE when the value and its NUL do not
+ * fit in len (buf is then "", never a truncated value). Pairs Go's
+ * url.ParseQuery drops are skipped: a malformed escape, a ';'. */
+GORT_API ssize_t gort_http_query_value(const gort_http_request *r,
+                                       const char *key, char *buf, size_t len);
 /* "HTTP/1.1" or "HTTP/1.0" */
 GORT_API const char *gort_http_proto(const gort_http_request *r);
 /* Host header (or the absolute-form authority); "" when none */

@@ -15,9 +15,14 @@
 extern "C" {
 #endif
 
-/* Scheduling latency (time from runnable to running, sampled for one
- * transition in eight): bucket i counts latencies below
+/* Scheduling latency: the time from runnable to running, sampled. A
+ * goroutine made runnable while its P's schedule count (schedticks) is a
+ * multiple of GORT_LAT_SAMPLE_RATE is timed, so about one transition in 64
+ * is counted (all the wake-ups of one tick share its fate); multiply the
+ * counts by GORT_LAT_SAMPLE_RATE to estimate totals. Sampling keeps the
+ * clock read off the scheduler's fast path. Bucket i counts latencies below
  * GORT_LAT_BUCKET_NS(i); the last bucket counts everything longer. */
+#define GORT_LAT_SAMPLE_RATE 64
 #define GORT_LAT_BUCKETS 24
 #define GORT_LAT_BUCKET_NS(i) (UINT64_C(128) << (i))
 

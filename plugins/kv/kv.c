@@ -61,8 +61,7 @@ struct kv {
 
 enum { KV_CREATED, KV_REPLACED, KV_FULL };
 
-/* ---- values --------------------------------------------------------------
- */
+/* ---- values ------------------------------------------------------------- */
 
 static void value_ref(struct kv_value *v)
 {
@@ -85,8 +84,7 @@ static struct kv_value *value_new(size_t cap)
     return v;
 }
 
-/* ---- the map (callers hold mu) -------------------------------------------
- */
+/* ---- the map (callers hold mu) ------------------------------------------ */
 
 static uint64_t hash_key(const char *key, size_t n) /* FNV-1a */
 {
@@ -148,7 +146,7 @@ static int map_put(struct kv *kv, const char *key, struct kv_value *v,
     struct kv_entry *e = malloc(sizeof *e + klen + 1);
     if (!e)
         return -ENOMEM;
-    *e = (struct kv_entry){NULL, h, v, klen};
+    *e = (struct kv_entry){.hash = h, .val = v, .klen = klen};
     memcpy(e->key, key, klen + 1);
     *pp = e;
     if (++kv->n > kv->nbuckets / 4 * 3)
@@ -169,8 +167,7 @@ static void map_free(struct kv *kv)
     free(kv->buckets);
 }
 
-/* ---- handlers ------------------------------------------------------------
- */
+/* ---- handlers ----------------------------------------------------------- */
 
 static void kv_get(gort_http_response *w, gort_http_request *r, void *arg)
 {
@@ -302,8 +299,7 @@ static void kv_delete(gort_http_response *w, gort_http_request *r, void *arg)
     gort_http_write_header(w, 204);
 }
 
-/* ---- life cycle ----------------------------------------------------------
- */
+/* ---- life cycle --------------------------------------------------------- */
 
 /* The configuration string (gortd reads it from kv.conf next to kv.so):
  * words separated by white space; the only one is max_keys=N, N >= 1.

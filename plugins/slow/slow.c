@@ -10,26 +10,21 @@
  * Built as slow.so.
  */
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "gort/net.h"
 #include "gort/plugin.h"
 
-/* Integer query parameter name=, clamped to [0, max]; def when absent. */
+/* Integer query parameter name, clamped to [0, max]; def when absent (or
+ * too long to be a number). */
 static long query_long(gort_http_request *r, const char *name, long def,
                        long max)
 {
-    const char *q = gort_http_query(r);
-    size_t n = strlen(name);
-    for (const char *p = q; p && *p;
-         p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-        if (strncmp(p, name, n) == 0 && p[n] == '=') {
-            long v = strtol(p + n + 1, NULL, 10);
-            return v < 0 ? 0 : v > max ? max : v;
-        }
-    }
-    return def;
+    char buf[32];
+    if (gort_http_query_value(r, name, buf, sizeof buf) < 0)
+        return def;
+    long v = strtol(buf, NULL, 10);
+    return v < 0 ? 0 : v > max ? max : v;
 }
 
 static void slow(gort_http_response *w, gort_http_request *r, void *arg)

@@ -1,5 +1,6 @@
-/* control/dispatch.c — one dispatcher for every control-plane method, driven by
- * protoc-c's generated service descriptors.
+// clang-format off
+/* control/dispatch.c — one dispatcher for every control-plane method, driven
+ * by protoc-c's generated service descriptors.
  *
  * How a call goes:
  *   path "/gort.v1.Control/SetMaxProcs"
@@ -7,10 +8,11 @@
  *     -> method by name: protobuf_c_service_descriptor_get_method_by_name
  *        (binary search over the descriptor's sorted index)
  *     -> index = method - desc->methods; handler = handlers[index]
- *     -> protobuf_c_message_unpack(method->input, bytes)   NULL:
- * INVALID_ARGUMENT
+ *     -> protobuf_c_message_unpack(method->input, bytes)
+ *        (NULL: INVALID_ARGUMENT)
  *     -> handler(in, out, ctx), out from the call's arena
- *     -> protobuf_c_message_pack(out) into a malloc'd buffer for the transport.
+ *     -> protobuf_c_message_pack(out) into a malloc'd buffer for the
+ *        transport
  *
  * Why a table indexed by method index rather than a switch per method: adding
  * an RPC is one .proto line plus one table entry, and the registration check
@@ -23,6 +25,7 @@
  * already passed when the call is picked up is DEADLINE_EXCEEDED and the
  * handler does not run (a SetMaxProcs whose caller gave up is not applied).
  */
+// clang-format on
 #include "control/dispatch.h"
 
 #include <stdarg.h>
@@ -30,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "common/clock.h"
 
 grpc_status_code ctl_fail(struct ctl_ctx *cx, grpc_status_code code,
                           const char *fmt, ...)
@@ -45,7 +48,7 @@ grpc_status_code ctl_fail(struct ctl_ctx *cx, grpc_status_code code,
 
 int ctl_ctx_expired(const struct ctl_ctx *cx)
 {
-    return cx->deadline != INT64_MAX && cli_now_ns() >= cx->deadline;
+    return cx->deadline != INT64_MAX && now_mono_ns() >= cx->deadline;
 }
 
 static void reply_set(struct ctl_reply *rep, grpc_status_code code,
@@ -205,7 +208,7 @@ static ProtobufCMessage *request_unpack(const struct ctl_route *r,
 
 static int deadline_passed(const struct ctl_env *env, struct ctl_reply *rep)
 {
-    if (env->deadline == INT64_MAX || cli_now_ns() < env->deadline)
+    if (env->deadline == INT64_MAX || now_mono_ns() < env->deadline)
         return 0;
     reply_set(rep, GRPC_STATUS_DEADLINE_EXCEEDED,
               "deadline exceeded before the call was handled");

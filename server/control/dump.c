@@ -51,7 +51,7 @@
 #include "gort/v1/control.pb-c.h"
 
 #include "control/methods.h"
-#include "cli/duration.h"
+#include "common/clock.h"
 
 /* ---- text --------------------------------------------------------------- */
 
@@ -299,7 +299,7 @@ grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
     const Gort__V1__DumpGoroutinesRequest *req =
         (const Gort__V1__DumpGoroutinesRequest *)in;
     Gort__V1__DumpGoroutinesReply *rep = (Gort__V1__DumpGoroutinesReply *)out;
-    struct dump_walk w = {.cx = cx, .req = req, .now_unix = cli_unix_ns()};
+    struct dump_walk w = {.cx = cx, .req = req, .now_unix = now_unix_ns()};
     struct gort_stats *s = ctl_arena_alloc(cx->arena, sizeof *s);
 
     if (req->min_wait_ns < 0)

@@ -14,7 +14,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 
 #include "control/methods.h"
-#include "cli/duration.h"
+#include "gort/gort.h"
 
 typedef Grpc__Health__V1__HealthCheckRequest health_req;
 typedef Grpc__Health__V1__HealthCheckResponse health_rep;
@@ -75,7 +75,7 @@ static enum ctl_next watch_next(void *state, ProtobufCMessage *out,
         ((health_rep *)out)->status = st;
         w->last_sent = st;
         if (cx->shutting_down)
-            *next_at = cli_now_ns(); /* then end the stream */
+            *next_at = gort_nanotime(); /* then end the stream */
         return CTL_NEXT_SEND;
     }
     return cx->shutting_down ? CTL_NEXT_END : CTL_NEXT_IDLE;

@@ -32,7 +32,7 @@
 #include "control/control.h"
 #include "control/methods.h"
 #include "http/server.h"
-#include "cli/duration.h"
+#include "common/clock.h"
 
 #ifndef GORT_VERSION
 #define GORT_VERSION "dev"
@@ -194,7 +194,7 @@ static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     out->uptime_ns = s->uptime_ns;
     out->version = GORT_VERSION;
     out->grpc_version = (char *)grpc_version_string();
-    out->timestamp_unix_ns = cli_unix_ns();
+    out->timestamp_unix_ns = now_unix_ns();
     return GRPC_STATUS_OK;
 }
 
@@ -246,7 +246,7 @@ static enum ctl_next watch_next(void *state, ProtobufCMessage *out,
         return CTL_NEXT_END;
     w->sent++;
     /* After the last one, come back at once to end the stream. */
-    *next_at = cli_now_ns() + (w->sent == w->count ? 0 : w->interval_ns);
+    *next_at = gort_nanotime() + (w->sent == w->count ? 0 : w->interval_ns);
     return CTL_NEXT_SEND;
 }
 
@@ -269,9 +269,9 @@ static grpc_status_code set_max_procs(const ProtobufCMessage *in,
         return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
                         "maxprocs %d out of range: allowed 1..%d",
                         req->maxprocs, GORT_MAXPROCS_CAP);
-    int64_t t0 = cli_now_ns();
+    int64_t t0 = gort_nanotime();
     int prev = gort_gomaxprocs(req->maxprocs);
-    int64_t took = cli_now_ns() - t0;
+    int64_t took = gort_nanotime() - t0;
     if (prev < 0)
         return ctl_fail(cx, GRPC_STATUS_INTERNAL, "gort_gomaxprocs(%d): %s",
                         req->maxprocs, gort_strerror(prev));

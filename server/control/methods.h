@@ -16,7 +16,7 @@ extern const size_t ctl_control_nhandlers;
 extern const struct ctl_handler ctl_health_handlers[];
 extern const size_t ctl_health_nhandlers;
 
-/* DumpGoroutines (ctl_dump.c). */
+/* DumpGoroutines (dump.c). */
 grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
                                      ProtobufCMessage *out, struct ctl_ctx *cx);
 

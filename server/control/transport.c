@@ -1,5 +1,6 @@
-/* control/transport.c — the control plane's gRPC transport on the gRPC core C
- * API.
+// clang-format off
+/* control/transport.c — the control plane's gRPC transport on the gRPC core
+ * C API.
  *
  * Threads. One completion-queue thread runs everything below: it takes
  * events from the queue, moves each call through its states and runs the
@@ -22,10 +23,18 @@
  * arrives, which tells us when the client went away or the call ended. The
  * main tag's meaning comes from the call's phase, never from the tag:
  *
- *   REQUESTED --new call--> RECV --request read--> FINISH ----> DONE    (unary)
- *                            +--> WORK --worker done--^ (slow) | ^
- *                            +--> STREAM_SEND <--> STREAM_WAIT (stream) (one
- * message in flight; WAIT until the handler's next_at, or until woken)
+ *   REQUESTED --new call--> RECV --request read--> FINISH --sent--> DONE
+ *                            |                      ^    ^           ^
+ *                            | slow handler         |    |           |
+ *                            +--> WORK --reply ready+    |           |
+ *                            |                           | stream    |
+ *                            | stream                    | ends      |
+ *                            +--> STREAM_SEND <--> STREAM_WAIT ------+
+ *                                                  (peer gone, cancelled)
+ *
+ * STREAM_SEND has one message in flight; STREAM_WAIT has none and lasts
+ * until the handler's next_at, or until woken. A batch that fails moves the
+ * call to DONE from any phase.
  *
  * A call is freed when it is DONE and its close tag was delivered; nothing
  * else frees it. Streams are timed by the completion queue's own deadline:
@@ -39,6 +48,7 @@
  * shutdown tag destroys the server and shuts the queue down; the thread
  * exits on GRPC_QUEUE_SHUTDOWN.
  */
+// clang-format on
 #include "control/control.h"
 
 #include <pthread.h>
@@ -58,7 +68,8 @@
 #include "control/dispatch.h"
 #include "control/listen.h"
 #include "control/methods.h"
-#include "cli/duration.h"
+#include "common/list.h"
+#include "gort/gort.h"
 #include "cli/grpc.h"
 #include "log.h"
 
@@ -100,8 +111,8 @@ struct ctl_call {
     grpc_byte_buffer *recv, *send;
     grpc_slice status_details;
     int has_details;
-    struct ctl_call *prev, *next; /* s->calls: accepted, not yet freed */
-    struct ctl_work *work;        /* PH_WORK */
+    struct ilist_node link; /* in s->calls: accepted, not yet freed */
+    struct ctl_work *work;  /* PH_WORK */
 };
 
 /* A slow unary call's handler run (PH_WORK). The worker owns it until it
@@ -128,7 +139,7 @@ struct ctl_server {
     /* CQ thread only: */
     int draining, cancelled_all;
     int64_t grace_end;
-    struct ctl_call *calls;
+    struct ilist calls; /* of ctl_call.link */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -140,12 +151,12 @@ static int64_t deadline_from(gpr_timespec d)
     gpr_timespec left = gpr_time_sub(d, gpr_now(d.clock_type));
     if (left.tv_sec > 1000000000)
         return INT64_MAX;
-    return cli_now_ns() + (int64_t)left.tv_sec * 1000000000 + left.tv_nsec;
+    return gort_nanotime() + (int64_t)left.tv_sec * 1000000000 + left.tv_nsec;
 }
 
 static gpr_timespec gpr_at(int64_t at)
 {
-    int64_t d = at - cli_now_ns();
+    int64_t d = at - gort_nanotime();
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                         gpr_time_from_nanos(d > 0 ? d : 0, GPR_TIMESPAN));
 }
@@ -203,30 +214,11 @@ static void call_free(struct ctl_call *c)
     free(c);
 }
 
-static void list_add(struct ctl_server *s, struct ctl_call *c)
-{
-    c->prev = NULL;
-    c->next = s->calls;
-    if (s->calls)
-        s->calls->prev = c;
-    s->calls = c;
-}
-
-static void list_remove(struct ctl_server *s, struct ctl_call *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->calls = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-}
-
 static void call_maybe_free(struct ctl_call *c)
 {
     if (c->phase != PH_DONE || c->close_pending)
         return;
-    list_remove(c->s, c);
+    ilist_remove(&c->s->calls, &c->link);
     call_free(c);
 }
 
@@ -373,7 +365,8 @@ static void start_work(struct ctl_call *c, const uint8_t *in, size_t len)
     pthread_t t;
     if (w && (w->in = malloc(len ? len : 1))) {
         memcpy(w->in, in, len);
-        *w = (struct ctl_work){c, w->in, len, call_env(c), {0}, 0};
+        *w = (struct ctl_work){
+            .c = c, .in = w->in, .len = len, .env = call_env(c)};
         c->work = w;
         c->phase = PH_WORK;
         if (pthread_create(&t, NULL, work_thread, w) == 0) {
@@ -457,7 +450,7 @@ static void on_new(struct ctl_call *c)
     struct ctl_reply rep;
     const grpc_slice *m = &c->details.method;
 
-    list_add(s, c);
+    ilist_push_back(&s->calls, &c->link);
     if (!s->draining)
         arm(s);
     c->deadline = deadline_from(c->details.deadline);
@@ -481,7 +474,7 @@ static void on_sent(struct ctl_call *c, int success)
     }
     c->phase = PH_STREAM_WAIT;
     if (c->s->draining)
-        c->next_at = cli_now_ns();
+        c->next_at = gort_nanotime();
 }
 
 static void on_close(struct ctl_call *c)
@@ -529,9 +522,9 @@ static void on_event(struct ctl_server *s, void *tag, int success)
 
 static void streams_run_due(struct ctl_server *s)
 {
-    int64_t now = cli_now_ns();
-    for (struct ctl_call *c = s->calls, *next; c; c = next) {
-        next = c->next;
+    int64_t now = gort_nanotime();
+    struct ctl_call *c, *next;
+    ilist_for_each_entry_safe(c, next, &s->calls, link) {
         if (c->phase == PH_STREAM_WAIT && c->next_at <= now)
             stream_step(c);
     }
@@ -539,8 +532,9 @@ static void streams_run_due(struct ctl_server *s)
 
 static int64_t next_wakeup(const struct ctl_server *s)
 {
-    int64_t at = cli_now_ns() + MAX_WAIT_NS;
-    for (const struct ctl_call *c = s->calls; c; c = c->next)
+    int64_t at = gort_nanotime() + MAX_WAIT_NS;
+    const struct ctl_call *c;
+    ilist_for_each_entry(c, &s->calls, link)
         if (c->phase == PH_STREAM_WAIT && c->next_at < at)
             at = c->next_at;
     if (s->draining && !s->cancelled_all && s->grace_end < at)
@@ -551,8 +545,9 @@ static int64_t next_wakeup(const struct ctl_server *s)
 static void drain_begin(struct ctl_server *s)
 {
     s->draining = 1;
-    s->grace_end = cli_now_ns() + GRACE_NS;
-    for (struct ctl_call *c = s->calls; c; c = c->next)
+    s->grace_end = gort_nanotime() + GRACE_NS;
+    struct ctl_call *c;
+    ilist_for_each_entry(c, &s->calls, link)
         if (c->phase == PH_STREAM_WAIT)
             c->next_at = 0; /* wake: it ends, or says NOT_SERVING first */
 }
@@ -574,16 +569,15 @@ static void *cq_thread(void *arg)
             drain_begin(s);
         streams_run_due(s);
         if (s->draining && !s->cancelled_all && s->srv &&
-            cli_now_ns() >= s->grace_end) {
+            gort_nanotime() >= s->grace_end) {
             grpc_server_cancel_all_calls(s->srv);
             s->cancelled_all = 1;
         }
     }
-    while (s->calls) { /* none expected: every call ended before the tag */
-        struct ctl_call *c = s->calls;
-        list_remove(s, c);
-        call_free(c);
-    }
+    /* None expected: every call ended before the tag. */
+    struct ilist_node *n;
+    while ((n = ilist_pop_front(&s->calls)) != NULL)
+        call_free(ilist_entry(n, struct ctl_call, link));
     return NULL;
 }
 

@@ -81,8 +81,10 @@ enum head_result { HEAD_OK = 0, HEAD_EOF = -1, HEAD_GONE = -2 };
  * or a negative HTTP status (-400, -431, ...) from the parser. */
 static int read_head(struct http_conn *c, struct http_req_head *h)
 {
-    struct httpd_limits lim = {c->srv->cfg.max_header_bytes,
-                               c->srv->cfg.max_uri_bytes};
+    struct httpd_limits lim = {
+        .max_header_bytes = c->srv->cfg.max_header_bytes,
+        .max_uri_bytes = c->srv->cfg.max_uri_bytes,
+    };
     size_t scanned = 0;
     bool deadline_set = false;
     for (;;) {
@@ -311,9 +313,16 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
         size_t blen = MUX_BUF_LEN(h->path.len, h->query.len);
         char mbuf_small[1024], names[256], *names_heap = NULL;
         char *mbuf = blen <= sizeof mbuf_small ? mbuf_small : malloc(blen);
-        struct mux_request mr = {r.method,       strlen(r.method), r.host,
-                                 strlen(r.host), h->path.ptr,      h->path.len,
-                                 h->query.ptr,   h->query.len};
+        struct mux_request mr = {
+            .method = r.method,
+            .method_len = strlen(r.method),
+            .host = r.host,
+            .host_len = strlen(r.host),
+            .path = h->path.ptr,
+            .path_len = h->path.len,
+            .query = h->query.ptr,
+            .query_len = h->query.len,
+        };
         int st = mbuf ? route(s, &mr, &m, mbuf, blen, names, sizeof names,
                               &names_heap)
                       : 500;

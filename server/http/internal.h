@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/list.h"
 #include "http/parse.h"
 #include "http/server.h"
 #include "http/mux.h"
@@ -28,7 +29,7 @@ struct httpd_server {
     pthread_mutex_t swap_lock;
 
     pthread_mutex_t conns_lock; /* the registry, never held across a park */
-    struct http_conn *conns;    /* all open connections */
+    struct ilist conns;         /* all open connections (http_conn.link) */
     _Atomic int shutting_down;
     _Atomic int64_t listener_id; /* 0 once the listener goroutine exited */
 
@@ -45,7 +46,7 @@ struct http_conn {
     char *buf;            /* read buffer, NULL while idle */
     size_t cap, len, off; /* bytes [off, len) are unconsumed */
     uint64_t nreq;
-    struct http_conn *prev, *next; /* registry */
+    struct ilist_node link; /* in srv->conns, under srv->conns_lock */
 };
 
 struct gort_http_request {
@@ -79,7 +80,7 @@ struct gort_http_response {
     jmp_buf *abort_jb;
 };
 
-/* http_conn.c */
+/* conn.c */
 void http_conn_serve(void *arg);
 int http_conn_read_more(struct http_conn *c);
 

@@ -326,7 +326,12 @@ int mux_route(const struct mux *mux, size_t i, struct mux_route_info *out)
     if (i >= mux_count(mux))
         return -ENOENT;
     r = mux->routes[i];
-    *out = (struct mux_route_info){r->pattern, r->handler, r->arg, r->owner};
+    *out = (struct mux_route_info){
+        .pattern = r->pattern,
+        .handler = r->handler,
+        .arg = r->arg,
+        .owner = r->owner,
+    };
     return 0;
 }
 
@@ -353,7 +358,7 @@ static bool exact_match(const struct route *r, const char *path, size_t len)
 
 static bool exact_trial(const struct mctx *c, const char *path, size_t len)
 {
-    struct walk t = {path, len, NULL, NULL, 0};
+    struct walk t = {.path = path, .len = len};
     const struct route *r = mux__tree_lookup(c->root, &c->q, &t);
 
     return r && exact_match(r, path, len);
@@ -465,8 +470,12 @@ static void match_reset(struct mux_match *out)
 int mux_match(const struct mux *mux, const struct mux_request *req,
               struct mux_match *out, char *buf, size_t buflen)
 {
-    struct mctx c = {mux ? mux->root : &empty_root, *req, NULL, out};
-    struct walk w = {req->path, req->path_len, buf, out->values, 0};
+    struct mctx c = {
+        .root = mux ? mux->root : &empty_root, .q = *req, .out = out};
+    struct walk w = {.path = req->path,
+                     .len = req->path_len,
+                     .scratch = buf,
+                     .vals = out->values};
     const struct route *r;
 
     match_reset(out);

@@ -182,7 +182,7 @@ static int all_host_chars(const char *p, size_t n)
 
 static struct http_str slice(const char *p, size_t n)
 {
-    struct http_str s = {p, n};
+    struct http_str s = {.ptr = p, .len = n};
     return s;
 }
 
@@ -195,8 +195,8 @@ struct limits {
 
 static struct limits limits_of(const struct httpd_limits *lim)
 {
-    struct limits l = {HTTP_DEFAULT_MAX_HEADER_BYTES,
-                       HTTP_DEFAULT_MAX_URI_BYTES};
+    struct limits l = {.head = HTTP_DEFAULT_MAX_HEADER_BYTES,
+                       .uri = HTTP_DEFAULT_MAX_URI_BYTES};
 
     if (lim && lim->max_header_bytes)
         l.head = lim->max_header_bytes;

@@ -5,7 +5,7 @@
  * Errors are negative HTTP status codes (-400, -413, -414, -431, -501, -505):
  * the server answers with the status and closes the connection.
  *
- * Internal to gortd (prefix gort_http_); the plugin-facing request API in
+ * Internal to gortd (prefix http_); the plugin-facing request API in
  * gort/http.h is built on top of it.
  */
 #ifndef GORT_HTTP_PARSE_H
@@ -110,7 +110,7 @@ struct http_chunked {
     uint64_t size;      /* size being read, then data left in the chunk */
     size_t line_len;    /* bytes of the current chunk-size line */
     size_t trailer_len; /* bytes of the trailer section so far */
-    int state;          /* private to http_parse.c */
+    int state;          /* private to parse.c */
     int error;          /* sticky: the status the decoder failed with */
 };
 

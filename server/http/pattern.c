@@ -193,7 +193,7 @@ static void sb_literal(struct sbuf *b, const char *s, size_t n)
 
 void mux__sb_init(struct sbuf *b, char *err, size_t errlen)
 {
-    *b = (struct sbuf){errlen ? err : NULL, errlen, 0};
+    *b = (struct sbuf){.p = errlen ? err : NULL, .cap = errlen};
     if (b->p)
         b->p[0] = '\0';
 }
@@ -314,7 +314,8 @@ static void seg_add(struct parse *ps, enum seg_kind kind, const char *s,
 {
     struct route *r = ps->r;
 
-    r->segs[r->nsegs++] = (struct seg){kind, n ? text_put(ps, s, n) : empty, n};
+    r->segs[r->nsegs++] = (struct seg){
+        .kind = kind, .s = n ? text_put(ps, s, n) : empty, .len = n};
     r->nnamed += (kind == SEG_WILD || kind == SEG_MULTI) && n > 0;
 }
 
@@ -326,7 +327,7 @@ static void seg_add_literal(struct parse *ps, const char *s, size_t n)
 
     t[len] = '\0';
     ps->text += len + 1;
-    r->segs[r->nsegs++] = (struct seg){SEG_LIT, t, len};
+    r->segs[r->nsegs++] = (struct seg){.kind = SEG_LIT, .s = t, .len = len};
 }
 
 static bool name_seen(const struct route *r, const char *name, size_t n)
@@ -422,7 +423,8 @@ static int parse_path(struct parse *ps, size_t off)
 int mux__route_parse(const char *pattern, char *err, size_t errlen,
                      struct route **out)
 {
-    struct parse ps = {NULL, NULL, pattern, strlen(pattern), err, errlen};
+    struct parse ps = {
+        .src = pattern, .len = strlen(pattern), .err = err, .errlen = errlen};
     size_t off = 0;
     int rc;
 

@@ -15,6 +15,7 @@
 
 #include "gort/net.h"
 #include "http/internal.h"
+#include "http/query.h"
 
 struct copier {
     char *p, *end;
@@ -58,7 +59,8 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
     /* Pointer arrays first (aligned), then the characters. */
     r->hname = (const char **)(void *)r->strs;
     r->hvalue = r->hname + h->nheaders;
-    struct copier cp = {(char *)(r->hvalue + h->nheaders), r->strs + need};
+    struct copier cp = {.p = (char *)(r->hvalue + h->nheaders),
+                        .end = r->strs + need};
     r->method = put_str(&cp, h->method);
     r->target = put_str(&cp, h->target);
     r->path = put_str(&cp, h->path);
@@ -108,6 +110,12 @@ const char *gort_http_path(const gort_http_request *r)
 const char *gort_http_query(const gort_http_request *r)
 {
     return r->query;
+}
+
+ssize_t gort_http_query_value(const gort_http_request *r, const char *key,
+                              char *buf, size_t len)
+{
+    return http_query_value(r->query, key, buf, len);
 }
 
 const char *gort_http_proto(const gort_http_request *r)

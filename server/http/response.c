@@ -304,7 +304,7 @@ static void put_status(struct out *o, bool http11, int status)
 static size_t format_head(gort_http_response *w, char *buf, size_t cap,
                           bool final)
 {
-    struct out o = {buf, 0, cap, false};
+    struct out o = {.p = buf, .cap = cap};
     bool http11 = w->req->head->version_minor >= 1;
     put_status(&o, http11, w->status);
     for (size_t i = 0; i < w->nh; i++)

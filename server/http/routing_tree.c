@@ -131,7 +131,7 @@ static bool edge_search(const struct node *n, const struct segref *g,
 static const struct node *edge_find(const struct node *n, const char *key,
                                     size_t len)
 {
-    struct segref g = {key, len, len, false};
+    struct segref g = {.s = key, .n = len, .ulen = len};
     size_t at;
 
     return edge_search(n, &g, &at) ? n->edges[at].child : NULL;
@@ -140,7 +140,7 @@ static const struct node *edge_find(const struct node *n, const char *key,
 /* The child of n under key, made if missing; NULL when out of memory. */
 static struct node *edge_get(struct node *n, const char *key, size_t len)
 {
-    struct segref g = {key, len, len, false};
+    struct segref g = {.s = key, .n = len, .ulen = len};
     struct node *c;
     size_t at;
 
@@ -160,7 +160,7 @@ static struct node *edge_get(struct node *n, const char *key, size_t len)
         return NULL;
     memmove(&n->edges[at + 1], &n->edges[at],
             (n->nedges - at) * sizeof *n->edges);
-    n->edges[at] = (struct edge){c->key, len, c};
+    n->edges[at] = (struct edge){.key = c->key, .len = len, .child = c};
     n->nedges++;
     return c;
 }
@@ -287,7 +287,7 @@ static void walk_record(struct walk *w, size_t nv, size_t from, size_t to)
         return;
     n = mux__unescape(w->path + from, to - from, w->scratch + from);
     w->scratch[from + n] = '\0';
-    w->vals[nv] = (struct mux_value){NULL, w->scratch + from, n};
+    w->vals[nv] = (struct mux_value){.value = w->scratch + from, .len = n};
 }
 
 static const struct route *walk_leaf(struct walk *w, const struct node *n,
@@ -317,7 +317,7 @@ static size_t seg_scan(const struct walk *w, size_t from, struct segref *g)
 
     for (; i < w->len && w->path[i] != '/'; i++)
         npct += w->path[i] == '%';
-    *g = (struct segref){w->path + from, i - from, i - from, false};
+    *g = (struct segref){.s = w->path + from, .n = i - from, .ulen = i - from};
     if (npct && mux__has_escapes(g->s, g->n)) {
         g->esc = true;
         g->ulen -= 2 * npct;
@@ -415,11 +415,11 @@ const struct route *mux__tree_lookup(const struct node *root,
 static bool method_matches(const struct mux_request *q, const char *slash,
                            size_t slash_len, const struct node *mn)
 {
-    struct walk t = {q->path, q->path_len, NULL, NULL, 0};
+    struct walk t = {.path = q->path, .len = q->path_len};
 
     if (walk_root(&t, mn))
         return true;
-    t = (struct walk){slash, slash_len, NULL, NULL, 0};
+    t = (struct walk){.path = slash, .len = slash_len};
     return walk_root(&t, mn) != NULL;
 }
 

@@ -2,7 +2,7 @@
  * connection registry, route-table swaps, graceful shutdown, stats.
  *
  * The accept loop is net/http's Serve: one goroutine parked in accept; each
- * connection gets its own goroutine (http_conn.c). Temporary accept errors
+ * connection gets its own goroutine (conn.c). Temporary accept errors
  * (EMFILE, ENFILE, ENOBUFS, ENOMEM) back off 5 ms, doubling to 1 s, and are
  * logged, as Go does, instead of spinning or exiting. Past max_conns the
  * loop stops accepting and lets the kernel's backlog hold new clients until
@@ -104,10 +104,7 @@ static struct http_conn *conn_new(struct httpd_server *s, int fd,
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     pthread_mutex_lock(&s->conns_lock);
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    ilist_push_back(&s->conns, &c->link);
     pthread_mutex_unlock(&s->conns_lock);
     atomic_fetch_add(&s->nconns, 1);
     atomic_fetch_add(&s->conns_total, 1);
@@ -118,12 +115,7 @@ void http_conn_close(struct http_conn *c)
 {
     struct httpd_server *s = c->srv;
     pthread_mutex_lock(&s->conns_lock);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    ilist_remove(&s->conns, &c->link);
     pthread_mutex_unlock(&s->conns_lock);
     gort_close(c->fd);
     free(c->buf);
@@ -230,7 +222,8 @@ struct mux *httpd_server_swap_mux(struct httpd_server *s, struct mux *mux)
 static void wake_idle(struct httpd_server *s)
 {
     pthread_mutex_lock(&s->conns_lock);
-    for (struct http_conn *c = s->conns; c; c = c->next)
+    struct http_conn *c;
+    ilist_for_each_entry(c, &s->conns, link)
         if (c->idle)
             shutdown(c->fd, SHUT_RD);
     pthread_mutex_unlock(&s->conns_lock);

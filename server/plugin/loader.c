@@ -31,7 +31,7 @@
  *              the runtime counts them from creation to exit;
  *   the table  routes point at the trampoline in gortd with a plugin_route
  *              as argument, never into the .so; a request keeps nothing of
- *              the table once matched (http_conn.c), so publishing a table
+ *              the table once matched (http/conn.c), so publishing a table
  *              waits for matching only.
  *
  * Hot operations build the next table from a clone of the served one,
@@ -62,7 +62,7 @@
  * The check on the path and the dlopen by path are two steps: a file
  * renamed in between is opened unchecked. The directory's own permissions
  * are what protect it; dlopen("/proc/self/fd/N") would close the gap but
- * names every plugin "/proc/self/fd/N" in stack dumps (ctl_dump.c).
+ * names every plugin "/proc/self/fd/N" in stack dumps (control/dump.c).
  */
 #include "plugin/loader.h"
 
@@ -83,6 +83,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+#include "common/list.h"
 #include "gort/plugin.h"
 #include "http/server.h"
 #include "log.h"
@@ -105,7 +107,7 @@ struct plugin_route {
 };
 
 struct plugin {
-    struct plugin *next;            /* see plugins.lock */
+    struct ilist_node link;         /* loaded or draining: see plugins */
     char *file;                     /* DIR/NAME.so; owned */
     char *base;                     /* NAME.so, inside file */
     char *config;                   /* NAME.conf's text, or NULL; owned */
@@ -136,11 +138,11 @@ struct plugins {
      * a time: ops), which reads it without the lock; other readers
      * (plugins_each, for the control plane) take it. */
     pthread_mutex_t lock;
-    struct plugin *head, *tail; /* loaded, in load order */
+    struct ilist loaded; /* of plugin.link, in load order */
     size_t n;
-    gort_mutex ops;          /* one hot operation at a time */
-    struct plugin *draining; /* unloaded, still running: ops only */
-    struct mux *served;      /* the published table: ops only */
+    gort_mutex ops;        /* one hot operation at a time */
+    struct ilist draining; /* unloaded, still running: ops only */
+    struct mux *served;    /* the published table: ops only */
     struct plugins_host host;
 };
 
@@ -198,7 +200,8 @@ static void describe_owner(struct gort_plugin_registrar *reg, const void *owner,
         snprintf(out, n, "this plugin itself");
         return;
     }
-    for (struct plugin *q = reg->ps->head; q; q = q->next) {
+    struct plugin *q;
+    ilist_for_each_entry(q, &reg->ps->loaded, link) {
         if (q == owner) {
             snprintf(out, n, "plugin %s from %s", q->desc->name, q->file);
             return;
@@ -233,7 +236,8 @@ static int route_add(struct gort_plugin_registrar *reg, const char *pattern,
         snprintf(muxerr, n, "route %s: out of memory", pattern);
         return -ENOMEM;
     }
-    *pr = (struct plugin_route){reg->p, h, arg, reg->p->routes, 0};
+    *pr = (struct plugin_route){
+        .plugin = reg->p, .h = h, .arg = arg, .next = reg->p->routes};
     rc = mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p, muxerr,
                     n);
     if (rc) {
@@ -288,8 +292,7 @@ const char *gort_plugin_config(const struct gort_plugin_registrar *reg)
     return reg->config;
 }
 
-/* ---- one file -------------------------------------------------------------
- */
+/* ---- one file ----------------------------------------------------------- */
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -355,7 +358,8 @@ static int check_desc(const struct gort_plugin *d, const char *file, char *err,
 static struct plugin *find_name(struct plugins *ps, const char *name,
                                 const struct plugin *skip)
 {
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (q != skip && strcmp(q->desc->name, name) == 0)
             return q;
     return NULL;
@@ -376,7 +380,8 @@ static struct plugin *find_loaded(struct plugins *ps, const char *name)
     struct plugin *p = find_name(ps, name, NULL);
     if (p || !file_name(name, base, sizeof base))
         return p;
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (strcmp(q->base, base) == 0)
             return q;
     return NULL;
@@ -400,7 +405,8 @@ static void plugin_free(struct plugin *p)
 static int run_init(struct plugins *ps, struct plugin *p, struct mux *mux,
                     char *err, size_t errlen)
 {
-    struct gort_plugin_registrar reg = {ps, p, mux, p->config, 0, ""};
+    struct gort_plugin_registrar reg = {
+        .ps = ps, .p = p, .mux = mux, .config = p->config};
     struct gort_group *prev = gort_group_enter(&p->group);
     int rc = p->desc->init(&reg, p->config, &p->state);
     gort_group_enter(prev);
@@ -459,10 +465,11 @@ static void unload_failed(struct plugins *ps, struct plugin *p, struct mux *mux)
 /* True when some plugin, loaded or draining, was dlopen'ed from path. */
 static bool path_open(struct plugins *ps, const char *path)
 {
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (strcmp(q->dl_path, path) == 0)
             return true;
-    for (struct plugin *q = ps->draining; q; q = q->next)
+    ilist_for_each_entry(q, &ps->draining, link)
         if (strcmp(q->dl_path, path) == 0)
             return true;
     return false;
@@ -577,13 +584,6 @@ static int read_config(struct plugin *p, char *err, size_t errlen)
     return rc;
 }
 
-static int64_t unix_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Opens, checks and initializes DIR/name into mux; replacing (or NULL) is
  * the plugin it will take over from. *out gets the plugin, not yet listed. */
 static int load_file(struct plugins *ps, struct mux *mux, const char *name,
@@ -608,7 +608,7 @@ static int load_file(struct plugins *ps, struct mux *mux, const char *name,
         plugin_free(p);
         return rc;
     }
-    p->loaded_unix_ns = unix_now_ns();
+    p->loaded_unix_ns = now_unix_ns();
     rc = open_plugin(ps, p, real, replacing, err, errlen);
     if (rc == 0)
         rc = run_init(ps, p, mux, err, errlen);
@@ -623,18 +623,12 @@ static int load_file(struct plugins *ps, struct mux *mux, const char *name,
     return 0;
 }
 
-/* ---- the list -------------------------------------------------------------
- */
+/* ---- the list ----------------------------------------------------------- */
 
 static void list_append(struct plugins *ps, struct plugin *p)
 {
     pthread_mutex_lock(&ps->lock);
-    p->next = NULL;
-    if (ps->tail)
-        ps->tail->next = p;
-    else
-        ps->head = p;
-    ps->tail = p;
+    ilist_push_back(&ps->loaded, &p->link);
     ps->n++;
     pthread_mutex_unlock(&ps->lock);
 }
@@ -644,21 +638,12 @@ static void list_swap(struct plugins *ps, struct plugin *old,
                       struct plugin *with)
 {
     pthread_mutex_lock(&ps->lock);
-    struct plugin **pp = &ps->head, *prev = NULL;
-    while (*pp != old) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
     if (with) {
-        with->next = old->next;
-        *pp = with;
+        ilist_replace(&ps->loaded, &old->link, &with->link);
     } else {
-        *pp = old->next;
+        ilist_remove(&ps->loaded, &old->link);
         ps->n--;
     }
-    if (ps->tail == old)
-        ps->tail = with ? with : prev;
-    old->next = NULL;
     pthread_mutex_unlock(&ps->lock);
 }
 
@@ -684,8 +669,7 @@ static void plugin_info(const struct plugin *p, struct plugin_status *o)
     o->loaded_unix_ns = p->loaded_unix_ns;
 }
 
-/* ---- the set --------------------------------------------------------------
- */
+/* ---- the set ------------------------------------------------------------ */
 
 struct plugins *plugins_new(const char *dir, char *err, size_t errlen)
 {
@@ -771,7 +755,7 @@ int plugins_load_dir(struct plugins *ps, struct mux *mux)
     for (int i = 0; i < n; i++) {
         if (plugins_load(ps, mux, names[i]->d_name, NULL, err, sizeof err) ==
             0) {
-            report_loaded(ps->tail);
+            report_loaded(ilist_entry(ps->loaded.last, struct plugin, link));
             loaded++;
         } else {
             char file[PATH_MAX];
@@ -832,21 +816,17 @@ static bool finish(struct plugin *p, int64_t drain_ns)
 
 static void push_draining(struct plugins *ps, struct plugin *p)
 {
-    p->next = ps->draining;
-    ps->draining = p;
+    ilist_push_front(&ps->draining, &p->link);
 }
 
 /* Finishes the draining plugins whose code no longer runs. */
 static void reap(struct plugins *ps)
 {
-    struct plugin **pp = &ps->draining;
-    while (*pp) {
-        struct plugin *p = *pp;
-        if (!plugin_idle(p)) {
-            pp = &p->next;
+    struct plugin *p, *next;
+    ilist_for_each_entry_safe(p, next, &ps->draining, link) {
+        if (!plugin_idle(p))
             continue;
-        }
-        *pp = p->next;
+        ilist_remove(&ps->draining, &p->link);
         char name[128], version[128];
         copy_str(name, sizeof name, p->desc->name);
         copy_str(version, sizeof version, p->desc->version);
@@ -854,8 +834,7 @@ static void reap(struct plugins *ps)
             glog_info("drained plugin finished", GLOG_STR("plugin", name),
                       GLOG_STR("version", version));
         } else { /* its fini started goroutines: wait for them too */
-            push_draining(ps, p);
-            pp = &p->next;
+            push_draining(ps, p); /* at the front: this loop is past it */
         }
     }
 }
@@ -880,8 +859,7 @@ static int retire(struct plugins *ps, struct plugin *old, int64_t drain_ns,
                 old->fini_done ? " (started by its fini)" : "");
 }
 
-/* ---- hot operations -------------------------------------------------------
- */
+/* ---- hot operations ----------------------------------------------------- */
 
 /* Makes next the served table and frees the old one. */
 static void publish(struct plugins *ps, struct mux *next)
@@ -1120,7 +1098,8 @@ static bool file_changed(const struct plugin *p, const struct stat *st)
 
 static struct plugin *find_base(struct plugins *ps, const char *base)
 {
-    for (struct plugin *q = ps->head; q; q = q->next)
+    struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if (strcmp(q->base, base) == 0)
             return q;
     return NULL;
@@ -1140,8 +1119,8 @@ static int rescan_removed(struct plugins *ps, int64_t drain_ns, char *err,
                           size_t errlen)
 {
     int failed = 0;
-    for (struct plugin *p = ps->head, *next; p; p = next) {
-        next = p->next;
+    struct plugin *p, *next;
+    ilist_for_each_entry_safe(p, next, &ps->loaded, link) {
         struct stat st;
         if (stat(p->file, &st) == 0 || errno != ENOENT)
             continue;
@@ -1195,7 +1174,8 @@ size_t plugins_each(struct plugins *ps,
 {
     struct plugin_status info;
     pthread_mutex_lock(&ps->lock);
-    for (const struct plugin *p = ps->head; p; p = p->next) {
+    const struct plugin *p;
+    ilist_for_each_entry(p, &ps->loaded, link) {
         plugin_info(p, &info);
         fn(&info, arg);
     }
@@ -1211,34 +1191,24 @@ void plugins_owner_name(struct plugins *ps, const void *owner, char *out,
     if (!ps || !owner)
         return;
     pthread_mutex_lock(&ps->lock);
-    for (const struct plugin *q = ps->head; q; q = q->next)
+    const struct plugin *q;
+    ilist_for_each_entry(q, &ps->loaded, link)
         if ((const void *)q == owner)
             copy_str(out, n, q->desc->name);
     pthread_mutex_unlock(&ps->lock);
 }
 
-/* ---- the end --------------------------------------------------------------
- */
+/* ---- the end ------------------------------------------------------------ */
 
 /* Takes the last loaded plugin off the list. */
 static struct plugin *pop_last(struct plugins *ps)
 {
     pthread_mutex_lock(&ps->lock);
-    struct plugin *p = ps->head, *prev = NULL;
-    while (p && p->next) {
-        prev = p;
-        p = p->next;
-    }
-    if (p) {
-        if (prev)
-            prev->next = NULL;
-        else
-            ps->head = NULL;
-        ps->tail = prev;
+    struct ilist_node *n = ilist_pop_back(&ps->loaded);
+    if (n)
         ps->n--;
-    }
     pthread_mutex_unlock(&ps->lock);
-    return p;
+    return ilist_entry_or_null(n, struct plugin, link);
 }
 
 static void free_one(struct plugin *p, int64_t drain_ns)
@@ -1263,10 +1233,9 @@ void plugins_free(struct plugins *ps, int64_t drain_ns)
     struct plugin *p;
     while ((p = pop_last(ps)))
         free_one(p, drain_ns);
-    while ((p = ps->draining)) {
-        ps->draining = p->next;
-        free_one(p, drain_ns);
-    }
+    struct ilist_node *n;
+    while ((n = ilist_pop_front(&ps->draining)))
+        free_one(ilist_entry(n, struct plugin, link), drain_ns);
     mux_free(ps->served);
     pthread_mutex_destroy(&ps->lock);
     free(ps->dir_real);

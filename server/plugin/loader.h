@@ -1,6 +1,6 @@
 /* plugin/loader.h — gortd's plugin loader: *.so files from the plugins
  * directory, checked against the ABI in include/gort/plugin.h, registered into
- * a mux whole or not at all. The design is at the top of plugin.c.
+ * a mux whole or not at all. The design is at the top of loader.c.
  */
 #ifndef GORT_SERVER_PLUGIN_H
 #define GORT_SERVER_PLUGIN_H

@@ -4,10 +4,11 @@
 # that architecture (ctx_aarch64.S on an x86-64 host, ctx_x86_64.S on an
 # aarch64 one) is otherwise never executed by the test suite.
 #
-# usage: run.sh RUNTIME_DIR SDK_INCLUDE_DIR
+# usage: run.sh RUNTIME_DIR SDK_INCLUDE_DIR COMMON_INCLUDE_DIR
 set -euo pipefail
 rt=$1
 inc=$2
+common=$3
 here=$(cd "$(dirname "$0")" && pwd)
 case $(uname -m) in
 x86_64) cc=aarch64-linux-gnu-gcc qemu=qemu-aarch64 ctx=ctx_aarch64.S ;;
@@ -20,7 +21,7 @@ done
 out=$(mktemp -d /tmp/gort-arch.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 srcs=$(ls "$rt"/*.c | grep -v '/ctx_')
-"$cc" -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I"$inc" -I"$rt" \
+"$cc" -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I"$inc" -I"$common" -I"$rt" \
     $srcs "$rt/$ctx" "$here/arch_smoke.c" -o "$out/arch_smoke" -lpthread -ldl -static \
     2>"$out/cc.log" || { cat "$out/cc.log"; exit 1; }
 echo "== $ctx under $qemu"

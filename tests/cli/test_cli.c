@@ -85,10 +85,23 @@ struct opts {
 static int parse(struct opts *o, int argc, char **argv, char *err)
 {
     const struct cli_flag flags[] = {
-        {"addr", CLI_FLAG_STRING, &o->addr, "`address` to dial", NULL},
-        {"json", CLI_FLAG_BOOL, &o->json, "JSON output", NULL},
-        {"n", CLI_FLAG_INT, &o->n, "count", &o->n_seen},
-        {"timeout", CLI_FLAG_DURATION, &o->timeout, "deadline", NULL},
+        {.name = "addr",
+         .kind = CLI_FLAG_STRING,
+         .value = &o->addr,
+         .usage = "`address` to dial"},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &o->json,
+         .usage = "JSON output"},
+        {.name = "n",
+         .kind = CLI_FLAG_INT,
+         .value = &o->n,
+         .usage = "count",
+         .seen = &o->n_seen},
+        {.name = "timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &o->timeout,
+         .usage = "deadline"},
     };
     return cli_flags_parse(flags, 4, argc, argv, 1, err, 256);
 }
@@ -146,9 +159,18 @@ static void flags_help_layout(void **state)
     int64_t timeout = 5000000000;
     int json = 0;
     const struct cli_flag flags[] = {
-        {"addr", CLI_FLAG_STRING, &addr, "the `address` to dial", NULL},
-        {"json", CLI_FLAG_BOOL, &json, "print JSON", NULL},
-        {"timeout", CLI_FLAG_DURATION, &timeout, "deadline of each call", NULL},
+        {.name = "addr",
+         .kind = CLI_FLAG_STRING,
+         .value = &addr,
+         .usage = "the `address` to dial"},
+        {.name = "json",
+         .kind = CLI_FLAG_BOOL,
+         .value = &json,
+         .usage = "print JSON"},
+        {.name = "timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &timeout,
+         .usage = "deadline of each call"},
     };
     char *buf = NULL;
     size_t len = 0;

@@ -25,7 +25,7 @@
 
 #include "control/dispatch.h"
 #include "control/methods.h"
-#include "cli/duration.h"
+#include "common/clock.h"
 
 #define PARKED 6
 
@@ -183,7 +183,7 @@ static void dump_structured(void **state)
         assert_true(g->creator_id > 0);
         assert_non_null(g->created_by);
         assert_true(g->waiting_since_unix_ns == 0 ||
-                    g->waiting_since_unix_ns <= cli_unix_ns());
+                    g->waiting_since_unix_ns <= now_unix_ns());
     }
     protobuf_c_message_free_unpacked(&r->base, NULL);
 }
@@ -225,7 +225,7 @@ static void dump_bad_input(void **state)
     struct ctl_reply rep;
     Gort__V1__DumpGoroutinesRequest req =
         GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
-    const struct ctl_env past = {cli_now_ns() - 1, 0};
+    const struct ctl_env past = {now_mono_ns() - 1, 0};
 
     req.min_wait_ns = -5;
     assert_null(
@@ -303,7 +303,7 @@ static void watch_stats(void **state)
     req.count = 2;
     assert_int_equal(
         open_stream("/gort.v1.Control/WatchStats", &req.base, &st, &rep), 0);
-    int64_t t0 = cli_now_ns();
+    int64_t t0 = now_mono_ns();
     assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_SEND);
     assert_true(next_at >= t0 + 50000000);
     assert_true(rep.len > 0);

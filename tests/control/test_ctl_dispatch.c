@@ -22,7 +22,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 
 #include "control/dispatch.h"
-#include "cli/duration.h"
+#include "common/clock.h"
 
 static int calls; /* handler invocations */
 
@@ -288,7 +288,7 @@ static void expired_deadline_skips_handler(void **state)
     const struct ctl_dispatch *d = *state;
     struct ctl_route r;
     struct ctl_reply rep;
-    struct ctl_env past = {cli_now_ns() - 1, 0};
+    struct ctl_env past = {now_mono_ns() - 1, 0};
 
     assert_int_equal(lookup(d, "/gort.v1.Control/SetMaxProcs", &r, &rep), 0);
     ctl_dispatch_unary(d, &r, NULL, 0, &past, &rep);

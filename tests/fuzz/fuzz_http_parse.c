@@ -57,8 +57,7 @@ static int known_status(int r)
     return r == -400 || r == -414 || r == -431 || r == -501 || r == -505;
 }
 
-/* ---- heads -----------------------------------------------------------------
- */
+/* ---- heads -------------------------------------------------------------- */
 
 static int is_tchar(unsigned char c)
 {
@@ -201,8 +200,7 @@ static void fuzz_head(const char *buf, size_t n, const struct httpd_limits *lim,
     *chunked = want > 0 && whole.chunked;
 }
 
-/* ---- chunked bodies ---------------------------------------------------------
- */
+/* ---- chunked bodies ----------------------------------------------------- */
 
 struct decoded {
     ssize_t status; /* total bytes, or the error */

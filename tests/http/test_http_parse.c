@@ -77,8 +77,7 @@ static ssize_t decode_all(const char *in, size_t n, char *out, size_t cap,
     return http_chunked_decode(st, in, n, consumed, out, cap);
 }
 
-/* ---- valid heads ------------------------------------------------------------
- */
+/* ---- valid heads -------------------------------------------------------- */
 
 static void get_simple(void **state)
 {
@@ -897,8 +896,7 @@ static void resume_offset(void **state)
     assert_int_equal(http_parse_request_resume(s, n, NULL, &h, NULL), n);
 }
 
-/* ---- chunked bodies ---------------------------------------------------------
- */
+/* ---- chunked bodies ----------------------------------------------------- */
 
 static void chunked_basic(void **state)
 {

@@ -783,8 +783,7 @@ static void many_routes(void **state)
     mux_free(m);
 }
 
-/* ---- model check -----------------------------------------------------------
- */
+/* ---- model check -------------------------------------------------------- */
 
 /* A black-box model of Go's rules over a finite universe of requests:
  * methods GET, HEAD, POST; hosts h1, h2; clean paths of up to 4 segments

@@ -29,26 +29,11 @@
 
 /* ---- sanitizers ---------------------------------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RT_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define RT_TSAN 1
-#endif
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) && !defined(RT_ASAN)
-#define RT_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer) && !defined(RT_TSAN)
-#define RT_TSAN 1
-#endif
-#endif
-#ifndef RT_ASAN
-#define RT_ASAN 0
-#endif
-#ifndef RT_TSAN
-#define RT_TSAN 0
-#endif
+/* The runtime's own detection (runtime/sanitizer.h), so a test scales for
+ * exactly the builds the runtime adapts to. */
+#include "sanitizer.h"
+#define RT_ASAN GORT__ASAN
+#define RT_TSAN GORT__TSAN
 
 /* A count for this build: n plain, n/20 under AddressSanitizer (slow, and
  * every stack carries shadow memory), at most tsan_max under

@@ -50,8 +50,7 @@ static void op_wait(struct op *o)
     RT_YIELD_UNTIL(op_done(o));
 }
 
-/* ---- unbuffered -----------------------------------------------------------
- */
+/* ---- unbuffered --------------------------------------------------------- */
 
 struct elem {
     uint64_t k, triple, inverse;
@@ -157,8 +156,7 @@ static void test_unbuffered_blocks(void **state)
     rt_run(handover_main, NULL);
 }
 
-/* ---- buffered -------------------------------------------------------------
- */
+/* ---- buffered ----------------------------------------------------------- */
 
 static void buffered_main(void *arg)
 {
@@ -242,8 +240,7 @@ static void test_buffered_waiters(void **state)
     rt_run(buffered_waiters_main, NULL);
 }
 
-/* ---- close ----------------------------------------------------------------
- */
+/* ---- close -------------------------------------------------------------- */
 
 static void close_main(void *arg)
 {
@@ -347,8 +344,7 @@ static void test_close_wakes_blocked(void **state)
     rt_run(close_wakes_main, NULL);
 }
 
-/* ---- zero-size elements and NULL buffers -----------------------------------
- */
+/* ---- zero-size elements and NULL buffers -------------------------------- */
 
 static void zero_size_main(void *arg)
 {
@@ -388,8 +384,7 @@ static void test_zero_size_and_null(void **state)
     rt_run(zero_size_main, NULL);
 }
 
-/* ---- select ---------------------------------------------------------------
- */
+/* ---- select ------------------------------------------------------------- */
 
 static void sel_case(struct gort_select_case *sc, gort_chan *c, int dir,
                      void *elem)
@@ -607,8 +602,7 @@ static void test_select_fairness(void **state)
     assert_true(fair_picks[1] >= 200);
 }
 
-/* ---- many producers, many consumers -----------------------------------------
- */
+/* ---- many producers, many consumers ------------------------------------- */
 
 #define NPROD 8
 #define NCONS 8

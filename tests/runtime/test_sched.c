@@ -609,8 +609,7 @@ static void test_gomaxprocs_cap(void **state)
     rt_run(cap_main, NULL);
 }
 
-/* ---- ids ------------------------------------------------------------------
- */
+/* ---- ids ---------------------------------------------------------------- */
 
 static struct ids {
     long n;
@@ -675,8 +674,7 @@ static void test_ids_unique(void **state)
     free(ids.returned);
 }
 
-/* ---- gort_go from a thread that is not a goroutine ------------------------
- */
+/* ---- gort_go from a thread that is not a goroutine ---------------------- */
 
 static struct foreign {
     _Atomic long done;
@@ -726,8 +724,7 @@ static void test_go_from_foreign_thread(void **state)
     assert_int_equal(atomic_load(&fg.done), 1000);
 }
 
-/* ---- labels ----------------------------------------------------------------
- */
+/* ---- labels ------------------------------------------------------------- */
 
 static struct labels {
     _Atomic int step;
@@ -783,8 +780,7 @@ static void test_label_visible(void **state)
     assert_string_equal(lb.cleared.label, "");
 }
 
-/* ---- errors ----------------------------------------------------------------
- */
+/* ---- errors ------------------------------------------------------------- */
 
 static void errors_main(void *arg)
 {
@@ -806,8 +802,7 @@ static void test_errors(void **state)
     assert_string_not_equal(gort_strerror(-EINVAL), gort_strerror(-EPIPE));
 }
 
-/* ---- the environment --------------------------------------------------------
- */
+/* ---- the environment ---------------------------------------------------- */
 
 /* Run as `test_sched env` with GOMAXPROCS=3. */
 static void env_main(void *arg)

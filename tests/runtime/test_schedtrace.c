@@ -211,8 +211,7 @@ static long sched_ms(const char *line)
     return strtol(line + strlen("SCHED "), NULL, 10);
 }
 
-/* ---- cases -----------------------------------------------------------------
- */
+/* ---- cases -------------------------------------------------------------- */
 
 #define SUMMARY_RE                                                             \
     "^SCHED [0-9]+ms: gomaxprocs=[0-9]+ idleprocs=[0-9]+ threads=[0-9]+ "      \

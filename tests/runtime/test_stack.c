@@ -29,8 +29,7 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-/* ---- 100,000 live goroutines ------------------------------------------------
- */
+/* ---- 100,000 live goroutines -------------------------------------------- */
 
 static struct live {
     long n;

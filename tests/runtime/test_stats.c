@@ -44,8 +44,7 @@ static void test_before_start(void **state)
     free(s);
 }
 
-/* ---- the snapshot -----------------------------------------------------------
- */
+/* ---- the snapshot ------------------------------------------------------- */
 
 static _Atomic long sane_done;
 
@@ -235,8 +234,7 @@ static void test_steals_balance(void **state)
     rt_run(steals_main, NULL);
 }
 
-/* ---- goroutines parked on a channel -----------------------------------------
- */
+/* ---- goroutines parked on a channel ------------------------------------- */
 
 #define NPARKED 1000
 static struct parked {
@@ -358,8 +356,7 @@ static void test_g_live_counts_parked(void **state)
     assert_true(lc.after_live <= lc.base_live);
 }
 
-/* ---- gort_goroutines_each ---------------------------------------------------
- */
+/* ---- gort_goroutines_each ----------------------------------------------- */
 
 static struct each {
     long visited_all, calls_all;

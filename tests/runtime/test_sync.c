@@ -5,8 +5,7 @@
 
 #include "rt_test.h"
 
-/* ---- WaitGroup --------------------------------------------------------------
- */
+/* ---- WaitGroup ---------------------------------------------------------- */
 
 static struct wgs {
     gort_waitgroup wg;
@@ -184,8 +183,7 @@ static void test_wg_done_from_thread(void **state)
     pthread_join(t, NULL);
 }
 
-/* ---- Mutex ------------------------------------------------------------------
- */
+/* ---- Mutex -------------------------------------------------------------- */
 
 /* A plain (non-atomic) counter under the mutex, 64 goroutines on 8 Ps.
  * Yielding inside the critical section now and then makes the others find

@@ -299,8 +299,7 @@ static void test_syscall_stress(void **state)
     RT_RUN_GUARDED(stress_main, NULL, 120);
 }
 
-/* ---- outside a goroutine --------------------------------------------------
- */
+/* ---- outside a goroutine ------------------------------------------------ */
 
 static void incr(void *arg)
 {

@@ -1,4 +1,5 @@
-/* cli/duration.h — Go-syntax durations and the clocks gortd and gortctl print.
+/* cli/duration.h — Go-syntax durations, as gortd and gortctl print them.
+ * (The clocks are in common/clock.h.)
  *
  * Shared by gortd and gortctl (library gort_cli); internal to gort,
  * prefix cli_, nothing here is part of the SDK.
@@ -14,11 +15,5 @@ int cli_duration_parse(const char *s, int64_t *ns);
 
 /* Go's Duration.String: "1h2m3.5s", "1.5ms", "0s". */
 void cli_duration_format(int64_t ns, char *buf, size_t len);
-
-/* Monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
-int64_t cli_now_ns(void);
-
-/* Wall clock in Unix nanoseconds (CLOCK_REALTIME). */
-int64_t cli_unix_ns(void);
 
 #endif /* GORT_CLI_DURATION_H */
