@@ -30,7 +30,9 @@
 typedef struct {
     _Atomic uint32_t state;
 } gort__lock;
+// clang-format off
 #define GORT__LOCK_INIT { 0 }
+// clang-format on
 
 extern _Atomic uint32_t gort__lock_sleepers;
 

@@ -30,9 +30,10 @@ struct cli_flag {
     int *seen;         /* optional: set to 1 when the flag is given */
 };
 
-#define CLI_FLAGS_HELP (-1)  /* -h / -help / --help was given */
-#define CLI_FLAGS_ERROR (-2) /* err says why: print it and the usage, exit 2   \
-                              */
+/* -h / -help / --help was given. */
+#define CLI_FLAGS_HELP (-1)
+/* err says why: print it and the usage, exit 2. */
+#define CLI_FLAGS_ERROR (-2)
 
 /* Parses argv[first..argc). Returns the index of the first argument that is
  * not a flag (argc when none), CLI_FLAGS_HELP or CLI_FLAGS_ERROR. */
