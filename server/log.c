@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "cli/duration.h"
+#include "common/utf8.h"
 
 /* Room for what closes a cut record: '"', the truncated field, '}', '\n'. */
 #define GLOG_RESERVE 24
@@ -217,34 +218,6 @@ static void fmt_time(char out[24], int64_t unix_ns)
 
 /* ---- strings ------------------------------------------------------------ */
 
-/* The length of the valid UTF-8 sequence at s (2 to 4), 0 when invalid
- * (overlong, surrogate, past U+10FFFF, cut short). s[0] >= 0x80. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char b = s[0];
-    size_t len;
-    uint32_t c, min;
-    if (b >= 0xc2 && b <= 0xdf)
-        len = 2, c = b & 0x1f, min = 0x80;
-    else if (b >= 0xe0 && b <= 0xef)
-        len = 3, c = b & 0x0f, min = 0x800;
-    else if (b >= 0xf0 && b <= 0xf4)
-        len = 4, c = b & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = c << 6 | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 /* Code points that are valid but must not appear raw: C1 controls (NEL
  * breaks lines in some viewers) and the Unicode line/paragraph separators. */
 static bool rune_escaped(uint32_t c)
@@ -270,7 +243,7 @@ static bool logfmt_needs_quotes(const unsigned char *s, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_seq(s + i, n - i, &c);
+        size_t k = utf8_decode(s + i, n - i, &c);
         if (k == 0 || rune_escaped(c))
             return true;
         i += k;
@@ -297,7 +270,7 @@ static size_t escape_unit(enum glog_format f, const unsigned char *s, size_t n,
     uint32_t c = s[0];
     *used = 1;
     if (c >= 0x80) {
-        *used = utf8_seq(s, n, &c);
+        *used = utf8_decode(s, n, &c);
         if (*used == 0) { /* an invalid byte */
             *used = 1;
             return f == GLOG_JSON ? escape_hex(out, 'u', 0xfffd, 4)
@@ -321,6 +294,12 @@ static size_t escape_unit(enum glog_format f, const unsigned char *s, size_t n,
     }
     return f == GLOG_LOGFMT ? escape_hex(out, 'x', c, 2)
                             : escape_hex(out, 'u', c, 4);
+}
+
+size_t glog_json_escape(const unsigned char *s, size_t n, char out[8],
+                        size_t *used)
+{
+    return escape_unit(GLOG_JSON, s, n, out, used);
 }
 
 /* s escaped, as much as fits; stops at the first unit that does not. */

@@ -119,6 +119,14 @@ int glog_level_parse(const char *s, enum glog_level *out);
 int glog_format_parse(const char *s, enum glog_format *out);
 const char *glog_level_name(enum glog_level level);
 
+/* The character at s (n > 0 bytes left) as it goes inside a JSON string,
+ * escaped exactly as JSON log records escape it (controls as \u00XX,
+ * invalid UTF-8 as \ufffd, U+2028/9 escaped), into out; returns its length
+ * and sets *used to the bytes of s it stands for. For other JSON writers
+ * in gortd (the dashboard's stats). */
+size_t glog_json_escape(const unsigned char *s, size_t n, char out[8],
+                        size_t *used);
+
 /* ---- for tests ---------------------------------------------------------- */
 
 /* The record as glog_emit would write it, at time unix_ns, into buf (cap

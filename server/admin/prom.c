@@ -10,6 +10,8 @@
  */
 #include "admin/prom.h"
 
+#include "common/utf8.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -61,39 +63,6 @@ static void puts_(struct prom_writer *w, const char *s)
     put(w, s, strlen(s));
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* Writes s escaped: \\ and \n always, \" when quoted (label values). */
 static void put_escaped(struct prom_writer *w, const char *s, bool quoted)
 {
@@ -109,7 +78,8 @@ static void put_escaped(struct prom_writer *w, const char *s, bool quoted)
         n -= run;
         if (n == 0)
             break;
-        size_t u = utf8_len(p, n);
+        uint32_t cp;
+        size_t u = utf8_decode(p, n, &cp);
         if (*p == '\\')
             puts_(w, "\\\\");
         else if (*p == '"')
