@@ -23,6 +23,8 @@ and must exit 0 without a sanitizer report (the ASan tree checks leaks).
   Grpcio             the RPCs through Python grpcio, reply fields checked
   Cycles             100 load/unload cycles, then a clean exit (no leaks)
 
+Under ThreadSanitizer the repetitions shrink (20 -> 6, 100 -> 20).
+
 usage: test_hot.py GORTD GORTCTL BUNDLED_PLUGINS_DIR TEST_PLUGINS_DIR PROTO_DIR
 """
 import collections
@@ -44,10 +46,20 @@ grpc = pb = rpc = None  # the grpcio modules, once the stubs are generated
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from gortd import Gortd, grpc_stubs  # noqa: E402
+from gortd import Gortd, grpc_stubs, sanitizer, scale  # noqa: E402
 
 # Generous bounds that only keep a broken run from hanging.
 WAIT = 30.0
+# Repetitions: fewer under ThreadSanitizer, where each plugin operation and
+# request is many times slower (the runtime tests scale down the same way).
+REPLACES = scale(20, tsan_max=6)
+CYCLES = scale(20, tsan_max=6)
+LONG_CYCLES = scale(100, tsan_max=20)
+# How long a request or a plugin's goroutine is held so that a gortctl run
+# starts and acts meanwhile: 5x under ThreadSanitizer, where starting
+# gortctl alone takes longer than the plain tree's hold.
+HOLD = 5 if sanitizer("thread") else 1
+SLOW_MS, LONG_MS, BG_MS = 800 * HOLD, 1500 * HOLD, 700 * HOLD
 
 
 def gen_stubs():
@@ -298,7 +310,7 @@ class ReplaceUnderLoad(HotCase):
         try:
             load.progress(d, 5)
             cur = 1
-            for i in range(20):
+            for i in range(REPLACES):
                 nxt = 3 - cur
                 d.install_ver(nxt)
                 out = d.ctl_ok(self, "plugins", "replace", "ver")
@@ -317,7 +329,7 @@ class ReplaceUnderLoad(HotCase):
         self.assertGreater(bodies[("/ver", "v1\n")], 0)
         self.assertGreater(bodies[("/ver", "v2\n")], 0)
         # Each replaced version was finished before its replace returned.
-        self.assertEqual(d.ver_lines(), ["fini v1", "fini v2"] * 10)
+        self.assertEqual(d.ver_lines(), ["fini v1", "fini v2"] * (REPLACES // 2))
         self.assertEqual(d.plugins()["ver"].version, "1")
 
 
@@ -327,7 +339,7 @@ class LoadUnloadUnderLoad(HotCase):
         load = Load(d.port, ["/"])
         try:
             load.progress(d, 5)
-            for i in range(20):
+            for i in range(CYCLES):
                 out = d.ctl_ok(self, "plugins", "unload", "ver")
                 self.assertTrue(out.startswith("unloaded ver 1 from "), out)
                 self.assertEqual(d.request("/ver")[0], 404, "cycle %d" % i)
@@ -341,13 +353,13 @@ class LoadUnloadUnderLoad(HotCase):
         finally:
             result = load.stop()
         self.assert_clean_load(result, {"/": {"hello world\n"}})
-        self.assertEqual(d.ver_lines(), ["fini v1"] * 20)
+        self.assertEqual(d.ver_lines(), ["fini v1"] * CYCLES)
 
 
 class UnloadWaitsForRequest(HotCase):
     def test_unload_slow_in_flight(self):
         d = self.d
-        req = Request(d, "/slow?ms=800")
+        req = Request(d, "/slow?ms=%d" % SLOW_MS)
         d.wait_in_flight("slow", 1)
         r = d.ctl("plugins", "--json", "unload", "slow")
         returned = time.monotonic()
@@ -356,9 +368,10 @@ class UnloadWaitsForRequest(HotCase):
         # The request was running when the unload began...
         self.assertEqual(rep["plugin"]["stats"]["in_flight"], 1, rep)
         self.assertEqual(rep["plugin"]["name"], "slow")
-        # ... and the unload returned only once its handler had slept 800 ms.
-        self.assertGreaterEqual(returned - req.t0, 0.8)
-        self.assertEqual(req.finish(), ((200, "slept 800 ms\n"), None))
+        # ... and the unload returned only once its handler had slept.
+        self.assertGreaterEqual(returned - req.t0, SLOW_MS / 1000)
+        self.assertEqual(req.finish(),
+                         ((200, "slept %d ms\n" % SLOW_MS), None))
         self.assertEqual(d.request("/slow?ms=1")[0], 404)
         d.ctl_ok(self, "plugins", "load", "slow")
         self.assertEqual(d.request("/slow?ms=1"), (200, "slept 1 ms\n"))
@@ -369,7 +382,7 @@ class ControlPlaneWhileDraining(HotCase):
         """An unload waiting for a slow request runs on a worker thread:
         stats, dumps and listings answer meanwhile."""
         d = self.d
-        req = Request(d, "/slow?ms=1500")
+        req = Request(d, "/slow?ms=%d" % LONG_MS)
         d.wait_in_flight("slow", 1)
         unload = subprocess.Popen(
             [GORTCTL, "--addr", "unix:" + d.sock, "plugins", "unload", "slow"],
@@ -384,7 +397,8 @@ class ControlPlaneWhileDraining(HotCase):
         self.assertIsNone(req.result)
         out, err = unload.communicate(timeout=WAIT)
         self.assertEqual(unload.returncode, 0, out + err)
-        self.assertEqual(req.finish(), ((200, "slept 1500 ms\n"), None))
+        self.assertEqual(req.finish(),
+                         ((200, "slept %d ms\n" % LONG_MS), None))
         d.ctl_ok(self, "plugins", "load", "slow")
 
 
@@ -392,13 +406,14 @@ class UnloadWaitsForGoroutine(HotCase):
     def test_unload_with_goroutine(self):
         d = self.d
         t0 = time.monotonic()
-        self.assertEqual(d.request("/ver/bg?ms=700"), (202, "started\n"))
+        self.assertEqual(d.request("/ver/bg?ms=%d" % BG_MS),
+                         (202, "started\n"))
         r = d.ctl("plugins", "--json", "unload", "ver")
         returned = time.monotonic()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         rep = json.loads(r.stdout)
         self.assertEqual(rep["plugin"]["stats"]["goroutines"], 1, rep)
-        self.assertGreaterEqual(returned - t0, 0.7)
+        self.assertGreaterEqual(returned - t0, BG_MS / 1000)
         # fini ran after the goroutine ended: the code stayed mapped.
         self.assertEqual(d.ver_lines(), ["bg done", "fini v1"])
         self.assertEqual(d.request("/ver")[0], 404)
@@ -409,7 +424,7 @@ class UnloadWaitsForGoroutine(HotCase):
 class DrainTimeout(HotCase):
     def test_drain_runs_out(self):
         d = self.d
-        req = Request(d, "/slow?ms=1500")
+        req = Request(d, "/slow?ms=%d" % LONG_MS)
         d.wait_in_flight("slow", 1)
         # gortctl's flags come before the subcommand (Go's flag package).
         r = d.ctl("plugins", "--drain", "100ms", "unload", "slow")
@@ -419,7 +434,8 @@ class DrainTimeout(HotCase):
         # The routes are switched already.
         self.assertEqual(d.request("/slow?ms=1")[0], 404)
         self.assertNotIn("slow", d.plugins())
-        self.assertEqual(req.finish(), ((200, "slept 1500 ms\n"), None))
+        self.assertEqual(req.finish(),
+                         ((200, "slept %d ms\n" % LONG_MS), None))
         d.ctl_ok(self, "plugins", "load", "slow")
         self.assertEqual(d.request("/slow?ms=1"), (200, "slept 1 ms\n"))
         # The next operation found the drained plugin idle and finished it,
@@ -578,14 +594,14 @@ class Grpcio(HotCase):
 class Cycles(HotCase):
     def test_100_cycles_then_clean_exit(self):
         d = self.d
-        for i in range(100):
+        for i in range(LONG_CYCLES):
             d.ctl_ok(self, "plugins", "unload", "ver")
             d.ctl_ok(self, "plugins", "load", "ver")
         self.assertEqual(d.request("/ver"), (200, "v1\n"))
-        self.assertEqual(d.ver_lines(), ["fini v1"] * 100)
+        self.assertEqual(d.ver_lines(), ["fini v1"] * LONG_CYCLES)
         d.stop()  # exit 0, no sanitizer report
         # The last copy is finished at exit.
-        self.assertEqual(d.ver_lines(), ["fini v1"] * 101)
+        self.assertEqual(d.ver_lines(), ["fini v1"] * (LONG_CYCLES + 1))
 
 
 def main():
