@@ -23,11 +23,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from gortd import Gortd, GortdError, grpc_stubs  # noqa: E402
+from gortd import Gortd, GortdError, grpc_stubs, sanitizer  # noqa: E402
 
 GORTD, GORTCTL, PROTO, PLUGINS = sys.argv[1:5]
 NCONNS = int(sys.argv[5]) if len(sys.argv) > 5 else 100
 LABEL = "http conn from "
+# How long /slow holds its goroutine while gortctl looks: a gortctl run
+# takes about a second under ThreadSanitizer.
+SLOW_MS = 1500 * (5 if sanitizer("thread") else 1)
 results = {"passed": 0, "failed": 0}
 
 
@@ -184,11 +187,11 @@ def run(d, addr, conns):
     s = conns[NCONNS // 2]
     mine = "%s:%d" % s.getsockname()
     was = [i for i, a in ids.items() if a == mine]
-    s.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    s.sendall(b"GET /slow?ms=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % SLOW_MS)
     seen = wait_for(lambda: [g for g in json.loads(
         ctl(addr, "dump", "--label", mine, "--json").stdout).get(
             "goroutines", []) if g["label"] == LABEL + mine and
-        g["state"] != "IO wait"], 5)
+        g["state"] != "IO wait"], SLOW_MS / 1000 * 3)
     check("the next request runs as the goroutine the dump listed",
           len(was) == 1 and len(seen) == 1 and seen[0]["id"] == was[0],
           (was, seen))
