@@ -55,10 +55,10 @@ WAIT = 30.0
 REPLACES = scale(20, tsan_max=6)
 CYCLES = scale(20, tsan_max=6)
 LONG_CYCLES = scale(100, tsan_max=20)
-# How long a request or a plugin's goroutine is held so that a gortctl run
-# starts and acts meanwhile: 5x under ThreadSanitizer, where starting
-# gortctl alone takes longer than the plain tree's hold.
-HOLD = 5 if sanitizer("thread") else 1
+# How long a request or a plugin's goroutine is held so that gortctl runs
+# start and act meanwhile: 5x under ThreadSanitizer, where starting gortctl
+# alone takes longer than the plain tree's hold, 3x under AddressSanitizer.
+HOLD = 5 if sanitizer("thread") else 3 if sanitizer("address") else 1
 SLOW_MS, LONG_MS, BG_MS = 800 * HOLD, 1500 * HOLD, 700 * HOLD
 
 
