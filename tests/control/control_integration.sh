@@ -141,7 +141,12 @@ frames=$(ctl watch --interval 20ms --count 3 | grep -c "^gortd ")
 check "watch interval too short: INVALID_ARGUMENT" 1 "WatchStats: INVALID_ARGUMENT" ctl watch --interval 5ms
 "$GORTCTL" --addr "$ADDR" watch --interval 50ms >"$TMP/watch.out" 2>&1 &
 WPID=$!
-sleep 0.5
+# Ctrl-C once a frame is drawn (a sanitizer build starts slowly).
+for _ in $(seq 1500); do
+    grep -q "^P0 " "$TMP/watch.out" && break
+    kill -0 "$WPID" 2>/dev/null || break
+    sleep 0.02
+done
 kill -INT "$WPID"
 wait "$WPID"
 wrc=$?

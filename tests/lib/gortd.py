@@ -27,6 +27,7 @@ $GORT_TEST_CACHE (CMake points it into the build tree) by a hash of the
 Run as a script, it prints the stub directory for the shell tests:
     python3 gortd.py stubs PROTO_DIR
 """
+import atexit
 import hashlib
 import os
 import re
@@ -76,6 +77,14 @@ def scale(n, tsan_max=None, asan_div=None):
 def sanitizer_reports(text):
     """The lines of text that start or summarise a sanitizer report."""
     return [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
+
+
+# Temporary directories of daemons that exited cleanly: removed when the
+# test process ends (tests may read a log after stop()). A failed daemon's
+# directory stays for inspection; its path is in the failure message.
+_clean_dirs = []
+atexit.register(lambda: [shutil.rmtree(d, ignore_errors=True)
+                         for d in _clean_dirs])
 
 
 class GortdError(AssertionError):
@@ -206,6 +215,8 @@ class Gortd:
             raise GortdError("%s (%s): %s; log %s:\n%s"
                              % (self.name, " ".join(self.argv[1:]),
                                 ", ".join(why), self.log_path, self.tail()))
+        if self.own_tmp:
+            _clean_dirs.append(self.tmp)
 
     def cleanup(self):
         """Removes the temporary directory (log, socket) it made."""
