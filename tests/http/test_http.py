@@ -21,7 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from gortd import Gortd, GortdError, scale  # noqa: E402
+from gortd import Gortd, GortdError, sanitizer, scale  # noqa: E402
 
 GORTD = None
 GORTCTL = None
@@ -483,7 +483,11 @@ class Shutdown(unittest.TestCase):
     yet."""
 
     N = 20
-    MS = 3000  # each request's time in its handler
+    # Each request's time in its handler: long enough for all N to be in
+    # flight at once and for the checks (each gortctl run takes about a
+    # second in a sanitizer tree, and longer on a loaded machine).
+    MS = 3000 * (5 if sanitizer("thread") else
+                 2 if sanitizer("address") else 1)
 
     def start_slow(self, d, ms):
         """N GET /slow?ms=ms on their own connections, each in its
@@ -493,8 +497,10 @@ class Shutdown(unittest.TestCase):
 
         def slow_client():
             try:
-                r = request(b"GET /slow?ms=%d HTTP/1.1\r\nHost: x\r\n\r\n"
-                            % ms, d.port)
+                with connect(d.port, timeout=ms / 1000 + 60) as c:
+                    c.sendall(b"GET /slow?ms=%d HTTP/1.1\r\nHost: x\r\n\r\n"
+                              % ms)
+                    r = recv_response(c)
                 out = (r[0], r[2])
             except Exception as e:  # noqa: BLE001 - recorded and asserted
                 out = ("error", repr(e))
@@ -506,7 +512,10 @@ class Shutdown(unittest.TestCase):
         for t in self.threads:
             t.start()
         wait_for("%d requests in their handlers" % self.N,
-                 lambda: gortctl_stats(d)["http"]["in_flight"] == self.N)
+                 lambda: gortctl_stats(d)["http"]["in_flight"] == self.N or
+                 self.finished())
+        self.assertEqual(self.finished(), [], "a request ended before all "
+                         "%d were in flight: hold them longer" % self.N)
 
     def finished(self):
         with self.lock:
