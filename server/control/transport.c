@@ -351,9 +351,14 @@ static void *work_thread(void *arg)
     struct ctl_call *c = w->c;
     ctl_dispatch_unary(&c->s->dispatch, &c->route, w->in, w->len, &w->env,
                        &w->rep);
+    /* Once done is published the CQ thread may free the call and w as soon
+     * as the wake-up arrives, and that ordering runs through gRPC, which
+     * ThreadSanitizer cannot see: read all we need before the release, so
+     * every access of ours happens-before the CQ thread's acquire. */
+    grpc_call *call = c->call;
+    void *tag = &c->main_tag;
     atomic_store_explicit(&w->done, 1, memory_order_release);
-    if (grpc_call_start_batch(c->call, NULL, 0, &c->main_tag, NULL) !=
-        GRPC_CALL_OK)
+    if (grpc_call_start_batch(call, NULL, 0, tag, NULL) != GRPC_CALL_OK)
         ctl_fatal("control: cannot wake the completion queue");
     return NULL;
 }

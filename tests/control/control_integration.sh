@@ -12,21 +12,17 @@ set -uo pipefail
 GORTD=$1 GORTCTL=$2 PROTO=$3
 PY=${4:-/usr/bin/python3}
 CLIENT=${5:-$(dirname "$0")/grpcio_client.py}
+LIB=$(dirname "$0")/../lib
+. "$LIB/gortd.sh"
 
 # Short: a Unix socket path must fit in 108 bytes.
 TMP=$(mktemp -d /tmp/gortctl-test.XXXXXX)
 SOCK=$TMP/g.sock
 ADDR=unix:$SOCK
-PIDS=()
 passed=0 failed=0
 
 cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-    done
+    gortd_cleanup
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -41,7 +37,10 @@ check() {
     shift 3
     out=$("$@" 2>&1)
     rc=$?
-    if [ "$rc" != "$want" ]; then
+    # A gortd or gortctl that reported (a leak on an exit path) fails too.
+    if gortd_sanitizer_report /dev/stdin <<<"$out" >/dev/null; then
+        bad "$name" "sanitizer report: $(grep -E "$GORTD_SANITIZER_RE" <<<"$out" | head -5)"
+    elif [ "$rc" != "$want" ]; then
         bad "$name" "exit $rc, want $want: $(echo "$out" | head -5)"
     elif [ -n "$pat" ] && ! grep -Eq -- "$pat" <<<"$out"; then
         bad "$name" "no /$pat/ in: $(echo "$out" | head -5)"
@@ -52,32 +51,27 @@ check() {
 
 ctl() { "$GORTCTL" --addr "$ADDR" "$@"; }
 
-# start_gortd LOG ARGS...: starts a daemon, sets $GPID; 0 once it listens.
+# start_gortd LOG ARGS...: starts a daemon (tests/lib/gortd.sh), sets $GPID
+# and $GLOG; 0 once it serves.
 start_gortd() {
-    local log=$1
+    GLOG=$1
     shift
-    "$GORTD" --listen 127.0.0.1:0 "$@" 2>"$log" &
-    GPID=$!
-    PIDS+=("$GPID")
-    for _ in $(seq 100); do
-        grep -q 'msg="control plane listening"' "$log" 2>/dev/null && return 0
-        kill -0 "$GPID" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
+    gortd_start "$GLOG" "$GORTD" "$@" >/dev/null
+    GPID=$GORTD_PID
+    [ -n "$GORTD_PORT" ]
 }
 
-# stop_gortd SIGNAL: signals $GPID, sets $GRC and $GMS (exit time in ms).
+# stop_gortd SIGNAL: signals $GPID, sets $GRC and $GMS (exit time in ms);
+# 0 when it exited 0 without a sanitizer report in its log.
 stop_gortd() {
-    local t0
-    t0=$(date +%s%N)
-    kill -"$1" "$GPID"
-    wait "$GPID"
-    GRC=$?
-    GMS=$((($(date +%s%N) - t0) / 1000000))
+    gortd_stop "$GPID" "$GLOG" "$1"
+    local ok=$?
+    GRC=$GORTD_RC GMS=$GORTD_MS
+    return $ok
 }
 
-listen_port() { sed -n 's/.*msg="control plane listening" addr=.*:\([0-9]*\)$/\1/p' "$1" | head -1; }
+# The control plane's TCP port, from the log.
+listen_port() { local a; a=$(gortd_control_addr "$1"); echo "${a##*:}"; }
 
 # ---- before any daemon ----------------------------------------------------
 
@@ -147,7 +141,12 @@ frames=$(ctl watch --interval 20ms --count 3 | grep -c "^gortd ")
 check "watch interval too short: INVALID_ARGUMENT" 1 "WatchStats: INVALID_ARGUMENT" ctl watch --interval 5ms
 "$GORTCTL" --addr "$ADDR" watch --interval 50ms >"$TMP/watch.out" 2>&1 &
 WPID=$!
-sleep 0.5
+# Ctrl-C once a frame is drawn (a sanitizer build starts slowly).
+for _ in $(seq 1500); do
+    grep -q "^P0 " "$TMP/watch.out" && break
+    kill -0 "$WPID" 2>/dev/null || break
+    sleep 0.02
+done
 kill -INT "$WPID"
 wait "$WPID"
 wrc=$?
@@ -156,21 +155,10 @@ wrc=$?
 
 # ---- Python grpcio, stubs generated from the same .proto files -------------
 
-mkdir -p "$TMP/py/src/gort_health"
-# health.proto goes under gort_health/: a generated top-level "grpc" package
-# would shadow grpcio's own.
-cp "$PROTO/grpc/health/v1/health.proto" "$TMP/py/src/gort_health/"
-cp -r "$PROTO/gort" "$TMP/py/src/"
-if "$PY" -c 'import grpc_tools' 2>/dev/null; then
-    gen() { "$PY" -m grpc_tools.protoc -I "$TMP/py/src" --python_out="$TMP/py" \
-        --grpc_python_out="$TMP/py" "$@"; }
-else
-    gen() { protoc -I "$TMP/py/src" --python_out="$TMP/py" --grpc_python_out="$TMP/py" \
-        --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" "$@"; }
-fi
-if gen gort/v1/control.proto gort_health/health.proto 2>"$TMP/gen.err"; then
+# The shared helper generates them (cached per build tree).
+if STUBS=$("$PY" "$LIB/gortd.py" stubs "$PROTO" 2>"$TMP/gen.err"); then
     ok "python stubs generated"
-    if "$PY" "$CLIENT" "$TMP/py" "$ADDR" >"$TMP/py.out" 2>&1; then
+    if "$PY" "$CLIENT" "$STUBS" "$ADDR" >"$TMP/py.out" 2>&1; then
         ok "grpcio client: $(tail -1 "$TMP/py.out")"
         sed "s/^/    /" "$TMP/py.out"
     else
@@ -180,9 +168,9 @@ else
     bad "python stubs generated" "$(cat "$TMP/gen.err")"
 fi
 
-GPID=$MAIN
-stop_gortd TERM
-[ "$GRC" = 0 ] && ok "SIGTERM: exit 0 in ${GMS} ms" || bad "SIGTERM: exit 0" "exit $GRC"
+GPID=$MAIN GLOG=$TMP/gortd.log
+stop_gortd TERM && ok "SIGTERM: exit 0 in ${GMS} ms" ||
+    bad "SIGTERM: exit 0, no sanitizer report" "exit $GRC"
 [ "$GMS" -lt 2000 ] && ok "SIGTERM: exit under 2 s" || bad "SIGTERM: exit under 2 s" "$GMS ms"
 [ ! -e "$SOCK" ] && ok "socket removed at exit" || bad "socket removed at exit" "still there"
 check "gortctl after exit: is it running?" 1 "is it running\?" ctl stats
@@ -198,8 +186,7 @@ if start_gortd "$TMP/stale.log" --control "$ADDR"; then
         && ok "stale socket removed and replaced" \
         || bad "stale socket removed and replaced" "$(cat "$TMP/stale.log")"
     check "health after stale takeover" 0 "^SERVING$" ctl health
-    stop_gortd INT
-    [ "$GRC" = 0 ] && ok "SIGINT: exit 0" || bad "SIGINT: exit 0" "exit $GRC"
+    stop_gortd INT && ok "SIGINT: exit 0" || bad "SIGINT: exit 0" "exit $GRC"
 else
     bad "gortd starts over a stale socket" "$(cat "$TMP/stale.log")"
 fi
@@ -209,7 +196,7 @@ fi
 if start_gortd "$TMP/tcp.log" --control 127.0.0.1:0; then
     port=$(listen_port "$TMP/tcp.log")
     check "TCP loopback: stats" 0 "GOMAXPROCS" "$GORTCTL" --addr "127.0.0.1:$port" stats
-    stop_gortd TERM
+    stop_gortd TERM || bad "gortd stops: exit 0, no sanitizer report" "exit $GRC"
 else
     bad "gortd on 127.0.0.1:0" "$(cat "$TMP/tcp.log")"
 fi
@@ -219,7 +206,7 @@ if start_gortd "$TMP/insecure.log" --control 0.0.0.0:0 --control-insecure; then
     port=$(listen_port "$TMP/insecure.log")
     check "-control-insecure serves (dialled on loopback)" 0 "^SERVING$" \
         "$GORTCTL" --addr "127.0.0.1:$port" health
-    stop_gortd TERM
+    stop_gortd TERM || bad "gortd stops: exit 0, no sanitizer report" "exit $GRC"
 else
     bad "gortd -control-insecure" "$(cat "$TMP/insecure.log")"
 fi
@@ -256,7 +243,7 @@ else
             "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" stats
         check "TLS: plaintext client refused" 1 "cannot reach gortd" \
             "$GORTCTL" --addr "127.0.0.1:$port" --timeout 2s stats
-        stop_gortd TERM
+        stop_gortd TERM || bad "gortd stops: exit 0, no sanitizer report" "exit $GRC"
     else
         bad "gortd with TLS" "$(cat "$TMP/tls.log")"
     fi
@@ -268,12 +255,17 @@ else
             --tls-cert "$P/client.pem" --tls-key "$P/client.key" health
         check "mTLS: no client certificate refused" 1 "UNAVAILABLE" \
             "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" --timeout 2s health
-        stop_gortd TERM
+        stop_gortd TERM || bad "gortd stops: exit 0, no sanitizer report" "exit $GRC"
     else
         bad "gortd with mutual TLS" "$(cat "$TMP/mtls.log")"
     fi
-    check "TLS makes non-loopback acceptable" 0 "" sh -c \
-        "'$GORTD' --control 0.0.0.0:0 --control-tls-cert '$P/server.pem' --control-tls-key '$P/server.key' 2>&1 & p=\$!; sleep 0.5; kill -TERM \$p; wait \$p"
+    if start_gortd "$TMP/tls-any.log" --control 0.0.0.0:0 \
+        --control-tls-cert "$P/server.pem" --control-tls-key "$P/server.key"; then
+        stop_gortd TERM && ok "TLS makes non-loopback acceptable" ||
+            bad "TLS makes non-loopback acceptable" "exit $GRC"
+    else
+        bad "TLS makes non-loopback acceptable" "$(cat "$TMP/tls-any.log")"
+    fi
 fi
 
 echo "$passed passed, $failed failed"

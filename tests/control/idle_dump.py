@@ -16,16 +16,21 @@ leaves no entry behind. Prints one line per check; exits 1 on any failure.
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from gortd import Gortd, GortdError, grpc_stubs, sanitizer  # noqa: E402
 
 GORTD, GORTCTL, PROTO, PLUGINS = sys.argv[1:5]
 NCONNS = int(sys.argv[5]) if len(sys.argv) > 5 else 100
 LABEL = "http conn from "
+# How long /slow holds its goroutine while gortctl looks: a gortctl run
+# takes about a second under ThreadSanitizer.
+SLOW_MS = 1500 * (5 if sanitizer("thread") else 1)
 results = {"passed": 0, "failed": 0}
 
 
@@ -87,50 +92,27 @@ def parse_text(text):
     return out
 
 
-def gen_stubs(tmp):
-    """Python stubs from the .proto files, as control_integration.sh does."""
-    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "py")
-    os.makedirs(os.path.join(src, "gort_health"))
-    os.makedirs(out)
-    shutil.copy(os.path.join(PROTO, "grpc/health/v1/health.proto"),
-                os.path.join(src, "gort_health"))
-    shutil.copytree(os.path.join(PROTO, "gort"), os.path.join(src, "gort"))
-    files = ["gort/v1/control.proto", "gort_health/health.proto"]
-    try:
-        import grpc_tools  # noqa: F401
-        cmd = [sys.executable, "-m", "grpc_tools.protoc"]
-    except ImportError:
-        cmd = ["protoc", "--plugin=protoc-gen-grpc_python=" +
-               shutil.which("grpc_python_plugin")]
-    subprocess.run(cmd + ["-I", src, "--python_out=" + out,
-                          "--grpc_python_out=" + out] + files, check=True)
-    sys.path.insert(0, out)
-
-
 def main():
-    tmp = tempfile.mkdtemp(prefix="gort-idle-")
-    addr = "unix:" + os.path.join(tmp, "g.sock")
-    log = open(os.path.join(tmp, "gortd.log"), "w+")
-    proc = subprocess.Popen([GORTD, "--listen", "127.0.0.1:0",
-                             "--control", addr, "--plugins-dir", PLUGINS,
-                             "--quiet", "--shutdown-timeout", "2s"],
-                            stdout=log, stderr=log)
+    # The shared helper: gortd's port from its log; at the end, exit 0 and
+    # no sanitizer report (the idle connections' goroutines started and
+    # ended: a leak there fails here).
+    d = Gortd(GORTD, ["--quiet", "--shutdown-timeout", "2s"],
+              plugins_dir=PLUGINS, name="idle", wait="control")
     conns = []
     try:
-        run(proc, addr, log.name, conns, tmp)
+        run(d, d.control, conns)
     finally:
         for s in conns:
             s.close()
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.seek(0)
+        try:
+            d.stop()
+            check("gortd exits 0, no sanitizer report", True)
+        except GortdError as e:
+            check("gortd exits 0, no sanitizer report", False, e)
         if results["failed"]:
-            print("gortd log:\n" + log.read()[-3000:])
-        shutil.rmtree(tmp, ignore_errors=True)
+            print("gortd log:\n" + d.tail(3000))
+        else:
+            d.cleanup()
     print("%d passed, %d failed" % (results["passed"], results["failed"]))
     return 1 if results["failed"] else 0
 
@@ -144,20 +126,8 @@ def wait_for(pred, secs=10):
         time.sleep(0.05)
 
 
-def serving_port(logpath):
-    """The port of gortd's msg="serving HTTP" addr=HOST:PORT line, or None."""
-    with open(logpath) as f:
-        m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', f.read())
-    return int(m.group(1)) if m else None
-
-
-def run(proc, addr, logpath, conns, tmp):
-    wait_for(lambda: serving_port(logpath) or proc.poll() is not None)
-    if not wait_for(lambda: ctl(addr, "health").returncode == 0 or
-                    proc.poll() is not None) or proc.poll() is not None:
-        check("gortd starts", False, "exit %s" % proc.poll())
-        return
-    port = serving_port(logpath)
+def run(d, addr, conns):
+    port = d.port
     statuses = []
     for _ in range(NCONNS):
         s = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -195,7 +165,7 @@ def run(proc, addr, logpath, conns, tmp):
           all("http_conn_serve" in b[3] for b in blocks) and
           {b[0] for b in blocks} == set(ids), blocks[:2])
 
-    gen_stubs(tmp)
+    grpc_stubs(PROTO)
     import grpc
     from gort.v1 import control_pb2 as pb, control_pb2_grpc as rpc
     c = rpc.ControlStub(grpc.insecure_channel(addr))
@@ -217,11 +187,11 @@ def run(proc, addr, logpath, conns, tmp):
     s = conns[NCONNS // 2]
     mine = "%s:%d" % s.getsockname()
     was = [i for i, a in ids.items() if a == mine]
-    s.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    s.sendall(b"GET /slow?ms=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % SLOW_MS)
     seen = wait_for(lambda: [g for g in json.loads(
         ctl(addr, "dump", "--label", mine, "--json").stdout).get(
             "goroutines", []) if g["label"] == LABEL + mine and
-        g["state"] != "IO wait"], 5)
+        g["state"] != "IO wait"], SLOW_MS / 1000 * 3)
     check("the next request runs as the goroutine the dump listed",
           len(was) == 1 and len(seen) == 1 and seen[0]["id"] == was[0],
           (was, seen))

@@ -2,56 +2,58 @@
 """Black-box tests of gortd's HTTP/1.1 front end: the real daemon, driven
 with raw sockets and curl over loopback.
 
-usage: test_http.py GORTD PLUGINS_DIR  (ctest passes the built gortd and
-       the directory of the bundled plugins: hello, echo, slow)
+usage: test_http.py GORTD PLUGINS_DIR GORTCTL  (ctest passes the built gortd,
+       the directory of the bundled plugins: hello, echo, slow, and gortctl)
+
+Every gortd here is stopped through tests/lib/gortd.py: it must exit 0
+with no sanitizer report in its log.
 """
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from gortd import Gortd, GortdError, sanitizer, scale  # noqa: E402
+
 GORTD = None
+GORTCTL = None
 PLUGINS_DIR = None
 PORT = None
 PROC = None
-LOG = None
 
 
 def start_gortd(extra=(), preexec=None):
-    """gortd on a port the kernel picks (--listen 127.0.0.1:0): (process,
-    port, log path). The port is read from its msg="serving HTTP" line, so
-    no other process can take it in between."""
-    log = tempfile.NamedTemporaryFile(prefix="gortd-http-", suffix=".log",
-                                      delete=False)
-    ctl = os.path.join(tempfile.mkdtemp(prefix="gortd-ctl-"), "ctl.sock")
-    args = [GORTD, "--listen", "127.0.0.1:0",
-            "--control", "unix:" + ctl,
-            "--plugins-dir", PLUGINS_DIR] + list(extra)
-    proc = subprocess.Popen(args, stdout=log, stderr=log, preexec_fn=preexec)
-    port = wait_serving(proc, log.name)
-    return proc, port, log.name
+    """gortd on a port the kernel picks (--listen 127.0.0.1:0), through
+    the shared helper (tests/lib/gortd.py): .port, .log_path, .stop()."""
+    return Gortd(GORTD, list(extra), plugins_dir=PLUGINS_DIR, name="http",
+                 preexec=preexec)
 
 
-def wait_serving(proc, logpath, timeout=20):
-    """The port of gortd's msg="serving HTTP" addr=HOST:PORT line."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with open(logpath) as f:
-            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', f.read())
-        if m:
-            return int(m.group(1))
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    with open(logpath) as f:
-        raise RuntimeError("gortd did not start: " + f.read())
+def gortctl_stats(d):
+    """gortctl stats --json of gortd d, parsed."""
+    out = subprocess.run([GORTCTL, "--addr", d.control, "stats", "--json"],
+                         capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def wait_for(what, pred, timeout=60):
+    """Polls pred until true; the bound only keeps a broken run from
+    hanging."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
 
 
 class Conn:
@@ -338,10 +340,14 @@ class BadInput(unittest.TestCase):
 
 
 class Slowloris(unittest.TestCase):
+    # 1,000 trickling clients; 200 under ThreadSanitizer, which slows every
+    # connection's goroutine down many times over.
+    N = scale(1000, tsan_max=200)
+
     def test_trickling_clients_do_not_stop_a_normal_one(self):
         socks = []
         try:
-            for _ in range(1000):
+            for _ in range(self.N):
                 s = connect()
                 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
                 socks.append(s)
@@ -361,13 +367,13 @@ class Timeouts(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.proc, cls.port, cls.log = start_gortd(
+        cls.d = start_gortd(
             ["--read-header-timeout", "300ms", "--idle-timeout", "500ms"])
+        cls.port = cls.d.port
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        cls.proc.wait(10)
+        cls.d.stop()
 
     def test_partial_head_gets_408_then_close(self):
         with connect(self.port) as s:
@@ -403,12 +409,9 @@ class Timeouts(unittest.TestCase):
 class Limits(unittest.TestCase):
     """--max-conns, and running out of descriptors (EMFILE)."""
 
-    def stop(self, proc):
-        proc.send_signal(signal.SIGTERM)
-        self.assertEqual(proc.wait(15), 0)
-
     def test_max_conns_pauses_accept(self):
-        proc, port, log = start_gortd(["--max-conns", "3"])
+        d = start_gortd(["--max-conns", "3"])
+        port = d.port
         try:
             held = [connect(port) for _ in range(3)]
             for c in held:
@@ -427,7 +430,7 @@ class Limits(unittest.TestCase):
             for c in held:
                 c.close()
         finally:
-            self.stop(proc)
+            d.stop()
 
     def test_emfile_backs_off_and_recovers(self):
         import resource
@@ -435,7 +438,8 @@ class Limits(unittest.TestCase):
         def few_fds():
             resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
 
-        proc, port, log = start_gortd(["--max-conns", "1000"], few_fds)
+        d = start_gortd(["--max-conns", "1000"], few_fds)
+        port, log = d.port, d.log_path
         try:
             socks = [connect(port) for _ in range(60)]
             for c in socks:
@@ -458,7 +462,7 @@ class Limits(unittest.TestCase):
             self.assertIn(40, waits)
             with open(log) as f:
                 self.assertIn("open files", f.read())
-            self.assertIsNone(proc.poll())
+            self.assertTrue(d.alive())
             for c in socks:
                 c.close()
             # Descriptors freed: the listener accepts again (within its
@@ -467,59 +471,169 @@ class Limits(unittest.TestCase):
                                      port)
             self.assertEqual((st, body), (200, b"hello world\n"))
         finally:
-            self.stop(proc)
+            d.stop()
 
 
 class Shutdown(unittest.TestCase):
-    def test_sigterm_under_load_loses_no_in_flight_request(self):
-        proc, port, log = start_gortd()
-        results = []
+    """SIGTERM is net/http's Server.Shutdown: the listener closes first,
+    idle connections close, in-flight requests finish, then gortd exits 0.
+    Each of those is checked *while* requests still drain: once gortd has
+    exited the kernel has closed everything and nothing could fail. The
+    requests sleep in the slow plugin's handler far longer than the checks
+    take; a check is done "during the drain" when no request has finished
+    yet."""
 
-        def slow_client(i):
+    N = 20
+    # Each request's time in its handler: long enough for all N to be in
+    # flight at once and for the checks (each gortctl run takes about a
+    # second in a sanitizer tree, and longer on a loaded machine).
+    MS = 3000 * (5 if sanitizer("thread") else
+                 2 if sanitizer("address") else 1)
+
+    def start_slow(self, d, ms):
+        """N GET /slow?ms=ms on their own connections, each in its
+        handler when this returns (gortd's in_flight counts N)."""
+        self.results = []
+        self.lock = threading.Lock()
+
+        def slow_client():
             try:
-                st, _, body, _ = request(b"GET /slow?ms=500 HTTP/1.1\r\n"
-                                         b"Host: x\r\n\r\n", port)
-                results.append((st, body))
+                with connect(d.port, timeout=ms / 1000 + 60) as c:
+                    c.sendall(b"GET /slow?ms=%d HTTP/1.1\r\nHost: x\r\n\r\n"
+                              % ms)
+                    r = recv_response(c)
+                out = (r[0], r[2])
             except Exception as e:  # noqa: BLE001 - recorded and asserted
-                results.append(("error", repr(e)))
+                out = ("error", repr(e))
+            with self.lock:
+                self.results.append(out)
 
-        threads = [threading.Thread(target=slow_client, args=(i,))
-                   for i in range(20)]
-        for t in threads:
+        self.threads = [threading.Thread(target=slow_client, daemon=True)
+                        for _ in range(self.N)]
+        for t in self.threads:
             t.start()
-        time.sleep(0.2)  # all 20 are inside their handler
-        idle = connect(port)  # an idle keep-alive connection, closed on exit
-        proc.send_signal(signal.SIGTERM)
-        for t in threads:
-            t.join(10)
-        rc = proc.wait(15)
-        with open(log) as f:
-            self.assertEqual(rc, 0, f.read())
-        self.assertEqual(len(results), 20)
-        for r in results:
-            self.assertEqual(r, (200, b"slept 500 ms\n"))
-        self.assertTrue(closed_by_server(idle))
-        idle.close()
-        with self.assertRaises(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=1)
+        wait_for("%d requests in their handlers" % self.N,
+                 lambda: gortctl_stats(d)["http"]["in_flight"] == self.N or
+                 self.finished())
+        self.assertEqual(self.finished(), [], "a request ended before all "
+                         "%d were in flight: hold them longer" % self.N)
+
+    def finished(self):
+        with self.lock:
+            return list(self.results)
+
+    def idle_keep_alive(self, d):
+        """A connection that was served once and now waits, idle."""
+        c = connect(d.port)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(recv_response(c)[:3:2], (200, b"hello world\n"))
+        wait_for("an idle connection",
+                 lambda: gortctl_stats(d)["http"]["conns_idle"] >= 1)
+        return c
+
+    def new_conn_refused(self, port):
+        """True when a new connection is refused, or accepted by nobody:
+        closed without a byte of response (what is left in the kernel's
+        backlog when the listener closes)."""
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except ConnectionRefusedError:
+            return True
+        try:
+            c.settimeout(2)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            return c.recv(1) == b""  # a response (or no answer) is False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            c.close()
+
+    def test_sigterm_under_load_loses_no_in_flight_request(self):
+        d = start_gortd()
+        try:
+            idle = self.idle_keep_alive(d)
+            self.start_slow(d, self.MS)
+            d.send_signal(signal.SIGTERM)
+            # (a) the listener is closed first: new connections are refused
+            # while all N requests are still in their handlers.
+            wait_for("new connections refused",
+                     lambda: self.new_conn_refused(d.port) or
+                     self.finished())
+            self.assertEqual(self.finished(), [],
+                             "new connections were accepted until the "
+                             "drain ended")
+            # (b) the idle keep-alive connection is closed by the server
+            # during the drain.
+            self.assertTrue(closed_by_server(idle))
+            idle.close()
+            self.assertEqual(self.finished(), [],
+                             "the idle connection closed only once the "
+                             "drain was over")
+            self.assertTrue(d.alive(), "gortd exited before its requests")
+            # (c) every in-flight request completes with its full response.
+            for t in self.threads:
+                t.join(60)
+            self.assertEqual(self.finished(),
+                             [(200, b"slept %d ms\n" % self.MS)] * self.N)
+        except BaseException:
+            d.kill()
+            raise
+        # (d) then exit status 0, no sanitizer report.
+        d.wait_exit(0)
+        self.assertIn("shutting down", d.log)
+
+    def test_second_signal_exits_at_once(self):
+        """A second SIGINT/SIGTERM during the drain exits at once (status
+        1): gortd is gone while its requests would still run for a
+        minute, and they end without a response."""
+        d = start_gortd()
+        try:
+            self.start_slow(d, 60000)
+            d.send_signal(signal.SIGTERM)
+            wait_for("the drain to begin",
+                     lambda: "shutting down" in d.log)
+            t0 = time.monotonic()
+            d.send_signal(signal.SIGINT)
+            d.wait_exit(expect_rc=1)
+            took = time.monotonic() - t0
+            for t in self.threads:
+                t.join(60)
+            res = self.finished()
+            self.assertEqual(len(res), self.N)
+            for r in res:
+                self.assertEqual(r[0], "error", r)  # cut, no response
+            print("second signal: exit after %.3f s, %d requests cut"
+                  % (took, len(res)))
+        finally:
+            d.kill()
+        self.assertIn('msg="exiting now" signal=SIGINT reason="second signal"',
+                      d.log)
 
 
 def main():
-    global GORTD, PLUGINS_DIR, PORT, PROC, LOG
-    GORTD, PLUGINS_DIR = sys.argv[1], sys.argv[2]
-    PROC, PORT, LOG = start_gortd(["--max-body-bytes", "1048576"])
+    global GORTD, PLUGINS_DIR, GORTCTL, PORT, PROC
+    GORTD, PLUGINS_DIR, GORTCTL = sys.argv[1], sys.argv[2], sys.argv[3]
+    PROC = start_gortd(["--max-body-bytes", "1048576"])
+    PORT = PROC.port
+    stopped = None
     try:
         prog = unittest.main(argv=[sys.argv[0], "-v"], exit=False)
     finally:
-        PROC.send_signal(signal.SIGTERM)
+        # The main daemon served /panic, pipelining, bad input and the
+        # slowloris clients: it too must exit 0 without a report.
         try:
-            PROC.wait(10)
-        except subprocess.TimeoutExpired:
-            PROC.kill()
+            PROC.stop()
+        except GortdError as e:
+            stopped = e
     res = prog.result
     failed = len(res.failures) + len(res.errors)
-    print("%d passed, %d failed" % (res.testsRun - failed, failed))
-    sys.exit(1 if failed else 0)
+    if stopped:
+        print("FAIL main gortd: %s" % stopped)
+    print("%d passed, %d failed" % (res.testsRun - failed,
+                                    failed + bool(stopped)))
+    sys.exit(1 if failed or stopped else 0)
 
 
 if __name__ == "__main__":

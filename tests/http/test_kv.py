@@ -10,59 +10,34 @@ usage: test_kv.py GORTD PLUGINS_DIR  (ctest passes the built gortd and the
        directory of the bundled plugins, kv.so among them)
 """
 import os
-import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from gortd import Gortd, GortdError  # noqa: E402
 
 GORTD = PLUGINS_DIR = PORT = None
 LIMIT = 1 << 20  # KV_MAX_VALUE in kv.c
 
 
 def start_gortd(plugins_dir):
-    """gortd on a port the kernel picks, read from its log."""
-    log = tempfile.NamedTemporaryFile(prefix="gortd-kv-", suffix=".log",
-                                      delete=False)
-    ctl = os.path.join(tempfile.mkdtemp(prefix="gortd-kv-ctl-"), "ctl.sock")
-    proc = subprocess.Popen([GORTD, "--listen", "127.0.0.1:0",
-                             "--control", "unix:" + ctl,
-                             "--plugins-dir", plugins_dir],
-                            stdout=log, stderr=log)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        with open(log.name) as f:
-            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', f.read())
-        if m:
-            return proc, int(m.group(1)), log.name
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    with open(log.name) as f:
-        raise RuntimeError("gortd did not start: " + f.read())
+    """gortd on a port the kernel picks (tests/lib/gortd.py)."""
+    return Gortd(GORTD, plugins_dir=plugins_dir, name="kv")
 
 
-def stop_gortd(proc, log):
-    """SIGTERM; None when gortd exited 0, else what went wrong and its log.
-    A leak in fini, or any sanitizer report, makes the exit status non-zero.
-    """
-    proc.send_signal(signal.SIGTERM)
+def stop_gortd(d):
+    """SIGTERM; None when gortd exited 0 without a sanitizer report (a leak
+    in fini is one), else what went wrong and its log."""
     try:
-        rc = proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        rc = "killed after 30 s"
-    if rc == 0:
-        return None
-    with open(log) as f:
-        return "gortd exited %s after SIGTERM:\n%s" % (rc, f.read())
+        d.stop()
+    except GortdError as e:
+        return str(e)
+    return None
 
 
 class Conn:
@@ -332,11 +307,12 @@ class Config(unittest.TestCase):
             os.chmod(so, 0o644)
             with open(os.path.join(cls.dir, name + ".conf"), "w") as f:
                 f.write(conf)
-        cls.proc, cls.port, cls.log = start_gortd(cls.dir)
+        cls.d = start_gortd(cls.dir)
+        cls.port, cls.log = cls.d.port, cls.d.log_path
 
     @classmethod
     def tearDownClass(cls):
-        cls.stopped = stop_gortd(cls.proc, cls.log)
+        cls.stopped = stop_gortd(cls.d)
         shutil.rmtree(cls.dir, ignore_errors=True)
         if cls.stopped:
             raise AssertionError(cls.stopped)
@@ -375,11 +351,12 @@ class Config(unittest.TestCase):
 def main():
     global GORTD, PLUGINS_DIR, PORT
     GORTD, PLUGINS_DIR = sys.argv[1], sys.argv[2]
-    proc, PORT, log = start_gortd(PLUGINS_DIR)
+    d = start_gortd(PLUGINS_DIR)
+    PORT = d.port
     try:
         prog = unittest.main(argv=[sys.argv[0], "-v"], exit=False)
     finally:
-        stopped = stop_gortd(proc, log)
+        stopped = stop_gortd(d)
     res = prog.result
     failed = len(res.failures) + len(res.errors)
     if stopped:

@@ -5,29 +5,22 @@
 # usage: test_tune_under_load.sh GORTD GORTCTL PLUGINS_DIR
 set -euo pipefail
 gortd=$1 gortctl=$2 plugins=$3
+. "$(dirname "$0")/../lib/gortd.sh"
 dir=$(mktemp -d /tmp/gort-tune.XXXXXX)
 ctl="unix:$dir/ctl.sock"
-pid=
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    gortd_cleanup
     rm -rf "$dir"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "0 passed, 1 failed"; exit 1; }
 
 # Port 0: the kernel picks a free port; gortd's log says which.
-GOMAXPROCS=2 "$gortd" --listen 127.0.0.1:0 --control "$ctl" --quiet \
-    --plugins-dir "$plugins" >"$dir/gortd.log" 2>&1 &
-pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/.*msg="serving HTTP" addr=[^ ]*:\([0-9]*\) .*/\1/p' "$dir/gortd.log")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$port" ] && curl -sf "http://127.0.0.1:$port/" >/dev/null ||
-    fail "gortd did not start: $(cat "$dir/gortd.log")"
+GOMAXPROCS=2 gortd_start "$dir/gortd.log" "$gortd" --control "$ctl" --quiet \
+    --plugins-dir "$plugins" || fail "gortd did not start"
+pid=$GORTD_PID port=$GORTD_PORT
+curl -sf "http://127.0.0.1:$port/" >/dev/null ||
+    fail "gortd does not serve: $(cat "$dir/gortd.log")"
 
 wrk -t1 -c32 -d4s "http://127.0.0.1:$port/" >"$dir/wrk.out" 2>&1 &
 wrk_pid=$!
@@ -51,4 +44,6 @@ routes=$("$gortctl" --addr "$ctl" routes) || fail "routes: $routes"
 grep -Eq "^GET /about +hello " <<<"$routes" || fail "routes lack hello's /about: $routes"
 plugins=$("$gortctl" --addr "$ctl" plugins list) || fail "plugins list: $plugins"
 grep -Eq "^hello .* 2 routes" <<<"$plugins" || fail "plugins list lacks hello: $plugins"
+# It served and was retuned under load: exit 0, no sanitizer report.
+gortd_stop "$pid" "$dir/gortd.log" || fail "gortd did not exit cleanly"
 echo "1 passed, 0 failed"

@@ -6,49 +6,31 @@ message naming its file and the reason; gortd serves the rest.
 usage: test_plugin.py GORTD BUNDLED_PLUGINS_DIR TEST_PLUGINS_DIR
 """
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from gortd import Gortd  # noqa: E402
+
 GORTD = BUNDLED = BUILT = None
 
 
-class Daemon:
-    """gortd with extra flags; .log is what it printed so far."""
+class Daemon(Gortd):
+    """gortd with extra flags (tests/lib/gortd.py): .log is what it printed
+    so far; stop() wants exit 0 and no sanitizer report."""
 
     n = 0  # daemons started: names their log and socket
 
-    def __init__(self, tmp, extra):
+    def __init__(self, tmp, extra, wait="http"):
         Daemon.n += 1
-        self.port = None
-        self.logpath = os.path.join(tmp, "gortd-%d.log" % Daemon.n)
-        args = [GORTD, "--listen", "127.0.0.1:0",
-                "--control", "unix:" + os.path.join(tmp, "ctl-%d.sock"
-                                                    % Daemon.n)] + extra
-        with open(self.logpath, "w") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            m = re.search(r'msg="serving HTTP" addr=[^ ]*:(\d+) ', self.log)
-            if m:
-                self.port = int(m.group(1))  # the kernel's pick
-                return
-            if self.proc.poll() is not None:
-                return
-            time.sleep(0.05)
-        raise RuntimeError("gortd did not start: " + self.log)
-
-    @property
-    def log(self):
-        with open(self.logpath) as f:
-            return f.read()
+        super().__init__(GORTD, extra, name="gortd-%d" % Daemon.n, tmp=tmp,
+                         control="unix:" + os.path.join(
+                             tmp, "ctl-%d.sock" % Daemon.n), wait=wait)
 
     def get(self, path):
         url = "http://127.0.0.1:%d%s" % (self.port, path)
@@ -57,15 +39,6 @@ class Daemon:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def install(src_dir, src, dst_dir, dst, mode=0o755):
@@ -167,8 +140,9 @@ class NoPlugins(unittest.TestCase):
             g.stop()
 
     def test_missing_dir(self):
-        g = Daemon(self.tmp, ["--plugins-dir", self.tmp + "/nope"])
-        self.assertEqual(g.proc.wait(10), 1)
+        g = Daemon(self.tmp, ["--plugins-dir", self.tmp + "/nope"],
+                   wait=None)
+        self.assertEqual(g.wait_exit(expect_rc=1), 1)
         self.assertIn('dir=%s/nope err="No such file' % self.tmp,
                       g.log)
 

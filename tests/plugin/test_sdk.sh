@@ -20,13 +20,11 @@
 set -euo pipefail
 
 CMAKE=$1 BUILD=$2 GORTD=$3 README=$4
+. "$(dirname "$0")/../lib/gortd.sh"
 tmp=$(mktemp -d /tmp/gort-sdk.XXXXXX)
-gortd_pid=
 
 cleanup() {
-    if [ -n "$gortd_pid" ] && kill -0 "$gortd_pid" 2>/dev/null; then
-        kill -KILL "$gortd_pid" 2>/dev/null || true
-    fi
+    gortd_cleanup
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -115,22 +113,15 @@ gort_dir=$(sed -n 's/^gort_DIR:PATH=//p' "$tmp/cmbuild/CMakeCache.txt")
 # ---- 3. serve each from the real gortd ----------------------------------------
 # serve SO MODE: gortd with SO alone in its plugins dir (file mode MODE).
 serve() {
-    local so=$1 mode=$2 dir port log rc body
+    local so=$1 mode=$2 dir port log body
     dir=$(mktemp -d "$tmp/plugins.XXXXXX")
     chmod 0755 "$dir"
     install -m "$mode" "$so" "$dir/greet.so"
     log=$dir.log
     step "gortd --plugins-dir $dir (greet.so mode $mode) on a free port"
-    "$GORTD" --listen "127.0.0.1:0" --control "unix:$dir.ctl.sock" \
-        --plugins-dir "$dir" >"$log" 2>&1 &
-    gortd_pid=$!
-    for _ in $(seq 200); do
-        grep -q 'msg="serving HTTP"' "$log" && break
-        kill -0 "$gortd_pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    grep -q 'msg="serving HTTP"' "$log" || { cat "$log"; fail "gortd did not start"; }
-    port=$(sed -n 's/.*msg="serving HTTP" addr=[^ ]*:\([0-9]*\) .*/\1/p' "$log")
+    gortd_start "$log" "$GORTD" --control "unix:$dir.ctl.sock" \
+        --plugins-dir "$dir" || fail "gortd did not start"
+    port=$GORTD_PORT
     grep -q "msg=\"plugin loaded\" plugin=greet version=1.0.0 file=$dir/greet.so routes=1" "$log" ||
         { cat "$log"; fail "greet.so not loaded"; }
 
@@ -142,11 +133,8 @@ serve() {
         "http://127.0.0.1:$port/greet/") || fail "curl"
     [ "$body" = 404 ] || fail "GET /greet/ answered $body, want 404"
 
-    kill -TERM "$gortd_pid"
-    rc=0
-    wait "$gortd_pid" || rc=$?
-    gortd_pid=
-    [ "$rc" = 0 ] || { cat "$log"; fail "gortd exited $rc after SIGTERM"; }
+    gortd_stop "$GORTD_PID" "$log" ||
+        fail "gortd did not exit 0 without a sanitizer report after SIGTERM"
 }
 
 serve "$src/greet.so" 0644
