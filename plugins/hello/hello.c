@@ -1,7 +1,9 @@
-/* hello — the seed's main.go as gort handlers:
+/* hello — the seed's main.go as gort handlers, with its patterns:
  *
- *   GET /       → {"Content-Type": "application/json"} "hello world\n"
- *   GET /about  → "About page\n"
+ *   mux.HandleFunc("/", handler)            every method, every path no
+ *                                           other pattern matches →
+ *       {"Content-Type": "application/json"} "hello world\n"
+ *   mux.HandleFunc("/about", aboutHandler)  every method → "About page\n"
  *
  * Built as hello.so; `make run` loads it from build/plugins.
  */
@@ -27,9 +29,9 @@ static int init(struct gort_plugin_registrar *reg, const char *config,
 {
     (void)config;
     (void)state;
-    int rc = gort_plugin_handle(reg, "GET /{$}", hello, NULL);
+    int rc = gort_plugin_handle(reg, "/", hello, NULL);
     if (rc == 0)
-        rc = gort_plugin_handle(reg, "GET /about", about, NULL);
+        rc = gort_plugin_handle(reg, "/about", about, NULL);
     return rc;
 }
 

@@ -313,7 +313,10 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
     if (find_header(w, "Date") < 0)
         put_str(&o, date_line());
     bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
-    if (!no_body && find_header(w, "Content-Type") < 0)
+    /* net/http names a type only for a body that has bytes (it sniffs the
+     * first write): an empty 200 goes out with Content-Length: 0 alone. */
+    if (!no_body && w->body_written > 0 && find_header(w, "Content-Type") < 0 &&
+        find_header(w, "Transfer-Encoding") < 0)
         put_str(&o, "Content-Type: text/plain; charset=utf-8\r\n");
     if (!no_body && find_header(w, "Content-Length") < 0) {
         if (final) {
@@ -327,10 +330,14 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
             w->close_after = true; /* HTTP/1.0: the close ends the body */
         }
     }
-    if (w->close_after)
-        put_str(&o, "Connection: close\r\n");
-    else if (!http11)
+    /* HTTP/1.0 closes by default, so net/http says "close" only to 1.1
+     * clients, and "keep-alive" to a 1.0 client that asked for it. */
+    if (w->close_after) {
+        if (http11)
+            put_str(&o, "Connection: close\r\n");
+    } else if (!http11) {
         put_str(&o, "Connection: keep-alive\r\n");
+    }
     put_bytes(&o, "\r\n", 2);
     return o.overflow ? 0 : o.len;
 }

@@ -348,15 +348,27 @@ class Config(unittest.TestCase):
             self.assertEqual(c.do("GET", "/kv/d")[2], b"4")
 
 
+def kv_only(plugins_dir):
+    """A plugins directory holding kv.so alone: hello.so's "/" (the seed's
+    catch-all, every method) would answer what kv leaves to the mux's 404
+    and 405."""
+    d = tempfile.mkdtemp(prefix="gort-kv-only-")
+    shutil.copyfile(os.path.join(plugins_dir, "kv.so"),
+                    os.path.join(d, "kv.so"))
+    return d
+
+
 def main():
     global GORTD, PLUGINS_DIR, PORT
     GORTD, PLUGINS_DIR = sys.argv[1], sys.argv[2]
-    d = start_gortd(PLUGINS_DIR)
+    only = kv_only(PLUGINS_DIR)
+    d = start_gortd(only)
     PORT = d.port
     try:
         prog = unittest.main(argv=[sys.argv[0], "-v"], exit=False)
     finally:
         stopped = stop_gortd(d)
+        shutil.rmtree(only, ignore_errors=True)
     res = prog.result
     failed = len(res.failures) + len(res.errors)
     if stopped:

@@ -124,7 +124,7 @@ static void test_all_or_nothing(void **state)
     int rc = plugins_load(ps, mux, "z_conflict.so", NULL, err, sizeof err);
     assert_int_equal(rc, -EEXIST);
     assert_non_null(strstr(err, "z_conflict.so"));
-    assert_non_null(strstr(err, "GET /about"));
+    assert_non_null(strstr(err, "\"/about\""));
     assert_non_null(strstr(err, "plugin hello from"));
     assert_int_equal(mux_count(mux), 2); /* /conflict-first is gone */
 
