@@ -787,6 +787,7 @@ static void cresp_framing(gort_http_cresp *rs, const gort_http_creq *rq,
         rs->done = true;
     } else if (h->chunked) {
         rs->framing = HC_CHUNKED;
+        rs->length = -1;
         http_chunked_init(&rs->dec);
     } else if (h->content_length >= 0) {
         rs->framing = HC_LENGTH;
