@@ -171,14 +171,17 @@ typedef struct gort_http_client gort_http_client;
 typedef struct gort_http_creq gort_http_creq;
 typedef struct gort_http_cresp gort_http_cresp;
 
-/* Zero selects the default of a field (Go's DefaultTransport, plus
- * timeouts Go leaves to the caller); a negative value means none (a bound
- * off, a timeout infinite). Durations are nanoseconds. */
+/* Zero selects a field's default: Go's DefaultTransport, and no timeout
+ * where Go leaves one to the caller. Durations are nanoseconds; a negative
+ * timeout is none. */
 struct gort_http_client_opts {
-    int max_idle_per_host; /* idle connections kept per host:port (2) */
-    int max_idle;          /* idle connections kept in all (100) */
+    int max_idle_per_host; /* idle connections kept per host:port (2);
+                              < 0: none, keep-alive off (Go's
+                              DisableKeepAlives: "Connection: close") */
+    int max_idle;          /* idle connections kept in all (100); < 0: no
+                              bound but the per-host one */
     int64_t idle_timeout;  /* an idle connection is closed after (90 s) */
-    int64_t dial_timeout;  /* lookup and connect (30 s) */
+    int64_t dial_timeout;  /* the name lookup and the connect (30 s) */
     int64_t response_header_timeout; /* from the request's last byte to the
                                         response head's (none) */
     int64_t timeout; /* a whole call: connect, send, the head and reading
@@ -191,7 +194,7 @@ GORT_HTTP_STATIC_ASSERT(sizeof(struct gort_http_client_opts) ==
                         "gort_http_client_opts is ABI: grow into spare");
 
 /* A client; opts may be NULL (every default: Go's zero Client). Copies
- * opts. NULL when out of memory or an option is out of range. */
+ * opts. NULL when out of memory. */
 GORT_API gort_http_client *
 gort_http_client_new(const struct gort_http_client_opts *opts);
 

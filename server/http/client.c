@@ -73,8 +73,7 @@
 
 #define SEC 1000000000LL
 
-/* ---- errors ---------------------------------------------------------------
- */
+/* ---- errors -------------------------------------------------------------- */
 
 static int creq_fail(gort_http_creq *rq, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -102,8 +101,7 @@ static const char *io_text(int err)
     }
 }
 
-/* ---- the client and its pool ----------------------------------------------
- */
+/* ---- the client and its pool --------------------------------------------- */
 
 static int64_t pick(int64_t v, int64_t def)
 {
@@ -180,11 +178,11 @@ static void pool_unlink(gort_http_client *c, struct hc_conn *cn)
     }
 }
 
-/* Under lock: moves the expired idle connections (and, with over > 0, that
- * many of the oldest beyond) onto *dead, to close after the unlock. */
+/* Under lock: moves the expired idle connections, and the oldest beyond
+ * max_idle, onto *dead, to close after the unlock. */
 static void pool_reap(gort_http_client *c, int64_t now, struct hc_conn **dead)
 {
-    while (c->oldest && (c->nidle > c->o.max_idle ||
+    while (c->oldest && ((c->o.max_idle >= 0 && c->nidle > c->o.max_idle) ||
                          (c->o.idle_timeout > 0 &&
                           now - c->oldest->idle_since >= c->o.idle_timeout))) {
         struct hc_conn *cn = c->oldest;
@@ -277,7 +275,7 @@ static void pool_put(gort_http_client *c, struct hc_conn *cn)
     struct hc_conn *dead = NULL;
     bool kept = false;
 
-    if (c->o.max_idle_per_host > 0 && c->o.max_idle > 0) {
+    if (c->o.max_idle_per_host > 0) {
         free(cn->buf); /* an idle connection costs no buffer */
         cn->buf = NULL;
         cn->cap = cn->len = cn->off = 0;
@@ -319,8 +317,7 @@ void gort_http_client_free(gort_http_client *c)
     free(c);
 }
 
-/* ---- requests -------------------------------------------------------------
- */
+/* ---- requests ------------------------------------------------------------ */
 
 static bool is_token(const char *s)
 {
@@ -427,8 +424,10 @@ static int field_add(gort_http_creq *rq, const char *name, const char *value,
         return -EINVAL;
     if (!name || !value || !is_token(name) || !value_ok(value) ||
         field_reserved(name, value))
-        return creq_fail(rq, -EINVAL, "invalid header field \"%.64s\"",
-                         name ? name : "(null)");
+        return rq->err
+                   ? -EINVAL /* keep the URL's message */
+                   : creq_fail(rq, -EINVAL, "invalid header field \"%.64s\"",
+                               name ? name : "(null)");
     if (strcasecmp(name, "connection") == 0) {
         rq->close = true; /* written by the client, once */
         return 0;
@@ -525,8 +524,7 @@ static bool creq_replayable(const gort_http_creq *rq)
     return idem;
 }
 
-/* ---- writing the request --------------------------------------------------
- */
+/* ---- writing the request ------------------------------------------------- */
 
 /* Bodies up to this size go out in the head's write. */
 #define HC_INLINE_BODY 4096
@@ -539,7 +537,7 @@ struct wbuf {
 
 static void wb_put(struct wbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0) /* an empty buffer body may be NULL */
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 512;
@@ -673,8 +671,7 @@ static int send_reader(gort_http_creq *rq, int fd)
     return rc;
 }
 
-/* ---- reading the response -------------------------------------------------
- */
+/* ---- reading the response ------------------------------------------------ */
 
 /* Reads more into the connection's buffer: > 0, 0 at EOF, < 0 an error. */
 static int conn_fill(struct hc_conn *cn, size_t limit)
@@ -800,8 +797,7 @@ static void cresp_framing(gort_http_cresp *rs, const gort_http_creq *rq,
     rs->keep_alive = h->keep_alive && rs->framing != HC_UNTIL_CLOSE;
 }
 
-/* ---- a round trip -----------------------------------------------------------
- */
+/* ---- a round trip -------------------------------------------------------- */
 
 struct call {
     gort_http_client *cl;
@@ -971,8 +967,7 @@ out:
     return rc;
 }
 
-/* ---- the response -----------------------------------------------------------
- */
+/* ---- the response -------------------------------------------------------- */
 
 int gort_http_cresp_status(const gort_http_cresp *rs)
 {
