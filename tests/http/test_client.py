@@ -6,7 +6,7 @@ a Python http.server that counts the connections it accepts and closes and
 can answer chunked, slowly, until close, malformed, or drop a request.
 
 What it proves: keep-alive reuse (one upstream connection for sequential
-calls), the idle bound per host (2), chunked and until-close bodies, a
+calls), the idle bound per host (2), the idle timeout, chunked and until-close bodies, a
 1 MiB body each way, HEAD and 204 without a body, a stale idle connection
 skipped, Go's retry rule (a GET retried once on a new connection, a POST
 not, unless it has an Idempotency-Key), 502 for a refused connection, a
@@ -453,6 +453,17 @@ class ClientTest(unittest.TestCase):
     def test_deadline_during_body(self):
         self.body_failed("/slowbody", "timeout_ms=500&",
                          "upstream body failed: deadline exceeded")
+
+    def test_idle_timeout(self):
+        """An idle connection older than idle_timeout (300 ms for the tight
+        client) is closed, not reused."""
+        st, h, _ = self.get("/hello", opts="client=tight&")
+        self.assertEqual((st, h["x-upstream-reused"]), (200, "0"))
+        time.sleep(0.6)
+        st, h, _ = self.get("/hello", opts="client=tight&")
+        self.assertEqual((st, h["x-upstream-reused"]), (200, "0"))
+        self.up.wait_for(lambda: self.up.closed >= 1, "the expired close")
+        self.assertEqual(self.up.accepted, 2)
 
     def test_localhost_resolved(self):
         st, _, body = fetch("/fetch?url=" + self.up.url("/hello", "localhost"))
