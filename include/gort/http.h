@@ -180,7 +180,9 @@ struct gort_http_client_opts {
                               DisableKeepAlives: "Connection: close") */
     int max_idle;          /* idle connections kept in all (100); < 0: no
                               bound but the per-host one */
-    int64_t idle_timeout;  /* an idle connection is closed after (90 s) */
+    int64_t idle_timeout;  /* an idle connection older than this is not
+                              reused, and is closed at the client's next
+                              call (90 s) */
     int64_t dial_timeout;  /* the name lookup and the connect (30 s) */
     int64_t response_header_timeout; /* from the request's last byte to the
                                         response head's (none) */
