@@ -83,6 +83,8 @@ struct pd_side {
     void *spawn_arg;
     bool ready;       /* readiness seen while nobody waited */
     bool drained;     /* read side: the last read was short (stream) */
+    bool hup;         /* read side: an event said the peer shut down
+                         (written under lock, read racily: relaxed) */
     int wake;         /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
     int64_t deadline; /* absolute ns, 0 = none */
     struct gort__timer t;
@@ -274,6 +276,7 @@ int gort_fd_open(int fd)
     atomic_store_explicit(&pd->use, 0, memory_order_relaxed);
     pd->stream = stream;
     pd->r.drained = false;
+    __atomic_store_n(&pd->r.hup, false, __ATOMIC_RELAXED);
     pd->r.ready = pd->w.ready = false;
     __atomic_store_n(&pd->r.deadline, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&pd->w.deadline, 0, __ATOMIC_RELAXED);
@@ -431,10 +434,13 @@ static int expired(const struct pd *pd, bool read)
  * wake a waiter): unless that latch is set, the next read would only say
  * EAGAIN. Skip that syscall and wait straight away; an echo server saves
  * one of its three syscalls per message. Only the reading goroutine touches
- * `drained`. */
+ * `drained`. Not once the peer has shut down: data and end of file can
+ * come in one edge, and then the short read leaves the end of file with no
+ * edge to come (a response read until close hung on it). */
 static bool skip_read(struct pd *pd)
 {
-    return pd && pd->stream && pd->r.drained && gort__getg();
+    return pd && pd->stream && pd->r.drained &&
+           !__atomic_load_n(&pd->r.hup, __ATOMIC_RELAXED) && gort__getg();
 }
 
 static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
@@ -735,6 +741,8 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
             gort__lock_release(&pd->lock);
             continue;
         }
+        if (ev[i].modes & GORT__NP_HUP)
+            __atomic_store_n(&pd->r.hup, true, __ATOMIC_RELAXED);
         if (ev[i].modes & GORT__NP_READ) {
             sp = take_callback(pd, &cb);
             rg = sp ? NULL : take_waiter(&pd->r, 0);

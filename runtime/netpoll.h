@@ -14,10 +14,12 @@
 
 #define GORT__NP_READ 1u
 #define GORT__NP_WRITE 2u
+#define GORT__NP_HUP 4u /* the peer shut down its side, or an error */
 
 struct gort__np_event {
     uint64_t key;   /* what was passed to np_add */
-    uint32_t modes; /* GORT__NP_READ | GORT__NP_WRITE (errors wake both) */
+    uint32_t modes; /* GORT__NP_READ | GORT__NP_WRITE (errors wake both),
+                       | GORT__NP_HUP */
 };
 
 /* Creates the poller (and its wake-up channel). 0 or negative errno. */

@@ -75,6 +75,8 @@ static uint32_t modes_of(uint32_t events)
         m |= GORT__NP_READ;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         m |= GORT__NP_WRITE;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        m |= GORT__NP_HUP;
     return m;
 }
 

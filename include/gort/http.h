@@ -1,6 +1,9 @@
 /* http.h — the handler API of gortd's HTTP/1.1 front end (net/http's
  * Handler, ResponseWriter and Request, in C).
  *
+ * The "client" section at the end is net/http's Client: what a plugin
+ * uses to call other services.
+ *
  * A handler runs on the connection's goroutine and may use the whole
  * runtime: sleep, channels, netpoll I/O. The request and the response
  * writer are valid only until the handler returns; strings are
@@ -18,6 +21,12 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#ifdef __cplusplus
+#define GORT_HTTP_STATIC_ASSERT static_assert
+#else
+#define GORT_HTTP_STATIC_ASSERT _Static_assert
 #endif
 
 typedef struct gort_http_request gort_http_request;
@@ -111,6 +120,186 @@ GORT_API void gort_http_error(gort_http_response *w, const char *msg,
 
 /* Reason phrase for a status ("Not Found"), "" when unknown. */
 GORT_API const char *gort_http_status_text(int status);
+
+/* ---- client -------------------------------------------------------------
+ *
+ * net/http's Client, in C: calls from a handler (or any goroutine) to other
+ * HTTP/1.1 services. The client side has its own types, c for client:
+ * gort_http_creq is the request a plugin builds and sends, gort_http_cresp
+ * the response it reads (gort_http_request and gort_http_response above
+ * are the server's).
+ *
+ *     static gort_http_client *cl;          // init: cl = ..._new(NULL)
+ *
+ *     gort_http_creq *rq = gort_http_creq_new("GET", "http://10.0.0.7/x");
+ *     gort_http_creq_set_deadline(rq, gort_nanotime() + 2000000000LL);
+ *     gort_http_cresp *rs;
+ *     if (gort_http_do(cl, rq, &rs) < 0) {
+ *         gort_http_error(w, gort_http_creq_error(rq), 502);
+ *     } else {
+ *         char buf[4096];
+ *         ssize_t n;
+ *         while ((n = gort_http_cresp_read(rs, buf, sizeof buf)) > 0)
+ *             gort_http_write(w, buf, (size_t)n);
+ *         gort_http_cresp_close(rs);
+ *     }
+ *     gort_http_creq_free(rq);
+ *
+ * Connections. The client keeps, per host:port, the connections a response
+ * left reusable (the body read to its end, no "Connection: close"), and
+ * takes the most recent one for the next request. A reused connection the
+ * server closed meanwhile is noticed before it is used, and a request that
+ * still fails on one before any byte of a response came back is sent once
+ * more on a new connection when that is safe: GET, HEAD, OPTIONS or TRACE
+ * (or an Idempotency-Key field), with no body or a buffer body (Go's rule).
+ *
+ * Blocking. Name lookups run on a blocking call, I/O parks the goroutine:
+ * a slow upstream holds a goroutine, never a thread. Every function may be
+ * called from any goroutine; one client serves many goroutines at once; a
+ * request and its response belong to one goroutine at a time.
+ *
+ * Errors are negative errno values, with the reason in words from
+ * gort_http_creq_error:
+ *   -EINVAL           a malformed URL, method, header or option
+ *   -EPROTONOSUPPORT  a scheme other than http (https until gort has TLS)
+ *   -ENXIO            no such host (-EHOSTUNREACH: the resolver failed)
+ *   -ECONNREFUSED, -ECONNRESET, -ENETUNREACH, ...  the network said so
+ *   -ETIMEDOUT        a deadline or a timeout passed
+ *   -EBADMSG          the server's response is malformed (or -EMSGSIZE:
+ *                     its head is too large; -EPROTO: a 101 or a transfer
+ *                     coding other than chunked)
+ *   -ENOMEM
+ *
+ * Ownership. The client owns its pool: gort_http_client_free closes every
+ * idle connection. A plugin frees its clients in fini, after which no
+ * handler of it runs (a client must not be freed while a response from it
+ * is still open). */
+
+typedef struct gort_http_client gort_http_client;
+typedef struct gort_http_creq gort_http_creq;
+typedef struct gort_http_cresp gort_http_cresp;
+
+/* Zero selects a field's default: Go's DefaultTransport, and no timeout
+ * where Go leaves one to the caller. Durations are nanoseconds; a negative
+ * timeout is none. */
+struct gort_http_client_opts {
+    int max_idle_per_host; /* idle connections kept per host:port (2);
+                              < 0: none, keep-alive off (Go's
+                              DisableKeepAlives: "Connection: close") */
+    int max_idle;          /* idle connections kept in all (100); < 0: no
+                              bound but the per-host one */
+    int64_t idle_timeout;  /* an idle connection older than this is not
+                              reused, and is closed at the client's next
+                              call (90 s) */
+    int64_t dial_timeout;  /* the name lookup and the connect (30 s) */
+    int64_t response_header_timeout; /* from the request's last byte to the
+                                        response head's (none) */
+    int64_t timeout; /* a whole call: connect, send, the head and reading
+                        the body to its end, as Go's Client.Timeout (none) */
+    void *spare[8];  /* zero: room to grow without breaking plugins */
+};
+GORT_HTTP_STATIC_ASSERT(sizeof(struct gort_http_client_opts) ==
+                            2 * sizeof(int) + 4 * sizeof(int64_t) +
+                                8 * sizeof(void *),
+                        "gort_http_client_opts is ABI: grow into spare");
+
+/* A client; opts may be NULL (every default: Go's zero Client). Copies
+ * opts. NULL when out of memory. */
+GORT_API gort_http_client *
+gort_http_client_new(const struct gort_http_client_opts *opts);
+
+/* Closes the idle connections and frees the client. No response of it may
+ * still be open. NULL is fine. */
+GORT_API void gort_http_client_free(gort_http_client *c);
+
+/* Go's CloseIdleConnections: closes the idle connections now. */
+GORT_API void gort_http_client_close_idle(gort_http_client *c);
+
+/* A request for method ("GET", any token) and url
+ * ("http://host[:port][/path][?query]"; a fragment is dropped). Never
+ * fails but for memory (NULL; gort_http_do then returns -ENOMEM): a bad
+ * method or URL is remembered and returned by gort_http_do, with
+ * gort_http_creq_error saying what was wrong, so one check covers the
+ * whole request. The request sends Host (from the URL), User-Agent
+ * ("gort-http-client/1.1") and its framing fields itself. */
+GORT_API gort_http_creq *gort_http_creq_new(const char *method,
+                                            const char *url);
+GORT_API void gort_http_creq_free(gort_http_creq *rq);
+
+/* Header fields, sent in the order set. Host and User-Agent replace the
+ * client's. Content-Length, Transfer-Encoding and Connection other than
+ * "close" are the client's own: -EINVAL, as for a name that is not a token
+ * or a value with CR, LF or NUL. "Connection: close" makes the connection
+ * close after the response (Go's Request.Close). 0 or -ENOMEM. */
+GORT_API int gort_http_creq_set_header(gort_http_creq *rq, const char *name,
+                                       const char *value);
+GORT_API int gort_http_creq_add_header(gort_http_creq *rq, const char *name,
+                                       const char *value);
+
+/* A body from a buffer, sent with Content-Length. Not copied: buf must
+ * stay valid until gort_http_do returns (it may be sent twice, see the
+ * retry rule above). */
+GORT_API int gort_http_creq_set_body(gort_http_creq *rq, const void *buf,
+                                     size_t n);
+
+/* A body from a reader, called until it returns 0 (the end) or < 0 (an
+ * error that aborts the call with that code): read(arg, buf, n) fills at
+ * most n bytes of buf and returns how many. length >= 0 is sent as
+ * Content-Length (the reader must give exactly that many bytes); -1 sends
+ * the body chunked. A request with a reader is never retried. */
+typedef ssize_t (*gort_http_body_reader)(void *arg, void *buf, size_t n);
+GORT_API int gort_http_creq_set_body_reader(gort_http_creq *rq,
+                                            gort_http_body_reader read,
+                                            void *arg, int64_t length);
+
+/* The request's deadline, an absolute gort_nanotime() (0: none): connect,
+ * send, wait and read the body, all by then. With the client's timeouts,
+ * the earliest wins. This is where a context will come in: a later
+ * gort_http_creq_set_context(rq, ctx) will bound the request the same
+ * way, its cancellation and deadline joining this one. */
+GORT_API int gort_http_creq_set_deadline(gort_http_creq *rq,
+                                         int64_t deadline_ns);
+
+/* Why the last gort_http_do (or the URL, or a setter) failed, in words:
+ * "dial tcp 127.0.0.1:9: connection refused"; "" when nothing failed. Valid
+ * until the request is used again or freed. */
+GORT_API const char *gort_http_creq_error(const gort_http_creq *rq);
+
+/* Client.Do: sends rq and reads the response head. 0 with *out set (the
+ * caller reads the body, then gort_http_cresp_close), or a negative error
+ * (see above) and *out NULL. A status like 404 or 500 is a response, not
+ * an error. Interim responses (1xx) are skipped; a redirect is returned as
+ * it is (no redirect is followed). rq may be sent again afterwards. */
+GORT_API int gort_http_do(gort_http_client *c, gort_http_creq *rq,
+                          gort_http_cresp **out);
+
+GORT_API int gort_http_cresp_status(const gort_http_cresp *rs);
+/* "HTTP/1.1" or "HTTP/1.0" */
+GORT_API const char *gort_http_cresp_proto(const gort_http_cresp *rs);
+/* The reason phrase as sent ("OK"); may be "". */
+GORT_API const char *gort_http_cresp_reason(const gort_http_cresp *rs);
+/* First value of header name (case-insensitive), or NULL. */
+GORT_API const char *gort_http_cresp_header(const gort_http_cresp *rs,
+                                            const char *name);
+/* Header i (0-based) in arrival order; NULL past the end. */
+GORT_API const char *gort_http_cresp_header_at(const gort_http_cresp *rs,
+                                               size_t i, const char **value);
+/* Content-Length of the body, -1 when unknown (chunked, until close). 0 for
+ * a response that has no body (HEAD, 1xx, 204, 304). */
+GORT_API int64_t gort_http_cresp_content_length(const gort_http_cresp *rs);
+/* 1 when the response came on a connection that served an earlier one
+ * (httptrace's GotConnInfo.Reused), else 0. */
+GORT_API int gort_http_cresp_reused(const gort_http_cresp *rs);
+
+/* Reads the body as it arrives (Content-Length, chunked decoded, or until
+ * the server closes): > 0 bytes, 0 at the end, < 0 an error (-ETIMEDOUT,
+ * -ECONNRESET cut short, -EBADMSG bad chunked framing). */
+GORT_API ssize_t gort_http_cresp_read(gort_http_cresp *rs, void *buf, size_t n);
+
+/* Body.Close: frees the response. Its connection goes back to the client's
+ * pool when the body was read to its end and the response allowed
+ * keep-alive; otherwise it is closed. NULL is fine. */
+GORT_API void gort_http_cresp_close(gort_http_cresp *rs);
 
 #ifdef __cplusplus
 }

@@ -71,6 +71,24 @@ GORT_API int gort_set_deadline(int fd, int mode, int64_t deadline_ns);
  * registered or closed. */
 GORT_API int gort_fd_on_readable(int fd, gort_fn fn, void *arg);
 
+/* ---- dialing ------------------------------------------------------------ */
+
+/* Go's net.DialTimeout("tcp", host:port): resolves host (a name, through
+ * getaddrinfo on a goroutine inside gort_blocking, so a slow resolver never
+ * holds a P; or an IPv4/IPv6 literal, without I/O), then connects to each
+ * address in turn until one answers, each with a share of the time left
+ * (Go's dialSerial). port is a number or a service name ("http").
+ * deadline_ns is an absolute gort_nanotime() (0: none) and bounds the
+ * lookup too. Returns a connected, registered, TCP_NODELAY descriptor (the
+ * caller owns it: gort_close), or:
+ *   -ENXIO         no such host
+ *   -EHOSTUNREACH  the resolver failed (EAI_AGAIN, EAI_FAIL)
+ *   -ETIMEDOUT     the deadline passed
+ *   -ECONNREFUSED, -ENETUNREACH, ...  the first address's connect error
+ *   -EINVAL        empty host or port, or an unknown service name */
+GORT_API int gort_dial_tcp(const char *host, const char *port,
+                           int64_t deadline_ns);
+
 /* ---- blocking calls ----------------------------------------------------- */
 
 /* Around a call that may block the thread (Go's entersyscall/exitsyscall):

@@ -435,7 +435,8 @@ static size_t find_head_end(const char *buf, size_t lim, size_t from,
 /* What the field lines say about the message, gathered while they are split
  * and judged once the head is complete. */
 struct framing {
-    int hosts; /* Host field lines */
+    int response; /* a response head: Host and Expect mean nothing */
+    int hosts;    /* Host field lines */
     struct http_str host;
     int has_cl;
     int64_t cl;
@@ -582,7 +583,7 @@ static int apply_field(const struct gort_http_header *h, struct framing *f)
 {
     switch (h->name.len) {
     case 4:
-        if (!eq_nocase(h->name, "host"))
+        if (f->response || !eq_nocase(h->name, "host"))
             return 0;
         f->hosts++;
         f->host = h->value;
@@ -608,11 +609,13 @@ static int apply_field(const struct gort_http_header *h, struct framing *f)
     }
 }
 
-/* Splits buf[p..end) into field lines; end is just past the empty line. */
+/* Splits buf[p..end) into field lines; end is just past the empty line.
+ * Request and response heads share it (and their field arrays). */
 static int parse_fields(const char *p, const char *end,
-                        struct http_req_head *out, struct framing *f)
+                        struct gort_http_header *headers, size_t *nh,
+                        struct framing *f)
 {
-    out->nheaders = 0;
+    *nh = 0;
     for (;;) {
         const char *lf = memchr(p, '\n', (size_t)(end - p)), *e;
         struct gort_http_header *h;
@@ -623,9 +626,9 @@ static int parse_fields(const char *p, const char *end,
         e = lf > p && lf[-1] == '\r' ? lf - 1 : lf;
         if (e == p)
             return 0;
-        if (out->nheaders == HTTP_MAX_HEADERS)
+        if (*nh == HTTP_MAX_HEADERS)
             return ST_HEAD_LARGE;
-        h = &out->headers[out->nheaders++];
+        h = &headers[(*nh)++];
         if ((r = parse_field_line(p, e, h)) < 0)
             return r;
         if ((r = apply_field(h, f)) < 0)
@@ -695,7 +698,8 @@ static int parse_head(const char *buf, size_t len,
     }
 
     memset(&f, 0, sizeof f);
-    if ((r = parse_fields(buf + line, buf + end, out, &f)) < 0)
+    if ((r = parse_fields(buf + line, buf + end, out->headers, &out->nheaders,
+                          &f)) < 0)
         return r;
     if ((r = judge(&f, out)) < 0)
         return r;
@@ -742,6 +746,131 @@ const char *http_head_get(const struct http_req_head *head, const char *name,
         return head->headers[i].value.ptr;
     }
     return NULL;
+}
+
+/* ---- response heads (§4, §6.3; the client's side) ---------------------------
+ *
+ * The same field-line rules as a request head (obs-fold, whitespace before
+ * a colon, CTLs: malformed), the same Content-Length rules (1*DIGIT, equal
+ * repeats only), the same Transfer-Encoding verdicts. What differs:
+ *   - status-line = HTTP-version SP 3DIGIT SP reason-phrase. A missing
+ *     reason (with or without its SP) is accepted, as Go does: §4 tells a
+ *     client to ignore the reason anyway. A code outside 100..599 is
+ *     malformed (RFC 9110 §15);
+ *   - Transfer-Encoding with Content-Length: chunked wins (§6.3 item 3),
+ *     and the connection is not reused (keep_alive 0): a framing that
+ *     disagreed once is not trusted for a next response. A well-formed
+ *     Transfer-Encoding in an HTTP/1.0 response is faulty framing (§6.1):
+ *     malformed;
+ *   - nothing is skipped before the status line, and bytes that cannot
+ *     begin "HTTP/" fail at once: a peer that is not an HTTP server is
+ *     known from its first bytes, not after max_head of them.
+ * Whether the response has a body at all depends on the request (HEAD)
+ * and the status (1xx, 204, 304): the caller decides (§6.3 items 1-2). */
+
+/* "HTTP/" DIGIT "." DIGIT SP, as far as p[0..n) goes: its length (9), 0
+ * when more is needed, or a status as soon as a byte is wrong. */
+static int status_version(const char *p, size_t n, struct http_resp_head *out)
+{
+    static const char shape[] = "HTTP/1.0 "; /* digits checked by class */
+
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        if (i == n)
+            return 0;
+        if (i == 5 || i == 7) {
+            if (!is_digit((unsigned char)p[i]))
+                return ST_BAD;
+            if (i == 5 && p[i] != '1')
+                return ST_BAD_VERSION;
+        } else if (p[i] != shape[i]) {
+            return ST_BAD;
+        }
+    }
+    out->version_minor = p[7] - '0';
+    return 9;
+}
+
+/* The whole status line p[0..e), its line end excluded. */
+static int parse_status_line(const char *p, const char *e,
+                             struct http_resp_head *out)
+{
+    size_t n = (size_t)(e - p);
+    int r = status_version(p, n, out), code = 0;
+
+    if (r <= 0)
+        return r < 0 ? r : ST_BAD; /* the line ended inside the version */
+    if (n < 12)
+        return ST_BAD;
+    for (int i = 9; i < 12; i++) {
+        if (!is_digit((unsigned char)p[i]))
+            return ST_BAD;
+        code = code * 10 + (p[i] - '0');
+    }
+    if (code < 100 || code > 599 || (n > 12 && p[12] != ' '))
+        return ST_BAD;
+    out->status = code;
+    out->reason = n > 13 ? slice(p + 13, n - 13) : slice(p + n, 0);
+    if (!all_value_chars(out->reason.ptr, out->reason.len))
+        return ST_BAD;
+    return 0;
+}
+
+static int judge_response(const struct framing *f, struct http_resp_head *out)
+{
+    int http11 = out->version_minor >= 1;
+
+    if (f->has_te && !http11)
+        return ST_BAD;
+    if (f->te_status)
+        return f->te_status;
+    out->chunked = f->has_te;
+    out->content_length = f->has_cl && !f->has_te ? f->cl : -1;
+    if (http11)
+        out->keep_alive = !f->conn_close;
+    else
+        out->keep_alive = f->conn_keep_alive && !f->conn_close;
+    if (f->has_te && f->has_cl)
+        out->keep_alive = 0;
+    return 0;
+}
+
+int http_parse_response(const char *buf, size_t len, size_t max_head,
+                        struct http_resp_head *out, size_t *scanned)
+{
+    struct limits l = limits_of(NULL);
+    struct framing f;
+    const char *lf;
+    size_t window, end, next = 0, from = 0;
+    int r;
+
+    if (max_head && max_head < l.head)
+        l.head = max_head;
+    window = len < l.head ? len : l.head;
+    r = status_version(buf, window, out);
+    if (r <= 0)
+        return r < 0 ? r : incomplete(len, &l);
+    if (scanned && *scanned <= window)
+        from = *scanned;
+    end = find_head_end(buf, window, from, &next);
+    if (end == 0) {
+        if (scanned)
+            *scanned = next;
+        return incomplete(len, &l);
+    }
+    if (scanned)
+        *scanned = 0;
+    lf = memchr(buf, '\n', end);
+    r = parse_status_line(buf, lf > buf && lf[-1] == '\r' ? lf - 1 : lf, out);
+    if (r < 0)
+        return r;
+    memset(&f, 0, sizeof f);
+    f.response = 1;
+    r = parse_fields(lf + 1, buf + end, out->headers, &out->nheaders, &f);
+    if (r < 0)
+        return r;
+    if ((r = judge_response(&f, out)) < 0)
+        return r;
+    return (int)end;
 }
 
 /* ---- chunked bodies (§7.1) --------------------------------------------------

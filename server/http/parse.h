@@ -1,6 +1,7 @@
-/* http/parse.h — the HTTP/1.1 request-head parser and chunked-body decoder
- * (RFC 9110, RFC 9112). Zero-copy: every string is a slice of the caller's
- * buffer. No allocation, no global state; safe to call from any goroutine.
+/* http/parse.h — the HTTP/1.1 request-head and response-head parsers and
+ * the chunked-body decoder (RFC 9110, RFC 9112). Zero-copy: every string is a
+ * slice of the caller's buffer. No allocation, no global state; safe to call
+ * from any goroutine.
  *
  * Errors are negative HTTP status codes (-400, -413, -414, -431, -501, -505):
  * the server answers with the status and closes the connection.
@@ -97,7 +98,33 @@ int http_parse_request_resume(const char *buf, size_t len,
 const char *http_head_get(const struct http_req_head *head, const char *name,
                           size_t *len);
 
-/* ---- chunked request bodies (RFC 9112 §7.1) ----------------------------- */
+/* ---- response heads (the HTTP client) ----------------------------------- */
+
+/* Filled by http_parse_response; meaningful only after it returned > 0. */
+struct http_resp_head {
+    int version_minor;       /* HTTP/1.x: x */
+    int status;              /* 100..599 */
+    struct http_str reason;  /* may be empty */
+    int64_t content_length;  /* -1: none (or overridden by chunked) */
+    unsigned chunked : 1;    /* Transfer-Encoding: chunked */
+    unsigned keep_alive : 1; /* the connection may carry another request */
+    size_t nheaders;
+    struct gort_http_header headers[HTTP_MAX_HEADERS]; /* in order */
+};
+
+/* Parses the response head at the start of buf[0..len): the status line,
+ * the field lines, the empty line. Returns its length (> 0), 0 when more
+ * bytes are needed, or a status: -400 malformed (status line, a field,
+ * framing), -431 over max_head (0: HTTP_DEFAULT_MAX_HEADER_BYTES) or more
+ * than HTTP_MAX_HEADERS fields, -501 a transfer coding other than chunked,
+ * -505 not HTTP/1.x. Bytes that cannot start "HTTP/1.x " fail at once.
+ * scanned works as in http_parse_request_resume (may be NULL). Framing
+ * rules are in parse.c ("response heads"); whether there is a body at all
+ * (HEAD, 1xx, 204, 304) is the caller's to decide. */
+int http_parse_response(const char *buf, size_t len, size_t max_head,
+                        struct http_resp_head *out, size_t *scanned);
+
+/* ---- chunked bodies (RFC 9112 §7.1): requests and responses ------------ */
 
 /* Decoder state. http_chunked_init sets the limits to their defaults;
  * the caller may change them before the first decode call. Other fields

@@ -356,6 +356,58 @@ static void test_read_parks_p2(void **state)
     RT_RUN_GUARDED(read_parks_main, (void *)(intptr_t)2, 60);
 }
 
+/* ---- data and end of file in one readiness edge ---------------------------
+ *
+ * The peer writes and shuts down before the poller looks: one edge says
+ * both. The woken reader's read takes the data and comes back short; the
+ * end of file is already there and no new edge will announce it, so the
+ * next read must ask the kernel rather than wait (it used to wait forever:
+ * an HTTP response read until close hung). */
+
+static struct {
+    int sv[2];
+    char buf[4096];
+    _Atomic ssize_t got, eof;
+    gort_waitgroup wg;
+} he;
+
+static void he_reader(void *arg)
+{
+    (void)arg;
+    atomic_store(&he.got, gort_read(he.sv[0], he.buf, sizeof he.buf));
+    gort_set_deadline(he.sv[0], GORT_IO_READ, gort_nanotime() + 2000000000LL);
+    atomic_store(&he.eof, gort_read(he.sv[0], he.buf, sizeof he.buf));
+    gort_wg_done(&he.wg);
+}
+
+static void hup_edge_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 20; round++) {
+        memset(&he, 0, sizeof he);
+        atomic_store(&he.got, NOT_YET);
+        atomic_store(&he.eof, NOT_YET);
+        pair_open(he.sv);
+        gort_wg_add(&he.wg, 1);
+        int64_t id = gort_go(he_reader, NULL);
+        rt_wait_state(id, "IO wait");
+        static const char msg[] = "last words";
+        RT_CHECK_INT(write(he.sv[1], msg, sizeof msg), ==, sizeof msg);
+        RT_CHECK_INT(shutdown(he.sv[1], SHUT_WR), ==, 0);
+        gort_wg_wait(&he.wg);
+        RT_CHECK_INT(atomic_load(&he.got), ==, sizeof msg);
+        RT_CHECK_INT(atomic_load(&he.eof), ==, 0);
+        RT_CHECK_INT(gort_close(he.sv[0]), ==, 0);
+        RT_CHECK_INT(gort_close(he.sv[1]), ==, 0);
+    }
+}
+
+static void test_hup_with_data(void **state)
+{
+    (void)state;
+    RT_RUN_GUARDED(hup_edge_main, NULL, 120);
+}
+
 /* ---- a large write parks until the peer drains it ------------------------ */
 
 #define BIG_WRITE (8u << 20)
@@ -1356,6 +1408,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_thread_io), /* before the runtime starts */
         cmocka_unit_test(test_read_parks_p1),
         cmocka_unit_test(test_read_parks_p2),
+        cmocka_unit_test(test_hup_with_data),
         cmocka_unit_test(test_large_write),
         cmocka_unit_test(test_deadline_read),
         cmocka_unit_test(test_deadline_write),

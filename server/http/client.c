@@ -1,0 +1,1113 @@
+/* http/client.c — net/http's Client and Transport for plugins: requests to
+ * other HTTP/1.1 services over a per-host keep-alive pool.
+ *
+ * A call. gort_http_do takes a connection (an idle one of the pool, else a
+ * new one from gort_dial_tcp), writes the head (and a small buffer body)
+ * in one write, streams a larger or a reader body (chunked when its length
+ * is unknown), then reads the response head with http_parse_response and
+ * hands the connection to the response. gort_http_cresp_read streams the
+ * body out of the connection (Content-Length, chunked through parse.c's
+ * decoder, or until the server closes). gort_http_cresp_close gives the
+ * connection back to the pool when the body was read to its end and both
+ * sides allowed keep-alive, and closes it otherwise: a connection with
+ * unread bytes in it cannot carry the next response.
+ *
+ * Threading. Every byte moves through libgort's netpoll calls (gort_read,
+ * gort_write, gort_connect) under gort_set_deadline, so a waiting call
+ * parks its goroutine, never a thread; name lookups run inside
+ * gort_blocking (runtime/dial.c). One client serves any number of
+ * goroutines: the pool is the only shared state, under a pthread mutex
+ * that is never held across a park or a syscall (a close happens after the
+ * unlock), so it is safe from any thread and costs no goroutine switch.
+ * A connection belongs to one goroutine at a time (the one whose request
+ * or response holds it) or to the pool.
+ *
+ * The pool, after Go's Transport: per host:port a stack of idle
+ * connections, newest on top (the most recent is the likeliest still open
+ * at the server, and it lets the older ones time out), plus one list of
+ * every idle connection, oldest first, that enforces max_idle (the oldest
+ * goes) and idle_timeout (expired ones are closed whenever the pool is
+ * touched). A connection over max_idle_per_host is closed instead of kept.
+ *
+ * Stale connections. A server may close an idle connection at any time
+ * (its own idle timeout). Go notices at once: a goroutine per connection
+ * reads it. Here no goroutine watches an idle connection: a callback on
+ * its descriptor (gort_fd_on_readable) would count as a goroutine of the
+ * plugin that made the call, so unloading the plugin would wait up to
+ * idle_timeout for it, and libgort has no way to withdraw one when the
+ * connection is taken for a request. So the check is made when the
+ * connection is taken: an idle connection is silent, and one that is
+ * readable (EOF, a reset, or bytes nobody asked for) is closed and the next
+ * one tried (recv MSG_PEEK | MSG_DONTWAIT: no wait, nothing consumed). The
+ * cost: a connection the server dropped keeps its descriptor until the
+ * pool is next touched or the client is freed; max_idle bounds that.
+ *
+ * The retry rule, Go's: the server can still close a connection between
+ * that check and the request's arrival. A request on a reused connection
+ * that fails before any byte of a response arrived (a write error, or
+ * EOF/reset while waiting for the status line; never a timeout) is sent
+ * once more, on a new connection, when sending it twice is harmless: a
+ * GET, HEAD, OPTIONS or TRACE, or a request with an Idempotency-Key or
+ * X-Idempotency-Key field, whose body is absent or a buffer (a reader's
+ * bytes are gone). A fresh connection is never retried: its failure is the
+ * server's answer.
+ *
+ * Timeouts, as Go's: dial_timeout bounds the lookup and the connect;
+ * response_header_timeout runs from the request's last byte to the
+ * response head's end; timeout (Client.Timeout) and the request's own
+ * deadline bound the whole call, body reads included. The earliest one
+ * applicable is the descriptor's deadline at each step; any of them gives
+ * -ETIMEDOUT.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "gort/net.h"
+#include "http/client.h"
+
+#define SEC 1000000000LL
+
+/* ---- errors -------------------------------------------------------------- */
+
+static int creq_fail(gort_http_creq *rq, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records why the request failed; returns err. */
+static int creq_fail(gort_http_creq *rq, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rq->errmsg, sizeof rq->errmsg, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* Go's words for an I/O error, where they differ from strerror's. */
+static const char *io_text(int err)
+{
+    switch (err) {
+    case -ETIMEDOUT:
+        return "i/o timeout";
+    case 0:
+        return "EOF";
+    default:
+        return gort_strerror(err);
+    }
+}
+
+/* ---- the client and its pool --------------------------------------------- */
+
+static int64_t pick(int64_t v, int64_t def)
+{
+    return v == 0 ? def : v < 0 ? -1 : v;
+}
+
+gort_http_client *gort_http_client_new(const struct gort_http_client_opts *o)
+{
+    struct gort_http_client_opts z = {0};
+    gort_http_client *c;
+
+    if (!o)
+        o = &z;
+    if ((c = calloc(1, sizeof *c)) == NULL)
+        return NULL;
+    c->o.max_idle_per_host = (int)pick(o->max_idle_per_host, 2);
+    c->o.max_idle = (int)pick(o->max_idle, 100);
+    c->o.idle_timeout = pick(o->idle_timeout, 90 * SEC);
+    c->o.dial_timeout = pick(o->dial_timeout, 30 * SEC);
+    c->o.response_header_timeout = pick(o->response_header_timeout, -1);
+    c->o.timeout = pick(o->timeout, -1);
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void conn_close(struct hc_conn *cn)
+{
+    if (!cn)
+        return;
+    gort_close(cn->fd);
+    free(cn->buf);
+    free(cn->key);
+    free(cn);
+}
+
+static void close_list(struct hc_conn *list)
+{
+    while (list) {
+        struct hc_conn *next = list->lnext;
+        conn_close(list);
+        list = next;
+    }
+}
+
+/* Under lock: takes cn out of its host's stack and the client's list; the
+ * host entry goes when it has no connection left. */
+static void pool_unlink(gort_http_client *c, struct hc_conn *cn)
+{
+    struct hc_host *h = cn->host;
+
+    if (cn->hprev)
+        cn->hprev->hnext = cn->hnext;
+    else
+        h->top = cn->hnext;
+    if (cn->hnext)
+        cn->hnext->hprev = cn->hprev;
+    if (cn->lprev)
+        cn->lprev->lnext = cn->lnext;
+    else
+        c->oldest = cn->lnext;
+    if (cn->lnext)
+        cn->lnext->lprev = cn->lprev;
+    else
+        c->newest = cn->lprev;
+    cn->hprev = cn->hnext = cn->lprev = cn->lnext = NULL;
+    cn->host = NULL;
+    c->nidle--;
+    if (--h->nidle == 0) {
+        struct hc_host **pp = &c->hosts;
+        while (*pp != h)
+            pp = &(*pp)->next;
+        *pp = h->next;
+        free(h);
+    }
+}
+
+/* Under lock: moves the expired idle connections, and the oldest beyond
+ * max_idle, onto *dead, to close after the unlock. */
+static void pool_reap(gort_http_client *c, int64_t now, struct hc_conn **dead)
+{
+    while (c->oldest && ((c->o.max_idle >= 0 && c->nidle > c->o.max_idle) ||
+                         (c->o.idle_timeout > 0 &&
+                          now - c->oldest->idle_since >= c->o.idle_timeout))) {
+        struct hc_conn *cn = c->oldest;
+        pool_unlink(c, cn);
+        cn->lnext = *dead;
+        *dead = cn;
+    }
+}
+
+static struct hc_host *host_find(gort_http_client *c, const char *key)
+{
+    for (struct hc_host *h = c->hosts; h; h = h->next)
+        if (strcmp(h->key, key) == 0)
+            return h;
+    return NULL;
+}
+
+/* Under lock: the newest idle connection to key, taken out of the pool. */
+static struct hc_conn *pool_take(gort_http_client *c, const char *key)
+{
+    struct hc_host *h = host_find(c, key);
+    struct hc_conn *cn = h ? h->top : NULL;
+
+    if (cn)
+        pool_unlink(c, cn);
+    return cn;
+}
+
+/* A silent connection is usable; one with something to read (EOF, a
+ * reset, stray bytes) was closed or broken by the server while idle. */
+static bool conn_stale(const struct hc_conn *cn)
+{
+    char b;
+    ssize_t n = recv(cn->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/* An idle connection to key that still looks open, or NULL. */
+static struct hc_conn *pool_get(gort_http_client *c, const char *key)
+{
+    for (;;) {
+        struct hc_conn *dead = NULL, *cn;
+        pthread_mutex_lock(&c->lock);
+        pool_reap(c, gort_nanotime(), &dead);
+        cn = pool_take(c, key);
+        pthread_mutex_unlock(&c->lock);
+        close_list(dead);
+        if (!cn || !conn_stale(cn))
+            return cn;
+        conn_close(cn);
+    }
+}
+
+/* Under lock: pushes cn on key's stack. false when the host has its
+ * max_idle_per_host already (Go's errTooManyIdleHost) or out of memory. */
+static bool pool_push(gort_http_client *c, const char *key, struct hc_conn *cn)
+{
+    struct hc_host *h = host_find(c, key);
+
+    if (!h) {
+        size_t n = strlen(key) + 1;
+        if ((h = calloc(1, sizeof *h + n)) == NULL)
+            return false;
+        memcpy(h->key, key, n);
+        h->next = c->hosts;
+        c->hosts = h;
+    }
+    if (h->nidle >= c->o.max_idle_per_host)
+        return false; /* h has connections: it stays */
+    cn->host = h;
+    cn->hnext = h->top;
+    if (h->top)
+        h->top->hprev = cn;
+    h->top = cn;
+    h->nidle++;
+    cn->lprev = c->newest;
+    if (c->newest)
+        c->newest->lnext = cn;
+    else
+        c->oldest = cn;
+    c->newest = cn;
+    c->nidle++;
+    return true;
+}
+
+/* Gives a connection whose response was read to its end back to the pool,
+ * or closes it. */
+static void pool_put(gort_http_client *c, struct hc_conn *cn)
+{
+    struct hc_conn *dead = NULL;
+    bool kept = false;
+
+    if (c->o.max_idle_per_host > 0) {
+        free(cn->buf); /* an idle connection costs no buffer */
+        cn->buf = NULL;
+        cn->cap = cn->len = cn->off = 0;
+        gort_set_deadline(cn->fd, GORT_IO_BOTH, 0);
+        cn->idle_since = gort_nanotime();
+        pthread_mutex_lock(&c->lock);
+        kept = pool_push(c, cn->key, cn);
+        pool_reap(c, cn->idle_since, &dead);
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (!kept)
+        conn_close(cn);
+    close_list(dead);
+}
+
+void gort_http_client_close_idle(gort_http_client *c)
+{
+    struct hc_conn *dead = NULL;
+
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    while (c->oldest) {
+        struct hc_conn *cn = c->oldest;
+        pool_unlink(c, cn);
+        cn->lnext = dead;
+        dead = cn;
+    }
+    pthread_mutex_unlock(&c->lock);
+    close_list(dead);
+}
+
+void gort_http_client_free(gort_http_client *c)
+{
+    if (!c)
+        return;
+    gort_http_client_close_idle(c);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static bool is_token(const char *s)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+            return false;
+    return true;
+}
+
+/* The pool key and the dial strings from the parsed URL. */
+static int creq_target(gort_http_creq *rq)
+{
+    const struct http_url *u = &rq->u;
+    size_t hl = u->host.len;
+
+    snprintf(rq->port, sizeof rq->port, "%u", u->port);
+    rq->dial_host = strndup(u->host.ptr, hl);
+    rq->key = malloc(hl + 1 + sizeof rq->port);
+    if (!rq->dial_host || !rq->key)
+        return -ENOMEM;
+    for (size_t i = 0; i < hl; i++)
+        rq->key[i] = (char)tolower((unsigned char)u->host.ptr[i]);
+    rq->key[hl] = ':';
+    strcpy(rq->key + hl + 1, rq->port);
+    return 0;
+}
+
+gort_http_creq *gort_http_creq_new(const char *method, const char *url)
+{
+    gort_http_creq *rq = calloc(1, sizeof *rq);
+    const char *why = NULL;
+    int rc;
+
+    if (!rq)
+        return NULL;
+    rq->method = strdup(method ? method : "");
+    rq->url = strdup(url ? url : "");
+    if (!rq->method || !rq->url) {
+        gort_http_creq_free(rq);
+        return NULL;
+    }
+    if (!is_token(rq->method)) {
+        rq->err = creq_fail(rq, -EINVAL, "invalid method \"%.64s\"", method);
+    } else if ((rc = http_url_parse(rq->url, &rq->u, &why)) < 0) {
+        rq->err = creq_fail(rq, rc, "parse \"%.96s\": %s", url, why);
+    } else if (creq_target(rq) < 0) {
+        gort_http_creq_free(rq);
+        return NULL;
+    }
+    return rq;
+}
+
+void gort_http_creq_free(gort_http_creq *rq)
+{
+    if (!rq)
+        return;
+    for (size_t i = 0; i < rq->nfields; i++)
+        free(rq->fields[i].name);
+    free(rq->fields);
+    free(rq->method);
+    free(rq->url);
+    free(rq->dial_host);
+    free(rq->key);
+    free(rq);
+}
+
+/* Fields the client writes itself (framing and the connection's fate). */
+static bool field_reserved(const char *name, const char *value)
+{
+    if (strcasecmp(name, "content-length") == 0 ||
+        strcasecmp(name, "transfer-encoding") == 0)
+        return true;
+    return strcasecmp(name, "connection") == 0 &&
+           strcasecmp(value, "close") != 0;
+}
+
+static bool value_ok(const char *v)
+{
+    for (; *v; v++)
+        if (*v == '\r' || *v == '\n')
+            return false;
+    return true;
+}
+
+static void fields_del(gort_http_creq *rq, const char *name)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < rq->nfields; i++) {
+        if (strcasecmp(rq->fields[i].name, name) == 0)
+            free(rq->fields[i].name);
+        else
+            rq->fields[j++] = rq->fields[i];
+    }
+    rq->nfields = j;
+}
+
+static int field_add(gort_http_creq *rq, const char *name, const char *value,
+                     bool replace)
+{
+    if (!rq)
+        return -EINVAL;
+    if (!name || !value || !is_token(name) || !value_ok(value) ||
+        field_reserved(name, value))
+        return rq->err
+                   ? -EINVAL /* keep the URL's message */
+                   : creq_fail(rq, -EINVAL, "invalid header field \"%.64s\"",
+                               name ? name : "(null)");
+    if (strcasecmp(name, "connection") == 0) {
+        rq->close = true; /* written by the client, once */
+        return 0;
+    }
+    if (replace)
+        fields_del(rq, name);
+    if (rq->nfields == rq->capfields) {
+        size_t cap = rq->capfields ? rq->capfields * 2 : 8;
+        struct hc_field *f = realloc(rq->fields, cap * sizeof *f);
+        if (!f)
+            return -ENOMEM;
+        rq->fields = f;
+        rq->capfields = cap;
+    }
+    size_t nl = strlen(name), vl = strlen(value);
+    char *p = malloc(nl + vl + 2);
+    if (!p)
+        return -ENOMEM;
+    memcpy(p, name, nl + 1);
+    memcpy(p + nl + 1, value, vl + 1);
+    rq->fields[rq->nfields].name = p;
+    rq->fields[rq->nfields++].value = p + nl + 1;
+    return 0;
+}
+
+int gort_http_creq_set_header(gort_http_creq *rq, const char *name,
+                              const char *value)
+{
+    return field_add(rq, name, value, true);
+}
+
+int gort_http_creq_add_header(gort_http_creq *rq, const char *name,
+                              const char *value)
+{
+    return field_add(rq, name, value, false);
+}
+
+int gort_http_creq_set_body(gort_http_creq *rq, const void *buf, size_t n)
+{
+    if (!rq || (!buf && n))
+        return -EINVAL;
+    rq->body = HC_BODY_BUF;
+    rq->buf = buf;
+    rq->blen = n;
+    return 0;
+}
+
+int gort_http_creq_set_body_reader(gort_http_creq *rq,
+                                   gort_http_body_reader read, void *arg,
+                                   int64_t length)
+{
+    if (!rq || !read || length < -1)
+        return -EINVAL;
+    rq->body = HC_BODY_READER;
+    rq->reader = read;
+    rq->reader_arg = arg;
+    rq->reader_len = length;
+    return 0;
+}
+
+int gort_http_creq_set_deadline(gort_http_creq *rq, int64_t deadline_ns)
+{
+    if (!rq || deadline_ns < 0)
+        return -EINVAL;
+    rq->deadline = deadline_ns;
+    return 0;
+}
+
+const char *gort_http_creq_error(const gort_http_creq *rq)
+{
+    return rq ? rq->errmsg : "out of memory";
+}
+
+static const struct hc_field *field_get(const gort_http_creq *rq,
+                                        const char *name)
+{
+    for (size_t i = 0; i < rq->nfields; i++)
+        if (strcasecmp(rq->fields[i].name, name) == 0)
+            return &rq->fields[i];
+    return NULL;
+}
+
+/* Go's isReplayable: sending it twice is harmless, and possible. */
+static bool creq_replayable(const gort_http_creq *rq)
+{
+    static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
+    bool idem =
+        field_get(rq, "Idempotency-Key") || field_get(rq, "X-Idempotency-Key");
+
+    if (rq->body == HC_BODY_READER)
+        return false;
+    for (size_t i = 0; i < sizeof safe / sizeof safe[0] && !idem; i++)
+        idem = strcmp(rq->method, safe[i]) == 0;
+    return idem;
+}
+
+/* ---- writing the request ------------------------------------------------- */
+
+/* Bodies up to this size go out in the head's write. */
+#define HC_INLINE_BODY 4096
+
+struct wbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void wb_put(struct wbuf *b, const char *s, size_t n)
+{
+    if (b->oom || n == 0) /* an empty buffer body may be NULL */
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void wb_str(struct wbuf *b, const char *s)
+{
+    wb_put(b, s, strlen(s));
+}
+
+static void wb_field(struct wbuf *b, const char *name, const char *value)
+{
+    wb_str(b, name);
+    wb_put(b, ": ", 2);
+    wb_str(b, value);
+    wb_put(b, "\r\n", 2);
+}
+
+/* Whether the method carries a body by convention: Go sends
+ * "Content-Length: 0" for these even when there is none. */
+static bool method_wants_length(const char *m)
+{
+    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+}
+
+/* The request head, and a small buffer body after it. */
+static int creq_head(const gort_http_creq *rq, bool keep_alive, struct wbuf *b)
+{
+    char num[32];
+
+    wb_str(b, rq->method);
+    wb_put(b, " ", 1);
+    wb_put(b, rq->u.path.ptr, rq->u.path.len);
+    if (rq->u.query.ptr) {
+        wb_put(b, "?", 1);
+        wb_put(b, rq->u.query.ptr, rq->u.query.len);
+    }
+    wb_str(b, " HTTP/1.1\r\n");
+    if (!field_get(rq, "Host")) {
+        wb_str(b, "Host: ");
+        wb_put(b, rq->u.authority.ptr, rq->u.authority.len);
+        wb_put(b, "\r\n", 2);
+    }
+    if (!field_get(rq, "User-Agent"))
+        wb_field(b, "User-Agent", HC_USER_AGENT);
+    for (size_t i = 0; i < rq->nfields; i++)
+        wb_field(b, rq->fields[i].name, rq->fields[i].value);
+    if (rq->body == HC_BODY_BUF ||
+        (rq->body == HC_BODY_READER && rq->reader_len >= 0)) {
+        snprintf(num, sizeof num, "%lld",
+                 rq->body == HC_BODY_BUF ? (long long)rq->blen
+                                         : (long long)rq->reader_len);
+        wb_field(b, "Content-Length", num);
+    } else if (rq->body == HC_BODY_READER) {
+        wb_field(b, "Transfer-Encoding", "chunked");
+    } else if (method_wants_length(rq->method)) {
+        wb_field(b, "Content-Length", "0");
+    }
+    if (!keep_alive)
+        wb_field(b, "Connection", "close");
+    wb_put(b, "\r\n", 2);
+    if (rq->body == HC_BODY_BUF && rq->blen <= HC_INLINE_BODY)
+        wb_put(b, rq->buf, rq->blen);
+    return b->oom ? -ENOMEM : 0;
+}
+
+/* Streams a reader body: Content-Length exactly, or chunk by chunk. Each
+ * chunk is one write (size line, data, CRLF): the room for the size line
+ * is kept in front of the data. */
+static int send_reader(gort_http_creq *rq, int fd)
+{
+    enum { ROOM = 24, DATA = 16384 };
+    char *buf = malloc(ROOM + DATA + 2);
+    bool chunked = rq->reader_len < 0;
+    int64_t sent = 0;
+    int rc = 0;
+
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n = rq->reader(rq->reader_arg, buf + ROOM, DATA);
+        if (n < 0 || n > DATA) {
+            rc = creq_fail(rq, n < 0 ? (int)n : -EINVAL, "body reader: %s",
+                           gort_strerror(n < 0 ? (int)n : -EINVAL));
+            break;
+        }
+        if (n == 0)
+            break;
+        sent += n;
+        if (!chunked && sent > rq->reader_len) {
+            rc = creq_fail(rq, -EINVAL,
+                           "body reader gave more than Content-Length %lld",
+                           (long long)rq->reader_len);
+            break;
+        }
+        char line[ROOM];
+        int ll =
+            chunked ? snprintf(line, sizeof line, "%zx\r\n", (size_t)n) : 0;
+        memcpy(buf + ROOM - ll, line, (size_t)ll);
+        size_t tail = chunked ? 2 : 0;
+        memcpy(buf + ROOM + n, "\r\n", tail);
+        ssize_t w =
+            gort_write(fd, buf + ROOM - ll, (size_t)ll + (size_t)n + tail);
+        if (w < 0) {
+            rc = creq_fail(rq, (int)w, "write body: %s", io_text((int)w));
+            break;
+        }
+    }
+    free(buf);
+    if (rc == 0 && !chunked && sent != rq->reader_len)
+        rc = creq_fail(rq, -EINVAL,
+                       "body reader gave %lld bytes, Content-Length %lld",
+                       (long long)sent, (long long)rq->reader_len);
+    if (rc == 0 && chunked) {
+        ssize_t w = gort_write(fd, "0\r\n\r\n", 5);
+        if (w < 0)
+            rc = creq_fail(rq, (int)w, "write body: %s", io_text((int)w));
+    }
+    return rc;
+}
+
+/* ---- reading the response ------------------------------------------------ */
+
+/* Reads more into the connection's buffer: > 0, 0 at EOF, < 0 an error. */
+static int conn_fill(struct hc_conn *cn, size_t limit)
+{
+    if (cn->off > 0 && cn->off == cn->len)
+        cn->off = cn->len = 0;
+    if (cn->off > 0 && cn->len == cn->cap) {
+        memmove(cn->buf, cn->buf + cn->off, cn->len - cn->off);
+        cn->len -= cn->off;
+        cn->off = 0;
+    }
+    if (!cn->buf || cn->len == cn->cap) {
+        size_t cap = cn->cap ? cn->cap * 2 : HC_READ_CHUNK;
+        if (cap > limit)
+            cap = limit;
+        if (cap <= cn->cap)
+            return -EMSGSIZE;
+        char *nb = realloc(cn->buf, cap);
+        if (!nb)
+            return -ENOMEM;
+        cn->buf = nb;
+        cn->cap = cap;
+    }
+    ssize_t n = gort_read(cn->fd, cn->buf + cn->len, cn->cap - cn->len);
+    if (n > 0)
+        cn->len += (size_t)n;
+    return (int)n;
+}
+
+static int head_error(gort_http_creq *rq, int status)
+{
+    switch (status) {
+    case -431:
+        return creq_fail(rq, -EMSGSIZE, "server response head too large");
+    case -501:
+        return creq_fail(rq, -EPROTO, "unsupported transfer coding");
+    case -505:
+        return creq_fail(rq, -EBADMSG, "server response not HTTP/1.x");
+    default:
+        return creq_fail(rq, -EBADMSG, "malformed HTTP response");
+    }
+}
+
+/* How a read of the head ended: *silent stays true while not one byte of
+ * a response arrived (what the retry rule asks). */
+static int read_head(gort_http_creq *rq, struct hc_conn *cn,
+                     struct http_resp_head *h, bool *silent)
+{
+    size_t scanned = 0;
+
+    for (;;) {
+        if (cn->len > cn->off) {
+            *silent = false;
+            int r = http_parse_response(cn->buf + cn->off, cn->len - cn->off, 0,
+                                        h, &scanned);
+            if (r > 0)
+                return r;
+            if (r < 0)
+                return head_error(rq, r);
+        }
+        int n = conn_fill(cn, HTTP_DEFAULT_MAX_HEADER_BYTES + HC_READ_CHUNK);
+        if (n == -EMSGSIZE)
+            return head_error(rq, -431);
+        if (n == 0 && *silent)
+            return creq_fail(rq, -ECONNRESET,
+                             "server closed the connection before a response");
+        if (n == 0)
+            return creq_fail(rq, -EBADMSG, "unexpected EOF in response head");
+        if (n < 0)
+            return creq_fail(rq, n, "read response: %s", io_text(n));
+    }
+}
+
+/* The response's own copy of the head's strings (the buffer moves on). */
+static int cresp_strings(gort_http_cresp *rs, const struct http_resp_head *h)
+{
+    size_t need = (2 * h->nheaders) * sizeof(char *) + h->reason.len + 1;
+    for (size_t i = 0; i < h->nheaders; i++)
+        need += h->headers[i].name.len + h->headers[i].value.len + 2;
+    if ((rs->strs = malloc(need)) == NULL)
+        return -ENOMEM;
+    rs->hname = (const char **)(void *)rs->strs;
+    rs->hvalue = rs->hname + h->nheaders;
+    char *p = (char *)(rs->hvalue + h->nheaders);
+#define PUT(dst, s)                                                            \
+    do {                                                                       \
+        if ((s).len)                                                           \
+            memcpy(p, (s).ptr, (s).len);                                       \
+        p[(s).len] = '\0';                                                     \
+        (dst) = p;                                                             \
+        p += (s).len + 1;                                                      \
+    } while (0)
+    PUT(rs->reason, h->reason);
+    for (size_t i = 0; i < h->nheaders; i++) {
+        PUT(rs->hname[i], h->headers[i].name);
+        PUT(rs->hvalue[i], h->headers[i].value);
+    }
+#undef PUT
+    rs->nheaders = h->nheaders;
+    return 0;
+}
+
+/* RFC 9112 §6.3: which of the framings this response's body has. */
+static void cresp_framing(gort_http_cresp *rs, const gort_http_creq *rq,
+                          const struct http_resp_head *h)
+{
+    if (strcmp(rq->method, "HEAD") == 0 || h->status / 100 == 1 ||
+        h->status == 204 || h->status == 304) {
+        rs->framing = HC_NONE;
+        rs->done = true;
+    } else if (h->chunked) {
+        rs->framing = HC_CHUNKED;
+        rs->length = -1;
+        http_chunked_init(&rs->dec);
+    } else if (h->content_length >= 0) {
+        rs->framing = HC_LENGTH;
+        rs->length = rs->left = h->content_length;
+        rs->done = rs->left == 0;
+    } else {
+        rs->framing = HC_UNTIL_CLOSE; /* the end is the server's close */
+        rs->length = -1;
+    }
+    rs->keep_alive = h->keep_alive && rs->framing != HC_UNTIL_CLOSE;
+}
+
+/* ---- a round trip -------------------------------------------------------- */
+
+struct call {
+    gort_http_client *cl;
+    gort_http_creq *rq;
+    struct wbuf head;
+    int64_t deadline; /* the whole call's, 0 = none */
+    bool keep_alive;  /* ours: the request lets the connection live on */
+};
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
+
+static int64_t after(int64_t d)
+{
+    return d > 0 ? gort_nanotime() + d : 0;
+}
+
+/* A connection: the newest idle one, or a new one. */
+static int call_conn(struct call *k, bool fresh, struct hc_conn **out)
+{
+    gort_http_creq *rq = k->rq;
+    struct hc_conn *cn = fresh ? NULL : pool_get(k->cl, rq->key);
+    int64_t dl = earliest(k->deadline, after(k->cl->o.dial_timeout));
+    int fd;
+
+    if (cn) {
+        *out = cn;
+        return 0;
+    }
+    fd = gort_dial_tcp(rq->dial_host, rq->port, dl);
+    if (fd == -ENXIO)
+        return creq_fail(rq, fd, "lookup %s: no such host", rq->dial_host);
+    if (fd == -EHOSTUNREACH && !strchr(rq->dial_host, ':'))
+        return creq_fail(rq, fd, "lookup %s: resolver failed", rq->dial_host);
+    if (fd < 0)
+        return creq_fail(rq, fd, "dial tcp %s: %s", rq->key, io_text(fd));
+    if ((cn = calloc(1, sizeof *cn)) == NULL ||
+        (cn->key = strdup(rq->key)) == NULL) {
+        free(cn);
+        gort_close(fd);
+        return -ENOMEM;
+    }
+    cn->fd = fd;
+    *out = cn;
+    return 0;
+}
+
+/* Sends the request on cn. *silent as in read_head. */
+static int call_send(struct call *k, struct hc_conn *cn)
+{
+    gort_http_creq *rq = k->rq;
+    ssize_t w;
+
+    gort_set_deadline(cn->fd, GORT_IO_WRITE, k->deadline);
+    w = gort_write(cn->fd, k->head.p, k->head.len);
+    if (w >= 0 && rq->body == HC_BODY_BUF && rq->blen > HC_INLINE_BODY)
+        w = gort_write(cn->fd, rq->buf, rq->blen);
+    if (w < 0)
+        return creq_fail(rq, (int)w, "write request: %s", io_text((int)w));
+    return rq->body == HC_BODY_READER ? send_reader(rq, cn->fd) : 0;
+}
+
+/* Reads heads until a final one (1xx are skipped) and makes the response. */
+static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
+                        gort_http_cresp **out)
+{
+    gort_http_creq *rq = k->rq;
+    struct http_resp_head *h = malloc(sizeof *h); /* 3 KiB: off the stack */
+    int r = h ? 0 : -ENOMEM;
+
+    gort_set_deadline(
+        cn->fd, GORT_IO_READ,
+        earliest(k->deadline, after(k->cl->o.response_header_timeout)));
+    for (int interim = 0; r == 0; interim++) {
+        if ((r = read_head(rq, cn, h, silent)) < 0)
+            break;
+        cn->off += (size_t)r;
+        r = 0;
+        if (h->status == 101)
+            r = creq_fail(rq, -EPROTO, "101 Switching Protocols: no upgrade");
+        else if (h->status / 100 != 1)
+            break;
+        else if (interim == HC_MAX_INTERIM)
+            r = creq_fail(rq, -EBADMSG, "too many 1xx responses");
+    }
+    gort_http_cresp *rs = r == 0 ? calloc(1, sizeof *rs) : NULL;
+    if (r == 0 && (!rs || cresp_strings(rs, h) < 0)) {
+        if (rs)
+            free(rs);
+        rs = NULL;
+        r = -ENOMEM;
+    }
+    if (r == 0) {
+        rs->cl = k->cl;
+        rs->status = h->status;
+        rs->minor = h->version_minor;
+        rs->reused = cn->nreq > 0;
+        cresp_framing(rs, rq, h);
+        rs->keep_alive = rs->keep_alive && k->keep_alive;
+        gort_set_deadline(cn->fd, GORT_IO_READ, k->deadline);
+        *out = rs;
+    }
+    free(h);
+    return r;
+}
+
+static int call_once(struct call *k, struct hc_conn *cn, bool *silent,
+                     gort_http_cresp **out)
+{
+    int rc = call_send(k, cn);
+
+    /* A write that failed on a reused connection is as silent as a read
+     * that met EOF: the server had closed it. A timeout is not retried. */
+    if (rc < 0)
+        return rc;
+    return call_receive(k, cn, silent, out);
+}
+
+static bool retryable(int rc)
+{
+    return rc == -ECONNRESET || rc == -EPIPE || rc == -ECONNABORTED;
+}
+
+int gort_http_do(gort_http_client *c, gort_http_creq *rq, gort_http_cresp **out)
+{
+    struct call k = {.cl = c, .rq = rq};
+    struct hc_conn *cn = NULL;
+    bool fresh = false;
+    int rc;
+
+    *out = NULL;
+    if (!rq)
+        return -ENOMEM;
+    if (!c)
+        return creq_fail(rq, -EINVAL, "no client");
+    if (rq->err)
+        return rq->err;
+    rq->errmsg[0] = '\0';
+    k.deadline = earliest(rq->deadline, after(c->o.timeout));
+    k.keep_alive = !rq->close && c->o.max_idle_per_host > 0;
+    if ((rc = creq_head(rq, k.keep_alive, &k.head)) < 0)
+        goto out;
+    for (;;) {
+        bool silent = true;
+        if ((rc = call_conn(&k, fresh, &cn)) < 0)
+            break;
+        rc = call_once(&k, cn, &silent, out);
+        if (rc == 0) {
+            (*out)->c = cn;
+            cn->nreq++;
+            break;
+        }
+        bool again = !fresh && cn->nreq > 0 && silent && retryable(rc) &&
+                     creq_replayable(rq);
+        conn_close(cn);
+        cn = NULL;
+        if (!again)
+            break;
+        fresh = true; /* once, on a new connection */
+    }
+out:
+    free(k.head.p);
+    if (rc == -ENOMEM && !rq->errmsg[0])
+        creq_fail(rq, rc, "out of memory");
+    return rc;
+}
+
+/* ---- the response -------------------------------------------------------- */
+
+int gort_http_cresp_status(const gort_http_cresp *rs)
+{
+    return rs->status;
+}
+
+const char *gort_http_cresp_proto(const gort_http_cresp *rs)
+{
+    return rs->minor >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+}
+
+const char *gort_http_cresp_reason(const gort_http_cresp *rs)
+{
+    return rs->reason;
+}
+
+const char *gort_http_cresp_header(const gort_http_cresp *rs, const char *name)
+{
+    for (size_t i = 0; i < rs->nheaders; i++)
+        if (strcasecmp(rs->hname[i], name) == 0)
+            return rs->hvalue[i];
+    return NULL;
+}
+
+const char *gort_http_cresp_header_at(const gort_http_cresp *rs, size_t i,
+                                      const char **value)
+{
+    if (i >= rs->nheaders)
+        return NULL;
+    if (value)
+        *value = rs->hvalue[i];
+    return rs->hname[i];
+}
+
+int64_t gort_http_cresp_content_length(const gort_http_cresp *rs)
+{
+    return rs->framing == HC_NONE ? 0 : rs->length;
+}
+
+int gort_http_cresp_reused(const gort_http_cresp *rs)
+{
+    return rs->reused;
+}
+
+static ssize_t cresp_fail(gort_http_cresp *rs, int err)
+{
+    rs->err = err;
+    return err;
+}
+
+/* Bytes already buffered, then straight from the socket into buf. */
+static ssize_t read_raw(gort_http_cresp *rs, char *buf, size_t n)
+{
+    struct hc_conn *cn = rs->c;
+    size_t avail = cn->len - cn->off;
+
+    if (avail > 0) {
+        size_t got = avail < n ? avail : n;
+        memcpy(buf, cn->buf + cn->off, got);
+        cn->off += got;
+        return (ssize_t)got;
+    }
+    return gort_read(cn->fd, buf, n);
+}
+
+static ssize_t read_length(gort_http_cresp *rs, char *buf, size_t n)
+{
+    if ((int64_t)n > rs->left)
+        n = (size_t)rs->left;
+    ssize_t got = read_raw(rs, buf, n);
+    if (got == 0)
+        return cresp_fail(rs, -ECONNRESET); /* cut short */
+    if (got < 0)
+        return cresp_fail(rs, (int)got);
+    rs->left -= got;
+    rs->done = rs->left == 0;
+    return got;
+}
+
+static ssize_t read_until_close(gort_http_cresp *rs, char *buf, size_t n)
+{
+    ssize_t got = read_raw(rs, buf, n);
+    if (got < 0)
+        return cresp_fail(rs, (int)got);
+    rs->done = got == 0;
+    return got;
+}
+
+static ssize_t read_chunked(gort_http_cresp *rs, char *buf, size_t n)
+{
+    struct hc_conn *cn = rs->c;
+
+    for (;;) {
+        size_t used = 0;
+        ssize_t got = http_chunked_decode(&rs->dec, cn->buf + cn->off,
+                                          cn->len - cn->off, &used, buf, n);
+        cn->off += used;
+        if (got < 0)
+            return cresp_fail(rs, -EBADMSG);
+        rs->done = http_chunked_done(&rs->dec);
+        if (got > 0 || rs->done)
+            return got;
+        int r = conn_fill(cn, HC_READ_CHUNK * 16);
+        if (r == 0)
+            return cresp_fail(rs, -ECONNRESET);
+        if (r < 0)
+            return cresp_fail(rs, r == -EMSGSIZE ? -EBADMSG : r);
+    }
+}
+
+ssize_t gort_http_cresp_read(gort_http_cresp *rs, void *buf, size_t n)
+{
+    if (rs->err)
+        return rs->err;
+    if (rs->done || n == 0)
+        return 0;
+    switch (rs->framing) {
+    case HC_LENGTH:
+        return read_length(rs, buf, n);
+    case HC_CHUNKED:
+        return read_chunked(rs, buf, n);
+    case HC_UNTIL_CLOSE:
+        return read_until_close(rs, buf, n);
+    default:
+        return 0;
+    }
+}
+
+void gort_http_cresp_close(gort_http_cresp *rs)
+{
+    if (!rs)
+        return;
+    struct hc_conn *cn = rs->c;
+    /* Reusable only if nothing of this response, and nothing else, is left
+     * in the connection: the next response must start at its next byte. */
+    bool clean = rs->done && !rs->err && rs->keep_alive && cn->off == cn->len;
+    if (clean)
+        pool_put(rs->cl, cn);
+    else
+        conn_close(cn);
+    free(rs->strs);
+    free(rs);
+}

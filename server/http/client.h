@@ -1,0 +1,98 @@
+/* http/client.h — the HTTP client's private structures (client.c). The
+ * public side is the "client" section of gort/http.h. */
+#ifndef GORT_HTTP_CLIENT_H
+#define GORT_HTTP_CLIENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gort/http.h"
+#include "http/parse.h"
+#include "http/url.h"
+
+#define HC_READ_CHUNK 4096
+#define HC_MAX_INTERIM 5 /* 1xx responses skipped per request (Go) */
+#define HC_ERR_LEN 192   /* gort_http_creq_error's message */
+#define HC_USER_AGENT "gort-http-client/1.1"
+
+struct hc_host;
+
+/* One TCP connection to a host:port. Owned by exactly one of: the goroutine
+ * whose request or response uses it, or the pool (while idle: then every
+ * field below `fd` is under the client's lock). */
+struct hc_conn {
+    int fd;
+    char *key;            /* the pool's "host:port" it connects to */
+    uint64_t nreq;        /* responses it carried: > 0 means a reused one */
+    char *buf;            /* read buffer; NULL while idle */
+    size_t cap, len, off; /* bytes [off, len) are unconsumed */
+    /* pool side, under the client's lock */
+    struct hc_host *host;          /* the entry it idles in */
+    struct hc_conn *hprev, *hnext; /* the host's stack: hnext is older */
+    struct hc_conn *lprev, *lnext; /* the client's list, oldest first */
+    int64_t idle_since;            /* gort_nanotime() when it went idle */
+};
+
+/* The idle connections of one host:port; exists only while it has some. */
+struct hc_host {
+    struct hc_host *next;
+    struct hc_conn *top; /* newest first (Go reuses the most recent) */
+    int nidle;
+    char key[]; /* "host:port", host lower-cased */
+};
+
+struct gort_http_client {
+    struct gort_http_client_opts o; /* defaults resolved, < 0 = none */
+    pthread_mutex_t lock; /* the pool; never held across a park or close */
+    struct hc_host *hosts;
+    struct hc_conn *oldest, *newest; /* every idle connection */
+    int nidle;
+};
+
+struct hc_field {
+    char *name, *value; /* one allocation: name, NUL, value, NUL */
+};
+
+enum hc_body { HC_BODY_NONE, HC_BODY_BUF, HC_BODY_READER };
+
+struct gort_http_creq {
+    int err; /* sticky: a bad method, URL or header */
+    char errmsg[HC_ERR_LEN];
+    char *method, *url; /* copies; url's parts are slices of url */
+    struct http_url u;
+    char *dial_host; /* u.host, NUL-terminated */
+    char port[8];
+    char *key; /* the pool's "host:port", host lower-cased */
+    struct hc_field *fields;
+    size_t nfields, capfields;
+    bool close; /* Connection: close */
+    enum hc_body body;
+    const void *buf;
+    size_t blen;
+    gort_http_body_reader reader;
+    void *reader_arg;
+    int64_t reader_len; /* -1: chunked */
+    int64_t deadline;   /* absolute, 0 = none */
+};
+
+enum hc_framing { HC_NONE, HC_LENGTH, HC_CHUNKED, HC_UNTIL_CLOSE };
+
+struct gort_http_cresp {
+    gort_http_client *cl;
+    struct hc_conn *c; /* owned until close */
+    int status, minor;
+    const char *reason;
+    char *strs; /* reason and header strings, one block */
+    const char **hname, **hvalue;
+    size_t nheaders;
+    enum hc_framing framing;
+    int64_t length; /* HC_LENGTH: declared; bytes left in `left` */
+    int64_t left;
+    struct http_chunked dec;
+    bool done, keep_alive, reused;
+    int err; /* sticky read error */
+};
+
+#endif /* GORT_HTTP_CLIENT_H */
