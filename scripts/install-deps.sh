@@ -11,7 +11,7 @@ PKGS=(
   libgrpc-dev libprotobuf-dev protobuf-compiler-grpc
   python3 python3-grpcio python3-protobuf python3-prometheus-client
   golang-go nginx wrk hyperfine curl
-  valgrind strace procps openssl qemu-user
+  valgrind strace procps openssl qemu-user chromium
 )
 # tests/arch runs the other architecture's context switch under qemu.
 case "$(uname -m)" in

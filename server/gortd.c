@@ -39,10 +39,12 @@
 
 #include "gort/gort.h"
 
-#include "control/control.h"
+#include "admin/admin.h"
 #include "control/arena.h"
-#include "cli/flag.h"
+#include "control/control.h"
 #include "cli/addr.h"
+#include "cli/flag.h"
+#include "cli/version.h"
 #include "http/server.h"
 #include "plugin/loader.h"
 #include "log.h"
@@ -63,6 +65,10 @@ struct daemon {
     struct httpd_config http;
     long max_header_bytes, max_body_bytes, max_conns;
     int exit_code;
+    const char *admin_addr; /* --admin; NULL: no admin listener */
+    int admin_insecure;
+    struct admin admin;
+    struct httpd_server *admin_srv;
 };
 
 /* The initial routes: every plugin in --plugins-dir that loads. A refused
@@ -133,6 +139,81 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
               GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
     ctl_set_http_source(http_stats, s);
     return s;
+}
+
+/* ---- the admin listener (--admin) ------------------------------------------
+ */
+
+/* The admin routes show operational data (goroutine counts, plugin names)
+ * and will grow debug endpoints: like the control plane, they stay on this
+ * machine unless the operator says otherwise. 0, or 2 with a message. */
+static int admin_check(const struct daemon *d)
+{
+    struct cli_addr a;
+    char err[512];
+    if (!d->admin_addr || d->admin_insecure)
+        return 0;
+    const char *why = NULL;
+    if (cli_addr_parse(d->admin_addr, &a, err, sizeof err) < 0)
+        why = err;
+    else if (a.kind != CLI_ADDR_TCP)
+        why = "want HOST:PORT";
+    else if (a.host[0] == '\0')
+        why = "an empty host listens on every interface";
+    else if (cli_addr_is_loopback(&a, err, sizeof err) != 1)
+        why = err[0] ? err : "not a loopback address";
+    if (!why)
+        return 0;
+    fprintf(stderr,
+            "gortd: -admin %s: %s; use a loopback address (127.0.0.1:PORT) "
+            "or add -admin-insecure\n",
+            d->admin_addr, why);
+    return 2;
+}
+
+static void admin_plugins(void *ctx, admin_plugin_fn fn, void *arg)
+{
+    struct daemon *d = ctx;
+    pthread_mutex_lock(&d->catalog_lock);
+    if (d->plugins)
+        plugins_each(d->plugins, fn, arg);
+    pthread_mutex_unlock(&d->catalog_lock);
+}
+
+/* A second HTTP server of gortd's own, on its own port and table. */
+static int admin_start(struct daemon *d, struct httpd_server *traffic)
+{
+    char err[512], bound[80];
+    d->admin.traffic = traffic;
+    d->admin.each_plugin = admin_plugins;
+    d->admin.ctx = d;
+    struct mux *mux = mux_new();
+    if (!mux || admin_register(mux, &d->admin, err, sizeof err) < 0) {
+        glog_error("cannot create the admin routes",
+                   GLOG_STR("err", mux ? err : "out of memory"));
+        mux_free(mux);
+        return -1;
+    }
+    int fd = httpd_listen(d->admin_addr, 128, err, sizeof err);
+    if (fd < 0) {
+        glog_error("cannot listen", GLOG_STR("addr", d->admin_addr),
+                   GLOG_STR("err", err));
+        mux_free(mux);
+        return -1;
+    }
+    struct httpd_config cfg;
+    httpd_config_default(&cfg);
+    cfg.shutdown_timeout_ns = d->http.shutdown_timeout_ns;
+    d->admin_srv = httpd_server_new(fd, &cfg, mux);
+    if (!d->admin_srv || httpd_server_start(d->admin_srv) < 0) {
+        glog_error("cannot start the admin server",
+                   GLOG_STR("addr", d->admin_addr));
+        return -1;
+    }
+    if (httpd_local_addr(fd, bound, sizeof bound) < 0)
+        snprintf(bound, sizeof bound, "%s", d->admin_addr);
+    glog_info("serving admin", GLOG_STR("addr", bound));
+    return 0;
 }
 
 /* ---- what the control plane sees and does (control thread) --------------- */
@@ -317,12 +398,22 @@ static void main_goroutine(void *arg)
         plugins_attach(d->plugins, mux, &host);
     }
     ctl_set_catalog(catalog_of(d));
+    if (d->admin_addr && admin_start(d, s) < 0) {
+        d->exit_code = 1;
+        atomic_store(&stop_requested, 1);
+    }
+    atomic_store_explicit(&d->admin.ready, 1, memory_order_release);
     while (!atomic_load(&stop_requested)) {
         if (atomic_exchange(&rescan_requested, 0))
             rescan(d);
         gort_sleep(MAIN_POLL_NS);
     }
-    if (httpd_server_shutdown(s) == -ETIMEDOUT) {
+    /* /readyz says 503 from here: balancers stop sending while we drain. */
+    atomic_store_explicit(&d->admin.ready, 0, memory_order_release);
+    int drained = httpd_server_shutdown(s);
+    if (d->admin_srv)
+        httpd_server_shutdown(d->admin_srv);
+    if (drained == -ETIMEDOUT) {
         glog_warn("shutdown timed out",
                   GLOG_STR("reason", "connections still busy"),
                   GLOG_DUR("timeout", d->http.shutdown_timeout_ns));
@@ -433,6 +524,7 @@ int main(int argc, char **argv)
     char def[160], err[512];
     struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def)};
     const char *log_format = "logfmt", *log_level = "info";
+    int version = 0;
     struct daemon d = {.listen = ":8080",
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     httpd_config_default(&d.http);
@@ -440,6 +532,10 @@ int main(int argc, char **argv)
     d.max_body_bytes = (long)d.http.max_body_bytes;
     d.max_conns = d.http.max_conns;
     const struct cli_flag flags[] = {
+        {.name = "version",
+         .kind = CLI_FLAG_BOOL,
+         .value = &version,
+         .usage = "print gortd's version and the libraries it uses, and exit"},
         {.name = "listen",
          .kind = CLI_FLAG_STRING,
          .value = &d.listen,
@@ -506,6 +602,17 @@ int main(int argc, char **argv)
          .kind = CLI_FLAG_STRING,
          .value = &cfg.tls_key,
          .usage = "PEM private key `file` for -control-tls-cert"},
+        {.name = "admin",
+         .kind = CLI_FLAG_STRING,
+         .value = &d.admin_addr,
+         .usage = "admin HTTP `address` (HOST:PORT): /metrics, /healthz, "
+                  "/readyz, /debug/gort/; loopback only unless "
+                  "-admin-insecure; off when unset"},
+        {.name = "admin-insecure",
+         .kind = CLI_FLAG_BOOL,
+         .value = &d.admin_insecure,
+         .usage = "allow a non-loopback -admin address (anyone who reaches "
+                  "it reads gortd's state)"},
         {.name = "log-format",
          .kind = CLI_FLAG_STRING,
          .value = &log_format,
@@ -521,6 +628,10 @@ int main(int argc, char **argv)
     int i = cli_flags_parse(flags, nflags, argc, argv, 1, err, sizeof err);
     if (i == CLI_FLAGS_HELP) {
         usage(stdout, flags, nflags);
+        return 0;
+    }
+    if (i >= 0 && version) {
+        cli_version_print(stdout, "gortd");
         return 0;
     }
     if (i == CLI_FLAGS_ERROR || i < argc) {
@@ -540,6 +651,8 @@ int main(int argc, char **argv)
                         "-max-body-bytes >= 0, -max-conns >= 1\n");
         return 2;
     }
+    if (admin_check(&d) != 0)
+        return 2;
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;

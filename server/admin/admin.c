@@ -1,8 +1,9 @@
 /* admin/admin.c — the admin listener's handlers.
  *
- * /metrics takes three snapshots (the runtime's counters with relaxed
- * loads, the traffic server's counters, /proc/self) and formats them; no
- * lock is shared with the serving Ps, so a scrape costs them nothing. The
+ * /metrics and the dashboard's stats.json take one snapshot (the runtime's
+ * counters with relaxed loads, the traffic server's counters, /proc/self,
+ * the plugins' counters) and format it; no lock is shared with the serving
+ * Ps, so a scrape costs them nothing. The
  * page is built whole before the head is written, so a scrape that runs
  * out of memory answers 500, never a truncated page Prometheus would half
  * ingest. /healthz answers as long as the process serves HTTP at all (a
@@ -12,7 +13,10 @@
  */
 #include "admin/admin.h"
 
+#include <stdlib.h>
+
 #include "admin/metrics.h"
+#include "admin/statsjson.h"
 #include "gort/http.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -21,32 +25,105 @@
 extern const unsigned char admin_dashboard_html[];
 extern const size_t admin_dashboard_html_len;
 
-static void metrics(gort_http_response *w, gort_http_request *r, void *arg)
+/* The plugins' counters, copied out (a plugin may unload meanwhile). */
+struct plugin_list {
+    struct plugin_status *v;
+    size_t n, cap;
+};
+
+static void plugin_add(const struct plugin_status *p, void *arg)
 {
-    (void)r;
-    struct admin *a = arg;
+    struct plugin_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        struct plugin_status *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return; /* a plugin less on this page, not a failed scrape */
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *p;
+}
+
+/* One snapshot of everything a page shows; release with snapshot_free. */
+struct snapshot {
     struct gort_stats rt;
     struct httpd_stats http;
     struct proc_self proc;
-    struct metrics_source src = {0};
-    if (gort_stats_read(&rt) == 0)
-        src.rt = &rt;
+    struct plugin_list plugins;
+    struct metrics_source src;
+};
+
+static struct snapshot *snapshot_take(struct admin *a)
+{
+    struct snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (gort_stats_read(&s->rt) == 0)
+        s->src.rt = &s->rt;
     if (a->traffic) {
-        httpd_server_stats(a->traffic, &http);
-        src.http = &http;
+        httpd_server_stats(a->traffic, &s->http);
+        s->src.http = &s->http;
     }
-    if (proc_self_read(&proc) == 0)
-        src.proc = &proc;
+    if (proc_self_read(&s->proc) == 0)
+        s->src.proc = &s->proc;
+    if (a->each_plugin) {
+        a->each_plugin(a->ctx, plugin_add, &s->plugins);
+        s->src.with_plugins = true;
+        s->src.plugins = s->plugins.v;
+        s->src.nplugins = s->plugins.n;
+    }
+    return s;
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+    if (s)
+        free(s->plugins.v);
+    free(s);
+}
+
+static void send_page(gort_http_response *w, struct textbuf *t,
+                      const char *type)
+{
+    if (t->failed) {
+        gort_http_error(w, "out of memory", 500);
+        return;
+    }
+    gort_http_set_header(w, "Content-Type", type);
+    gort_http_set_header(w, "Cache-Control", "no-store");
+    gort_http_write(w, t->buf, t->len);
+}
+
+static void metrics(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)r;
+    struct snapshot *s = snapshot_take(arg);
+    if (!s) {
+        gort_http_error(w, "out of memory", 500);
+        return;
+    }
     struct prom_writer pw;
     prom_init(&pw);
-    metrics_write(&pw, &src);
-    if (pw.failed) {
-        gort_http_error(w, "out of memory", 500);
-    } else {
-        gort_http_set_header(w, "Content-Type", METRICS_CONTENT_TYPE);
-        gort_http_write(w, pw.buf, pw.len);
-    }
+    metrics_write(&pw, &s->src);
+    send_page(w, &pw.out, METRICS_CONTENT_TYPE);
     prom_free(&pw);
+    snapshot_free(s);
+}
+
+static void stats_json(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)r;
+    struct snapshot *s = snapshot_take(arg);
+    if (!s) {
+        gort_http_error(w, "out of memory", 500);
+        return;
+    }
+    struct textbuf t = {0};
+    statsjson_write(&t, &s->src);
+    send_page(w, &t, "application/json");
+    textbuf_free(&t);
+    snapshot_free(s);
 }
 
 static void healthz(gort_http_response *w, gort_http_request *r, void *arg)
@@ -83,6 +160,7 @@ int admin_register(struct mux *mux, struct admin *a, char *err, size_t errlen)
         {"GET /healthz", healthz},
         {"GET /readyz", readyz},
         {"GET /debug/gort/{$}", dashboard},
+        {"GET /debug/gort/stats.json", stats_json},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = mux_handle(mux, routes[i].pattern, (void *)routes[i].h, a, a,

@@ -1,9 +1,9 @@
 /* admin/admin.h — the admin listener's routes: /metrics, /healthz, /readyz
- * and the dashboard (/debug/gort/).
+ * and the dashboard (/debug/gort/ and its stats.json).
  *
  * gortd serves them on a second HTTP server of its own (--admin ADDR),
  * never on the traffic port, so that a scrape or a probe neither shares the
- * traffic's limits nor shows up in its access log. */
+ * traffic's limits nor competes with its routes. */
 #ifndef GORT_ADMIN_ADMIN_H
 #define GORT_ADMIN_ADMIN_H
 
@@ -12,10 +12,17 @@
 
 #include "http/mux.h"
 #include "http/server.h"
+#include "plugin/loader.h"
+
+typedef void (*admin_plugin_fn)(const struct plugin_status *p, void *arg);
 
 struct admin {
-    struct httpd_server *traffic; /* whose HTTP counters /metrics shows */
+    struct httpd_server *traffic; /* whose HTTP counters are shown */
     atomic_int ready;             /* 1 once serving; 0 again when draining */
+    /* Calls fn for every loaded plugin (NULL: there are none). Any
+     * goroutine; the caller's own locking. */
+    void (*each_plugin)(void *ctx, admin_plugin_fn fn, void *arg);
+    void *ctx;
 };
 
 /* Registers the admin routes into mux (owner: a). 0, or a negative errno

@@ -207,6 +207,55 @@ static void process_families(struct prom_writer *w, const struct proc_self *p)
                     p->start_time_sec);
 }
 
+typedef uint64_t (*plugin_value_fn)(const struct plugin_status *p);
+
+static uint64_t pl_requests(const struct plugin_status *p)
+{
+    return p->requests;
+}
+
+static uint64_t pl_errors(const struct plugin_status *p)
+{
+    return p->errors;
+}
+
+static uint64_t pl_in_flight(const struct plugin_status *p)
+{
+    return p->in_flight;
+}
+
+static uint64_t pl_goroutines(const struct plugin_status *p)
+{
+    return p->goroutines;
+}
+
+/* One sample per loaded plugin, labelled plugin="NAME". */
+static void per_plugin(struct prom_writer *w, const struct metrics_source *src,
+                       const char *name, enum prom_type type, const char *help,
+                       plugin_value_fn value)
+{
+    prom_family(w, name, type, help);
+    for (size_t i = 0; i < src->nplugins; i++) {
+        struct prom_label l = {.name = "plugin", .value = src->plugins[i].name};
+        prom_sample_u64(w, name, &l, 1, value(&src->plugins[i]));
+    }
+}
+
+static void plugin_families(struct prom_writer *w,
+                            const struct metrics_source *src)
+{
+    per_plugin(w, src, "gort_plugin_requests_total", PROM_COUNTER,
+               "Requests each plugin's handlers answered.", pl_requests);
+    per_plugin(w, src, "gort_plugin_errors_total", PROM_COUNTER,
+               "Of those, 5xx answers and aborts.", pl_errors);
+    per_plugin(w, src, "gort_plugin_requests_in_flight", PROM_GAUGE,
+               "Requests routed to each plugin and not yet answered.",
+               pl_in_flight);
+    per_plugin(w, src, "gort_plugin_goroutines", PROM_GAUGE,
+               "Goroutines each plugin's code started, still live.",
+               pl_goroutines);
+}
+
 void metrics_write(struct prom_writer *w, const struct metrics_source *src)
 {
     if (src->rt) {
@@ -215,6 +264,8 @@ void metrics_write(struct prom_writer *w, const struct metrics_source *src)
     }
     if (src->http)
         http_families(w, src->http);
+    if (src->with_plugins)
+        plugin_families(w, src);
     if (src->proc)
         process_families(w, src->proc);
 }

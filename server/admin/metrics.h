@@ -7,14 +7,20 @@
 
 #include "admin/procfs.h"
 #include "admin/prom.h"
+#include <stdbool.h>
+
 #include "gort/stats.h"
 #include "http/server.h"
+#include "plugin/loader.h"
 
 /* What one scrape shows; a NULL part is left out. */
 struct metrics_source {
     const struct gort_stats *rt;
     const struct httpd_stats *http;
     const struct proc_self *proc;
+    bool with_plugins; /* gortd has a loader: show the plugin families */
+    const struct plugin_status *plugins; /* nplugins of them */
+    size_t nplugins;
 };
 
 void metrics_write(struct prom_writer *w, const struct metrics_source *src);

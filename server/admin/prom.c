@@ -1,7 +1,7 @@
 /* admin/prom.c — the Prometheus text exposition format 0.0.4.
  *
- * Everything goes through put(): the buffer doubles when full, and a failed
- * allocation leaves the writer failed (the page is not served half-written).
+ * Everything goes through put() into a textbuf: a failed allocation fails
+ * the page (it is not served half-written).
  * Escaping follows the format's rules: in HELP text a backslash and a line
  * feed are escaped; in label values also the double quote. Prometheus wants
  * UTF-8, and label values here come from plugins and requests, so a byte
@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROM_INITIAL_CAP 16384
-
 void prom_init(struct prom_writer *w)
 {
     memset(w, 0, sizeof *w);
@@ -27,35 +25,13 @@ void prom_init(struct prom_writer *w)
 
 void prom_free(struct prom_writer *w)
 {
-    free(w->buf);
-    memset(w, 0, sizeof *w);
-}
-
-static bool grow(struct prom_writer *w, size_t need)
-{
-    if (w->failed)
-        return false;
-    if (w->len + need <= w->cap)
-        return true;
-    size_t cap = w->cap ? w->cap : PROM_INITIAL_CAP;
-    while (cap < w->len + need)
-        cap *= 2;
-    char *b = realloc(w->buf, cap);
-    if (!b) {
-        w->failed = true;
-        return false;
-    }
-    w->buf = b;
-    w->cap = cap;
-    return true;
+    textbuf_free(&w->out);
+    w->dropped = 0;
 }
 
 static void put(struct prom_writer *w, const char *s, size_t n)
 {
-    if (grow(w, n)) {
-        memcpy(w->buf + w->len, s, n);
-        w->len += n;
-    }
+    textbuf_put(&w->out, s, n);
 }
 
 static void puts_(struct prom_writer *w, const char *s)

@@ -6,8 +6,7 @@
  * (a bad name is a programming error: the family is dropped and counted);
  * label values come from outside (route patterns, plugin names) and are
  * escaped here so that no value can break a line or a quote. Memory: one
- * buffer, doubled as needed; an allocation failure marks the writer failed
- * and the caller answers 500 instead of a truncated page.
+ * textbuf (a failed allocation fails the page, never truncates it).
  */
 #ifndef GORT_ADMIN_PROM_H
 #define GORT_ADMIN_PROM_H
@@ -16,11 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin/textbuf.h"
+
 struct prom_writer {
-    char *buf;
-    size_t len, cap;
-    bool failed;      /* out of memory: the page is incomplete */
-    unsigned dropped; /* samples refused for an invalid name */
+    struct textbuf out; /* the page; out.failed: out of memory */
+    unsigned dropped;   /* samples refused for an invalid name */
 };
 
 /* One label: name (a constant, [a-zA-Z_][a-zA-Z0-9_]*) and value (any

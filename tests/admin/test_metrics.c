@@ -25,7 +25,7 @@ static void has_line(const struct prom_writer *w, const char *line)
 {
     char want[512];
     snprintf(want, sizeof want, "\n%s\n", line);
-    char *page = strndup(w->buf, w->len);
+    char *page = strndup(w->out.buf, w->out.len);
     assert_non_null(page);
     if (!strstr(page, want))
         fail_msg("no line \"%s\" in:\n%s", line, page);
@@ -72,7 +72,7 @@ static void fixed_snapshot(void **state)
     struct prom_writer w;
     prom_init(&w);
     metrics_write(&w, &src);
-    assert_false(w.failed);
+    assert_false(w.out.failed);
     assert_int_equal(w.dropped, 0);
     has_line(&w, "go_goroutines 17");
     has_line(&w, "go_threads 6");
@@ -86,7 +86,7 @@ static void fixed_snapshot(void **state)
     has_line(&w, "gort_sched_p_runq_length{p=\"1\"} 0");
     has_line(&w, "gort_sched_p_steals_total{p=\"0\"} 11");
     has_line(&w, "gort_sched_p_idle_seconds_total{p=\"0\"} 1.5");
-    assert_null(strstr(w.buf, "p=\"2\"")); /* dead Ps are not shown */
+    assert_null(strstr(w.out.buf, "p=\"2\"")); /* dead Ps are not shown */
     has_line(&w, "gort_sched_global_runq_length 4");
     has_line(&w, "gort_sched_threads{state=\"running\"} 2");
     has_line(&w, "gort_goroutines{state=\"waiting\"} 9");
@@ -161,9 +161,9 @@ static int print_page(void)
     struct prom_writer w;
     prom_init(&w);
     metrics_write(&w, &src);
-    fwrite(w.buf, 1, w.len, stdout);
+    fwrite(w.out.buf, 1, w.out.len, stdout);
     prom_free(&w);
-    return w.failed;
+    return w.out.failed;
 }
 
 int main(int argc, char **argv)

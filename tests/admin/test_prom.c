@@ -19,9 +19,9 @@
 
 static void expect_page(struct prom_writer *w, const char *want)
 {
-    assert_false(w->failed);
-    assert_int_equal(w->len, strlen(want));
-    assert_memory_equal(w->buf, want, w->len);
+    assert_false(w->out.failed);
+    assert_int_equal(w->out.len, strlen(want));
+    assert_memory_equal(w->out.buf, want, w->out.len);
 }
 
 static void counter_and_gauge(void **state)
@@ -128,9 +128,9 @@ static void grows_past_initial_buffer(void **state)
         struct prom_label l[] = {{"p", v}};
         prom_sample_u64(&w, "gort_p_runq_length", l, 1, (uint64_t)i);
     }
-    assert_false(w.failed);
-    assert_true(w.len > 16384);
-    assert_non_null(strstr(w.buf, "gort_p_runq_length{p=\"4999\"} 4999\n"));
+    assert_false(w.out.failed);
+    assert_true(w.out.len > 16384);
+    assert_non_null(strstr(w.out.buf, "gort_p_runq_length{p=\"4999\"} 4999\n"));
     prom_free(&w);
 }
 
@@ -154,7 +154,7 @@ static int print_page(void)
                    counts, 2, 1.25);
     prom_family(&w, "process_start_time_seconds", PROM_GAUGE, "Start.");
     prom_sample_f64(&w, "process_start_time_seconds", NULL, 0, 1764855420.25);
-    fwrite(w.buf, 1, w.len, stdout);
+    fwrite(w.out.buf, 1, w.out.len, stdout);
     prom_free(&w);
     return 0;
 }
