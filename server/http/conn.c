@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gort/net.h"
+#include "http/escape.h"
 #include "http/internal.h"
 #include "log.h"
 
@@ -242,6 +243,35 @@ static void run_handler(struct httpd_server *s, gort_http_response *w,
         s->cfg.route_unpin(m->owner);
 }
 
+/* The mux's 301, as Go's http.Redirect writes it, with the Location
+ * percent-encoded and the body's link HTML-escaped (http/escape.c). */
+static int redirect(gort_http_response *w, const char *location,
+                    const gort_http_request *r)
+{
+    size_t n = strlen(location);
+    char small[1024], *loc = small;
+    if (5 * n + 1 > sizeof small && !(loc = malloc(5 * n + 1))) {
+        gort_http_error(w, "Internal Server Error", 500);
+        return 500;
+    }
+    http_location_escape(location, loc, 5 * n + 1);
+    gort_http_set_header(w, "Location", loc);
+    gort_http_set_header(w, "Content-Type", "text/html; charset=utf-8");
+    gort_http_write_header(w, 301);
+    if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0) {
+        char *html = malloc(5 * strlen(loc) + 1);
+        if (html) {
+            http_html_escape(loc, html, 5 * strlen(loc) + 1);
+            gort_http_printf(w, "<a href=\"%s\">Moved Permanently</a>.\n\n",
+                             html);
+            free(html);
+        }
+    }
+    if (loc != small)
+        free(loc);
+    return 301;
+}
+
 /* Writes the answer of a request the mux did not route (redirect, 404,
  * 405, OPTIONS *). Returns the status. */
 static int answer_unrouted(gort_http_response *w, struct mux_match *m,
@@ -254,13 +284,7 @@ static int answer_unrouted(gort_http_response *w, struct mux_match *m,
     }
     switch (m->status) {
     case 301:
-        gort_http_set_header(w, "Location", m->location);
-        gort_http_set_header(w, "Content-Type", "text/html; charset=utf-8");
-        gort_http_write_header(w, 301);
-        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
-            gort_http_printf(w, "<a href=\"%s\">Moved Permanently</a>.\n\n",
-                             m->location);
-        return 301;
+        return redirect(w, m->location, r);
     case 405:
         gort_http_set_header(w, "Allow", m->allow);
         gort_http_error(w, "Method Not Allowed", 405);

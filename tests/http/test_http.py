@@ -197,6 +197,28 @@ class SeedRoutes(unittest.TestCase):
         self.assertEqual(st, 301)
         self.assertEqual(h["location"], "/about")
 
+    def test_redirect_never_leaves_the_site(self):
+        # A cleaned path that starts with "/\" is, for a browser, "//": the
+        # host evil.example. The backslash goes out percent-encoded.
+        for target in (b"/\\evil.example/.", b"/./\\evil.example/",
+                       b"/a/../\\evil.example"):
+            st, h, _, _ = request(b"GET " + target +
+                                  b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(st, 301, target)
+            loc = h["location"]
+            self.assertEqual(loc.replace("/", "", 1)[:3], "%5C", loc)
+            self.assertFalse(loc.startswith("//") or loc.startswith("/\\"))
+
+    def test_redirect_body_is_escaped(self):
+        st, h, body, _ = request(
+            b'GET /a/../about?"><script>alert(1)</script> HTTP/1.1\r\n'
+            b"Host: x\r\n\r\n")
+        self.assertEqual(st, 301)
+        self.assertNotIn(b"<script>", body)
+        self.assertNotIn('"', h["location"])
+        self.assertTrue(body.startswith(b'<a href="/about?%22%3E%3Cscript'),
+                        body)
+
 
 class Connections(unittest.TestCase):
     def test_keep_alive_reuse(self):
