@@ -81,8 +81,14 @@ GORT_API ssize_t gort_http_body_read(gort_http_request *r, void *buf, size_t n);
 /* ---- response ----------------------------------------------------------- */
 
 /* Header edits take effect until the header is written (first write or
- * gort_http_write_header); afterwards they are ignored. 0 or -EINVAL for a
- * name or value with CR, LF or NUL (header injection), -ENOSPC when full. */
+ * gort_http_write_header); afterwards they are ignored. 0, -ENOSPC when
+ * full, or -EINVAL for a name that is not a token (RFC 9110: no ':',
+ * space or control) or a value with CR, LF, NUL or another control byte
+ * (header injection). The framing is the server's: a Content-Length the
+ * handler sets is a promise gort_http_write holds it to (a negative or
+ * non-numeric one is -EINVAL); "Transfer-Encoding: chunked" asks for a
+ * chunked body (the server writes that field itself; any other coding is
+ * -EINVAL). */
 GORT_API int gort_http_set_header(gort_http_response *w, const char *name,
                                   const char *value);
 GORT_API int gort_http_add_header(gort_http_response *w, const char *name,
@@ -94,7 +100,12 @@ GORT_API void gort_http_write_header(gort_http_response *w, int status);
 /* Writes body bytes (200 if no status was set). Small responses are
  * buffered and sent with Content-Length; past the buffer or after a flush
  * the body is sent chunked (HTTP/1.1) or until close (HTTP/1.0). Returns n
- * or a negative error (the client went away). */
+ * or a negative error: -EINVAL when the status allows no body (1xx, 204,
+ * 304: net/http's ErrBodyNotAllowed), -EMSGSIZE for bytes past the
+ * Content-Length the handler set (ErrContentLength; nothing of that call
+ * is sent), -ECONNRESET when the client went away. A handler that writes
+ * less than its Content-Length gets its connection closed after the
+ * response. On HEAD the bytes are counted and dropped. */
 GORT_API ssize_t gort_http_write(gort_http_response *w, const void *buf,
                                  size_t n);
 GORT_API int gort_http_printf(gort_http_response *w, const char *fmt, ...)

@@ -140,9 +140,58 @@ static const char *date_line(void)
 
 /* ---- headers ------------------------------------------------------------ */
 
-static bool header_safe(const char *s)
+/* A field name is a token (RFC 9110 §5.1): a ':' or a space in it would
+ * start another field or break this one. */
+static bool header_name_valid(const char *s)
 {
-    return s && !strpbrk(s, "\r\n");
+    if (!s || !*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* A field value is field-content (RFC 9110 §5.5): visible bytes, spaces,
+ * tabs and obs-text; never CR, LF, NUL or another control. */
+static bool header_value_valid(const char *s)
+{
+    if (!s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* The framing fields are the server's: Content-Length is taken as a
+ * promise the writes are held to, Transfer-Encoding only as a wish for
+ * chunked framing (the server writes that field itself). 1: handled here,
+ * not stored; 0: store it; negative: refused. */
+static int framing_field(gort_http_response *w, const char *name,
+                         const char *value)
+{
+    if (strcasecmp(name, "Transfer-Encoding") == 0) {
+        if (strcasecmp(value, "chunked") != 0)
+            return -EINVAL;
+        w->te_chunked = true;
+        return 1;
+    }
+    if (strcasecmp(name, "Content-Length") != 0)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(value, &end, 10);
+    if (errno || end == value || *end || n < 0 || value[0] == '+' ||
+        value[0] == '-')
+        return -EINVAL;
+    w->content_length = n;
+    return 0;
 }
 
 static const char *arena_dup(gort_http_response *w, const char *s)
@@ -167,10 +216,13 @@ static ssize_t find_header(const gort_http_response *w, const char *name)
 int gort_http_add_header(gort_http_response *w, const char *name,
                          const char *value)
 {
-    if (!header_safe(name) || !*name || !header_safe(value))
+    if (!header_name_valid(name) || !header_value_valid(value))
         return -EINVAL;
     if (w->wrote_header)
         return 0;
+    int f = framing_field(w, name, value);
+    if (f != 0)
+        return f < 0 ? f : 0;
     if (w->nh == HTTP_MAX_RESP_HEADERS)
         return -ENOSPC;
     const char *n = arena_dup(w, name), *v = arena_dup(w, value);
@@ -186,6 +238,10 @@ void gort_http_del_header(gort_http_response *w, const char *name)
 {
     if (w->wrote_header)
         return;
+    if (strcasecmp(name, "Content-Length") == 0)
+        w->content_length = -1;
+    else if (strcasecmp(name, "Transfer-Encoding") == 0)
+        w->te_chunked = false;
     ssize_t i;
     while ((i = find_header(w, name)) >= 0)
         w->hname[i] = NULL; /* arena space is not reclaimed: it is small */
@@ -194,7 +250,7 @@ void gort_http_del_header(gort_http_response *w, const char *name)
 int gort_http_set_header(gort_http_response *w, const char *name,
                          const char *value)
 {
-    if (!header_safe(name) || !*name || !header_safe(value))
+    if (!header_name_valid(name) || !header_value_valid(value))
         return -EINVAL;
     gort_http_del_header(w, name);
     return gort_http_add_header(w, name, value);
@@ -231,6 +287,7 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
     w->req = r;
     w->status = 0;
     w->wrote_header = w->chunked = w->aborted = w->failed = false;
+    w->te_chunked = false;
     w->head_only = head_only;
     w->close_after = close_after;
     w->content_length = -1;
@@ -319,7 +376,7 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
         find_header(w, "Transfer-Encoding") < 0)
         put_str(&o, "Content-Type: text/plain; charset=utf-8\r\n");
     if (!no_body && find_header(w, "Content-Length") < 0) {
-        if (final) {
+        if (final && !w->te_chunked) {
             put_str(&o, "Content-Length: ");
             put_uint(&o, w->blen);
             put_bytes(&o, "\r\n", 2);
@@ -383,6 +440,11 @@ static int send_chunk(gort_http_response *w, const char *p, size_t n)
     return rc < 0 ? rc : http_conn_write(w->c, "\r\n", 2);
 }
 
+static bool body_allowed(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
 static int fail(gort_http_response *w, int rc)
 {
     w->failed = true;
@@ -396,6 +458,14 @@ ssize_t gort_http_write(gort_http_response *w, const void *buf, size_t n)
         return -ECONNRESET;
     if (!w->status)
         w->status = 200;
+    /* net/http's ErrBodyNotAllowed: bytes after a 1xx, 204 or 304 head
+     * would be read as the next response. */
+    if (!body_allowed(w->status))
+        return -EINVAL;
+    /* ErrContentLength: past the declared length the bytes would too. */
+    if (w->content_length >= 0 &&
+        w->body_written + (int64_t)n > w->content_length)
+        return -EMSGSIZE;
     w->body_written += (int64_t)n;
     if (!w->wrote_header && w->blen + n <= sizeof w->body) {
         memcpy(w->body + w->blen, buf, n);
@@ -480,19 +550,36 @@ void gort_http_abort(gort_http_response *w, const char *why)
     longjmp(*w->abort_jb, 1);
 }
 
+/* A handler that declared a Content-Length and wrote less leaves the
+ * client waiting for bytes that will never come: the connection closes
+ * after the response (net/http does the same), and the log says why. */
+static void short_body_check(gort_http_response *w)
+{
+    if (w->content_length < 0 || w->head_only ||
+        !body_allowed(w->status ? w->status : 200) ||
+        w->body_written >= w->content_length)
+        return;
+    glog_warn("handler wrote less than its Content-Length",
+              GLOG_STR("method", w->req->method),
+              GLOG_STR("target", w->req->target),
+              GLOG_INT("declared", w->content_length),
+              GLOG_INT("written", w->body_written));
+    w->close_after = true;
+}
+
 /* Completes the response after the handler returned: everything buffered
  * goes out with its length, or the chunked body gets its last chunk. */
 int http_response_finish(struct gort_http_response *w)
 {
     if (w->failed)
         return -ECONNRESET;
-    int rc;
-    if (!w->wrote_header)
+    int rc = 0;
+    bool was_sent = w->wrote_header;
+    short_body_check(w);
+    if (!was_sent)
         rc = send_buffered(w, true);
-    else if (w->chunked && !w->head_only)
+    if (rc == 0 && w->chunked && !w->head_only)
         rc = http_conn_write(w->c, "0\r\n\r\n", 5);
-    else
-        rc = 0;
     return rc < 0 ? fail(w, rc) : 0;
 }
 

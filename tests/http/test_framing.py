@@ -1,0 +1,148 @@
+"""Response framing is the server's, whatever a handler does (the framing
+fixture, tests/plugin/fixtures/framing.c, in the real gortd): a body past a
+declared Content-Length is refused, a short one closes the connection, a
+204's body never goes out, header names and values that would inject fields
+are refused, and "Transfer-Encoding: chunked" from a handler gets a chunked
+body the server frames. Each case is followed by a request on the same
+connection where it stays open: the connection must still be in sync.
+
+usage: test_framing.py GORTD FIXTURES_DIR
+"""
+import errno
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from gortd import Gortd  # noqa: E402
+
+GORTD, FIXTURES = sys.argv[1:3]
+del sys.argv[1:3]
+
+
+def read_response(s):
+    """(status, {field: value}, body, raw head) of one response on s."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        if not b:
+            raise AssertionError("closed before a head: %r" % buf)
+        buf += b
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    h = {}
+    for ln in lines[1:]:
+        k, v = ln.split(": ", 1)
+        h[k.lower()] = v
+    status = int(lines[0].split()[1])
+    body = rest
+    if status in (204, 304):
+        return status, h, body, head
+    if "content-length" in h:
+        while len(body) < int(h["content-length"]):
+            b = s.recv(65536)
+            if not b:
+                break
+            body += b
+    elif h.get("transfer-encoding") == "chunked":
+        while not body.endswith(b"0\r\n\r\n"):
+            b = s.recv(65536)
+            if not b:
+                break
+            body += b
+    return status, h, body, head
+
+
+def closed(s):
+    s.settimeout(2)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+class Framing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="gort-framing-")
+        shutil.copy(os.path.join(FIXTURES, "tp_framing.so"),
+                    os.path.join(cls.tmp, "framing.so"))
+        cls.d = Gortd(GORTD, plugins_dir=cls.tmp, name="framing")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def conn(self):
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        self.addCleanup(s.close)
+        return s
+
+    def ask(self, s, path):
+        s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        return read_response(s)
+
+    def still_in_sync(self, s):
+        st, h, body, _ = self.ask(s, b"/bad-fields")
+        self.assertEqual((st, body), (200, b"fields\n"))
+
+    def test_write_past_content_length_is_refused(self):
+        s = self.conn()
+        st, h, body, _ = self.ask(s, b"/cl-long")
+        self.assertEqual((st, h["content-length"], body), (200, "5", b"hello"))
+        self.assertEqual(h["x-rc"], "5 %d" % -errno.EMSGSIZE)
+        self.still_in_sync(s)
+
+    def test_short_body_closes_the_connection(self):
+        s = self.conn()
+        s.sendall(b"GET /cl-short HTTP/1.1\r\nHost: x\r\n\r\n")
+        st, h, body, _ = read_response(s)  # 5 of 10 bytes, then the close
+        self.assertEqual((st, h["content-length"], body), (200, "10",
+                                                          b"short"))
+        self.assertTrue(closed(s))
+        self.assertIn("handler wrote less than its Content-Length",
+                      self.d.log)
+
+    def test_no_body_after_204(self):
+        s = self.conn()
+        st, h, rest, head = self.ask(s, b"/no-content")
+        self.assertEqual(st, 204)
+        self.assertEqual(h["x-rc"], "%d 0" % -errno.EINVAL)
+        self.assertEqual(rest, b"")  # nothing after the head
+        self.assertNotIn("content-length", h)
+        self.assertNotIn("transfer-encoding", h)
+        self.still_in_sync(s)
+
+    def test_injecting_fields_refused(self):
+        s = self.conn()
+        st, h, body, head = self.ask(s, b"/bad-fields")
+        e = -errno.EINVAL
+        self.assertEqual(h["x-rc"], "%d %d %d %d %d 0" % (e, e, e, e, e))
+        self.assertEqual(h["x-ok"].encode("latin-1"), b"tab\tand obs-text \xe9")
+        for bad in (b"X-A", b"X B", b"X-C:", b"gzip"):
+            self.assertNotIn(bad, head)
+        self.assertEqual(body, b"fields\n")
+
+    def test_handler_chunked_is_framed_by_the_server(self):
+        s = self.conn()
+        st, h, body, _ = self.ask(s, b"/te-chunked")
+        self.assertEqual(st, 200)
+        self.assertEqual(h["transfer-encoding"], "chunked")
+        self.assertNotIn("content-length", h)
+        self.assertEqual(body, b"13\r\nchunked by request\n\r\n0\r\n\r\n")
+        self.still_in_sync(s)
+
+
+if __name__ == "__main__":
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    failed = len(r.failures) + len(r.errors)
+    print("%d passed, %d failed" % (r.testsRun - failed, failed))
+    sys.exit(1 if failed else 0)
