@@ -34,6 +34,8 @@
  */
 #include "http/pattern.h"
 
+#include "http/escape.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,20 +47,9 @@ static const char empty[] = "";
 
 /* ---- bytes: escapes, character classes ----------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 unsigned char mux__hexbyte(const char *s)
 {
-    return (unsigned char)(hexval(s[0]) << 4 | hexval(s[1]));
+    return (unsigned char)(http_hexval(s[0]) << 4 | http_hexval(s[1]));
 }
 
 /* True when s holds a '%' and every '%' starts a valid escape. A segment
@@ -73,7 +64,8 @@ bool mux__has_escapes(const char *s, size_t n)
     for (size_t i = (size_t)(pct - s); i < n; i++) {
         if (s[i] != '%')
             continue;
-        if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+        if (i + 2 >= n || http_hexval(s[i + 1]) < 0 ||
+            http_hexval(s[i + 2]) < 0)
             return false;
         i += 2;
     }

@@ -11,19 +11,10 @@
  */
 #include "http/query.h"
 
+#include "http/escape.h"
+
 #include <errno.h>
 #include <string.h>
-
-static int unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes the byte at s[*i] (an escape, '+', or itself) and moves *i past
  * it; -1 when s[*i] starts a malformed escape. */
@@ -40,7 +31,7 @@ static int next_byte(const char *s, size_t n, size_t *i)
     }
     if (*i + 2 >= n)
         return -1;
-    int hi = unhex(s[*i + 1]), lo = unhex(s[*i + 2]);
+    int hi = http_hexval(s[*i + 1]), lo = http_hexval(s[*i + 2]);
     if (hi < 0 || lo < 0)
         return -1;
     *i += 3;

@@ -14,14 +14,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import unittest
 
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from gortd import Gortd, scale  # noqa: E402
+from gortd import Gortd, scale, wait_for  # noqa: E402
 
 GORTD, PLUGINS, SCREENSHOT = sys.argv[1:4]
 del sys.argv[1:4]
@@ -57,15 +56,6 @@ def sample(fams, family, name=None, **labels):
                 s.labels.get(k) == v for k, v in labels.items()):
             return s.value
     raise AssertionError("no sample %s%r" % (name or family, labels))
-
-
-def wait_for(what, pred, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Load:

@@ -18,6 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
+import rawhttp  # noqa: E402
 from gortd import Gortd  # noqa: E402
 
 GORTD, FIXTURES = sys.argv[1:3]
@@ -26,35 +27,10 @@ del sys.argv[1:3]
 
 def read_response(s):
     """(status, {field: value}, body, raw head) of one response on s."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        b = s.recv(65536)
-        if not b:
-            raise AssertionError("closed before a head: %r" % buf)
-        buf += b
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    h = {}
-    for ln in lines[1:]:
-        k, v = ln.split(": ", 1)
-        h[k.lower()] = v
-    status = int(lines[0].split()[1])
-    body = rest
-    if status in (204, 304):
-        return status, h, body, head
-    if "content-length" in h:
-        while len(body) < int(h["content-length"]):
-            b = s.recv(65536)
-            if not b:
-                break
-            body += b
-    elif h.get("transfer-encoding") == "chunked":
-        while not body.endswith(b"0\r\n\r\n"):
-            b = s.recv(65536)
-            if not b:
-                break
-            body += b
-    return status, h, body, head
+    line, fields, body = rawhttp.read_response(s)
+    head = "\r\n".join([line] + ["%s: %s" % f for f in fields])
+    return (int(line.split()[1]), {k.lower(): v for k, v in fields}, body,
+            head.encode("latin-1"))
 
 
 def closed(s):

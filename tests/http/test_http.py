@@ -21,7 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
-from gortd import Gortd, GortdError, sanitizer, scale  # noqa: E402
+from gortd import (Gortd, GortdError, sanitizer, scale,  # noqa: E402
+                   wait_for)
 
 GORTD = None
 GORTCTL = None
@@ -43,17 +44,6 @@ def gortctl_stats(d):
                          capture_output=True, text=True, timeout=30,
                          check=True).stdout
     return json.loads(out)
-
-
-def wait_for(what, pred, timeout=60):
-    """Polls pred until true; the bound only keeps a broken run from
-    hanging."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Conn:

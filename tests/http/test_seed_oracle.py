@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
+import rawhttp  # noqa: E402
 from gortd import Gortd  # noqa: E402
 
 GORTD, PLUGINS, GO_SRC, STATUS_TEXT = sys.argv[1:5]
@@ -84,40 +85,9 @@ CASES = [
 
 def read_response(s, head_only):
     """(status line, sorted fields without Date, body) of one response."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        b = s.recv(65536)
-        if not b:
-            raise AssertionError("connection closed before a full head: %r"
-                                 % buf)
-        buf += b
-    head, body = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    fields = [tuple(ln.split(": ", 1)) for ln in lines[1:]]
-    hd = {k.lower(): v for k, v in fields}
-    status = lines[0].split()[1]
-    if head_only or status in ("204", "304") or status.startswith("1"):
-        body = b""
-    elif "content-length" in hd:
-        while len(body) < int(hd["content-length"]):
-            b = s.recv(65536)
-            if not b:
-                break
-            body += b
-    elif hd.get("transfer-encoding") == "chunked":
-        while not body.endswith(b"0\r\n\r\n"):
-            b = s.recv(65536)
-            if not b:
-                break
-            body += b
-    else:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            body += b
+    line, fields, body = rawhttp.read_response(s, head_only)
     kept = sorted((k.lower(), v) for k, v in fields if k.lower() != "date")
-    return lines[0], kept, body
+    return line, kept, body
 
 
 def closed_after(s):

@@ -74,6 +74,17 @@ def scale(n, tsan_max=None, asan_div=None):
     return n
 
 
+def wait_for(what, pred, timeout=60):
+    """Polls pred until it is true; the bound only keeps a broken run from
+    hanging (tests wait for a state, never for a time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def sanitizer_reports(text):
     """The lines of text that start or summarise a sanitizer report."""
     return [ln for ln in text.splitlines() if SANITIZER_RE.search(ln)]
