@@ -33,15 +33,18 @@
 
 void httpd_config_default(struct httpd_config *c)
 {
-    c->read_header_timeout_ns = 10 * 1000000000LL;
-    c->idle_timeout_ns = 120 * 1000000000LL;
-    c->write_timeout_ns = 30 * 1000000000LL;
-    c->shutdown_timeout_ns = 30 * 1000000000LL;
-    c->max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
-    c->max_uri_bytes = HTTP_DEFAULT_MAX_URI_BYTES;
-    c->max_body_bytes = 32 << 20;
-    c->max_conns = 10000;
-    c->quiet = 0;
+    /* Whole: a field not named here (route_pin, route_unpin) is zero, not
+     * whatever the caller's stack held. */
+    *c = (struct httpd_config){
+        .read_header_timeout_ns = 10 * 1000000000LL,
+        .idle_timeout_ns = 120 * 1000000000LL,
+        .write_timeout_ns = 30 * 1000000000LL,
+        .shutdown_timeout_ns = 30 * 1000000000LL,
+        .max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES,
+        .max_uri_bytes = HTTP_DEFAULT_MAX_URI_BYTES,
+        .max_body_bytes = 32 << 20,
+        .max_conns = 10000,
+    };
 }
 
 struct httpd_server *httpd_server_new(int lfd, const struct httpd_config *c,

@@ -28,6 +28,10 @@ ADMIN_RE = re.compile(r'msg="serving admin" addr=\S*:(\d+)')
 
 
 def admin_port(d):
+    """The admin port from gortd's log; the line follows "serving HTTP",
+    which is all the helper waits for."""
+    wait_for("the serving admin line",
+             lambda: ADMIN_RE.search(d.log) or not d.alive())
     m = ADMIN_RE.search(d.log)
     assert m, "no serving admin line:\n" + d.tail()
     return int(m.group(1))
