@@ -26,7 +26,11 @@
  *
  * Where RFC 9112 leaves the recipient a choice, or where request smuggling
  * is at stake, gort is strict:
- *   - a line ends in CRLF or a bare LF (§2.2, as Go does); a bare CR is 400;
+ *   - a line of the head ends in CRLF or a bare LF (§2.2, as Go does); a
+ *     bare CR is 400. Chunk framing (size lines, the end of a chunk's
+ *     data, trailers) ends only in CRLF: a bare LF there is 400, since
+ *     front ends that read it differently can be made to disagree on where
+ *     a request ends (Go refuses it too);
  *   - obs-fold, whitespace before a colon or before the first field: 400;
  *   - Content-Length is 1*DIGIT, at most INT64_MAX; repeated fields must
  *     agree; a list ("5, 5") in one field is 400, as in Go;
@@ -968,10 +972,8 @@ static int size_line_byte(struct http_chunked *st, unsigned char c)
             st->state = CH_EXT;
         else if (c == '\r')
             st->state = CH_SIZE_LF;
-        else if (c == '\n')
-            return size_line_end(st);
         else
-            return ST_BAD;
+            return ST_BAD; /* a bare LF included: chunk framing is CRLF */
         return 0;
     case CH_SIZE_WS:
         if (c == ';')
@@ -980,22 +982,20 @@ static int size_line_byte(struct http_chunked *st, unsigned char c)
     case CH_EXT:
         if (c == '\r')
             st->state = CH_SIZE_LF;
-        else if (c == '\n')
-            return size_line_end(st);
         return c == '\r' || is_value_char(c) ? 0 : ST_BAD;
     default: /* CH_SIZE_LF */
         return c == '\n' ? size_line_end(st) : ST_BAD;
     }
 }
 
-/* CRLF (or a bare LF) after a chunk's data. */
+/* CRLF after a chunk's data; a bare LF is refused. */
 static int data_end_byte(struct http_chunked *st, unsigned char c)
 {
     if (c == '\r' && st->state == CH_DATA_END) {
         st->state = CH_DATA_LF;
         return 0;
     }
-    if (c != '\n')
+    if (c != '\n' || st->state != CH_DATA_LF)
         return ST_BAD;
     st->size = 0;
     st->state = CH_SIZE_START;
@@ -1012,8 +1012,6 @@ static int trailer_byte(struct http_chunked *st, unsigned char c)
     case CH_TRAILER_START:
         if (c == '\r')
             st->state = CH_END_LF;
-        else if (c == '\n')
-            st->state = CH_DONE;
         else if (is_tchar(c))
             st->state = CH_TRAILER_NAME;
         else
@@ -1026,9 +1024,7 @@ static int trailer_byte(struct http_chunked *st, unsigned char c)
     case CH_TRAILER_VALUE:
         if (c == '\r')
             st->state = CH_TRAILER_LF;
-        else if (c == '\n')
-            st->state = CH_TRAILER_START;
-        return c == '\r' || c == '\n' || is_value_char(c) ? 0 : ST_BAD;
+        return c == '\r' || is_value_char(c) ? 0 : ST_BAD;
     case CH_TRAILER_LF:
         st->state = CH_TRAILER_START;
         return c == '\n' ? 0 : ST_BAD;

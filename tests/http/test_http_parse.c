@@ -911,11 +911,8 @@ static void chunked_basic(void **state)
         {"0005\r\nhello\r\n000\r\n\r\n", "hello"},
         {"5;name=value;q=\"a b\"\r\nhello\r\n0;last\r\n\r\n", "hello"},
         {"5 ;x\r\nhello\r\n0\t; y\r\n\r\n", "hello"},
-        {"5\nhello\n0\n\n", "hello"}, /* bare LF, as in the head */
-        {"5\r\nhello\n0\r\n\n", "hello"},
         {"3\r\na\r\n\r\n0\r\n\r\n", "a\r\n"}, /* data is data */
         {"5\r\nhello\r\n0\r\nX-Sum: 1\r\nY:\r\n\r\n", "hello"},
-        {"5\r\nhello\r\n0\nX-Sum: 1\n\n", "hello"},
     };
 
     for (size_t i = 0; i < COUNT(cases); i++) {
@@ -954,6 +951,13 @@ static void chunked_errors(void **state)
         "10000000000000000\r\n", /* 2^64: overflow */
         "8000000000000000\r\n",  /* 2^63: too large */
         "0\r\n X: y\r\n\r\n",    /* obs-fold in trailers */
+        /* A bare LF anywhere in the framing (Go refuses it too): front
+         * ends that read it differently are a smuggling vector. */
+        "5\nhello\r\n0\r\n\r\n",
+        "5;ext\nhello\r\n0\r\n\r\n",
+        "5\r\nhello\n0\r\n\r\n",
+        "5\r\nhello\r\n0\r\n\n",
+        "5\r\nhello\r\n0\r\nX-Sum: 1\n\r\n",
         "0\r\nX y\r\n\r\n",
         "0\r\n: y\r\n\r\n",
         "0\r\nX: a\x7f\r\n\r\n",
