@@ -37,11 +37,13 @@
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gort/net.h"
 #include "netpoll.h"
 #include "runtime.h"
 #include "symtab.h"
@@ -279,6 +281,25 @@ static int describe_pending(const struct gort__np_pending *cb, void *arg)
     return w->fn(info, w->arg);
 }
 
+/* A frame's names come from dladdr and point into the loaded object's own
+ * tables: a dlclose while a dump formats them would free them under it (a
+ * plugin unloaded during `gortctl dump`). A walk holds this for reading,
+ * callbacks included; gort_dlclose takes it for writing. */
+static pthread_rwlock_t symbols_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+int gort_dlclose(void *handle)
+{
+    bool on_g = gort__getg() != NULL;
+    if (on_g)
+        gort_syscall_enter(); /* a dump may hold the lock a few ms */
+    pthread_rwlock_wrlock(&symbols_lock);
+    int rc = dlclose(handle);
+    pthread_rwlock_unlock(&symbols_lock);
+    if (on_g)
+        gort_syscall_exit();
+    return rc;
+}
+
 long gort_goroutines_each(gort_dump_fn fn, void *arg)
 {
     if (!fn || !gort__runtime_started())
@@ -286,6 +307,7 @@ long gort_goroutines_each(gort_dump_fn fn, void *arg)
     struct gort_goroutine_info *info = malloc(sizeof *info);
     if (!info)
         return -ENOMEM;
+    pthread_rwlock_rdlock(&symbols_lock);
     char label[GORT__LABEL_MAX];
     int64_t now = gort__coarse_now();
     long n = 0;
@@ -302,6 +324,7 @@ long gort_goroutines_each(gort_dump_fn fn, void *arg)
         .fn = fn, .arg = arg, .info = info, .now = now, .n = n};
     if (!stopped)
         gort__netpoll_pending_each(describe_pending, &w);
+    pthread_rwlock_unlock(&symbols_lock);
     free(info);
     return w.n;
 }

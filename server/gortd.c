@@ -150,18 +150,21 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
 static int admin_check(const struct daemon *d)
 {
     struct cli_addr a;
-    char err[512];
+    char err[512] = "";
     if (!d->admin_addr || d->admin_insecure)
         return 0;
     const char *why = NULL;
+    int rc;
     if (cli_addr_parse(d->admin_addr, &a, err, sizeof err) < 0)
         why = err;
     else if (a.kind != CLI_ADDR_TCP)
         why = "want HOST:PORT";
     else if (a.host[0] == '\0')
         why = "an empty host listens on every interface";
-    else if (cli_addr_is_loopback(&a, err, sizeof err) != 1)
-        why = err[0] ? err : "not a loopback address";
+    else if ((rc = cli_addr_is_loopback(&a, err, sizeof err)) < 0)
+        why = err; /* does not resolve */
+    else if (rc == 0)
+        why = "not a loopback address";
     if (!why)
         return 0;
     fprintf(stderr,

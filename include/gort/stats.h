@@ -120,6 +120,11 @@ struct gort_goroutine_info {
 typedef int (*gort_dump_fn)(const struct gort_goroutine_info *g, void *arg);
 GORT_API long gort_goroutines_each(gort_dump_fn fn, void *arg);
 
+/* dlclose(handle), once no goroutine dump is naming frames: a dump's names
+ * point into the loaded objects, so a host that unloads code (gortd's
+ * plugin loader) closes it through this. Returns dlclose's result. */
+GORT_API int gort_dlclose(void *handle);
+
 /* Writes every goroutine in Go's traceback shape to fd:
  *   goroutine 18 [chan receive, 2 minutes]:
  *   main.worker(...)

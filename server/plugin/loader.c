@@ -86,6 +86,7 @@
 #include "common/clock.h"
 #include "common/list.h"
 #include "gort/plugin.h"
+#include "gort/stats.h"
 #include "http/server.h"
 #include "log.h"
 
@@ -809,7 +810,7 @@ static bool finish(struct plugin *p, int64_t drain_ns)
     }
     if (!drain(p, drain_ns))
         return false;
-    dlclose(p->dl);
+    gort_dlclose(p->dl); /* not under a running goroutine dump */
     plugin_free(p);
     return true;
 }
