@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "gort/gort.h"
@@ -500,6 +501,24 @@ static int log_setup(const char *format, const char *level)
 }
 
 /* 0, or the error number of what failed. */
+/* Every connection is a descriptor, and the soft limit is often 1024 while
+ * the hard one allows far more: raise soft to hard at start, as Go does
+ * since 1.19, and say what the limit is. */
+static void nofile_raise(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = was;
+    }
+    glog_info("open files limit", GLOG_UINT("nofile", rl.rlim_cur),
+              GLOG_UINT("was", was));
+}
+
 static int signals_start(sigset_t *set)
 {
     pthread_t t;
@@ -659,6 +678,7 @@ int main(int argc, char **argv)
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
+    nofile_raise();
     int rc = signals_start(&set);
     if (rc != 0) {
         glog_error("cannot set up signal handling", GLOG_ERRNO("err", rc));

@@ -8,6 +8,8 @@
  * string; /echo/raw/... streams it back unchanged instead (a chunked
  * response of whatever size). Built as echo.so.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,32 +52,60 @@ static void echo_headers(gort_http_response *w, gort_http_request *r)
     gort_http_write(w, "], ", 3);
 }
 
-/* Reads the whole body; NULL with *n = 0 when empty, -1 on error. */
-static char *read_body(gort_http_request *r, size_t *n)
+/* Answers a body that could not be read, before anything was written:
+ * the client's mistake gets its 4xx, not an echo of half a body. */
+static void body_error(gort_http_response *w, ssize_t err)
+{
+    if (err == -EBADMSG)
+        gort_http_error(w, "malformed request body", 400);
+    else if (err == -EFBIG)
+        gort_http_error(w, "Request Entity Too Large", 413);
+    else if (err == -ETIMEDOUT)
+        gort_http_error(w, "Request Timeout", 408);
+    else
+        gort_http_abort(w, "request body broken");
+}
+
+/* Reads the whole body into *out (*n bytes); 0, or the read's error or
+ * -ENOMEM (nothing kept). */
+static ssize_t read_body(gort_http_request *r, char **out, size_t *n)
 {
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
-    ssize_t got;
+    ssize_t got = 0;
     while (buf && (got = gort_http_body_read(r, buf + len, cap - len)) > 0) {
         len += (size_t)got;
         if (len == cap) {
             char *nb = realloc(buf, cap *= 2);
-            if (!nb)
-                break;
-            buf = nb;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf = nb;
+            }
         }
     }
+    if (!buf || got < 0) {
+        free(buf);
+        return buf ? got : -ENOMEM;
+    }
+    *out = buf;
     *n = len;
-    return buf;
+    return 0;
 }
 
 static void echo_json(gort_http_response *w, gort_http_request *r, void *arg)
 {
     (void)arg;
-    size_t blen;
-    char *body = read_body(r, &blen);
-    if (!body) {
+    size_t blen = 0;
+    char *body = NULL;
+    ssize_t rc = read_body(r, &body, &blen);
+    if (rc == -ENOMEM) {
         gort_http_error(w, "out of memory", 500);
+        return;
+    }
+    if (rc < 0) {
+        body_error(w, rc);
         return;
     }
     gort_http_set_header(w, "Content-Type", "application/json");
@@ -97,11 +127,16 @@ static void echo_raw(gort_http_response *w, gort_http_request *r, void *arg)
     (void)arg;
     char buf[8192];
     ssize_t n;
+    bool wrote = false;
     gort_http_set_header(w, "Content-Type", "application/octet-stream");
-    while ((n = gort_http_body_read(r, buf, sizeof buf)) > 0)
+    while ((n = gort_http_body_read(r, buf, sizeof buf)) > 0) {
         if (gort_http_write(w, buf, (size_t)n) < 0)
             return;
-    if (n < 0)
+        wrote = true;
+    }
+    if (n < 0 && !wrote)
+        body_error(w, n);
+    else if (n < 0) /* half an echo is out: cut the connection */
         gort_http_abort(w, "request body broken");
 }
 

@@ -11,6 +11,7 @@ with no sanitizer report in its log.
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -269,6 +270,30 @@ class Bodies(unittest.TestCase):
                                  b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n"
                                  b"Trailer: x\r\n\r\n")
         self.assertEqual((st, body), (200, b"hello world"))
+
+    def test_malformed_chunked_body_is_400(self):
+        # The handlers in the tree check gort_http_body_read's error: a
+        # broken body is the client's 400, never a 200 echo of half of it.
+        for path in (b"/echo/raw/x", b"/echo/x"):
+            for chunks in (b"5\r\nhello\r\nZZ\r\n\r\n",   # not hex
+                           b"5\nhello\r\n0\r\n\r\n"):      # bare LF
+                with connect() as c:
+                    c.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+                    st, _, body, _ = recv_response(c)
+                    self.assertEqual((st, body),
+                                     (400, b"malformed request body\n"),
+                                     (path, chunks))
+                    self.assertTrue(closed_by_server(c))
+
+    def test_body_cut_short_is_not_200(self):
+        with connect() as c:
+            c.sendall(b"POST /echo/x HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 10\r\n\r\nhello")
+            c.sock.shutdown(socket.SHUT_WR)
+            st, _, _, _ = recv_response(c)
+            self.assertNotEqual(st, 200)
+            self.assertTrue(closed_by_server(c))
 
     def test_chunked_response(self):
         st, h, body, _ = request(b"GET /stream?n=50 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -624,6 +649,25 @@ class Shutdown(unittest.TestCase):
             d.kill()
         self.assertIn('msg="exiting now" signal=SIGINT reason="second signal"',
                       d.log)
+
+
+class OpenFilesLimit(unittest.TestCase):
+    def test_soft_limit_raised_to_hard(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        low = min(256, hard)
+
+        def lower():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+
+        d = start_gortd(preexec=lower)
+        try:
+            with open("/proc/%d/limits" % d.pid) as f:
+                line = [ln for ln in f if ln.startswith("Max open files")][0]
+            self.assertEqual(line.split()[3:5], [str(hard), str(hard)])
+            self.assertIn('msg="open files limit" nofile=%d was=%d' %
+                          (hard, low), d.log)
+        finally:
+            d.stop()
 
 
 def main():

@@ -125,17 +125,19 @@ class Logfmt(unittest.TestCase):
             r.wait_for(lambda t: 'msg="serving HTTP"' in t)
             self.assertEqual(r.stop(), 0)
             self.assertEqual([line.split(" ")[2] for line in r.lines], [
-                'msg="control', 'msg="plugin', 'msg="plugin',
+                'msg="open', 'msg="control', 'msg="plugin', 'msg="plugin',
                 'msg="plugins', 'msg="serving', 'msg="shutting'])
             for line in r.lines:
                 self.assertRegex(line, r"^time=\S+Z level=(info|error) msg=")
-            self.assertRegex(r.lines[4], SERVING)
+            self.assertRegex(r.lines[0],
+                             r'msg="open files limit" nofile=\d+ was=\d+$')
+            self.assertRegex(r.lines[5], SERVING)
             quoted = tmp + '/we\\"ird =dir\\nx\\xff/'
             self.assertIn('level=error msg="plugin refused" file="%sbad.so" '
-                          'err="dlopen: ' % quoted, r.lines[1])
+                          'err="dlopen: ' % quoted, r.lines[2])
             self.assertIn('level=info msg="plugin loaded" plugin=hello '
                           'version=1.0.0 file="%shello.so" routes=2' % quoted,
-                          r.lines[2])
+                          r.lines[3])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
