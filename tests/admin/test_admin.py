@@ -110,15 +110,26 @@ class Admin(unittest.TestCase):
         n = 25
         for _ in range(n):
             self.assertEqual(get(self.d.port, "/")[0], 200)
-        after = scrape(self.admin)
         resp = ("gort_http_responses", "gort_http_responses_total")
-        self.assertGreaterEqual(sample(after, *resp, code="2xx") -
-                                sample(before, *resp, code="2xx"), n)
         req = ("gort_plugin_requests", "gort_plugin_requests_total")
+
+        def grown(fams, key, **labels):
+            return sample(fams, *key, **labels) - sample(before, *key,
+                                                         **labels)
+
+        # A response is counted once it is written, so the client can see
+        # the last one a moment before the counter does: wait for it.
+        last = {}
+
+        def counted():
+            last["f"] = scrape(self.admin)
+            return (grown(last["f"], resp, code="2xx") >= n and
+                    grown(last["f"], req, plugin="hello") >= n)
+
+        wait_for("the responses counted", counted)
         # Only this test sends to hello; the admin's own requests are
         # served by another server and counted nowhere here.
-        self.assertEqual(sample(after, *req, plugin="hello") -
-                         sample(before, *req, plugin="hello"), n)
+        self.assertEqual(grown(last["f"], req, plugin="hello"), n)
 
     def test_stats_json(self):
         st, h, body = get(self.admin, "/debug/gort/stats.json")
