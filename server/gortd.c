@@ -209,9 +209,14 @@ static int admin_start(struct daemon *d, struct httpd_server *traffic)
     httpd_config_default(&cfg);
     cfg.shutdown_timeout_ns = d->http.shutdown_timeout_ns;
     d->admin_srv = httpd_server_new(fd, &cfg, mux);
-    if (!d->admin_srv || httpd_server_start(d->admin_srv) < 0) {
+    int rc = d->admin_srv ? httpd_server_start(d->admin_srv) : -ENOMEM;
+    if (rc < 0) {
         glog_error("cannot start the admin server",
-                   GLOG_STR("addr", d->admin_addr));
+                   GLOG_STR("addr", d->admin_addr), GLOG_ERRNO("err", rc));
+        httpd_server_free(d->admin_srv);
+        d->admin_srv = NULL;
+        close(fd);
+        mux_free(mux);
         return -1;
     }
     if (httpd_local_addr(fd, bound, sizeof bound) < 0)

@@ -86,8 +86,9 @@ static ssize_t read_body(gort_http_request *r, char **out, size_t *n)
         }
     }
     if (!buf || got < 0) {
+        ssize_t rc = buf ? got : -ENOMEM;
         free(buf);
-        return buf ? got : -ENOMEM;
+        return rc;
     }
     *out = buf;
     *n = len;

@@ -27,10 +27,8 @@ del sys.argv[1:3]
 
 def read_response(s):
     """(status, {field: value}, body, raw head) of one response on s."""
-    line, fields, body = rawhttp.read_response(s)
-    head = "\r\n".join([line] + ["%s: %s" % f for f in fields])
-    return (int(line.split()[1]), {k.lower(): v for k, v in fields}, body,
-            head.encode("latin-1"))
+    r = rawhttp.read_response(s)
+    return r.status, r.headers, r.body, r.head
 
 
 def closed(s):

@@ -76,18 +76,24 @@ CASES = [
     b"GET /about HTTP/1.0\r\n\r\n",
     b"GET /about HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+    # A backslash never leaves the site: Go writes %5C too.
+    b"GET /\\evil.example/. HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /./\\evil.example/ HTTP/1.1\r\n" + H + b"\r\n",
 ]
 # Known differences, not asserted: "CONNECT x:80" (Go 1.19's mux answers
 # 404; gortd follows Go 1.22's, whose trailing-slash redirect applies to
 # CONNECT, 301 to "/"), and "GET *" (a 400 either way; Go's mux sends it
-# without a body, gortd's parser with "400 Bad Request").
+# without a body, gortd's parser with "400 Bad Request"). Stricter than Go
+# 1.19 on purpose: a redirect's Location percent-encodes '"', '<' and '>'
+# of the query (Go leaves them raw; both escape the HTML body alike), and a
+# bare LF in chunk framing is 400 (Go 1.19 accepts it; newer Go refuses).
 
 
-def read_response(s, head_only):
-    """(status line, sorted fields without Date, body) of one response."""
-    line, fields, body = rawhttp.read_response(s, head_only)
-    kept = sorted((k.lower(), v) for k, v in fields if k.lower() != "date")
-    return line, kept, body
+def without_date(r):
+    """What must match Go: the status line, the fields (Date aside, order
+    aside, names case-insensitive) and the body."""
+    return r.line, sorted((k.lower(), v) for k, v in r.fields
+                          if k.lower() != "date"), r.body
 
 
 def closed_after(s):
@@ -104,7 +110,8 @@ def closed_after(s):
 def ask(port, req):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(req)
-        answer = read_response(s, req.startswith(b"HEAD "))
+        answer = without_date(rawhttp.read_response(
+            s, req.startswith(b"HEAD ")))
         return answer + (("closed" if closed_after(s) else "open"),)
 
 

@@ -3,13 +3,34 @@ that write requests byte by byte and must see exactly what came back (the
 status line, every field, the body framing), which http.client would hide
 or normalise.
 """
+import collections
+
+
+class Response(collections.namedtuple("Response", "line fields body")):
+    """line: the status line; fields: [(name, value)...] in order; body:
+    the bytes as framed (chunked kept encoded)."""
+
+    @property
+    def status(self):
+        return int(self.line.split()[1])
+
+    @property
+    def headers(self):
+        """Field names lowercased (the last value of a repeated one)."""
+        return {k.lower(): v for k, v in self.fields}
+
+    @property
+    def head(self):
+        """The head as sent, without its final CRLF CRLF."""
+        return "\r\n".join([self.line] + ["%s: %s" % f
+                                           for f in self.fields]).encode(
+                                               "latin-1")
 
 
 def read_response(s, head_only=False):
-    """(status line, [(name, value)...] in order, body) of the next response
-    on socket s. The body is read by its framing: Content-Length, chunked
-    (kept encoded), none after a 1xx/204/304 head or for HEAD (head_only),
-    else until the server closes."""
+    """The next Response on socket s. The body is read by its framing:
+    Content-Length, chunked, none after a 1xx/204/304 head or for HEAD
+    (head_only), else until the server closes."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         b = s.recv(65536)
@@ -23,7 +44,7 @@ def read_response(s, head_only=False):
     hd = {k.lower(): v for k, v in fields}
     status = lines[0].split()[1]
     if head_only or status in ("204", "304") or status.startswith("1"):
-        return lines[0], fields, b""
+        return Response(lines[0], fields, b"")
     if "content-length" in hd:
         want = int(hd["content-length"])
         while len(body) < want:
@@ -43,4 +64,4 @@ def read_response(s, head_only=False):
             if not b:
                 break
             body += b
-    return lines[0], fields, body
+    return Response(lines[0], fields, body)
