@@ -12,6 +12,7 @@ PKGS=(
   python3 python3-grpcio python3-protobuf python3-prometheus-client
   golang-go nginx wrk hyperfine curl
   valgrind strace procps openssl qemu-user chromium
+  libdw-dev libelf-dev libsystemd-dev libssl-dev prometheus
 )
 # tests/arch runs the other architecture's context switch under qemu.
 case "$(uname -m)" in
