@@ -132,6 +132,125 @@ GORT_API void gort_http_error(gort_http_response *w, const char *msg,
 /* Reason phrase for a status ("Not Found"), "" when unknown. */
 GORT_API const char *gort_http_status_text(int status);
 
+/* ---- request and response helpers ----------------------------------------
+ *
+ * What net/http gives a handler beyond the path: header values by name,
+ * forms, cookies and redirects, each with Go's edge cases (the Go oracle in
+ * tests/http checks them row by row). */
+
+/* Go's r.Header.Values(name), one at a time: the value of the next field
+ * named name (case-insensitive) at index *iter or later, moving *iter past
+ * it; NULL when none is left. Start with *iter = 0. Every field is seen,
+ * in arrival order, with gort_http_header_at. */
+GORT_API const char *gort_http_header_next(const gort_http_request *r,
+                                           const char *name, size_t *iter);
+
+/* A parsed form: Go's r.Form (the body's pairs, then the query's) and
+ * r.PostForm (the body's alone). Owned by the caller. */
+typedef struct gort_http_form gort_http_form;
+
+/* Go's r.ParseForm: the query always; for POST, PUT and PATCH with
+ * Content-Type application/x-www-form-urlencoded, the body too, read to
+ * its end (up to max_body bytes; 0 is Go's 10 MiB). Keys and values are
+ * decoded ('+' is a space, %XX a byte); repeated keys keep every value in
+ * order. Sets *out and returns 0, or sets *out (with what could be read)
+ * and returns a negative error, whose text gort_http_form_error gives in
+ * Go's words: -EBADMSG for a pair with a malformed escape or a ';' (the
+ * pair is dropped, the rest kept: `invalid URL escape "%zz"`), -EFBIG for
+ * a body over max_body ("http: POST too large"; only the query's pairs
+ * are kept), or the body's read error (gort_http_body_read). -ENOMEM
+ * leaves *out NULL. The body is consumed: call it once per request.
+ * Multipart bodies are not parsed (Go's ParseMultipartForm). */
+GORT_API int gort_http_form_parse(gort_http_request *r, int64_t max_body,
+                                  gort_http_form **out);
+/* r.FormValue(key) / r.PostFormValue(key): the first value of key, NULL
+ * when key has none (Go returns ""). */
+GORT_API const char *gort_http_form_value(const gort_http_form *f,
+                                          const char *key);
+GORT_API const char *gort_http_form_post_value(const gort_http_form *f,
+                                               const char *key);
+/* r.Form[key][n]: the nth (0-based) value of key, NULL past the last. */
+GORT_API const char *gort_http_form_get(const gort_http_form *f,
+                                        const char *key, size_t n);
+/* Pair i (0-based) of r.Form in order (the body's first): its key, with
+ * its value in *value; NULL past the end. */
+GORT_API const char *gort_http_form_at(const gort_http_form *f, size_t i,
+                                       const char **value);
+/* The first error met while parsing, in Go's words; "" when none. */
+GORT_API const char *gort_http_form_error(const gort_http_form *f);
+/* NULL is fine. */
+GORT_API void gort_http_form_free(gort_http_form *f);
+
+/* Go's r.Cookie(name): the value of the first valid cookie called name
+ * in the request's Cookie fields, into buf, NUL-terminated, surrounding
+ * double quotes removed. Its length, -ENOENT when there is none (Go's
+ * ErrNoCookie), -ERANGE when it and its NUL do not fit (buf is then "").
+ * Invalid pairs are skipped as Go skips them: a name that is not a token,
+ * a value byte outside 0x20-0x7e or one of '"' ';' '\\'. */
+GORT_API ssize_t gort_http_cookie(const gort_http_request *r, const char *name,
+                                  char *buf, size_t len);
+
+/* Go's r.Cookies(), one at a time, nothing copied: zero the iterator, then
+ * each call that returns 1 points name/value into the request's fields
+ * (not NUL-terminated: use the lengths); 0 at the end. */
+struct gort_http_cookie_iter {
+    const char *name, *value; /* out */
+    size_t name_len, value_len;
+    size_t field_, off_; /* where the next search starts: private */
+};
+GORT_API int gort_http_cookie_next(const gort_http_request *r,
+                                   struct gort_http_cookie_iter *it);
+
+/* Go's http.SameSite; DEFAULT (the zero value) writes no attribute. */
+enum gort_http_same_site {
+    GORT_HTTP_SAMESITE_DEFAULT = 0,
+    GORT_HTTP_SAMESITE_LAX,
+    GORT_HTTP_SAMESITE_STRICT,
+    GORT_HTTP_SAMESITE_NONE,
+};
+
+/* Go's http.Cookie for Set-Cookie; zero-initialize and fill in. */
+struct gort_http_cookie {
+    const char *name;   /* a token, else the cookie is refused */
+    const char *value;  /* invalid bytes dropped; quoted if ' ' or ',' */
+    const char *path;   /* NULL/"": none; ';' and controls dropped */
+    const char *domain; /* NULL/"": none; a bad one is left out, as Go
+                           does (the cookie stays host-only) */
+    int64_t expires;    /* Unix seconds, when has_expires (before 1601:
+                           left out) */
+    int has_expires;
+    int max_age;    /* > 0: Max-Age=N; < 0: Max-Age=0 (delete now); 0: none */
+    int secure;     /* Secure */
+    int http_only;  /* HttpOnly */
+    int same_site;  /* enum gort_http_same_site */
+    void *spare[4]; /* zero: room to grow */
+};
+
+/* Go's c.String(): the Set-Cookie value into buf (len bytes, always
+ * NUL-terminated when len > 0). Returns its full length (larger than
+ * len - 1: truncated, call again with more room), or -EINVAL for a name
+ * that is not a token (Go's ""). */
+GORT_API ssize_t gort_http_cookie_string(const struct gort_http_cookie *c,
+                                         char *buf, size_t len);
+/* Go's http.SetCookie: adds a Set-Cookie field. 0, -EINVAL (bad name),
+ * -ENOSPC or -ENOMEM. */
+GORT_API int gort_http_set_cookie(gort_http_response *w,
+                                  const struct gort_http_cookie *c);
+
+/* Go's http.Redirect(w, r, url, code): a relative url is made absolute
+ * against the request's path and cleaned (a trailing '/' kept, the query
+ * kept as given); one with a scheme or a host ("//host/x") is sent as it
+ * is. Sets Location, and for GET and HEAD when the handler set no
+ * Content-Type, "text/html; charset=utf-8" and (GET) the body
+ * `<a href="URL">Status Text</a>.` with the URL HTML-escaped. The Location
+ * is percent-encoded where a byte is not printable ASCII or is one of
+ * '"' '<' '>' '\\' (Go escapes non-ASCII only: a '\\' would let browsers
+ * leave the site, a control byte could split the field). 0, -EINVAL for a
+ * code outside 300-399, -ENOMEM. */
+GORT_API int gort_http_redirect(gort_http_response *w,
+                                const gort_http_request *r, const char *url,
+                                int code);
+
 /* ---- client -------------------------------------------------------------
  *
  * net/http's Client, in C: calls from a handler (or any goroutine) to other
