@@ -163,10 +163,14 @@ int http_url_parse(const char *url, struct http_url *out, const char **why)
                         "byte in URL that must be %-escaped (space, control, "
                         "non-ASCII)",
                         -EINVAL);
+    /* Escapes are checked in the path and the fragment, not the query:
+     * Go's url.Parse leaves RawQuery as written, and a proxy must pass a
+     * query it cannot decode ("?q=100%") on unchanged. */
     t = e + strcspn(url + e, "#");
-    if (!escapes_ok(url + e, t - e))
-        return fail(why, "bad %-escape in URL", -EINVAL);
     q = e + strcspn(url + e, "?#");
+    if (!escapes_ok(url + e, q - e) ||
+        (url[t] && !escapes_ok(url + t + 1, strlen(url + t + 1))))
+        return fail(why, "bad %-escape in URL", -EINVAL);
     out->path = q > e ? slice(url + e, q - e) : slice("/", 1);
     if (url[q] == '?')
         out->query = slice(url + q + 1, t - q - 1);

@@ -55,6 +55,8 @@ static void good_urls(void **state)
         {"http://local-host.example_1/", "local-host.example_1",
          "local-host.example_1", 80, "/", NULL},
         {"http://h/a?b?c=/d", "h", "h", 80, "/a", "b?c=/d"},
+        /* Go leaves the query as written: not decoded, not checked. */
+        {"http://h/p?q=100%&r=%zz", "h", "h", 80, "/p", "q=100%&r=%zz"},
     };
 
     for (size_t i = 0; i < COUNT(cases); i++) {
@@ -112,6 +114,7 @@ static void bad_urls(void **state)
         {"http://h/%4", -EINVAL, "escape"},
         {"http://h/%zz", -EINVAL, "escape"},
         {"http://h/a%", -EINVAL, "escape"},
+        {"http://h/p#%zz", -EINVAL, "escape"},
         {"http://h%2/", -EINVAL, "escape"},
     };
 

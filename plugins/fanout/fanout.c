@@ -1,0 +1,415 @@
+/* fanout — the pattern Go services are made of: one request calls two
+ * upstreams at once, waits for both up to a shared deadline, and answers
+ * with what came back, marked partial when something did not.
+ *
+ * Configuration, fanout.conf next to fanout.so ('#' starts a comment):
+ *
+ *     route    GET /fanout                       # the pattern (this one
+ *                                                # by default)
+ *     upstream users  http://127.0.0.1:9001/users
+ *     upstream orders http://127.0.0.1:9002/orders?recent=1
+ *     deadline 250ms                             # for the whole fan-out
+ *
+ * exactly two upstreams, each a name and a full URL. Without fanout.conf
+ * the plugin refuses to load (`make run` goes on without it); a bad line
+ * refuses it naming "fanout.conf:LINE".
+ *
+ * A request: two goroutines, one per upstream, each make their call with
+ * the deadline on the request (gort_http_creq_set_deadline) and send the
+ * result on a channel; a third goroutine sleeps until the deadline and
+ * sends on a timer channel (gort_after would be this timer once the
+ * runtime has it). The handler selects over the results and the timer
+ * (gort_select) until both results are in or the timer fires, then writes
+ *
+ *     {"partial":false,
+ *      "results":{"users":{"status":200,"body":"..."},
+ *                 "orders":{"status":200,"body":"..."}}}
+ *
+ * with an upstream that failed as {"error":"..."} and one that missed the
+ * deadline as {"error":"deadline exceeded"}, "partial":true for either; 504
+ * when neither answered. Bodies are embedded as JSON strings, at most 1
+ * MiB each.
+ *
+ * Ownership: a goroutine can outlive the handler (the deadline passed
+ * while it still waited), so the call's state is shared by the handler
+ * and its three goroutines under a reference count; the last one to let go
+ * frees it, results left in the channel included. Every goroutine ends by
+ * itself at the deadline at the latest (its request carries it, the timer
+ * sleeps until it), so unloading the plugin never waits longer than that.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gort/plugin.h"
+
+#define SEC 1000000000LL
+#define MAX_BODY (1 << 20)
+
+struct upstream {
+    char *name, *url;
+};
+
+struct fanout {
+    char *pattern;
+    struct upstream up[2];
+    int nup;
+    int64_t deadline; /* ns from the request's arrival */
+    gort_http_client *client;
+};
+
+/* One upstream's answer, sent on the results channel by pointer. */
+struct result {
+    int index;
+    int status; /* 0 when err is set */
+    char *body;
+    size_t len;
+    char err[160];
+};
+
+/* One request's fan-out, shared by the handler and its goroutines. */
+struct call {
+    int refs; /* atomic (__atomic, acq_rel): the last to drop frees */
+    const struct fanout *fo;
+    int64_t deadline;   /* absolute gort_nanotime */
+    gort_chan *results; /* struct result *, capacity 2: sends never block */
+    gort_chan *timer;   /* char, capacity 1 */
+    int index;          /* for the worker being started */
+};
+
+static void call_unref(struct call *c)
+{
+    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    struct result *res;
+    while (gort_chan_len(c->results) > 0 && gort_chan_recv(c->results, &res))
+        free(res->body), free(res);
+    gort_chan_free(c->results);
+    gort_chan_free(c->timer);
+    free(c);
+}
+
+/* ---- the goroutines ------------------------------------------------------ */
+
+static void read_body(gort_http_cresp *rs, struct result *res)
+{
+    size_t cap = 0;
+    ssize_t n;
+    char buf[8192];
+    while ((n = gort_http_cresp_read(rs, buf, sizeof buf)) > 0) {
+        if (res->len + (size_t)n > MAX_BODY) {
+            snprintf(res->err, sizeof res->err, "body over %d bytes", MAX_BODY);
+            return;
+        }
+        if (res->len + (size_t)n > cap) {
+            size_t ncap = cap ? cap * 2 : 16384;
+            while (ncap < res->len + (size_t)n)
+                ncap *= 2;
+            char *nb = realloc(res->body, ncap);
+            if (!nb) {
+                snprintf(res->err, sizeof res->err, "out of memory");
+                return;
+            }
+            res->body = nb, cap = ncap;
+        }
+        memcpy(res->body + res->len, buf, (size_t)n);
+        res->len += (size_t)n;
+    }
+    if (n < 0)
+        snprintf(res->err, sizeof res->err, "reading the body: %s",
+                 gort_strerror((int)n));
+}
+
+static void fetch(struct call *c, int i, struct result *res)
+{
+    gort_http_creq *rq = gort_http_creq_new("GET", c->fo->up[i].url);
+    gort_http_cresp *rs;
+    gort_http_creq_set_deadline(rq, c->deadline);
+    int rc = gort_http_do(c->fo->client, rq, &rs);
+    if (rc < 0) {
+        snprintf(res->err, sizeof res->err, "%s",
+                 rc == -ETIMEDOUT ? "deadline exceeded"
+                                  : gort_http_creq_error(rq));
+    } else {
+        res->status = gort_http_cresp_status(rs);
+        read_body(rs, res);
+        gort_http_cresp_close(rs);
+    }
+    gort_http_creq_free(rq);
+}
+
+static void worker(void *arg)
+{
+    struct call *c = arg;
+    int i = __atomic_fetch_add(&c->index, 1, __ATOMIC_RELAXED);
+    struct result *res = calloc(1, sizeof *res);
+    if (res) {
+        res->index = i;
+        fetch(c, i, res);
+        if (res->err[0])
+            res->status = 0;
+        gort_chan_send(c->results, &res);
+    }
+    call_unref(c);
+}
+
+/* The deadline as a channel: what gort_after(d) will give directly. */
+static void timer(void *arg)
+{
+    struct call *c = arg;
+    char tick = 1;
+    gort_sleep(c->deadline - gort_nanotime());
+    gort_chan_send(c->timer, &tick);
+    call_unref(c);
+}
+
+/* ---- the answer ---------------------------------------------------------- */
+
+static void json_string(gort_http_response *w, const char *s, size_t n)
+{
+    char out[512];
+    size_t o = 0;
+    gort_http_write(w, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (o > sizeof out - 8) {
+            gort_http_write(w, out, o);
+            o = 0;
+        }
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            o += (size_t)snprintf(out + o, 8, "\\u%04x", ch);
+        } else {
+            out[o++] = (char)ch; /* UTF-8 passes as is */
+        }
+    }
+    gort_http_write(w, out, o);
+    gort_http_write(w, "\"", 1);
+}
+
+static void write_result(gort_http_response *w, const char *name,
+                         const struct result *res)
+{
+    json_string(w, name, strlen(name));
+    if (!res) {
+        gort_http_printf(w, ":{\"error\":\"deadline exceeded\"}");
+    } else if (res->err[0]) {
+        gort_http_printf(w, ":{\"error\":");
+        json_string(w, res->err, strlen(res->err));
+        gort_http_printf(w, "}");
+    } else {
+        gort_http_printf(w, ":{\"status\":%d,\"body\":", res->status);
+        json_string(w, res->body ? res->body : "", res->len);
+        gort_http_printf(w, "}");
+    }
+}
+
+static void answer(gort_http_response *w, const struct fanout *fo,
+                   struct result **got)
+{
+    bool partial = false, any = false;
+    for (int i = 0; i < fo->nup; i++) {
+        partial |= !got[i] || got[i]->err[0];
+        any |= got[i] && !got[i]->err[0];
+    }
+    gort_http_set_header(w, "Content-Type", "application/json");
+    if (!any)
+        gort_http_write_header(w, 504);
+    gort_http_printf(w, "{\"partial\":%s,\"results\":{",
+                     partial ? "true" : "false");
+    for (int i = 0; i < fo->nup; i++) {
+        if (i)
+            gort_http_write(w, ",", 1);
+        write_result(w, fo->up[i].name, got[i]);
+    }
+    gort_http_printf(w, "}}\n");
+}
+
+/* Waits for the results until the timer fires: Go's
+ *     for n := 0; n < 2; n++ { select { case r := <-results: ...
+ *                                       case <-timer: return } } */
+static void gather(struct call *c, struct result **got)
+{
+    for (int pending = c->fo->nup; pending > 0;) {
+        struct result *res = NULL;
+        struct gort_select_case cases[2] = {
+            {.chan = c->results, .dir = GORT_SELECT_RECV, .elem = &res},
+            {.chan = c->timer, .dir = GORT_SELECT_RECV, .elem = NULL},
+        };
+        if (gort_select(cases, 2, 1) != 0)
+            return; /* the deadline: what is missing stays missing */
+        got[res->index] = res;
+        pending--;
+    }
+}
+
+static int start(struct call *c, gort_fn fn)
+{
+    __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+    if (gort_go(fn, c) > 0)
+        return 0;
+    call_unref(c);
+    return -ENOMEM;
+}
+
+static void handler(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)r;
+    const struct fanout *fo = arg;
+    struct call *c = calloc(1, sizeof *c);
+    struct result *got[2] = {NULL, NULL};
+    if (!c || !(c->results = gort_chan_make(sizeof(struct result *), 2)) ||
+        !(c->timer = gort_chan_make(1, 1))) {
+        if (c)
+            gort_chan_free(c->results), free(c);
+        gort_http_error(w, "Internal Server Error", 500);
+        return;
+    }
+    c->refs = 1;
+    c->fo = fo;
+    c->deadline = gort_nanotime() + fo->deadline;
+    int rc = start(c, timer);
+    for (int i = 0; rc == 0 && i < fo->nup; i++)
+        rc = start(c, worker);
+    if (rc == 0)
+        gather(c, got);
+    if (rc == 0)
+        answer(w, fo, got);
+    else
+        gort_http_error(w, "Internal Server Error", 500);
+    for (int i = 0; i < 2; i++)
+        if (got[i])
+            free(got[i]->body), free(got[i]);
+    call_unref(c);
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int64_t parse_duration(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    double unit = !strcmp(end, "ms")   ? 1e6
+                  : !strcmp(end, "s")  ? 1e9
+                  : !strcmp(end, "us") ? 1e3
+                                       : -1;
+    if (end == s || unit < 0 || v <= 0 || v * unit > 3600e9)
+        return -EINVAL;
+    return (int64_t)(v * unit);
+}
+
+static int bad(struct gort_plugin_registrar *reg, int line, const char *what)
+{
+    gort_plugin_set_error(reg, "fanout.conf:%d: %s", line, what);
+    return -EINVAL;
+}
+
+static int directive(struct gort_plugin_registrar *reg, struct fanout *fo,
+                     int no, char *key, char *rest)
+{
+    if (!strcmp(key, "route")) { /* the rest of the line, spaces and all */
+        free(fo->pattern);
+        fo->pattern = strdup(rest + strspn(rest, " \t"));
+        return fo->pattern ? 0 : -ENOMEM;
+    }
+    char *save, *a = strtok_r(rest, " \t\r", &save);
+    char *b = a ? strtok_r(NULL, " \t\r", &save) : NULL;
+    if (!strcmp(key, "deadline")) {
+        if (!a || b || (fo->deadline = parse_duration(a)) < 0)
+            return bad(reg, no, "deadline: want a duration (250ms, 2s)");
+        return 0;
+    }
+    if (strcmp(key, "upstream") != 0)
+        return bad(reg, no,
+                   "unknown directive (want route, upstream or "
+                   "deadline)");
+    if (!a || !b || strtok_r(NULL, " \t\r", &save) ||
+        strncmp(b, "http://", 7) != 0)
+        return bad(reg, no, "upstream: want NAME http://HOST[:PORT]/PATH");
+    if (fo->nup == 2)
+        return bad(reg, no, "a third upstream: fanout calls two");
+    fo->up[fo->nup].name = strdup(a);
+    fo->up[fo->nup].url = strdup(b);
+    fo->nup++;
+    return fo->up[fo->nup - 1].url ? 0 : -ENOMEM;
+}
+
+static int parse_config(struct gort_plugin_registrar *reg, struct fanout *fo,
+                        const char *config)
+{
+    char *text = strdup(config), *next;
+    int no = 0, rc = text ? 0 : -ENOMEM;
+    for (char *p = text; rc == 0 && p; p = next) {
+        next = strchr(p, '\n');
+        if (next)
+            *next++ = '\0';
+        no++;
+        char *hash = strchr(p, '#');
+        if (hash)
+            *hash = '\0';
+        p += strspn(p, " \t\r");
+        if (!*p)
+            continue;
+        size_t k = strcspn(p, " \t\r");
+        char *rest = p + k + (p[k] ? 1 : 0);
+        p[k] = '\0';
+        rest[strcspn(rest, "\r")] = '\0';
+        rc = directive(reg, fo, no, p, rest);
+    }
+    free(text);
+    if (rc == 0 && fo->nup != 2)
+        rc = bad(reg, no, "want two upstream lines");
+    return rc;
+}
+
+static void fanout_free(struct fanout *fo)
+{
+    if (!fo)
+        return;
+    for (int i = 0; i < fo->nup; i++)
+        free(fo->up[i].name), free(fo->up[i].url);
+    gort_http_client_free(fo->client);
+    free(fo->pattern);
+    free(fo);
+}
+
+static int init(struct gort_plugin_registrar *reg, const char *config,
+                void **state)
+{
+    struct fanout *fo = calloc(1, sizeof *fo);
+    int rc;
+    if (!fo)
+        return -ENOMEM;
+    fo->deadline = SEC;
+    if (!config) {
+        gort_plugin_set_error(reg, "no fanout.conf next to fanout.so: "
+                                   "nothing to call (two lines: upstream "
+                                   "NAME URL)");
+        rc = -ENOENT;
+    } else {
+        rc = parse_config(reg, fo, config);
+    }
+    if (rc == 0 && !fo->pattern && !(fo->pattern = strdup("GET /fanout")))
+        rc = -ENOMEM;
+    if (rc == 0 && !(fo->client = gort_http_client_new(NULL)))
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = gort_plugin_handle(reg, fo->pattern, handler, fo);
+    if (rc < 0) {
+        fanout_free(fo);
+        return rc;
+    }
+    *state = fo;
+    return 0;
+}
+
+static void fini(void *state)
+{
+    fanout_free(state);
+}
+
+GORT_PLUGIN("fanout", "1.0.0", init, fini);

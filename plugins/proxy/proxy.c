@@ -1,0 +1,589 @@
+/* proxy — a reverse proxy on the public SDK alone (nginx's proxy_pass
+ * without a URI, Go's httputil.ReverseProxy).
+ *
+ * Configuration: proxy.conf next to proxy.so, one directive per line,
+ * '#' starts a comment:
+ *
+ *     timeout 30s                         # default for the mappings below
+ *     keepalive 32                        # idle upstream connections kept
+ *                                         # per upstream (Go's 2 is too few
+ *                                         # in front of a busy service)
+ *     /         http://127.0.0.1:9000
+ *     /api/     http://127.0.0.1:8081  timeout=2s
+ *     GET /img/ http://10.0.0.7
+ *
+ * A mapping is a mux pattern (anything before the upstream: a method and
+ * a host may be part of it) and an upstream http://HOST[:PORT] with no
+ * path: the request's path and query go to the upstream unchanged.
+ * timeout bounds the connect and the wait for the response head (Go's
+ * ResponseHeaderTimeout), not the body: a long download is not cut. A bad
+ * line refuses the plugin with "proxy.conf:LINE: what is wrong"; without a
+ * proxy.conf (or with no mapping in it) the plugin refuses to load, so
+ * `make run`, which loads every bundled plugin, goes on without it.
+ *
+ * A request. The request head is copied without the hop-by-hop fields
+ * (Connection and the fields it names, Keep-Alive, Proxy-Connection,
+ * Proxy-Authenticate, Proxy-Authorization, TE but "trailers", Trailer,
+ * Transfer-Encoding, Upgrade: Go's list) and with X-Forwarded-For
+ * appended to, X-Forwarded-Host and X-Forwarded-Proto set; Host is the
+ * client's, as in Go. The body is streamed to the upstream as the client
+ * sends it (a body reader: Content-Length kept, chunked stays chunked), and
+ * the response streams back through a 32 KiB buffer, flushed after every
+ * read when its length is unknown (Go's FlushInterval -1 then), so neither
+ * body is ever held whole. Upstream connections are kept alive by one
+ * client (and its pool) per mapping.
+ *
+ * Errors: the upstream refusing, resetting or answering garbage is 502, a
+ * timeout 504; a broken request body is 400 (413 past gortd's limit). An
+ * upstream that dies mid-body cuts the client's connection (Go's
+ * ErrAbortHandler), so the client sees a truncated response, never a
+ * short one that looks complete. A client that goes away mid-response
+ * ends the copy at the next write and closes the upstream connection,
+ * which tells the upstream. The wait for the head cannot see the client
+ * leave yet: that needs a request context (proxy_bind in this file is
+ * where it goes).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gort/plugin.h"
+
+#define SEC 1000000000LL
+#define COPY_BUF (32 * 1024)
+#define DEFAULT_TIMEOUT (60 * SEC)
+#define DEFAULT_KEEPALIVE 32
+
+struct route {
+    char *pattern;
+    char *upstream;  /* "http://host:port", no trailing '/' */
+    int64_t timeout; /* ns; 0: the global one */
+    int line;
+    gort_http_client *client;
+    struct route *next;
+};
+
+struct proxy {
+    struct route *routes;
+    int64_t timeout;
+    int keepalive;
+};
+
+/* ---- configuration ------------------------------------------------------- */
+
+/* Go's time.ParseDuration for the units a timeout needs: "1.5s", "300ms",
+ * "1m30s". > 0 ns, or -EINVAL. */
+static int64_t parse_duration(const char *s)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    double total = 0;
+    if (!*s)
+        return -EINVAL;
+    while (*s) {
+        char *end;
+        if (!isdigit((unsigned char)*s) && *s != '.')
+            return -EINVAL;
+        double v = strtod(s, &end);
+        size_t best = 0, k = sizeof units / sizeof units[0];
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t n = strlen(units[i].unit);
+            if (strncmp(end, units[i].unit, n) == 0 && n > best)
+                best = n, k = i;
+        }
+        if (end == s || k == sizeof units / sizeof units[0])
+            return -EINVAL;
+        total += v * units[k].ns;
+        s = end + best;
+    }
+    return total >= 1 && total < 9e18 ? (int64_t)total : -EINVAL;
+}
+
+/* "http://host[:port]" with no path, query or user info: 0, or -EINVAL
+ * with why in *why. */
+static int check_upstream(const char *u, const char **why)
+{
+    if (strncmp(u, "https://", 8) == 0) {
+        *why = "https upstreams are not supported yet (the SDK client "
+               "speaks plain HTTP)";
+        return -EINVAL;
+    }
+    if (strncmp(u, "http://", 7) != 0) {
+        *why = "want http://HOST[:PORT]";
+        return -EINVAL;
+    }
+    const char *host = u + 7;
+    if (!*host || strpbrk(host, "/?#@")) {
+        *why = "want http://HOST[:PORT] without a path (the request's path "
+               "and query are passed through unchanged)";
+        return -EINVAL;
+    }
+    return 0;
+}
+
+struct line {
+    int no;
+    char *words[8];
+    int n;
+};
+
+/* Splits the text of one line into words, '#' to the end dropped. */
+static int split(char *text, struct line *ln)
+{
+    char *hash = strchr(text, '#');
+    if (hash)
+        *hash = '\0';
+    ln->n = 0;
+    char *save;
+    for (char *w = strtok_r(text, " \t\r", &save); w;
+         w = strtok_r(NULL, " \t\r", &save)) {
+        if (ln->n == 8)
+            return -E2BIG;
+        ln->words[ln->n++] = w;
+    }
+    return 0;
+}
+
+static int fail(struct gort_plugin_registrar *reg, int line, const char *fmt,
+                const char *a, const char *b)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a, b ? b : "");
+    gort_plugin_set_error(reg, "proxy.conf:%d: %s", line, msg);
+    return -EINVAL;
+}
+
+static int global(struct gort_plugin_registrar *reg, struct proxy *px,
+                  const struct line *ln)
+{
+    const char *k = ln->words[0];
+    if (ln->n != 2)
+        return fail(reg, ln->no, "\"%s\" takes one value", k, NULL);
+    if (strcmp(k, "timeout") == 0) {
+        px->timeout = parse_duration(ln->words[1]);
+        if (px->timeout < 0)
+            return fail(reg, ln->no,
+                        "bad timeout \"%s\": want a duration like 5s or "
+                        "250ms",
+                        ln->words[1], NULL);
+        return 0;
+    }
+    char *end;
+    long n = strtol(ln->words[1], &end, 10);
+    if (*end || n < 0 || n > 100000)
+        return fail(reg, ln->no,
+                    "bad keepalive \"%s\": want 0..100000 idle connections",
+                    ln->words[1], NULL);
+    px->keepalive = (int)n;
+    return 0;
+}
+
+/* The words from the upstream on: the upstream and its options. */
+static int mapping_tail(struct gort_plugin_registrar *reg,
+                        const struct line *ln, int at, struct route *rt)
+{
+    const char *why;
+    if (check_upstream(ln->words[at], &why) < 0)
+        return fail(reg, ln->no, "upstream \"%s\": %s", ln->words[at], why);
+    for (int i = at + 1; i < ln->n; i++) {
+        if (strncmp(ln->words[i], "timeout=", 8) != 0)
+            return fail(reg, ln->no,
+                        "unknown option \"%s\" (want timeout=DURATION)",
+                        ln->words[i], NULL);
+        rt->timeout = parse_duration(ln->words[i] + 8);
+        if (rt->timeout < 0)
+            return fail(reg, ln->no, "bad timeout \"%s\"", ln->words[i] + 8,
+                        NULL);
+    }
+    size_t n = strlen(ln->words[at]);
+    rt->upstream = strdup(ln->words[at]);
+    if (rt->upstream && rt->upstream[n - 1] == '/')
+        rt->upstream[n - 1] = '\0';
+    return rt->upstream ? 0 : -ENOMEM;
+}
+
+/* PATTERN... UPSTREAM [timeout=D]: the upstream is the first word with
+ * "://", the pattern every word before it. */
+static int mapping(struct gort_plugin_registrar *reg, struct proxy *px,
+                   const struct line *ln)
+{
+    int at = 0;
+    while (at < ln->n && !strstr(ln->words[at], "://"))
+        at++;
+    if (at == ln->n)
+        return fail(reg, ln->no,
+                    "\"%s\": want PATTERN http://HOST[:PORT] (or timeout "
+                    "DURATION, keepalive N)",
+                    ln->words[0], NULL);
+    if (at == 0)
+        return fail(reg, ln->no, "no pattern before the upstream \"%s\"",
+                    ln->words[0], NULL);
+    struct route *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return -ENOMEM;
+    rt->line = ln->no;
+    struct route **tail = &px->routes; /* in file order: a conflict names
+                                          the later line */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = rt;
+    char pat[512] = "";
+    for (int i = 0; i < at; i++)
+        snprintf(pat + strlen(pat), sizeof pat - strlen(pat), "%s%s",
+                 i ? " " : "", ln->words[i]);
+    rt->pattern = strdup(pat);
+    if (!rt->pattern)
+        return -ENOMEM;
+    return mapping_tail(reg, ln, at, rt);
+}
+
+static int parse_config(struct gort_plugin_registrar *reg, struct proxy *px,
+                        const char *config)
+{
+    char *text = strdup(config), *save = NULL;
+    int no = 0, rc = text ? 0 : -ENOMEM;
+    for (char *p = text; rc == 0 && p; p = save) {
+        char *nl = strchr(p, '\n');
+        save = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
+        struct line ln = {.no = ++no};
+        if (split(p, &ln) < 0)
+            rc = fail(reg, no, "too many words%s%s", "", NULL);
+        else if (ln.n == 0)
+            continue;
+        else if (!strcmp(ln.words[0], "timeout") ||
+                 !strcmp(ln.words[0], "keepalive"))
+            rc = global(reg, px, &ln);
+        else
+            rc = mapping(reg, px, &ln);
+    }
+    free(text);
+    return rc;
+}
+
+/* ---- hop-by-hop fields --------------------------------------------------- */
+
+static bool hop_by_hop(const char *name)
+{
+    static const char *const hop[] = {"Connection",
+                                      "Proxy-Connection",
+                                      "Keep-Alive",
+                                      "Proxy-Authenticate",
+                                      "Proxy-Authorization",
+                                      "Te",
+                                      "Trailer",
+                                      "Transfer-Encoding",
+                                      "Upgrade"};
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        if (strcasecmp(name, hop[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Whether a Connection value (a comma list of tokens) names field. */
+static bool names_field(const char *conn, const char *field)
+{
+    size_t fn = strlen(field);
+    while (conn && *conn) {
+        while (*conn == ' ' || *conn == '\t' || *conn == ',')
+            conn++;
+        size_t n = strcspn(conn, ",");
+        size_t t = n;
+        while (t > 0 && (conn[t - 1] == ' ' || conn[t - 1] == '\t'))
+            t--;
+        if (t == fn && strncasecmp(conn, field, fn) == 0)
+            return true;
+        conn += n;
+    }
+    return false;
+}
+
+/* A field that does not travel past this hop: Go's list, and any field a
+ * Connection field of the same message names. get(arg, i) walks the
+ * message's fields. */
+typedef const char *(*field_at)(const void *msg, size_t i, const char **v);
+
+static bool dropped(const void *msg, field_at at, const char *name)
+{
+    if (hop_by_hop(name))
+        return true;
+    const char *n, *v;
+    for (size_t i = 0; (n = at(msg, i, &v)); i++)
+        if (strcasecmp(n, "Connection") == 0 && names_field(v, name))
+            return true;
+    return false;
+}
+
+static const char *req_at(const void *r, size_t i, const char **v)
+{
+    return gort_http_header_at(r, i, v);
+}
+
+static const char *resp_at(const void *rs, size_t i, const char **v)
+{
+    return gort_http_cresp_header_at(rs, i, v);
+}
+
+/* ---- the outbound request ------------------------------------------------ */
+
+struct call {
+    gort_http_request *r;
+    int body_err; /* the client's body failed: not the upstream's fault */
+};
+
+static ssize_t client_body(void *arg, void *buf, size_t n)
+{
+    struct call *k = arg;
+    ssize_t got = gort_http_body_read(k->r, buf, n);
+    if (got < 0)
+        k->body_err = (int)got;
+    return got;
+}
+
+/* Go's ReverseProxy keeps "TE: trailers" (the upstream may send trailers
+ * only to a client that said it reads them). */
+static bool te_trailers(const gort_http_request *r)
+{
+    size_t it = 0;
+    const char *v;
+    while ((v = gort_http_header_next(r, "TE", &it)))
+        if (names_field(v, "trailers"))
+            return true;
+    return false;
+}
+
+static int forward_fields(gort_http_creq *rq, gort_http_request *r)
+{
+    const char *n, *v;
+    char xff[1024];
+    int rc = 0;
+    /* Content-Length is the client's to write (the body reader's length);
+     * Expect is answered here (gort_http_body_read sends 100 Continue). */
+    for (size_t i = 0; rc == 0 && (n = gort_http_header_at(r, i, &v)); i++)
+        if (!dropped(r, req_at, n) && strcasecmp(n, "Content-Length") &&
+            strcasecmp(n, "Expect") && strcasecmp(n, "X-Forwarded-For"))
+            rc = gort_http_creq_add_header(rq, n, v);
+    if (rc == 0 && te_trailers(r))
+        rc = gort_http_creq_set_header(rq, "TE", "trailers");
+    /* X-Forwarded-For: every earlier value, then this client's address. */
+    char ip[80];
+    const char *addr = gort_http_remote_addr(r);
+    const char *colon = strrchr(addr, ':');
+    size_t an = colon ? (size_t)(colon - addr) : strlen(addr);
+    if (an >= 2 && addr[0] == '[')
+        addr++, an -= 2;
+    snprintf(ip, sizeof ip, "%.*s", (int)an, addr);
+    size_t it = 0;
+    xff[0] = '\0';
+    while ((v = gort_http_header_next(r, "X-Forwarded-For", &it)))
+        snprintf(xff + strlen(xff), sizeof xff - strlen(xff), "%s, ", v);
+    snprintf(xff + strlen(xff), sizeof xff - strlen(xff), "%s", ip);
+    if (rc == 0)
+        rc = gort_http_creq_set_header(rq, "X-Forwarded-For", xff);
+    if (rc == 0 && gort_http_host(r)[0])
+        rc = gort_http_creq_set_header(rq, "X-Forwarded-Host",
+                                       gort_http_host(r));
+    if (rc == 0)
+        rc = gort_http_creq_set_header(rq, "X-Forwarded-Proto", "http");
+    return rc;
+}
+
+/* The request's body, streamed: Content-Length kept, chunked stays
+ * chunked (length -1), none when the client sent none. */
+static int forward_body(gort_http_creq *rq, struct call *k)
+{
+    int64_t cl = gort_http_content_length(k->r);
+    if (cl > 0)
+        return gort_http_creq_set_body_reader(rq, client_body, k, cl);
+    if (cl < 0 && gort_http_header(k->r, "Transfer-Encoding"))
+        return gort_http_creq_set_body_reader(rq, client_body, k, -1);
+    return 0;
+}
+
+/* Where the request's context joins the call once the SDK has one
+ * (gort_http_request_ctx): gort_http_creq_set_context(rq, ctx) will then
+ * cancel the upstream call when the client goes away, also while the
+ * upstream is still thinking. Until then the client's timeouts bound it. */
+static void proxy_bind(gort_http_creq *rq, gort_http_request *r)
+{
+    (void)rq;
+    (void)r;
+}
+
+static gort_http_creq *outbound(const struct route *rt, gort_http_request *r,
+                                struct call *k)
+{
+    const char *path = gort_http_path(r), *query = gort_http_query(r);
+    const char *target = gort_http_target(r);
+    /* "?" with an empty query is kept: the path and query go unchanged. */
+    const char *q = strchr(target, '?');
+    size_t n = strlen(rt->upstream) + strlen(path) + strlen(query) + 2;
+    char *url = malloc(n);
+    if (!url)
+        return NULL;
+    snprintf(url, n, "%s%s%s%s", rt->upstream, path, q ? "?" : "", query);
+    gort_http_creq *rq = gort_http_creq_new(gort_http_method(r), url);
+    free(url);
+    if (rq && (forward_fields(rq, r) < 0 || forward_body(rq, k) < 0)) {
+        gort_http_creq_free(rq);
+        return NULL;
+    }
+    if (rq)
+        proxy_bind(rq, r);
+    return rq;
+}
+
+/* ---- the response -------------------------------------------------------- */
+
+static void fail_call(gort_http_response *w, const struct call *k, int rc)
+{
+    if (k->body_err == -EFBIG)
+        gort_http_error(w, "Request Entity Too Large", 413);
+    else if (k->body_err)
+        gort_http_error(w, "Bad Request", 400);
+    else if (rc == -ETIMEDOUT)
+        gort_http_error(w, "Gateway Timeout", 504);
+    else
+        gort_http_error(w, "Bad Gateway", 502);
+}
+
+static int copy_head(gort_http_response *w, gort_http_cresp *rs)
+{
+    const char *n, *v;
+    for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++) {
+        if (dropped(rs, resp_at, n))
+            continue;
+        int rc = gort_http_add_header(w, n, v);
+        if (rc < 0)
+            return rc;
+    }
+    gort_http_write_header(w, gort_http_cresp_status(rs));
+    return 0;
+}
+
+/* Streams the body back. 0, or the upstream's read error (the client's
+ * going away is not an error here: the copy just stops). */
+static int copy_body(gort_http_response *w, gort_http_cresp *rs)
+{
+    bool flush = gort_http_cresp_content_length(rs) < 0;
+    char *buf = malloc(COPY_BUF);
+    ssize_t n;
+    if (!buf)
+        return -ENOMEM;
+    while ((n = gort_http_cresp_read(rs, buf, COPY_BUF)) > 0) {
+        if (gort_http_write(w, buf, (size_t)n) < 0)
+            break;
+        if (flush && gort_http_flush(w) < 0)
+            break;
+    }
+    free(buf);
+    return n < 0 ? (int)n : 0;
+}
+
+static void proxy(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    const struct route *rt = arg;
+    struct call k = {.r = r};
+    gort_http_creq *rq = outbound(rt, r, &k);
+    gort_http_cresp *rs = NULL;
+    if (!rq) {
+        gort_http_error(w, "Internal Server Error", 500);
+        return;
+    }
+    int rc = gort_http_do(rt->client, rq, &rs);
+    gort_http_creq_free(rq);
+    if (rc < 0) {
+        fail_call(w, &k, rc);
+        return;
+    }
+    if (copy_head(w, rs) < 0) {
+        gort_http_cresp_close(rs);
+        gort_http_error(w, "Bad Gateway", 502);
+        return;
+    }
+    rc = copy_body(w, rs);
+    gort_http_cresp_close(rs);
+    if (rc < 0)
+        gort_http_abort(w, "proxy: the upstream's body was cut short");
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static void proxy_free(struct proxy *px)
+{
+    while (px && px->routes) {
+        struct route *rt = px->routes;
+        px->routes = rt->next;
+        gort_http_client_free(rt->client);
+        free(rt->pattern);
+        free(rt->upstream);
+        free(rt);
+    }
+    free(px);
+}
+
+static int start(struct gort_plugin_registrar *reg, struct proxy *px)
+{
+    for (struct route *rt = px->routes; rt; rt = rt->next) {
+        int64_t t = rt->timeout ? rt->timeout : px->timeout;
+        struct gort_http_client_opts o = {
+            .max_idle_per_host = px->keepalive ? px->keepalive : -1,
+            .max_idle = -1,
+            .dial_timeout = t,
+            .response_header_timeout = t,
+        };
+        if (!(rt->client = gort_http_client_new(&o)))
+            return -ENOMEM;
+        int rc = gort_plugin_handle(reg, rt->pattern, proxy, rt);
+        if (rc < 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", gort_plugin_error(reg));
+            gort_plugin_set_error(reg, "proxy.conf:%d: pattern \"%s\": %s",
+                                  rt->line, rt->pattern, why);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int init(struct gort_plugin_registrar *reg, const char *config,
+                void **state)
+{
+    struct proxy *px = calloc(1, sizeof *px);
+    if (!px)
+        return -ENOMEM;
+    px->timeout = DEFAULT_TIMEOUT;
+    px->keepalive = DEFAULT_KEEPALIVE;
+    int rc = config ? parse_config(reg, px, config) : -ENOENT;
+    if (rc == -ENOENT)
+        gort_plugin_set_error(reg, "no proxy.conf next to proxy.so: nothing "
+                                   "to proxy (one mapping a line: PATTERN "
+                                   "http://HOST[:PORT])");
+    else if (rc == 0 && !px->routes)
+        rc = -EINVAL,
+        gort_plugin_set_error(reg, "proxy.conf: no mapping (one a line: "
+                                   "PATTERN http://HOST[:PORT])");
+    if (rc == 0)
+        rc = start(reg, px);
+    if (rc < 0) {
+        proxy_free(px);
+        return rc;
+    }
+    *state = px;
+    return 0;
+}
+
+static void fini(void *state)
+{
+    proxy_free(state);
+}
+
+GORT_PLUGIN("proxy", "1.0.0", init, fini);
