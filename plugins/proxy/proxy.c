@@ -455,15 +455,21 @@ static void fail_call(gort_http_response *w, const struct call *k, int rc)
         gort_http_error(w, "Bad Gateway", 502);
 }
 
+/* Copies the status and the end-to-end fields. A head gortd cannot hold
+ * (-ENOSPC: more fields or bytes than a response takes) is taken back
+ * whole, so the 502 that replaces it carries none of it. */
 static int copy_head(gort_http_response *w, gort_http_cresp *rs)
 {
     const char *n, *v;
-    for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++) {
-        if (dropped(rs, resp_at, n))
-            continue;
-        int rc = gort_http_add_header(w, n, v);
-        if (rc < 0)
-            return rc;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && (n = gort_http_cresp_header_at(rs, i, &v));
+         i++)
+        if (!dropped(rs, resp_at, n))
+            rc = gort_http_add_header(w, n, v);
+    if (rc < 0) {
+        for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++)
+            gort_http_del_header(w, n);
+        return rc;
     }
     gort_http_write_header(w, gort_http_cresp_status(rs));
     return 0;
@@ -511,8 +517,12 @@ static void proxy(gort_http_response *w, gort_http_request *r, void *arg)
     }
     rc = copy_body(w, rs);
     gort_http_cresp_close(rs);
-    if (rc < 0)
+    if (rc < 0) {
+        /* What came is sent first, so the client sees the upstream's
+         * status and a body cut short, not a 500 gortd made up. */
+        gort_http_flush(w);
         gort_http_abort(w, "proxy: the upstream's body was cut short");
+    }
 }
 
 /* ---- lifetime ------------------------------------------------------------ */

@@ -163,6 +163,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 srv.note(cut=1)
             self.close_connection = True
             return
+        if "/cut" in p:
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"c" * 1000)
+            self.close_connection = True
+            return
+        if "/huge-head" in p:
+            self.send_response(200)
+            for i in range(200):
+                self.send_header("X-Big-%d" % i, "v" * 100)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if "/same" in p:
             return self.reply(201 if self.command == "POST" else 200,
                               json.dumps({"len": b[0], "sha": b[1]}).encode(),
@@ -380,6 +394,23 @@ class Proxy(unittest.TestCase):
     def test_garbage_is_502(self):
         st, _, _ = request(self.port, "GET", "/garbage")
         self.assertEqual(st, 502)
+
+    def test_upstream_cut_short_cuts_the_client(self):
+        """An upstream that dies mid-body: the client must not get a
+        response that looks complete."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request("GET", "/cut")
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        with self.assertRaises(http.client.IncompleteRead):
+            r.read()
+        c.close()
+
+    def test_head_too_large_is_a_clean_502(self):
+        st, hdrs, body = request(self.port, "GET", "/huge-head")
+        self.assertEqual(st, 502)
+        self.assertFalse([k for k, _ in hdrs if k.startswith("X-Big")])
+        self.assertEqual(body, b"Bad Gateway\n")
 
     def test_slow_upstream_is_504(self):
         st, _, body = request(self.port, "GET", "/t/slow")
