@@ -16,7 +16,9 @@ the upstream refuses or answers garbage, 504 past the mapping's timeout; a
 client that leaves mid-body closes the upstream connection; a malformed
 proxy.conf is refused with its line number, a missing one with a clear
 message while the bundled hello.so still serves "/"; fanout.so merges two
-upstreams, and marks a slow one missing at the deadline.
+upstreams, and marks a slow one missing at the deadline. The seed's Go
+program as the upstream answers through proxy.so as it answers directly
+(GET, HEAD, a 1 MiB POST, a chunked POST, 100-continue).
 
 usage: test_proxy.py GORTD PLUGINS_DIR SOURCE_DIR
 """
@@ -519,6 +521,60 @@ class Config(unittest.TestCase):
             self.assertEqual((st, body), (200, b"hello world\n"))
             self.assertIn("no proxy.conf", d.log)
             self.assertIn("no fanout.conf", d.log)
+
+
+class SeedUpstream(unittest.TestCase):
+    """The seed's Go program (bench/go/hello) as the upstream: through
+    proxy.so, every answer is the one it gives directly."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="gort-proxyseed-")
+        env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off",
+                   GOFLAGS="-mod=mod", GOCACHE=os.path.join(cls.tmp, "gc"))
+        exe = os.path.join(cls.tmp, "hello_go")
+        subprocess.run(["go", "build", "-o", exe, "./hello"],
+                       cwd=os.path.join(SOURCE, "bench/go"), env=env,
+                       check=True)
+        cls.go = subprocess.Popen([exe, "127.0.0.1:0"],
+                                  stderr=subprocess.PIPE, text=True)
+        m = re.search(r"listening on \S+:(\d+)", cls.go.stderr.readline())
+        assert m, "the seed's Go program did not start"
+        cls.go_port = int(m.group(1))
+        plug = os.path.join(cls.tmp, "plugins")
+        os.mkdir(plug, 0o700)
+        shutil.copy(os.path.join(PLUGINS, "proxy.so"), plug)
+        with open(os.path.join(plug, "proxy.conf"), "w") as f:
+            f.write("/ http://127.0.0.1:%d\n" % cls.go_port)
+        cls.gortd = Gortd(GORTD, plugins_dir=plug, name="proxyseed")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.go.kill()
+        cls.go.wait()
+        cls.gortd.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_same_as_direct(self):
+        for method, path, body, hdrs in (
+                ("GET", "/", None, {}), ("GET", "/about", None, {}),
+                ("GET", "/x/y?z=1", None, {}), ("HEAD", "/", None, {}),
+                ("POST", "/", pattern(MIB), {}),
+                # An iterable body: http.client sends it chunked.
+                ("POST", "/about", [b"abc", b"def"], {}),
+                ("PUT", "/", b"x" * 100, {"Expect": "100-continue"})):
+            with self.subTest(method=method, path=path):
+                got = []
+                for port in (self.gortd.port, self.go_port):
+                    b = iter(body) if isinstance(body, list) else body
+                    st, h, data = request(port, method, path, b, dict(hdrs))
+                    # Connection is hop-by-hop: Go closes its connection
+                    # after a body its handler left unread, the proxy keeps
+                    # the client's.
+                    got.append((st, sorted((k.lower(), v) for k, v in h
+                                           if k.lower() not in
+                                           ("date", "connection")), data))
+                self.assertEqual(got[0], got[1])
 
 
 class GoOracle(unittest.TestCase):
