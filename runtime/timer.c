@@ -489,3 +489,11 @@ void gort_ticker_free(gort_ticker *tk)
     if (tk)
         tmr_free((struct gort_timer *)tk);
 }
+
+int64_t gort__timer_when(gort_timer *t)
+{
+    gort__lock_acquire(&t->lock);
+    int64_t when = t->t.when;
+    gort__lock_release(&t->lock);
+    return when;
+}
