@@ -224,7 +224,10 @@ GORT_API void gort_ticker_free(gort_ticker *t);
  *     gort_ctx_cancel(ctx);
  *     gort_ctx_release(ctx);
  * and a context released without a cancel is unhooked from its parent when
- * its last reference goes (no leak, unlike Go's forgotten cancel). The done
+ * its last reference goes (unlike Go's forgotten cancel, which leaks it in
+ * the parent until the parent is done); one with a deadline stays
+ * allocated until that deadline (its timer holds a reference), so cancel
+ * before release as in Go's `defer cancel()`. The done
  * channel lives as long as the context: use it only while holding a
  * reference. gort_ctx_background() is a static context that is never done
  * (its done channel is NULL: a select case that never fires); ref and

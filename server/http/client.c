@@ -840,10 +840,12 @@ static int call_conn(struct call *k, bool fresh, struct hc_conn **out)
         return 0;
     }
     if (rq->ctx) { /* the dial's own deadline under the request's context */
-        gort_ctx *dctx = gort_ctx_with_deadline(rq->ctx, dl ? dl : INT64_MAX);
+        gort_ctx *dctx = dl ? gort_ctx_with_deadline(rq->ctx, dl)
+                            : gort_ctx_with_cancel(rq->ctx);
         if (!dctx)
             return -ENOMEM;
         fd = gort_dial_tcp_ctx(dctx, rq->dial_host, rq->port);
+        gort_ctx_cancel(dctx); /* frees its timer now, not at the deadline */
         gort_ctx_release(dctx);
         if (fd < 0 && gort_ctx_err(rq->ctx))
             fd = gort_ctx_err(rq->ctx);
