@@ -325,6 +325,18 @@ int gort_fd_ctx_unbind(gort_fd_ctx *w)
     return fired ? gort_ctx_err(c) : 0;
 }
 
+/* A deadline moved after the hook fired would undo it: put it back. The
+ * context's error is stored before its hooks run, so either this sees it
+ * or the hook's deadline lands after this one (both take the pd lock). */
+int gort_fd_ctx_set_deadline(gort_fd_ctx *w, int mode, int64_t deadline_ns)
+{
+    struct ctx_hook *h = (struct ctx_hook *)w;
+    int rc = gort_set_deadline(h->fd, mode, deadline_ns);
+    if (rc == 0 && h->ctx && gort_ctx_err(h->ctx))
+        gort_set_deadline(h->fd, GORT_IO_BOTH, 1);
+    return rc;
+}
+
 ssize_t gort_read_ctx(gort_ctx *ctx, int fd, void *buf, size_t n)
 {
     gort_fd_ctx w;

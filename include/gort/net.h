@@ -115,6 +115,12 @@ typedef struct gort_fd_ctx {
 } gort_fd_ctx;
 GORT_API int gort_fd_ctx_bind(gort_fd_ctx *w, gort_ctx *ctx, int fd);
 GORT_API int gort_fd_ctx_unbind(gort_fd_ctx *w);
+/* gort_set_deadline for a bound descriptor: a plain one could move the
+ * deadline a cancellation has just put in the past, and the next wait
+ * would ignore the cancellation; this one keeps it in the past once the
+ * context is done. */
+GORT_API int gort_fd_ctx_set_deadline(gort_fd_ctx *w, int mode,
+                                      int64_t deadline_ns);
 
 /* gort_dial_tcp bounded by ctx: its deadline (if any) is the dial's, and
  * its cancellation ends the lookup wait or the connect at once with

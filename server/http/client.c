@@ -814,6 +814,7 @@ struct call {
     gort_http_creq *rq;
     struct wbuf head;
     int64_t deadline; /* the whole call's, 0 = none */
+    gort_fd_ctx *w;   /* the request's context bound to the connection */
     bool keep_alive;  /* ours: the request lets the connection live on */
 };
 
@@ -875,7 +876,7 @@ static int call_send(struct call *k, struct hc_conn *cn)
     gort_http_creq *rq = k->rq;
     ssize_t w;
 
-    gort_set_deadline(cn->fd, GORT_IO_WRITE, k->deadline);
+    gort_fd_ctx_set_deadline(k->w, GORT_IO_WRITE, k->deadline);
     w = gort_write(cn->fd, k->head.p, k->head.len);
     if (w >= 0 && rq->body == HC_BODY_BUF && rq->blen > HC_INLINE_BODY)
         w = gort_write(cn->fd, rq->buf, rq->blen);
@@ -892,8 +893,8 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
     struct http_resp_head *h = malloc(sizeof *h); /* 3 KiB: off the stack */
     int r = h ? 0 : -ENOMEM;
 
-    gort_set_deadline(
-        cn->fd, GORT_IO_READ,
+    gort_fd_ctx_set_deadline(
+        k->w, GORT_IO_READ,
         earliest(k->deadline, after(k->cl->o.response_header_timeout)));
     for (int interim = 0; r == 0; interim++) {
         if ((r = read_head(rq, cn, h, silent)) < 0)
@@ -921,7 +922,7 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
         rs->reused = cn->nreq > 0;
         cresp_framing(rs, rq, h);
         rs->keep_alive = rs->keep_alive && k->keep_alive;
-        gort_set_deadline(cn->fd, GORT_IO_READ, k->deadline);
+        gort_fd_ctx_set_deadline(k->w, GORT_IO_READ, k->deadline);
         *out = rs;
     }
     free(h);
@@ -949,8 +950,10 @@ static int call_once(struct call *k, struct hc_conn *cn, bool *silent,
     gort_http_creq *rq = k->rq;
     gort_fd_ctx w;
     int rc = gort_fd_ctx_bind(&w, rq->ctx, cn->fd);
+    k->w = &w;
     if (rc == 0)
         rc = call_io(k, cn, silent, out);
+    k->w = NULL;
     int err = gort_fd_ctx_unbind(&w);
     if (!err) {
         if (rc == 0 && rq->ctx)
