@@ -12,6 +12,9 @@
  * under its own lock and the children cancelled after it is released, so
  * no two node locks are ever held at once except a child's release taking
  * its parent's (the order is always parent after child's count is zero).
+ * A node's done channel closes after its subtree is cancelled, so a
+ * goroutine woken by it finds every descendant done as well (Go closes
+ * the parent's first and leaves that window open).
  *
  * A deadline is a timer on the runtime's heap (timer.c) that holds a
  * reference while armed: a context can never be freed under a firing
@@ -135,7 +138,6 @@ static void cancel(gort_ctx *c, int err)
         return;
     }
     atomic_store_explicit(&c->err, err, memory_order_release);
-    gort_chan_close(c->done);
     struct ilist_node *n;
     while ((n = ilist_pop_front(&c->hooks)) != NULL) {
         struct ctx_hook *h = ilist_entry(n, struct ctx_hook, link);
@@ -157,6 +159,8 @@ static void cancel(gort_ctx *c, int err)
         cancel(k, err);
         gort_ctx_release(k);
     }
+    /* Last: whoever sees done closed finds every descendant done too. */
+    gort_chan_close(c->done);
     unhook_from_parent(c);
     /* A timer that was already popped drops its reference when it runs. */
     if (timed && gort__timer_del(&c->timer))
