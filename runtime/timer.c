@@ -1,6 +1,8 @@
 /* timer.c — timers: one binary min-heap of deadlines under one lock.
  *
- * gort_sleep, I/O deadlines and (later) HTTP timeouts all use it. Timers are
+ * gort_sleep, I/O deadlines, context deadlines (context.c) and the SDK's
+ * timers, tickers and AfterFunc (the second half of this file) all use
+ * it. Timers are
  * embedded in their owners (a sleeping goroutine's stack, a poll
  * descriptor), so arming one allocates nothing once the heap has grown.
  * Deleting a timer takes it out of the heap at once (each timer knows its
