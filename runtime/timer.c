@@ -1,10 +1,10 @@
 /* timer.c — timers: one binary min-heap of deadlines under one lock.
  *
  * gort_sleep, I/O deadlines, context deadlines (context.c) and the SDK's
- * timers, tickers and AfterFunc (the second half of this file) all use
- * it. Timers are
- * embedded in their owners (a sleeping goroutine's stack, a poll
- * descriptor), so arming one allocates nothing once the heap has grown.
+ * timers, tickers and AfterFunc (the second half of this file) all use it.
+ * Timers are embedded in their owners (a sleeping goroutine's stack, a poll
+ * descriptor, a gort_timer), so arming one allocates nothing once the heap
+ * has grown.
  * Deleting a timer takes it out of the heap at once (each timer knows its
  * slot), so a cancelled deadline costs nothing later: Go's lazy deletion
  * leaves dead timers in the heap until they surface.
