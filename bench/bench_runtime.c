@@ -1,8 +1,8 @@
 /* bench_runtime.c — micro-benchmarks of libgort's scheduler: goroutine spawn,
- * yield switch, unbuffered channel round trip and memory per parked
- * goroutine.
+ * yield switch, unbuffered channel round trip, memory per parked
+ * goroutine, and a timer's arm+stop with 100k timers armed.
  *
- *   bench_runtime spawn|yield|chan|rss [N]
+ *   bench_runtime spawn|yield|chan|rss|timer [N]
  *
  * Each subcommand prints exactly one "name value" line on stdout (what
  * bench/runtime.sh collects) and a human-readable detail line on stderr.
@@ -247,6 +247,50 @@ static void bench_rss(void *arg)
             b->n, before, after, pte, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
 }
 
+/* ---- timer: arm and stop with 100k timers armed ------------------------
+ *
+ * TIMER_ARMED timers wait an hour out (the heap a busy service carries),
+ * then N rounds each re-arm one of another TIMER_ARMED timers (Reset) and
+ * stop it (Stop): the cost of a timeout that is set and cancelled, as an
+ * RPC with a deadline does, at that heap size. Reported per arm+stop. */
+
+#define TIMER_ARMED 100000
+#define HOUR (3600LL * 1000000000)
+
+static void bench_timer(void *arg)
+{
+    struct bench *b = arg;
+    gort_timer **bg = malloc(TIMER_ARMED * sizeof *bg);
+    gort_timer **fg = malloc(TIMER_ARMED * sizeof *fg);
+    if (!bg || !fg)
+        die("malloc", -ENOMEM);
+    for (long i = 0; i < TIMER_ARMED; i++) {
+        bg[i] = gort_timer_new(HOUR + i * 1000);
+        fg[i] = gort_timer_new(HOUR);
+        if (!bg[i] || !fg[i])
+            die("gort_timer_new", -ENOMEM);
+        gort_timer_stop(fg[i]);
+    }
+    int64_t t0 = now_ns();
+    for (long i = 0; i < b->n; i++) {
+        gort_timer *t = fg[i % TIMER_ARMED];
+        int rc = gort_timer_reset(t, HOUR + (i % 997) * 1000);
+        if (rc < 0)
+            die("gort_timer_reset", rc);
+        gort_timer_stop(t);
+    }
+    int64_t dt = now_ns() - t0;
+    b->result = (double)dt / (double)b->n;
+    fprintf(stderr, "timer: %ld arm+stop with %d armed in %.3f ms\n", b->n,
+            TIMER_ARMED, dt / 1e6);
+    for (long i = 0; i < TIMER_ARMED; i++) {
+        gort_timer_free(bg[i]);
+        gort_timer_free(fg[i]);
+    }
+    free(bg);
+    free(fg);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static const struct {
@@ -259,11 +303,12 @@ static const struct {
     {"yield", bench_yield, 1000000, "yield_ns_per_switch"},
     {"chan", bench_chan, 500000, "chan_ns_per_roundtrip"},
     {"rss", bench_rss, 1000000, "rss_bytes_per_parked_g"},
+    {"timer", bench_timer, 2000000, "timer_ns_per_arm_stop"},
 };
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_runtime spawn|yield|chan|rss [N]\n");
+    fprintf(stderr, "usage: bench_runtime spawn|yield|chan|rss|timer [N]\n");
     return 2;
 }
 

@@ -49,6 +49,8 @@ struct gort_chan {
     size_t sendx, recvx;
     unsigned char *buf;
     struct waitq recvq, sendq;
+    void (*fin)(void *); /* gort__chan_set_fin: runs at gort_chan_free */
+    void *fin_arg;
 };
 
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
@@ -74,6 +76,8 @@ void gort_chan_free(gort_chan *c)
 {
     if (!c)
         return;
+    if (c->fin)
+        c->fin(c->fin_arg);
     free(c->buf);
     free(c);
 }
@@ -456,4 +460,39 @@ int gort_select(struct gort_select_case *cases, int n, int block)
         free(s.sgs);
     }
     return r;
+}
+
+/* ---- for timer.c: sends and drains from any thread ---------------------- */
+
+void gort__chan_set_fin(gort_chan *c, void (*fin)(void *), void *arg)
+{
+    c->fin = fin;
+    c->fin_arg = arg;
+}
+
+/* A send that never parks, callable off a goroutine (the thread firing
+ * timers may have no M): false when it would block or c is closed. */
+bool gort__chan_trysend(gort_chan *c, const void *elem)
+{
+    struct gort_select_case k = {
+        .chan = c, .dir = GORT_SELECT_SEND, .elem = (void *)elem};
+    struct gort__sudog *w = NULL;
+    gort__lock_acquire(&c->lock);
+    bool sent = !c->closed && try_case(&k, &w);
+    gort__lock_release(&c->lock);
+    if (w)
+        wake(w, true);
+    return sent;
+}
+
+/* Empties c's buffer (a stopped timer's stale value); returns how many
+ * elements it dropped. */
+size_t gort__chan_drain(gort_chan *c)
+{
+    gort__lock_acquire(&c->lock);
+    size_t n = c->qcount;
+    while (c->qcount > 0)
+        buf_take(c, NULL);
+    gort__lock_release(&c->lock);
+    return n;
 }

@@ -116,13 +116,13 @@ static int lookup_error(int rc, int sys_errno)
 }
 
 /* Takes what the resolver goroutine left once the eventfd fired. */
-static int lookup_wait(struct lookup *lk, int64_t deadline_ns,
+static int lookup_wait(gort_ctx *ctx, struct lookup *lk, int64_t deadline_ns,
                        struct addrinfo **res)
 {
     uint64_t v;
     if (deadline_ns)
         gort_set_deadline(lk->efd, GORT_IO_READ, deadline_ns);
-    ssize_t n = gort_read(lk->efd, &v, sizeof v);
+    ssize_t n = gort_read_ctx(ctx, lk->efd, &v, sizeof v);
     if (n < 0)
         return (int)n;
     if (!atomic_load_explicit(&lk->done, memory_order_acquire))
@@ -135,8 +135,8 @@ static int lookup_wait(struct lookup *lk, int64_t deadline_ns,
     return rc;
 }
 
-static int resolve_slow(const char *host, const char *port, int64_t deadline_ns,
-                        struct addrinfo **res)
+static int resolve_slow(gort_ctx *ctx, const char *host, const char *port,
+                        int64_t deadline_ns, struct addrinfo **res)
 {
     struct lookup *lk = calloc(1, sizeof *lk);
     if (!lk)
@@ -163,21 +163,21 @@ static int resolve_slow(const char *host, const char *port, int64_t deadline_ns,
         free(lk);
         return rc;
     }
-    rc = lookup_wait(lk, deadline_ns, res);
+    rc = lookup_wait(ctx, lk, deadline_ns, res);
     lookup_unref(lk);
     return rc;
 }
 
 /* Addresses of host:port, in the order to try them. */
-static int resolve(const char *host, const char *port, int64_t deadline_ns,
-                   struct addrinfo **res)
+static int resolve(gort_ctx *ctx, const char *host, const char *port,
+                   int64_t deadline_ns, struct addrinfo **res)
 {
     struct addrinfo hints = stream_hints;
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     int rc = getaddrinfo(host, port, &hints, res);
     if (rc != EAI_NONAME)
         return lookup_error(rc, errno);
-    return resolve_slow(host, port, deadline_ns, res);
+    return resolve_slow(ctx, host, port, deadline_ns, res);
 }
 
 /* Go's partialDeadline: this attempt's share of the time left. */
@@ -191,14 +191,21 @@ static int64_t share_deadline(int64_t deadline_ns, int left)
     return now + share < deadline_ns ? now + share : deadline_ns;
 }
 
-static int dial_one(const struct addrinfo *ai, int64_t deadline_ns)
+static int dial_one(gort_ctx *ctx, const struct addrinfo *ai,
+                    int64_t deadline_ns)
 {
     int fd = gort_socket(ai->ai_family, SOCK_STREAM, ai->ai_protocol);
     if (fd < 0)
         return fd;
     if (deadline_ns)
         gort_set_deadline(fd, GORT_IO_WRITE, deadline_ns);
-    int rc = gort_connect(fd, ai->ai_addr, ai->ai_addrlen);
+    gort_fd_ctx w;
+    int rc = gort_fd_ctx_bind(&w, ctx, fd);
+    if (rc == 0)
+        rc = gort_connect(fd, ai->ai_addr, ai->ai_addrlen);
+    int cerr = gort_fd_ctx_unbind(&w);
+    if (cerr && rc < 0)
+        rc = cerr;
     if (rc < 0) {
         gort_close(fd);
         return rc;
@@ -209,12 +216,13 @@ static int dial_one(const struct addrinfo *ai, int64_t deadline_ns)
     return fd;
 }
 
-int gort_dial_tcp(const char *host, const char *port, int64_t deadline_ns)
+static int dial(gort_ctx *ctx, const char *host, const char *port,
+                int64_t deadline_ns)
 {
     struct addrinfo *res = NULL;
     if (!host || !port || !*host || !*port || deadline_ns < 0)
         return -EINVAL;
-    int rc = resolve(host, port, deadline_ns, &res);
+    int rc = resolve(ctx, host, port, deadline_ns, &res);
     if (rc < 0)
         return rc;
     int n = 0, first_err = 0;
@@ -226,8 +234,8 @@ int gort_dial_tcp(const char *host, const char *port, int64_t deadline_ns)
             rc = -ETIMEDOUT;
             break;
         }
-        rc = dial_one(ai, share_deadline(deadline_ns, n));
-        if (rc >= 0)
+        rc = dial_one(ctx, ai, share_deadline(deadline_ns, n));
+        if (rc >= 0 || (rc == gort_ctx_err(ctx) && rc != 0))
             break;
         if (!first_err)
             first_err = rc;
@@ -235,8 +243,25 @@ int gort_dial_tcp(const char *host, const char *port, int64_t deadline_ns)
     freeaddrinfo(res);
     if (rc >= 0)
         return rc;
+    if (gort_ctx_err(ctx))
+        return gort_ctx_err(ctx);
     if (deadline_ns && gort_nanotime() >= deadline_ns)
         return -ETIMEDOUT;
     /* Go reports the first address's error: the likeliest to matter. */
     return first_err ? first_err : rc;
+}
+
+int gort_dial_tcp(const char *host, const char *port, int64_t deadline_ns)
+{
+    return dial(NULL, host, port, deadline_ns);
+}
+
+int gort_dial_tcp_ctx(gort_ctx *ctx, const char *host, const char *port)
+{
+    int64_t d = 0;
+    int err = gort_ctx_err(ctx);
+    if (err)
+        return err;
+    gort_ctx_deadline(ctx, &d);
+    return dial(ctx, host, port, d);
 }

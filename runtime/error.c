@@ -21,6 +21,8 @@ const char *gort_strerror(int err)
         return "called from a goroutine: would deadlock";
     case -ETIMEDOUT:
         return "deadline exceeded";
+    case -ECANCELED:
+        return "context canceled";
     default:
         return err < 0 ? strerror(-err) : "unknown error";
     }

@@ -90,6 +90,9 @@ const char *const gort__waitreason_str[WR_COUNT] = {
     [WR_MUTEX_LOCK] = "sync.Mutex.Lock",
     [WR_WAITGROUP_WAIT] = "sync.WaitGroup.Wait",
     [WR_IO_WAIT] = "IO wait",
+    [WR_RWMUTEX_RLOCK] = "sync.RWMutex.RLock",
+    [WR_RWMUTEX_LOCK] = "sync.RWMutex.Lock",
+    [WR_COND_WAIT] = "sync.Cond.Wait",
 };
 
 static void schedule(struct gort__m *m) GORT_NORETURN;

@@ -52,6 +52,9 @@ enum gort__waitreason {
     WR_MUTEX_LOCK,
     WR_WAITGROUP_WAIT,
     WR_IO_WAIT,
+    WR_RWMUTEX_RLOCK,
+    WR_RWMUTEX_LOCK,
+    WR_COND_WAIT,
     WR_COUNT
 };
 extern const char *const gort__waitreason_str[WR_COUNT];
@@ -225,6 +228,11 @@ struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,
                                        const struct gort__g_origin *origin);
 /* The next goroutine id, as gort_go would take it (per-P batches). */
 int64_t gort__newgoid(void);
+
+/* chan.c, for timers (timer.c): fin(arg) runs first in gort_chan_free. */
+void gort__chan_set_fin(gort_chan *c, void (*fin)(void *), void *arg);
+bool gort__chan_trysend(gort_chan *c, const void *elem);
+size_t gort__chan_drain(gort_chan *c);
 
 /* debug.c: GORTDEBUG=schedtrace=MS,scheddetail=1,netpollidle=0 */
 struct gort__debug {

@@ -1,4 +1,5 @@
-/* sync.c — Mutex and WaitGroup that park goroutines, never threads.
+/* sync.c — Mutex, WaitGroup, Once, RWMutex and Cond: they park goroutines,
+ * never threads.
  *
  * Both keep a FIFO of waiters (records on the waiters' own stacks) under a
  * small futex lock (lock.c), and park with that lock's release as the
@@ -168,4 +169,176 @@ void gort_wg_wait(gort_waitgroup *wg)
     struct waiter me = {.g = gort__getg()};
     ilist_push_back(&w->waiters, &me.link);
     gort__park(unlock_q, &w->qlock, WR_WAITGROUP_WAIT);
+}
+
+/* ---- Once ---------------------------------------------------------------
+ *
+ * Go's: an acquire load of `done` on the fast path; the slow path runs fn
+ * under a mutex, so concurrent callers park until it has returned. */
+
+struct once_impl {
+    _Atomic uint32_t done;
+    gort_mutex mu;
+};
+
+_Static_assert(sizeof(struct once_impl) <= sizeof(gort_once),
+               "gort_once too small for its implementation");
+
+void gort_once_do(gort_once *o, gort_fn fn, void *arg)
+{
+    struct once_impl *x = (struct once_impl *)o;
+    if (atomic_load_explicit(&x->done, memory_order_acquire))
+        return;
+    gort_mutex_lock(&x->mu);
+    if (!atomic_load_explicit(&x->done, memory_order_relaxed)) {
+        fn(arg);
+        atomic_store_explicit(&x->done, 1, memory_order_release);
+    }
+    gort_mutex_unlock(&x->mu);
+}
+
+/* ---- RWMutex ------------------------------------------------------------
+ *
+ * Go's design with a queue lock instead of semaphores: writers serialize
+ * on a gort_mutex, then announce themselves (`writer`), which turns new
+ * readers away into a queue; the writer waits for the readers already in
+ * (`readers`) to leave, the last of which hands it the lock. Unlock admits
+ * every queued reader at once, before the next writer can announce itself
+ * (it is still blocked on the writers' mutex), so readers cannot starve
+ * either. The counters sit under qlock: a read lock costs one short
+ * critical section, simpler than Go's atomics and enough for gortd's uses
+ * (plugin tables, caches), where the guarded work dwarfs it. */
+
+struct rw_impl {
+    gort_mutex w; /* writers, one at a time */
+    gort__lock qlock;
+    int32_t readers;       /* holding a read lock; under qlock */
+    bool writer;           /* a writer holds or waits for the lock */
+    bool writing;          /* it holds it */
+    struct gort__g *wwait; /* the writer waiting for readers to leave */
+    struct ilist rwait;    /* readers turned away, of waiter.link */
+};
+
+_Static_assert(sizeof(struct rw_impl) <= sizeof(gort_rwmutex),
+               "gort_rwmutex too small for its implementation");
+
+void gort_rwmutex_rlock(gort_rwmutex *rw)
+{
+    struct rw_impl *r = (struct rw_impl *)rw;
+    gort__lock_acquire(&r->qlock);
+    if (!r->writer) {
+        r->readers++;
+        gort__lock_release(&r->qlock);
+        return;
+    }
+    struct waiter me = {.g = gort__getg()};
+    if (!me.g)
+        gort__throw("gort_rwmutex_rlock", "contended lock outside a goroutine");
+    ilist_push_back(&r->rwait, &me.link);
+    gort__park(unlock_q, &r->qlock, WR_RWMUTEX_RLOCK);
+    /* The writer's unlock counted us in readers. */
+}
+
+void gort_rwmutex_runlock(gort_rwmutex *rw)
+{
+    struct rw_impl *r = (struct rw_impl *)rw;
+    gort__lock_acquire(&r->qlock);
+    if (r->readers <= 0)
+        gort__throw("gort_rwmutex_runlock", "RUnlock of unlocked RWMutex");
+    struct gort__g *w = NULL;
+    if (--r->readers == 0 && r->wwait) {
+        w = r->wwait;
+        r->wwait = NULL;
+        r->writing = true;
+    }
+    gort__lock_release(&r->qlock);
+    if (w)
+        gort__ready(w);
+}
+
+void gort_rwmutex_lock(gort_rwmutex *rw)
+{
+    struct rw_impl *r = (struct rw_impl *)rw;
+    gort_mutex_lock(&r->w);
+    gort__lock_acquire(&r->qlock);
+    r->writer = true;
+    if (r->readers == 0) {
+        r->writing = true;
+        gort__lock_release(&r->qlock);
+        return;
+    }
+    r->wwait = gort__getg();
+    if (!r->wwait)
+        gort__throw("gort_rwmutex_lock", "contended lock outside a goroutine");
+    gort__park(unlock_q, &r->qlock, WR_RWMUTEX_LOCK);
+    /* The last reader out set writing and woke us. */
+}
+
+void gort_rwmutex_unlock(gort_rwmutex *rw)
+{
+    struct rw_impl *r = (struct rw_impl *)rw;
+    gort__lock_acquire(&r->qlock);
+    if (!r->writing)
+        gort__throw("gort_rwmutex_unlock", "Unlock of unlocked RWMutex");
+    r->writing = false;
+    r->writer = false;
+    struct ilist list = r->rwait;
+    r->rwait = (struct ilist)ILIST_INIT;
+    for (struct ilist_node *n = list.first; n; n = n->next)
+        r->readers++;
+    gort__lock_release(&r->qlock);
+    struct ilist_node *n;
+    while ((n = ilist_pop_front(&list)) != NULL)
+        gort__ready(ilist_entry(n, struct waiter, link)->g);
+    gort_mutex_unlock(&r->w);
+}
+
+/* ---- Cond ---------------------------------------------------------------
+ *
+ * A FIFO of waiters under qlock. Wait queues itself before it unlocks the
+ * mutex and parks with qlock's release as the after-switch hook, so a
+ * signal sent any time after the caller's unlock finds it queued (Go's
+ * notifyList ticket does the same with a counter). */
+
+struct cond_impl {
+    gort__lock qlock;
+    struct ilist waiters; /* of waiter.link, oldest first */
+};
+
+_Static_assert(sizeof(struct cond_impl) <= sizeof(gort_cond),
+               "gort_cond too small for its implementation");
+
+void gort_cond_wait(gort_cond *cv, gort_mutex *mu)
+{
+    struct cond_impl *c = (struct cond_impl *)cv;
+    struct waiter me = {.g = gort__getg()};
+    if (!me.g)
+        gort__throw("gort_cond_wait", "called outside a goroutine");
+    gort__lock_acquire(&c->qlock);
+    ilist_push_back(&c->waiters, &me.link);
+    gort_mutex_unlock(mu);
+    gort__park(unlock_q, &c->qlock, WR_COND_WAIT);
+    gort_mutex_lock(mu);
+}
+
+void gort_cond_signal(gort_cond *cv)
+{
+    struct cond_impl *c = (struct cond_impl *)cv;
+    gort__lock_acquire(&c->qlock);
+    struct ilist_node *n = ilist_pop_front(&c->waiters);
+    gort__lock_release(&c->qlock);
+    if (n)
+        gort__ready(ilist_entry(n, struct waiter, link)->g);
+}
+
+void gort_cond_broadcast(gort_cond *cv)
+{
+    struct cond_impl *c = (struct cond_impl *)cv;
+    gort__lock_acquire(&c->qlock);
+    struct ilist list = c->waiters;
+    c->waiters = (struct ilist)ILIST_INIT;
+    gort__lock_release(&c->qlock);
+    struct ilist_node *n;
+    while ((n = ilist_pop_front(&list)) != NULL)
+        gort__ready(ilist_entry(n, struct waiter, link)->g);
 }

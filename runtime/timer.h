@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gort/gort.h"
+
 struct gort__timer;
 /* Runs on whichever thread fires due timers (an M, possibly holding a P,
  * or sysmon), without the timer lock. It is the timer's last use by the
@@ -28,6 +30,9 @@ bool gort__timer_del(struct gort__timer *t);
 int64_t gort__timers_run(int64_t now);
 int64_t gort__timers_next(void);
 uint64_t gort__timers_len(void);
+
+/* A gort_timer's deadline as armed (tests: the heap's order). */
+int64_t gort__timer_when(gort_timer *t);
 
 /* Parks the calling goroutine in "sleep" for ns (gort_sleep). */
 void gort__timer_sleep(int64_t ns);

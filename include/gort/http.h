@@ -78,6 +78,15 @@ GORT_API int64_t gort_http_content_length(const gort_http_request *r);
  * asked for it. */
 GORT_API ssize_t gort_http_body_read(gort_http_request *r, void *buf, size_t n);
 
+/* r.Context(): done when the client closes the connection (noticed once
+ * the handler has read the body to its end, as net/http does with its
+ * background read: a FIN or reset while the handler runs, or a shutdown of
+ * the client's write side), when gortd's shutdown bound passes, or when the
+ * handler returns, whichever comes first (GORT_ECANCELED). Made on first
+ * call; the request owns it: a goroutine the handler starts that uses it
+ * after the handler returns takes its own gort_ctx_ref. Never NULL. */
+GORT_API gort_ctx *gort_http_request_ctx(gort_http_request *r);
+
 /* ---- response ----------------------------------------------------------- */
 
 /* Header edits take effect until the header is written (first write or
@@ -384,11 +393,21 @@ GORT_API int gort_http_creq_set_body_reader(gort_http_creq *rq,
 
 /* The request's deadline, an absolute gort_nanotime() (0: none): connect,
  * send, wait and read the body, all by then. With the client's timeouts,
- * the earliest wins. This is where a context will come in: a later
- * gort_http_creq_set_context(rq, ctx) will bound the request the same
- * way, its cancellation and deadline joining this one. */
+ * the earliest wins. */
 GORT_API int gort_http_creq_set_deadline(gort_http_creq *rq,
                                          int64_t deadline_ns);
+
+/* Go's NewRequestWithContext: ctx bounds the call as the deadline does
+ * (its deadline joins the others) and its cancellation ends whatever the
+ * call waits for at once: the lookup, the connect, the send, the response
+ * head, and later body reads (gort_http_cresp_read). The call or read then
+ * fails with gort_ctx_err(ctx) (GORT_ECANCELED or GORT_EDEADLINE), is not
+ * retried, and its connection is closed, never pooled. The request holds
+ * a reference (released by gort_http_creq_free or the next set_ctx; the
+ * response holds its own for body reads); NULL removes it. A handler
+ * passes gort_http_request_ctx(r) so that a client that leaves cancels
+ * the upstream call. */
+GORT_API int gort_http_creq_set_ctx(gort_http_creq *rq, gort_ctx *ctx);
 
 /* Why the last gort_http_do (or the URL, or a setter) failed, in words:
  * "dial tcp 127.0.0.1:9: connection refused"; "" when nothing failed. Valid

@@ -89,6 +89,45 @@ GORT_API int gort_fd_on_readable(int fd, gort_fn fn, void *arg);
 GORT_API int gort_dial_tcp(const char *host, const char *port,
                            int64_t deadline_ns);
 
+/* ---- contexts ------------------------------------------------------------
+ *
+ * Blocking I/O that gives up when a context (gort.h) is done. A context's
+ * cancellation or deadline moves the descriptor's deadlines into the past
+ * (both directions), so the waiting call and every later one on fd fail
+ * until the deadline is set again: a descriptor whose I/O was cancelled is
+ * for closing, as Go's net/http does with a connection after an aborted
+ * request. These calls return the context's error (GORT_ECANCELED or
+ * GORT_EDEADLINE) when it ended the call, else what gort_read/gort_write
+ * return. */
+GORT_API ssize_t gort_read_ctx(gort_ctx *ctx, int fd, void *buf, size_t n);
+GORT_API ssize_t gort_write_ctx(gort_ctx *ctx, int fd, const void *buf,
+                                size_t n);
+
+/* The mechanism under them, for a sequence of calls on one descriptor:
+ * between bind and unbind, ctx's end cuts fd's I/O short as above. bind
+ * returns 0, or the context's error when it is already done (nothing is
+ * bound then; unbind is still allowed). unbind returns 0 when the context
+ * did not fire while bound, else its error; once it returns the context
+ * will not touch fd (a cancellation running at that moment has finished).
+ * w is the caller's storage, typically on its stack. */
+typedef struct gort_fd_ctx {
+    uintptr_t opaque_[6];
+} gort_fd_ctx;
+GORT_API int gort_fd_ctx_bind(gort_fd_ctx *w, gort_ctx *ctx, int fd);
+GORT_API int gort_fd_ctx_unbind(gort_fd_ctx *w);
+/* gort_set_deadline for a bound descriptor: a plain one could move the
+ * deadline a cancellation has just put in the past, and the next wait
+ * would ignore the cancellation; this one keeps it in the past once the
+ * context is done. */
+GORT_API int gort_fd_ctx_set_deadline(gort_fd_ctx *w, int mode,
+                                      int64_t deadline_ns);
+
+/* gort_dial_tcp bounded by ctx: its deadline (if any) is the dial's, and
+ * its cancellation ends the lookup wait or the connect at once with
+ * GORT_ECANCELED (GORT_EDEADLINE when its deadline passed). */
+GORT_API int gort_dial_tcp_ctx(gort_ctx *ctx, const char *host,
+                               const char *port);
+
 /* ---- blocking calls ----------------------------------------------------- */
 
 /* Around a call that may block the thread (Go's entersyscall/exitsyscall):

@@ -14,12 +14,18 @@
  * the plugin refuses to load (`make run` goes on without it); a bad line
  * refuses it naming "fanout.conf:LINE".
  *
- * A request: two goroutines, one per upstream, each make their call with
- * the deadline on the request (gort_http_creq_set_deadline) and send the
- * result on a channel; a third goroutine sleeps until the deadline and
- * sends on a timer channel (gort_after would be this timer once the
- * runtime has it). The handler selects over the results and the timer
- * (gort_select) until both results are in or the timer fires, then writes
+ * A request, as Go writes it:
+ *
+ *     ctx, cancel := context.WithTimeout(r.Context(), deadline)
+ *     defer cancel()
+ *     go fetch(ctx, up[0], results); go fetch(ctx, up[1], results)
+ *     select { case res := <-results: ...  case <-ctx.Done(): ... }
+ *
+ * two goroutines, one per upstream, make their call under that context
+ * (gort_http_creq_set_ctx) and send the result on a channel. The handler
+ * selects over the results and the context's done channel (gort_select)
+ * until both results are in or the context ends: the deadline passed, or
+ * the client went away (the request's context is its parent). Then writes
  *
  *     {"partial":false,
  *      "results":{"users":{"status":200,"body":"..."},
@@ -33,9 +39,9 @@
  * Ownership: a goroutine can outlive the handler (the deadline passed
  * while it still waited), so the call's state is shared by the handler
  * and its three goroutines under a reference count; the last one to let go
- * frees it, results left in the channel included. Every goroutine ends by
- * itself at the deadline at the latest (its request carries it, the timer
- * sleeps until it), so unloading the plugin never waits longer than that.
+ * frees it, results left in the channel included. The handler cancels the
+ * context when it is done, which abandons a call still under way at once,
+ * so unloading the plugin never waits longer than the deadline.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -73,9 +79,8 @@ struct result {
 struct call {
     int refs; /* atomic (__atomic, acq_rel): the last to drop frees */
     const struct fanout *fo;
-    int64_t deadline;   /* absolute gort_nanotime */
+    gort_ctx *ctx;      /* the deadline and the client; one reference */
     gort_chan *results; /* struct result *, capacity 2: sends never block */
-    gort_chan *timer;   /* char, capacity 1 */
     int index;          /* for the worker being started */
 };
 
@@ -87,7 +92,7 @@ static void call_unref(struct call *c)
     while (gort_chan_len(c->results) > 0 && gort_chan_recv(c->results, &res))
         free(res->body), free(res);
     gort_chan_free(c->results);
-    gort_chan_free(c->timer);
+    gort_ctx_release(c->ctx);
     free(c);
 }
 
@@ -126,12 +131,18 @@ static void fetch(struct call *c, int i, struct result *res)
 {
     gort_http_creq *rq = gort_http_creq_new("GET", c->fo->up[i].url);
     gort_http_cresp *rs;
-    gort_http_creq_set_deadline(rq, c->deadline);
-    int rc = gort_http_do(c->fo->client, rq, &rs);
+    if (!rq) {
+        snprintf(res->err, sizeof res->err, "out of memory");
+        return;
+    }
+    int rc = gort_http_creq_set_ctx(rq, c->ctx);
+    if (rc == 0)
+        rc = gort_http_do(c->fo->client, rq, &rs);
     if (rc < 0) {
         snprintf(res->err, sizeof res->err, "%s",
-                 rc == -ETIMEDOUT ? "deadline exceeded"
-                                  : gort_http_creq_error(rq));
+                 rc == GORT_EDEADLINE   ? "deadline exceeded"
+                 : rc == GORT_ECANCELED ? "canceled"
+                                        : gort_http_creq_error(rq));
     } else {
         res->status = gort_http_cresp_status(rs);
         read_body(rs, res);
@@ -152,16 +163,6 @@ static void worker(void *arg)
             res->status = 0;
         gort_chan_send(c->results, &res);
     }
-    call_unref(c);
-}
-
-/* The deadline as a channel: what gort_after(d) will give directly. */
-static void timer(void *arg)
-{
-    struct call *c = arg;
-    char tick = 1;
-    gort_sleep(c->deadline - gort_nanotime());
-    gort_chan_send(c->timer, &tick);
     call_unref(c);
 }
 
@@ -229,19 +230,19 @@ static void answer(gort_http_response *w, const struct fanout *fo,
     gort_http_printf(w, "}}\n");
 }
 
-/* Waits for the results until the timer fires: Go's
+/* Waits for the results until the context ends: Go's
  *     for n := 0; n < 2; n++ { select { case r := <-results: ...
- *                                       case <-timer: return } } */
+ *                                       case <-ctx.Done(): return } } */
 static void gather(struct call *c, struct result **got)
 {
     for (int pending = c->fo->nup; pending > 0;) {
         struct result *res = NULL;
         struct gort_select_case cases[2] = {
             {.chan = c->results, .dir = GORT_SELECT_RECV, .elem = &res},
-            {.chan = c->timer, .dir = GORT_SELECT_RECV, .elem = NULL},
+            {.chan = gort_ctx_done(c->ctx), .dir = GORT_SELECT_RECV},
         };
         if (gort_select(cases, 2, 1) != 0)
-            return; /* the deadline: what is missing stays missing */
+            return; /* done: what is missing stays missing */
         got[res->index] = res;
         pending--;
     }
@@ -258,12 +259,12 @@ static int start(struct call *c, gort_fn fn)
 
 static void handler(gort_http_response *w, gort_http_request *r, void *arg)
 {
-    (void)r;
     const struct fanout *fo = arg;
     struct call *c = calloc(1, sizeof *c);
     struct result *got[2] = {NULL, NULL};
     if (!c || !(c->results = gort_chan_make(sizeof(struct result *), 2)) ||
-        !(c->timer = gort_chan_make(1, 1))) {
+        !(c->ctx =
+              gort_ctx_with_timeout(gort_http_request_ctx(r), fo->deadline))) {
         if (c)
             gort_chan_free(c->results), free(c);
         gort_http_error(w, "Internal Server Error", 500);
@@ -271,8 +272,7 @@ static void handler(gort_http_response *w, gort_http_request *r, void *arg)
     }
     c->refs = 1;
     c->fo = fo;
-    c->deadline = gort_nanotime() + fo->deadline;
-    int rc = start(c, timer);
+    int rc = 0;
     for (int i = 0; rc == 0 && i < fo->nup; i++)
         rc = start(c, worker);
     if (rc == 0)
@@ -284,6 +284,7 @@ static void handler(gort_http_response *w, gort_http_request *r, void *arg)
     for (int i = 0; i < 2; i++)
         if (got[i])
             free(got[i]->body), free(got[i]);
+    gort_ctx_cancel(c->ctx); /* Go's defer cancel(): stragglers give up */
     call_unref(c);
 }
 

@@ -39,9 +39,10 @@
  * ErrAbortHandler), so the client sees a truncated response, never a
  * short one that looks complete. A client that goes away mid-response
  * ends the copy at the next write and closes the upstream connection,
- * which tells the upstream. The wait for the head cannot see the client
- * leave yet: that needs a request context (proxy_bind in this file is
- * where it goes).
+ * which tells the upstream. While the upstream is still thinking, the
+ * request's context (gort_http_request_ctx, cancelled when the client
+ * closes) rides on the upstream call, so a client that leaves abandons it
+ * at once, as Go's ReverseProxy does with r.Context().
  */
 #include <ctype.h>
 #include <errno.h>
@@ -408,14 +409,12 @@ static int forward_body(gort_http_creq *rq, struct call *k)
     return 0;
 }
 
-/* Where the request's context joins the call once the SDK has one
- * (gort_http_request_ctx): gort_http_creq_set_context(rq, ctx) will then
- * cancel the upstream call when the client goes away, also while the
- * upstream is still thinking. Until then the client's timeouts bound it. */
-static void proxy_bind(gort_http_creq *rq, gort_http_request *r)
+/* The request's context cancels the upstream call when the client goes
+ * away, also while the upstream is still thinking (the mapping's timeout
+ * bounds the rest). */
+static int proxy_bind(gort_http_creq *rq, gort_http_request *r)
 {
-    (void)rq;
-    (void)r;
+    return gort_http_creq_set_ctx(rq, gort_http_request_ctx(r));
 }
 
 static gort_http_creq *outbound(const struct route *rt, gort_http_request *r,
@@ -432,12 +431,11 @@ static gort_http_creq *outbound(const struct route *rt, gort_http_request *r,
     snprintf(url, n, "%s%s%s%s", rt->upstream, path, q ? "?" : "", query);
     gort_http_creq *rq = gort_http_creq_new(gort_http_method(r), url);
     free(url);
-    if (rq && (forward_fields(rq, r) < 0 || forward_body(rq, k) < 0)) {
+    if (rq && (forward_fields(rq, r) < 0 || forward_body(rq, k) < 0 ||
+               proxy_bind(rq, r) < 0)) {
         gort_http_creq_free(rq);
         return NULL;
     }
-    if (rq)
-        proxy_bind(rq, r);
     return rq;
 }
 

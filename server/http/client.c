@@ -384,6 +384,7 @@ void gort_http_creq_free(gort_http_creq *rq)
     free(rq->url);
     free(rq->dial_host);
     free(rq->key);
+    gort_ctx_release(rq->ctx);
     free(rq);
 }
 
@@ -493,6 +494,15 @@ int gort_http_creq_set_deadline(gort_http_creq *rq, int64_t deadline_ns)
     if (!rq || deadline_ns < 0)
         return -EINVAL;
     rq->deadline = deadline_ns;
+    return 0;
+}
+
+int gort_http_creq_set_ctx(gort_http_creq *rq, gort_ctx *ctx)
+{
+    if (!rq)
+        return -EINVAL;
+    gort_ctx_release(rq->ctx);
+    rq->ctx = ctx ? gort_ctx_ref(ctx) : NULL;
     return 0;
 }
 
@@ -804,6 +814,7 @@ struct call {
     gort_http_creq *rq;
     struct wbuf head;
     int64_t deadline; /* the whole call's, 0 = none */
+    gort_fd_ctx *w;   /* the request's context bound to the connection */
     bool keep_alive;  /* ours: the request lets the connection live on */
 };
 
@@ -829,7 +840,19 @@ static int call_conn(struct call *k, bool fresh, struct hc_conn **out)
         *out = cn;
         return 0;
     }
-    fd = gort_dial_tcp(rq->dial_host, rq->port, dl);
+    if (rq->ctx) { /* the dial's own deadline under the request's context */
+        gort_ctx *dctx = dl ? gort_ctx_with_deadline(rq->ctx, dl)
+                            : gort_ctx_with_cancel(rq->ctx);
+        if (!dctx)
+            return -ENOMEM;
+        fd = gort_dial_tcp_ctx(dctx, rq->dial_host, rq->port);
+        gort_ctx_cancel(dctx); /* frees its timer now, not at the deadline */
+        gort_ctx_release(dctx);
+        if (fd < 0 && gort_ctx_err(rq->ctx))
+            fd = gort_ctx_err(rq->ctx);
+    } else {
+        fd = gort_dial_tcp(rq->dial_host, rq->port, dl);
+    }
     if (fd == -ENXIO)
         return creq_fail(rq, fd, "lookup %s: no such host", rq->dial_host);
     if (fd == -EHOSTUNREACH && !strchr(rq->dial_host, ':'))
@@ -853,7 +876,7 @@ static int call_send(struct call *k, struct hc_conn *cn)
     gort_http_creq *rq = k->rq;
     ssize_t w;
 
-    gort_set_deadline(cn->fd, GORT_IO_WRITE, k->deadline);
+    gort_fd_ctx_set_deadline(k->w, GORT_IO_WRITE, k->deadline);
     w = gort_write(cn->fd, k->head.p, k->head.len);
     if (w >= 0 && rq->body == HC_BODY_BUF && rq->blen > HC_INLINE_BODY)
         w = gort_write(cn->fd, rq->buf, rq->blen);
@@ -870,8 +893,8 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
     struct http_resp_head *h = malloc(sizeof *h); /* 3 KiB: off the stack */
     int r = h ? 0 : -ENOMEM;
 
-    gort_set_deadline(
-        cn->fd, GORT_IO_READ,
+    gort_fd_ctx_set_deadline(
+        k->w, GORT_IO_READ,
         earliest(k->deadline, after(k->cl->o.response_header_timeout)));
     for (int interim = 0; r == 0; interim++) {
         if ((r = read_head(rq, cn, h, silent)) < 0)
@@ -899,15 +922,15 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
         rs->reused = cn->nreq > 0;
         cresp_framing(rs, rq, h);
         rs->keep_alive = rs->keep_alive && k->keep_alive;
-        gort_set_deadline(cn->fd, GORT_IO_READ, k->deadline);
+        gort_fd_ctx_set_deadline(k->w, GORT_IO_READ, k->deadline);
         *out = rs;
     }
     free(h);
     return r;
 }
 
-static int call_once(struct call *k, struct hc_conn *cn, bool *silent,
-                     gort_http_cresp **out)
+static int call_io(struct call *k, struct hc_conn *cn, bool *silent,
+                   gort_http_cresp **out)
 {
     int rc = call_send(k, cn);
 
@@ -916,6 +939,34 @@ static int call_once(struct call *k, struct hc_conn *cn, bool *silent,
     if (rc < 0)
         return rc;
     return call_receive(k, cn, silent, out);
+}
+
+/* call_io with the request's context bound to the connection: its end
+ * moves the descriptor's deadlines into the past, so whatever the call
+ * waits for ends at once. A connection it touched is never reused. */
+static int call_once(struct call *k, struct hc_conn *cn, bool *silent,
+                     gort_http_cresp **out)
+{
+    gort_http_creq *rq = k->rq;
+    gort_fd_ctx w;
+    int rc = gort_fd_ctx_bind(&w, rq->ctx, cn->fd);
+    k->w = &w;
+    if (rc == 0)
+        rc = call_io(k, cn, silent, out);
+    k->w = NULL;
+    int err = gort_fd_ctx_unbind(&w);
+    if (!err) {
+        if (rc == 0 && rq->ctx)
+            (*out)->ctx = gort_ctx_ref(rq->ctx);
+        return rc;
+    }
+    *silent = false; /* never retried: the caller gave up */
+    if (rc == 0) {   /* the caller closes cn: its deadlines are spent */
+        free((*out)->strs);
+        free(*out);
+        *out = NULL;
+    }
+    return creq_fail(rq, err, "%s", gort_strerror(err));
 }
 
 static bool retryable(int rc)
@@ -928,6 +979,7 @@ int gort_http_do(gort_http_client *c, gort_http_creq *rq, gort_http_cresp **out)
     struct call k = {.cl = c, .rq = rq};
     struct hc_conn *cn = NULL;
     bool fresh = false;
+    int64_t cdl = 0;
     int rc;
 
     *out = NULL;
@@ -938,7 +990,10 @@ int gort_http_do(gort_http_client *c, gort_http_creq *rq, gort_http_cresp **out)
     if (rq->err)
         return rq->err;
     rq->errmsg[0] = '\0';
-    k.deadline = earliest(rq->deadline, after(c->o.timeout));
+    if ((rc = gort_ctx_err(rq->ctx)) != 0)
+        return creq_fail(rq, rc, "%s", gort_strerror(rc));
+    gort_ctx_deadline(rq->ctx, &cdl);
+    k.deadline = earliest(earliest(rq->deadline, after(c->o.timeout)), cdl);
     k.keep_alive = !rq->close && c->o.max_idle_per_host > 0;
     if ((rc = creq_head(rq, k.keep_alive, &k.head)) < 0)
         goto out;
@@ -1078,12 +1133,8 @@ static ssize_t read_chunked(gort_http_cresp *rs, char *buf, size_t n)
     }
 }
 
-ssize_t gort_http_cresp_read(gort_http_cresp *rs, void *buf, size_t n)
+static ssize_t cresp_read(gort_http_cresp *rs, void *buf, size_t n)
 {
-    if (rs->err)
-        return rs->err;
-    if (rs->done || n == 0)
-        return 0;
     switch (rs->framing) {
     case HC_LENGTH:
         return read_length(rs, buf, n);
@@ -1094,6 +1145,25 @@ ssize_t gort_http_cresp_read(gort_http_cresp *rs, void *buf, size_t n)
     default:
         return 0;
     }
+}
+
+/* The request's context bounds body reads too (Go's: the body of a
+ * response to a cancelled request fails its next read). */
+ssize_t gort_http_cresp_read(gort_http_cresp *rs, void *buf, size_t n)
+{
+    if (rs->err)
+        return rs->err;
+    if (rs->done || n == 0)
+        return 0;
+    if (!rs->ctx)
+        return cresp_read(rs, buf, n);
+    gort_fd_ctx w;
+    int err = gort_fd_ctx_bind(&w, rs->ctx, rs->c->fd);
+    ssize_t got = err ? err : cresp_read(rs, buf, n);
+    int fired = gort_fd_ctx_unbind(&w);
+    if (err || fired) /* the connection's deadlines are spent: not reused */
+        return cresp_fail(rs, err ? err : fired);
+    return got;
 }
 
 void gort_http_cresp_close(gort_http_cresp *rs)
@@ -1108,6 +1178,7 @@ void gort_http_cresp_close(gort_http_cresp *rs)
         pool_put(rs->cl, cn);
     else
         conn_close(cn);
+    gort_ctx_release(rs->ctx);
     free(rs->strs);
     free(rs);
 }

@@ -75,12 +75,14 @@ struct gort_http_creq {
     void *reader_arg;
     int64_t reader_len; /* -1: chunked */
     int64_t deadline;   /* absolute, 0 = none */
+    gort_ctx *ctx;      /* gort_http_creq_set_ctx: a reference, or NULL */
 };
 
 enum hc_framing { HC_NONE, HC_LENGTH, HC_CHUNKED, HC_UNTIL_CLOSE };
 
 struct gort_http_cresp {
     gort_http_client *cl;
+    gort_ctx *ctx;     /* the request's, for body reads: a reference or NULL */
     struct hc_conn *c; /* owned until close */
     int status, minor;
     const char *reason;

@@ -372,6 +372,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     int rc = w->failed ? -ECONNRESET : http_response_finish(w);
     count_status(s, w->status ? w->status : 200);
     keep = keep && rc == 0 && !w->close_after && http_request_drain(&r);
+    http_reqctx_end(&r);
     http_request_free(&r, small);
     c->nreq++;
     return keep;

@@ -36,6 +36,7 @@ struct httpd_server {
     _Atomic uint64_t nconns, nidle, conns_total, in_flight, requests;
     _Atomic uint64_t by_class[6];
     _Atomic uint64_t bad_requests;
+    gort_ctx *base_ctx; /* every request's parent: cancelled at the bound */
 };
 
 struct http_conn {
@@ -49,8 +50,19 @@ struct http_conn {
     struct ilist_node link; /* in srv->conns, under srv->conns_lock */
 };
 
+/* reqctx.c: the peer-close watch of a request's context. */
+struct http_reqwatch {
+    gort_waitgroup wg; /* the watch callback, until it has finished */
+    _Atomic int stopping;
+    bool armed;
+    int fd;
+    gort_ctx *ctx; /* the request's (its reference) */
+};
+
 struct gort_http_request {
     struct http_conn *c;
+    gort_ctx *ctx; /* gort_http_request_ctx, made on first use */
+    struct http_reqwatch watch;
     const struct http_req_head *head;
     struct mux_match *match;
     char *strs; /* NUL-terminated copies, see request_init */
@@ -94,6 +106,11 @@ int http_response_finish(struct gort_http_response *w);
 int http_simple_response(struct http_conn *c, int status, const char *extra,
                          const char *body, bool close);
 int http_conn_write(struct http_conn *c, const void *buf, size_t n);
+
+/* reqctx.c */
+void http_reqctx_body_done(struct gort_http_request *r);
+/* The handler returned: stops the watch, cancels and releases the ctx. */
+void http_reqctx_end(struct gort_http_request *r);
 
 /* http_request.c */
 int http_request_init(struct gort_http_request *r, struct http_conn *c,

@@ -237,7 +237,10 @@ ssize_t gort_http_body_read(gort_http_request *r, void *buf, size_t n)
         if (rc < 0)
             return body_error(r, rc);
     }
-    return r->chunked ? read_chunked(r, buf, n) : read_fixed(r, buf, n);
+    ssize_t got = r->chunked ? read_chunked(r, buf, n) : read_fixed(r, buf, n);
+    if (r->body_done && r->ctx)
+        http_reqctx_body_done(r); /* the client's close is watched now */
+    return got;
 }
 
 bool http_request_drain(struct gort_http_request *r)

@@ -58,6 +58,11 @@ struct httpd_server *httpd_server_new(int lfd, const struct httpd_config *c,
         s->cfg = *c;
     else
         httpd_config_default(&s->cfg);
+    s->base_ctx = gort_ctx_with_cancel(gort_ctx_background());
+    if (!s->base_ctx) {
+        free(s);
+        return NULL;
+    }
     atomic_store(&s->mux, mux);
     pthread_mutex_init(&s->swap_lock, NULL);
     pthread_mutex_init(&s->conns_lock, NULL);
@@ -70,6 +75,8 @@ void httpd_server_free(struct httpd_server *s)
         return;
     pthread_mutex_destroy(&s->swap_lock);
     pthread_mutex_destroy(&s->conns_lock);
+    gort_ctx_cancel(s->base_ctx);
+    gort_ctx_release(s->base_ctx);
     free(s);
 }
 
@@ -239,8 +246,11 @@ int httpd_server_shutdown(struct httpd_server *s)
     int64_t deadline = gort_nanotime() + s->cfg.shutdown_timeout_ns;
     while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listener_id) != 0) {
         wake_idle(s);
-        if (gort_nanotime() >= deadline)
+        if (gort_nanotime() >= deadline) {
+            /* Handlers still running are told through their contexts. */
+            gort_ctx_cancel(s->base_ctx);
             return -ETIMEDOUT;
+        }
         gort_sleep(POLL_NS);
     }
     return 0;

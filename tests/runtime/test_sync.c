@@ -1,5 +1,8 @@
-/* test_sync.c — WaitGroup and Mutex: goroutines park on them (never
- * threads), wake when they should, and the Mutex excludes across Ps.
+/* test_sync.c — WaitGroup, Mutex, Once, RWMutex and Cond: goroutines park
+ * on them (never threads), wake when they should, and the locks exclude
+ * across Ps; Once runs its function once and every caller sees its
+ * effect; RWMutex prefers a waiting writer to new readers (Go's order);
+ * Cond's signal wakes one waiter, broadcast all.
  */
 #include <pthread.h>
 
@@ -385,6 +388,272 @@ static void test_mutex_all_waiters_get_through(void **state)
     rt_run(queueup_main, NULL);
 }
 
+/* ---- Once -----------------------------------------------------------------
+ */
+
+static struct {
+    gort_once once;
+    _Atomic int runs;
+    int value; /* written by fn alone: every caller must see it */
+    _Atomic int bad;
+    gort_waitgroup wg;
+} on;
+
+static void once_fn(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&on.runs, 1);
+    for (int i = 0; i < 20; i++)
+        gort_yield(); /* others arrive meanwhile and must wait */
+    on.value = 42;
+}
+
+static void once_caller(void *arg)
+{
+    (void)arg;
+    gort_once_do(&on.once, once_fn, NULL);
+    if (on.value != 42)
+        atomic_fetch_add(&on.bad, 1);
+    gort_wg_done(&on.wg);
+}
+
+static void once_main(void *arg)
+{
+    (void)arg;
+    gort_gomaxprocs(4);
+    int n = (int)rt_scale(2000, 200);
+    gort_wg_add(&on.wg, n);
+    for (int i = 0; i < n; i++)
+        gort_go(once_caller, NULL);
+    gort_wg_wait(&on.wg);
+    RT_CHECK_INT(atomic_load(&on.runs), ==, 1);
+    RT_CHECK_INT(atomic_load(&on.bad), ==, 0);
+}
+
+static void test_once(void **state)
+{
+    (void)state;
+    memset(&on, 0, sizeof on);
+    rt_run(once_main, NULL);
+}
+
+/* ---- RWMutex ----------------------------------------------------------------
+ */
+
+/* Writer preference, step by step: R1 reads; W waits for it; R2 arriving
+ * now waits behind W; R1 leaves, W gets in before R2; W leaves, R2 gets
+ * in. The order of entries is recorded. */
+static struct {
+    gort_rwmutex rw;
+    gort_mutex logmu;
+    char log[16];
+    int nlog;
+    _Atomic int release_r1;
+    gort_waitgroup wg;
+    int64_t w_id, r2_id;
+} rp;
+
+static void rp_log(char c)
+{
+    gort_mutex_lock(&rp.logmu);
+    rp.log[rp.nlog++] = c;
+    gort_mutex_unlock(&rp.logmu);
+}
+
+static void rp_writer(void *arg)
+{
+    (void)arg;
+    gort_rwmutex_lock(&rp.rw);
+    rp_log('W');
+    gort_rwmutex_unlock(&rp.rw);
+    gort_wg_done(&rp.wg);
+}
+
+static void rp_reader2(void *arg)
+{
+    (void)arg;
+    gort_rwmutex_rlock(&rp.rw);
+    rp_log('r');
+    gort_rwmutex_runlock(&rp.rw);
+    gort_wg_done(&rp.wg);
+}
+
+static void rwpref_main(void *arg)
+{
+    (void)arg;
+    gort_gomaxprocs(2);
+    gort_rwmutex_rlock(&rp.rw); /* R1: this goroutine */
+    rp_log('R');
+    gort_wg_add(&rp.wg, 2);
+    rp.w_id = gort_go(rp_writer, NULL);
+    rt_wait_state(rp.w_id, "sync.RWMutex.Lock");
+    rp.r2_id = gort_go(rp_reader2, NULL);
+    rt_wait_state(rp.r2_id, "sync.RWMutex.RLock");
+    gort_rwmutex_runlock(&rp.rw);
+    gort_wg_wait(&rp.wg);
+    rp.log[rp.nlog] = 0;
+    RT_CHECK_STR(rp.log, "RWr");
+    /* Readers share: two read locks at once. */
+    gort_rwmutex_rlock(&rp.rw);
+    gort_rwmutex_rlock(&rp.rw);
+    gort_rwmutex_runlock(&rp.rw);
+    gort_rwmutex_runlock(&rp.rw);
+}
+
+static void test_rwmutex_writer_preference(void **state)
+{
+    (void)state;
+    memset(&rp, 0, sizeof rp);
+    rt_run(rwpref_main, NULL);
+}
+
+/* Exclusion under load: writers move a and b apart and back together
+ * (a == b outside a write), readers check a == b and count how many read
+ * at once; 8 Ps. */
+static struct {
+    gort_rwmutex rw;
+    long a, b;
+    _Atomic int readers_in, writers_in, max_readers;
+    _Atomic long torn, overlap;
+    gort_waitgroup wg;
+} rx;
+
+static void rx_writer(void *arg)
+{
+    long rounds = (long)(intptr_t)arg;
+    for (long i = 0; i < rounds; i++) {
+        gort_rwmutex_lock(&rx.rw);
+        if (atomic_fetch_add(&rx.writers_in, 1) != 0 ||
+            atomic_load(&rx.readers_in) != 0)
+            atomic_fetch_add(&rx.overlap, 1);
+        rx.a++;
+        gort_yield();
+        rx.b++;
+        atomic_fetch_sub(&rx.writers_in, 1);
+        gort_rwmutex_unlock(&rx.rw);
+    }
+    gort_wg_done(&rx.wg);
+}
+
+static void rx_reader(void *arg)
+{
+    long rounds = (long)(intptr_t)arg;
+    for (long i = 0; i < rounds; i++) {
+        gort_rwmutex_rlock(&rx.rw);
+        int in = atomic_fetch_add(&rx.readers_in, 1) + 1;
+        int m = atomic_load(&rx.max_readers);
+        while (in > m && !atomic_compare_exchange_weak(&rx.max_readers, &m, in))
+            ;
+        if (atomic_load(&rx.writers_in) != 0)
+            atomic_fetch_add(&rx.overlap, 1);
+        if (rx.a != rx.b)
+            atomic_fetch_add(&rx.torn, 1);
+        if (i % 4 == 0)
+            gort_yield();
+        atomic_fetch_sub(&rx.readers_in, 1);
+        gort_rwmutex_runlock(&rx.rw);
+    }
+    gort_wg_done(&rx.wg);
+}
+
+static void rx_main(void *arg)
+{
+    (void)arg;
+    gort_gomaxprocs(8);
+    long rounds = rt_scale(20000, 1000);
+    int nw = 4, nr = 12;
+    gort_wg_add(&rx.wg, nw + nr);
+    for (int i = 0; i < nr; i++)
+        gort_go(rx_reader, (void *)(intptr_t)rounds);
+    for (int i = 0; i < nw; i++)
+        gort_go(rx_writer, (void *)(intptr_t)(rounds / 10));
+    gort_wg_wait(&rx.wg);
+    RT_CHECK_INT(atomic_load(&rx.torn), ==, 0);
+    RT_CHECK_INT(atomic_load(&rx.overlap), ==, 0);
+    RT_CHECK_INT(rx.a, ==, nw * (rounds / 10));
+    RT_CHECK_INT(rx.a, ==, rx.b);
+}
+
+static void test_rwmutex_excludes(void **state)
+{
+    (void)state;
+    memset(&rx, 0, sizeof rx);
+    rt_run(rx_main, NULL);
+}
+
+/* ---- Cond -------------------------------------------------------------------
+ */
+
+static struct {
+    gort_mutex mu;
+    gort_cond cv;
+    int tokens; /* under mu */
+    int woke;   /* under mu */
+    int64_t ids[8];
+    gort_waitgroup wg;
+} cd;
+
+static void cd_waiter(void *arg)
+{
+    (void)arg;
+    gort_mutex_lock(&cd.mu);
+    while (cd.tokens == 0)
+        gort_cond_wait(&cd.cv, &cd.mu);
+    cd.tokens--;
+    cd.woke++;
+    gort_mutex_unlock(&cd.mu);
+    gort_wg_done(&cd.wg);
+}
+
+static int cd_woke(void)
+{
+    gort_mutex_lock(&cd.mu);
+    int n = cd.woke;
+    gort_mutex_unlock(&cd.mu);
+    return n;
+}
+
+static void cond_main(void *arg)
+{
+    (void)arg;
+    gort_gomaxprocs(4);
+    int n = 8;
+    gort_wg_add(&cd.wg, n);
+    for (int i = 0; i < n; i++)
+        cd.ids[i] = gort_go(cd_waiter, NULL);
+    for (int i = 0; i < n; i++)
+        rt_wait_state(cd.ids[i], "sync.Cond.Wait");
+    /* One token, one signal: exactly one gets through; the rest stay
+     * parked in Wait (each checked to be back in that state). */
+    gort_mutex_lock(&cd.mu);
+    cd.tokens = 1;
+    gort_mutex_unlock(&cd.mu);
+    gort_cond_signal(&cd.cv);
+    RT_YIELD_UNTIL(cd_woke() == 1);
+    int parked = 0;
+    for (int i = 0; i < n; i++) {
+        struct rt_ginfo gi;
+        if (rt_ginfo(cd.ids[i], &gi) && strcmp(gi.state, "sync.Cond.Wait") == 0)
+            parked++;
+    }
+    RT_CHECK_INT(parked, ==, n - 1);
+    /* Broadcast with enough tokens: all the rest. */
+    gort_mutex_lock(&cd.mu);
+    cd.tokens = n - 1;
+    gort_mutex_unlock(&cd.mu);
+    gort_cond_broadcast(&cd.cv);
+    gort_wg_wait(&cd.wg);
+    RT_CHECK_INT(cd_woke(), ==, n);
+    gort_cond_signal(&cd.cv); /* nobody waits: nothing */
+}
+
+static void test_cond(void **state)
+{
+    (void)state;
+    memset(&cd, 0, sizeof cd);
+    rt_run(cond_main, NULL);
+}
+
 int main(void)
 {
     rt_filter_from_env();
@@ -398,6 +667,10 @@ int main(void)
         cmocka_unit_test(test_mutex_trylock_and_park),
         cmocka_unit_test(test_mutex_unlock_by_other),
         cmocka_unit_test(test_mutex_all_waiters_get_through),
+        cmocka_unit_test(test_once),
+        cmocka_unit_test(test_rwmutex_writer_preference),
+        cmocka_unit_test(test_rwmutex_excludes),
+        cmocka_unit_test(test_cond),
     };
     return cmocka_run_group_tests_name("sync", tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
 // trip, memory per parked goroutine) doing the same work, printing the same
 // "name value" line on stdout and a detail line on stderr.
 //
-//	runtime spawn|yield|chan|rss [N]
+//	runtime spawn|yield|chan|rss|timer [N]
 //
 // GOMAXPROCS comes from the environment, as for the C side.
 package main
@@ -181,10 +181,38 @@ var benches = map[string]struct {
 	"yield": {benchYield, 1000000, "yield_ns_per_switch"},
 	"chan":  {benchChan, 500000, "chan_ns_per_roundtrip"},
 	"rss":   {benchRSS, 1000000, "rss_bytes_per_parked_g"},
+	"timer": {benchTimer, 2000000, "timer_ns_per_arm_stop"},
+}
+
+// ---- timer: arm and stop with 100k timers armed ---------------------------
+
+const timerArmed = 100000
+
+func benchTimer(n int) float64 {
+	bg := make([]*time.Timer, timerArmed)
+	fg := make([]*time.Timer, timerArmed)
+	for i := range bg {
+		bg[i] = time.NewTimer(time.Hour + time.Duration(i)*time.Microsecond)
+		fg[i] = time.NewTimer(time.Hour)
+		fg[i].Stop()
+	}
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		t := fg[i%timerArmed]
+		t.Reset(time.Hour + time.Duration(i%997)*time.Microsecond)
+		t.Stop()
+	}
+	dt := time.Since(t0)
+	fmt.Fprintf(os.Stderr, "timer: %d arm+stop with %d armed in %.3f ms\n",
+		n, timerArmed, float64(dt.Nanoseconds())/1e6)
+	for i := range bg {
+		bg[i].Stop()
+	}
+	return float64(dt.Nanoseconds()) / float64(n)
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: runtime spawn|yield|chan|rss [N]")
+	fmt.Fprintln(os.Stderr, "usage: runtime spawn|yield|chan|rss|timer [N]")
 	os.Exit(2)
 }
 

@@ -1,0 +1,132 @@
+"""Request contexts in the real gortd (the reqctx fixture,
+tests/plugin/fixtures/reqctx.c): a handler waiting on its request's done
+channel is cancelled when the client closes the connection (with and
+without a body read first), not while the client stays; the handler's
+return cancels a context a goroutine still holds; an upstream call made
+with the request's context is abandoned when the client leaves, and the
+upstream sees its connection closed.
+
+usage: test_reqctx.py GORTD FIXTURES_DIR
+"""
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import rawhttp  # noqa: E402
+from gortd import Gortd, wait_for  # noqa: E402
+
+GORTD, FIXTURES = sys.argv[1:3]
+del sys.argv[1:3]
+
+ECANCELED = 125
+
+
+class ReqCtx(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="gort-reqctx-")
+        shutil.copy(os.path.join(FIXTURES, "tp_reqctx.so"),
+                    os.path.join(cls.tmp, "reqctx.so"))
+        cls.d = Gortd(GORTD, plugins_dir=cls.tmp, name="reqctx")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def conn(self):
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        self.addCleanup(s.close)
+        return s
+
+    def stats(self):
+        s = self.conn()
+        s.sendall(b"GET /stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        r = rawhttp.read_response(s)
+        self.assertEqual(r.status, 200)
+        return {k: int(v) for k, v in
+                (f.split("=") for f in r.body.decode().split())}
+
+    def wait_stat(self, name, value):
+        wait_for("%s == %d" % (name, value),
+                 lambda: self.stats()[name] == value, timeout=30)
+
+    def test_client_close_cancels(self):
+        before = self.stats()
+        s = self.conn()
+        s.sendall(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.wait_stat("started", before["started"] + 1)
+        # The client stays: the handler keeps waiting.
+        time.sleep(0.3)
+        self.assertEqual(self.stats()["cancelled"], before["cancelled"])
+        s.close()
+        self.wait_stat("cancelled", before["cancelled"] + 1)
+        self.assertEqual(self.stats()["last_err"], -ECANCELED)
+        self.assertEqual(self.stats()["timedout"], before["timedout"])
+
+    def test_client_close_after_body(self):
+        before = self.stats()
+        s = self.conn()
+        s.sendall(b"POST /wait HTTP/1.1\r\nHost: t\r\n"
+                  b"Content-Length: 5\r\n\r\nhello")
+        self.wait_stat("started", before["started"] + 1)
+        s.shutdown(socket.SHUT_WR)  # a half close is a close (net/http)
+        self.wait_stat("cancelled", before["cancelled"] + 1)
+        s.close()
+
+    def test_reset_cancels(self):
+        before = self.stats()
+        s = self.conn()
+        s.sendall(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.wait_stat("started", before["started"] + 1)
+        # SO_LINGER 0: close sends a reset, not a FIN.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()
+        self.wait_stat("cancelled", before["cancelled"] + 1)
+
+    def test_handler_return_cancels(self):
+        before = self.stats()
+        s = self.conn()
+        s.sendall(b"GET /quick HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = rawhttp.read_response(s)
+        self.assertEqual(r.status, 200)
+        self.wait_stat("after", before["after"] + 1)
+        # The connection is still good for the next request.
+        s.sendall(b"GET /quick HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(rawhttp.read_response(s).status, 200)
+        self.wait_stat("after", before["after"] + 2)
+
+    def test_upstream_call_abandoned(self):
+        before = self.stats()
+        up = socket.socket()
+        self.addCleanup(up.close)
+        up.bind(("127.0.0.1", 0))
+        up.listen(4)
+        up.settimeout(30)
+        s = self.conn()
+        s.sendall(b"GET /upstream?port=%d HTTP/1.1\r\nHost: t\r\n\r\n"
+                  % up.getsockname()[1])
+        u, _ = up.accept()
+        self.addCleanup(u.close)
+        u.settimeout(30)
+        req = b""
+        while b"\r\n\r\n" not in req:
+            b = u.recv(4096)
+            self.assertTrue(b, "upstream closed before the request")
+            req += b
+        self.assertTrue(req.startswith(b"GET / HTTP/1.1\r\n"))
+        s.close()  # the client leaves: the upstream call must end
+        self.assertEqual(u.recv(1), b"", "the upstream saw no close")
+        self.wait_stat("upstream", before["upstream"] + 1)
+        self.assertEqual(self.stats()["last_err"], -ECANCELED)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
