@@ -75,6 +75,9 @@ struct ctl_handler {
     /* A unary method that may block for seconds (plugin operations): the
      * transport runs it on a worker thread so other calls go on meanwhile. */
     int slow;
+    /* It changes gortd (GOMAXPROCS, plugins): only the identities in
+     * -control-allow-cn may call it, when that is given (authz.c). */
+    int mutates;
 };
 
 struct ctl_service {

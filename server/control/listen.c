@@ -26,8 +26,13 @@
  *    a non-socket file is never touched. The lock file itself stays behind:
  *    unlinking it would let two starters lock different inodes.
  *
- *  - TCP only when asked. A non-loopback address without TLS is refused
- *    unless --control-insecure, and then it warns.
+ *  - TCP only when asked. A non-loopback address without mutual TLS
+ *    (-control-tls-ca: every client shows a certificate that CA signed) is
+ *    refused unless --control-insecure, and then it warns: server-only TLS
+ *    hides the traffic but lets anyone who reaches the port in. Plaintext
+ *    on loopback starts with a warning: every local user can connect, where
+ *    the Unix socket admits only its owner. Which verified clients may call
+ *    the mutating methods is authz.c's business.
  */
 #include "cli/addr.h"
 #include "control/listen.h"
@@ -59,6 +64,12 @@ static int tls_flags_check(const struct ctl_config *cfg, char *err,
                  "-control-tls-cert and -control-tls-key go together");
         return -1;
     }
+    if (cfg->allow_ids && *cfg->allow_ids && !(cfg->tls_ca && *cfg->tls_ca)) {
+        snprintf(err, errlen,
+                 "-control-allow-cn names client certificates: it needs "
+                 "mutual TLS (-control-tls-ca)");
+        return -1;
+    }
     if (cfg->tls_ca && *cfg->tls_ca && !cert) {
         snprintf(err, errlen,
                  "-control-tls-ca (mutual TLS) needs -control-tls-cert "
@@ -74,21 +85,35 @@ static int tcp_policy(const struct ctl_listener *l,
                       const struct ctl_config *cfg, char *err, size_t errlen)
 {
     int lo = cli_addr_is_loopback(&l->addr, err, errlen);
+    int mtls = cfg->tls_ca && *cfg->tls_ca;
     if (lo < 0)
         return -1;
-    if (lo || ctl_listen_tls(cfg))
+    if (lo) {
+        if (!ctl_listen_tls(cfg))
+            glog_warn("control plane on plaintext loopback TCP",
+                      GLOG_STR("addr", l->addr.target),
+                      GLOG_STR("reason",
+                               "every local user can call it (SetMaxProcs, "
+                               "plugin load/replace/unload); a Unix socket "
+                               "(the default) admits only this user"));
+        return 0;
+    }
+    if (mtls)
         return 0;
     if (!cfg->insecure) {
         snprintf(
             err, errlen,
             "refusing to serve the control plane on non-loopback address %s "
-            "without TLS: it can load code into this process. Give "
-            "-control-tls-cert and -control-tls-key (and -control-tls-ca for "
-            "mutual TLS), or -control-insecure to do it anyway",
+            "without mutual TLS: whoever reaches it could load code into "
+            "this process. Give -control-tls-cert, -control-tls-key and "
+            "-control-tls-ca (clients must then present a certificate that "
+            "CA signed), or -control-insecure to do it anyway",
             l->addr.target);
         return -1;
     }
-    glog_warn("control plane without TLS", GLOG_STR("addr", l->addr.target),
+    glog_warn(ctl_listen_tls(cfg) ? "control plane without client certificates"
+                                  : "control plane without TLS",
+              GLOG_STR("addr", l->addr.target),
               GLOG_STR("reason", "-control-insecure: anyone who can reach it "
                                  "can load code into this process"));
     return 0;

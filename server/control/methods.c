@@ -538,15 +538,16 @@ static grpc_status_code replace_plugin(const ProtobufCMessage *in,
 /* ---- the table ---------------------------------------------------------- */
 
 const struct ctl_handler ctl_control_handlers[] = {
-    {"GetStats", get_stats, NULL, 0},
-    {"WatchStats", NULL, &watch_ops, 0},
-    {"SetMaxProcs", set_max_procs, NULL, 0},
-    {"DumpGoroutines", ctl_dump_goroutines, NULL, 0},
-    {"ListRoutes", list_routes, NULL, 0},
-    {"ListPlugins", list_plugins, NULL, 0},
-    {"LoadPlugin", load_plugin, NULL, 1},
-    {"UnloadPlugin", unload_plugin, NULL, 1},
-    {"ReplacePlugin", replace_plugin, NULL, 1},
+    /* name, unary, stream, slow, mutates */
+    {"GetStats", get_stats, NULL, 0, 0},
+    {"WatchStats", NULL, &watch_ops, 0, 0},
+    {"SetMaxProcs", set_max_procs, NULL, 0, 1},
+    {"DumpGoroutines", ctl_dump_goroutines, NULL, 0, 0},
+    {"ListRoutes", list_routes, NULL, 0, 0},
+    {"ListPlugins", list_plugins, NULL, 0, 0},
+    {"LoadPlugin", load_plugin, NULL, 1, 1},
+    {"UnloadPlugin", unload_plugin, NULL, 1, 1},
+    {"ReplacePlugin", replace_plugin, NULL, 1, 1},
 };
 const size_t ctl_control_nhandlers =
     sizeof ctl_control_handlers / sizeof ctl_control_handlers[0];
