@@ -98,6 +98,11 @@ static int handler_check(const ProtobufCServiceDescriptor *sd,
                  h->name);
         return -1;
     }
+    if (h->bidi && (!h->unary || h->slow)) {
+        snprintf(err, errlen, "%s/%s: a bidi handler is a fast unary one",
+                 sd->name, h->name);
+        return -1;
+    }
     if (h->stream && (!h->stream->open || !h->stream->next)) {
         snprintf(err, errlen, "%s/%s: stream handler without open/next",
                  sd->name, h->name);

@@ -19,7 +19,7 @@
 
 #include "control/arena.h"
 
-#define CTL_MAX_SERVICES 4
+#define CTL_MAX_SERVICES 8
 #define CTL_MSG_MAX 256
 
 struct ctl_dispatch;
@@ -78,6 +78,10 @@ struct ctl_handler {
     /* It changes gortd (GOMAXPROCS, plugins): only the identities in
      * -control-allow-cn may call it, when that is given (authz.c). */
     int mutates;
+    /* A bidirectional stream answered message by message: `unary` runs on
+     * each request and its reply is sent back; the client's half-close
+     * ends the call with OK, a non-OK status ends it at once. */
+    int bidi;
 };
 
 struct ctl_service {

@@ -31,6 +31,7 @@
 
 #include "control/control.h"
 #include "control/methods.h"
+#include "control/reflection.h"
 #include "http/server.h"
 #include "common/clock.h"
 
@@ -538,16 +539,16 @@ static grpc_status_code replace_plugin(const ProtobufCMessage *in,
 /* ---- the table ---------------------------------------------------------- */
 
 const struct ctl_handler ctl_control_handlers[] = {
-    /* name, unary, stream, slow, mutates */
-    {"GetStats", get_stats, NULL, 0, 0},
-    {"WatchStats", NULL, &watch_ops, 0, 0},
-    {"SetMaxProcs", set_max_procs, NULL, 0, 1},
-    {"DumpGoroutines", ctl_dump_goroutines, NULL, 0, 0},
-    {"ListRoutes", list_routes, NULL, 0, 0},
-    {"ListPlugins", list_plugins, NULL, 0, 0},
-    {"LoadPlugin", load_plugin, NULL, 1, 1},
-    {"UnloadPlugin", unload_plugin, NULL, 1, 1},
-    {"ReplacePlugin", replace_plugin, NULL, 1, 1},
+    /* name, unary, stream, slow, mutates, bidi */
+    {"GetStats", get_stats, NULL, 0, 0, 0},
+    {"WatchStats", NULL, &watch_ops, 0, 0, 0},
+    {"SetMaxProcs", set_max_procs, NULL, 0, 1, 0},
+    {"DumpGoroutines", ctl_dump_goroutines, NULL, 0, 0, 0},
+    {"ListRoutes", list_routes, NULL, 0, 0, 0},
+    {"ListPlugins", list_plugins, NULL, 0, 0, 0},
+    {"LoadPlugin", load_plugin, NULL, 1, 1, 0},
+    {"UnloadPlugin", unload_plugin, NULL, 1, 1, 0},
+    {"ReplacePlugin", replace_plugin, NULL, 1, 1, 0},
 };
 const size_t ctl_control_nhandlers =
     sizeof ctl_control_handlers / sizeof ctl_control_handlers[0];
@@ -558,7 +559,9 @@ int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen)
                          ctl_control_handlers, ctl_control_nhandlers, err,
                          errlen) < 0)
         return -1;
-    return ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
-                            ctl_health_handlers, ctl_health_nhandlers, err,
-                            errlen);
+    if (ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
+                         ctl_health_handlers, ctl_health_nhandlers, err,
+                         errlen) < 0)
+        return -1;
+    return ctl_reflection_register(d, err, errlen);
 }

@@ -34,7 +34,8 @@ struct gort_goroutine_info;
 /* Appends one goroutine in Go's traceback format, blank line included. */
 void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g);
 
-/* Registers gort.v1.Control and grpc.health.v1.Health. 0 or -1 with err. */
+/* Registers gort.v1.Control, grpc.health.v1.Health and server reflection
+ * (v1, v1alpha). 0 or -1 with err. */
 int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen);
 
 #endif /* GORT_CTL_METHODS_H */

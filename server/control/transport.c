@@ -37,7 +37,10 @@
  *                            |                           | stream    |
  *                            | stream                    | ends      |
  *                            +--> STREAM_SEND <--> STREAM_WAIT ------+
- *                                                  (peer gone, cancelled)
+ *                            |                     (peer gone, cancelled)
+ *                            | bidi (reflection): one answer per request
+ *                            +--> BIDI_SEND --sent--> RECV; the client's
+ *                                 half-close (no message) --> FINISH OK
  *
  * STREAM_SEND has one message in flight; STREAM_WAIT has none and lasts
  * until the handler's next_at, or until woken. A batch that fails moves the
@@ -93,6 +96,7 @@ enum phase {
     PH_STREAM_SEND, /* one stream message in flight */
     PH_STREAM_WAIT, /* stream idle until next_at (no batch in flight) */
     PH_WORK,        /* a slow unary handler runs on a worker thread */
+    PH_BIDI_SEND,   /* a bidi stream's answer in flight; then RECV again */
     PH_FINISH,      /* status (and unary reply) in flight */
     PH_DONE,        /* no more batches; waiting for the close tag */
 };
@@ -474,6 +478,21 @@ static void on_worked(struct ctl_call *c)
     free(w);
 }
 
+/* One request of a bidi stream, one answer; an error status ends it. */
+static void answer(struct ctl_call *c, const uint8_t *in, size_t len)
+{
+    struct ctl_env env = call_env(c);
+    struct ctl_reply rep;
+    ctl_dispatch_unary(&c->s->dispatch, &c->route, in, len, &env, &rep);
+    if (rep.code != GRPC_STATUS_OK) {
+        finish(c, &rep, 0);
+    } else {
+        send_message(c, &rep);
+        c->phase = PH_BIDI_SEND;
+    }
+    ctl_reply_clear(&rep);
+}
+
 static void dispatch_request(struct ctl_call *c, const uint8_t *in, size_t len)
 {
     struct ctl_env env = call_env(c);
@@ -481,6 +500,10 @@ static void dispatch_request(struct ctl_call *c, const uint8_t *in, size_t len)
 
     if (c->route.handler->slow && c->route.handler->unary) {
         start_work(c, in, len);
+        return;
+    }
+    if (c->route.handler->bidi) {
+        answer(c, in, len);
         return;
     }
     if (!c->route.handler->stream) {
@@ -503,6 +526,11 @@ static void on_recv(struct ctl_call *c, int success)
 
     if (!success) {
         c->phase = PH_DONE; /* the call broke; the close tag will follow */
+        return;
+    }
+    if (!c->recv && c->route.handler->bidi) {
+        rep.code = GRPC_STATUS_OK; /* the client is done asking */
+        finish(c, &rep, 0);
         return;
     }
     if (!c->recv) {
@@ -597,6 +625,17 @@ static void on_sent(struct ctl_call *c, int success)
         c->next_at = gort_nanotime();
 }
 
+static void on_answered(struct ctl_call *c, int success)
+{
+    grpc_byte_buffer_destroy(c->send);
+    c->send = NULL;
+    if (!success || !c->close_pending) {
+        c->phase = PH_DONE; /* peer gone */
+        return;
+    }
+    start_recv(c); /* the next request, or the client's half-close */
+}
+
 static void on_close(struct ctl_call *c)
 {
     c->close_pending = 0;
@@ -627,6 +666,8 @@ static void on_event(struct ctl_server *s, void *tag, int success)
         on_recv(c, success);
     } else if (c->phase == PH_STREAM_SEND) {
         on_sent(c, success);
+    } else if (c->phase == PH_BIDI_SEND) {
+        on_answered(c, success);
     } else if (c->phase == PH_WORK) {
         on_worked(c);
     } else if (c->phase == PH_FINISH) {

@@ -90,19 +90,19 @@ static const struct ctl_stream_ops ticks_ops = {sizeof(struct ticks), t_open,
                                                 t_next};
 
 static const struct ctl_handler control_mock[] = {
-    {"GetStats", h_ok, NULL, 0, 0},
-    {"WatchStats", NULL, &ticks_ops, 0, 0},
-    {"SetMaxProcs", h_echo_procs, NULL, 0, 0},
-    {"DumpGoroutines", h_ok, NULL, 0, 0},
-    {"ListRoutes", h_ok, NULL, 0, 0},
-    {"ListPlugins", h_ok, NULL, 0, 0},
-    {"LoadPlugin", h_ok, NULL, 0, 0},
-    {"UnloadPlugin", h_ok, NULL, 0, 0},
-    {"ReplacePlugin", h_ok, NULL, 0, 0},
+    {"GetStats", h_ok, NULL, 0, 0, 0},
+    {"WatchStats", NULL, &ticks_ops, 0, 0, 0},
+    {"SetMaxProcs", h_echo_procs, NULL, 0, 0, 0},
+    {"DumpGoroutines", h_ok, NULL, 0, 0, 0},
+    {"ListRoutes", h_ok, NULL, 0, 0, 0},
+    {"ListPlugins", h_ok, NULL, 0, 0, 0},
+    {"LoadPlugin", h_ok, NULL, 0, 0, 0},
+    {"UnloadPlugin", h_ok, NULL, 0, 0, 0},
+    {"ReplacePlugin", h_ok, NULL, 0, 0, 0},
 };
 static const struct ctl_handler health_mock[] = {
-    {"Check", h_ok, NULL, 0, 0},
-    {"Watch", NULL, &ticks_ops, 0, 0},
+    {"Check", h_ok, NULL, 0, 0, 0},
+    {"Watch", NULL, &ticks_ops, 0, 0, 0},
 };
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -304,8 +304,8 @@ static void registration_checks_table(void **state)
     struct ctl_dispatch d;
     char err[256];
     struct ctl_handler swapped[N(control_mock)];
-    const struct ctl_handler both[] = {{"Check", h_ok, &ticks_ops, 0, 0},
-                                       {"Watch", NULL, &ticks_ops, 0, 0}};
+    const struct ctl_handler both[] = {{"Check", h_ok, &ticks_ops, 0, 0, 0},
+                                       {"Watch", NULL, &ticks_ops, 0, 0, 0}};
 
     memset(&d, 0, sizeof d);
     assert_int_equal(ctl_dispatch_add(&d, &gort__v1__control__descriptor,
