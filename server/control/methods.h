@@ -20,10 +20,12 @@ extern const size_t ctl_health_nhandlers;
 grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
                                      ProtobufCMessage *out, struct ctl_ctx *cx);
 
-/* A growable text buffer (malloc'd p, NUL-terminated). */
+/* A growable text buffer (malloc'd p, NUL-terminated). When it cannot
+ * grow it sets failed and ignores further text. */
 struct ctl_text {
     char *p;
     size_t len, cap;
+    int failed; /* out of memory: the text stops growing */
 };
 
 void ctl_text_printf(struct ctl_text *t, const char *fmt, ...)

@@ -172,6 +172,8 @@ struct ctl_server {
     int64_t grace_end;
     struct ilist calls; /* of ctl_call.link */
     int admitted;       /* calls in `calls` with admitted set */
+    int unarmed;        /* arm() failed for want of memory this many times */
+    int oom_logged;     /* said so once since the last success */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -255,11 +257,22 @@ static void call_maybe_free(struct ctl_call *c)
     call_free(c);
 }
 
+/* Keeps one more call requested. Out of memory, the slot stays empty and
+ * is owed (s->unarmed): the CQ thread retries after every event and at
+ * least every MAX_WAIT_NS, so the server never ends up with nothing armed
+ * (calls would then wait for their deadlines unanswered). */
 static void arm(struct ctl_server *s)
 {
     struct ctl_call *c = calloc(1, sizeof *c);
-    if (!c)
-        ctl_fatal("control arm: out of memory");
+    if (!c) {
+        s->unarmed++;
+        if (!s->oom_logged)
+            glog_warn("control plane out of memory",
+                      GLOG_STR("reason", "cannot keep a call armed; retrying"));
+        s->oom_logged = 1;
+        return;
+    }
+    s->oom_logged = 0;
     c->s = s;
     c->main_tag.call = c;
     c->close_tag.call = c;
@@ -713,6 +726,14 @@ static void drain_begin(struct ctl_server *s)
             c->next_at = 0; /* wake: it ends, or says NOT_SERVING first */
 }
 
+static void rearm(struct ctl_server *s)
+{
+    int owed = s->unarmed;
+    s->unarmed = 0;
+    while (owed-- > 0 && !s->draining && s->srv)
+        arm(s);
+}
+
 static void *cq_thread(void *arg)
 {
     struct ctl_server *s = arg;
@@ -726,6 +747,7 @@ static void *cq_thread(void *arg)
             break;
         if (ev.type == GRPC_OP_COMPLETE)
             on_event(s, ev.tag, ev.success);
+        rearm(s);
         if (!s->draining && atomic_load(&s->stopping))
             drain_begin(s);
         streams_run_due(s);
