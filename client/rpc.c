@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,13 +44,32 @@
  * without bound. */
 #define MAX_RECEIVE_BYTES (512 * 1024 * 1024)
 
+/* Root talking to a gortd that runs as a service user (systemd's User=,
+ * socket in its RuntimeDirectory): the peer is trusted when it owns the
+ * path outright, i.e. both the socket's directory, which no one else may
+ * write, and the socket file. Then nobody else could have put the socket
+ * there. */
+static int peer_owns_path(const char *path, uid_t peer)
+{
+    char dir[sizeof((struct sockaddr_un *)0)->sun_path];
+    struct stat d, f;
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+        return 0;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return stat(dir, &d) == 0 && lstat(path, &f) == 0 && d.st_uid == peer &&
+           f.st_uid == peer && !(d.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 /* Connects to a Unix socket and asks the kernel who listens there
  * (SO_PEERCRED: the credentials of the process that called listen). It
- * must be us or root: anyone else may have created the path to read what
- * we send or to answer as gortd. 1 with *fd connected (non-blocking, for
- * gRPC to take over: no second connect another process could intercept),
- * 0 when nothing answers (gRPC then reports it the usual way), -1 with err
- * when someone else serves it. */
+ * must be us or root, or own the socket's path (peer_owns_path): anyone
+ * else may have created the path to read what we send or to answer as
+ * gortd. 1 with *fd connected (non-blocking, for gRPC to take over: no
+ * second connect another process could intercept), 0 when nothing answers
+ * (gRPC then reports it the usual way), -1 with err when someone else
+ * serves it. */
 static int unix_peer(const char *path, int *fd, char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -70,11 +90,12 @@ static int unix_peer(const char *path, int *fd, char *err, size_t errlen)
         close(*fd);
         return -1;
     }
-    if (cred.uid != 0 && cred.uid != geteuid()) {
+    if (cred.uid != 0 && cred.uid != geteuid() &&
+        !peer_owns_path(path, cred.uid)) {
         snprintf(err, errlen,
                  "unix:%s is served by uid %u (pid %ld), neither you (uid "
-                 "%u) nor root: refusing to talk to it (someone may pose as "
-                 "gortd)",
+                 "%u) nor root nor the owner of its directory: refusing to "
+                 "talk to it (someone may pose as gortd)",
                  path, (unsigned)cred.uid, (long)cred.pid, (unsigned)geteuid());
         close(*fd);
         return -1;

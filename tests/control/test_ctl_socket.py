@@ -181,12 +181,48 @@ class PeerCheck(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("unix:%s is served by uid %d (pid %d), neither you "
-                          "(uid 0) nor root: refusing to talk to it"
-                          % (path, NOBODY, p.pid), r.stderr)
+                          "(uid 0) nor root nor the owner of its directory: "
+                          "refusing to talk to it" % (path, NOBODY, p.pid),
+                          r.stderr)
         finally:
             p.kill()
             p.wait()
             p.stdout.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_service_user_owning_the_path_accepted(self):
+        """root's gortctl and a gortd running as a service user (systemd's
+        User= with RuntimeDirectory=): the peer owns the directory, which
+        nobody else can write, and the socket in it."""
+        if not ROOT:
+            self.skipTest("needs root to run gortd as nobody")
+        tmp = tempfile.mkdtemp(prefix="gort-sock-")
+        os.chmod(tmp, 0o755)
+        run = os.path.join(tmp, "run")
+        os.mkdir(run, 0o700)
+        os.chown(run, NOBODY, NOBODY)
+
+        def drop():
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+        g = Gortd(GORTD, control="unix:%s/gortd.sock" % run, wait="control",
+                  tmp=tmp, preexec=drop)
+        try:
+            r = subprocess.run([GORTCTL, "--addr", g.control, "stats"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("GOMAXPROCS", r.stdout)
+            # The same gortd's socket in a directory others may write is
+            # not trusted: anyone could have put it there.
+            os.chmod(run, 0o777)
+            r = subprocess.run([GORTCTL, "--addr", g.control, "stats"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("neither you (uid 0) nor root nor the owner of its "
+                          "directory", r.stderr)
+            os.chmod(run, 0o700)
+        finally:
+            g.stop()
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_own_socket_accepted(self):
