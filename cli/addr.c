@@ -2,10 +2,13 @@
  * TCP address stays on this machine.
  *
  * The default is a Unix socket, never TCP: the control plane can load code
- * into gortd, so it is reachable only by who may open a mode-0600 file.
- * $XDG_RUNTIME_DIR (a per-user, mode-0700 directory) is preferred; without it
- * the path carries the uid so that two users' daemons on one host do not
- * fight over one name in /tmp.
+ * into gortd, so it is reachable only by who may open a mode-0600 file in a
+ * directory nobody else can write. In order: $RUNTIME_DIRECTORY (systemd's
+ * RuntimeDirectory=, e.g. /run/gortd), $XDG_RUNTIME_DIR (the per-user
+ * mode-0700 /run/user/UID), else a private directory $TMPDIR/gortd-UID
+ * (TMPDIR defaulting to /tmp) that gortd creates mode 0700 and checks
+ * (control/listen.c). Never a bare file in /tmp: another user could create
+ * the name first and stop gortd from starting or pose as it.
  *
  * "Loopback" is decided on the resolved addresses, not the spelling: a host
  * name counts as loopback only if every address it resolves to is one, since
@@ -22,13 +25,38 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* The first absolute entry of a colon-separated list (systemd passes
+ * RUNTIME_DIRECTORY that way when a unit names several), or NULL. */
+static const char *first_abs(const char *list, char *buf, size_t len)
+{
+    if (!list || list[0] != '/')
+        return NULL;
+    size_t n = strcspn(list, ":");
+    if (n >= len)
+        return NULL;
+    memcpy(buf, list, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *cli_addr_private_dir(char *buf, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || tmp[0] != '/')
+        tmp = "/tmp";
+    snprintf(buf, len, "%s/gortd-%u", tmp, (unsigned)geteuid());
+    return buf;
+}
+
 const char *cli_addr_default(char *buf, size_t len)
 {
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (xdg && xdg[0] == '/')
-        snprintf(buf, len, "unix:%s/gortd.sock", xdg);
-    else
-        snprintf(buf, len, "unix:/tmp/gortd-%u.sock", (unsigned)getuid());
+    char dir[160];
+    const char *d = first_abs(getenv("RUNTIME_DIRECTORY"), dir, sizeof dir);
+    if (!d)
+        d = first_abs(getenv("XDG_RUNTIME_DIR"), dir, sizeof dir);
+    if (!d)
+        d = cli_addr_private_dir(dir, sizeof dir);
+    snprintf(buf, len, "unix:%s/gortd.sock", d);
     return buf;
 }
 

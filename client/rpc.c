@@ -7,18 +7,29 @@
  * first, then one RECV_MESSAGE per message until the server has none left,
  * then RECV_STATUS_ON_CLIENT.
  *
+ * A Unix socket is connected here first and its server's uid checked
+ * (SO_PEERCRED) before gRPC gets the connected descriptor: only gortd's
+ * user or root may answer. Replies are bounded (MAX_RECEIVE_BYTES).
+ *
  * Calls fail fast (no wait-for-ready): with nothing listening the status is
  * UNAVAILABLE "failed to connect to all addresses", which gortctl turns into
  * "cannot reach gortd ... is it running?" instead of hanging.
  */
 #include "rpc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
@@ -27,6 +38,75 @@
 #include "cli/grpc.h"
 
 /* ---- channel ------------------------------------------------------------ */
+
+/* The largest reply accepted: a dump of a million goroutines fits; a
+ * server (or something posing as one) cannot make gortctl allocate
+ * without bound. */
+#define MAX_RECEIVE_BYTES (512 * 1024 * 1024)
+
+/* Root talking to a gortd that runs as a service user (systemd's User=,
+ * socket in its RuntimeDirectory): the peer is trusted when it owns the
+ * path outright, i.e. both the socket's directory, which no one else may
+ * write, and the socket file. Then nobody else could have put the socket
+ * there. */
+static int peer_owns_path(const char *path, uid_t peer)
+{
+    char dir[sizeof((struct sockaddr_un *)0)->sun_path];
+    struct stat d, f;
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+        return 0;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return stat(dir, &d) == 0 && lstat(path, &f) == 0 && d.st_uid == peer &&
+           f.st_uid == peer && !(d.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* Connects to a Unix socket and asks the kernel who listens there
+ * (SO_PEERCRED: the credentials of the process that called listen). It
+ * must be us or root, or own the socket's path (peer_owns_path): anyone
+ * else may have created the path to read what we send or to answer as
+ * gortd. 1 with *fd connected (non-blocking, for gRPC to take over: no
+ * second connect another process could intercept), 0 when nothing answers
+ * (gRPC then reports it the usual way), -1 with err when someone else
+ * serves it. */
+static int unix_peer(const char *path, int *fd, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+
+    *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0)
+        return 0;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(*fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(*fd);
+        return 0;
+    }
+    if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        snprintf(err, errlen, "cannot tell who serves unix:%s: %s", path,
+                 strerror(errno));
+        close(*fd);
+        return -1;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid() &&
+        !peer_owns_path(path, cred.uid)) {
+        snprintf(err, errlen,
+                 "unix:%s is served by uid %u (pid %ld), neither you (uid "
+                 "%u) nor root nor the owner of its directory: refusing to "
+                 "talk to it (someone may pose as gortd)",
+                 path, (unsigned)cred.uid, (long)cred.pid, (unsigned)geteuid());
+        close(*fd);
+        return -1;
+    }
+    int fl = fcntl(*fd, F_GETFL);
+    if (fl < 0 || fcntl(*fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        close(*fd);
+        return 0;
+    }
+    return 1;
+}
 
 static grpc_channel_credentials *creds(const struct rpc_opts *o, char *err,
                                        size_t errlen)
@@ -51,23 +131,35 @@ int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err,
     memset(c, 0, sizeof *c);
     if (cli_addr_parse(o->addr, &a, err, errlen) < 0)
         return -1;
+    int fd = -1, peer = 0;
+    if (a.kind == CLI_ADDR_UNIX &&
+        (peer = unix_peer(a.path, &fd, err, errlen)) < 0)
+        return -1;
     grpc_init();
+    int tls = o->tls || o->tls_ca || o->tls_cert;
     grpc_channel_credentials *cr = creds(o, err, errlen);
     if (!cr) {
+        if (peer > 0)
+            close(fd);
         grpc_shutdown_blocking();
         return -1;
     }
-    /* Dumps of many goroutines are large: no receive limit. */
     args[0] = (grpc_arg){.type = GRPC_ARG_INTEGER,
                          .key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-                         .value.integer = -1};
+                         .value.integer = MAX_RECEIVE_BYTES};
     if (o->tls_server_name) {
         args[1] = (grpc_arg){.type = GRPC_ARG_STRING,
                              .key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG,
                              .value.string = (char *)o->tls_server_name};
         ch.num_args = 2;
     }
-    c->ch = grpc_channel_create(a.target, cr, &ch);
+    if (peer > 0 && !tls) { /* gRPC takes fd */
+        c->ch = grpc_channel_create_from_fd(a.target, fd, cr, &ch);
+    } else {
+        if (peer > 0) /* TLS: the certificate says who answers */
+            close(fd);
+        c->ch = grpc_channel_create(a.target, cr, &ch);
+    }
     grpc_channel_credentials_release(cr);
     c->cq = grpc_completion_queue_create_for_pluck(NULL);
     c->timeout_ns = o->timeout_ns;

@@ -469,8 +469,9 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
     fprintf(f, "Usage: gortd [flags]\n\n"
                "Runs the gort runtime, serves HTTP/1.1 with the handler "
                "plugins (*.so) in\n-plugins-dir and the gRPC control plane "
-               "(gort.v1.Control and\n"
-               "grpc.health.v1.Health; see gortctl).\n\n"
+               "(gort.v1.Control,\n"
+               "grpc.health.v1.Health and server reflection; see "
+               "gortctl).\n\n"
                "SIGHUP rescans -plugins-dir: new files load, changed ones "
                "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
                "gracefully: in-flight\nrequests finish, idle connections "
@@ -549,7 +550,8 @@ int main(int argc, char **argv)
 {
     static sigset_t set; /* read by the signal thread for the process's life */
     char def[160], err[512];
-    struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def)};
+    struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def),
+                             .max_streams = CTL_MAX_STREAMS_DEFAULT};
     const char *log_format = "logfmt", *log_level = "info";
     int version = 0;
     struct daemon d = {.listen = ":8080",
@@ -613,9 +615,21 @@ int main(int argc, char **argv)
         {.name = "control-insecure",
          .kind = CLI_FLAG_BOOL,
          .value = &cfg.insecure,
+         .usage = "allow a non-loopback TCP control address without mutual TLS "
+                  "(anyone who reaches it can load code)"},
+        {.name = "control-allow-cn",
+         .kind = CLI_FLAG_STRING,
+         .value = &cfg.allow_ids,
          .usage =
-             "allow a non-loopback TCP control address without TLS (anyone who "
-             "reaches it can load code)"},
+             "comma-separated client certificate `names` (CN or subject "
+             "alternative name) allowed to call SetMaxProcs and the plugin "
+             "operations; other verified clients get PERMISSION_DENIED "
+             "for them (needs -control-tls-ca)"},
+        {.name = "control-max-streams",
+         .kind = CLI_FLAG_INT,
+         .value = &cfg.max_streams,
+         .usage = "control calls and streams served at once; one more gets "
+                  "RESOURCE_EXHAUSTED"},
         {.name = "control-tls-ca",
          .kind = CLI_FLAG_STRING,
          .value = &cfg.tls_ca,
@@ -676,6 +690,10 @@ int main(int argc, char **argv)
     if (d.max_header_bytes < 1024 || d.max_body_bytes < 0 || d.max_conns < 1) {
         fprintf(stderr, "gortd: -max-header-bytes must be >= 1024, "
                         "-max-body-bytes >= 0, -max-conns >= 1\n");
+        return 2;
+    }
+    if (cfg.max_streams < 1 || cfg.max_streams > 100000) {
+        fprintf(stderr, "gortd: -control-max-streams must be 1..100000\n");
         return 2;
     }
     if (admin_check(&d) != 0)

@@ -303,14 +303,16 @@ static void kv_delete(gort_http_response *w, gort_http_request *r, void *arg)
 
 /* The configuration string (gortd reads it from kv.conf next to kv.so):
  * words separated by white space; the only one is max_keys=N, N >= 1.
- * None: KV_DEFAULT_KEYS. 0, or -EINVAL naming the word refused. */
+ * None: KV_DEFAULT_KEYS. 0, or -EINVAL saying where the word refused is. */
 static int parse_config(struct gort_plugin_registrar *reg, size_t *max_keys)
 {
     static const char opt[] = "max_keys=", space[] = " \t\r\n";
-    const char *p = gort_plugin_config(reg);
+    const char *conf = gort_plugin_config(reg), *p = conf;
+    int word = 0;
 
     *max_keys = KV_DEFAULT_KEYS;
     while (p && *(p += strspn(p, space))) {
+        word++;
         size_t len = strcspn(p, space);
         const char *num = p + sizeof opt - 1;
         unsigned long long n = 0;
@@ -321,10 +323,14 @@ static int parse_config(struct gort_plugin_registrar *reg, size_t *max_keys)
             *num >= '0' && *num <= '9')
             n = strtoull(num, &end, 10);
         if (n < 1 || errno || end != p + len || n > SIZE_MAX / 2) {
+            /* The position, never the text: a configuration may hold
+             * what its owner meant to keep out of logs, and the loader's
+             * error goes to the log and to gortctl. */
             gort_plugin_set_error(reg,
-                                  "bad configuration \"%.*s\": want "
-                                  "max_keys=N, N >= 1",
-                                  (int)len, p);
+                                  "bad configuration word %d (bytes %zu..%zu "
+                                  "of kv.conf): want max_keys=N, N >= 1",
+                                  word, (size_t)(p - conf),
+                                  (size_t)(p - conf) + len);
             return -EINVAL;
         }
         *max_keys = (size_t)n;

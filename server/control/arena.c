@@ -6,6 +6,10 @@
  * A goroutine dump of 100k goroutines allocates ~10^6 small objects; doing
  * that with malloc/free pairs, and freeing each on every error path, is what
  * this replaces.
+ *
+ * A failed allocation fails the call, not gortd: the arena remembers it
+ * and the dispatcher answers RESOURCE_EXHAUSTED (arena.h says what callers
+ * do). Nothing is retried: the next call starts with a fresh arena.
  */
 #include "control/arena.h"
 #include "log.h"
@@ -46,9 +50,10 @@ void ctl_fatal(const char *fmt, ...)
 static struct ctl_arena_chunk *chunk_new(struct ctl_arena *a, size_t need)
 {
     size_t size = need > CHUNK_BYTES ? need : CHUNK_BYTES;
-    struct ctl_arena_chunk *c = malloc(sizeof *c + size);
+    struct ctl_arena_chunk *c =
+        size > SIZE_MAX - sizeof *c ? NULL : malloc(sizeof *c + size);
     if (!c)
-        ctl_fatal("ctl_arena_alloc: out of memory (%zu bytes)", size);
+        return NULL;
     c->used = 0;
     c->size = size;
     if (need > CHUNK_BYTES && a->chunks) {
@@ -68,20 +73,27 @@ void *ctl_arena_alloc(struct ctl_arena *a, size_t n)
     size_t need = (n + ALIGN - 1) & ~(ALIGN - 1);
     struct ctl_arena_chunk *c = a->chunks;
 
-    if (need < n)
-        ctl_fatal("ctl_arena_alloc: size overflow (%zu bytes)", n);
+    if (a->failed || need < n)
+        goto fail; /* once failed, the reply is lost anyway: stop growing */
     if (!c || c->size - c->used < need)
         c = chunk_new(a, need);
+    if (!c)
+        goto fail;
     void *p = c->data + c->used;
     c->used += need;
     memset(p, 0, n);
     return p;
+fail:
+    a->failed = 1;
+    return NULL;
 }
 
 void *ctl_arena_array(struct ctl_arena *a, size_t n, size_t sz)
 {
-    if (sz && n > SIZE_MAX / sz)
-        ctl_fatal("ctl_arena_array: %zu x %zu bytes overflows", n, sz);
+    if (sz && n > SIZE_MAX / sz) {
+        a->failed = 1;
+        return NULL;
+    }
     return ctl_arena_alloc(a, n * sz);
 }
 
@@ -91,6 +103,8 @@ char *ctl_arena_strdup(struct ctl_arena *a, const char *s)
         s = "";
     size_t n = strlen(s) + 1;
     char *p = ctl_arena_alloc(a, n);
+    if (!p)
+        return (char *)"";
     memcpy(p, s, n);
     return p;
 }
@@ -98,7 +112,8 @@ char *ctl_arena_strdup(struct ctl_arena *a, const char *s)
 void *ctl_arena_msg(struct ctl_arena *a, const ProtobufCMessageDescriptor *d)
 {
     void *m = ctl_arena_alloc(a, d->sizeof_message);
-    protobuf_c_message_init(d, m);
+    if (m)
+        protobuf_c_message_init(d, m);
     return m;
 }
 
@@ -107,6 +122,10 @@ void ctl_arena_adopt(struct ctl_arena *a, void *p)
     if (!p)
         return;
     struct ctl_arena_adopted *ad = ctl_arena_alloc(a, sizeof *ad);
+    if (!ad) {
+        free(p);
+        return;
+    }
     ad->p = p;
     ad->next = a->adopted;
     a->adopted = ad;
@@ -125,4 +144,5 @@ void ctl_arena_free(struct ctl_arena *a)
     }
     a->chunks = NULL;
     a->adopted = NULL;
+    a->failed = 0;
 }

@@ -18,8 +18,17 @@ struct ctl_config {
     const char *tls_cert; /* PEM files; NULL or "" for none */
     const char *tls_key;
     const char *tls_ca; /* set: require and verify client certificates */
-    int insecure;       /* allow non-loopback TCP without TLS (warns) */
+    int insecure;       /* allow non-loopback TCP without mutual TLS (warns) */
+    /* -control-allow-cn: comma-separated client identities (certificate CN
+     * or subject alternative name) that may call the mutating methods;
+     * NULL or "": every verified client may. Needs tls_ca. */
+    const char *allow_ids;
+    /* -control-max-streams: calls and streams served at once (each
+     * further one gets RESOURCE_EXHAUSTED); <= 0: the default. */
+    long max_streams;
 };
+
+#define CTL_MAX_STREAMS_DEFAULT 64
 
 struct ctl_server;
 

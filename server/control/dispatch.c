@@ -24,6 +24,9 @@
  * the input type are INVALID_ARGUMENT naming the type, a deadline that has
  * already passed when the call is picked up is DEADLINE_EXCEEDED and the
  * handler does not run (a SetMaxProcs whose caller gave up is not applied).
+ * Running out of memory while building a reply (the arena failed, or the
+ * packing buffer could not be had) answers RESOURCE_EXHAUSTED; gortd goes
+ * on.
  */
 // clang-format on
 #include "control/dispatch.h"
@@ -96,6 +99,11 @@ static int handler_check(const ProtobufCServiceDescriptor *sd,
         snprintf(err, errlen,
                  "%s/%s: handler needs exactly one of unary, stream", sd->name,
                  h->name);
+        return -1;
+    }
+    if (h->bidi && (!h->unary || h->slow)) {
+        snprintf(err, errlen, "%s/%s: a bidi handler is a fast unary one",
+                 sd->name, h->name);
         return -1;
     }
     if (h->stream && (!h->stream->open || !h->stream->next)) {
@@ -226,15 +234,31 @@ static void ctx_init(struct ctl_ctx *cx, const struct ctl_dispatch *d,
     cx->msg[0] = '\0';
 }
 
-static void reply_pack(struct ctl_reply *rep, const ProtobufCMessage *out)
+static void out_of_memory(struct ctl_reply *rep, const char *what)
 {
+    reply_set(rep, GRPC_STATUS_RESOURCE_EXHAUSTED,
+              "gortd is out of memory %s; try again, or ask for less", what);
+}
+
+/* Packs out into rep, unless building it ran out of memory (the arena
+ * failed): then the status says so and no message goes out. 0 or -1. */
+static int reply_pack(struct ctl_reply *rep, const ProtobufCMessage *out,
+                      const struct ctl_arena *arena)
+{
+    if (arena->failed || !out) {
+        out_of_memory(rep, "building the reply");
+        return -1;
+    }
     size_t len = protobuf_c_message_get_packed_size(out);
     if (len == 0)
-        return; /* a default proto3 message is zero bytes on the wire */
+        return 0; /* a default proto3 message is zero bytes on the wire */
     rep->data = malloc(len);
-    if (!rep->data)
-        ctl_fatal("ctl_dispatch: out of memory packing %zu bytes", len);
+    if (!rep->data) {
+        out_of_memory(rep, "packing the reply");
+        return -1;
+    }
     rep->len = protobuf_c_message_pack(out, rep->data);
+    return 0;
 }
 
 static void reply_from_ctx(struct ctl_reply *rep, const struct ctl_ctx *cx,
@@ -258,10 +282,11 @@ void ctl_dispatch_unary(const struct ctl_dispatch *d, const struct ctl_route *r,
     if (!deadline_passed(env, rep)) {
         ctx_init(&cx, d, &arena, env);
         ProtobufCMessage *out = ctl_arena_msg(&arena, r->method->output);
-        grpc_status_code code = r->handler->unary(req, out, &cx);
+        grpc_status_code code =
+            out ? r->handler->unary(req, out, &cx) : GRPC_STATUS_OK;
         reply_from_ctx(rep, &cx, code);
-        if (code == GRPC_STATUS_OK)
-            reply_pack(rep, out);
+        if (code == GRPC_STATUS_OK || arena.failed)
+            reply_pack(rep, out, &arena);
     }
     protobuf_c_message_free_unpacked(req, NULL);
     ctl_arena_free(&arena);
@@ -283,10 +308,13 @@ int ctl_stream_open(const struct ctl_dispatch *d, const struct ctl_route *r,
         return -1;
     if (!deadline_passed(env, rep)) {
         st->state = calloc(1, ops->state_size ? ops->state_size : 1);
-        if (!st->state)
-            ctl_fatal("ctl_stream_open: out of memory");
         ctx_init(&cx, d, &arena, env);
-        reply_from_ctx(rep, &cx, ops->open(req, st->state, &cx));
+        if (!st->state)
+            out_of_memory(rep, "opening the stream");
+        else
+            reply_from_ctx(rep, &cx, ops->open(req, st->state, &cx));
+        if (arena.failed && rep->code == GRPC_STATUS_OK)
+            out_of_memory(rep, "opening the stream");
     }
     protobuf_c_message_free_unpacked(req, NULL);
     ctl_arena_free(&arena);
@@ -309,9 +337,12 @@ enum ctl_next ctl_stream_next(const struct ctl_dispatch *d,
     ctx_init(&cx, d, &arena, env);
     ProtobufCMessage *out = ctl_arena_msg(&arena, st->route.method->output);
     *next_at = INT64_MAX;
-    enum ctl_next step = ops->next(st->state, out, &cx, next_at);
-    if (step == CTL_NEXT_SEND)
-        reply_pack(rep, out);
+    enum ctl_next step =
+        out ? ops->next(st->state, out, &cx, next_at) : CTL_NEXT_SEND;
+    if (step == CTL_NEXT_SEND && reply_pack(rep, out, &arena) < 0)
+        step = CTL_NEXT_END; /* rep says RESOURCE_EXHAUSTED */
+    else if (step == CTL_NEXT_END && arena.failed)
+        out_of_memory(rep, "building the next message");
     else if (step == CTL_NEXT_END)
         reply_from_ctx(rep, &cx, cx.code);
     ctl_arena_free(&arena);

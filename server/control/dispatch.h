@@ -19,7 +19,7 @@
 
 #include "control/arena.h"
 
-#define CTL_MAX_SERVICES 4
+#define CTL_MAX_SERVICES 8
 #define CTL_MSG_MAX 256
 
 struct ctl_dispatch;
@@ -75,6 +75,13 @@ struct ctl_handler {
     /* A unary method that may block for seconds (plugin operations): the
      * transport runs it on a worker thread so other calls go on meanwhile. */
     int slow;
+    /* It changes gortd (GOMAXPROCS, plugins): only the identities in
+     * -control-allow-cn may call it, when that is given (authz.c). */
+    int mutates;
+    /* A bidirectional stream answered message by message: `unary` runs on
+     * each request and its reply is sent back; the client's half-close
+     * ends the call with OK, a non-OK status ends it at once. */
+    int bidi;
 };
 
 struct ctl_service {

@@ -41,6 +41,7 @@
  * and the deadline is checked every 256 goroutines.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,30 +56,36 @@
 
 /* ---- text --------------------------------------------------------------- */
 
-static void text_grow(struct ctl_text *t, size_t need)
+static int text_grow(struct ctl_text *t, size_t need)
 {
     size_t cap = t->cap ? t->cap : 4096;
-    while (cap - t->len < need)
+    while (cap - t->len < need && cap <= SIZE_MAX / 2)
         cap *= 2;
-    char *p = realloc(t->p, cap);
-    if (!p)
-        ctl_fatal("ctl_text_printf: out of memory (%zu bytes)", cap);
+    char *p = cap - t->len < need ? NULL : realloc(t->p, cap);
+    if (!p) {
+        t->failed = 1;
+        return -1;
+    }
     t->p = p;
     t->cap = cap;
+    return 0;
 }
 
 void ctl_text_printf(struct ctl_text *t, const char *fmt, ...)
 {
     va_list ap;
-    if (t->cap - t->len < 256)
-        text_grow(t, 256);
+    if (t->failed || (t->cap - t->len < 256 && text_grow(t, 256) < 0))
+        return;
     va_start(ap, fmt);
     int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n >= t->cap - t->len) {
-        text_grow(t, (size_t)n + 1);
+        if (text_grow(t, (size_t)n + 1) < 0) {
+            t->p[t->len] = '\0'; /* drop the cut-off piece */
+            return;
+        }
         va_start(ap, fmt);
         vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
         va_end(ap);
@@ -128,6 +135,7 @@ void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g)
 struct intern {
     const char **slots; /* open addressing, linear probing; malloc'd */
     size_t cap, n;
+    int failed; /* could not grow: intern gives "" (the call fails) */
 };
 
 static uint64_t fnv1a(const char *s)
@@ -138,12 +146,14 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-static void intern_grow(struct intern *in)
+static int intern_grow(struct intern *in)
 {
     size_t cap = in->cap ? in->cap * 2 : 256;
     const char **slots = calloc(cap, sizeof *slots);
-    if (!slots)
-        ctl_fatal("intern_grow: out of memory");
+    if (!slots) {
+        in->failed = 1;
+        return -1;
+    }
     for (size_t i = 0; i < in->cap; i++) {
         if (!in->slots[i])
             continue;
@@ -155,20 +165,25 @@ static void intern_grow(struct intern *in)
     free(in->slots);
     in->slots = slots;
     in->cap = cap;
+    return 0;
 }
 
 /* The arena copy of s, made once per distinct string. */
 static char *intern(struct intern *in, struct ctl_arena *a, const char *s)
 {
-    if (!s || !*s)
+    if (!s || !*s || in->failed)
         return (char *)"";
-    if (2 * (in->n + 1) > in->cap)
-        intern_grow(in);
+    if (2 * (in->n + 1) > in->cap && intern_grow(in) < 0)
+        return (char *)"";
     size_t j = fnv1a(s) & (in->cap - 1);
     for (; in->slots[j]; j = (j + 1) & (in->cap - 1))
         if (strcmp(in->slots[j], s) == 0)
             return (char *)in->slots[j];
     in->slots[j] = ctl_arena_strdup(a, s);
+    if (!*in->slots[j]) { /* the arena failed: keep "" out of the table */
+        in->slots[j] = NULL;
+        return (char *)"";
+    }
     in->n++;
     return (char *)in->slots[j];
 }
@@ -187,6 +202,7 @@ struct dump_walk {
     uint64_t visited;
     uint32_t matched;
     int truncated, expired;
+    int oom; /* out of memory: the walk stops, the call fails */
 };
 
 static Gort__V1__Frame *frame_msg(struct dump_walk *w,
@@ -194,6 +210,8 @@ static Gort__V1__Frame *frame_msg(struct dump_walk *w,
 {
     Gort__V1__Frame *m =
         ctl_arena_msg(w->cx->arena, &gort__v1__frame__descriptor);
+    if (!m)
+        return NULL;
     m->pc = f->pc;
     m->func = intern(&w->strings, w->cx->arena, f->func);
     m->object = intern(&w->strings, w->cx->arena, f->object);
@@ -210,6 +228,8 @@ static Gort__V1__Goroutine *goroutine_msg(struct dump_walk *w,
              : g->nframes > GORT_DUMP_MAX_FRAMES ? GORT_DUMP_MAX_FRAMES
                                                  : g->nframes;
 
+    if (!m)
+        return NULL;
     m->id = g->id;
     m->state = intern(&w->strings, a, g->state);
     m->wait_reason = intern(&w->strings, a, g->wait_reason);
@@ -222,8 +242,10 @@ static Gort__V1__Goroutine *goroutine_msg(struct dump_walk *w,
     m->creator_id = g->creator_id;
     if (g->creator_id != 0)
         m->created_by = frame_msg(w, &g->creator);
-    m->n_frames = (size_t)nf;
     m->frames = ctl_arena_array(a, (size_t)nf, sizeof *m->frames);
+    if (!m->frames)
+        return NULL;
+    m->n_frames = (size_t)nf;
     for (int i = 0; i < nf; i++)
         m->frames[i] = frame_msg(w, &g->frames[i]);
     return m;
@@ -231,11 +253,17 @@ static Gort__V1__Goroutine *goroutine_msg(struct dump_walk *w,
 
 static void goroutine_push(struct dump_walk *w, Gort__V1__Goroutine *m)
 {
+    if (!m) {
+        w->oom = 1;
+        return;
+    }
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
         Gort__V1__Goroutine **gs = realloc(w->gs, cap * sizeof *gs);
-        if (!gs)
-            ctl_fatal("goroutine_push: out of memory");
+        if (!gs) {
+            w->oom = 1;
+            return;
+        }
         w->gs = gs;
         w->cap = cap;
     }
@@ -277,14 +305,20 @@ static int dump_one(const struct gort_goroutine_info *g, void *arg)
         goroutine_push(w, goroutine_msg(w, g));
     if (w->want_text)
         ctl_dump_text_one(&w->text, g);
-    return 0;
+    w->oom |= w->text.failed | w->strings.failed | w->cx->arena->failed;
+    return w->oom; /* 1 stops the walk */
 }
 
 static void walk_finish(struct dump_walk *w, Gort__V1__DumpGoroutinesReply *rep)
 {
+    free(w->strings.slots);
+    if (w->oom) { /* nothing of it is sent */
+        free(w->gs);
+        free(w->text.p);
+        return;
+    }
     ctl_arena_adopt(w->cx->arena, w->gs);
     ctl_arena_adopt(w->cx->arena, w->text.p);
-    free(w->strings.slots);
     rep->n_goroutines = w->n;
     rep->goroutines = w->gs;
     if (w->text.p)
@@ -302,6 +336,8 @@ grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
     struct dump_walk w = {.cx = cx, .req = req, .now_unix = now_unix_ns()};
     struct gort_stats *s = ctl_arena_alloc(cx->arena, sizeof *s);
 
+    if (!s)
+        return GRPC_STATUS_RESOURCE_EXHAUSTED; /* the dispatcher says why */
     if (req->min_wait_ns < 0)
         return ctl_fail(cx, GRPC_STATUS_INVALID_ARGUMENT,
                         "min_wait_ns %lld is negative",
@@ -314,6 +350,11 @@ grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
         rep->live = s->g_live;
     long rc = gort_goroutines_each(dump_one, &w);
     walk_finish(&w, rep);
+    if (w.oom)
+        return ctl_fail(cx, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                        "gortd ran out of memory after %u goroutines; ask "
+                        "for fewer (limit, state, label) or one view",
+                        w.matched);
     if (rc < 0)
         return ctl_fail(cx, GRPC_STATUS_UNAVAILABLE, "goroutine dump: %s",
                         gort_strerror((int)rc));

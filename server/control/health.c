@@ -88,8 +88,8 @@ static const struct ctl_stream_ops watch_ops = {
 };
 
 const struct ctl_handler ctl_health_handlers[] = {
-    {"Check", check, NULL, 0},
-    {"Watch", NULL, &watch_ops, 0},
+    {"Check", check, NULL, 0, 0, 0},
+    {"Watch", NULL, &watch_ops, 0, 0, 0},
 };
 const size_t ctl_health_nhandlers =
     sizeof ctl_health_handlers / sizeof ctl_health_handlers[0];

@@ -4,7 +4,12 @@
  * This API loads code into gortd, so where it listens is an access-control
  * decision:
  *
- *  - Unix socket (the default): the file is created mode 0600 (owner only).
+ *  - Unix socket (the default) in a directory only its owner can change:
+ *    the default's private $TMPDIR/gortd-UID is created mode 0700 and
+ *    refused unless it is ours, a real directory and closed to others; any
+ *    socket's directory must be owned by root or us and not writable by
+ *    others unless sticky; the lock file and a stale socket must be ours.
+ *  - The socket file is created mode 0600 (owner only).
  *    gRPC has no option for the mode and creates it with the umask, so the
  *    umask is narrowed to 0177 around the bind (no window where the socket is
  *    wider) and the mode is set and checked again afterwards. That umask
@@ -21,8 +26,13 @@
  *    a non-socket file is never touched. The lock file itself stays behind:
  *    unlinking it would let two starters lock different inodes.
  *
- *  - TCP only when asked. A non-loopback address without TLS is refused
- *    unless --control-insecure, and then it warns.
+ *  - TCP only when asked. A non-loopback address without mutual TLS
+ *    (-control-tls-ca: every client shows a certificate that CA signed) is
+ *    refused unless --control-insecure, and then it warns: server-only TLS
+ *    hides the traffic but lets anyone who reaches the port in. Plaintext
+ *    on loopback starts with a warning: every local user can connect, where
+ *    the Unix socket admits only its owner. Which verified clients may call
+ *    the mutating methods is authz.c's business.
  */
 #include "cli/addr.h"
 #include "control/listen.h"
@@ -54,6 +64,12 @@ static int tls_flags_check(const struct ctl_config *cfg, char *err,
                  "-control-tls-cert and -control-tls-key go together");
         return -1;
     }
+    if (cfg->allow_ids && *cfg->allow_ids && !(cfg->tls_ca && *cfg->tls_ca)) {
+        snprintf(err, errlen,
+                 "-control-allow-cn names client certificates: it needs "
+                 "mutual TLS (-control-tls-ca)");
+        return -1;
+    }
     if (cfg->tls_ca && *cfg->tls_ca && !cert) {
         snprintf(err, errlen,
                  "-control-tls-ca (mutual TLS) needs -control-tls-cert "
@@ -69,24 +85,146 @@ static int tcp_policy(const struct ctl_listener *l,
                       const struct ctl_config *cfg, char *err, size_t errlen)
 {
     int lo = cli_addr_is_loopback(&l->addr, err, errlen);
+    int mtls = cfg->tls_ca && *cfg->tls_ca;
     if (lo < 0)
         return -1;
-    if (lo || ctl_listen_tls(cfg))
+    if (lo) {
+        if (!ctl_listen_tls(cfg))
+            glog_warn("control plane on plaintext loopback TCP",
+                      GLOG_STR("addr", l->addr.target),
+                      GLOG_STR("reason",
+                               "every local user can call it (SetMaxProcs, "
+                               "plugin load/replace/unload); a Unix socket "
+                               "(the default) admits only this user"));
+        return 0;
+    }
+    if (mtls)
         return 0;
     if (!cfg->insecure) {
         snprintf(
             err, errlen,
             "refusing to serve the control plane on non-loopback address %s "
-            "without TLS: it can load code into this process. Give "
-            "-control-tls-cert and -control-tls-key (and -control-tls-ca for "
-            "mutual TLS), or -control-insecure to do it anyway",
+            "without mutual TLS: whoever reaches it could load code into "
+            "this process. Give -control-tls-cert, -control-tls-key and "
+            "-control-tls-ca (clients must then present a certificate that "
+            "CA signed), or -control-insecure to do it anyway",
             l->addr.target);
         return -1;
     }
-    glog_warn("control plane without TLS", GLOG_STR("addr", l->addr.target),
+    glog_warn(ctl_listen_tls(cfg) ? "control plane without client certificates"
+                                  : "control plane without TLS",
+              GLOG_STR("addr", l->addr.target),
               GLOG_STR("reason", "-control-insecure: anyone who can reach it "
                                  "can load code into this process"));
     return 0;
+}
+
+/* ---- Unix socket: its directory ---------------------------------------- */
+
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == path)
+        snprintf(dir, len, "/");
+    else
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+/* The default's private directory: made mode 0700 if missing, and refused
+ * unless it is a real directory (lstat: no symlink), ours, and closed to
+ * everyone else. Anyone can create a name in /tmp first; that is exactly
+ * the squat this refuses instead of serving in it. */
+static int private_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "create private directory %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    if (lstat(dir, &st) < 0) {
+        snprintf(err, errlen, "stat %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen,
+                 "%s is not a directory (a symbolic link or a file): refusing "
+                 "to put the control socket there; remove it",
+                 dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "%s is owned by uid %u, not by this user (uid %u): someone "
+                 "else may have created it to take over gortd's socket; "
+                 "refusing it (remove it, or give -control)",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errlen,
+                 "%s has mode %04o, want 0700: others could reach or "
+                 "replace the control socket in it; refusing it (chmod "
+                 "700 it, or remove it)",
+                 dir, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+/* Any socket's directory: owned by root or us, and not open for others to
+ * create names in unless sticky (then they cannot rename or remove ours;
+ * the lock and socket owner checks catch a name they made first). */
+static int socket_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        snprintf(err, errlen, "control socket directory %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "control socket directory %s is owned by uid %u, neither "
+                 "root nor this user (uid %u): refusing it",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        snprintf(err, errlen,
+                 "control socket directory %s is writable by others (mode "
+                 "%04o): anyone could replace the socket; refusing it",
+                 dir, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+static int unix_dir_check(const struct ctl_listener *l, char *err,
+                          size_t errlen)
+{
+    char dir[sizeof l->addr.path], priv[sizeof l->addr.path];
+    dir_of(l->addr.path, dir, sizeof dir);
+    if (strcmp(dir, cli_addr_private_dir(priv, sizeof priv)) == 0 &&
+        private_dir(dir, err, errlen) < 0)
+        return -1;
+    return socket_dir(dir, err, errlen);
+}
+
+/* A file we are about to lock or remove must be ours: in a sticky
+ * directory someone else may have made the name first. */
+static int owned(const struct stat *st, const char *path, const char *what,
+                 char *err, size_t errlen)
+{
+    if (st->st_uid == geteuid())
+        return 0;
+    snprintf(err, errlen,
+             "%s %s is owned by uid %u, not by this user (uid %u): refusing "
+             "to use it",
+             what, path, (unsigned)st->st_uid, (unsigned)geteuid());
+    return -1;
 }
 
 /* ---- Unix socket: lock, stale file, mode -------------------------------- */
@@ -124,6 +262,8 @@ static int unix_clear_stale(const char *path, char *err, size_t errlen)
                  "%s exists and is not a socket; refusing to replace it", path);
         return -1;
     }
+    if (owned(&st, path, "socket", err, errlen) < 0)
+        return -1;
     int live = unix_probe(path);
     if (live != 0) {
         if (live > 0)
@@ -153,6 +293,20 @@ static void lock_holder(int fd, char *buf, size_t len)
     snprintf(buf, len, "%s", pid[0] ? pid : "unknown");
 }
 
+static int lock_file_check(int fd, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "lock file %s is not a regular file", path);
+        return -1;
+    }
+    return owned(&st, path, "lock file", err, errlen);
+}
+
 static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
 {
     char holder[32];
@@ -162,6 +316,10 @@ static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
     if (fd < 0) {
         snprintf(err, errlen, "open lock file %s: %s", l->lock_path,
                  strerror(errno));
+        return -1;
+    }
+    if (lock_file_check(fd, l->lock_path, err, errlen) < 0) {
+        close(fd);
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -188,7 +346,7 @@ static int unix_lock(struct ctl_listener *l, char *err, size_t errlen)
 
 static int unix_claim(struct ctl_listener *l, char *err, size_t errlen)
 {
-    if (unix_lock(l, err, errlen) < 0)
+    if (unix_dir_check(l, err, errlen) < 0 || unix_lock(l, err, errlen) < 0)
         return -1;
     if (unix_clear_stale(l->addr.path, err, errlen) < 0) {
         close(l->lock_fd);

@@ -6,7 +6,10 @@
  * stats read neither stops the world nor waits for a goroutine to yield.
  *
  * Output submessages come from the call's arena (cx->arena); the dispatcher
- * packs and frees them. The table at the bottom is in .proto order.
+ * packs and frees them. The table at the bottom is in .proto order. An
+ * allocation that fails returns NULL and fails the arena: a handler stops
+ * building there (never dereferences it) and the dispatcher answers
+ * RESOURCE_EXHAUSTED for the whole reply.
  *
  * The plugin RPCs check the name, then drive gortd's plugin loader through
  * the catalog (control.h) and wait for it: a load runs the plugin's init, an
@@ -31,6 +34,7 @@
 
 #include "control/control.h"
 #include "control/methods.h"
+#include "control/reflection.h"
 #include "http/server.h"
 #include "common/clock.h"
 
@@ -67,10 +71,12 @@ static void procs_fill(Gort__V1__Stats *out, const struct gort_stats *s,
                                             : s->nprocs;
     out->n_procs = (size_t)n;
     out->procs = ctl_arena_array(cx->arena, (size_t)n, sizeof *out->procs);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; out->procs && i < n; i++) {
         const struct gort_p_stats *p = &s->procs[i];
         Gort__V1__ProcStats *ps =
             NEW(cx, Gort__V1__ProcStats, gort__v1__proc_stats);
+        if (!ps)
+            return; /* the arena failed: the call says so */
         ps->id = p->id;
         ps->status = p_status(p->status);
         ps->runq_len = p->runq_len;
@@ -88,13 +94,17 @@ static Gort__V1__Histogram *latency_fill(const struct gort_stats *s,
                                          struct ctl_ctx *cx)
 {
     Gort__V1__Histogram *h = NEW(cx, Gort__V1__Histogram, gort__v1__histogram);
-    h->n_bounds_ns = GORT_LAT_BUCKETS - 1;
+    if (!h)
+        return NULL;
     h->bounds_ns =
-        ctl_arena_array(cx->arena, h->n_bounds_ns, sizeof *h->bounds_ns);
+        ctl_arena_array(cx->arena, GORT_LAT_BUCKETS - 1, sizeof *h->bounds_ns);
+    h->counts = ctl_arena_array(cx->arena, GORT_LAT_BUCKETS, sizeof *h->counts);
+    if (!h->bounds_ns || !h->counts)
+        return NULL;
+    h->n_bounds_ns = GORT_LAT_BUCKETS - 1;
     for (size_t i = 0; i < h->n_bounds_ns; i++)
         h->bounds_ns[i] = GORT_LAT_BUCKET_NS(i);
     h->n_counts = GORT_LAT_BUCKETS;
-    h->counts = ctl_arena_array(cx->arena, h->n_counts, sizeof *h->counts);
     memcpy(h->counts, s->sched_latency, sizeof s->sched_latency);
     return h;
 }
@@ -103,6 +113,12 @@ static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
                          struct ctl_ctx *cx)
 {
     Gort__V1__MStats *m = NEW(cx, Gort__V1__MStats, gort__v1__mstats);
+    Gort__V1__GoroutineCounts *g =
+        NEW(cx, Gort__V1__GoroutineCounts, gort__v1__goroutine_counts);
+    Gort__V1__StackStats *st =
+        NEW(cx, Gort__V1__StackStats, gort__v1__stack_stats);
+    if (!m || !g || !st)
+        return;
     m->total = s->m_total;
     m->running = s->m_running;
     m->spinning = s->m_spinning;
@@ -110,8 +126,6 @@ static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
     m->syscall = s->m_syscall;
     out->ms = m;
 
-    Gort__V1__GoroutineCounts *g =
-        NEW(cx, Gort__V1__GoroutineCounts, gort__v1__goroutine_counts);
     g->live = s->g_live;
     g->runnable = s->g_runnable;
     g->running = s->g_running;
@@ -122,8 +136,6 @@ static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
     g->io_waiting = s->io_waiting;
     out->goroutines = g;
 
-    Gort__V1__StackStats *st =
-        NEW(cx, Gort__V1__StackStats, gort__v1__stack_stats);
     st->guarded = s->stacks_guarded;
     st->canary = s->stacks_canary;
     st->reserved_bytes = s->stack_reserved_bytes;
@@ -135,6 +147,8 @@ static Gort__V1__NetpollStats *netpoll_fill(const struct gort_stats *s,
 {
     Gort__V1__NetpollStats *n =
         NEW(cx, Gort__V1__NetpollStats, gort__v1__netpoll_stats);
+    if (!n)
+        return NULL;
     n->wakeups_thread = s->netpoll_wakeups_thread;
     n->wakeups_idle = s->netpoll_wakeups_idle;
     n->timers = s->timers;
@@ -160,6 +174,8 @@ static Gort__V1__HttpStats *http_fill(struct ctl_ctx *cx)
     struct httpd_stats st;
     fn(atomic_load_explicit(&http_arg, memory_order_relaxed), &st);
     Gort__V1__HttpStats *h = NEW(cx, Gort__V1__HttpStats, gort__v1__http_stats);
+    if (!h)
+        return NULL;
     h->conns_open = st.conns_open;
     h->conns_idle = st.conns_idle;
     h->in_flight = st.in_flight;
@@ -178,6 +194,8 @@ static void plugins_fill(Gort__V1__Stats *out, struct ctl_ctx *cx);
 static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
 {
     struct gort_stats *s = ctl_arena_alloc(cx->arena, sizeof *s);
+    if (!s)
+        return GRPC_STATUS_RESOURCE_EXHAUSTED; /* the dispatcher says why */
     int rc = gort_stats_read(s);
     if (rc < 0)
         return ctl_fail(cx, GRPC_STATUS_UNAVAILABLE, "runtime statistics: %s",
@@ -195,7 +213,7 @@ static grpc_status_code stats_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     out->version = GORT_VERSION;
     out->grpc_version = (char *)grpc_version_string();
     out->timestamp_unix_ns = now_unix_ns();
-    return GRPC_STATUS_OK;
+    return cx->arena->failed ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_OK;
 }
 
 static grpc_status_code get_stats(const ProtobufCMessage *in,
@@ -298,6 +316,9 @@ static const struct ctl_catalog *catalog_get(void)
 #define CATALOG_MAX 4096 /* entries listed at most */
 #define PLUGINS_MAX 256
 
+static size_t routes_snapshot(const struct ctl_catalog *c,
+                              struct ctl_http_route **rs, struct ctl_ctx *cx);
+
 static grpc_status_code list_routes(const ProtobufCMessage *in,
                                     ProtobufCMessage *out, struct ctl_ctx *cx)
 {
@@ -306,20 +327,18 @@ static grpc_status_code list_routes(const ProtobufCMessage *in,
     const struct ctl_catalog *c = catalog_get();
     if (!c || !c->routes)
         return GRPC_STATUS_OK; /* no route table yet: an empty list */
-    struct ctl_http_route *rs =
-        ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof *rs);
-    size_t n = c->routes(c->arg, rs, CATALOG_MAX, cx->arena);
-    if (n > CATALOG_MAX)
-        n = CATALOG_MAX;
+    struct ctl_http_route *rs;
+    size_t n = routes_snapshot(c, &rs, cx);
     rep->routes = ctl_arena_alloc(cx->arena, n * sizeof *rep->routes + 1);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; rep->routes && i < n; i++) {
         Gort__V1__Route *r = NEW(cx, Gort__V1__Route, gort__v1__route);
+        if (!r)
+            break; /* the arena failed: the call says so */
         r->pattern = (char *)rs[i].pattern;
         r->plugin = (char *)rs[i].plugin;
         r->requests = rs[i].requests;
-        rep->routes[i] = r;
+        rep->routes[rep->n_routes++] = r;
     }
-    rep->n_routes = n;
     return GRPC_STATUS_OK;
 }
 
@@ -328,6 +347,8 @@ static Gort__V1__PluginStats *plugin_stats(const struct ctl_plugin *p,
 {
     Gort__V1__PluginStats *st =
         NEW(cx, Gort__V1__PluginStats, gort__v1__plugin_stats);
+    if (!st)
+        return NULL;
     st->name = (char *)p->name;
     st->goroutines = p->goroutines;
     st->in_flight = p->in_flight;
@@ -342,13 +363,15 @@ static Gort__V1__Plugin *plugin_msg(const struct ctl_plugin *in,
                                     struct ctl_ctx *cx)
 {
     Gort__V1__Plugin *p = NEW(cx, Gort__V1__Plugin, gort__v1__plugin);
+    if (!p)
+        return NULL;
     p->name = (char *)in->name;
     p->version = (char *)in->version;
     p->path = (char *)in->path;
     p->abi_version = GORT_PLUGIN_ABI;
     p->loaded_unix_ns = in->loaded_unix_ns;
     p->routes = ctl_arena_alloc(cx->arena, nr * sizeof *p->routes + 1);
-    for (size_t k = 0; k < nr; k++)
+    for (size_t k = 0; p->routes && k < nr; k++)
         if (strcmp(rs[k].plugin, in->name) == 0)
             p->routes[p->n_routes++] = (char *)rs[k].pattern;
     p->stats = plugin_stats(in, cx);
@@ -363,6 +386,8 @@ static size_t routes_snapshot(const struct ctl_catalog *c,
     if (!c->routes)
         return 0;
     *rs = ctl_arena_alloc(cx->arena, CATALOG_MAX * sizeof **rs);
+    if (!*rs)
+        return 0;
     size_t nr = c->routes(c->arg, *rs, CATALOG_MAX, cx->arena);
     return nr > CATALOG_MAX ? CATALOG_MAX : nr;
 }
@@ -372,6 +397,8 @@ static size_t plugins_snapshot(const struct ctl_catalog *c,
                                struct ctl_plugin **ps, struct ctl_ctx *cx)
 {
     *ps = ctl_arena_alloc(cx->arena, PLUGINS_MAX * sizeof **ps);
+    if (!*ps)
+        return 0;
     size_t n = c->plugins(c->arg, *ps, PLUGINS_MAX, cx->arena);
     return n > PLUGINS_MAX ? PLUGINS_MAX : n;
 }
@@ -389,6 +416,8 @@ static grpc_status_code list_plugins(const ProtobufCMessage *in,
     struct ctl_http_route *rs;
     size_t nr = routes_snapshot(c, &rs, cx);
     rep->plugins = ctl_arena_alloc(cx->arena, n * sizeof *rep->plugins + 1);
+    if (!rep->plugins)
+        return GRPC_STATUS_OK; /* the arena failed: the call says so */
     for (size_t i = 0; i < n; i++)
         rep->plugins[i] = plugin_msg(&ps[i], rs, nr, cx);
     rep->n_plugins = n;
@@ -404,6 +433,8 @@ static void plugins_fill(Gort__V1__Stats *out, struct ctl_ctx *cx)
     struct ctl_plugin *ps;
     size_t n = plugins_snapshot(c, &ps, cx);
     out->plugins = ctl_arena_alloc(cx->arena, n * sizeof *out->plugins + 1);
+    if (!out->plugins)
+        return;
     for (size_t i = 0; i < n; i++)
         out->plugins[i] = plugin_stats(&ps[i], cx);
     out->n_plugins = n;
@@ -538,15 +569,16 @@ static grpc_status_code replace_plugin(const ProtobufCMessage *in,
 /* ---- the table ---------------------------------------------------------- */
 
 const struct ctl_handler ctl_control_handlers[] = {
-    {"GetStats", get_stats, NULL, 0},
-    {"WatchStats", NULL, &watch_ops, 0},
-    {"SetMaxProcs", set_max_procs, NULL, 0},
-    {"DumpGoroutines", ctl_dump_goroutines, NULL, 0},
-    {"ListRoutes", list_routes, NULL, 0},
-    {"ListPlugins", list_plugins, NULL, 0},
-    {"LoadPlugin", load_plugin, NULL, 1},
-    {"UnloadPlugin", unload_plugin, NULL, 1},
-    {"ReplacePlugin", replace_plugin, NULL, 1},
+    /* name, unary, stream, slow, mutates, bidi */
+    {"GetStats", get_stats, NULL, 0, 0, 0},
+    {"WatchStats", NULL, &watch_ops, 0, 0, 0},
+    {"SetMaxProcs", set_max_procs, NULL, 0, 1, 0},
+    {"DumpGoroutines", ctl_dump_goroutines, NULL, 0, 0, 0},
+    {"ListRoutes", list_routes, NULL, 0, 0, 0},
+    {"ListPlugins", list_plugins, NULL, 0, 0, 0},
+    {"LoadPlugin", load_plugin, NULL, 1, 1, 0},
+    {"UnloadPlugin", unload_plugin, NULL, 1, 1, 0},
+    {"ReplacePlugin", replace_plugin, NULL, 1, 1, 0},
 };
 const size_t ctl_control_nhandlers =
     sizeof ctl_control_handlers / sizeof ctl_control_handlers[0];
@@ -557,7 +589,9 @@ int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen)
                          ctl_control_handlers, ctl_control_nhandlers, err,
                          errlen) < 0)
         return -1;
-    return ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
-                            ctl_health_handlers, ctl_health_nhandlers, err,
-                            errlen);
+    if (ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
+                         ctl_health_handlers, ctl_health_nhandlers, err,
+                         errlen) < 0)
+        return -1;
+    return ctl_reflection_register(d, err, errlen);
 }

@@ -20,10 +20,12 @@ extern const size_t ctl_health_nhandlers;
 grpc_status_code ctl_dump_goroutines(const ProtobufCMessage *in,
                                      ProtobufCMessage *out, struct ctl_ctx *cx);
 
-/* A growable text buffer (malloc'd p, NUL-terminated). */
+/* A growable text buffer (malloc'd p, NUL-terminated). When it cannot
+ * grow it sets failed and ignores further text. */
 struct ctl_text {
     char *p;
     size_t len, cap;
+    int failed; /* out of memory: the text stops growing */
 };
 
 void ctl_text_printf(struct ctl_text *t, const char *fmt, ...)
@@ -34,7 +36,8 @@ struct gort_goroutine_info;
 /* Appends one goroutine in Go's traceback format, blank line included. */
 void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g);
 
-/* Registers gort.v1.Control and grpc.health.v1.Health. 0 or -1 with err. */
+/* Registers gort.v1.Control, grpc.health.v1.Health and server reflection
+ * (v1, v1alpha). 0 or -1 with err. */
 int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen);
 
 #endif /* GORT_CTL_METHODS_H */

@@ -10,10 +10,17 @@
  * threads (executor, timers, event engine) do the I/O. A completion queue has
  * no file descriptor, so it cannot join an epoll loop; hence the thread.
  * Handlers marked slow (plugin operations, which may wait seconds for a
- * plugin to drain) run on a worker thread each instead (PH_WORK): the call
- * waits there, the worker wakes the queue with an empty batch on the call
- * when its reply is ready, and the CQ thread sends it. Until then the CQ
- * thread touches nothing of the call but its phase, and never frees it.
+ * plugin to drain) go to a pool of CTL_WORKERS threads through a queue
+ * instead (PH_WORK): the call waits there, the worker wakes the queue with
+ * an empty batch on the call when its reply is ready, and the CQ thread
+ * sends it. Until then the CQ thread touches nothing of the call but its
+ * phase, and never frees it.
+ *
+ * Bounds. At most max_streams calls (unary or streaming) are admitted at
+ * once; one more is answered RESOURCE_EXHAUSTED at once, before its request
+ * is read. Mutating methods (handler.mutates) are checked against
+ * -control-allow-cn's identities (authz.c) at the same point:
+ * PERMISSION_DENIED, nothing run.
  *
  * Calls. ARMED calls are kept requested with grpc_server_request_call so the
  * server always has one to match an incoming call against (an unknown method
@@ -30,7 +37,10 @@
  *                            |                           | stream    |
  *                            | stream                    | ends      |
  *                            +--> STREAM_SEND <--> STREAM_WAIT ------+
- *                                                  (peer gone, cancelled)
+ *                            |                     (peer gone, cancelled)
+ *                            | bidi (reflection): one answer per request
+ *                            +--> BIDI_SEND --sent--> RECV; the client's
+ *                                 half-close (no message) --> FINISH OK
  *
  * STREAM_SEND has one message in flight; STREAM_WAIT has none and lasts
  * until the handler's next_at, or until woken. A batch that fails moves the
@@ -65,6 +75,7 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
+#include "control/authz.h"
 #include "control/dispatch.h"
 #include "control/listen.h"
 #include "control/methods.h"
@@ -77,6 +88,7 @@
 #define GRACE_NS INT64_C(2000000000)    /* for calls in flight at shutdown */
 #define MAX_WAIT_NS INT64_C(1000000000) /* longest queue wait: a safety net */
 #define MAX_REQUEST_BYTES (1024 * 1024) /* control requests are tiny */
+#define CTL_WORKERS 4 /* threads for slow handlers (plugin operations) */
 
 enum phase {
     PH_REQUESTED,   /* armed: waiting for a client */
@@ -84,6 +96,7 @@ enum phase {
     PH_STREAM_SEND, /* one stream message in flight */
     PH_STREAM_WAIT, /* stream idle until next_at (no batch in flight) */
     PH_WORK,        /* a slow unary handler runs on a worker thread */
+    PH_BIDI_SEND,   /* a bidi stream's answer in flight; then RECV again */
     PH_FINISH,      /* status (and unary reply) in flight */
     PH_DONE,        /* no more batches; waiting for the close tag */
 };
@@ -113,6 +126,7 @@ struct ctl_call {
     int has_details;
     struct ilist_node link; /* in s->calls: accepted, not yet freed */
     struct ctl_work *work;  /* PH_WORK */
+    int admitted;           /* counted against max_streams */
 };
 
 /* A slow unary call's handler run (PH_WORK). The worker owns it until it
@@ -126,6 +140,20 @@ struct ctl_work {
     struct ctl_env env;
     struct ctl_reply rep;
     atomic_int done;
+    struct ilist_node link; /* in the pool's queue until a worker takes it */
+};
+
+/* The threads that run slow handlers: a fixed few, fed by a queue, so a
+ * burst of plugin operations costs queue entries, not threads. The queue
+ * needs no bound of its own: every entry is an admitted call, and those
+ * are bounded by max_streams. */
+struct ctl_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    struct ilist queue; /* of ctl_work.link */
+    int stop;
+    int n;
+    pthread_t threads[CTL_WORKERS];
 };
 
 struct ctl_server {
@@ -134,12 +162,18 @@ struct ctl_server {
     pthread_t thread;
     struct ctl_dispatch dispatch;
     struct ctl_listener listener;
+    struct ctl_authz authz; /* who may call the mutating methods */
+    struct ctl_pool pool;
+    int max_streams;     /* admitted calls at once */
     atomic_int stopping; /* set by ctl_stop; read by the CQ thread (seq_cst) */
     struct ctl_tag shutdown_tag;
     /* CQ thread only: */
     int draining, cancelled_all;
     int64_t grace_end;
     struct ilist calls; /* of ctl_call.link */
+    int admitted;       /* calls in `calls` with admitted set */
+    int unarmed;        /* arm() failed for want of memory this many times */
+    int oom_logged;     /* said so once since the last success */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -219,14 +253,26 @@ static void call_maybe_free(struct ctl_call *c)
     if (c->phase != PH_DONE || c->close_pending)
         return;
     ilist_remove(&c->s->calls, &c->link);
+    c->s->admitted -= c->admitted;
     call_free(c);
 }
 
+/* Keeps one more call requested. Out of memory, the slot stays empty and
+ * is owed (s->unarmed): the CQ thread retries after every event and at
+ * least every MAX_WAIT_NS, so the server never ends up with nothing armed
+ * (calls would then wait for their deadlines unanswered). */
 static void arm(struct ctl_server *s)
 {
     struct ctl_call *c = calloc(1, sizeof *c);
-    if (!c)
-        ctl_fatal("control arm: out of memory");
+    if (!c) {
+        s->unarmed++;
+        if (!s->oom_logged)
+            glog_warn("control plane out of memory",
+                      GLOG_STR("reason", "cannot keep a call armed; retrying"));
+        s->oom_logged = 1;
+        return;
+    }
+    s->oom_logged = 0;
     c->s = s;
     c->main_tag.call = c;
     c->close_tag.call = c;
@@ -345,9 +391,8 @@ static int request_bytes(struct ctl_call *c, grpc_slice *out)
     return 0;
 }
 
-static void *work_thread(void *arg)
+static void work_run(struct ctl_work *w)
 {
-    struct ctl_work *w = arg;
     struct ctl_call *c = w->c;
     ctl_dispatch_unary(&c->s->dispatch, &c->route, w->in, w->len, &w->env,
                        &w->rep);
@@ -360,30 +405,76 @@ static void *work_thread(void *arg)
     atomic_store_explicit(&w->done, 1, memory_order_release);
     if (grpc_call_start_batch(call, NULL, 0, tag, NULL) != GRPC_CALL_OK)
         ctl_fatal("control: cannot wake the completion queue");
+}
+
+static void *work_thread(void *arg)
+{
+    struct ctl_pool *pool = arg;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        struct ilist_node *n = ilist_pop_front(&pool->queue);
+        if (n) {
+            pthread_mutex_unlock(&pool->lock);
+            work_run(ilist_entry(n, struct ctl_work, link));
+            pthread_mutex_lock(&pool->lock);
+        } else if (pool->stop) {
+            break;
+        } else {
+            pthread_cond_wait(&pool->more, &pool->lock);
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
-/* Runs a slow handler on its own thread; the call waits in PH_WORK. */
+/* Starts up to CTL_WORKERS threads; at least one, or -1. */
+static int pool_start(struct ctl_pool *pool)
+{
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->more, NULL);
+    pool->queue = (struct ilist)ILIST_INIT;
+    while (pool->n < CTL_WORKERS &&
+           pthread_create(&pool->threads[pool->n], NULL, work_thread, pool) ==
+               0)
+        pool->n++;
+    return pool->n > 0 ? 0 : -1;
+}
+
+/* Joins the workers once the queue has drained (every queued call must
+ * end before the CQ thread does, so it is empty by ctl_stop's turn). */
+static void pool_stop(struct ctl_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->stop = 1;
+    pthread_cond_broadcast(&pool->more);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 0; i < pool->n; i++)
+        pthread_join(pool->threads[i], NULL);
+    pool->n = 0;
+    pthread_cond_destroy(&pool->more);
+    pthread_mutex_destroy(&pool->lock);
+}
+
+/* Queues a slow handler for the pool; the call waits in PH_WORK. */
 static void start_work(struct ctl_call *c, const uint8_t *in, size_t len)
 {
+    struct ctl_pool *pool = &c->s->pool;
     struct ctl_work *w = calloc(1, sizeof *w);
-    pthread_t t;
     if (w && (w->in = malloc(len ? len : 1))) {
         memcpy(w->in, in, len);
         *w = (struct ctl_work){
             .c = c, .in = w->in, .len = len, .env = call_env(c)};
         c->work = w;
         c->phase = PH_WORK;
-        if (pthread_create(&t, NULL, work_thread, w) == 0) {
-            pthread_detach(t);
-            return;
-        }
-        free(w->in);
+        pthread_mutex_lock(&pool->lock);
+        ilist_push_back(&pool->queue, &w->link);
+        pthread_cond_signal(&pool->more);
+        pthread_mutex_unlock(&pool->lock);
+        return;
     }
     free(w);
-    c->work = NULL;
     struct ctl_reply rep = {.code = GRPC_STATUS_RESOURCE_EXHAUSTED};
-    snprintf(rep.msg, sizeof rep.msg, "cannot start a worker thread");
+    snprintf(rep.msg, sizeof rep.msg, "out of memory queueing the call");
     finish(c, &rep, 0);
 }
 
@@ -400,6 +491,21 @@ static void on_worked(struct ctl_call *c)
     free(w);
 }
 
+/* One request of a bidi stream, one answer; an error status ends it. */
+static void answer(struct ctl_call *c, const uint8_t *in, size_t len)
+{
+    struct ctl_env env = call_env(c);
+    struct ctl_reply rep;
+    ctl_dispatch_unary(&c->s->dispatch, &c->route, in, len, &env, &rep);
+    if (rep.code != GRPC_STATUS_OK) {
+        finish(c, &rep, 0);
+    } else {
+        send_message(c, &rep);
+        c->phase = PH_BIDI_SEND;
+    }
+    ctl_reply_clear(&rep);
+}
+
 static void dispatch_request(struct ctl_call *c, const uint8_t *in, size_t len)
 {
     struct ctl_env env = call_env(c);
@@ -407,6 +513,10 @@ static void dispatch_request(struct ctl_call *c, const uint8_t *in, size_t len)
 
     if (c->route.handler->slow && c->route.handler->unary) {
         start_work(c, in, len);
+        return;
+    }
+    if (c->route.handler->bidi) {
+        answer(c, in, len);
         return;
     }
     if (!c->route.handler->stream) {
@@ -431,6 +541,11 @@ static void on_recv(struct ctl_call *c, int success)
         c->phase = PH_DONE; /* the call broke; the close tag will follow */
         return;
     }
+    if (!c->recv && c->route.handler->bidi) {
+        rep.code = GRPC_STATUS_OK; /* the client is done asking */
+        finish(c, &rep, 0);
+        return;
+    }
     if (!c->recv) {
         snprintf(rep.msg, sizeof rep.msg, "no request message (%s expected)",
                  c->route.method->input->name);
@@ -447,6 +562,43 @@ static void on_recv(struct ctl_call *c, int success)
     c->recv = NULL;
     dispatch_request(c, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl));
     grpc_slice_unref(sl);
+}
+
+/* Counts the call against max_streams: every call, unary or stream, holds
+ * memory and a place in the CQ thread's loop until it ends, so past the
+ * bound a flood costs one status each, not a growing set of live calls. */
+static int admit(struct ctl_call *c, struct ctl_reply *rep)
+{
+    struct ctl_server *s = c->s;
+    if (s->admitted >= s->max_streams) {
+        rep->code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        snprintf(rep->msg, sizeof rep->msg,
+                 "gortd serves at most %d control calls and streams at once "
+                 "(-control-max-streams); try again when one ends",
+                 s->max_streams);
+        return 0;
+    }
+    c->admitted = 1;
+    s->admitted++;
+    return 1;
+}
+
+/* The mutating methods, for -control-allow-cn's identities only. */
+static int authorized(struct ctl_call *c, struct ctl_reply *rep)
+{
+    char who[128];
+    if (!c->route.handler->mutates ||
+        ctl_authz_allowed(&c->s->authz, c->call, who, sizeof who))
+        return 1;
+    glog_warn("control call refused", GLOG_STR("method", c->route.method->name),
+              GLOG_STR("client", who),
+              GLOG_STR("reason", "not in -control-allow-cn"));
+    rep->code = GRPC_STATUS_PERMISSION_DENIED;
+    snprintf(rep->msg, sizeof rep->msg,
+             "%s changes gortd and is allowed only to the client identities "
+             "in -control-allow-cn; this client presented %s",
+             c->route.method->name, who);
+    return 0;
 }
 
 static void on_new(struct ctl_call *c)
@@ -466,6 +618,10 @@ static void on_new(struct ctl_call *c)
         finish(c, &rep, 0); /* UNIMPLEMENTED; the body is never read */
         return;
     }
+    if (!admit(c, &rep) || !authorized(c, &rep)) {
+        finish(c, &rep, 0);
+        return;
+    }
     start_recv(c);
 }
 
@@ -480,6 +636,17 @@ static void on_sent(struct ctl_call *c, int success)
     c->phase = PH_STREAM_WAIT;
     if (c->s->draining)
         c->next_at = gort_nanotime();
+}
+
+static void on_answered(struct ctl_call *c, int success)
+{
+    grpc_byte_buffer_destroy(c->send);
+    c->send = NULL;
+    if (!success || !c->close_pending) {
+        c->phase = PH_DONE; /* peer gone */
+        return;
+    }
+    start_recv(c); /* the next request, or the client's half-close */
 }
 
 static void on_close(struct ctl_call *c)
@@ -512,6 +679,8 @@ static void on_event(struct ctl_server *s, void *tag, int success)
         on_recv(c, success);
     } else if (c->phase == PH_STREAM_SEND) {
         on_sent(c, success);
+    } else if (c->phase == PH_BIDI_SEND) {
+        on_answered(c, success);
     } else if (c->phase == PH_WORK) {
         on_worked(c);
     } else if (c->phase == PH_FINISH) {
@@ -557,6 +726,14 @@ static void drain_begin(struct ctl_server *s)
             c->next_at = 0; /* wake: it ends, or says NOT_SERVING first */
 }
 
+static void rearm(struct ctl_server *s)
+{
+    int owed = s->unarmed;
+    s->unarmed = 0;
+    while (owed-- > 0 && !s->draining && s->srv)
+        arm(s);
+}
+
 static void *cq_thread(void *arg)
 {
     struct ctl_server *s = arg;
@@ -570,6 +747,7 @@ static void *cq_thread(void *arg)
             break;
         if (ev.type == GRPC_OP_COMPLETE)
             on_event(s, ev.tag, ev.success);
+        rearm(s);
         if (!s->draining && atomic_load(&s->stopping))
             drain_begin(s);
         streams_run_due(s);
@@ -664,8 +842,22 @@ struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    s->max_streams =
+        cfg->max_streams > 0 ? (int)cfg->max_streams : CTL_MAX_STREAMS_DEFAULT;
     if (ctl_methods_register(&s->dispatch, err, errlen) < 0 ||
-        ctl_listen_prepare(&s->listener, cfg, err, errlen) < 0) {
+        ctl_authz_parse(&s->authz, cfg->allow_ids, err, errlen) < 0) {
+        free(s);
+        return NULL;
+    }
+    if (ctl_listen_prepare(&s->listener, cfg, err, errlen) < 0) {
+        ctl_authz_free(&s->authz);
+        free(s);
+        return NULL;
+    }
+    if (pool_start(&s->pool) < 0) {
+        snprintf(err, errlen, "cannot start the control-plane workers");
+        ctl_listen_release(&s->listener);
+        ctl_authz_free(&s->authz);
         free(s);
         return NULL;
     }
@@ -680,7 +872,9 @@ struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err,
     }
     return s;
 err:
+    pool_stop(&s->pool);
     ctl_listen_release(&s->listener);
+    ctl_authz_free(&s->authz);
     grpc_shutdown_blocking();
     free(s);
     return NULL;
@@ -698,8 +892,10 @@ void ctl_stop(struct ctl_server *s)
     atomic_store(&s->stopping, 1);
     grpc_server_shutdown_and_notify(s->srv, s->cq, &s->shutdown_tag);
     pthread_join(s->thread, NULL);
+    pool_stop(&s->pool);
     grpc_completion_queue_destroy(s->cq);
     ctl_listen_release(&s->listener);
+    ctl_authz_free(&s->authz);
     grpc_shutdown_blocking();
     free(s);
 }

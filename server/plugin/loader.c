@@ -7,8 +7,11 @@
  * Loading one file (load_file), in order; the first failure refuses it:
  *   path     the name is resolved with realpath and must stay inside the
  *            resolved directory (no "..", no symlink pointing out); the
- *            target must be a regular file not writable by group or others
- *            (whoever can write it can run code in gortd);
+ *            target must be a regular file owned by root or gortd's user
+ *            and not writable by group or others, in a directory chain
+ *            that passes the same test (strict.c: whoever can write it can
+ *            run code in gortd); NAME.conf likewise, never through a
+ *            symlink;
  *   dlopen   RTLD_NOW, so a missing symbol refuses the file now instead of
  *            killing a request later; RTLD_LOCAL, so two plugins' symbols
  *            never interpose on each other;
@@ -65,6 +68,7 @@
  * names every plugin "/proc/self/fd/N" in stack dumps (control/dump.c).
  */
 #include "plugin/loader.h"
+#include "plugin/strict.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -324,16 +328,12 @@ static int check_path(const struct plugins *ps, const char *file, char *real,
                     file, real, ps->dir_real);
     if (stat(real, &st) < 0)
         return fail(err, errlen, -errno, "%s: %s", file, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, -EPERM, "%s: not a regular file", file);
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return fail(err, errlen, -EPERM,
-                    "%s: writable by %s (mode %04o): refusing to run code "
-                    "others can change",
-                    file, st.st_mode & S_IWOTH ? "others" : "group",
-                    (unsigned)(st.st_mode & 07777));
-    *stp = st;
-    return 0;
+    int rc = plugins_strict_dir(ps->dir_real, err, errlen);
+    if (rc == 0)
+        rc = plugins_strict_file(file, &st, "plugin", err, errlen);
+    if (rc == 0)
+        *stp = st;
+    return rc;
 }
 
 /* The descriptor against this gortd's ABI. */
@@ -556,6 +556,32 @@ static int open_plugin(struct plugins *ps, struct plugin *p, const char *real,
     return rc;
 }
 
+/* NAME.conf without following a symlink (one planted in the directory
+ * would hand the plugin any file gortd can read), checked like the plugin.
+ * *f stays NULL when there is none (0) or on error (-errno, err set). */
+static int config_open(const char *path, FILE **f, char *err, size_t errlen)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ELOOP)
+            return fail(err, errlen, -EPERM,
+                        "%s: configuration is a symbolic link: refusing it",
+                        path);
+        return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+    }
+    int rc = fstat(fd, &st) < 0
+                 ? fail(err, errlen, -errno, "%s: %s", path, strerror(errno))
+                 : plugins_strict_file(path, &st, "configuration", err, errlen);
+    if (rc == 0 && !(*f = fdopen(fd, "r")))
+        rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+    if (!*f)
+        close(fd);
+    return rc;
+}
+
 /* NAME.conf next to NAME.so: the plugin's configuration, if present. */
 static int read_config(struct plugin *p, char *err, size_t errlen)
 {
@@ -563,11 +589,9 @@ static int read_config(struct plugin *p, char *err, size_t errlen)
     size_t l = strlen(p->file);
     if (asprintf(&path, "%.*s.conf", (int)(l - 3), p->file) < 0)
         return fail(err, errlen, -ENOMEM, "%s: out of memory", p->file);
-    FILE *f = fopen(path, "re");
-    int rc = 0;
+    FILE *f = NULL;
+    int rc = config_open(path, &f, err, errlen);
     if (!f) {
-        if (errno != ENOENT)
-            rc = fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
         free(path);
         return rc;
     }
@@ -691,6 +715,8 @@ struct plugins *plugins_new(const char *dir, char *err, size_t errlen)
         fail(err, errlen, 0, "not a directory");
         goto err;
     }
+    if (plugins_strict_dir(ps->dir_real, err, errlen) < 0)
+        goto err;
     pthread_mutex_init(&ps->lock, NULL);
     gort_mutex init = GORT_MUTEX_INIT;
     ps->ops = init;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -247,12 +248,27 @@ static void addr_default(void **state)
     setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
     assert_string_equal(cli_addr_default(buf, sizeof buf),
                         "unix:/run/user/1000/gortd.sock");
+    char want[160];
+    unsetenv("TMPDIR");
+    snprintf(want, sizeof want, "unix:/tmp/gortd-%u/gortd.sock",
+             (unsigned)geteuid());
     setenv("XDG_RUNTIME_DIR", "relative", 1);
-    assert_non_null(
-        strstr(cli_addr_default(buf, sizeof buf), "unix:/tmp/gortd-"));
+    assert_string_equal(cli_addr_default(buf, sizeof buf), want);
     unsetenv("XDG_RUNTIME_DIR");
-    assert_non_null(
-        strstr(cli_addr_default(buf, sizeof buf), "unix:/tmp/gortd-"));
+    assert_string_equal(cli_addr_default(buf, sizeof buf), want);
+    /* A private directory, never a bare file in /tmp (issue 10, item 11). */
+    setenv("TMPDIR", "/var/tmp", 1);
+    snprintf(want, sizeof want, "unix:/var/tmp/gortd-%u/gortd.sock",
+             (unsigned)geteuid());
+    assert_string_equal(cli_addr_default(buf, sizeof buf), want);
+    unsetenv("TMPDIR");
+    /* systemd's RuntimeDirectory= wins; its first entry when several. */
+    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+    setenv("RUNTIME_DIRECTORY", "/run/gortd:/run/other", 1);
+    assert_string_equal(cli_addr_default(buf, sizeof buf),
+                        "unix:/run/gortd/gortd.sock");
+    unsetenv("RUNTIME_DIRECTORY");
+    unsetenv("XDG_RUNTIME_DIR");
 }
 
 static void status_names(void **state)

@@ -85,7 +85,7 @@ check "gortctl unknown command" 2 "unknown command frob" "$GORTCTL" frob
 check "gortctl no daemon: is it running?" 1 \
     "gortctl: cannot reach gortd at unix:$TMP/none.sock: is it running\?" \
     "$GORTCTL" --addr "unix:$TMP/none.sock" stats
-check "refuse non-loopback without TLS" 1 "refusing to serve the control plane on non-loopback address 0.0.0.0:0 without TLS" \
+check "refuse non-loopback without TLS" 1 "refusing to serve the control plane on non-loopback address 0.0.0.0:0 without mutual TLS" \
     "$GORTD" --control 0.0.0.0:0
 : >"$TMP/file.sock"
 check "refuse to replace a non-socket" 1 "is not a socket" "$GORTD" --control "unix:$TMP/file.sock"
@@ -259,12 +259,18 @@ else
     else
         bad "gortd with mutual TLS" "$(cat "$TMP/mtls.log")"
     fi
-    if start_gortd "$TMP/tls-any.log" --control 0.0.0.0:0 \
+    # Server-only TLS lets anyone who reaches the port in (issue 10, item
+    # 10): off loopback, only mutual TLS will do.
+    check "TLS without client certificates: non-loopback refused" 1 \
+        "0.0.0.0:0 without mutual TLS" \
+        "$GORTD" --control 0.0.0.0:0 \
+        --control-tls-cert "$P/server.pem" --control-tls-key "$P/server.key"
+    if start_gortd "$TMP/tls-any.log" --control 0.0.0.0:0 --control-tls-ca "$P/ca.pem" \
         --control-tls-cert "$P/server.pem" --control-tls-key "$P/server.key"; then
-        stop_gortd TERM && ok "TLS makes non-loopback acceptable" ||
-            bad "TLS makes non-loopback acceptable" "exit $GRC"
+        stop_gortd TERM && ok "mutual TLS makes non-loopback acceptable" ||
+            bad "mutual TLS makes non-loopback acceptable" "exit $GRC"
     else
-        bad "TLS makes non-loopback acceptable" "$(cat "$TMP/tls-any.log")"
+        bad "mutual TLS makes non-loopback acceptable" "$(cat "$TMP/tls-any.log")"
     fi
 fi
 

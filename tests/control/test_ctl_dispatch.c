@@ -7,13 +7,16 @@
  * undecodable requests are INVALID_ARGUMENT naming the input type and never
  * reach the handler; handler statuses and replies round-trip; an expired
  * deadline stops the handler; registration rejects tables that drifted from
- * the .proto; streams go through open/next/END.
+ * the .proto; streams go through open/next/END; an allocation that fails
+ * while building a reply answers RESOURCE_EXHAUSTED instead of aborting
+ * (issue 10, item 16).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -26,6 +29,21 @@
 
 static int calls; /* handler invocations */
 
+/* More than any machine has: malloc fails (and the sanitizers are told to
+ * return NULL for it rather than report). */
+#define HUGE ((size_t)1 << 62)
+
+const char *__asan_default_options(void);
+const char *__tsan_default_options(void);
+__attribute__((used)) const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+__attribute__((used)) const char *__tsan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
 static grpc_status_code h_echo_procs(const ProtobufCMessage *in,
                                      ProtobufCMessage *out, struct ctl_ctx *cx)
 {
@@ -33,6 +51,11 @@ static grpc_status_code h_echo_procs(const ProtobufCMessage *in,
         (const Gort__V1__SetMaxProcsRequest *)in;
     Gort__V1__SetMaxProcsReply *rep = (Gort__V1__SetMaxProcsReply *)out;
     calls++;
+    if (req->maxprocs == 99) { /* a reply too big to build */
+        assert_null(ctl_arena_alloc(cx->arena, HUGE));
+        rep->current = 99;
+        return GRPC_STATUS_OK;
+    }
     if (req->maxprocs == 13)
         return ctl_fail(cx, GRPC_STATUS_FAILED_PRECONDITION, "unlucky %d",
                         req->maxprocs);
@@ -72,6 +95,10 @@ static enum ctl_next t_next(void *state, ProtobufCMessage *out,
                             struct ctl_ctx *cx, int64_t *next_at)
 {
     struct ticks *t = state;
+    if (t->count == 99) { /* a message too big to build */
+        assert_null(ctl_arena_array(cx->arena, HUGE, 2));
+        return CTL_NEXT_SEND;
+    }
     if (t->sent == t->count)
         return CTL_NEXT_END;
     if (!t->idled) {
@@ -90,19 +117,19 @@ static const struct ctl_stream_ops ticks_ops = {sizeof(struct ticks), t_open,
                                                 t_next};
 
 static const struct ctl_handler control_mock[] = {
-    {"GetStats", h_ok, NULL, 0},
-    {"WatchStats", NULL, &ticks_ops, 0},
-    {"SetMaxProcs", h_echo_procs, NULL, 0},
-    {"DumpGoroutines", h_ok, NULL, 0},
-    {"ListRoutes", h_ok, NULL, 0},
-    {"ListPlugins", h_ok, NULL, 0},
-    {"LoadPlugin", h_ok, NULL, 0},
-    {"UnloadPlugin", h_ok, NULL, 0},
-    {"ReplacePlugin", h_ok, NULL, 0},
+    {"GetStats", h_ok, NULL, 0, 0, 0},
+    {"WatchStats", NULL, &ticks_ops, 0, 0, 0},
+    {"SetMaxProcs", h_echo_procs, NULL, 0, 0, 0},
+    {"DumpGoroutines", h_ok, NULL, 0, 0, 0},
+    {"ListRoutes", h_ok, NULL, 0, 0, 0},
+    {"ListPlugins", h_ok, NULL, 0, 0, 0},
+    {"LoadPlugin", h_ok, NULL, 0, 0, 0},
+    {"UnloadPlugin", h_ok, NULL, 0, 0, 0},
+    {"ReplacePlugin", h_ok, NULL, 0, 0, 0},
 };
 static const struct ctl_handler health_mock[] = {
-    {"Check", h_ok, NULL, 0},
-    {"Watch", NULL, &ticks_ops, 0},
+    {"Check", h_ok, NULL, 0, 0, 0},
+    {"Watch", NULL, &ticks_ops, 0, 0, 0},
 };
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -304,8 +331,8 @@ static void registration_checks_table(void **state)
     struct ctl_dispatch d;
     char err[256];
     struct ctl_handler swapped[N(control_mock)];
-    const struct ctl_handler both[] = {{"Check", h_ok, &ticks_ops, 0},
-                                       {"Watch", NULL, &ticks_ops, 0}};
+    const struct ctl_handler both[] = {{"Check", h_ok, &ticks_ops, 0, 0, 0},
+                                       {"Watch", NULL, &ticks_ops, 0, 0, 0}};
 
     memset(&d, 0, sizeof d);
     assert_int_equal(ctl_dispatch_add(&d, &gort__v1__control__descriptor,
@@ -422,6 +449,76 @@ static void arena_big_and_small(void **state)
     assert_null(a.chunks);
 }
 
+/* ---- out of memory ------------------------------------------------------ */
+
+static void oom_unary_is_resource_exhausted(void **state)
+{
+    const struct ctl_dispatch *d = *state;
+    struct ctl_route r;
+    struct ctl_reply rep;
+    Gort__V1__SetMaxProcsRequest req = GORT__V1__SET_MAX_PROCS_REQUEST__INIT;
+    uint8_t buf[64];
+
+    req.maxprocs = 99;
+    size_t len = protobuf_c_message_pack(&req.base, buf);
+    assert_int_equal(lookup(d, "/gort.v1.Control/SetMaxProcs", &r, &rep), 0);
+    ctl_dispatch_unary(d, &r, buf, len, &no_deadline, &rep);
+    assert_int_equal(calls, 1);
+    assert_int_equal(rep.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_string_equal(rep.msg, "gortd is out of memory building the reply; "
+                                 "try again, or ask for less");
+    assert_null(rep.data); /* nothing half-built goes out */
+
+    /* The next call is served as if nothing happened. */
+    req.maxprocs = 4;
+    len = protobuf_c_message_pack(&req.base, buf);
+    ctl_dispatch_unary(d, &r, buf, len, &no_deadline, &rep);
+    assert_int_equal(rep.code, GRPC_STATUS_OK);
+    ctl_reply_clear(&rep);
+}
+
+static void oom_stream_ends_resource_exhausted(void **state)
+{
+    const struct ctl_dispatch *d = *state;
+    struct ctl_route r;
+    struct ctl_reply rep;
+    struct ctl_stream st;
+    Gort__V1__WatchStatsRequest req = GORT__V1__WATCH_STATS_REQUEST__INIT;
+    uint8_t buf[32];
+    int64_t next_at;
+
+    req.count = 99;
+    size_t len = protobuf_c_message_pack(&req.base, buf);
+    assert_int_equal(lookup(d, "/gort.v1.Control/WatchStats", &r, &rep), 0);
+    assert_int_equal(ctl_stream_open(d, &r, buf, len, &no_deadline, &st, &rep),
+                     0);
+    assert_int_equal(ctl_stream_next(d, &st, &no_deadline, &rep, &next_at),
+                     CTL_NEXT_END);
+    assert_int_equal(rep.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_null(rep.data);
+    ctl_stream_close(&st);
+}
+
+static void arena_failure_is_sticky_and_safe(void **state)
+{
+    (void)state;
+    struct ctl_arena a = CTL_ARENA_INIT;
+    assert_non_null(ctl_arena_strdup(&a, "before"));
+    assert_null(ctl_arena_alloc(&a, HUGE));
+    assert_true(a.failed);
+    /* Once failed, nothing more is handed out; strings read as "" so a
+     * caller copying under a lock can finish and unlock. */
+    assert_null(ctl_arena_alloc(&a, 16));
+    assert_null(ctl_arena_array(&a, SIZE_MAX / 2, 4));
+    assert_null(ctl_arena_msg(&a, &gort__v1__stats__descriptor));
+    assert_string_equal(ctl_arena_strdup(&a, "after"), "");
+    ctl_arena_adopt(&a, strdup("freed at once")); /* LSan: no leak */
+    ctl_arena_free(&a);
+    assert_false(a.failed);
+    assert_string_equal(ctl_arena_strdup(&a, "again"), "again");
+    ctl_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +534,9 @@ int main(void)
         cmocka_unit_test_setup(stream_steps, setup),
         cmocka_unit_test_setup(stream_open_errors, setup),
         cmocka_unit_test(arena_big_and_small),
+        cmocka_unit_test_setup(oom_unary_is_resource_exhausted, setup),
+        cmocka_unit_test_setup(oom_stream_ends_resource_exhausted, setup),
+        cmocka_unit_test(arena_failure_is_sticky_and_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

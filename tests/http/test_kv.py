@@ -325,9 +325,15 @@ class Config(unittest.TestCase):
             lines = [line for line in log.splitlines()
                      if ('msg="plugin refused" file=%s ' % path) in line]
             self.assertEqual(len(lines), 1, log)
-            word = [w for w in conf.split() if w != "max_keys=5"][0]
-            self.assertIn(r'bad configuration \"%s\": want max_keys=N' % word,
+            words = conf.split()
+            bad = [w for w in words if w != "max_keys=5"][0]
+            at = conf.index(bad)
+            self.assertIn("bad configuration word %d (bytes %d..%d of "
+                          "kv.conf): want max_keys=N"
+                          % (words.index(bad) + 1, at, at + len(bad)),
                           lines[0])
+            # Never the configuration's text (issue 10, item 14).
+            self.assertNotIn(bad, lines[0].split("err=", 1)[1])
         self.assertIn('msg="plugin loaded" plugin=kv version=1.0.0 file=' +
                       os.path.join(self.dir, "kv.so"), log)
 

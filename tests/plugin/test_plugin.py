@@ -7,8 +7,10 @@ usage: test_plugin.py GORTD BUNDLED_PLUGINS_DIR TEST_PLUGINS_DIR
 """
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -68,6 +70,20 @@ class Refusals(unittest.TestCase):
         install(BUILT, "tp_good.so", out, "evil.so")
         os.symlink("../outside/evil.so", os.path.join(d, "escape.so"))
         os.mkdir(os.path.join(d, "adir.so"))
+        # Configurations (issue 10, item 14): a symlink is never followed,
+        # one others can write is refused with its plugin.
+        install(BUILT, "tp_good.so", d, "symconf.so")
+        with open(os.path.join(out, "secret"), "w") as f:
+            f.write("max_keys=1 password=hunter2\n")
+        os.symlink(os.path.join(out, "secret"),
+                   os.path.join(d, "symconf.conf"))
+        install(BUILT, "tp_good.so", d, "gwconf.so")
+        with open(os.path.join(d, "gwconf.conf"), "w") as f:
+            f.write("x\n")
+        os.chmod(os.path.join(d, "gwconf.conf"), 0o664)
+        if os.geteuid() == 0:  # another user's file, as sshd refuses it
+            install(BUILT, "tp_good.so", d, "nobody.so", 0o755)
+            os.chown(os.path.join(d, "nobody.so"), 65534, 65534)
         cls.gortd = Daemon(cls.tmp, ["--plugins-dir", d])
 
     @classmethod
@@ -120,11 +136,87 @@ class Refusals(unittest.TestCase):
     def test_not_a_file(self):
         self.refused("adir.so", "not a regular file")
 
+    def test_config_symlink(self):
+        self.refused("symconf.so", "symconf.conf: configuration is a "
+                     "symbolic link: refusing it")
+        self.assertNotIn("hunter2", self.gortd.log)
+
+    def test_config_group_writable(self):
+        self.refused("gwconf.so", "gwconf.conf: writable by group (mode "
+                     "0664): refusing a configuration others can change")
+
+    def test_other_owner(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to make a file another user owns")
+        self.refused("nobody.so", "err=\"owned by uid 65534, neither "
+                     "root nor gortd's uid 0: refusing this plugin")
+
     def test_still_serves(self):
         self.assertEqual(self.gortd.get("/"), (200, "hello world\n"))
         self.assertEqual(self.gortd.get("/good"), (200, "good -\n"))
         self.assertIn('msg="plugins loaded" dir=%s plugins=2 routes=3' % self.dir,
                       self.gortd.log)
+
+
+class StrictDir(unittest.TestCase):
+    """The plugins directory and the ones above it (issue 10, item 14):
+    gortd refuses to start on a directory others can write, naming it."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="gort-plugin-")
+        self.dir = os.path.join(self.tmp, "top", "plugins")
+        os.makedirs(self.dir)
+        install(BUNDLED, "hello.so", self.dir, "hello.so")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def refuses(self, *reasons):
+        g = Daemon(self.tmp, ["--plugins-dir", self.dir], wait=None)
+        g.wait_exit(expect_rc=1)
+        line = [x for x in g.log.splitlines()
+                if 'msg="cannot open plugins directory"' in x]
+        self.assertEqual(len(line), 1, g.log)
+        for r in reasons:
+            self.assertIn(r, line[0])
+
+    def test_group_writable_dir(self):
+        os.chmod(self.dir, 0o775)
+        self.refuses("err=\"%s: writable by group (mode 0775)" % self.dir)
+
+    def test_world_writable_parent(self):
+        top = os.path.dirname(self.dir)
+        os.chmod(top, 0o777)
+        self.refuses("err=\"%s: writable by others (mode 0777)" % top)
+
+    def test_sticky_parent_is_fine(self):
+        # /tmp's arrangement: others may add entries, not rename ours.
+        os.chmod(os.path.dirname(self.dir), 0o1777)
+        g = Daemon(self.tmp, ["--plugins-dir", self.dir])
+        self.assertIn('msg="plugins loaded"', g.log)
+        g.stop()
+
+    def test_other_owner_dir(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to make a directory another user owns")
+        os.chown(self.dir, 65534, 65534)
+        self.refuses("err=\"%s: owned by uid 65534" % self.dir)
+
+    def test_dir_turns_writable_after_start(self):
+        g = Daemon(self.tmp, ["--plugins-dir", self.dir])
+        install(BUNDLED, "hello.so", self.dir, "later.so")
+        os.chmod(self.dir, 0o777)
+        g.send_signal(signal.SIGHUP)
+        want = 'msg="rescan step failed" plugin=later.so'
+        deadline = time.monotonic() + 30
+        while want not in g.log and time.monotonic() < deadline:
+            time.sleep(0.05)
+        line = [x for x in g.log.splitlines() if want in x]
+        self.assertEqual(len(line), 1, g.log)
+        self.assertIn('err="%s: writable by others (mode 0777)' % self.dir,
+                      line[0])
+        os.chmod(self.dir, 0o755)
+        g.stop()
 
 
 class NoPlugins(unittest.TestCase):

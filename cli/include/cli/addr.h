@@ -19,9 +19,16 @@ struct cli_addr {
 };
 
 /* The address gortd listens on and gortctl dials when none is given:
- * unix:$XDG_RUNTIME_DIR/gortd.sock, or unix:/tmp/gortd-$UID.sock when
- * XDG_RUNTIME_DIR is unset or not absolute. Writes into buf and returns it. */
+ * unix:DIR/gortd.sock, DIR the first absolute one of $RUNTIME_DIRECTORY
+ * (systemd), $XDG_RUNTIME_DIR, cli_addr_private_dir. Writes into buf and
+ * returns it. */
 const char *cli_addr_default(char *buf, size_t len);
+
+/* The private directory for the default socket when neither environment
+ * variable names one: $TMPDIR/gortd-EUID (TMPDIR unset or relative:
+ * /tmp). gortd creates it mode 0700 and refuses it if someone else owns it
+ * or can enter it. Writes into buf and returns it. */
+const char *cli_addr_private_dir(char *buf, size_t len);
 
 /* Parses "unix:PATH", "HOST:PORT" or "[IPV6]:PORT". 0 or -1 with err. */
 int cli_addr_parse(const char *s, struct cli_addr *a, char *err, size_t errlen);
