@@ -465,6 +465,9 @@ static void *signal_thread(void *arg)
         }
         glog_info("shutting down", GLOG_STR("signal", signal_name(sig)));
         atomic_store(&stop_requested, 1);
+        /* A rescan or an unload draining must not hold the shutdown up
+         * (the main goroutine may be inside one). */
+        plugins_cancel_ops();
     }
     return NULL;
 }
