@@ -23,9 +23,11 @@
  * off.
  *
  * pds are never freed: one per descriptor number, reused when the number
- * is, so an event or a deadline for a closed descriptor can only ever touch
- * valid memory (a stale event just latches readiness: every operation
- * retries its syscall, so a spurious wake-up costs one EAGAIN).
+ * is (unless it still holds a callback deferred for memory: then the number
+ * gets a fresh pd, see "out of memory" below), so an event or a deadline
+ * for a closed descriptor can only ever touch valid memory (a stale event just
+ * latches readiness: every operation retries its syscall, so a spurious wake-up
+ * costs one EAGAIN).
  *
  * gort_fd_on_readable parks a callback instead of a goroutine (an idle
  * keep-alive connection keeps no stack). To the user it is still a
