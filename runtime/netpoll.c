@@ -23,9 +23,11 @@
  * off.
  *
  * pds are never freed: one per descriptor number, reused when the number
- * is, so an event or a deadline for a closed descriptor can only ever touch
- * valid memory (a stale event just latches readiness: every operation
- * retries its syscall, so a spurious wake-up costs one EAGAIN).
+ * is (unless it still holds a callback deferred for memory: then the number
+ * gets a fresh pd, see "out of memory" below), so an event or a deadline
+ * for a closed descriptor can only ever touch valid memory (a stale event just
+ * latches readiness: every operation retries its syscall, so a spurious wake-up
+ * costs one EAGAIN).
  *
  * gort_fd_on_readable parks a callback instead of a goroutine (an idle
  * keep-alive connection keeps no stack). To the user it is still a
@@ -53,6 +55,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gort/net.h"
@@ -73,6 +77,13 @@
 #include "timer.h"
 
 struct pd;
+
+/* A gort_fd_on_readable callback taken off its descriptor, to start. */
+struct callback {
+    gort_fn fn;
+    void *arg;
+    struct gort__g_origin origin;
+};
 
 struct pd_side {
     struct pd *pd;     /* back-pointer: a deadline timer knows its side */
@@ -104,6 +115,12 @@ struct pd {
     char cb_label[GORT__LABEL_MAX]; /* the registrant's label, copied */
     struct pd *allnext; /* np.allpds: set before publication, then fixed */
     uint16_t seq;       /* registrations of this fd number: see key_of */
+    /* A callback taken off this pd whose goroutine could not be made (out
+     * of memory), waiting in np.retry: all three under np.retry_lock;
+     * retry_set also read with acquire by pd_create. */
+    bool retry_set;
+    struct pd *retry_next;
+    struct callback retry;
 };
 
 static struct {
@@ -117,7 +134,11 @@ static struct {
     _Atomic uint64_t pending;  /* gort_fd_on_readable callbacks */
     _Atomic uint64_t wakeups_blocking;
     _Atomic uint64_t wakeups_idle;
-} np = {.grow = GORT__LOCK_INIT};
+    gort__lock retry_lock;     /* the retry list and each pd's retry_* */
+    struct pd *retry;          /* pds with a callback to start again */
+    _Atomic uint64_t nretry;   /* its length, peeked without the lock */
+    _Atomic uint64_t deferred; /* callbacks ever deferred for memory */
+} np = {.grow = GORT__LOCK_INIT, .retry_lock = GORT__LOCK_INIT};
 
 /* ---- descriptors -------------------------------------------------------- */
 
@@ -137,14 +158,22 @@ static struct pd *pd_lookup(int fd)
     return atomic_load_explicit(&np.table[fd], memory_order_acquire);
 }
 
+/* A pd whose closed descriptor's callback still waits in the retry list
+ * keeps that callback (one slot per pd): the descriptor number, reused,
+ * gets a fresh pd (the old one stays on allpds, as every pd does). */
+static bool retry_pending(struct pd *pd)
+{
+    return __atomic_load_n(&pd->retry_set, __ATOMIC_ACQUIRE);
+}
+
 static struct pd *pd_create(int fd)
 {
     struct pd *pd = pd_lookup(fd);
-    if (pd)
+    if (pd && !retry_pending(pd))
         return pd;
     gort__lock_acquire(&np.grow);
     pd = atomic_load_explicit(&np.table[fd], memory_order_acquire);
-    if (!pd && (pd = calloc(1, sizeof *pd)) != NULL) {
+    if ((!pd || retry_pending(pd)) && (pd = calloc(1, sizeof *pd)) != NULL) {
         pd->fd = fd;
         pd->r.pd = pd->w.pd = pd;
         gort__timer_init(&pd->r.t, deadline_fire, &pd->r);
@@ -168,13 +197,6 @@ static struct gort__g *take_waiter(struct pd_side *s, int why)
     }
     return g;
 }
-
-/* A gort_fd_on_readable callback taken off its descriptor, to start. */
-struct callback {
-    gort_fn fn;
-    void *arg;
-    struct gort__g_origin origin;
-};
 
 /* Under pd->lock: parks fn as a goroutine without a stack. It takes its id
  * now, so that a dump can list it and the goroutine started for it answers
@@ -212,17 +234,68 @@ static bool take_callback(struct pd *pd, struct callback *cb)
     return true;
 }
 
-/* Starts a gort_fd_on_readable callback as the goroutine origin names. It
- * goes to the tail of the run
- * queue, not to runnext as gort_go would: a connection that is ready again
- * must not overtake the ones that became ready before it (fairness is what
- * keeps tail latency down with hundreds of connections). */
-static void spawn(gort_fn fn, void *arg, const struct gort__g_origin *origin)
+/* ---- out of memory ------------------------------------------------------
+ *
+ * Starting a callback's goroutine allocates (a g, later a stack). When that
+ * fails the callback is not lost and the process does not abort: it is
+ * parked in the pd's retry slot and the pd goes on np.retry, which every
+ * poll (gort__netpoll) tries again, and the blocking poller sleeps at most
+ * RETRY_NS while the list is not empty: a back-off at the poller's pace,
+ * not a spin. A pd has one slot, and needs no more: its callback was taken,
+ * so its owner registers nothing until that callback ran, and a descriptor
+ * number reused meanwhile gets a fresh pd (pd_create). gort_close makes the
+ * goroutine before the descriptor can be closed for real, so its deferral
+ * is visible before the number can be reused. One race remains: a deadline
+ * or event took the callback, a third party closed the descriptor and its
+ * number was reused and failed too before the first deferral: that caller
+ * backs off in place (slot_wait) until the slot is free. */
+#define RETRY_NS (10 * 1000 * 1000LL)
+
+static void slot_wait(void)
 {
-    struct gort__g *g = gort__newproc_detached(fn, arg, origin);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void retry_defer(struct pd *pd, const struct callback *cb)
+{
+    atomic_fetch_add_explicit(&np.deferred, 1, memory_order_relaxed);
+    for (;;) {
+        gort__lock_acquire(&np.retry_lock);
+        if (!pd->retry_set)
+            break;
+        gort__lock_release(&np.retry_lock);
+        slot_wait();
+    }
+    pd->retry = *cb;
+    pd->retry_next = np.retry;
+    np.retry = pd;
+    __atomic_store_n(&pd->retry_set, true, __ATOMIC_RELEASE);
+    atomic_fetch_add_explicit(&np.nretry, 1, memory_order_relaxed);
+    gort__lock_release(&np.retry_lock);
+    gort__np_break(); /* the blocking poller shortens its sleep */
+}
+
+/* The goroutine for cb, not yet queued; NULL when out of memory, with cb
+ * deferred to pd's retry slot. */
+static struct gort__g *cb_goroutine(struct pd *pd, const struct callback *cb)
+{
+    struct gort__g *g = gort__newproc_detached(cb->fn, cb->arg, &cb->origin);
     if (!g)
-        gort__throw("netpoll", "cannot start goroutine for a ready descriptor");
-    gort__ready_tail(g);
+        retry_defer(pd, cb);
+    return g;
+}
+
+/* Starts a gort_fd_on_readable callback as the goroutine its origin names.
+ * It goes to the tail of the run queue, not to runnext as gort_go would: a
+ * connection that is ready again must not overtake the ones that became
+ * ready before it (fairness is what keeps tail latency down with hundreds
+ * of connections). */
+static void spawn(struct pd *pd, const struct callback *cb)
+{
+    struct gort__g *g = cb_goroutine(pd, cb);
+    if (g)
+        gort__ready_tail(g);
 }
 
 static void ready_both(struct gort__g *a, struct gort__g *b)
@@ -353,11 +426,13 @@ int gort_close(int fd)
     gort__timer_del(&pd->r.t);
     gort__timer_del(&pd->w.t);
     gort__lock_release(&pd->lock);
+    /* Made (or deferred) while the descriptor is still open: see RETRY_NS. */
+    struct gort__g *cg = sp ? cb_goroutine(pd, &cb) : NULL;
     uint32_t prev = atomic_fetch_or_explicit(&pd->use, 1, memory_order_acq_rel);
     int rc = prev == 0 ? real_close(pd) : 0;
     ready_both(rg, wg);
-    if (sp) /* its first read sees -EBADF; its owner frees what it holds */
-        spawn(cb.fn, cb.arg, &cb.origin);
+    if (cg) /* its first read sees -EBADF; its owner frees what it holds */
+        gort__ready_tail(cg);
     return rc;
 }
 
@@ -532,6 +607,70 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
     return w;
 }
 
+/* Drops done bytes from the front of iov[*i..n). */
+static void iov_advance(struct iovec *iov, int n, int *i, size_t done)
+{
+    while (*i < n && done >= iov[*i].iov_len) {
+        done -= iov[*i].iov_len;
+        (*i)++;
+    }
+    if (*i < n) {
+        iov[*i].iov_base = (char *)iov[*i].iov_base + done;
+        iov[*i].iov_len -= done;
+    }
+}
+
+static ssize_t do_writev(int fd, struct pd *pd, struct iovec *iov, int n)
+{
+    if (pd && expired(pd, false))
+        return -ETIMEDOUT;
+    size_t total = 0;
+    int i = 0;
+    iov_advance(iov, n, &i, 0); /* skips leading empty buffers */
+    while (i < n) {
+        ssize_t w = writev(fd, iov + i, n - i);
+        if (w > 0) {
+            total += (size_t)w;
+            iov_advance(iov, n, &i, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno != EAGAIN)
+            return -errno;
+        int rc = wait_io(fd, false);
+        if (rc < 0)
+            return rc;
+    }
+    return (ssize_t)total;
+}
+
+ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    struct iovec local[GORT_IOV_MAX];
+    if (iovcnt < 0 || iovcnt > GORT_IOV_MAX)
+        return -EINVAL;
+    memcpy(local, iov, (size_t)iovcnt * sizeof *iov); /* advanced in place */
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    ssize_t w = do_writev(fd, pd, local, iovcnt);
+    op_end(pd);
+    return w;
+}
+
+int gort_shutdown(int fd, int how)
+{
+    int err;
+    struct pd *pd = op_begin(fd, &err);
+    if (err)
+        return err;
+    int rc = shutdown(fd, how) == 0 ? 0 : -errno;
+    op_end(pd);
+    return rc;
+}
+
 static int do_accept(int fd, struct pd *pd, struct sockaddr *addr,
                      socklen_t *addrlen)
 {
@@ -639,9 +778,14 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
             .goid = gort__newgoid(),
             .creator_id = gp ? gp->goid : 0,
             .creator_pc = pc,
-            .group = gort__group_join_current(),
         };
-        spawn(fn, arg, &o);
+        /* The caller is there to hear it: out of memory is its error (the
+         * group is joined once the goroutine exists, so nothing to undo). */
+        struct gort__g *g = gort__newproc_detached(fn, arg, &o);
+        if (!g)
+            return -ENOMEM;
+        gort__group_join(g, gp ? gp->group_cur : NULL);
+        gort__ready_tail(g);
     }
     return rc;
 }
@@ -665,7 +809,7 @@ static void deadline_fire(struct gort__timer *t)
     if (g)
         gort__ready(g);
     if (sp)
-        spawn(cb.fn, cb.arg, &cb.origin);
+        spawn(pd, &cb);
 }
 
 /* Under pd->lock. True when the new deadline has already passed. */
@@ -699,7 +843,7 @@ int gort_set_deadline(int fd, int mode, int64_t deadline_ns)
     gort__lock_release(&pd->lock);
     ready_both(rg, wg);
     if (sp)
-        spawn(cb.fn, cb.arg, &cb.origin);
+        spawn(pd, &cb);
     return 0;
 }
 
@@ -725,10 +869,9 @@ static void push(struct glist *l, struct gort__g *g, int *count)
 /* Turns events into runnable goroutines linked through schedlink: parked
  * waiters, and new goroutines for gort_fd_on_readable callbacks (created
  * here, queued by the caller with the rest). */
-static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
+static void collect(struct gort__np_event *ev, int n, struct glist *list,
+                    int *count)
 {
-    struct glist list = {.head = NULL, .tail = NULL};
-    *count = 0;
     for (int i = 0; i < n; i++) {
         uint16_t seq;
         struct pd *pd = key_pd(ev[i].key, &seq);
@@ -752,24 +895,42 @@ static struct gort__g *collect(struct gort__np_event *ev, int n, int *count)
         if ((ev[i].modes & GORT__NP_WRITE) && !(wg = take_waiter(&pd->w, 0)))
             pd->w.ready = true;
         gort__lock_release(&pd->lock);
-        if (sp) {
-            struct gort__g *g =
-                gort__newproc_detached(cb.fn, cb.arg, &cb.origin);
-            if (!g)
-                gort__throw("netpoll", "cannot start goroutine for a ready "
-                                       "descriptor");
-            push(&list, g, count);
-        }
+        struct gort__g *g = sp ? cb_goroutine(pd, &cb) : NULL;
+        if (g)
+            push(list, g, count);
         if (rg)
-            push(&list, rg, count);
+            push(list, rg, count);
         if (wg)
-            push(&list, wg, count);
+            push(list, wg, count);
         int woken = (rg != NULL) + (wg != NULL);
         if (woken) /* parked → runnable, for the goroutines-by-state stats */
             atomic_fetch_add_explicit(&gort__sched.readied_offp,
                                       (uint64_t)woken, memory_order_relaxed);
     }
-    return list.head;
+}
+
+/* Tries the deferred callbacks again (see RETRY_NS); those that still find
+ * no memory go back on the list. */
+static void retry_run(struct glist *list, int *count)
+{
+    if (atomic_load_explicit(&np.nretry, memory_order_relaxed) == 0)
+        return;
+    gort__lock_acquire(&np.retry_lock);
+    struct pd *pd = np.retry;
+    np.retry = NULL;
+    gort__lock_release(&np.retry_lock);
+    while (pd) {
+        struct pd *next = pd->retry_next;
+        gort__lock_acquire(&np.retry_lock);
+        struct callback cb = pd->retry;
+        __atomic_store_n(&pd->retry_set, false, __ATOMIC_RELEASE);
+        atomic_fetch_sub_explicit(&np.nretry, 1, memory_order_relaxed);
+        gort__lock_release(&np.retry_lock);
+        struct gort__g *g = cb_goroutine(pd, &cb);
+        if (g)
+            push(list, g, count);
+        pd = next;
+    }
 }
 
 int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
@@ -777,11 +938,18 @@ int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
 {
     struct gort__np_event ev[128];
     *list = NULL;
+    if (atomic_load_explicit(&np.nretry, memory_order_relaxed) &&
+        (timeout_ns < 0 || timeout_ns > RETRY_NS))
+        timeout_ns = RETRY_NS;
     int n = gort__np_wait(timeout_ns, ev, 128, who == GORT__NP_BLOCKING);
-    if (n <= 0)
+    struct glist l = {.head = NULL, .tail = NULL};
+    int count = 0;
+    if (n > 0)
+        collect(ev, n, &l, &count);
+    retry_run(&l, &count);
+    if (count == 0)
         return 0;
-    int count;
-    *list = collect(ev, n, &count);
+    *list = l.head;
     atomic_fetch_add_explicit(who == GORT__NP_IDLE_M ? &np.wakeups_idle
                                                      : &np.wakeups_blocking,
                               (uint64_t)count, memory_order_relaxed);
@@ -797,7 +965,8 @@ struct gort__g *gort__netpoll_poll_idle(void)
 {
     if (!np.idle_enabled ||
         (atomic_load_explicit(&np.waiting, memory_order_relaxed) == 0 &&
-         atomic_load_explicit(&np.pending, memory_order_relaxed) == 0))
+         atomic_load_explicit(&np.pending, memory_order_relaxed) == 0 &&
+         atomic_load_explicit(&np.nretry, memory_order_relaxed) == 0))
         return NULL;
     int zero = 0;
     if (!atomic_compare_exchange_strong(&np.idle_polling, &zero, 1))
@@ -834,6 +1003,7 @@ void gort__netpoll_stats(struct gort__netpoll_stats *s)
     s->wakeups_idle = atomic_load(&np.wakeups_idle);
     s->waiting = atomic_load(&np.waiting);
     s->pending = atomic_load(&np.pending);
+    s->deferred = atomic_load(&np.deferred);
 }
 
 int gort__netpoll_pending_each(int (*fn)(const struct gort__np_pending *cb,

@@ -60,6 +60,8 @@ struct gort__netpoll_stats {
     uint64_t wakeups_idle;   /* goroutines readied by an idle M's poll */
     uint64_t waiting;        /* goroutines parked in IO wait */
     uint64_t pending;        /* gort_fd_on_readable callbacks waiting */
+    uint64_t deferred;       /* callbacks whose goroutine could not be made
+                                at once (out of memory), retried later */
 };
 void gort__netpoll_stats(struct gort__netpoll_stats *s);
 

@@ -46,11 +46,16 @@
 #include "cli/addr.h"
 #include "cli/flag.h"
 #include "cli/version.h"
+#include "http/budget.h"
 #include "http/server.h"
 #include "plugin/loader.h"
 #include "log.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
+/* Request buffers of all connections together (http/budget.c): 10,000
+ * idle-to-busy connections with a 4 KiB buffer each take 40 MiB; the rest
+ * lets ~200 maximal (1 MiB) heads arrive at once. */
+#define DEFAULT_MAX_BUFFER_BYTES (256L << 20)
 
 static atomic_int stop_requested;   /* set by the signal thread (seq_cst) */
 static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
@@ -64,7 +69,7 @@ struct daemon {
     int ops_running;              /* control-plane plugin operations */
     pthread_mutex_t catalog_lock; /* plugins/mux vs the control thread */
     struct httpd_config http;
-    long max_header_bytes, max_body_bytes, max_conns;
+    long max_header_bytes, max_body_bytes, max_conns, max_buffer_bytes;
     int exit_code;
     const char *admin_addr; /* --admin; NULL: no admin listener */
     int admin_insecure;
@@ -460,8 +465,36 @@ static void *signal_thread(void *arg)
         }
         glog_info("shutting down", GLOG_STR("signal", signal_name(sig)));
         atomic_store(&stop_requested, 1);
+        /* A rescan or an unload draining must not hold the shutdown up
+         * (the main goroutine may be inside one). */
+        plugins_cancel_ops();
     }
     return NULL;
+}
+
+/* Values that cannot mean anything are refused at start, each with its
+ * own line: a negative size or duration, a head limit below a request line,
+ * a buffer budget that could not hold one largest head. */
+static int limits_check(const struct daemon *d)
+{
+    const char *bad = NULL;
+    const struct httpd_config *h = &d->http;
+    if (d->max_header_bytes < 1024)
+        bad = "-max-header-bytes must be at least 1024";
+    else if (d->max_body_bytes < 0)
+        bad = "-max-body-bytes must be >= 0 (0: no limit)";
+    else if (d->max_conns < 1 || d->max_conns > INT32_MAX)
+        bad = "-max-conns must be between 1 and 2147483647";
+    else if (d->max_buffer_bytes < d->max_header_bytes + 4096)
+        bad = "-max-buffer-bytes must hold one largest head: at least "
+              "-max-header-bytes + 4096";
+    else if (h->read_header_timeout_ns < 0 || h->read_timeout_ns < 0 ||
+             h->body_idle_timeout_ns < 0 || h->idle_timeout_ns < 0 ||
+             h->write_timeout_ns < 0 || h->shutdown_timeout_ns < 0)
+        bad = "timeouts must be >= 0 (0: no bound)";
+    if (bad)
+        fprintf(stderr, "gortd: %s\n", bad);
+    return bad ? -1 : 0;
 }
 
 static void usage(FILE *f, const struct cli_flag *flags, size_t n)
@@ -560,6 +593,7 @@ int main(int argc, char **argv)
     d.max_header_bytes = (long)d.http.max_header_bytes;
     d.max_body_bytes = (long)d.http.max_body_bytes;
     d.max_conns = d.http.max_conns;
+    d.max_buffer_bytes = DEFAULT_MAX_BUFFER_BYTES;
     const struct cli_flag flags[] = {
         {.name = "version",
          .kind = CLI_FLAG_BOOL,
@@ -579,6 +613,16 @@ int main(int argc, char **argv)
          .kind = CLI_FLAG_DURATION,
          .value = &d.http.read_header_timeout_ns,
          .usage = "time allowed to read a request's headers"},
+        {.name = "read-timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &d.http.read_timeout_ns,
+         .usage = "time allowed to read a whole request, headers and body "
+                  "(Go's ReadTimeout); 0: no bound"},
+        {.name = "body-idle-timeout",
+         .kind = CLI_FLAG_DURATION,
+         .value = &d.http.body_idle_timeout_ns,
+         .usage = "longest wait for the next bytes of a request body "
+                  "(nginx's client_body_timeout); 0: no bound"},
         {.name = "idle-timeout",
          .kind = CLI_FLAG_DURATION,
          .value = &d.http.idle_timeout_ns,
@@ -599,7 +643,12 @@ int main(int argc, char **argv)
         {.name = "max-body-bytes",
          .kind = CLI_FLAG_INT,
          .value = &d.max_body_bytes,
-         .usage = "largest request body accepted (413 beyond)"},
+         .usage = "largest request body accepted (413 beyond); 0: no limit"},
+        {.name = "max-buffer-bytes",
+         .kind = CLI_FLAG_INT,
+         .value = &d.max_buffer_bytes,
+         .usage = "request bytes all connections may buffer together (read "
+                  "buffers, large heads); a request beyond gets 503"},
         {.name = "max-conns",
          .kind = CLI_FLAG_INT,
          .value = &d.max_conns,
@@ -687,11 +736,8 @@ int main(int argc, char **argv)
         usage(stderr, flags, nflags);
         return 2;
     }
-    if (d.max_header_bytes < 1024 || d.max_body_bytes < 0 || d.max_conns < 1) {
-        fprintf(stderr, "gortd: -max-header-bytes must be >= 1024, "
-                        "-max-body-bytes >= 0, -max-conns >= 1\n");
+    if (limits_check(&d) != 0)
         return 2;
-    }
     if (cfg.max_streams < 1 || cfg.max_streams > 100000) {
         fprintf(stderr, "gortd: -control-max-streams must be 1..100000\n");
         return 2;
@@ -701,6 +747,9 @@ int main(int argc, char **argv)
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
+    static struct http_budget budget; /* outlives every connection */
+    http_budget_init(&budget, d.max_buffer_bytes);
+    d.http.budget = &budget;
     nofile_raise();
     int rc = signals_start(&set);
     if (rc != 0) {

@@ -74,8 +74,9 @@ GORT_API const char *gort_http_pattern(const gort_http_request *r);
 GORT_API int64_t gort_http_content_length(const gort_http_request *r);
 /* Reads the body (Content-Length or chunked, decoded): > 0 bytes, 0 at the
  * end, < 0 error (-EBADMSG malformed, -EFBIG over the body limit,
- * -ETIMEDOUT, -ECONNRESET). Sends "100 Continue" first when the client
- * asked for it. */
+ * -ETIMEDOUT: a pause longer than gortd's --body-idle-timeout or the
+ * request past --read-timeout, -ECONNRESET). Sends "100 Continue" first
+ * when the client asked for it. */
 GORT_API ssize_t gort_http_body_read(gort_http_request *r, void *buf, size_t n);
 
 /* r.Context(): done when the client closes the connection (noticed once
@@ -108,7 +109,9 @@ GORT_API void gort_http_del_header(gort_http_response *w, const char *name);
 GORT_API void gort_http_write_header(gort_http_response *w, int status);
 /* Writes body bytes (200 if no status was set). Small responses are
  * buffered and sent with Content-Length; past the buffer or after a flush
- * the body is sent chunked (HTTP/1.1) or until close (HTTP/1.0). Returns n
+ * the body is sent chunked (HTTP/1.1) or until close (HTTP/1.0), still
+ * buffered (4 KiB, as Go's bufio.Writer): a full buffer, a flush or the
+ * handler's return sends it, so small writes cost no syscall each. Returns n
  * or a negative error: -EINVAL when the status allows no body (1xx, 204,
  * 304: net/http's ErrBodyNotAllowed), -EMSGSIZE for bytes past the
  * Content-Length the handler set (ErrContentLength; nothing of that call
@@ -123,7 +126,7 @@ GORT_API int gort_http_vprintf(gort_http_response *w, const char *fmt,
                                va_list ap);
 /* fmt.Fprintln(w, s): s and a newline. */
 GORT_API int gort_http_println(gort_http_response *w, const char *s);
-/* Sends what is buffered now (the body becomes chunked). */
+/* Sends what is buffered now, in one write (the body becomes chunked). */
 GORT_API int gort_http_flush(gort_http_response *w);
 /* The status written (or 0 when nothing was written yet). */
 GORT_API int gort_http_status(const gort_http_response *w);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "gort/gort.h"
 
@@ -50,6 +51,19 @@ GORT_API ssize_t gort_read_nowait(int fd, void *buf, size_t n);
  * negative error (bytes already written are lost to the caller, as with
  * Go's Write returning an error). */
 GORT_API ssize_t gort_write(int fd, const void *buf, size_t n);
+
+/* gort_write for iovcnt buffers (at most GORT_IOV_MAX) in as few writev(2)
+ * calls as the socket takes: returns their total length, or a negative
+ * error (-EINVAL for too many buffers). The write deadline holds as for
+ * gort_write. */
+#define GORT_IOV_MAX 16
+GORT_API ssize_t gort_writev(int fd, const struct iovec *iov, int iovcnt);
+
+/* shutdown(2) on a registered descriptor (how: SHUT_RD, SHUT_WR,
+ * SHUT_RDWR), through its poll descriptor: -EBADF once gort_close ran, so
+ * it never reaches another descriptor that reused the number. 0 or a
+ * negative error. */
+GORT_API int gort_shutdown(int fd, int how);
 
 /* Unregisters, wakes every goroutine waiting on fd with -EBADF, closes. */
 GORT_API int gort_close(int fd);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gort/net.h"
+#include "http/budget.h"
 #include "http/escape.h"
 #include "http/internal.h"
 #include "log.h"
@@ -46,12 +47,7 @@ static int make_room(struct http_conn *c, size_t limit)
         cap = limit;
     if (cap <= c->cap)
         return -ENOBUFS;
-    char *nb = realloc(c->buf, cap);
-    if (!nb)
-        return -ENOMEM;
-    c->buf = nb;
-    c->cap = cap;
-    return 0;
+    return http_buf_grow(c, cap); /* -ENOMEM past the buffer budget too */
 }
 
 /* Reads more bytes into the buffer: > 0 read, 0 EOF, < 0 error. */
@@ -88,6 +84,12 @@ static int read_head(struct http_conn *c, struct http_req_head *h)
     };
     size_t scanned = 0;
     bool deadline_set = false;
+    int64_t rt = c->srv->cfg.read_timeout_ns,
+            ht = c->srv->cfg.read_header_timeout_ns;
+    /* Go's ReadTimeout runs from here to the body's end (request.c). */
+    c->req_deadline = rt > 0 ? gort_nanotime() + rt : 0;
+    if (ht <= 0 || (rt > 0 && rt < ht))
+        ht = rt;
     for (;;) {
         if (c->len > c->off) {
             int rc = http_parse_request_resume(c->buf + c->off, c->len - c->off,
@@ -100,17 +102,20 @@ static int read_head(struct http_conn *c, struct http_req_head *h)
          * first byte, then the head is timed from there. (A goroutine may
          * start here with nothing to read: the netpoller's readiness was
          * stale; the idle deadline still stands.) */
-        if (!deadline_set && c->srv->cfg.read_header_timeout_ns > 0 &&
-            (c->nreq == 0 || c->len > c->off)) {
-            gort_set_deadline(c->fd, GORT_IO_READ,
-                              gort_nanotime() +
-                                  c->srv->cfg.read_header_timeout_ns);
+        if (!deadline_set && ht > 0 && (c->nreq == 0 || c->len > c->off)) {
+            gort_set_deadline(c->fd, GORT_IO_READ, gort_nanotime() + ht);
             deadline_set = true;
         }
         bool had = c->len > c->off;
+        /* Shutting down: the requests already read are answered (their
+         * bytes are here); nothing more is read. */
+        if (c->nreq > 0 && atomic_load(&c->srv->shutting_down))
+            return HEAD_EOF;
         int n = http_conn_read_more(c);
         if (n == -ENOBUFS)
             return -431;
+        if (n == -ENOMEM)
+            return -503; /* the buffer budget (http/budget.c) or malloc */
         if (n == 0 && !had)
             return HEAD_EOF;
         if (n == -ETIMEDOUT && had)
@@ -298,10 +303,25 @@ static int answer_unrouted(gort_http_response *w, struct mux_match *m,
     }
 }
 
+/* 0 is no limit, for Content-Length as for chunked bodies (parse.c). */
 static bool body_too_large(const struct http_conn *c,
                            const struct http_req_head *h)
 {
-    return h->content_length > c->srv->cfg.max_body_bytes;
+    int64_t max = c->srv->cfg.max_body_bytes;
+    return max > 0 && h->content_length > max;
+}
+
+/* Shutting down, a response says "Connection: close" unless another
+ * request is already buffered behind this one (and will be answered): bytes
+ * past a Content-Length body. After a chunked body nobody knows yet; the
+ * connection then closes after the response without having said so, as
+ * after any response a server may. */
+static bool more_buffered(const struct http_conn *c,
+                          const struct http_req_head *h)
+{
+    int64_t after = (int64_t)(c->len - c->off);
+    return !h->chunked &&
+           after > (h->content_length > 0 ? h->content_length : 0);
 }
 
 /* Serves one parsed request; returns true when the connection stays open. */
@@ -313,10 +333,11 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     gort_http_request r;
     c->off += headlen;
     if (http_request_init(&r, c, h, small, sizeof small) < 0) {
-        refuse(c, 500);
+        refuse(c, 503); /* the buffer budget (http/budget.c) or malloc */
         return false;
     }
-    bool keep = h->keep_alive && !atomic_load(&s->shutting_down);
+    bool keep = h->keep_alive &&
+                (!atomic_load(&s->shutting_down) || more_buffered(c, h));
     /* On the goroutine's stack: stacks are reused hot (LIFO per P), and a
      * malloc/free of 8 KiB per request showed in profiles. */
     gort_http_response wbuf, *w = &wbuf;
@@ -387,9 +408,7 @@ void http_conn_close(struct http_conn *c);
 static bool go_idle(struct http_conn *c, bool rearm)
 {
     struct httpd_server *s = c->srv;
-    free(c->buf);
-    c->buf = NULL;
-    c->cap = c->len = c->off = 0;
+    http_buf_release(c);
     int64_t idle = s->cfg.idle_timeout_ns;
     if (rearm) /* not after a stale wake-up: the idle time runs on */
         gort_set_deadline(c->fd, GORT_IO_READ,

@@ -46,6 +46,7 @@ struct http_conn {
     char remote[64];
     char *buf;            /* read buffer, NULL while idle */
     size_t cap, len, off; /* bytes [off, len) are unconsumed */
+    int64_t req_deadline; /* the current request's read timeout, 0: none */
     uint64_t nreq;
     struct ilist_node link; /* in srv->conns, under srv->conns_lock */
 };
@@ -65,7 +66,8 @@ struct gort_http_request {
     struct http_reqwatch watch;
     const struct http_req_head *head;
     struct mux_match *match;
-    char *strs; /* NUL-terminated copies, see request_init */
+    char *strs;       /* NUL-terminated copies, see request_init */
+    size_t strs_heap; /* bytes of strs taken from the budget (0: on stack) */
     const char *method, *target, *path, *query, *proto, *host;
     const char **hname, **hvalue; /* nheaders entries in strs */
     size_t nheaders;

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "gort/net.h"
+#include "http/budget.h"
 #include "http/internal.h"
 #include "http/query.h"
 
@@ -53,9 +54,16 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
     r->c = c;
     r->head = h;
     size_t need = strings_size(h);
-    r->strs = need <= smallcap ? small : malloc(need);
-    if (!r->strs)
-        return -ENOMEM;
+    r->strs = small;
+    if (need > smallcap) { /* a large head: its copy counts in the budget */
+        if (!http_budget_take(c->srv->cfg.budget, need))
+            return -ENOMEM;
+        if (!(r->strs = malloc(need))) {
+            http_budget_give(c->srv->cfg.budget, need);
+            return -ENOMEM;
+        }
+        r->strs_heap = need;
+    }
     /* Pointer arrays first (aligned), then the characters. */
     r->hname = (const char **)(void *)r->strs;
     r->hvalue = r->hname + h->nheaders;
@@ -85,8 +93,10 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
 
 void http_request_free(struct gort_http_request *r, char *small)
 {
-    if (r->strs && r->strs != small)
+    if (r->strs && r->strs != small) {
         free(r->strs);
+        http_budget_give(r->c->srv->cfg.budget, r->strs_heap);
+    }
     r->strs = NULL;
 }
 
@@ -175,6 +185,21 @@ static int send_continue(struct gort_http_request *r)
     return http_conn_write(r->c, cont, sizeof cont - 1);
 }
 
+/* Before a read of the body that may wait: the deadline is the pause a
+ * body may take between two reads (body_idle_timeout_ns, nginx's
+ * client_body_timeout), cut to the whole request's (read_timeout_ns, Go's
+ * ReadTimeout) when that comes first. The head's deadline never bounds the
+ * body: an upload may take as long as it keeps sending. */
+static void arm_body_read(struct http_conn *c)
+{
+    int64_t idle = c->srv->cfg.body_idle_timeout_ns, d = 0;
+    if (idle > 0)
+        d = gort_nanotime() + idle;
+    if (c->req_deadline && (d == 0 || c->req_deadline < d))
+        d = c->req_deadline;
+    gort_set_deadline(c->fd, GORT_IO_READ, d);
+}
+
 static ssize_t body_error(struct gort_http_request *r, int err)
 {
     r->body_err = err;
@@ -193,6 +218,7 @@ static ssize_t read_fixed(struct gort_http_request *r, char *buf, size_t n)
         memcpy(buf, c->buf + c->off, (size_t)got);
         c->off += (size_t)got;
     } else {
+        arm_body_read(c);
         got = gort_read(c->fd, buf, n);
         if (got == 0)
             return body_error(r, -ECONNRESET); /* closed mid-body */
@@ -218,6 +244,7 @@ static ssize_t read_chunked(struct gort_http_request *r, char *buf, size_t n)
             r->body_done = true;
         if (got > 0 || r->body_done)
             return got;
+        arm_body_read(c);
         int rc = http_conn_read_more(c);
         if (rc == 0)
             return body_error(r, -ECONNRESET);

@@ -2,11 +2,19 @@
  *
  * A handler's output is buffered (HTTP_BODY_BUF bytes) until it returns,
  * flushes or outgrows the buffer. A response that fits is sent in one
- * write(2) with Content-Length; a larger or flushed one is sent chunked on
- * HTTP/1.1 and delimited by close on HTTP/1.0. The status line and headers
- * are formatted into the same buffer as the first body bytes, so a small
- * response costs one syscall. Header names and values that contain CR, LF
- * or NUL are refused (response splitting).
+ * writev(2) with Content-Length; a larger or flushed one is sent chunked on
+ * HTTP/1.1 and delimited by close on HTTP/1.0. The head and the first body
+ * bytes go out in one writev, so a small response costs one syscall.
+ *
+ * After the head the same buffer keeps collecting, as Go's bufio.Writer
+ * over its chunkWriter: it is flushed as one chunk when full, on
+ * gort_http_flush and at the end, each flush one writev with its chunk
+ * framing (and, at the end, the last chunk). A first version sent every
+ * gort_http_write as its own chunk in 2-3 syscalls: a handler writing a
+ * byte at a time made a packet per byte under TCP_NODELAY. Every write
+ * goes through the netpoller (gort_writev): the write deadline holds and a
+ * closed descriptor is never written. Header names and values that contain
+ * CR, LF or NUL are refused (response splitting).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,24 +37,14 @@ int http_conn_write(struct http_conn *c, const void *buf, size_t n)
     return w < 0 ? (int)w : 0;
 }
 
-/* Two buffers in one syscall when the socket takes them; the rest with
- * gort_write, which parks while the send buffer is full. */
+/* Both buffers in one writev(2) when the socket takes them, through the
+ * netpoller (deadline, parking, a closed descriptor's -EBADF). */
 static int conn_write2(struct http_conn *c, const char *a, size_t alen,
                        const char *b, size_t blen)
 {
     struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
-    ssize_t w = writev(c->fd, iov, blen ? 2 : 1);
-    if (w < 0)
-        w = 0; /* EAGAIN and friends: gort_write sorts it out */
-    size_t done = (size_t)w;
-    if (done < alen) {
-        int rc = http_conn_write(c, a + done, alen - done);
-        if (rc < 0)
-            return rc;
-        done = alen;
-    }
-    size_t boff = done - alen;
-    return boff < blen ? http_conn_write(c, b + boff, blen - boff) : 0;
+    ssize_t w = gort_writev(c->fd, iov, blen ? 2 : 1);
+    return w < 0 ? (int)w : 0;
 }
 
 /* ---- status and date ---------------------------------------------------- */
@@ -399,8 +397,37 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
     return o.overflow ? 0 : o.len;
 }
 
+/* One flush: what precedes (the head, or nothing), then data framed as a
+ * chunk when the body is chunked, then the last chunk when last: all in one
+ * writev, as Go's bufio.Writer over its chunkWriter flushes. */
+static int emit(gort_http_response *w, const char *pre, size_t prelen,
+                const char *data, size_t dlen, bool last)
+{
+    struct iovec iov[5];
+    char hdr[24];
+    int n = 0;
+    if (w->head_only)
+        dlen = 0;
+    if (prelen)
+        iov[n++] = (struct iovec){(void *)pre, prelen};
+    if (dlen && w->chunked) {
+        int hl = snprintf(hdr, sizeof hdr, "%zx\r\n", dlen);
+        iov[n++] = (struct iovec){hdr, (size_t)hl};
+    }
+    if (dlen)
+        iov[n++] = (struct iovec){(void *)data, dlen};
+    if (dlen && w->chunked)
+        iov[n++] = (struct iovec){(void *)"\r\n", 2};
+    if (last && w->chunked && !w->head_only)
+        iov[n++] = (struct iovec){(void *)"0\r\n\r\n", 5};
+    if (n == 0)
+        return 0;
+    ssize_t rc = gort_writev(w->c->fd, iov, n);
+    return rc < 0 ? (int)rc : 0;
+}
+
 /* Sends the head and the buffered body. final: nothing more will come, so
- * the length is known. */
+ * the length is known (and a chunked body ends in the same write). */
 static int send_buffered(gort_http_response *w, bool final)
 {
     char head[HTTP_RESP_ARENA + 512];
@@ -410,34 +437,45 @@ static int send_buffered(gort_http_response *w, bool final)
     if (hlen == 0)
         return -ENOSPC;
     w->wrote_header = true;
-    const char *body = w->head_only ? "" : w->body;
-    size_t blen = w->head_only ? 0 : w->blen;
-    char chunk_hdr[24];
-    int rc;
-    if (w->chunked && blen > 0) {
-        int n = snprintf(chunk_hdr, sizeof chunk_hdr, "%zx\r\n", blen);
-        memcpy(head + hlen, chunk_hdr, (size_t)n); /* room: +512 above */
-        rc = conn_write2(w->c, head, hlen + (size_t)n, body, blen);
-        if (rc == 0)
-            rc = http_conn_write(w->c, "\r\n", 2);
-    } else {
-        rc = conn_write2(w->c, head, hlen, body, blen);
-    }
+    int rc = emit(w, head, hlen, w->body, w->blen, final);
     w->blen = 0;
     return rc;
 }
 
-/* After the head: one chunk (or raw bytes when not chunked). */
-static int send_chunk(gort_http_response *w, const char *p, size_t n)
+/* After the head: the buffered bytes go out as one chunk (or raw). */
+static int flush_body(gort_http_response *w, bool last)
 {
-    if (w->head_only || n == 0)
-        return 0;
-    if (!w->chunked)
-        return http_conn_write(w->c, p, n);
-    char hdr[24];
-    int hl = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-    int rc = conn_write2(w->c, hdr, (size_t)hl, p, n);
-    return rc < 0 ? rc : http_conn_write(w->c, "\r\n", 2);
+    int rc = emit(w, NULL, 0, w->body, w->blen, last);
+    w->blen = 0;
+    return rc;
+}
+
+/* After the head, bytes are buffered as Go's bufio.Writer does: a full
+ * buffer is flushed as one chunk, and a write at least a buffer long
+ * meeting an empty buffer goes out whole as its own chunk. A handler
+ * writing a byte at a time costs one writev per HTTP_BODY_BUF bytes. */
+static int buffer_body(gort_http_response *w, const char *p, size_t n)
+{
+    while (n > sizeof w->body - w->blen) {
+        size_t took;
+        int rc;
+        if (w->blen == 0) {
+            took = n;
+            rc = emit(w, NULL, 0, p, n, false);
+        } else {
+            took = sizeof w->body - w->blen;
+            memcpy(w->body + w->blen, p, took);
+            w->blen += took;
+            rc = flush_body(w, false);
+        }
+        if (rc < 0)
+            return rc;
+        p += took;
+        n -= took;
+    }
+    memcpy(w->body + w->blen, p, n);
+    w->blen += n;
+    return 0;
 }
 
 static bool body_allowed(int status)
@@ -467,6 +505,8 @@ ssize_t gort_http_write(gort_http_response *w, const void *buf, size_t n)
         w->body_written + (int64_t)n > w->content_length)
         return -EMSGSIZE;
     w->body_written += (int64_t)n;
+    if (w->wrote_header && w->head_only)
+        return (ssize_t)n; /* HEAD: counted, never sent */
     if (!w->wrote_header && w->blen + n <= sizeof w->body) {
         memcpy(w->body + w->blen, buf, n);
         w->blen += n;
@@ -474,7 +514,7 @@ ssize_t gort_http_write(gort_http_response *w, const void *buf, size_t n)
     }
     int rc = w->wrote_header ? 0 : send_buffered(w, false);
     if (rc == 0)
-        rc = send_chunk(w, buf, n);
+        rc = buffer_body(w, buf, n);
     return rc < 0 ? fail(w, rc) : (ssize_t)n;
 }
 
@@ -525,9 +565,7 @@ int gort_http_flush(gort_http_response *w)
 {
     if (w->failed)
         return -ECONNRESET;
-    int rc = 0;
-    if (!w->wrote_header)
-        rc = send_buffered(w, false);
+    int rc = w->wrote_header ? flush_body(w, false) : send_buffered(w, false);
     return rc < 0 ? fail(w, rc) : 0;
 }
 
@@ -573,13 +611,8 @@ int http_response_finish(struct gort_http_response *w)
 {
     if (w->failed)
         return -ECONNRESET;
-    int rc = 0;
-    bool was_sent = w->wrote_header;
     short_body_check(w);
-    if (!was_sent)
-        rc = send_buffered(w, true);
-    if (rc == 0 && w->chunked && !w->head_only)
-        rc = http_conn_write(w->c, "0\r\n\r\n", 5);
+    int rc = w->wrote_header ? flush_body(w, true) : send_buffered(w, true);
     return rc < 0 ? fail(w, rc) : 0;
 }
 

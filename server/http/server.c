@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "gort/net.h"
+#include "http/budget.h"
 #include "http/internal.h"
 #include "log.h"
 
@@ -37,6 +38,7 @@ void httpd_config_default(struct httpd_config *c)
      * whatever the caller's stack held. */
     *c = (struct httpd_config){
         .read_header_timeout_ns = 10 * 1000000000LL,
+        .body_idle_timeout_ns = 60 * 1000000000LL,
         .idle_timeout_ns = 120 * 1000000000LL,
         .write_timeout_ns = 30 * 1000000000LL,
         .shutdown_timeout_ns = 30 * 1000000000LL,
@@ -128,7 +130,7 @@ void http_conn_close(struct http_conn *c)
     ilist_remove(&s->conns, &c->link);
     pthread_mutex_unlock(&s->conns_lock);
     gort_close(c->fd);
-    free(c->buf);
+    http_buf_release(c);
     free(c);
     atomic_fetch_sub(&s->nconns, 1);
 }
@@ -235,7 +237,7 @@ static void wake_idle(struct httpd_server *s)
     struct http_conn *c;
     ilist_for_each_entry(c, &s->conns, link)
         if (c->idle)
-            shutdown(c->fd, SHUT_RD);
+            gort_shutdown(c->fd, SHUT_RD);
     pthread_mutex_unlock(&s->conns_lock);
 }
 

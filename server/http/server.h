@@ -11,16 +11,26 @@
 #include "gort/http.h"
 #include "http/mux.h"
 
+struct http_budget;
+
 struct httpd_config {
     int64_t read_header_timeout_ns; /* head of a request, from its 1st byte */
+    int64_t read_timeout_ns;        /* head and body, from the head's start
+                                       (Go's ReadTimeout); 0: none */
+    int64_t body_idle_timeout_ns;   /* longest wait for one read of a body
+                                       (nginx's client_body_timeout); 0: none */
     int64_t idle_timeout_ns;        /* keep-alive wait for the next request */
     int64_t write_timeout_ns;       /* writing one response */
     int64_t shutdown_timeout_ns;    /* graceful shutdown bound */
     size_t max_header_bytes;        /* → 431 */
     size_t max_uri_bytes;           /* → 414 */
-    int64_t max_body_bytes;         /* → 413 */
+    int64_t max_body_bytes;         /* → 413; 0: no limit */
     int max_conns;                  /* accept pauses beyond it */
     int quiet;                      /* no log record for refused requests */
+    /* Bytes every connection's read buffer and large-head copy may hold
+     * together (http/budget.h); a request beyond it gets 503 and its
+     * connection closes. NULL: no bound. The caller's, shareable. */
+    struct http_budget *budget;
     /* Route owners (mux_handle's owner token) the server keeps alive
      * around a request: pin runs when the request matched a route whose
      * owner is not NULL, before the request lets go of the route table;
@@ -30,8 +40,9 @@ struct httpd_config {
     void (*route_unpin)(const void *owner);
 };
 
-/* Defaults: 10 s header, 120 s idle, 30 s write, 30 s shutdown, 1 MiB
- * headers, 8 KiB URI, 32 MiB body, 10,000 connections. */
+/* Defaults: 10 s header, no whole-request bound, 60 s between two reads of
+ * a body, 120 s idle, 30 s write, 30 s shutdown, 1 MiB headers, 8 KiB URI,
+ * 32 MiB body, 10,000 connections, no buffer budget. */
 void httpd_config_default(struct httpd_config *cfg);
 
 struct httpd_stats {

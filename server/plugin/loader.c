@@ -811,12 +811,22 @@ static bool plugin_idle(const struct plugin *p)
            gort_group_live(&p->group) == 0;
 }
 
+/* A shutdown cuts the drains of hot operations short (plugins_cancel_ops):
+ * it must not wait behind a rescan's or an unload's drain. Cleared by
+ * plugins_free, whose own drains are the shutdown's. */
+static atomic_int ops_cancelled;
+
+void plugins_cancel_ops(void)
+{
+    atomic_store(&ops_cancelled, 1);
+}
+
 /* Waits (on a goroutine) until nothing runs p's code or drain_ns passed. */
 static bool drain(const struct plugin *p, int64_t drain_ns)
 {
     int64_t deadline = gort_nanotime() + drain_ns, nap = 100000;
     while (!plugin_idle(p)) {
-        if (gort_nanotime() >= deadline)
+        if (gort_nanotime() >= deadline || atomic_load(&ops_cancelled))
             return false;
         gort_sleep(nap);
         if (nap < 10000000)
@@ -877,12 +887,14 @@ static int retire(struct plugins *ps, struct plugin *old, int64_t drain_ns,
     uint64_t gs = gort_group_live(&old->group);
     push_draining(ps, old);
     return fail(err, errlen, -EBUSY,
-                "plugin %s %s: out of the routes, but after %lld ms %llu "
+                "plugin %s %s: out of the routes, but after %lld ms%s %llu "
                 "request%s and %llu goroutine%s%s still run its code: it stays "
                 "mapped and is finished once they end",
                 old->desc->name, old->desc->version,
-                (long long)(drain_ns / 1000000), (unsigned long long)req,
-                req == 1 ? "" : "s", (unsigned long long)gs, gs == 1 ? "" : "s",
+                (long long)((gort_nanotime() - t0) / 1000000),
+                atomic_load(&ops_cancelled) ? " (cut short by shutdown)" : "",
+                (unsigned long long)req, req == 1 ? "" : "s",
+                (unsigned long long)gs, gs == 1 ? "" : "s",
                 old->fini_done ? " (started by its fini)" : "");
 }
 
@@ -1006,6 +1018,11 @@ static int rescan(struct plugins *ps, int64_t drain_ns);
  * meanwhile; else the drain is cut to what is left of it. */
 static bool op_in_time(struct op *o)
 {
+    if (atomic_load(&ops_cancelled)) {
+        o->rc = fail(o->err, o->errlen, -ECANCELED,
+                     "not started: gortd is shutting down");
+        return false;
+    }
     if (!o->deadline)
         return true;
     int64_t left = o->deadline - gort_nanotime();
@@ -1255,6 +1272,7 @@ void plugins_free(struct plugins *ps, int64_t drain_ns)
         return;
     if (drain_ns <= 0)
         drain_ns = DRAIN_DEFAULT_NS;
+    atomic_store(&ops_cancelled, 0); /* these drains are the shutdown's */
     /* Last loaded, first finished: a later plugin may use an earlier one's
      * state (not yet, but nginx's order is the safe one). */
     struct plugin *p;

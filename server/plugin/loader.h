@@ -98,6 +98,13 @@ int plugins_replace(struct plugins *ps, const char *name, int64_t drain_ns,
                     int64_t deadline, struct plugin_status *info, char *err,
                     size_t errlen);
 
+/* A shutdown began (any thread, e.g. a signal handler's): the drain of
+ * the running hot operation or rescan stops waiting (the plugin stays
+ * mapped on the draining list, -EBUSY), and queued operations do not start
+ * (-ECANCELED), so the shutdown never waits behind them. Process-wide;
+ * plugins_free's own drains still wait. */
+void plugins_cancel_ops(void);
+
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
  * removed files unload; each step logged. Returns how many steps failed. */
 int plugins_rescan(struct plugins *ps, int64_t drain_ns);
