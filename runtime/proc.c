@@ -224,7 +224,9 @@ static void p_lost(struct gort__m *m)
  * few instructions sysmon takes to decide (TAKING). */
 static struct gort__p *rt_enter(struct gort__m *m, bool *outer)
 {
-    int s = atomic_load_explicit(&m->pstate, memory_order_relaxed);
+    /* Acquire: when sysmon stored LOST, its reads of m->p and m->curg
+     * happen before our writes to them (a plain load on x86). */
+    int s = atomic_load_explicit(&m->pstate, memory_order_acquire);
     *outer = s != MS_RUNTIME;
     for (;;) {
         switch (s) {
