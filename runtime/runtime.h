@@ -271,6 +271,8 @@ struct gort__debug {
     int64_t schedtrace_ms; /* 0 = off */
     bool scheddetail;
     bool netpollidle; /* idle Ms poll the netpoller (default on) */
+    bool preemptoff;  /* asyncpreemptoff=1: sysmon never takes a long
+                         runner's P (tests that count exact queues) */
 };
 extern struct gort__debug gort__debug;
 void gort__debug_parse(void);

@@ -134,7 +134,7 @@ static bool watch_running(struct gort__p *p, struct ptick *pt, int64_t now,
                                   memory_order_relaxed);
         atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
     }
-    if (!retake_long(p, pt))
+    if (gort__debug.preemptoff || !retake_long(p, pt))
         return false; /* inside the runtime now, or no thread: next tick */
     pt->schedwhen = 0;
     return true;
@@ -219,7 +219,9 @@ static void *sysmon(void *arg)
         poll_if_stale(now);
         if (now >= next_trace) {
             gort__schedtrace(gort__debug.scheddetail);
-            next_trace = now + trace_ns;
+            /* From after the line: this tick may have been slow (a hand-over
+             * starting a thread), and lines stay a period apart. */
+            next_trace = gort_nanotime() + trace_ns;
         }
         if (now >= next_scavenge) {
             gort__stack_scavenge_pool();
