@@ -127,6 +127,16 @@ static void summary_print(FILE *f, const Gort__V1__Stats *s)
                 "threads (M)   %d: %d running, %d spinning, %d idle, %d in "
                 "syscall\n",
                 m->total, m->running, m->spinning, m->idle, m->syscall);
+    if (m)
+        fprintf(f,
+                "preemption    %d long runner(s) without a P; Ps retaken: "
+                "%" PRIu64 " from long runners, %" PRIu64
+                " from blocking calls; thread budget %d (%" PRIu64
+                " refusals)\n"
+                "blocking      %d of %d slots busy, %d waiting\n",
+                m->long_runners, m->retakes_long, m->retakes_syscall, m->max,
+                m->limit_hits, m->blocking_busy, m->blocking_max,
+                m->blocking_queued);
     fprintf(f, "global runq   %" PRIu64 "\n", s->global_runq_len);
     fprintf(f, "switches      %" PRIu64 "\n", s->ctx_switches);
     if (s->netpoll)

@@ -3,6 +3,8 @@
  *   GORTDEBUG=schedtrace=1000          a SCHED line every 1000 ms (stderr)
  *   GORTDEBUG=schedtrace=1000,scheddetail=1   plus a line per P, M and G
  *   GORTDEBUG=netpollidle=0            idle Ms do not poll the netpoller
+ *   GORTDEBUG=asyncpreemptoff=1        long runners keep their P (Go's
+ *                                      knob: sysmon still marks them)
  *
  * Unknown keys are reported once and ignored, as Go does.
  */
@@ -25,6 +27,8 @@ static void apply(const char *key, const char *val)
         gort__debug.scheddetail = v != 0;
     else if (ok && strcmp(key, "netpollidle") == 0)
         gort__debug.netpollidle = v != 0;
+    else if (ok && strcmp(key, "asyncpreemptoff") == 0)
+        gort__debug.preemptoff = v != 0;
     else
         fprintf(stderr, "gort: GORTDEBUG: ignoring %s=%s\n", key, val);
 }

@@ -41,8 +41,56 @@
  * scheduling point, pushing its ring and runnext to the head of the global
  * queue. Goroutines never run on two Ms and none is dropped.
  *
+ * Long runners (Go's preemption, without signals). A goroutine that runs
+ * past a 10 ms slice without a scheduling point loses its P, not its
+ * thread: sysmon takes the P exactly as it takes the P of a thread stuck in
+ * a blocking call and hands it to another M (an idle one, else a new one),
+ * so the other goroutines of that P keep running. The long runner goes on
+ * on its own thread without a P and takes one back at its next runtime call
+ * (Go's exitsyscall): its old P if idle, else any idle P, else it queues
+ * itself on the global queue and its M sleeps until another M runs it. The
+ * hand-over is guarded by a per-M word (m->pstate, enum gort__mpstate):
+ * every runtime entry that touches the M's P (ready, park, yield, go, exit,
+ * blocking calls) opens a gate by CAS USER->RUNTIME and closes it with a
+ * release store; sysmon may take the P only by CAS USER->TAKING, i.e. only
+ * while the goroutine runs its own code, never inside the runtime. So the
+ * P-local state the owner writes without locks (ring pushes, runnext, the
+ * stack and goroutine caches, id batches, "own" counters, the after hooks
+ * run after a switch) never has two writers; g0 stays inside the gate. A
+ * runtime call that finds the gate LOST drops m->p and uses the global
+ * paths (global queue, global pools, off-P counters): calls that may run
+ * under a runtime lock (ready, park) must not block, and park goes to g0
+ * with its unlock hook, whose schedule() takes an idle P or sleeps; the
+ * "safe points" without locks (gort_go, gort_yield, gort_syscall_enter,
+ * goroutine exit) take a P back first. Cost: one uncontended CAS per runtime
+ * entry, on a line only this M and sysmon touch.
+ *
+ * Why no signal-based asynchronous preemption: Go can stop its own code at
+ * almost any instruction because its compiler records where that is safe.
+ * Here the long runner is arbitrary C (plugins, libc): a signal could land
+ * while it holds malloc's arena lock, stdio's lock or the dynamic linker's,
+ * or between a libc call and its errno read, and switching that thread to
+ * another goroutine would deadlock on the lock or hand errno and malloc's
+ * thread cache to code that does not own them. Taking the P instead costs a
+ * thread per long runner, which is why threads have a budget
+ * (gort_set_max_threads, Go's SetMaxThreads, default 10000): when the
+ * hand-over would need a thread past it, the long runner keeps its P and
+ * the refusal is counted and logged once, never an abort. Threads that
+ * cannot be created (the budget, pthread_create or memory failing) leave
+ * their work queued on idle Ps; sysmon retries.
+ *
+ * Blocking calls take a slot first: at most gort_set_max_blocking (default
+ * 512, Tokio's max_blocking_threads) goroutines are inside
+ * gort_syscall_enter/exit at once; the others park in FIFO order (waiting
+ * costs no thread). The calls still run on their goroutine's own thread (its
+ * stack, errno and thread-locals stay put, which a separate worker pool
+ * would break), so the slot bound is the bound on threads that blocking
+ * calls hold; their Ps are handed over within the thread budget.
+ *
  * Rejected: a g0 round trip per switch (above); a global lock around run
- * queues (every spawn would contend); swapcontext (a syscall per switch).
+ * queues (every spawn would contend); swapcontext (a syscall per switch);
+ * a membarrier-based gate (no locked instruction on the owner side, but a
+ * kernel dependency and an ordering argument TSan cannot check).
  */
 #include "common/clock.h"
 #include "runtime.h"
@@ -71,6 +119,8 @@
 #define LAT_SAMPLE_MASK (GORT_LAT_SAMPLE_RATE - 1) /* stats.h documents it */
 #define RUNNEXT_STREAK_MAX 1024                    /* see local_next */
 #define ALTSTACK_SIZE (64 * 1024)
+#define MAX_THREADS_DEFAULT 10000
+#define MAX_BLOCKING_DEFAULT 512
 
 struct gort__sched gort__sched;
 /* initial-exec: libgort is loaded at program start (gortd links it), so its
@@ -93,6 +143,7 @@ const char *const gort__waitreason_str[WR_COUNT] = {
     [WR_RWMUTEX_RLOCK] = "sync.RWMutex.RLock",
     [WR_RWMUTEX_LOCK] = "sync.RWMutex.Lock",
     [WR_COND_WAIT] = "sync.Cond.Wait",
+    [WR_BLOCKING_SLOT] = "blocking call slot",
 };
 
 static void schedule(struct gort__m *m) GORT_NORETURN;
@@ -149,6 +200,69 @@ static inline void own_inc(_Atomic uint64_t *c)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/* ---- the runtime gate (see the opening comment) ------------------------- */
+
+/* sysmon took m's P: the M goes on without one. */
+static void p_lost(struct gort__m *m)
+{
+    m->lostp = m->p;
+    m->p = NULL;
+}
+
+/* Enters the runtime on m: until rt_exit, sysmon cannot take m's P. Returns
+ * the P m holds, or NULL when it has none (taken, or m is inside a blocking
+ * call, whose P sysmon may have handed over); *outer is set when this call
+ * opened the gate (rt_exit closes only that one). Never blocks beyond the
+ * few instructions sysmon takes to decide (TAKING). */
+static struct gort__p *rt_enter(struct gort__m *m, bool *outer)
+{
+    /* Acquire: when sysmon stored LOST, its reads of m->p and m->curg
+     * happen before our writes to them (a plain load on x86). */
+    int s = atomic_load_explicit(&m->pstate, memory_order_acquire);
+    *outer = s != MS_RUNTIME;
+    for (;;) {
+        switch (s) {
+        case MS_RUNTIME:
+            return m->oldp ? NULL : m->p;
+        case MS_USER:
+            if (atomic_compare_exchange_weak_explicit(
+                    &m->pstate, &s, MS_RUNTIME, memory_order_acquire,
+                    memory_order_acquire))
+                return m->p;
+            continue;
+        case MS_TAKING:
+            cpu_relax();
+            s = atomic_load_explicit(&m->pstate, memory_order_acquire);
+            continue;
+        case MS_LOST:
+            p_lost(m);
+            /* fall through */
+        default:
+            atomic_store_explicit(&m->pstate, MS_RUNTIME, memory_order_relaxed);
+            return NULL;
+        }
+    }
+}
+
+/* Back to the goroutine's own code, on whichever M it runs now. */
+static void rt_exit(bool outer)
+{
+    if (!outer)
+        return;
+    struct gort__m *m = gort__getm();
+    atomic_store_explicit(&m->pstate, m->p && !m->oldp ? MS_USER : MS_NOP,
+                          memory_order_release);
 }
 
 static void write_all(int fd, const char *s, size_t n)
@@ -252,12 +366,19 @@ static void pidleput(struct gort__p *p)
     atomic_fetch_add(&gort__sched.npidle, 1);
 }
 
-static struct gort__p *pidleget(void)
+/* Takes want off the idle list when it is there, else the list's head. */
+static struct gort__p *pidleget_prefer(struct gort__p *want)
 {
-    struct gort__p *p = gort__sched.pidle;
+    struct gort__p **pp = &gort__sched.pidle;
+    if (want)
+        while (*pp && *pp != want)
+            pp = &(*pp)->link;
+    if (!*pp)
+        pp = &gort__sched.pidle;
+    struct gort__p *p = *pp;
     if (!p)
         return NULL;
-    gort__sched.pidle = p->link;
+    *pp = p->link;
     atomic_fetch_sub(&gort__sched.npidle, 1);
     atomic_store_explicit(
         &p->idle_ns, p->idle_ns + (uint64_t)(now_mono_ns() - p->idle_since),
@@ -266,8 +387,25 @@ static struct gort__p *pidleget(void)
     return p;
 }
 
+static struct gort__p *pidleget(void)
+{
+    return pidleget_prefer(NULL);
+}
+
+/* m stops counting as a goroutine running without a P. */
+static void lost_clear(struct gort__m *m)
+{
+    if (!m->lostp)
+        return;
+    m->lostp = NULL;
+    atomic_fetch_sub_explicit(&gort__sched.nlost, 1, memory_order_relaxed);
+}
+
 static void acquirep(struct gort__m *m, struct gort__p *p)
 {
+    lost_clear(m);
+    if (m->curg)
+        atomic_store_explicit(&m->curg->retaken, false, memory_order_relaxed);
     m->p = p;
     __atomic_store_n(&p->m, m, __ATOMIC_RELEASE); /* sysmon reads it */
     atomic_store_explicit(&p->status, GORT_P_RUNNING, memory_order_relaxed);
@@ -397,8 +535,12 @@ static int64_t newgoid(struct gort__p *p)
 int64_t gort__newgoid(void)
 {
     struct gort__m *m = gort__getm();
-    /* In a blocking call sysmon may have handed m->p to another M. */
-    return newgoid(m && !m->oldp ? m->p : NULL);
+    if (!m)
+        return newgoid(NULL);
+    bool outer;
+    int64_t id = newgoid(rt_enter(m, &outer));
+    rt_exit(outer);
+    return id;
 }
 
 /* ---- making goroutines runnable ----------------------------------------- */
@@ -455,7 +597,8 @@ static void global_put(struct gort__g *gp)
 void gort__ready(struct gort__g *gp)
 {
     struct gort__m *m = gort__getm();
-    struct gort__p *p = m ? m->p : NULL;
+    bool outer = false;
+    struct gort__p *p = m ? rt_enter(m, &outer) : NULL;
     atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
     if (p) {
         own_inc(&p->readied);
@@ -467,6 +610,7 @@ void gort__ready(struct gort__g *gp)
         gp->readytime = 0;
         global_put(gp);
     }
+    rt_exit(outer);
     wakep();
 }
 
@@ -475,11 +619,13 @@ void gort__ready(struct gort__g *gp)
 void gort__ready_tail(struct gort__g *gp)
 {
     struct gort__m *m = gort__getm();
-    struct gort__p *p = m ? m->p : NULL;
+    bool outer = false;
+    struct gort__p *p = m ? rt_enter(m, &outer) : NULL;
     if (p)
         gort__runq_put(&p->runq, &gort__sched.runq, gp);
     else
         global_put(gp);
+    rt_exit(outer);
     wakep();
 }
 
@@ -490,7 +636,8 @@ void gort__ready_tail(struct gort__g *gp)
 void gort__ready_global(struct gort__g *gp)
 {
     struct gort__m *m = gort__getm();
-    struct gort__p *p = m ? m->p : NULL;
+    bool outer = false;
+    struct gort__p *p = m ? rt_enter(m, &outer) : NULL;
     atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
     gp->readytime = 0;
     if (p)
@@ -498,6 +645,7 @@ void gort__ready_global(struct gort__g *gp)
     else
         atomic_fetch_add_explicit(&gort__sched.readied_offp, 1,
                                   memory_order_relaxed);
+    rt_exit(outer);
     global_put(gp);
     wakep();
 }
@@ -556,6 +704,7 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
                          __ATOMIC_RELAXED);
     }
     atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
+    atomic_store_explicit(&gp->retaken, false, memory_order_relaxed);
     gp->fn = fn;
     gp->arg = arg;
     gp->goid = origin ? origin->goid : newgoid(p);
@@ -583,16 +732,40 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
 
 /* Creates and queues a goroutine; returns its id (read before queueing:
  * once queued it may run, exit and be reused by another gort_go). */
+static struct gort__m *p_reacquire(struct gort__m *m, struct gort__g *gp,
+                                   struct gort__p *prefer);
+
+/* A safe point (no runtime lock held, see the opening comment): enters the
+ * runtime and, when a goroutine on m lost its P, takes one back first.
+ * Returns the M the caller runs on from here and its P (NULL only off a
+ * goroutine or inside a blocking call). */
+static struct gort__m *rt_enter_safe(struct gort__m *m, bool *outer,
+                                     struct gort__p **pp)
+{
+    struct gort__p *p = rt_enter(m, outer);
+    if (!p && m->curg && !m->oldp) {
+        m = p_reacquire(m, m->curg, m->lostp);
+        p = m->p;
+    }
+    *pp = p;
+    return m;
+}
+
 static int64_t newproc(gort_fn fn, void *arg, const struct gort_go_opts *opts,
                        uintptr_t pc)
 {
     struct gort__m *m = gort__getm();
     if (m && m->oldp)
         gort__throw("gort_go", "called inside gort_syscall_enter/exit");
-    struct gort__p *p = m ? m->p : NULL;
+    bool outer = false;
+    struct gort__p *p = NULL;
+    if (m)
+        m = rt_enter_safe(m, &outer, &p);
     struct gort__g *gp = newg(m, p, fn, arg, opts, pc, false, NULL);
-    if (!gp)
+    if (!gp) {
+        rt_exit(outer);
         return -ENOMEM;
+    }
     int64_t id = gp->goid;
     if (p) {
         sample_ready(p, gp);
@@ -600,6 +773,7 @@ static int64_t newproc(gort_fn fn, void *arg, const struct gort_go_opts *opts,
     } else {
         global_put(gp);
     }
+    rt_exit(outer);
     return id;
 }
 
@@ -607,7 +781,11 @@ struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,
                                        const struct gort__g_origin *origin)
 {
     struct gort__m *m = gort__getm();
-    return newg(m, m ? m->p : NULL, fn, arg, NULL, (uintptr_t)fn, true, origin);
+    bool outer = false;
+    struct gort__p *p = m ? rt_enter(m, &outer) : NULL;
+    struct gort__g *gp = newg(m, p, fn, arg, NULL, (uintptr_t)fn, true, origin);
+    rt_exit(outer);
+    return gp;
 }
 
 static int64_t go_common(gort_fn fn, void *arg, const struct gort_go_opts *o,
@@ -748,11 +926,11 @@ static bool p_retiring(const struct gort__p *p)
 }
 
 /* gp leaves the CPU (parks, yields or dies); after(gp, arg) runs once it is
- * off its stack. Returns when gp is resumed (never when dying). */
-static void switch_out(struct gort__m *m, struct gort__g *gp,
+ * off its stack. p is m's P (NULL when m has none: straight to g0).
+ * Returns when gp is resumed (never when dying). */
+static void switch_out(struct gort__m *m, struct gort__p *p, struct gort__g *gp,
                        gort__after_fn after, void *arg, bool dying)
 {
-    struct gort__p *p = m->p;
     if (!dying &&
         !gort__stack_check(&gp->stack, (uintptr_t)__builtin_frame_address(0)))
         stack_overflow(gp, "red zone reached");
@@ -761,9 +939,11 @@ static void switch_out(struct gort__m *m, struct gort__g *gp,
     m->after_arg = arg;
     gp->m = NULL;
     if (GORT_UNLIKELY(
-            atomic_load_explicit(&gp->long_running, memory_order_relaxed)))
+            atomic_load_explicit(&gp->long_running, memory_order_relaxed))) {
         atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
-    struct gort__g *next = p_retiring(p) ? NULL : local_next(p);
+        atomic_store_explicit(&gp->retaken, false, memory_order_relaxed);
+    }
+    struct gort__g *next = !p || p_retiring(p) ? NULL : local_next(p);
     if (next) {
         prepare_run(m, next);
         switch_to(gp, next, dying);
@@ -796,15 +976,24 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
         gort__throw("gort__park", "not on a goroutine");
     if (m->oldp)
         gort__throw("gort__park", "blocking inside gort_syscall_enter/exit");
+    /* Not a safe point (the caller holds the lock unlockf releases): without
+     * a P, park through g0, whose schedule() finds one or sleeps. */
+    bool outer;
+    struct gort__p *p = rt_enter(m, &outer);
     struct park_args pa = {.unlockf = unlockf, .arg = arg};
     atomic_store_explicit(&gp->waitreason, (uint8_t)reason,
                           memory_order_relaxed);
     atomic_store_explicit(&gp->waitsince, gort__coarse_now(),
                           memory_order_relaxed);
     atomic_store_explicit(&gp->status, G_WAITING, memory_order_relaxed);
-    own_inc(&m->p->parked);
-    switch_out(m, gp, park_after, &pa, false);
+    if (p)
+        own_inc(&p->parked);
+    else
+        atomic_fetch_add_explicit(&gort__sched.parked_offp, 1,
+                                  memory_order_relaxed);
+    switch_out(m, p, gp, park_after, &pa, false);
     atomic_store_explicit(&gp->waitreason, WR_NONE, memory_order_relaxed);
+    rt_exit(outer);
 }
 
 static void yield_local_after(struct gort__m *m, struct gort__g *prev,
@@ -830,15 +1019,31 @@ void gort_yield(void)
         sched_yield();
         return;
     }
-    struct gort__p *p = m->p;
+    bool outer;
+    struct gort__p *p = rt_enter(m, &outer);
+    if (!p && !m->oldp) {
+        /* Taking a P back is the yield: the goroutine may queue for it. */
+        p_reacquire(m, gp, m->lostp);
+        rt_exit(outer);
+        return;
+    }
+    if (!p || m->oldp) {
+        rt_exit(outer);
+        sched_yield(); /* inside a blocking call: only the thread yields */
+        return;
+    }
     bool local = atomic_load_explicit(&p->runnext, memory_order_relaxed) ||
                  gort__runq_len(&p->runq) > 0;
-    if (!local && gort__globrunq_len(&gort__sched.runq) == 0 && !p_retiring(p))
+    if (!local && gort__globrunq_len(&gort__sched.runq) == 0 &&
+        !p_retiring(p)) {
+        rt_exit(outer);
         return; /* nobody else to run here */
+    }
     atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
     sample_ready(p, gp);
-    switch_out(m, gp, local ? yield_local_after : yield_global_after, NULL,
+    switch_out(m, p, gp, local ? yield_local_after : yield_global_after, NULL,
                false);
+    rt_exit(outer);
 }
 
 static void exit_after(struct gort__m *m, struct gort__g *prev, void *arg)
@@ -850,15 +1055,41 @@ static void exit_after(struct gort__m *m, struct gort__g *prev, void *arg)
     gfput(p, prev);
 }
 
+/* A goroutine that died on an M without a P: the global pools. */
+static void exit_after_nop(struct gort__m *m, struct gort__g *prev, void *arg)
+{
+    (void)m;
+    (void)arg;
+    gort__stack_free(&prev->stack);
+    __atomic_store_n(&prev->sp, NULL, __ATOMIC_RELAXED);
+    gort__lock_acquire(&gort__sched.gflock);
+    prev->schedlink = gort__sched.gfree;
+    gort__sched.gfree = prev;
+    gort__sched.ngfree++;
+    gort__lock_release(&gort__sched.gflock);
+}
+
+static bool try_idle_p(struct gort__m *m, struct gort__p *prefer);
+
 static void goexit(struct gort__g *gp) GORT_NORETURN;
 static void goexit(struct gort__g *gp)
 {
     struct gort__m *m = gort__getm();
+    bool outer;
+    struct gort__p *p = rt_enter(m, &outer);
+    if (!p && try_idle_p(m, m->lostp))
+        p = m->p;
     atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
     gort__set_label(gp, NULL);
     gort__group_leave(gp);
-    own_inc(&m->p->exited);
-    switch_out(m, gp, exit_after, NULL, true);
+    if (p) {
+        own_inc(&p->exited);
+        switch_out(m, p, gp, exit_after, NULL, true);
+    } else {
+        atomic_fetch_add_explicit(&gort__sched.exited_offp, 1,
+                                  memory_order_relaxed);
+        switch_out(m, NULL, gp, exit_after_nop, NULL, true);
+    }
     gort__throw("goexit", "dead goroutine resumed");
 }
 
@@ -866,13 +1097,14 @@ void gort__g_start(void)
 {
     finish_switch(NULL);
     struct gort__g *gp = gort__getg();
+    rt_exit(true); /* from here on its own code: sysmon may take the P */
     gp->fn(gp->arg);
     goexit(gp); /* the same G, whichever M it finished on */
 }
 
 /* ---- finding work ------------------------------------------------------- */
 
-static void newm(struct gort__p *p, bool spinning);
+static bool newm(struct gort__p *p, bool spinning);
 
 static void startm(struct gort__p *p, bool spinning)
 {
@@ -892,7 +1124,15 @@ static void startm(struct gort__p *p, bool spinning)
     }
     pthread_mutex_unlock(&gort__sched.lock);
     if (!m) {
-        newm(p, spinning);
+        if (newm(p, spinning))
+            return;
+        /* No thread (reported): the work stays queued, the P idle; an M
+         * that looks for work or sysmon's retry picks it up. */
+        pthread_mutex_lock(&gort__sched.lock);
+        pidleput(p);
+        pthread_mutex_unlock(&gort__sched.lock);
+        if (spinning)
+            atomic_fetch_sub(&gort__sched.nmspinning, 1);
         return;
     }
     m->spinning = spinning;
@@ -903,6 +1143,7 @@ static void startm(struct gort__p *p, bool spinning)
 /* Parks m until startm hands it a P. */
 static void stopm(struct gort__m *m)
 {
+    lost_clear(m);
     pthread_mutex_lock(&gort__sched.lock);
     gort__note_clear(&m->park);
     m->schedlink = gort__sched.midle;
@@ -1175,11 +1416,53 @@ static struct gort__g *findrunnable(struct gort__m *m)
     }
 }
 
+/* Takes an idle P for m (prefer first): false when none is idle. */
+static bool try_idle_p(struct gort__m *m, struct gort__p *prefer)
+{
+    pthread_mutex_lock(&gort__sched.lock);
+    struct gort__p *p = pidleget_prefer(prefer);
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (!p)
+        return false;
+    acquirep(m, p);
+    return true;
+}
+
+static void requeue_after(struct gort__m *m, struct gort__g *prev, void *arg)
+{
+    (void)m;
+    (void)arg;
+    global_put(prev);
+    wakep();
+}
+
+/* Go's exitsyscall slow path, for a goroutine on m without a P (it left a
+ * blocking call whose P was handed over, or sysmon took the P of a long
+ * runner): an idle P, prefer first; else it queues globally and m goes to
+ * g0 to sleep until handed a P. Returns the M gp runs on afterwards, which
+ * holds a P. At a safe point only: gp may be switched out. */
+static struct gort__m *p_reacquire(struct gort__m *m, struct gort__g *gp,
+                                   struct gort__p *prefer)
+{
+    if (try_idle_p(m, prefer))
+        return m;
+    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+    m->after = requeue_after;
+    m->after_g = gp;
+    m->after_arg = NULL;
+    gp->m = NULL;
+    m->curg = NULL;
+    atomic_store_explicit(&m->curg_pub, NULL, memory_order_relaxed);
+    switch_to(gp, &m->g0, false);
+    return gort__getm();
+}
+
 static void schedule(struct gort__m *m)
 {
     for (;;) {
-        if (!m->p)
-            stopm(m); /* left a syscall and found no P */
+        /* Left a goroutine without a P (blocking call, long runner). */
+        if (!m->p && !try_idle_p(m, NULL))
+            stopm(m);
         struct gort__g *gp = findrunnable(m);
         prepare_run(m, gp);
         switch_to(&m->g0, gp, false);
@@ -1237,6 +1520,7 @@ static void unblock_faults(void)
 static void *mstart(void *arg)
 {
     struct gort__m *m = arg;
+    atomic_store_explicit(&m->pstate, MS_RUNTIME, memory_order_relaxed);
     tls_m = m;
     unblock_faults();
     init_g0(m);
@@ -1246,19 +1530,98 @@ static void *mstart(void *arg)
     schedule(m);
 }
 
-static void newm(struct gort__p *p, bool spinning)
+int gort__max_threads(void)
 {
+    int n =
+        atomic_load_explicit(&gort__sched.max_threads, memory_order_relaxed);
+    return n > 0 ? n : MAX_THREADS_DEFAULT;
+}
+
+int gort__max_blocking(void)
+{
+    int n = atomic_load_explicit(&gort__sched.blk_max, memory_order_relaxed);
+    return n > 0 ? n : MAX_BLOCKING_DEFAULT;
+}
+
+int gort_set_max_threads(int n)
+{
+    int old = gort__max_threads();
+    if (n > 0)
+        atomic_store(&gort__sched.max_threads, n);
+    return old;
+}
+
+int gort_set_max_blocking(int n)
+{
+    int old = gort__max_blocking();
+    if (n > 0)
+        atomic_store(&gort__sched.blk_max, n);
+    return old;
+}
+
+/* Once per process and cause: a line on stderr (gortd's log). */
+static void report_once(int bit, const char *fmt, long a)
+{
+    int old = atomic_fetch_or(&gort__sched.thread_limit_logged, bit);
+    if (old & bit)
+        return;
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, fmt, a);
+    write_all(2, buf, n > 0 ? (size_t)n : 0);
+}
+
+static void thread_limit_hit(void)
+{
+    atomic_fetch_add_explicit(&gort__sched.thread_limit_hits, 1,
+                              memory_order_relaxed);
+    report_once(1,
+                "gort: thread limit reached (%ld threads, "
+                "gort_set_max_threads): goroutines wait for a thread and a "
+                "long runner keeps its P\n",
+                (long)gort__max_threads());
+}
+
+/* Counts one more M within the budget: false (reported) past it. */
+static bool thread_reserve(void)
+{
+    int max = gort__max_threads();
+    int n = atomic_load(&gort__sched.mcount);
+    do {
+        if (n >= max) {
+            thread_limit_hit();
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak(&gort__sched.mcount, &n, n + 1));
+    return true;
+}
+
+static void thread_failed(int err)
+{
+    atomic_fetch_sub(&gort__sched.mcount, 1);
+    atomic_fetch_add_explicit(&gort__sched.thread_failures, 1,
+                              memory_order_relaxed);
+    report_once(2,
+                "gort: cannot start a thread (error %ld): work stays "
+                "queued, retried\n",
+                (long)err);
+}
+
+/* Starts an M holding p. False, reported, when the budget or the system
+ * refuses a thread: never an abort (the caller keeps the work queued). */
+static bool newm(struct gort__p *p, bool spinning)
+{
+    if (!thread_reserve())
+        return false;
     struct gort__m *m = calloc(1, sizeof *m);
-    if (!m)
-        gort__throw("newm", "out of memory");
-    m->id = atomic_fetch_add(&gort__sched.mcount, 1);
+    if (!m) {
+        thread_failed(ENOMEM);
+        return false;
+    }
+    m->id = atomic_fetch_add(&gort__sched.mnext, 1);
     m->nextp = p;
     m->spinning = spinning;
     m->fastrand =
         (uint64_t)now_mono_ns() * 0x9E3779B97F4A7C15ULL + (uint64_t)m->id + 1;
-    m->alllink = atomic_load(&gort__sched.allm);
-    while (!atomic_compare_exchange_weak(&gort__sched.allm, &m->alllink, m)) {
-    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -1270,21 +1633,94 @@ static void newm(struct gort__p *p, bool spinning)
     int rc = pthread_create(&m->thread, &attr, mstart, m);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
-    if (rc != 0)
-        gort__throw("newm", strerror(rc));
+    if (rc != 0) {
+        free(m);
+        thread_failed(rc);
+        return false;
+    }
+    /* Listed once it exists (dumps, schedtrace walk allm); it never goes. */
+    m->alllink = atomic_load(&gort__sched.allm);
+    while (!atomic_compare_exchange_weak(&gort__sched.allm, &m->alllink, m)) {
+    }
+    return true;
 }
 
 /* ---- blocking calls ----------------------------------------------------- */
 
+/* A blocking-call slot waiter, on its goroutine's stack. */
+struct gort__blkwait {
+    struct gort__g *g;
+    struct gort__blkwait *next;
+};
+
+static bool blk_unlock(struct gort__g *gp, void *arg)
+{
+    (void)gp;
+    gort__lock_release(arg);
+    return true;
+}
+
+/* Takes a blocking-call slot for gp, parking in FIFO order while all are
+ * busy. A released slot passes straight to the first waiter. */
+static void blk_acquire(struct gort__g *gp)
+{
+    struct gort__sched *s = &gort__sched;
+    gort__lock_acquire(&s->blk_lock);
+    int busy = atomic_load_explicit(&s->blk_busy, memory_order_relaxed);
+    if (busy < gort__max_blocking()) {
+        atomic_store_explicit(&s->blk_busy, busy + 1, memory_order_relaxed);
+        gort__lock_release(&s->blk_lock);
+        return;
+    }
+    struct gort__blkwait w = {.g = gp, .next = NULL};
+    if (s->blk_tail)
+        s->blk_tail->next = &w;
+    else
+        s->blk_head = &w;
+    s->blk_tail = &w;
+    atomic_fetch_add_explicit(&s->blk_queued, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->blk_waits, 1, memory_order_relaxed);
+    gort__park(blk_unlock, &s->blk_lock, WR_BLOCKING_SLOT);
+}
+
+static void blk_release(void)
+{
+    struct gort__sched *s = &gort__sched;
+    gort__lock_acquire(&s->blk_lock);
+    struct gort__blkwait *w = s->blk_head;
+    if (!w) {
+        atomic_fetch_sub_explicit(&s->blk_busy, 1, memory_order_relaxed);
+        gort__lock_release(&s->blk_lock);
+        return;
+    }
+    s->blk_head = w->next;
+    if (!s->blk_head)
+        s->blk_tail = NULL;
+    atomic_fetch_sub_explicit(&s->blk_queued, 1, memory_order_relaxed);
+    struct gort__g *gp = w->g; /* w dies once gp runs */
+    gort__lock_release(&s->blk_lock);
+    gort__ready(gp);
+}
+
 /* Go's entersyscall: cheap, keeps the P. The P's status says "in a
- * syscall"; sysmon takes it away if the call lasts (gort__handoffp). */
+ * syscall"; sysmon takes it away if the call lasts (gort__handoffp). The M
+ * stays inside the runtime gate until gort_syscall_exit, so sysmon's
+ * long-runner path never applies to it. A safe point: a long runner takes
+ * a P back first, then a blocking slot (which may wait). */
 void gort_syscall_enter(void)
 {
     struct gort__m *m = gort__getm();
     struct gort__g *gp = m ? m->curg : NULL;
     if (!gp)
         return;
-    struct gort__p *p = m->p;
+    if (m->oldp)
+        gort__throw("gort_syscall_enter", "nested blocking call");
+    bool outer;
+    struct gort__p *p;
+    m = rt_enter_safe(m, &outer, &p);
+    blk_acquire(gp);
+    m = gort__getm(); /* the slot may have been a wait, then any M */
+    p = m->p;
     atomic_store_explicit(&gp->status, G_SYSCALL, memory_order_relaxed);
     own_inc(&p->syscalltick);
     m->oldp = p;
@@ -1292,49 +1728,29 @@ void gort_syscall_enter(void)
     atomic_store_explicit(&p->status, GORT_P_SYSCALL, memory_order_release);
 }
 
-static void exitsyscall_after(struct gort__m *m, struct gort__g *prev,
-                              void *arg)
-{
-    (void)m;
-    (void)arg;
-    global_put(prev);
-    wakep();
-}
-
 /* Go's exitsyscall: take the old P back if sysmon left it, else any idle
- * P, else queue this goroutine and put the thread to sleep. */
+ * P (the old one first), else queue this goroutine and put the thread to
+ * sleep. */
 void gort_syscall_exit(void)
 {
     struct gort__m *m = gort__getm();
     struct gort__g *gp = m ? m->curg : NULL;
     if (!gp || !m->oldp)
         return;
+    blk_release(); /* m->oldp set: a waiter it readies goes global */
     struct gort__p *p = m->oldp;
     m->oldp = NULL;
     atomic_fetch_sub_explicit(&gort__sched.nmsyscall, 1, memory_order_relaxed);
     int st = GORT_P_SYSCALL;
     if (atomic_compare_exchange_strong(&p->status, &st, GORT_P_RUNNING)) {
         atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+        rt_exit(true);
         return;
     }
     m->p = NULL;
-    pthread_mutex_lock(&gort__sched.lock);
-    struct gort__p *np = pidleget();
-    pthread_mutex_unlock(&gort__sched.lock);
-    if (np) {
-        acquirep(m, np);
-        atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
-        return;
-    }
-    /* No P: off this stack to g0, which sleeps until handed one. */
-    atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
-    m->after = exitsyscall_after;
-    m->after_g = gp;
-    m->after_arg = NULL;
-    gp->m = NULL;
-    m->curg = NULL;
-    atomic_store_explicit(&m->curg_pub, NULL, memory_order_relaxed);
-    switch_to(gp, &m->g0, false);
+    m = p_reacquire(m, gp, p);
+    atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
+    rt_exit(true);
 }
 
 void gort_blocking(gort_fn fn, void *arg)
@@ -1351,8 +1767,22 @@ static bool p_has_work(struct gort__p *p)
            gort__globrunq_len(&gort__sched.runq) > 0;
 }
 
-/* sysmon took p from a thread in a blocking call: give it to an M if there
- * is anything to run (or it must retire), else park it idle. */
+bool gort__handoff_ok(struct gort__p *p)
+{
+    if (!p_has_work(p) && !p_retiring(p))
+        return true; /* it goes idle: no thread needed */
+    pthread_mutex_lock(&gort__sched.lock);
+    bool idle_m = gort__sched.midle != NULL;
+    pthread_mutex_unlock(&gort__sched.lock);
+    if (idle_m || atomic_load(&gort__sched.mcount) < gort__max_threads())
+        return true;
+    thread_limit_hit();
+    return false;
+}
+
+/* sysmon took p from a thread in a blocking call or from a long runner:
+ * give it to an M if there is anything to run (or it must retire), else
+ * park it idle. */
 void gort__handoffp(struct gort__p *p)
 {
     if (p_has_work(p) || p_retiring(p)) {
@@ -1362,6 +1792,14 @@ void gort__handoffp(struct gort__p *p)
     pthread_mutex_lock(&gort__sched.lock);
     pidleput(p);
     pthread_mutex_unlock(&gort__sched.lock);
+}
+
+void gort__wake_stranded(void)
+{
+    if (atomic_load(&gort__sched.npidle) == 0 ||
+        atomic_load(&gort__sched.nmspinning) != 0 || !any_work())
+        return;
+    wakep();
 }
 
 /* ---- GOMAXPROCS --------------------------------------------------------- */

@@ -55,6 +55,7 @@ enum gort__waitreason {
     WR_RWMUTEX_RLOCK,
     WR_RWMUTEX_LOCK,
     WR_COND_WAIT,
+    WR_BLOCKING_SLOT, /* waits for a blocking-call slot (proc.c) */
     WR_COUNT
 };
 extern const char *const gort__waitreason_str[WR_COUNT];
@@ -73,6 +74,7 @@ struct gort__g {
     _Atomic uint8_t waitreason;
     _Atomic int selectdone;    /* a select's first waker wins by CAS 0→1 */
     _Atomic bool long_running; /* sysmon saw it run > 10 ms without a switch */
+    _Atomic bool retaken;      /* sysmon took its P; it runs on without one */
     int64_t goid;
     struct gort__g *schedlink; /* run queue / free list link */
     struct gort__m *m;         /* the M running it, or NULL */
@@ -120,6 +122,24 @@ struct gort__m {
     void *after_arg;
     uint64_t fastrand;
     void *altstack; /* sigaltstack for stack-overflow reports */
+    /* enum gort__mpstate: whether sysmon may take m->p now (proc.c's
+     * opening comment). Written by m, except USER->TAKING->(USER|LOST) by
+     * sysmon. */
+    _Atomic int pstate;
+    struct gort__p *lostp; /* the P sysmon took, a hint to take it back */
+};
+
+/* Who may touch an M's P. RUNTIME: the M is inside the runtime (or on g0)
+ * and m->p, when set, is its own; sysmon leaves it alone. USER: a goroutine
+ * runs its own code on m->p; sysmon may take the P from a long runner by
+ * CAS USER->TAKING, then stores LOST (taken) or USER (changed its mind).
+ * NOP: a goroutine runs its own code on an M without a P (it was taken). */
+enum gort__mpstate {
+    MS_RUNTIME = 0,
+    MS_USER = 1,
+    MS_TAKING = 2,
+    MS_LOST = 3,
+    MS_NOP = 4,
 };
 
 struct gort__p {
@@ -176,10 +196,30 @@ struct gort__sched {
     _Atomic uint64_t nallgs;
 
     struct gort__m *_Atomic allm;
-    _Atomic int nmsyscall;         /* Ms inside gort_syscall_enter/exit */
-    _Atomic int pollblocked;       /* an M sleeps in the netpoller */
-    _Atomic int64_t lastpoll;      /* when the netpoller was last polled */
-    _Atomic uint64_t long_running; /* goroutines seen running > 10 ms */
+    _Atomic int nmsyscall;              /* Ms inside gort_syscall_enter/exit */
+    _Atomic int pollblocked;            /* an M sleeps in the netpoller */
+    _Atomic int64_t lastpoll;           /* when the netpoller was last polled */
+    _Atomic uint64_t long_running;      /* goroutines seen running > 10 ms */
+    _Atomic uint64_t retakes_long;      /* Ps taken from long runners */
+    _Atomic uint64_t retakes_syscall;   /* Ps taken from blocking calls */
+    _Atomic int nlost;                  /* Ms running a goroutine, no P */
+    _Atomic int mnext;                  /* M ids handed out */
+    _Atomic int max_threads;            /* budget for mcount */
+    _Atomic uint64_t thread_limit_hits; /* a thread refused by the budget */
+    _Atomic uint64_t thread_failures;   /* pthread_create or calloc failed */
+    _Atomic int thread_limit_logged;    /* the once-only log line */
+    _Atomic uint64_t parked_offp;       /* parked on an M without a P */
+    _Atomic uint64_t exited_offp;       /* exited on an M without a P */
+    /* Blocking-call slots: at most blk_max (0: the default) goroutines
+     * inside gort_syscall_enter/exit at once; the others wait in a FIFO of
+     * waiters on their own stacks (proc.c). Lists and busy under blk_lock;
+     * the atomics are for readers. */
+    gort__lock blk_lock;
+    _Atomic int blk_max;
+    _Atomic int blk_busy;
+    _Atomic int blk_queued;
+    _Atomic uint64_t blk_waits; /* calls that had to wait for a slot */
+    struct gort__blkwait *blk_head, *blk_tail;
     _Atomic int64_t goidgen;
     _Atomic uint64_t mainstarted;
     _Atomic uint64_t created_offp; /* goroutines started off any P */
@@ -239,6 +279,8 @@ struct gort__debug {
     int64_t schedtrace_ms; /* 0 = off */
     bool scheddetail;
     bool netpollidle; /* idle Ms poll the netpoller (default on) */
+    bool preemptoff;  /* asyncpreemptoff=1: sysmon never takes a long
+                         runner's P (tests that count exact queues) */
 };
 extern struct gort__debug gort__debug;
 void gort__debug_parse(void);
@@ -260,6 +302,15 @@ int gort__sysmon_start(void);
 void gort__schedtrace(bool detail);
 /* proc.c, for sysmon: take a P from a thread stuck in a blocking call. */
 void gort__handoffp(struct gort__p *p);
+/* proc.c, for sysmon: whether a P with work could be handed to an M now
+ * (an idle M, or room in the thread budget); reports the budget once. */
+bool gort__handoff_ok(struct gort__p *p);
+/* proc.c, for sysmon: wakes an M when work waits on idle Ps with nobody
+ * looking (a thread could not be started earlier). */
+void gort__wake_stranded(void);
+/* The thread budget (gort_set_max_threads) and blocking slots, resolved. */
+int gort__max_threads(void);
+int gort__max_blocking(void);
 /* proc.c, for sysmon: GOMAXPROCS = n unless a person set it (env, tune). */
 void gort__procs_follow_default(int n);
 

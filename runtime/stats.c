@@ -121,6 +121,8 @@ int gort_stats_read(struct gort_stats *s)
     ms_snapshot(s);
     t.created += atomic_load(&gort__sched.created_offp);
     t.readied += atomic_load(&gort__sched.readied_offp);
+    t.parked += atomic_load(&gort__sched.parked_offp);
+    t.exited += atomic_load(&gort__sched.exited_offp);
     struct gort__netpoll_stats ns;
     gort__netpoll_stats(&ns);
     s->g_created = t.created;
@@ -128,8 +130,13 @@ int gort_stats_read(struct gort_stats *s)
     s->g_waiting = sub0(t.parked, t.readied) + ns.pending;
     s->g_runnable = t.queued + s->global_runq_len;
     s->g_running = sub0(s->g_live, s->g_waiting + s->g_runnable);
-    if (s->g_running > (uint64_t)s->gomaxprocs)
-        s->g_running = (uint64_t)s->gomaxprocs;
+    s->long_runners = atomic_load(&gort__sched.nlost);
+    if (s->long_runners < 0)
+        s->long_runners = 0;
+    /* Running: one per P, plus the long runners that lost theirs. */
+    uint64_t cap = (uint64_t)s->gomaxprocs + (uint64_t)s->long_runners;
+    if (s->g_running > cap)
+        s->g_running = cap;
     s->ctx_switches = t.ctxsw;
     struct gort__stack_counts sc;
     gort__stack_counts(&sc);
@@ -142,6 +149,15 @@ int gort_stats_read(struct gort_stats *s)
     s->io_waiting = ns.waiting + ns.pending;
     s->timers = gort__timers_len();
     s->long_running = atomic_load(&gort__sched.long_running);
+    s->retakes_long = atomic_load(&gort__sched.retakes_long);
+    s->retakes_syscall = atomic_load(&gort__sched.retakes_syscall);
+    s->max_threads = gort__max_threads();
+    s->thread_limit_hits = atomic_load(&gort__sched.thread_limit_hits);
+    s->thread_failures = atomic_load(&gort__sched.thread_failures);
+    s->blocking_max = gort__max_blocking();
+    s->blocking_busy = atomic_load(&gort__sched.blk_busy);
+    s->blocking_queued = atomic_load(&gort__sched.blk_queued);
+    s->blocking_waits = atomic_load(&gort__sched.blk_waits);
     return 0;
 }
 
@@ -246,6 +262,7 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     info->creator_id = gp->creator_id;
     info->long_running =
         atomic_load_explicit(&gp->long_running, memory_order_relaxed);
+    info->retaken = atomic_load_explicit(&gp->retaken, memory_order_relaxed);
     symbolize(gp->creator_pc, &info->creator);
     void *sp = __atomic_load_n(&gp->sp, __ATOMIC_RELAXED);
     if ((status == G_WAITING || status == G_RUNNABLE) && sp)
@@ -346,6 +363,8 @@ static int dump_one(const struct gort_goroutine_info *g, void *arg)
     fprintf(f, "goroutine %lld [%s", (long long)g->id, g->state);
     if (g->long_running)
         fputs(", ran over 10 ms without yielding", f);
+    if (g->retaken)
+        fputs(", P handed over", f);
     if (minutes >= 1)
         fprintf(f, ", %ld minute%s", minutes, minutes == 1 ? "" : "s");
     fprintf(f, "]%s%s%s:\n", g->label[0] ? " (" : "", g->label,

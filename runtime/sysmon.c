@@ -7,9 +7,14 @@
  *    GORT_P_SYSCALL across a whole tick (same syscalltick) is taken by CAS
  *    and handed to another M (gort__handoffp), so a plugin calling sleep(1)
  *    inside gort_blocking never stalls the other goroutines;
- *  - notes goroutines that run over 10 ms without a switch (same schedtick):
- *    there is no safe asynchronous preemption in C, so they are counted in
- *    stats and marked in dumps instead of preempted;
+ *  - takes the P of a goroutine that runs over 10 ms without a switch (same
+ *    schedtick) while it runs its own code, and hands it over the same way
+ *    (proc.c's opening comment says how and why no signal is involved);
+ *    the goroutine is counted and marked in stats and dumps. When the
+ *    thread budget leaves no M for the hand-over, it keeps its P (counted,
+ *    logged once);
+ *  - starts an M for work left on idle Ps when no M looks for it (a thread
+ *    could not be created at the time);
  *  - when no M has polled the netpoller for 10 ms (all busy), polls it and
  *    fires due timers itself, queueing what it finds globally (Go's sysmon
  *    does the same);
@@ -32,6 +37,7 @@
 
 #define SYSMON_MIN_US 20
 #define SYSMON_MAX_US 10000
+#define SYSMON_BUSY_MAX_US 1000 /* while goroutines run: see sysmon() */
 #define LONG_RUN_NS 10000000LL
 #define SCAVENGE_PERIOD_NS 1000000000LL
 #define POLL_STALE_NS 10000000LL
@@ -44,6 +50,12 @@ struct ptick {
     bool flagged; /* this schedtick already counted as long-running */
 };
 
+/* What one pass over the Ps found. */
+struct retake_pass {
+    int taken;
+    bool running; /* some goroutine is on the CPU with a P */
+};
+
 static struct ptick ticks[GORT_MAXPROCS_CAP];
 
 /* Returns true when it took the P. */
@@ -54,14 +66,52 @@ static bool retake_syscall(struct gort__p *p, struct ptick *pt)
         pt->syscalltick = t; /* first look at this call: give it a tick */
         return false;
     }
+    if (!gort__handoff_ok(p))
+        return false; /* no thread to hand it to: the call keeps it */
     int st = GORT_P_SYSCALL;
     if (!atomic_compare_exchange_strong(&p->status, &st, GORT_P_IDLE))
         return false;
+    atomic_fetch_add_explicit(&gort__sched.retakes_syscall, 1,
+                              memory_order_relaxed);
     gort__handoffp(p);
     return true;
 }
 
-static void watch_running(struct gort__p *p, struct ptick *pt, int64_t now)
+/* Takes p from m's long runner, only while it runs its own code (CAS
+ * USER->TAKING: m cannot enter the runtime until we store USER or LOST).
+ * Then m->p and m->curg hold still and are m's last writes before it left
+ * the runtime (release), so plain reads are ordered. */
+static bool retake_long(struct gort__p *p, struct ptick *pt)
+{
+    struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
+    if (!m)
+        return false;
+    int s = MS_USER;
+    if (!atomic_compare_exchange_strong_explicit(&m->pstate, &s, MS_TAKING,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed))
+        return false;
+    struct gort__g *g = m->curg;
+    bool ok = m->p == p && g &&
+              atomic_load_explicit(&p->schedtick, memory_order_relaxed) ==
+                  pt->schedtick &&
+              gort__handoff_ok(p);
+    if (!ok) {
+        atomic_store_explicit(&m->pstate, MS_USER, memory_order_release);
+        return false;
+    }
+    atomic_store_explicit(&g->retaken, true, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__sched.nlost, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__sched.retakes_long, 1,
+                              memory_order_relaxed);
+    atomic_store_explicit(&m->pstate, MS_LOST, memory_order_release);
+    gort__handoffp(p);
+    return true;
+}
+
+/* Returns true when it took the P. *running: a goroutine is on the CPU. */
+static bool watch_running(struct gort__p *p, struct ptick *pt, int64_t now,
+                          bool *running)
 {
     struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
     struct gort__g *g =
@@ -69,35 +119,42 @@ static void watch_running(struct gort__p *p, struct ptick *pt, int64_t now)
     uint64_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     /* Only a goroutine on the CPU counts: an M looking for work holds its
      * P RUNNING too, with a schedtick that does not move. */
+    *running |= g != NULL;
     if (!g || pt->schedtick != t || pt->schedwhen == 0) {
         pt->schedtick = t;
         pt->schedwhen = now;
         pt->flagged = false;
-        return;
+        return false;
     }
-    if (pt->flagged || now - pt->schedwhen < LONG_RUN_NS)
-        return;
-    pt->flagged = true;
-    atomic_fetch_add_explicit(&gort__sched.long_running, 1,
-                              memory_order_relaxed);
-    atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
+    if (now - pt->schedwhen < LONG_RUN_NS)
+        return false;
+    if (!pt->flagged) {
+        pt->flagged = true;
+        atomic_fetch_add_explicit(&gort__sched.long_running, 1,
+                                  memory_order_relaxed);
+        atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
+    }
+    if (gort__debug.preemptoff || !retake_long(p, pt))
+        return false; /* inside the runtime now, or no thread: next tick */
+    pt->schedwhen = 0;
+    return true;
 }
 
-static int retake(int64_t now)
+static struct retake_pass retake(int64_t now)
 {
-    int taken = 0;
+    struct retake_pass r = {0, false};
     int n = atomic_load(&gort__sched.nallp);
     for (int i = 0; i < n; i++) {
         struct gort__p *p = atomic_load(&gort__sched.allp[i]);
         int st = atomic_load_explicit(&p->status, memory_order_acquire);
         if (st == GORT_P_SYSCALL)
-            taken += retake_syscall(p, &ticks[i]);
+            r.taken += retake_syscall(p, &ticks[i]);
         else if (st == GORT_P_RUNNING)
-            watch_running(p, &ticks[i], now);
+            r.taken += watch_running(p, &ticks[i], now, &r.running);
         else
             ticks[i].schedwhen = 0; /* idle: start afresh when it runs */
     }
-    return taken;
+    return r;
 }
 
 /* Everyone is busy: nobody sleeps in the netpoller and nobody polled it
@@ -141,7 +198,8 @@ static void *sysmon(void *arg)
         struct timespec ts = {0, delay_us * 1000};
         nanosleep(&ts, NULL);
         int64_t now = gort_nanotime();
-        if (retake(now) > 0 ||
+        struct retake_pass r = retake(now);
+        if (r.taken > 0 ||
             atomic_load_explicit(&gort__sched.nmsyscall, memory_order_relaxed))
             idle = 0;
         else
@@ -152,10 +210,18 @@ static void *sysmon(void *arg)
             delay_us *= 2;
         if (delay_us > SYSMON_MAX_US)
             delay_us = SYSMON_MAX_US;
+        /* A goroutine on the CPU may become a long runner: look at least
+         * every millisecond, so its P is taken within ~11 ms of its last
+         * switch (Go's sysmon may sleep 10 ms here: 10-20 ms). */
+        if (r.running && delay_us > SYSMON_BUSY_MAX_US)
+            delay_us = SYSMON_BUSY_MAX_US;
+        gort__wake_stranded();
         poll_if_stale(now);
         if (now >= next_trace) {
             gort__schedtrace(gort__debug.scheddetail);
-            next_trace = now + trace_ns;
+            /* From after the line: this tick may have been slow (a hand-over
+             * starting a thread), and lines stay a period apart. */
+            next_trace = gort_nanotime() + trace_ns;
         }
         if (now >= next_scavenge) {
             gort__stack_scavenge_pool();

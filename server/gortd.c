@@ -70,6 +70,7 @@ struct daemon {
     pthread_mutex_t catalog_lock; /* plugins/mux vs the control thread */
     struct httpd_config http;
     long max_header_bytes, max_body_bytes, max_conns, max_buffer_bytes;
+    long max_threads, max_blocking; /* gort_set_max_threads/_blocking */
     int exit_code;
     const char *admin_addr; /* --admin; NULL: no admin listener */
     int admin_insecure;
@@ -594,6 +595,8 @@ int main(int argc, char **argv)
     d.max_body_bytes = (long)d.http.max_body_bytes;
     d.max_conns = d.http.max_conns;
     d.max_buffer_bytes = DEFAULT_MAX_BUFFER_BYTES;
+    d.max_threads = gort_set_max_threads(0);
+    d.max_blocking = gort_set_max_blocking(0);
     const struct cli_flag flags[] = {
         {.name = "version",
          .kind = CLI_FLAG_BOOL,
@@ -653,6 +656,17 @@ int main(int argc, char **argv)
          .kind = CLI_FLAG_INT,
          .value = &d.max_conns,
          .usage = "open connections at most; accept pauses beyond"},
+        {.name = "max-threads",
+         .kind = CLI_FLAG_INT,
+         .value = &d.max_threads,
+         .usage = "threads that run goroutines at most (Go's SetMaxThreads), "
+                  "blocking calls and long-running handlers included; past "
+                  "it a long runner keeps its P (logged), nothing aborts"},
+        {.name = "max-blocking-threads",
+         .kind = CLI_FLAG_INT,
+         .value = &d.max_blocking,
+         .usage = "blocking calls (gort_blocking) running at once, each on "
+                  "its own thread; more wait in a queue"},
         {.name = "quiet",
          .kind = CLI_FLAG_BOOL,
          .value = &d.http.quiet,
@@ -742,8 +756,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "gortd: -control-max-streams must be 1..100000\n");
         return 2;
     }
+    /* Both bound Ms: a blocking call holds one, so the tighter one wins. */
+    if (d.max_threads < 2 || d.max_threads > 1000000 || d.max_blocking < 1 ||
+        d.max_blocking > 1000000) {
+        fprintf(stderr, "gortd: -max-threads must be from 2 to 1000000, "
+                        "-max-blocking-threads from 1 to 1000000\n");
+        return 2;
+    }
     if (admin_check(&d) != 0)
         return 2;
+    gort_set_max_threads((int)d.max_threads);
+    gort_set_max_blocking((int)d.max_blocking);
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;

@@ -92,6 +92,21 @@ GORT_API uint64_t gort_group_started(const struct gort_group *grp);
  * from following the CPU limit (gort_default_procs), as in Go. */
 GORT_API int gort_gomaxprocs(int n);
 
+/* The thread budget (Go's debug.SetMaxThreads): at most n Ms, the threads
+ * that run goroutines, including those inside blocking calls and long
+ * runners whose P was handed over. Default 10000. Past it nothing aborts:
+ * a P stays with its blocking call or long runner and waiting work stays
+ * queued; the condition is counted (gort_stats.thread_limit_hits) and
+ * logged once on stderr. n <= 0 only reads it. Returns the previous value.
+ * Callable before the runtime starts. */
+GORT_API int gort_set_max_threads(int n);
+
+/* At most n goroutines inside gort_syscall_enter/exit (gort_blocking) at
+ * once, each on its own thread (Tokio's max_blocking_threads). Default 512.
+ * Beyond it gort_syscall_enter waits, parked in FIFO order, for a slot: a
+ * wait costs no thread. n <= 0 only reads it. Returns the previous value. */
+GORT_API int gort_set_max_blocking(int n);
+
 /* ---- time -------------------------------------------------------------- */
 
 /* Monotonic clock in nanoseconds. */

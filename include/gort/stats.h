@@ -82,6 +82,20 @@ struct gort_stats {
     uint64_t timers;                 /* armed timers */
     uint64_t long_running;           /* goroutines seen running > 10 ms
                                         without a switch, since start */
+
+    /* preemption and threads (gort_set_max_threads) */
+    uint64_t retakes_long;      /* Ps taken from long runners, since start */
+    uint64_t retakes_syscall;   /* Ps taken from blocking calls */
+    int long_runners;           /* goroutines running on without a P now */
+    int max_threads;            /* the thread budget for Ms (m_total) */
+    uint64_t thread_limit_hits; /* threads refused by the budget */
+    uint64_t thread_failures;   /* threads the system refused */
+
+    /* blocking-call slots (gort_set_max_blocking) */
+    int blocking_max;        /* slots */
+    int blocking_busy;       /* goroutines inside a blocking call now */
+    int blocking_queued;     /* goroutines waiting for a slot now */
+    uint64_t blocking_waits; /* calls that had to wait, since start */
 };
 
 /* Fills *s. Returns 0, or -EINVAL when the runtime has not started. */
@@ -108,6 +122,7 @@ struct gort_goroutine_info {
     int64_t creator_id;        /* 0 for the main goroutine */
     struct gort_frame creator; /* where gort_go was called */
     int long_running;          /* sysmon saw it run > 10 ms without a switch */
+    int retaken;               /* ... and took its P: it runs without one */
     int nframes;               /* symbolized backtrace of a parked goroutine */
     struct gort_frame frames[GORT_DUMP_MAX_FRAMES];
 };

@@ -147,6 +147,33 @@ static void gort_families(struct prom_writer *w, const struct gort_stats *s)
     counter(w, "gort_sched_long_running_total",
             "Goroutines seen running over 10 ms without a scheduling point.",
             s->long_running);
+    static const char *const from[] = {"long_runner", "syscall"};
+    const uint64_t rt[] = {s->retakes_long, s->retakes_syscall};
+    labelled(w, "gort_sched_retakes_total", PROM_COUNTER,
+             "Ps sysmon took and handed to another M, by what held them.",
+             "from", from, rt, 2);
+    gauge(w, "gort_sched_long_runners",
+          "Goroutines running on without a P (theirs was handed over).",
+          (uint64_t)s->long_runners);
+    gauge(w, "gort_sched_threads_max",
+          "The thread budget for Ms (--max-threads).",
+          (uint64_t)s->max_threads);
+    counter(w, "gort_sched_thread_limit_hits_total",
+            "Threads refused by the budget: a P stayed with its holder.",
+            s->thread_limit_hits);
+    counter(w, "gort_sched_thread_failures_total",
+            "Threads the system refused to create (work stayed queued).",
+            s->thread_failures);
+    static const char *const bstates[] = {"busy", "queued", "max"};
+    const uint64_t bs[] = {(uint64_t)s->blocking_busy,
+                           (uint64_t)s->blocking_queued,
+                           (uint64_t)s->blocking_max};
+    labelled(w, "gort_blocking_slots", PROM_GAUGE,
+             "Blocking-call slots: in use, goroutines waiting, the bound "
+             "(--max-blocking-threads).",
+             "state", bstates, bs, 3);
+    counter(w, "gort_blocking_waits_total",
+            "Blocking calls that waited for a slot.", s->blocking_waits);
     static const char *const paths[] = {"thread", "idle"};
     const uint64_t np[] = {s->netpoll_wakeups_thread, s->netpoll_wakeups_idle};
     labelled(w, "gort_netpoll_wakeups_total", PROM_COUNTER,

@@ -113,6 +113,8 @@ void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g)
                     or_unknown(g->state));
     if (g->long_running)
         ctl_text_printf(t, ", ran over 10 ms without yielding");
+    if (g->retaken)
+        ctl_text_printf(t, ", P handed over");
     if (minutes >= 1)
         ctl_text_printf(t, ", %ld minute%s", minutes, minutes == 1 ? "" : "s");
     ctl_text_printf(t, "]%s%s%s:\n", *label ? " (" : "", label,
@@ -239,6 +241,7 @@ static Gort__V1__Goroutine *goroutine_msg(struct dump_walk *w,
     m->label = ctl_arena_strdup(a, g->label);
     m->start = frame_msg(w, &g->start);
     m->long_running = g->long_running != 0;
+    m->retaken = g->retaken != 0;
     m->creator_id = g->creator_id;
     if (g->creator_id != 0)
         m->created_by = frame_msg(w, &g->creator);

@@ -124,6 +124,14 @@ static void threads_fill(Gort__V1__Stats *out, const struct gort_stats *s,
     m->spinning = s->m_spinning;
     m->idle = s->m_idle;
     m->syscall = s->m_syscall;
+    m->max = s->max_threads;
+    m->long_runners = s->long_runners;
+    m->retakes_long = s->retakes_long;
+    m->retakes_syscall = s->retakes_syscall;
+    m->limit_hits = s->thread_limit_hits;
+    m->blocking_max = s->blocking_max;
+    m->blocking_busy = s->blocking_busy;
+    m->blocking_queued = s->blocking_queued;
     out->ms = m;
 
     g->live = s->g_live;
