@@ -55,6 +55,7 @@
  * a crash).
  */
 #include <errno.h>
+#include <execinfo.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -169,6 +170,36 @@ bool gort__uctx_regs(const void *ucv, uintptr_t *pc, uintptr_t *sp,
     (void)uc, (void)pc, (void)sp, (void)fp;
     return false;
 #endif
+}
+
+/* The interrupted context's frames, from the handler. Code built without
+ * frame pointers (a leaf function, a plugin built by someone else) hides
+ * its caller from a frame-pointer walk, so this asks libgcc's unwinder
+ * (backtrace: the .eh_frame tables every object carries) first, and keeps
+ * what lies past the signal frame, which starts at the interrupted pc.
+ * backtrace's first call loads libgcc_s (gort_crash_install makes it
+ * early); after that glibc 2.35+ finds objects without a lock
+ * (_dl_find_object). When the unwinder does not reach the interrupted pc,
+ * the frame-pointer walk within [lo, hi). */
+int gort__uctx_pcs(const void *uc, uintptr_t lo, uintptr_t hi, uintptr_t *pcs,
+                   int max)
+{
+    uintptr_t pc, sp, fp;
+    void *bt[MAX_FRAMES + 16];
+    if (!gort__uctx_regs(uc, &pc, &sp, &fp))
+        return 0;
+    int n = backtrace(bt, MAX_FRAMES + 16);
+    for (int i = 0; i < n; i++) {
+        if ((uintptr_t)bt[i] != pc)
+            continue;
+        int k = 0;
+        for (; i + k < n && k < max && bt[i + k]; k++)
+            pcs[k] = (uintptr_t)bt[i + k];
+        return k;
+    }
+    if (lo == 0)
+        lo = sp;
+    return gort__walk_fp(pc, fp, lo, hi, pcs, max);
 }
 
 /* "\t/src/file.c:31 +0x11", else "\t/path/object +0x2a0", else the pc. */
@@ -310,7 +341,7 @@ static void out_faulting(struct out *o, struct gort__m *m, struct gort__g *gp,
     else if (m && sp >= m->g0.stack.lo && sp < m->g0.stack.hi)
         hi = m->g0.stack.hi;
     if (regs)
-        n = gort__walk_fp(pc, fp, lo, hi, pcs, MAX_FRAMES);
+        n = gort__uctx_pcs(uc, lo, hi, pcs, MAX_FRAMES);
     if (gp) {
         out_header(o, gp, "running");
     } else {
@@ -421,6 +452,8 @@ int gort_crash_install(void)
     if (gort__runtime_started())
         return -EBUSY; /* the runtime's handler would not pass faults on */
     gort__sym_refresh();
+    void *warm[2]; /* loads libgcc_s now, not in a handler */
+    (void)backtrace(warm, 2);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = crash_handler;

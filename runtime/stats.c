@@ -36,6 +36,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -239,8 +240,8 @@ static void capture_handler(int sig, siginfo_t *si, void *ucv)
     capture.n = 0;
     if (m && m->curg == gp && gort__uctx_regs(ucv, &pc, &sp, &fp) &&
         sp >= gp->stack.lo && sp < gp->stack.hi)
-        capture.n = gort__walk_fp(pc, fp, sp, gp->stack.hi, capture.pcs,
-                                  GORT_DUMP_MAX_FRAMES);
+        capture.n = gort__uctx_pcs(ucv, sp, gp->stack.hi, capture.pcs,
+                                   GORT_DUMP_MAX_FRAMES);
     atomic_store(&capture.state, CAP_DONE);
     sem_post(&capture.done);
     errno = saved;
@@ -248,6 +249,8 @@ static void capture_handler(int sig, siginfo_t *si, void *ucv)
 
 static void capture_install(void)
 {
+    void *warm[2]; /* backtrace loads libgcc_s on first use: not there */
+    (void)backtrace(warm, 2);
     sem_init(&capture.done, 0, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -43,6 +43,10 @@ int gort__walk_fp(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi,
                   uintptr_t *pcs, int max);
 /* A switched-out goroutine's return addresses, from its saved frame. */
 int gort__g_pcs(const struct gort__g *gp, uintptr_t *pcs, int max);
+/* The frames of a signal's interrupted context (crash.c says how), from
+ * its handler; [lo, hi) bounds the frame-pointer fallback. */
+int gort__uctx_pcs(const void *uc, uintptr_t lo, uintptr_t hi,
+                   uintptr_t *pcs, int max);
 /* pc, sp and frame pointer of a signal's interrupted context (ucontext_t). */
 bool gort__uctx_regs(const void *uc, uintptr_t *pc, uintptr_t *sp,
                      uintptr_t *fp);

@@ -5,6 +5,7 @@
 #ifndef GORT_SERVER_PLUGIN_H
 #define GORT_SERVER_PLUGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,16 +17,19 @@ struct plugins;
 /* One plugin, as plugins_each and the hot operations report it:
  * copies, valid after the plugin is gone (longer strings are cut). */
 struct plugin_status {
-    char name[128];         /* the descriptor's name: "hello" */
-    char version[128];      /* the descriptor's version: "1.0.0" */
-    char file[512];         /* DIR/NAME.so as gortd opened it */
-    size_t routes;          /* routes it registered */
-    uint64_t in_flight;     /* requests routed to it and not yet answered */
-    uint64_t requests;      /* requests its handlers answered */
-    uint64_t errors;        /* of those, 5xx answers and aborts */
-    uint64_t goroutines;    /* goroutines its code started, still live */
-    uint64_t started;       /* goroutines its code started in all */
-    int64_t loaded_unix_ns; /* when it was loaded */
+    char name[128];           /* the descriptor's name: "hello" */
+    char version[128];        /* the descriptor's version: "1.0.0" */
+    char file[512];           /* DIR/NAME.so as gortd opened it */
+    size_t routes;            /* routes it registered */
+    uint64_t in_flight;       /* requests routed to it and not yet answered */
+    uint64_t requests;        /* requests its handlers answered */
+    uint64_t errors;          /* of those, 5xx answers and aborts */
+    uint64_t goroutines;      /* goroutines its code started, still live */
+    uint64_t started;         /* goroutines its code started in all */
+    int64_t loaded_unix_ns;   /* when it was loaded */
+    bool quarantined;         /* a fault in its code: its routes answer 503 */
+    const char *fault_report; /* that fault's crash report, or NULL; valid
+                                 during plugins_each's callback only */
 };
 
 /* Where hot operations publish a new route table: gortd's HTTP server.
@@ -97,6 +101,13 @@ int plugins_unload(struct plugins *ps, const char *name, int64_t drain_ns,
 int plugins_replace(struct plugins *ps, const char *name, int64_t drain_ns,
                     int64_t deadline, struct plugin_status *info, char *err,
                     size_t errlen);
+
+/* --plugin-faults=quarantine: a fault in a plugin's code (a handler's pc
+ * in the .so) answers 500 to that request (the connection cut if the
+ * response had begun), quarantines the plugin (its routes answer 503, its
+ * code stays mapped, `gortctl plugins list` shows the report) and gortd
+ * keeps serving. Off (the default): the crash report, then exit 2. */
+void plugins_quarantine_faults(bool on);
 
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
  * removed files unload; each step logged. Returns how many steps failed. */
