@@ -30,10 +30,16 @@
  * dump lock for writing, so no dump is reading them; a crash report running
  * at that very moment can read freed memory (a crash during an unload: it
  * was dying anyway), so nothing is freed once a crash began.
+ *
+ * Built with GORT_NO_LIBDW (the cross-architecture smoke test, which links
+ * statically and has no libdw for its target), objects are indexed without
+ * names: every frame is object+offset.
  */
 #include <dlfcn.h>
 #include <elf.h>
+#ifndef GORT_NO_LIBDW
 #include <elfutils/libdwfl.h>
+#endif
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,6 +114,7 @@ static int line_cmp(const void *a, const void *b)
     return (y->file == UINT32_MAX) - (x->file == UINT32_MAX);
 }
 
+#ifndef GORT_NO_LIBDW
 static void index_funcs(struct sym_module *m, Dwfl_Module *mod)
 {
     int n = dwfl_module_getsymtab(mod);
@@ -218,6 +225,8 @@ static const Dwfl_Callbacks callbacks = {
     .section_address = dwfl_offline_section_address,
 };
 
+#endif /* GORT_NO_LIBDW */
+
 static void module_free(struct sym_module *m)
 {
     if (!m)
@@ -239,6 +248,7 @@ static struct sym_module *module_build(const char *path, uintptr_t base,
     m->lo = lo;
     m->hi = hi;
     m->base = base;
+#ifndef GORT_NO_LIBDW
     Dwfl *d = dwfl_begin(&callbacks);
     Dwfl_Module *mod =
         d ? dwfl_report_elf(d, path, path, -1, base, false) : NULL;
@@ -250,6 +260,7 @@ static struct sym_module *module_build(const char *path, uintptr_t base,
     }
     if (d)
         dwfl_end(d);
+#endif
     return m;
 }
 

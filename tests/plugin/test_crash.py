@@ -147,6 +147,25 @@ class Crash(unittest.TestCase):
         self.assertRegex(log, r"fatal error: stack overflow \(guard page "
                          r"hit\)\n\ngoroutine \d+ \[running\] \(http conn")
 
+    def test_stripped(self):
+        """Without DWARF: the function and its offset, with the object;
+        without any symbol table: the object and the offset from its
+        load address."""
+        strip = shutil.which("strip")
+        if not strip:
+            self.skipTest("no strip")
+        so = os.path.join(self.tmp, "plugins", "crash.so")
+        subprocess.run([strip, "--strip-debug", so], check=True)
+        log = self.crash("/crash/null")
+        self.assertRegex(log, r"\ncrash_store\(\.\.\.\)\n\t\S+/crash\.so "
+                         r"\+0x[0-9a-f]+\ncrash_null\(\.\.\.\)\n")
+        subprocess.run([strip, "--strip-all", so], check=True)
+        log = self.crash("/crash/null")
+        m = re.search(HEADER_RE, log, re.M)
+        self.assertTrue(m, log)
+        self.assertRegex(log[m.end():], r"^\n\?\(\.\.\.\)\n\t\S+/crash\.so "
+                         r"\+0x[0-9a-f]+\n")
+
     def test_sigquit(self):
         d = Daemon(self.tmp)
         self.assertEqual(d.request("/crash/ok"), (200, "ok\n"))

@@ -4,6 +4,7 @@
  * dynamic symbol, as none of gortd's internals has. A stripped object (a
  * sanitizer-free libc here: Debian ships it without .symtab or DWARF) still
  * gives its path and offset. */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +14,10 @@
 
 #include <cmocka.h>
 
+#include "gort/stats.h"
 #include "symtab.h"
 
+enum { PROBE_LINE = __LINE__ + 1 };
 __attribute__((noinline)) static int symtab_probe(int x)
 {
     return x * 3 + 1;
@@ -39,7 +42,7 @@ static void test_own_function_named(void **state)
     assert_int_equal(s.funcoff, 1);
     assert_non_null(s.file);
     assert_non_null(strstr(s.file, "test_symtab.c"));
-    assert_in_range(s.line, 18, 21);
+    assert_in_range(s.line, PROBE_LINE, PROBE_LINE + 3);
     assert_non_null(strstr(s.object, "test_symtab"));
     assert_true(
         gort__sym_lookup((uintptr_t)test_own_function_named, false, &s));
@@ -76,6 +79,29 @@ static void test_others(void **state)
                          gort__sym_module((uintptr_t)_cmocka_run_group_tests));
 }
 
+/* A dlopen'ed object is named after a refresh, and forgotten after its
+ * gort_dlclose: its addresses may be the next object's. */
+static void test_unloaded_forgotten(void **state)
+{
+    struct gort__sym s;
+    (void)state;
+    for (int round = 0; round < 2; round++) {
+        void *h = dlopen(PROBE_SO, RTLD_NOW | RTLD_LOCAL);
+        assert_non_null(h);
+        void *(*addr)(void) = (void *(*)(void))dlsym(h, "probe_static_addr");
+        assert_non_null(addr);
+        uintptr_t pc = (uintptr_t)addr();
+        gort_symbols_refresh();
+        assert_true(gort__sym_lookup(pc, false, &s));
+        assert_string_equal(s.func, "probe_static_fn");
+        assert_non_null(s.file);
+        assert_non_null(strstr(s.file, "symtab_probe.c"));
+        assert_non_null(strstr(s.object, "symtab_probe"));
+        assert_int_equal(gort_dlclose(h), 0);
+        assert_false(gort__sym_lookup(pc, false, &s));
+    }
+}
+
 int main(void)
 {
     assert_int_equal(symtab_probe(1), 4);
@@ -83,6 +109,7 @@ int main(void)
         cmocka_unit_test(test_own_function_named),
         cmocka_unit_test(test_return_address_line),
         cmocka_unit_test(test_others),
+        cmocka_unit_test(test_unloaded_forgotten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
