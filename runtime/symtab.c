@@ -139,7 +139,8 @@ static void index_funcs(struct sym_module *m, Dwfl_Module *mod)
         m->funcs[m->nfuncs++] = (struct sym_func){
             (uintptr_t)addr, (uintptr_t)(addr + sym.st_size), off};
     }
-    qsort(m->funcs, m->nfuncs, sizeof *m->funcs, func_cmp);
+    if (m->nfuncs)
+        qsort(m->funcs, m->nfuncs, sizeof *m->funcs, func_cmp);
 }
 
 /* The offset of path in strs, copied once per compilation unit's file
@@ -205,7 +206,8 @@ static void index_lines(struct sym_module *m, Dwfl_Module *mod)
                 return;
         }
     }
-    qsort(m->lines, m->nlines, sizeof *m->lines, line_cmp);
+    if (m->nlines)
+        qsort(m->lines, m->nlines, sizeof *m->lines, line_cmp);
 }
 
 /* No separate debug files: the objects gort builds carry their DWARF, and
