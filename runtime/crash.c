@@ -27,11 +27,13 @@
  *   goroutine 1 [chan receive]:
  *   ...
  *
- * the faulting goroutine first, with the interrupted context's frames (a
- * frame-pointer walk from the registers the kernel saved), then every other
- * goroutine: parked ones from their saved frames, running ones (on other
- * Ms, not stopped: stopping them would need their cooperation) as
- * "running on another thread". "serving" is what the goroutine said it was
+ * the faulting goroutine first, with the interrupted context's frames
+ * (gort__uctx_pcs: libgcc's unwinder, which also sees through code built
+ * without frame pointers, else a frame-pointer walk from the registers the
+ * kernel saved), then every other goroutine: parked ones from their saved
+ * frames, running ones (on other Ms, not stopped: that would need a signal
+ * and a wait inside a handler of a dying process) as "running on another
+ * thread". "serving" is what the goroutine said it was
  * doing (gort_set_serving: gortd names the plugin and the route).
  *
  * A second fault: on another thread while a report is written, that thread
