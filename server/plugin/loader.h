@@ -17,19 +17,20 @@ struct plugins;
 /* One plugin, as plugins_each and the hot operations report it:
  * copies, valid after the plugin is gone (longer strings are cut). */
 struct plugin_status {
-    char name[128];           /* the descriptor's name: "hello" */
-    char version[128];        /* the descriptor's version: "1.0.0" */
-    char file[512];           /* DIR/NAME.so as gortd opened it */
-    size_t routes;            /* routes it registered */
-    uint64_t in_flight;       /* requests routed to it and not yet answered */
-    uint64_t requests;        /* requests its handlers answered */
-    uint64_t errors;          /* of those, 5xx answers and aborts */
-    uint64_t goroutines;      /* goroutines its code started, still live */
-    uint64_t started;         /* goroutines its code started in all */
-    int64_t loaded_unix_ns;   /* when it was loaded */
-    bool quarantined;         /* a fault in its code: its routes answer 503 */
-    const char *fault_report; /* that fault's crash report, or NULL; valid
-                                 during plugins_each's callback only */
+    char name[128];         /* the descriptor's name: "hello" */
+    char version[128];      /* the descriptor's version: "1.0.0" */
+    char file[512];         /* DIR/NAME.so as gortd opened it */
+    size_t routes;          /* routes it registered */
+    uint64_t in_flight;     /* requests routed to it and not yet answered */
+    uint64_t requests;      /* requests its handlers answered */
+    uint64_t errors;        /* of those, 5xx answers and aborts */
+    uint64_t goroutines;    /* goroutines its code started, still live */
+    uint64_t started;       /* goroutines its code started in all */
+    int64_t loaded_unix_ns; /* when it was loaded */
+    bool quarantined;       /* a fault in its code: its routes answer 503 */
+    /* That fault's crash report, or NULL; valid during plugins_each's
+     * callback only. */
+    const char *fault_report;
 };
 
 /* Where hot operations publish a new route table: gortd's HTTP server.
