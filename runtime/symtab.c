@@ -146,23 +146,28 @@ static void index_funcs(struct sym_module *m, Dwfl_Module *mod)
 }
 
 /* The offset of path in strs, copied once per compilation unit's file
- * (rows repeat the same few pointers). */
+ * (rows repeat the same few pointers, mostly the previous row's). */
 struct file_memo {
     const char *src[64];
     uint32_t off[64];
-    int n;
+    int n, last;
 };
 
 static uint32_t file_off(struct sym_module *m, struct file_memo *fm,
                          const char *src)
 {
+    if (fm->n && fm->src[fm->last] == src)
+        return fm->off[fm->last];
     for (int i = 0; i < fm->n; i++)
-        if (fm->src[i] == src)
+        if (fm->src[i] == src) {
+            fm->last = i;
             return fm->off[i];
+        }
     uint32_t off = str_add(m, src);
     int slot = fm->n < 64 ? fm->n++ : 63;
     fm->src[slot] = src;
     fm->off[slot] = off;
+    fm->last = slot;
     return off;
 }
 
@@ -188,7 +193,7 @@ static void index_lines(struct sym_module *m, Dwfl_Module *mod)
          cu = dwfl_module_nextcu(mod, cu, &bias)) {
         Dwarf_Lines *lines;
         size_t n;
-        struct file_memo fm = {.n = 0};
+        struct file_memo fm = {.n = 0, .last = 0};
         if (dwarf_getsrclines(cu, &lines, &n) != 0)
             continue;
         for (size_t i = 0; i < n; i++) {
