@@ -302,8 +302,12 @@ static void plugin_line(const Gort__V1__Plugin *p)
 {
     if (!p)
         return;
-    printf("%-20s %-10s %6zu routes  %s\n", p->name, p->version, p->n_routes,
-           p->path);
+    printf("%-20s %-10s %6zu routes  %s%s\n", p->name, p->version, p->n_routes,
+           p->path,
+           p->state && strcmp(p->state, "quarantined") == 0 ? "  quarantined"
+                                                            : "");
+    if (p->fault_report && *p->fault_report)
+        printf("%s\n", p->fault_report);
 }
 
 static void plugin_reply_print(const char *verb, const ProtobufCMessage *resp)

@@ -1514,6 +1514,7 @@ static void unblock_faults(void)
     sigaddset(&faults, SIGILL);
     sigaddset(&faults, SIGTRAP);
     sigaddset(&faults, SIGABRT);
+    sigaddset(&faults, GORT__SIG_DUMP); /* a dump's stack capture */
     pthread_sigmask(SIG_UNBLOCK, &faults, NULL);
 }
 

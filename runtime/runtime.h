@@ -95,6 +95,10 @@ struct gort__g {
      * group_cur, left at exit; group_cur: the one its children join,
      * changed by gort_group_enter. */
     struct gort_group *group, *group_cur;
+    /* crash.c: what it serves (gort_set_serving) and the fault trap it
+     * runs under (gort_fault_trap_set); both the goroutine's own. */
+    const char *serving;
+    struct gort_fault_trap *fault_trap;
 };
 
 /* A hook an M runs right after a switch, on the new stack: whatever the
@@ -296,6 +300,10 @@ void gort__ctx_trampoline(void);
 void *gort__ctx_init(void *stack_hi);
 uintptr_t gort__ctx_saved_pc(void *sp);
 uintptr_t gort__ctx_saved_fp(void *sp);
+
+/* The signal a dump sends an M to take its running goroutine's stack
+ * (stats.c); Ms keep it unblocked. */
+#define GORT__SIG_DUMP (SIGRTMIN + 3)
 
 /* sysmon.c: the runtime's monitor thread. */
 int gort__sysmon_start(void);

@@ -36,11 +36,15 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gort/net.h"
@@ -163,43 +167,33 @@ int gort_stats_read(struct gort_stats *s)
 
 /* ---- dumps -------------------------------------------------------------- */
 
-static void symbolize(uintptr_t pc, struct gort_frame *f)
+static void symbolize(uintptr_t pc, bool ret, struct gort_frame *f)
 {
-    Dl_info info;
-    const ElfW(Sym) *sym = NULL;
+    struct gort__sym s;
     f->pc = pc;
-    f->func = NULL;
-    f->object = NULL;
+    f->func = f->object = f->file = NULL;
     f->offset = 0;
-    if (!dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT))
+    f->line = 0;
+    if (!gort__sym_lookup(pc, ret, &s))
         return;
-    f->object = info.dli_fname;
-    /* dladdr names the nearest exported symbol before pc; for a hidden
-     * function that is some other function, so trust it only when pc lies
-     * within the symbol's size. */
-    if (info.dli_sname && sym && sym->st_size &&
-        pc - (uintptr_t)info.dli_saddr < sym->st_size) {
-        f->func = info.dli_sname;
-        f->offset = pc - (uintptr_t)info.dli_saddr;
-    } else {
-        f->func = gort__exe_symbol(pc, &f->offset);
-        if (!f->func)
-            f->offset = pc - (uintptr_t)info.dli_fbase;
-    }
+    f->object = s.object;
+    f->func = s.func;
+    f->offset = s.func ? s.funcoff : s.objoff;
+    f->file = s.file;
+    f->line = s.file ? s.line : 0;
 }
 
-__attribute__((no_sanitize("address", "thread"))) static int
-walk_frames(const struct gort__g *gp, void *sp, struct gort_frame *out, int max)
+/* The frame-pointer chain from (pc, fp) within [lo, hi): pcs[0] = pc.
+ * Reads a stack another thread may be changing: bounded, every pointer
+ * checked, no sanitizer (a torn frame ends the walk early). */
+__attribute__((no_sanitize("address", "thread"))) int
+gort__walk_fp(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi,
+              uintptr_t *pcs, int max)
 {
-    uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
-    if ((uintptr_t)sp < lo || (uintptr_t)sp >= hi)
-        return 0;
-    uintptr_t pc = gort__ctx_saved_pc(sp);
-    uintptr_t fp = gort__ctx_saved_fp(sp);
     int n = 0;
     while (pc && n < max) {
-        symbolize(pc, &out[n++]);
-        if (fp < (uintptr_t)sp || fp + 2 * sizeof(uintptr_t) > hi ||
+        pcs[n++] = pc;
+        if (fp < lo || fp + 2 * sizeof(uintptr_t) > hi ||
             (fp & (sizeof(uintptr_t) - 1)))
             break;
         uintptr_t next = ((const uintptr_t *)fp)[0];
@@ -208,6 +202,144 @@ walk_frames(const struct gort__g *gp, void *sp, struct gort_frame *out, int max)
             break;
         fp = next;
     }
+    return n;
+}
+
+int gort__g_pcs(const struct gort__g *gp, uintptr_t *pcs, int max)
+{
+    void *sp = __atomic_load_n(&gp->sp, __ATOMIC_RELAXED);
+    uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
+    if ((uintptr_t)sp < lo || (uintptr_t)sp >= hi)
+        return 0;
+    return gort__walk_fp(gort__ctx_saved_pc(sp), gort__ctx_saved_fp(sp),
+                         (uintptr_t)sp, hi, pcs, max);
+}
+
+/* ---- a running goroutine's stack, taken on its own thread ---------------
+ *
+ * A running goroutine has no saved frame: its registers are live on
+ * another M. The dump sends that M a signal (GORT__SIG_DUMP, unblocked on
+ * every M); the handler, on the M's signal stack, checks that the M still
+ * runs the goroutine asked for and that the interrupted stack pointer is
+ * on its stack, walks the frame pointers from the interrupted context, and
+ * posts a semaphore. One capture at a time (capture.lock); the dump waits
+ * at most CAPTURE_WAIT_NS, then gives up on that goroutine (an M with the
+ * signal blocked, or not scheduled for that long), and a handler that
+ * starts after the dump gave up sees the request withdrawn. The signal is
+ * installed with SA_RESTART; a raw blocking call that returns EINTR anyway
+ * (epoll_wait, nanosleep) sees it, as a Go program's calls see SIGURG. */
+#define CAPTURE_WAIT_NS (100 * 1000 * 1000)
+enum { CAP_IDLE, CAP_ARMED, CAP_BUSY, CAP_DONE };
+
+static struct {
+    pthread_mutex_t lock;
+    _Atomic int state;
+    struct gort__g *_Atomic want;
+    sem_t done;
+    int n;
+    uintptr_t pcs[GORT_DUMP_MAX_FRAMES];
+} capture = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void capture_handler(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    (void)si;
+    int saved = errno;
+    int expect = CAP_ARMED;
+    if (!atomic_compare_exchange_strong(&capture.state, &expect, CAP_BUSY)) {
+        errno = saved;
+        return;
+    }
+    struct gort__m *m = gort__getm();
+    struct gort__g *gp = atomic_load(&capture.want);
+    uintptr_t pc, sp, fp;
+    capture.n = 0;
+    if (m && m->curg == gp && gort__uctx_regs(ucv, &pc, &sp, &fp) &&
+        sp >= gp->stack.lo && sp < gp->stack.hi)
+        capture.n = gort__uctx_pcs(ucv, sp, gp->stack.hi, capture.pcs,
+                                   GORT_DUMP_MAX_FRAMES);
+    atomic_store(&capture.state, CAP_DONE);
+    sem_post(&capture.done);
+    errno = saved;
+}
+
+static void capture_install(void)
+{
+    void *warm[2]; /* backtrace loads libgcc_s on first use: not there */
+    (void)backtrace(warm, 2);
+    sem_init(&capture.done, 0, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = capture_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(GORT__SIG_DUMP, &sa, NULL);
+}
+
+static int capture_running(struct gort__g *gp, struct gort_frame *out, int max)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    uintptr_t pcs[GORT_DUMP_MAX_FRAMES];
+    int n = 0;
+    if (gp == gort__getg()) { /* dumping itself */
+        const uintptr_t *fp = __builtin_frame_address(0);
+        n = gort__walk_fp((uintptr_t)__builtin_return_address(0), fp[0],
+                          (uintptr_t)fp, gp->stack.hi, pcs, max);
+        for (int i = 0; i < n; i++)
+            symbolize(pcs[i], true, &out[i]);
+        return n;
+    }
+    struct gort__m *m = atomic_load(&gort__sched.allm);
+    for (; m; m = m->alllink)
+        if (atomic_load_explicit(&m->curg_pub, memory_order_relaxed) == gp)
+            break;
+    if (!m)
+        return 0;
+    pthread_once(&once, capture_install);
+    pthread_mutex_lock(&capture.lock);
+    atomic_store(&capture.want, gp);
+    atomic_store(&capture.state, CAP_ARMED);
+    bool got = false;
+    if (pthread_kill(m->thread, GORT__SIG_DUMP) == 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += CAPTURE_WAIT_NS;
+        until.tv_sec += until.tv_nsec / 1000000000;
+        until.tv_nsec %= 1000000000;
+        while (sem_timedwait(&capture.done, &until) != 0 && errno == EINTR) {
+        }
+        int expect = CAP_ARMED;
+        if (!atomic_compare_exchange_strong(&capture.state, &expect,
+                                            CAP_IDLE)) {
+            /* The handler took it: it finishes, and posts. */
+            while (atomic_load(&capture.state) != CAP_DONE)
+                sched_yield();
+            got = true;
+        }
+    }
+    /* A post nobody waited for (handler done after a timeout) is drained
+     * here, so the next capture does not return early. */
+    while (sem_trywait(&capture.done) == 0) {
+    }
+    if (got) {
+        n = capture.n < max ? capture.n : max;
+        memcpy(pcs, capture.pcs, (size_t)n * sizeof *pcs);
+    }
+    atomic_store(&capture.state, CAP_IDLE);
+    pthread_mutex_unlock(&capture.lock);
+    for (int i = 0; i < n; i++)
+        symbolize(pcs[i], i > 0, &out[i]);
+    return n;
+}
+
+static int walk_frames(const struct gort__g *gp, struct gort_frame *out,
+                       int max)
+{
+    uintptr_t pcs[GORT_DUMP_MAX_FRAMES];
+    int n = gort__g_pcs(
+        gp, pcs, max < GORT_DUMP_MAX_FRAMES ? max : GORT_DUMP_MAX_FRAMES);
+    for (int i = 0; i < n; i++)
+        symbolize(pcs[i], true, &out[i]);
     return n;
 }
 
@@ -258,15 +390,16 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     }
     copy_label(label, gp);
     info->label = label;
-    symbolize((uintptr_t)gp->fn, &info->start);
+    symbolize((uintptr_t)gp->fn, false, &info->start);
     info->creator_id = gp->creator_id;
     info->long_running =
         atomic_load_explicit(&gp->long_running, memory_order_relaxed);
     info->retaken = atomic_load_explicit(&gp->retaken, memory_order_relaxed);
-    symbolize(gp->creator_pc, &info->creator);
-    void *sp = __atomic_load_n(&gp->sp, __ATOMIC_RELAXED);
-    if ((status == G_WAITING || status == G_RUNNABLE) && sp)
-        info->nframes = walk_frames(gp, sp, info->frames, GORT_DUMP_MAX_FRAMES);
+    symbolize(gp->creator_pc, true, &info->creator);
+    if (status == G_WAITING || status == G_RUNNABLE)
+        info->nframes = walk_frames(gp, info->frames, GORT_DUMP_MAX_FRAMES);
+    else if (status == G_RUNNING)
+        info->nframes = capture_running(gp, info->frames, GORT_DUMP_MAX_FRAMES);
     return true;
 }
 
@@ -289,19 +422,19 @@ static int describe_pending(const struct gort__np_pending *cb, void *arg)
     info->waiting_ns =
         cb->since > 0 && w->now > cb->since ? w->now - cb->since : 0;
     info->label = cb->label;
-    symbolize((uintptr_t)cb->fn, &info->start);
+    symbolize((uintptr_t)cb->fn, false, &info->start);
     info->creator_id = cb->origin.creator_id;
-    symbolize(cb->origin.creator_pc, &info->creator);
+    symbolize(cb->origin.creator_pc, true, &info->creator);
     info->frames[0] = info->start;
     info->nframes = 1;
     w->n++;
     return w->fn(info, w->arg);
 }
 
-/* A frame's names come from dladdr and point into the loaded object's own
- * tables: a dlclose while a dump formats them would free them under it (a
- * plugin unloaded during `gortctl dump`). A walk holds this for reading,
- * callbacks included; gort_dlclose takes it for writing. */
+/* A frame's names point into the symbol index (symtab.c), which drops an
+ * object after its dlclose: freeing it while a dump formats them would pull
+ * them from under it (a plugin unloaded during `gortctl dump`). A walk holds
+ * this for reading, callbacks included; gort_dlclose takes it for writing. */
 static pthread_rwlock_t symbols_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 int gort_dlclose(void *handle)
@@ -311,16 +444,23 @@ int gort_dlclose(void *handle)
         gort_syscall_enter(); /* a dump may hold the lock a few ms */
     pthread_rwlock_wrlock(&symbols_lock);
     int rc = dlclose(handle);
+    gort__sym_prune();
     pthread_rwlock_unlock(&symbols_lock);
     if (on_g)
         gort_syscall_exit();
     return rc;
 }
 
+void gort_symbols_refresh(void)
+{
+    gort__sym_refresh();
+}
+
 long gort_goroutines_each(gort_dump_fn fn, void *arg)
 {
     if (!fn || !gort__runtime_started())
         return -EINVAL;
+    gort__sym_refresh();
     struct gort_goroutine_info *info = malloc(sizeof *info);
     if (!info)
         return -ENOMEM;
@@ -346,14 +486,20 @@ long gort_goroutines_each(gort_dump_fn fn, void *arg)
     return w.n;
 }
 
+static void print_where(FILE *f, const struct gort_frame *fr)
+{
+    if (fr->file)
+        fprintf(f, "\t%s:%d +%#lx\n", fr->file, fr->line,
+                (unsigned long)fr->offset);
+    else
+        fprintf(f, "\t%s +%#lx\n", fr->object ? fr->object : "?",
+                (unsigned long)fr->offset);
+}
+
 static void print_frame(FILE *f, const struct gort_frame *fr)
 {
-    if (fr->func)
-        fprintf(f, "%s(...)\n\t%s +%#lx\n", fr->func,
-                fr->object ? fr->object : "?", (unsigned long)fr->offset);
-    else
-        fprintf(f, "?(...)\n\t%s +%#lx\n", fr->object ? fr->object : "?",
-                (unsigned long)fr->offset);
+    fprintf(f, "%s(...)\n", fr->func ? fr->func : "?");
+    print_where(f, fr);
 }
 
 static int dump_one(const struct gort_goroutine_info *g, void *arg)
@@ -377,8 +523,8 @@ static int dump_one(const struct gort_goroutine_info *g, void *arg)
                                                  : "not parked");
     fprintf(f, "created by %s in goroutine %lld\n",
             g->creator.func ? g->creator.func : "?", (long long)g->creator_id);
-    fprintf(f, "\t%s +%#lx\n\n", g->creator.object ? g->creator.object : "?",
-            (unsigned long)g->creator.offset);
+    print_where(f, &g->creator);
+    fputc('\n', f);
     return 0;
 }
 

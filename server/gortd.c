@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "gort/gort.h"
+#include "gort/stats.h"
 
 #include "admin/admin.h"
 #include "control/arena.h"
@@ -267,6 +268,9 @@ static void plugin_out(const struct plugin_status *in, struct ctl_plugin *o,
         .errors = in->errors,
         .goroutines = in->goroutines,
         .loaded_unix_ns = in->loaded_unix_ns,
+        .state = in->quarantined ? "quarantined" : "loaded",
+        .fault_report =
+            ctl_arena_strdup(a, in->fault_report ? in->fault_report : ""),
     };
 }
 
@@ -459,6 +463,8 @@ static void *signal_thread(void *arg)
             atomic_store(&rescan_requested, 1);
             continue;
         }
+        if (sig == SIGQUIT) /* Go's: every goroutine's stack, exit 2 */
+            gort_crash_quit();
         if (seen++) {
             glog_warn("exiting now", GLOG_STR("signal", signal_name(sig)),
                       GLOG_STR("reason", "second signal"));
@@ -567,11 +573,13 @@ static int signals_start(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGQUIT);
     /* A shell starts background jobs with SIGINT ignored, and an ignored
      * signal is discarded before sigwait could take it. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
+    signal(SIGQUIT, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     if ((rc = pthread_sigmask(SIG_BLOCK, set, NULL)) != 0 ||
         (rc = pthread_create(&t, NULL, signal_thread, set)) != 0)
@@ -587,7 +595,8 @@ int main(int argc, char **argv)
     struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def),
                              .max_streams = CTL_MAX_STREAMS_DEFAULT};
     const char *log_format = "logfmt", *log_level = "info";
-    int version = 0;
+    const char *plugin_faults = "exit";
+    int version = 0, rc;
     struct daemon d = {.listen = ":8080",
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     httpd_config_default(&d.http);
@@ -722,6 +731,13 @@ int main(int argc, char **argv)
          .value = &log_format,
          .usage = "log records as `format`: logfmt, or json (one object per "
                   "line)"},
+        {.name = "plugin-faults",
+         .kind = CLI_FLAG_STRING,
+         .value = &plugin_faults,
+         .usage = "what a fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL) in a "
+                  "plugin's code does: `mode` exit (the crash report, then "
+                  "exit 2) or quarantine (500 to that request, the "
+                  "plugin's routes answer 503, the rest keeps serving)"},
         {.name = "log-level",
          .kind = CLI_FLAG_STRING,
          .value = &log_level,
@@ -767,6 +783,19 @@ int main(int argc, char **argv)
         return 2;
     gort_set_max_threads((int)d.max_threads);
     gort_set_max_blocking((int)d.max_blocking);
+    if (strcmp(plugin_faults, "exit") != 0 &&
+        strcmp(plugin_faults, "quarantine") != 0) {
+        fprintf(stderr,
+                "gortd: invalid value \"%s\" for flag -plugin-faults: want "
+                "exit or quarantine\n",
+                plugin_faults);
+        return 2;
+    }
+    plugins_quarantine_faults(strcmp(plugin_faults, "quarantine") == 0);
+    /* Before the runtime starts: its fault handler passes on to this one. */
+    rc = gort_crash_install();
+    if (rc != 0)
+        glog_warn("no crash reports", GLOG_ERRNO("err", -rc));
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
@@ -774,7 +803,7 @@ int main(int argc, char **argv)
     http_budget_init(&budget, d.max_buffer_bytes);
     d.http.budget = &budget;
     nofile_raise();
-    int rc = signals_start(&set);
+    rc = signals_start(&set);
     if (rc != 0) {
         glog_error("cannot set up signal handling", GLOG_ERRNO("err", rc));
         return 1;

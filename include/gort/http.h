@@ -137,6 +137,16 @@ GORT_API int gort_http_status(const gort_http_response *w);
 GORT_API void gort_http_abort(gort_http_response *w, const char *why)
     __attribute__((noreturn));
 
+/* Go's defer, for one request: fn(arg) runs when the handler returns, when
+ * it ends with gort_http_abort, and when gortd quarantines its plugin for a
+ * fault (--plugin-faults=quarantine), last deferred first, still inside the
+ * request (the response not yet finished, the plugin still pinned). So a
+ * handler that frees memory or unlocks a gort_mutex in a defer leaks and
+ * deadlocks nothing when it aborts. fn must not call gort_http_abort.
+ * Returns 0, or -ENOMEM (fn was not registered), -EINVAL (no fn). */
+GORT_API int gort_http_defer(gort_http_request *r, void (*fn)(void *arg),
+                             void *arg);
+
 /* net/http's Error(w, msg, code): text/plain, nosniff, msg + "\n". */
 GORT_API void gort_http_error(gort_http_response *w, const char *msg,
                               int status);

@@ -6,6 +6,7 @@
 #ifndef GORT_STATS_H
 #define GORT_STATS_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,9 +108,12 @@ GORT_API int gort_stats_read(struct gort_stats *s);
 
 struct gort_frame {
     uintptr_t pc;
-    const char *func;   /* symbol from dladdr, or NULL */
-    const char *object; /* shared object path, or NULL */
-    uintptr_t offset;   /* pc - symbol address */
+    const char *func;   /* the function's symbol (static ones too), or NULL */
+    const char *object; /* the object's path, or NULL */
+    uintptr_t offset;   /* pc - the function's start; with no function,
+                           pc - the object's load address (addr2line's) */
+    const char *file;   /* source file from DWARF, or NULL (stripped) */
+    int line;           /* its line (of the call, for a return address) */
 };
 
 struct gort_goroutine_info {
@@ -123,7 +127,9 @@ struct gort_goroutine_info {
     struct gort_frame creator; /* where gort_go was called */
     int long_running;          /* sysmon saw it run > 10 ms without a switch */
     int retaken;               /* ... and took its P: it runs without one */
-    int nframes;               /* symbolized backtrace of a parked goroutine */
+    int nframes;               /* symbolized backtrace: a parked goroutine's
+                                  from its saved frame, a running one's
+                                  captured on its own thread (a signal) */
     struct gort_frame frames[GORT_DUMP_MAX_FRAMES];
 };
 
@@ -136,17 +142,77 @@ typedef int (*gort_dump_fn)(const struct gort_goroutine_info *g, void *arg);
 GORT_API long gort_goroutines_each(gort_dump_fn fn, void *arg);
 
 /* dlclose(handle), once no goroutine dump is naming frames: a dump's names
- * point into the loaded objects, so a host that unloads code (gortd's
- * plugin loader) closes it through this. Returns dlclose's result. */
+ * point into the symbol index, so a host that unloads code (gortd's plugin
+ * loader) closes it through this, which also drops the unloaded object's
+ * index. Returns dlclose's result. */
 GORT_API int gort_dlclose(void *handle);
+
+/* Indexes the symbols and line tables of every object loaded since the
+ * last call, so that a crash report (which cannot read files) names their
+ * frames. A host that dlopens code calls it after each dlopen. */
+GORT_API void gort_symbols_refresh(void);
 
 /* Writes every goroutine in Go's traceback shape to fd:
  *   goroutine 18 [chan receive, 2 minutes]:
- *   main.worker(...)
- *   \t/path/to/object +0x1f
- *   created by main.main in goroutine 1
+ *   worker(...)
+ *   \t/src/worker.c:42 +0x1f
+ *   created by main_goroutine in goroutine 1
+ *   \t/src/main.c:10 +0x2a
+ * A frame without line information shows its object instead,
+ * "\t/path/to/object +0x1f", with the offset from the function's start
+ * when it is named, else from the object's load address ("?(...)").
  * Returns the number written or a negative error. */
 GORT_API long gort_dump_text(int fd);
+
+/* ---- crash reports ------------------------------------------------------ */
+
+/* Installs the crash reporter: on SIGSEGV, SIGBUS, SIGFPE, SIGILL or
+ * SIGABRT in any thread it writes, async-signal-safely, the signal (code,
+ * fault address, pc), the faulting goroutine with its label, what it was
+ * serving (gort_set_serving) and its stack named with file:line, then
+ * every other goroutine, to stderr, and exits with status 2. Names come
+ * from an index of the objects loaded now (and at each
+ * gort_symbols_refresh). Call it before the runtime starts (gort_main);
+ * -EBUSY after. A stack overflow keeps the runtime's own message. */
+GORT_API int gort_crash_install(void);
+
+/* SIGQUIT's report, as Go's: "SIGQUIT: quit", every goroutine's stack
+ * (gort_dump_text), exit status 2. Not for a signal handler: call it from
+ * the thread that takes SIGQUIT with sigwait. Never returns. */
+GORT_API void gort_crash_quit(void) __attribute__((noreturn));
+
+/* Names what the calling goroutine serves, for its crash report ("plugin
+ * hello 1.0.0, route GET /"). what is the caller's, and must stay valid
+ * while set; NULL clears. Returns the previous value. */
+GORT_API const char *gort_set_serving(const char *what);
+
+/* A fault trap. While set on a goroutine, a fault (not SIGABRT) whose pc
+ * lies in the object holding `object` writes that goroutine's crash report
+ * into report, sets sig and pc, unsets the trap, and longjmps to jb instead
+ * of ending the process:
+ *
+ *   struct gort_fault_trap t = {.object = code_address};
+ *   if (setjmp(t.jb) == 0) {
+ *       gort_fault_trap_set(&t);
+ *       untrusted(...);
+ *       gort_fault_trap_set(t.prev);
+ *   } else {
+ *       ... t.report says what happened; the trap is already unset ...
+ *   }
+ *
+ * It cannot undo what the faulting code did before the fault (memory it
+ * overwrote, locks it holds) and catches only faults in that object's own
+ * code. Needs gort_crash_install. */
+struct gort_fault_trap {
+    jmp_buf jb;
+    const void *object; /* any address inside the distrusted object */
+    int sig;            /* set by a fault */
+    uintptr_t pc;
+    struct gort_fault_trap *prev; /* set by gort_fault_trap_set */
+    char report[4096];
+};
+/* Sets t (NULL: none) on the calling goroutine; returns the previous. */
+GORT_API struct gort_fault_trap *gort_fault_trap_set(struct gort_fault_trap *t);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,8 @@ struct ctl_plugin {
     size_t routes;
     uint64_t in_flight, requests, errors, goroutines;
     int64_t loaded_unix_ns;
+    const char *state;        /* "loaded" or "quarantined" */
+    const char *fault_report; /* the quarantining fault's report, or "" */
 };
 enum ctl_plugin_op { CTL_PLUGIN_LOAD, CTL_PLUGIN_UNLOAD, CTL_PLUGIN_REPLACE };
 struct ctl_catalog {

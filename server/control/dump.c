@@ -17,10 +17,12 @@
  *
  *   goroutine 18 [IO wait, 3 minutes] (http GET / from 127.0.0.1:5555):
  *   conn_read(...)
- *   \t/usr/lib/gort/plugins/hello.so +0x1f
+ *   \t/src/server/http/conn.c:212 +0x1f
  *   created by http_accept_loop in goroutine 7
- *   \t/usr/sbin/gortd +0x2a0
+ *   \t/src/server/http/server.c:172 +0x2a0
  *   <blank line>
+ *
+ * (a frame without DWARF line rows shows "\t/path/object +0x1f" instead).
  *
  * An idle keep-alive connection has no goroutine, only a pending
  * gort_fd_on_readable callback; the runtime lists it as the goroutine it
@@ -31,12 +33,12 @@
  *
  *   goroutine 31 [IO wait, 2 minutes] (http conn from 127.0.0.1:5555):
  *   http_conn_serve(...)
- *   \t/usr/sbin/gortd +0
+ *   \t/src/server/http/conn.c:430 +0
  *   created by http_conn_serve in goroutine 30
- *   \t/usr/sbin/gortd +0x870
+ *   \t/src/server/http/conn.c:455 +0x870
  *
- * A frame whose function is hidden (no dynamic symbol) prints as "?" with
- * its offset from the object's base, which addr2line takes as is. A limit
+ * A frame no symbol covers (a stripped object) prints as "?" with its
+ * offset from the object's base, which addr2line takes as is. A limit
  * stops the walk at the first goroutine beyond it (so `truncated` is exact),
  * and the deadline is checked every 256 goroutines.
  */
@@ -98,10 +100,21 @@ static const char *or_unknown(const char *s)
     return s ? s : "?";
 }
 
+/* "\tfile:line +0xoff" from DWARF, else "\tobject +0xoff". */
+static void text_where(struct ctl_text *t, const struct gort_frame *f)
+{
+    if (f->file)
+        ctl_text_printf(t, "\t%s:%d +%#lx\n", f->file, f->line,
+                        (unsigned long)f->offset);
+    else
+        ctl_text_printf(t, "\t%s +%#lx\n", or_unknown(f->object),
+                        (unsigned long)f->offset);
+}
+
 static void text_frame(struct ctl_text *t, const struct gort_frame *f)
 {
-    ctl_text_printf(t, "%s(...)\n\t%s +%#lx\n", or_unknown(f->func),
-                    or_unknown(f->object), (unsigned long)f->offset);
+    ctl_text_printf(t, "%s(...)\n", or_unknown(f->func));
+    text_where(t, f);
 }
 
 void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g)
@@ -126,10 +139,10 @@ void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g)
                         g->state && strcmp(g->state, "running") == 0
                             ? "running on another thread"
                             : "not parked");
-    ctl_text_printf(t, "created by %s in goroutine %lld\n\t%s +%#lx\n\n",
-                    or_unknown(g->creator.func), (long long)g->creator_id,
-                    or_unknown(g->creator.object),
-                    (unsigned long)g->creator.offset);
+    ctl_text_printf(t, "created by %s in goroutine %lld\n",
+                    or_unknown(g->creator.func), (long long)g->creator_id);
+    text_where(t, &g->creator);
+    ctl_text_printf(t, "\n");
 }
 
 /* ---- interned strings --------------------------------------------------- */
@@ -218,6 +231,8 @@ static Gort__V1__Frame *frame_msg(struct dump_walk *w,
     m->func = intern(&w->strings, w->cx->arena, f->func);
     m->object = intern(&w->strings, w->cx->arena, f->object);
     m->offset = f->offset;
+    m->file = intern(&w->strings, w->cx->arena, f->file);
+    m->line = f->line;
     return m;
 }
 

@@ -378,6 +378,8 @@ static Gort__V1__Plugin *plugin_msg(const struct ctl_plugin *in,
     p->path = (char *)in->path;
     p->abi_version = GORT_PLUGIN_ABI;
     p->loaded_unix_ns = in->loaded_unix_ns;
+    p->state = (char *)(in->state ? in->state : "");
+    p->fault_report = (char *)(in->fault_report ? in->fault_report : "");
     p->routes = ctl_arena_alloc(cx->arena, nr * sizeof *p->routes + 1);
     for (size_t k = 0; p->routes && k < nr; k++)
         if (strcmp(rs[k].plugin, in->name) == 0)

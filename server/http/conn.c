@@ -24,6 +24,7 @@
 
 #include "gort/net.h"
 #include "http/budget.h"
+#include "gort/stats.h"
 #include "http/escape.h"
 #include "http/internal.h"
 #include "log.h"
@@ -187,6 +188,24 @@ bool http_call(gort_http_response *w, gort_http_request *r, gort_http_handler h,
     return !w->aborted;
 }
 
+bool http_call_trapped(gort_http_response *w, gort_http_request *r,
+                       gort_http_handler h, void *arg,
+                       struct gort_fault_trap *t)
+{
+    jmp_buf *prev = w->abort_jb;
+    t->sig = 0;
+    if (setjmp(t->jb) == 0) {
+        gort_fault_trap_set(t);
+        bool ok = http_call(w, r, h, arg);
+        gort_fault_trap_set(t->prev);
+        return ok;
+    }
+    /* The fault skipped http_call's return: its abort point is gone. */
+    w->abort_jb = prev;
+    w->aborted = true;
+    return false;
+}
+
 /* The strings a 200 match points to inside the route table: the pattern,
  * the wildcards' names. */
 static size_t match_strings(struct mux_match *m, const char ***strs)
@@ -243,6 +262,8 @@ static void run_handler(struct httpd_server *s, gort_http_response *w,
 {
     atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
     http_call(w, r, (gort_http_handler)m->handler, m->arg);
+    /* Before the unpin: a deferred call may be the plugin's code. */
+    http_request_run_defers(r);
     atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
     if (m->owner && s->cfg.route_unpin)
         s->cfg.route_unpin(m->owner);

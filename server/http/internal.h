@@ -76,6 +76,7 @@ struct gort_http_request {
     bool chunked, body_done, expect_continue, continue_sent;
     struct http_chunked dec;
     int body_err;
+    struct http_defer *defers; /* gort_http_defer's, last first; owned */
 };
 
 struct gort_http_response {
@@ -119,6 +120,8 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
                       const struct http_req_head *head, char *small,
                       size_t smallcap);
 void http_request_free(struct gort_http_request *r, char *small);
+/* Runs and frees r's deferred calls, last deferred first. */
+void http_request_run_defers(struct gort_http_request *r);
 /* Skips what the handler left unread; false when the connection cannot be
  * reused (too much left, or the body is broken). */
 bool http_request_drain(struct gort_http_request *r);

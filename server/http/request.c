@@ -91,8 +91,41 @@ int http_request_init(struct gort_http_request *r, struct http_conn *c,
     return 0;
 }
 
+/* ---- defers ------------------------------------------------------------ */
+
+struct http_defer {
+    void (*fn)(void *);
+    void *arg;
+    struct http_defer *next;
+};
+
+int gort_http_defer(gort_http_request *r, void (*fn)(void *arg), void *arg)
+{
+    if (!r || !fn)
+        return -EINVAL;
+    struct http_defer *d = malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    *d = (struct http_defer){.fn = fn, .arg = arg, .next = r->defers};
+    r->defers = d;
+    return 0;
+}
+
+/* A deferred call may defer again: popped before it runs, so that one
+ * runs next. */
+void http_request_run_defers(struct gort_http_request *r)
+{
+    struct http_defer *d;
+    while ((d = r->defers) != NULL) {
+        r->defers = d->next;
+        d->fn(d->arg);
+        free(d);
+    }
+}
+
 void http_request_free(struct gort_http_request *r, char *small)
 {
+    http_request_run_defers(r);
     if (r->strs && r->strs != small) {
         free(r->strs);
         http_budget_give(r->c->srv->cfg.budget, r->strs_heap);

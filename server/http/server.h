@@ -72,6 +72,14 @@ struct mux *httpd_server_swap_mux(struct httpd_server *s, struct mux *mux);
 /* Calls h(w, r, arg) as the server calls a route's handler: a
  * gort_http_abort inside it ends h and returns here (false) instead of
  * unwinding further. For handler wrappers that must run code after h. */
+/* http_call under a fault trap (gort/stats.h) set up by the caller with
+ * t->object in the code it distrusts: a fault there ends the handler as an
+ * abort does (500, or the connection cut) and returns false with t->sig
+ * set and t->report holding the crash report. */
+struct gort_fault_trap;
+bool http_call_trapped(gort_http_response *w, gort_http_request *r,
+                       gort_http_handler h, void *arg,
+                       struct gort_fault_trap *t);
 bool http_call(gort_http_response *w, gort_http_request *r, gort_http_handler h,
                void *arg);
 /* Graceful shutdown: stop accepting, close idle connections, let in-flight

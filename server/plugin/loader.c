@@ -109,6 +109,9 @@ struct plugin_route {
     void *arg;
     struct plugin_route *next;
     atomic_uint_fast64_t requests; /* answered through this route */
+    /* "plugin NAME VERSION, route PATTERN": what a goroutine running this
+     * route serves, for its crash report (gort_set_serving). Owned. */
+    char *serving;
 };
 
 struct plugin {
@@ -134,6 +137,12 @@ struct plugin {
     atomic_uint_fast64_t in_flight;
     atomic_uint_fast64_t errors; /* requests: the sum of its routes' */
     struct gort_group group;     /* goroutines its code started */
+    /* Quarantine (--plugin-faults=quarantine): the first fault in its code
+     * claims `faulted`, stores the report, then sets `quarantined`
+     * (release): from then on its routes answer 503. The code stays
+     * mapped (a request of it may still run). */
+    atomic_bool faulted, quarantined;
+    char *fault_report; /* owned; written once, before quarantined */
 };
 
 struct plugins {
@@ -160,16 +169,62 @@ struct gort_plugin_registrar {
     char err[1280]; /* its message, or gort_plugin_set_error's */
 };
 
+static atomic_bool quarantine_faults; /* plugins_quarantine_faults */
+
+void plugins_quarantine_faults(bool on)
+{
+    atomic_store(&quarantine_faults, on);
+}
+
+/* The handler faulted in its plugin's code: the first fault quarantines the
+ * plugin and keeps its report; every fault is logged. */
+static void quarantine(struct plugin *p, struct plugin_route *pr,
+                       const struct gort_fault_trap *t)
+{
+    bool expect = false;
+    if (atomic_compare_exchange_strong(&p->faulted, &expect, true)) {
+        p->fault_report = strdup(t->report);
+        atomic_store_explicit(&p->quarantined, true, memory_order_release);
+    }
+    glog_error("plugin quarantined: fault in its code",
+               GLOG_STR("plugin", p->desc->name),
+               GLOG_STR("version", p->desc->version),
+               GLOG_STR("serving", pr->serving), GLOG_STR("report", t->report));
+}
+
+/* The handler under a fault trap on the plugin's code (its descriptor is
+ * inside the .so). The trap is 4 KiB of this goroutine's stack: only in
+ * quarantine mode. */
+static bool call_trapped(gort_http_response *w, gort_http_request *r,
+                         struct plugin_route *pr)
+{
+    struct gort_fault_trap t = {.object = pr->plugin->desc};
+    bool ok = http_call_trapped(w, r, pr->h, pr->arg, &t);
+    if (t.sig)
+        quarantine(pr->plugin, pr, &t);
+    return ok;
+}
+
 /* Runs the handler inside the plugin's goroutine group and counts what it
- * answered. p->in_flight is the server's job (route_pin): it must cover the
- * time between matching and this call too. */
+ * answered; names the route for crash reports; answers 503 for a
+ * quarantined plugin. p->in_flight is the server's job (route_pin): it must
+ * cover the time between matching and this call too. */
 static void trampoline(gort_http_response *w, gort_http_request *r, void *arg)
 {
     struct plugin_route *pr = arg;
     struct plugin *p = pr->plugin;
+    if (atomic_load_explicit(&p->quarantined, memory_order_acquire)) {
+        gort_http_error(w, "Service Unavailable", 503);
+        atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
+        return;
+    }
+    const char *was = gort_set_serving(pr->serving);
     struct gort_group *prev = gort_group_enter(&p->group);
-    bool ok = http_call(w, r, pr->h, pr->arg);
+    bool ok = atomic_load_explicit(&quarantine_faults, memory_order_relaxed)
+                  ? call_trapped(w, r, pr)
+                  : http_call(w, r, pr->h, pr->arg);
     gort_group_enter(prev);
+    gort_set_serving(was);
     atomic_fetch_add_explicit(&pr->requests, 1, memory_order_relaxed);
     if (!ok || gort_http_status(w) >= 500)
         atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
@@ -243,9 +298,16 @@ static int route_add(struct gort_plugin_registrar *reg, const char *pattern,
     }
     *pr = (struct plugin_route){
         .plugin = reg->p, .h = h, .arg = arg, .next = reg->p->routes};
+    if (asprintf(&pr->serving, "plugin %s %s, route %s", reg->p->desc->name,
+                 reg->p->desc->version, pattern) < 0) {
+        free(pr);
+        snprintf(muxerr, n, "route %s: out of memory", pattern);
+        return -ENOMEM;
+    }
     rc = mux_handle(reg->mux, pattern, (void *)trampoline, pr, reg->p, muxerr,
                     n);
     if (rc) {
+        free(pr->serving);
         free(pr);
         return rc;
     }
@@ -392,9 +454,11 @@ static void plugin_free(struct plugin *p)
 {
     while (p->routes) {
         struct plugin_route *next = p->routes->next;
+        free(p->routes->serving);
         free(p->routes);
         p->routes = next;
     }
+    free(p->fault_report);
     free(p->dl_path);
     free(p->config);
     free(p->file);
@@ -530,6 +594,8 @@ static int open_plugin(struct plugins *ps, struct plugin *p, const char *real,
     struct gort_group *prev = gort_group_enter(&p->group);
     p->dl = dlopen(p->dl_path, RTLD_NOW | RTLD_LOCAL);
     gort_group_enter(prev);
+    if (p->dl) /* while the file is there: a copy is unlinked next */
+        gort_symbols_refresh(); /* crash reports name its frames */
     if (copy)
         unlink(p->dl_path); /* mapped now, or never: either way not needed */
     if (!p->dl)
@@ -692,6 +758,9 @@ static void plugin_info(const struct plugin *p, struct plugin_status *o)
     o->goroutines = gort_group_live(&p->group);
     o->started = gort_group_started(&p->group);
     o->loaded_unix_ns = p->loaded_unix_ns;
+    o->quarantined =
+        atomic_load_explicit(&p->quarantined, memory_order_acquire);
+    o->fault_report = o->quarantined ? p->fault_report : NULL;
 }
 
 /* ---- the set ------------------------------------------------------------ */

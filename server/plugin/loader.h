@@ -5,6 +5,7 @@
 #ifndef GORT_SERVER_PLUGIN_H
 #define GORT_SERVER_PLUGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,10 @@ struct plugin_status {
     uint64_t goroutines;    /* goroutines its code started, still live */
     uint64_t started;       /* goroutines its code started in all */
     int64_t loaded_unix_ns; /* when it was loaded */
+    bool quarantined;       /* a fault in its code: its routes answer 503 */
+    /* That fault's crash report, or NULL; valid during plugins_each's
+     * callback only. */
+    const char *fault_report;
 };
 
 /* Where hot operations publish a new route table: gortd's HTTP server.
@@ -104,6 +109,13 @@ int plugins_replace(struct plugins *ps, const char *name, int64_t drain_ns,
  * (-ECANCELED), so the shutdown never waits behind them. Process-wide;
  * plugins_free's own drains still wait. */
 void plugins_cancel_ops(void);
+
+/* --plugin-faults=quarantine: a fault in a plugin's code (a handler's pc
+ * in the .so) answers 500 to that request (the connection cut if the
+ * response had begun), quarantines the plugin (its routes answer 503, its
+ * code stays mapped, `gortctl plugins list` shows the report) and gortd
+ * keeps serving. Off (the default): the crash report, then exit 2. */
+void plugins_quarantine_faults(bool on);
 
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
  * removed files unload; each step logged. Returns how many steps failed. */

@@ -21,7 +21,8 @@ done
 out=$(mktemp -d /tmp/gort-arch.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 srcs=$(ls "$rt"/*.c | grep -v '/ctx_')
-"$cc" -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11 -I"$inc" -I"$common" -I"$rt" \
+# GORT_NO_LIBDW: no libdw for the target; frames are object+offset there.
+"$cc" -O2 -g -fno-omit-frame-pointer -D_GNU_SOURCE -DGORT_NO_LIBDW -std=gnu11 -I"$inc" -I"$common" -I"$rt" \
     $srcs "$rt/$ctx" "$here/arch_smoke.c" -o "$out/arch_smoke" -lpthread -ldl -static \
     2>"$out/cc.log" || { cat "$out/cc.log"; exit 1; }
 echo "== $ctx under $qemu"
