@@ -35,7 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gort/gort.h"
@@ -46,6 +48,7 @@
 #include "cli/addr.h"
 #include "cli/flag.h"
 #include "cli/version.h"
+#include "http/accesslog.h"
 #include "http/server.h"
 #include "plugin/loader.h"
 #include "log.h"
@@ -54,6 +57,7 @@
 
 static atomic_int stop_requested;   /* set by the signal thread (seq_cst) */
 static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
+static char *stderr_path; /* fd 2's file at start, when it is one: SIGUSR1 */
 
 struct daemon {
     const char *listen;
@@ -441,6 +445,37 @@ static const char *signal_name(int sig)
     return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
 }
 
+/* nginx's convention for logrotate: SIGUSR1 reopens the log files. The
+ * error log is fd 2; when it was a regular file at start (a shell's 2>>,
+ * systemd's StandardError=append:), it is opened again by that name and
+ * put in place with dup2, so that no record goes nowhere meanwhile. */
+static void stderr_remember(void)
+{
+    struct stat st;
+    char path[4096];
+    if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    ssize_t n = readlink("/proc/self/fd/2", path, sizeof path - 1);
+    if (n > 0 && path[0] == '/') {
+        path[n] = '\0';
+        stderr_path = strdup(path);
+    }
+}
+
+static void logs_reopen(void)
+{
+    accesslog_reopen();
+    if (stderr_path) {
+        int fd =
+            open(stderr_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+    }
+    glog_info("logs reopened", GLOG_STR("signal", "SIGUSR1"));
+}
+
 static void *signal_thread(void *arg)
 {
     const sigset_t *set = arg;
@@ -451,6 +486,10 @@ static void *signal_thread(void *arg)
             continue;
         if (sig == SIGHUP) {
             atomic_store(&rescan_requested, 1);
+            continue;
+        }
+        if (sig == SIGUSR1) {
+            logs_reopen();
             continue;
         }
         if (seen++) {
@@ -474,7 +513,9 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
                "SIGHUP rescans -plugins-dir: new files load, changed ones "
                "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
                "gracefully: in-flight\nrequests finish, idle connections "
-               "close.\n\nLogs go to stderr, one record per line: logfmt "
+               "close.\nSIGUSR1 reopens the access log and, when stderr is a "
+               "file, the error log\n(after logrotate moved them).\n\nLogs go "
+               "to stderr, one record per line: logfmt "
                "(time=... level=info\nmsg=\"serving HTTP\" addr=...), or "
                "one JSON object per line with\n-log-format json.\n\n"
                "Flags:\n");
@@ -532,11 +573,13 @@ static int signals_start(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
     /* A shell starts background jobs with SIGINT ignored, and an ignored
      * signal is discarded before sigwait could take it. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     if ((rc = pthread_sigmask(SIG_BLOCK, set, NULL)) != 0 ||
         (rc = pthread_create(&t, NULL, signal_thread, set)) != 0)
@@ -551,6 +594,7 @@ int main(int argc, char **argv)
     char def[160], err[512];
     struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def)};
     const char *log_format = "logfmt", *log_level = "info";
+    const char *access_log = NULL;
     int version = 0;
     struct daemon d = {.listen = ":8080",
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -640,6 +684,11 @@ int main(int argc, char **argv)
          .value = &d.admin_insecure,
          .usage = "allow a non-loopback -admin address (anyone who reaches "
                   "it reads gortd's state)"},
+        {.name = "access-log",
+         .kind = CLI_FLAG_STRING,
+         .value = &access_log,
+         .usage = "write an access log to `file` (- for stdout): nginx's "
+                  "combined format plus the request time; SIGUSR1 reopens it"},
         {.name = "log-format",
          .kind = CLI_FLAG_STRING,
          .value = &log_format,
@@ -680,6 +729,12 @@ int main(int argc, char **argv)
     }
     if (admin_check(&d) != 0)
         return 2;
+    if (access_log && accesslog_open(access_log, err, sizeof err) < 0) {
+        fprintf(stderr, "gortd: -access-log: %s\n", err);
+        return 2;
+    }
+    d.http.access_log = access_log != NULL;
+    stderr_remember();
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
@@ -700,5 +755,6 @@ int main(int argc, char **argv)
     if (rc < 0)
         glog_error("runtime failed", GLOG_STR("err", gort_strerror(rc)));
     ctl_stop(srv);
+    accesslog_close();
     return rc < 0 ? 1 : d.exit_code;
 }

@@ -36,6 +36,7 @@ struct httpd_server {
     _Atomic uint64_t nconns, nidle, conns_total, in_flight, requests;
     _Atomic uint64_t by_class[6];
     _Atomic uint64_t bad_requests;
+    struct http_reqstats *reqstats; /* observe.c; NULL: out of memory */
 };
 
 struct http_conn {
@@ -84,6 +85,17 @@ struct gort_http_response {
 /* conn.c */
 void http_conn_serve(void *arg);
 int http_conn_read_more(struct http_conn *c);
+
+/* observe.c: a request completed (its response written or failed):
+ * durations, bytes, the access log line. start_ns: gort_nanotime() when
+ * its head was parsed. */
+void http_request_done(struct http_conn *c, const gort_http_request *r,
+                       const gort_http_response *w, size_t headlen,
+                       int64_t start_ns);
+/* The parser refused a head (status): its access log line, request "-". */
+void http_request_refused(struct http_conn *c, int status);
+struct http_reqstats *http_reqstats_new(void);
+void http_reqstats_read(const struct http_reqstats *rs, struct httpd_stats *o);
 
 /* http_response.c */
 void http_response_init(struct gort_http_response *w, struct http_conn *c,

@@ -59,6 +59,7 @@ struct httpd_server *httpd_server_new(int lfd, const struct httpd_config *c,
     else
         httpd_config_default(&s->cfg);
     atomic_store(&s->mux, mux);
+    s->reqstats = http_reqstats_new();
     pthread_mutex_init(&s->swap_lock, NULL);
     pthread_mutex_init(&s->conns_lock, NULL);
     return s;
@@ -70,6 +71,7 @@ void httpd_server_free(struct httpd_server *s)
         return;
     pthread_mutex_destroy(&s->swap_lock);
     pthread_mutex_destroy(&s->conns_lock);
+    free(s->reqstats);
     free(s);
 }
 
@@ -256,6 +258,7 @@ void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)
     for (int i = 0; i < 6; i++)
         o->by_class[i] = atomic_load(&s->by_class[i]);
     o->bad_requests = atomic_load(&s->bad_requests);
+    http_reqstats_read(s->reqstats, o);
 }
 
 /* ---- listening ---------------------------------------------------------- */

@@ -28,11 +28,16 @@ struct httpd_config {
      * plugin's requests this way. Both NULL: nothing is pinned. */
     void (*route_pin)(const void *owner);
     void (*route_unpin)(const void *owner);
+    int access_log; /* a line per request to the access log (accesslog.h) */
 };
 
 /* Defaults: 10 s header, 120 s idle, 30 s write, 30 s shutdown, 1 MiB
  * headers, 8 KiB URI, 32 MiB body, 10,000 connections. */
 void httpd_config_default(struct httpd_config *cfg);
+
+#define HTTPD_DURATION_BUCKETS 16
+/* The request duration histogram's upper bounds, in seconds. */
+extern const double httpd_duration_bounds[HTTPD_DURATION_BUCKETS];
 
 struct httpd_stats {
     uint64_t conns_open;   /* accepted and not yet closed */
@@ -42,6 +47,13 @@ struct httpd_stats {
     uint64_t requests;     /* responses completed */
     uint64_t by_class[6];  /* [1]..[5]: 1xx..5xx responses */
     uint64_t bad_requests; /* refused by the parser (4xx/5xx, no handler) */
+    /* Requests served (routed or not; not the parser's refusals): how long
+     * each took from its head parsed to its response written, in buckets
+     * of httpd_duration_bounds (the last one +Inf), and its bytes: head and
+     * body read in, response body out. */
+    uint64_t duration_buckets[HTTPD_DURATION_BUCKETS + 1];
+    uint64_t duration_sum_ns;
+    uint64_t bytes_in, bytes_out;
 };
 
 struct httpd_server;
