@@ -52,6 +52,7 @@
 #include "http/server.h"
 #include "plugin/loader.h"
 #include "log.h"
+#include "systemd.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 
@@ -60,7 +61,11 @@ static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
 static char *stderr_path; /* fd 2's file at start, when it is one: SIGUSR1 */
 
 struct daemon {
-    const char *listen;
+    struct cli_strings listen;          /* --listen, repeatable */
+    long listen_fd;                     /* --listen-fd; -1: none */
+    int reuseport;                      /* --reuseport */
+    int inherited[HTTPD_MAX_LISTENERS]; /* listening fds passed in */
+    int ninherited;
     const char *plugins_dir; /* NULL: no plugins, no routes */
     struct plugins *plugins;
     struct httpd_server *server;
@@ -74,6 +79,7 @@ struct daemon {
     int admin_insecure;
     struct admin admin;
     struct httpd_server *admin_srv;
+    char status[128]; /* systemd's STATUS= while serving */
 };
 
 /* The initial routes: every plugin in --plugins-dir that loads. A refused
@@ -108,9 +114,35 @@ static void http_stats(void *arg, struct httpd_stats *out)
     httpd_server_stats(arg, out);
 }
 
-static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
+/* The traffic's listening sockets: those passed in (systemd, --listen-fd),
+ * then one per --listen address (the default :8080 only when none was
+ * passed in). Returns how many, or -1 after logging why. */
+static int listeners_open(struct daemon *d, int *fds)
 {
     char err[512];
+    int n = 0;
+    for (int i = 0; i < d->ninherited; i++)
+        fds[n++] = d->inherited[i];
+    if (d->ninherited && !d->listen.given)
+        return n;
+    int opts = d->reuseport ? HTTPD_LISTEN_REUSEPORT : 0;
+    for (size_t i = 0; i < d->listen.n; i++) {
+        int fd = httpd_listen_opts(d->listen.v[i], 4096, opts, err, sizeof err);
+        if (fd < 0) {
+            glog_error("cannot listen", GLOG_STR("addr", d->listen.v[i]),
+                       GLOG_STR("err", err));
+            while (n > d->ninherited)
+                close(fds[--n]);
+            return -1;
+        }
+        fds[n++] = fd;
+    }
+    return n;
+}
+
+static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
+{
+    int fds[HTTPD_MAX_LISTENERS];
     *mux = mux_new();
     if (!*mux) {
         glog_error("cannot create the route table", GLOG_ERRNO("err", ENOMEM));
@@ -118,32 +150,74 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     }
     if (load_plugins(d, *mux) < 0)
         return NULL;
-    int fd = httpd_listen(d->listen, 4096, err, sizeof err);
-    if (fd < 0) {
-        glog_error("cannot listen", GLOG_STR("addr", d->listen),
-                   GLOG_STR("err", err));
+    int n = listeners_open(d, fds);
+    if (n < 0)
         return NULL;
-    }
     if (d->plugins) {
         d->http.route_pin = plugins_route_pin;
         d->http.route_unpin = plugins_route_unpin;
     }
-    struct httpd_server *s = httpd_server_new(fd, &d->http, *mux);
+    struct httpd_server *s = httpd_server_new(fds[0], &d->http, *mux);
+    for (int i = 1; s && i < n; i++)
+        httpd_server_add_listener(s, fds[i]);
     int rc = s ? httpd_server_start(s) : -ENOMEM;
     if (rc < 0) {
         glog_error("cannot start the HTTP server",
                    GLOG_STR("err", gort_strerror(rc)));
         return NULL;
     }
-    char bound[80];
-    if (httpd_local_addr(fd, bound, sizeof bound) < 0)
-        snprintf(bound, sizeof bound, "%s", d->listen);
-    /* The bound address, not the flag: with port 0 it is the kernel's.
-     * Scripts and tests take the port from this line. */
-    glog_info("serving HTTP", GLOG_STR("addr", bound),
-              GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
+    /* The bound addresses, not the flags: with port 0 they are the
+     * kernel's. Scripts and tests take the port from these lines. */
+    for (int i = 0; i < n; i++) {
+        char bound[80];
+        if (httpd_local_addr(fds[i], bound, sizeof bound) < 0)
+            snprintf(bound, sizeof bound, "fd %d", fds[i]);
+        glog_info("serving HTTP", GLOG_STR("addr", bound),
+                  GLOG_INT("gomaxprocs", gort_gomaxprocs(0)),
+                  GLOG_BOOL("inherited", i < d->ninherited));
+        if (i == 0)
+            snprintf(d->status, sizeof d->status, "serving HTTP on %s%s", bound,
+                     n > 1 ? " and more" : "");
+    }
     ctl_set_http_source(http_stats, s);
     return s;
+}
+
+/* Listening sockets passed in: systemd's (LISTEN_FDS, LISTEN_PID) and
+ * --listen-fd. Each must be a listening stream socket. 0, or 2 after a
+ * one-line message. */
+static int inherited_check(struct daemon *d)
+{
+    int n = sysd_listen_fds();
+    if (n < 0) {
+        fprintf(stderr, "gortd: LISTEN_FDS: %s\n", strerror(-n));
+        return 2;
+    }
+    if (n > HTTPD_MAX_LISTENERS - 1) {
+        fprintf(stderr, "gortd: LISTEN_FDS: %d sockets, at most %d\n", n,
+                HTTPD_MAX_LISTENERS - 1);
+        return 2;
+    }
+    for (int i = 0; i < n; i++)
+        d->inherited[d->ninherited++] = 3 + i; /* SD_LISTEN_FDS_START */
+    if (d->listen_fd >= 0) {
+        int fd = (int)d->listen_fd;
+        if (d->listen_fd > 65535 || sysd_is_listening_stream(fd) <= 0) {
+            fprintf(stderr,
+                    "gortd: -listen-fd %ld: not a listening stream socket\n",
+                    d->listen_fd);
+            return 2;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        d->inherited[d->ninherited++] = fd;
+    }
+    size_t own = d->ninherited && !d->listen.given ? 0 : d->listen.n;
+    if (d->ninherited + own > HTTPD_MAX_LISTENERS) {
+        fprintf(stderr, "gortd: at most %d listening sockets\n",
+                HTTPD_MAX_LISTENERS);
+        return 2;
+    }
+    return 0;
 }
 
 /* ---- the admin listener (--admin) ------------------------------------------
@@ -416,13 +490,19 @@ static void main_goroutine(void *arg)
         atomic_store(&stop_requested, 1);
     }
     atomic_store_explicit(&d->admin.ready, 1, memory_order_release);
+    sysd_ready(d->status);
     while (!atomic_load(&stop_requested)) {
-        if (atomic_exchange(&rescan_requested, 0))
+        if (atomic_exchange(&rescan_requested, 0)) {
+            sysd_reloading();
             rescan(d);
+            sysd_ready(d->status);
+        }
+        sysd_watchdog(gort_nanotime());
         gort_sleep(MAIN_POLL_NS);
     }
     /* /readyz says 503 from here: balancers stop sending while we drain. */
     atomic_store_explicit(&d->admin.ready, 0, memory_order_release);
+    sysd_stopping("draining connections");
     int drained = httpd_server_shutdown(s);
     if (d->admin_srv)
         httpd_server_shutdown(d->admin_srv);
@@ -596,7 +676,8 @@ int main(int argc, char **argv)
     const char *log_format = "logfmt", *log_level = "info";
     const char *access_log = NULL;
     int version = 0;
-    struct daemon d = {.listen = ":8080",
+    struct daemon d = {.listen = {.v = {":8080"}, .n = 1},
+                       .listen_fd = -1,
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     httpd_config_default(&d.http);
     d.max_header_bytes = (long)d.http.max_header_bytes;
@@ -608,10 +689,22 @@ int main(int argc, char **argv)
          .value = &version,
          .usage = "print gortd's version and the libraries it uses, and exit"},
         {.name = "listen",
-         .kind = CLI_FLAG_STRING,
+         .kind = CLI_FLAG_STRINGS,
          .value = &d.listen,
          .usage = "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel "
-                  "picks one; the log says which)"},
+                  "picks one; the log says which); repeat it to listen on "
+                  "several"},
+        {.name = "listen-fd",
+         .kind = CLI_FLAG_INT,
+         .value = &d.listen_fd,
+         .usage = "serve HTTP on the listening socket inherited as `fd` "
+                  "(from a supervisor; systemd's LISTEN_FDS are used without "
+                  "it); -listen is then off unless given"},
+        {.name = "reuseport",
+         .kind = CLI_FLAG_BOOL,
+         .value = &d.reuseport,
+         .usage = "set SO_REUSEPORT on the -listen sockets, so that several "
+                  "gortd share a port (restarts without refused connections)"},
         {.name = "plugins-dir",
          .kind = CLI_FLAG_STRING,
          .value = &d.plugins_dir,
@@ -727,7 +820,7 @@ int main(int argc, char **argv)
                         "-max-body-bytes >= 0, -max-conns >= 1\n");
         return 2;
     }
-    if (admin_check(&d) != 0)
+    if (admin_check(&d) != 0 || inherited_check(&d) != 0)
         return 2;
     if (access_log && accesslog_open(access_log, err, sizeof err) < 0) {
         fprintf(stderr, "gortd: -access-log: %s\n", err);

@@ -20,8 +20,14 @@
 #define HTTP_RESP_ARENA 2048
 #define HTTP_DRAIN_MAX (256 * 1024) /* unread body we skip to keep alive */
 
+struct httpd_listener {
+    struct httpd_server *srv;
+    int fd;
+};
+
 struct httpd_server {
-    int lfd;
+    struct httpd_listener lis[HTTPD_MAX_LISTENERS]; /* nlis of them */
+    int nlis;
     struct httpd_config cfg;
     struct mux *_Atomic mux;
     _Atomic uint64_t gen;       /* bumped by every mux swap */
@@ -31,7 +37,7 @@ struct httpd_server {
     pthread_mutex_t conns_lock; /* the registry, never held across a park */
     struct ilist conns;         /* all open connections (http_conn.link) */
     _Atomic int shutting_down;
-    _Atomic int64_t listener_id; /* 0 once the listener goroutine exited */
+    _Atomic int listeners; /* accept goroutines still running */
 
     _Atomic uint64_t nconns, nidle, conns_total, in_flight, requests;
     _Atomic uint64_t by_class[6];

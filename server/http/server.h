@@ -62,7 +62,13 @@ struct httpd_server;
  * listening). The mux is the initial route table; it stays the caller's. */
 struct httpd_server *
 httpd_server_new(int listen_fd, const struct httpd_config *c, struct mux *mux);
-/* Starts the listener goroutine. Goroutine or any thread after gort_main. */
+/* Adds a listening socket the server takes over (before start): one
+ * server, one route table and one set of limits for every address it
+ * listens on. 0, or -ENOSPC past HTTPD_MAX_LISTENERS. */
+#define HTTPD_MAX_LISTENERS 16
+int httpd_server_add_listener(struct httpd_server *s, int listen_fd);
+/* Starts the listener goroutines (one per listening socket). Goroutine or
+ * any thread after gort_main. */
 int httpd_server_start(struct httpd_server *s);
 /* Swaps the route table atomically and returns the previous one once no
  * request uses it any more, so the caller may free it. New requests see the
@@ -86,6 +92,13 @@ void httpd_server_free(struct httpd_server *s);
  * socket (SO_REUSEADDR, close-on-exec), or a negative errno; *err gets a
  * message for the user. */
 int httpd_listen(const char *addr, int backlog, char *err, size_t errlen);
+/* The same with options: HTTPD_LISTEN_REUSEPORT sets SO_REUSEPORT, so that
+ * several processes listening on one port share its connections (the
+ * kernel spreads them), for restarts without a refused connection and for
+ * several gortd on one host. */
+#define HTTPD_LISTEN_REUSEPORT 1
+int httpd_listen_opts(const char *addr, int backlog, int opts, char *err,
+                      size_t errlen);
 /* The address a listening socket is bound to, "127.0.0.1:8080" or
  * "[::1]:8080" (port 0 in the listen address becomes the kernel's pick).
  * 0 or a negative errno. */
