@@ -172,9 +172,13 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
         char bound[80];
         if (httpd_local_addr(fds[i], bound, sizeof bound) < 0)
             snprintf(bound, sizeof bound, "fd %d", fds[i]);
-        glog_info("serving HTTP", GLOG_STR("addr", bound),
-                  GLOG_INT("gomaxprocs", gort_gomaxprocs(0)),
-                  GLOG_BOOL("inherited", i < d->ninherited));
+        if (i < d->ninherited) /* passed in: say so */
+            glog_info("serving HTTP", GLOG_STR("addr", bound),
+                      GLOG_INT("gomaxprocs", gort_gomaxprocs(0)),
+                      GLOG_BOOL("inherited", true));
+        else
+            glog_info("serving HTTP", GLOG_STR("addr", bound),
+                      GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
         if (i == 0)
             snprintf(d->status, sizeof d->status, "serving HTTP on %s%s", bound,
                      n > 1 ? " and more" : "");
