@@ -266,12 +266,44 @@ static void admin_plugins(void *ctx, admin_plugin_fn fn, void *arg)
     pthread_mutex_unlock(&d->catalog_lock);
 }
 
+/* The traffic table's plugin routes with their answers by class. */
+static void admin_routes(void *ctx, admin_route_fn fn, void *arg)
+{
+    struct daemon *d = ctx;
+    char owner[128];
+    pthread_mutex_lock(&d->catalog_lock);
+    size_t n = d->mux ? mux_count(d->mux) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct mux_route_info ri;
+        mux_route(d->mux, i, &ri);
+        if (!ri.owner)
+            continue;
+        plugins_owner_name(d->plugins, ri.owner, owner, sizeof owner);
+        struct admin_route r = {.pattern = ri.pattern, .plugin = owner};
+        plugins_route_classes(ri.owner, ri.arg, r.by_class);
+        fn(&r, arg);
+    }
+    pthread_mutex_unlock(&d->catalog_lock);
+}
+
+static void admin_plugin_ops(void *ctx, uint64_t out[PLUGINS_OPS][2])
+{
+    struct daemon *d = ctx;
+    pthread_mutex_lock(&d->catalog_lock);
+    plugins_ops_read(d->plugins, out);
+    pthread_mutex_unlock(&d->catalog_lock);
+}
+
 /* A second HTTP server of gortd's own, on its own port and table. */
 static int admin_start(struct daemon *d, struct httpd_server *traffic)
 {
     char err[512], bound[80];
     d->admin.traffic = traffic;
     d->admin.each_plugin = admin_plugins;
+    if (d->plugins) {
+        d->admin.each_route = admin_routes;
+        d->admin.plugin_ops = admin_plugin_ops;
+    }
     d->admin.ctx = d;
     struct mux *mux = mux_new();
     if (!mux || admin_register(mux, &d->admin, err, sizeof err) < 0) {

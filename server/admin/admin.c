@@ -14,6 +14,7 @@
 #include "admin/admin.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "admin/metrics.h"
 #include "admin/statsjson.h"
@@ -45,12 +46,42 @@ static void plugin_add(const struct plugin_status *p, void *arg)
     l->v[l->n++] = *p;
 }
 
+/* The routes' counters, copied out the same way. */
+struct route_list {
+    struct metrics_route *v;
+    size_t n, cap;
+};
+
+static void route_add(const struct admin_route *r, void *arg)
+{
+    struct route_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct metrics_route *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    struct metrics_route *m = &l->v[l->n];
+    m->pattern = strdup(r->pattern);
+    m->plugin = strdup(r->plugin);
+    if (!m->pattern || !m->plugin) {
+        free(m->pattern);
+        free(m->plugin);
+        return;
+    }
+    memcpy(m->by_class, r->by_class, sizeof m->by_class);
+    l->n++;
+}
+
 /* One snapshot of everything a page shows; release with snapshot_free. */
 struct snapshot {
     struct gort_stats rt;
     struct httpd_stats http;
     struct proc_self proc;
     struct plugin_list plugins;
+    struct route_list routes;
     struct metrics_source src;
 };
 
@@ -73,13 +104,28 @@ static struct snapshot *snapshot_take(struct admin *a)
         s->src.plugins = s->plugins.v;
         s->src.nplugins = s->plugins.n;
     }
+    if (a->each_route) {
+        a->each_route(a->ctx, route_add, &s->routes);
+        s->src.routes = s->routes.v;
+        s->src.nroutes = s->routes.n;
+    }
+    if (a->plugin_ops) {
+        a->plugin_ops(a->ctx, s->src.ops);
+        s->src.with_ops = true;
+    }
     return s;
 }
 
 static void snapshot_free(struct snapshot *s)
 {
-    if (s)
+    if (s) {
         free(s->plugins.v);
+        for (size_t i = 0; i < s->routes.n; i++) {
+            free(s->routes.v[i].pattern);
+            free(s->routes.v[i].plugin);
+        }
+        free(s->routes.v);
+    }
     free(s);
 }
 
