@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/goroutines.h"
 #include "admin/metrics.h"
 #include "admin/statsjson.h"
 #include "gort/http.h"
@@ -172,6 +173,35 @@ static void stats_json(gort_http_response *w, gort_http_request *r, void *arg)
     snapshot_free(s);
 }
 
+/* ?debug=1 (grouped by stack) or ?debug=2 (every goroutine's traceback),
+ * as net/http/pprof's goroutine profile; its default, debug=0, is the
+ * binary pprof profile, which gort does not produce. */
+static void goroutines(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)arg;
+    char v[8];
+    ssize_t n = gort_http_query_value(r, "debug", v, sizeof v);
+    int debug = n < 0                 ? 0
+                : strcmp(v, "1") == 0 ? 1
+                : strcmp(v, "2") == 0 ? 2
+                                      : 0;
+    if (!debug) {
+        gort_http_error(w,
+                        "want ?debug=1 (grouped by stack) or ?debug=2 (Go's "
+                        "traceback text); the binary profile is not served",
+                        400);
+        return;
+    }
+    struct textbuf t = {0};
+    long rc = goroutines_write(&t, debug);
+    if (rc < 0 && !t.failed) {
+        gort_http_error(w, "the runtime is not running", 503);
+    } else {
+        send_page(w, &t, "text/plain; charset=utf-8");
+    }
+    textbuf_free(&t);
+}
+
 static void healthz(gort_http_response *w, gort_http_request *r, void *arg)
 {
     (void)r, (void)arg;
@@ -207,6 +237,7 @@ int admin_register(struct mux *mux, struct admin *a, char *err, size_t errlen)
         {"GET /readyz", readyz},
         {"GET /debug/gort/{$}", dashboard},
         {"GET /debug/gort/stats.json", stats_json},
+        {"GET /debug/gort/goroutines", goroutines},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = mux_handle(mux, routes[i].pattern, (void *)routes[i].h, a, a,

@@ -1,5 +1,6 @@
-/* admin/admin.h — the admin listener's routes: /metrics, /healthz, /readyz
- * and the dashboard (/debug/gort/ and its stats.json).
+/* admin/admin.h — the admin listener's routes: /metrics, /healthz, /readyz,
+ * the dashboard (/debug/gort/ and its stats.json) and the goroutine dumps
+ * (/debug/gort/goroutines?debug=1|2).
  *
  * gortd serves them on a second HTTP server of its own (--admin ADDR),
  * never on the traffic port, so that a scrape or a probe neither shares the
