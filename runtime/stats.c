@@ -43,6 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "gort/net.h"
 #include "netpoll.h"
 #include "runtime.h"
@@ -66,6 +67,16 @@ static void p_snapshot(struct gort__p *p, struct gort_p_stats *o)
     o->steals_out = rd(&p->steals_out);
     o->goroutines_run = rd(&p->goroutines_run);
     o->idle_ns = rd(&p->idle_ns);
+    /* An idle P's current idle period is added when it wakes: count it so
+     * far, so that idle time grows while it sleeps (gortctl watch's busy
+     * share). Read without the lock, a P waking meanwhile may be counted
+     * a few microseconds too idle, never less. */
+    if (o->status == GORT_P_IDLE) {
+        int64_t since = __atomic_load_n(&p->idle_since, __ATOMIC_RELAXED);
+        int64_t now = now_mono_ns();
+        if (since > 0 && now > since)
+            o->idle_ns += (uint64_t)(now - since);
+    }
 }
 
 struct totals {
