@@ -2,6 +2,8 @@
 after the first carry requests per second (in total and for the plugin
 that serves them), switches, steals and netpoll wake-ups per second, and
 each P's busy share; the first frame, with nothing to compare, says so.
+And a fleet: `gortctl --addr A --addr B --addr C stats|tune` prints a row
+per gortd, an unreachable one's row saying so (exit 1).
 
 usage: test_watch.py GORTD GORTCTL PLUGINS_DIR
 """
@@ -71,6 +73,65 @@ class Watch(unittest.TestCase):
             self.assertTrue(p, f)
             self.assertGreater(int(p.group(1)), 0, f)
             self.assertEqual(int(p.group(2)), 0)
+
+
+ROW = re.compile(r"^(\S+) +(\S+) +(\S+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) "
+                 r"+(\d+)$")
+
+
+class ManyTargets(unittest.TestCase):
+    def ctl(self, addrs, *args):
+        argv = [GORTCTL]
+        for a in addrs:
+            argv += ["--addr", a]
+        return subprocess.run(argv + list(args), capture_output=True,
+                              timeout=120)
+
+    def test_a_row_per_gortd(self):
+        ds = [Gortd(GORTD, plugins_dir=PLUGINS, wait="control",
+                    name="fleet%d" % i) for i in range(3)]
+        try:
+            for i, d in enumerate(ds):  # 0, 1, 2 requests: rows differ
+                for _ in range(i):
+                    c = http.client.HTTPConnection("127.0.0.1", d.port,
+                                                   timeout=30)
+                    c.request("GET", "/about")
+                    c.getresponse().read()
+                    c.close()
+            addrs = [d.control for d in ds]
+            p = self.ctl(addrs, "stats")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            lines = p.stdout.decode().splitlines()
+            self.assertTrue(lines[0].startswith("ADDR "), lines)
+            rows = [ROW.match(ln) for ln in lines[1:]]
+            self.assertTrue(all(rows), lines)
+            self.assertEqual([r.group(1) for r in rows], addrs)
+            self.assertEqual([int(r.group(7)) for r in rows], [0, 1, 2])
+
+            p = self.ctl(addrs[:2], "tune", "-maxprocs", "1")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(
+                [ln.split()[0] for ln in p.stdout.decode().splitlines()],
+                addrs[:2])
+            p = self.ctl(addrs, "stats")
+            procs = [int(ROW.match(ln).group(4))
+                     for ln in p.stdout.decode().splitlines()[1:]]
+            self.assertEqual(procs[:2], [1, 1])
+
+            gone = "unix:" + os.path.join(ds[0].tmp, "nobody.sock")
+            p = self.ctl([addrs[0], gone, addrs[2]], "stats")
+            self.assertEqual(p.returncode, 1)
+            lines = p.stdout.decode().splitlines()
+            self.assertEqual(len(lines), 4, lines)
+            self.assertEqual(lines[2], "%-24s error: UNAVAILABLE" % gone)
+            self.assertTrue(ROW.match(lines[3]), lines)
+
+            p = self.ctl(addrs, "plugins", "list")
+            self.assertEqual(p.returncode, 2)
+            self.assertIn(b"takes one -addr", p.stderr)
+        finally:
+            for d in ds:
+                d.stop()
 
 
 if __name__ == "__main__":
