@@ -9,7 +9,8 @@
  *   control       the gRPC completion-queue thread (control.c), never a P;
  *   signals       sigwait()s; the first SIGINT/SIGTERM asks for a shutdown,
  *                 a second one exits at once; SIGHUP asks for a rescan of
- *                 the plugins directory;
+ *                 the plugins directory; SIGUSR1 reopens the log files;
+ *   access log    its flusher (http/accesslog.c), with --access-log;
  *   runtime Ms    libgort's threads running goroutines.
  *
  * The main goroutine builds the route table (the *.so files in
@@ -19,7 +20,11 @@
  * looks at an atomic flag (20 wake-ups a second on one P cost nothing
  * measurable), and rescans the plugins directory when SIGHUP asked for
  * it (plugin/loader.c: new files load, changed ones replace, removed ones
- * unload). On SIGINT or SIGTERM it shuts the HTTP server down gracefully,
+ * unload). It tells a service manager where it is (systemd.c: READY=1 once
+ * serving, RELOADING=1 around a rescan, STOPPING=1, the watchdog's pings
+ * from this goroutine). The HTTP listening sockets are the ones passed in
+ * (systemd's LISTEN_FDS, --listen-fd) and one per --listen address.
+ * On SIGINT or SIGTERM it shuts the HTTP server down gracefully,
  * finishes the plugins and returns. The plugin loader owns the served route
  * table once attached; the control plane's plugin operations go through it.
  *
