@@ -256,5 +256,15 @@ class RealPrometheus(unittest.TestCase):
             t.join(60)
 
 
+@unittest.skipUnless(shutil.which("promtool"), "promtool is not installed")
+class ExampleConfig(unittest.TestCase):
+    def test_deploy_prometheus_yml(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "..", "deploy", "prometheus.yml")
+        p = subprocess.run(["promtool", "check", "config", path],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
