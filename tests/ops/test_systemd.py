@@ -12,6 +12,7 @@ import errno
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -207,6 +208,7 @@ class SocketActivation(unittest.TestCase):
 class ReusePort(unittest.TestCase):
     def test_two_gortd_one_port(self):
         tmp = tempfile.mkdtemp(prefix="gort-reuseport-")
+        self.addCleanup(shutil.rmtree, tmp, True)
         logs = [os.path.join(tmp, "a.log"), os.path.join(tmp, "b.log")]
         a = Gortd(GORTD, ["--reuseport", "--access-log", logs[0]],
                   plugins_dir=PLUGINS, name="a")
