@@ -102,9 +102,8 @@ def parse2(text):
 class Goroutines(unittest.TestCase):
     def test_grouped_and_tracebacks(self):
         n = scale(40, asan_div=2)
-        # The parked requests are cut at the shutdown timeout.
-        with Gortd(GORTD, ["--admin", "127.0.0.1:0", "--shutdown-timeout",
-                           "1s"], plugins_dir=PLUGINS) as d:
+        with Gortd(GORTD, ["--admin", "127.0.0.1:0"],
+                   plugins_dir=PLUGINS) as d:
             wait_for("admin", lambda: ADMIN_RE.search(d.log))
             aport = int(ADMIN_RE.search(d.log).group(1))
             # n idle keep-alive connections: answered once, then idle.
@@ -116,11 +115,13 @@ class Goroutines(unittest.TestCase):
                 c.getresponse().read()
                 idle.append(c)
             ports = {c.sock.getsockname()[1] for c in idle}
-            # 3 requests parked in the slow plugin's handler.
+            # 3 requests parked in the slow plugin's handler: a stream
+            # that sleeps between chunks and ends when a write fails, once
+            # the test closed its connection.
             slow = [socket.create_connection(("127.0.0.1", d.port))
                     for _ in range(3)]
             for s in slow:
-                s.sendall(b"GET /slow?ms=600000 HTTP/1.1\r\n"
+                s.sendall(b"GET /stream?n=100000&ms=100 HTTP/1.1\r\n"
                           b"Host: x\r\n\r\n")
             try:
                 wait_for("the slow requests in flight",
