@@ -50,6 +50,18 @@ static int long_parse(const char *s, long *out)
     return 0;
 }
 
+static int strings_add(struct cli_strings *l, const char *v)
+{
+    if (!l->given) {
+        l->given = 1;
+        l->n = 0;
+    }
+    if (l->n == CLI_STRINGS_MAX)
+        return -1;
+    l->v[l->n++] = v;
+    return 0;
+}
+
 static int flag_set(const struct cli_flag *f, const char *v, char *err,
                     size_t errlen)
 {
@@ -66,6 +78,14 @@ static int flag_set(const struct cli_flag *f, const char *v, char *err,
         break;
     case CLI_FLAG_DURATION:
         rc = cli_duration_parse(v, (int64_t *)f->value);
+        break;
+    case CLI_FLAG_STRINGS:
+        rc = strings_add(f->value, v);
+        if (rc < 0) {
+            snprintf(err, errlen, "flag -%s given more than %d times", f->name,
+                     CLI_STRINGS_MAX);
+            return rc;
+        }
         break;
     }
     if (rc < 0)
@@ -131,7 +151,8 @@ int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc,
 static void usage_split(const struct cli_flag *f, char *word, size_t wlen,
                         char *text, size_t tlen)
 {
-    static const char *const kinds[] = {"string", "", "int", "duration"};
+    static const char *const kinds[] = {"string", "", "int", "duration",
+                                        "string"};
     const char *open = strchr(f->usage, '`');
     const char *close = open ? strchr(open + 1, '`') : NULL;
 
@@ -169,6 +190,13 @@ static void default_print(FILE *out, const struct cli_flag *f)
             fprintf(out, " (default %s)", d);
         }
         break;
+    case CLI_FLAG_STRINGS: {
+        const struct cli_strings *l = f->value;
+        for (size_t i = 0; i < l->n; i++)
+            fprintf(out, "%s\"%s\"%s", i ? ", " : " (default ", l->v[i],
+                    i + 1 == l->n ? ")" : "");
+        break;
+    }
     }
 }
 

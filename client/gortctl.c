@@ -1,6 +1,7 @@
 /* gortctl.c — the command-line client of gortd's control plane.
  *
  *   gortctl [--addr A] [--timeout D] [--tls...] COMMAND [flags] [args]
+ *   gortctl --addr A --addr B ... stats|tune [flags]
  *
  * Global flags come before the command, the command's own after it, both the
  * Go way (cli_flag.c). Each command is one function and one line in the
@@ -12,6 +13,10 @@
  * message are printed, or "cannot reach gortd at ...: is it running?"),
  * 2 a usage error. The channel is opened lazily by the first call, after a
  * command had the chance to set its signal mask (watch).
+ *
+ * Several -addr (a fleet of gortd behind a balancer): stats and tune ask
+ * each in turn and print one row per target, a failed target's row saying
+ * why (and the exit status 1 once all were asked); other commands take one.
  */
 #include "cli/flag.h"
 #include "cli/duration.h"
@@ -20,6 +25,7 @@
 #include "cli/version.h"
 #include "gortctl.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +141,78 @@ static int cmd_args(const struct cmd *c, const struct cli_flag *flags, size_t n,
 
 /* ---- stats, tune -------------------------------------------------------- */
 
+/* ---- several targets --------------------------------------------------- */
+
+typedef void (*target_row_fn)(const char *addr, const ProtobufCMessage *resp,
+                              int json);
+
+/* Calls method on every -addr in turn (a channel each) and prints a row
+ * per target; one that fails gets its error on its row. EXIT_RPC when any
+ * failed. */
+static int for_targets(struct app *a, const char *method,
+                       const ProtobufCMessage *req, target_row_fn row, int json)
+{
+    int worst = EXIT_OK;
+    for (size_t i = 0; i < a->targets->n; i++) {
+        struct app t = {.opts = a->opts};
+        t.opts.addr = a->targets->v[i];
+        char err[512];
+        ProtobufCMessage *resp = NULL;
+        struct rpc_status st = {0};
+        int ok = rpc_open(&t.cli, &t.opts, err, sizeof err) == 0;
+        if (ok && rpc_unary(&t.cli, &gort__v1__control__descriptor, method, req,
+                            &resp, &st) == 0) {
+            row(t.opts.addr, resp, json);
+            protobuf_c_message_free_unpacked(resp, NULL);
+        } else {
+            printf("%-24s error: %s\n", t.opts.addr,
+                   ok ? cli_status_name(st.code) : err);
+            if (ok && st.msg[0])
+                fprintf(stderr, "gortctl: %s: %s: %s: %s\n", t.opts.addr,
+                        method, cli_status_name(st.code), st.msg);
+            worst = EXIT_RPC;
+        }
+        if (ok)
+            rpc_close(&t.cli);
+    }
+    return worst;
+}
+
+static void stats_row(const char *addr, const ProtobufCMessage *resp, int json)
+{
+    const Gort__V1__Stats *s = (const Gort__V1__Stats *)resp;
+    if (json) {
+        json_print(stdout, resp);
+        return;
+    }
+    const Gort__V1__HttpStats *h = s->http;
+    uint64_t req = h ? h->requests_1xx + h->requests_2xx + h->requests_3xx +
+                           h->requests_4xx + h->requests_5xx
+                     : 0;
+    char up[32];
+    cli_duration_format(s->uptime_ns - s->uptime_ns % 1000000000, up,
+                        sizeof up);
+    printf("%-24s %-8s %10s %5d %10" PRIu64 " %7d %12" PRIu64 " %9" PRIu64
+           " %6" PRIu64 "\n",
+           addr, s->version, up, s->gomaxprocs,
+           s->goroutines ? s->goroutines->live : 0, s->ms ? s->ms->total : 0,
+           req, h ? h->in_flight : 0, h ? h->conns_open : 0);
+}
+
+static void tune_row(const char *addr, const ProtobufCMessage *resp, int json)
+{
+    const Gort__V1__SetMaxProcsReply *r =
+        (const Gort__V1__SetMaxProcsReply *)resp;
+    if (json) {
+        json_print(stdout, resp);
+        return;
+    }
+    char took[32];
+    cli_duration_format(r->took_ns, took, sizeof took);
+    printf("%-24s GOMAXPROCS %d -> %d (took %s)\n", addr, r->previous,
+           r->current, took);
+}
+
 static int cmd_stats(struct app *a, const struct cmd *c, int argc, char **argv)
 {
     int json = 0, rc;
@@ -148,6 +226,13 @@ static int cmd_stats(struct app *a, const struct cmd *c, int argc, char **argv)
         return rc;
     Gort__V1__GetStatsRequest req = GORT__V1__GET_STATS_REQUEST__INIT;
     ProtobufCMessage *resp;
+    if (a->targets->n > 1) {
+        if (!json)
+            printf("%-24s %-8s %10s %5s %10s %7s %12s %9s %6s\n", "ADDR",
+                   "VERSION", "UP", "PROCS", "GOROUTINES", "THREADS",
+                   "REQUESTS", "IN-FLIGHT", "CONNS");
+        return for_targets(a, "GetStats", &req.base, stats_row, json);
+    }
     if ((rc = app_control(a, "GetStats", &req.base, &resp)) != EXIT_OK)
         return rc;
     if (json)
@@ -181,6 +266,8 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
     /* Out-of-int32 values become the nearest end: gortd names the range. */
     req.maxprocs = n > INT_MAX ? INT_MAX : n < INT_MIN ? INT_MIN : (int32_t)n;
     ProtobufCMessage *resp;
+    if (a->targets->n > 1)
+        return for_targets(a, "SetMaxProcs", &req.base, tune_row, json);
     if ((rc = app_control(a, "SetMaxProcs", &req.base, &resp)) != EXIT_OK)
         return rc;
     const Gort__V1__SetMaxProcsReply *r =
@@ -537,8 +624,10 @@ static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv)
 int main(int argc, char **argv)
 {
     char def[160], err[256];
-    struct app a = {.opts = {.addr = cli_addr_default(def, sizeof def),
-                             .timeout_ns = DEFAULT_TIMEOUT_NS}};
+    struct app a = {.opts = {.timeout_ns = DEFAULT_TIMEOUT_NS}};
+    struct cli_strings addrs = {.v = {cli_addr_default(def, sizeof def)},
+                                .n = 1};
+    a.targets = &addrs;
     int version = 0;
     const struct cli_flag flags[] = {
         {.name = "version",
@@ -547,10 +636,10 @@ int main(int argc, char **argv)
          .usage = "print gortctl's version and the libraries it uses, and "
                   "exit"},
         {.name = "addr",
-         .kind = CLI_FLAG_STRING,
-         .value = &a.opts.addr,
-         .usage = "gortd's control `address`: "
-                  "unix:PATH or HOST:PORT"},
+         .kind = CLI_FLAG_STRINGS,
+         .value = &addrs,
+         .usage = "gortd's control `address`: unix:PATH or HOST:PORT; "
+                  "repeat it and stats and tune print a row per gortd"},
         {.name = "timeout",
          .kind = CLI_FLAG_DURATION,
          .value = &a.opts.timeout_ns,
@@ -602,6 +691,14 @@ int main(int argc, char **argv)
     if (!c) {
         fprintf(stderr, "gortctl: unknown command %s (see gortctl -help)\n",
                 argv[i]);
+        return EXIT_USAGE;
+    }
+    a.opts.addr = addrs.v[0];
+    if (addrs.n > 1 && strcmp(c->name, "stats") != 0 &&
+        strcmp(c->name, "tune") != 0) {
+        fprintf(stderr,
+                "gortctl: %s takes one -addr (several: stats and tune)\n",
+                c->name);
         return EXIT_USAGE;
     }
     int rc = c->run(&a, c, argc - i, argv + i);

@@ -14,9 +14,10 @@
 #define EXIT_USAGE 2 /* bad command line */
 
 struct app {
-    struct rpc_opts opts;
+    struct rpc_opts opts; /* opts.addr: the first -addr */
     struct rpc_client cli;
     int connected;
+    const struct cli_strings *targets; /* every -addr (stats, tune) */
 };
 
 struct cmd {

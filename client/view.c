@@ -239,10 +239,136 @@ static void bar_print(FILE *f, uint32_t runq)
     fputc('|', f);
 }
 
-void view_watch(FILE *f, const Gort__V1__Stats *s, const char *interval)
+/* ---- rates between two frames (like top: what moved, not what is) ---- */
+
+static double per_sec(uint64_t now, uint64_t before, double secs)
+{
+    return now > before ? (double)(now - before) / secs : 0;
+}
+
+static uint64_t http_total(const Gort__V1__HttpStats *h)
+{
+    return h->requests_1xx + h->requests_2xx + h->requests_3xx +
+           h->requests_4xx + h->requests_5xx;
+}
+
+static uint64_t steals(const Gort__V1__Stats *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n_procs; i++)
+        n += s->procs[i]->steals_in;
+    return n;
+}
+
+static uint64_t wakeups(const Gort__V1__Stats *s)
+{
+    return s->netpoll ? s->netpoll->wakeups_thread + s->netpoll->wakeups_idle
+                      : 0;
+}
+
+/* The scheduling latency of the samples taken between the two frames. */
+static void latency_delta(FILE *f, const Gort__V1__Stats *s,
+                          const Gort__V1__Stats *prev, const char *interval)
+{
+    const Gort__V1__Histogram *h = s->sched_latency, *o = prev->sched_latency;
+    if (!h || !o || h->n_counts != o->n_counts || h->n_counts > 64)
+        return;
+    uint64_t counts[64];
+    Gort__V1__Histogram d = *h;
+    d.counts = counts;
+    for (size_t i = 0; i < h->n_counts; i++)
+        counts[i] =
+            h->counts[i] > o->counts[i] ? h->counts[i] - o->counts[i] : 0;
+    if (hist_total(&d) == 0) {
+        fprintf(f, "sched latency no samples in the last %s\n", interval);
+        return;
+    }
+    char p50[48], p99[48];
+    hist_quantile(&d, 0.50, p50, sizeof p50);
+    hist_quantile(&d, 0.99, p99, sizeof p99);
+    fprintf(f,
+            "sched latency p50 %s, p99 %s in the last %s (%" PRIu64
+            " samples)\n",
+            p50, p99, interval, hist_total(&d));
+}
+
+static void rates_print(FILE *f, const Gort__V1__Stats *s,
+                        const Gort__V1__Stats *prev, double secs)
+{
+    const Gort__V1__HttpStats *h = s->http, *o = prev->http;
+    fputs("rates        ", f);
+    if (h && o)
+        fprintf(f, " %.0f req/s (2xx %.0f, 4xx %.0f, 5xx %.0f),",
+                per_sec(http_total(h), http_total(o), secs),
+                per_sec(h->requests_2xx, o->requests_2xx, secs),
+                per_sec(h->requests_4xx, o->requests_4xx, secs),
+                per_sec(h->requests_5xx, o->requests_5xx, secs));
+    fprintf(f, " %.0f switches/s, %.0f steals/s, %.0f netpoll wake-ups/s\n",
+            per_sec(s->ctx_switches, prev->ctx_switches, secs),
+            per_sec(steals(s), steals(prev), secs),
+            per_sec(wakeups(s), wakeups(prev), secs));
+}
+
+static const Gort__V1__ProcStats *proc_by_id(const Gort__V1__Stats *s, int id)
+{
+    for (size_t i = 0; i < s->n_procs; i++)
+        if (s->procs[i]->id == id)
+            return s->procs[i];
+    return NULL;
+}
+
+/* The share of the interval a P spent running goroutines: its idle time
+ * (its M parked) is the rest. -1 when unknown. */
+static int busy_pct(const Gort__V1__ProcStats *p,
+                    const Gort__V1__ProcStats *before, double secs)
+{
+    if (!before || p->idle_ns < before->idle_ns)
+        return -1;
+    double idle = (double)(p->idle_ns - before->idle_ns) / 1e9 / secs;
+    double busy = 100 * (1 - idle);
+    return busy < 0 ? 0 : busy > 100 ? 100 : (int)(busy + 0.5);
+}
+
+static const Gort__V1__PluginStats *plugin_by_name(const Gort__V1__Stats *s,
+                                                   const char *name)
+{
+    for (size_t i = 0; i < s->n_plugins; i++)
+        if (strcmp(s->plugins[i]->name, name) == 0)
+            return s->plugins[i];
+    return NULL;
+}
+
+static void plugin_rates(FILE *f, const Gort__V1__Stats *s,
+                         const Gort__V1__Stats *prev, double secs)
+{
+    if (s->n_plugins == 0)
+        return;
+    fprintf(f, "\n%-20s %10s %10s %10s\n", "PLUGIN", "REQ/S", "ERR/S",
+            "IN-FLIGHT");
+    for (size_t i = 0; i < s->n_plugins; i++) {
+        const Gort__V1__PluginStats *p = s->plugins[i];
+        const Gort__V1__PluginStats *o =
+            prev ? plugin_by_name(prev, p->name) : NULL;
+        if (o && secs > 0)
+            fprintf(f, "%-20s %10.0f %10.0f %10" PRIu64 "\n", p->name,
+                    per_sec(p->requests, o->requests, secs),
+                    per_sec(p->errors, o->errors, secs), p->in_flight);
+        else
+            fprintf(f, "%-20s %10s %10s %10" PRIu64 "\n", p->name, "-", "-",
+                    p->in_flight);
+    }
+}
+
+void view_watch(FILE *f, const Gort__V1__Stats *s, const Gort__V1__Stats *prev,
+                const char *interval)
 {
     const Gort__V1__GoroutineCounts *g = s->goroutines;
     char up[40];
+    double secs =
+        prev ? (double)(s->timestamp_unix_ns - prev->timestamp_unix_ns) / 1e9
+             : 0;
+    if (secs <= 0)
+        prev = NULL; /* no interval to divide by */
 
     uptime_format(s->uptime_ns, up, sizeof up);
     fprintf(f, "gortd %s  up %s  GOMAXPROCS %d  global runq %" PRIu64 "\n",
@@ -252,9 +378,15 @@ void view_watch(FILE *f, const Gort__V1__Stats *s, const char *interval)
                 "goroutines %" PRIu64 " live: %" PRIu64 " runnable, %" PRIu64
                 " running, %" PRIu64 " waiting\n",
                 g->live, g->runnable, g->running, g->waiting);
+    if (prev) {
+        rates_print(f, s, prev, secs);
+        latency_delta(f, s, prev, interval);
+    } else {
+        fputs("rates         from the next frame on\n", f);
+    }
     fprintf(f,
             "every %s, Ctrl-C quits; bar = local run queue of %d slots, + = "
-            "runnext\n\n",
+            "runnext; busy = time running goroutines\n\n",
             interval, RING_SLOTS);
     for (size_t i = 0; i < s->n_procs; i++) {
         const Gort__V1__ProcStats *p = s->procs[i];
@@ -263,6 +395,12 @@ void view_watch(FILE *f, const Gort__V1__Stats *s, const char *interval)
         fprintf(f, "P%-3d %-8s %4" PRIu32 " ", p->id, p_status(p->status),
                 p->runq_len);
         bar_print(f, p->runq_len);
-        fputs(p->runnext ? "+\n" : "\n", f);
+        fputc(p->runnext ? '+' : ' ', f);
+        int busy = prev ? busy_pct(p, proc_by_id(prev, p->id), secs) : -1;
+        if (busy >= 0)
+            fprintf(f, " busy %3d%%\n", busy);
+        else
+            fputs(" busy    -\n", f);
     }
+    plugin_rates(f, s, prev, secs);
 }

@@ -77,18 +77,23 @@ static int interrupted(void)
 /* Draws frames until the stream ends; the stream's status is left to read. */
 static void frames(struct rpc_stream *s, const char *every, int tty)
 {
-    ProtobufCMessage *msg;
+    ProtobufCMessage *msg, *prev = NULL;
     if (tty)
         fputs("\033[?25l", stdout); /* hide the cursor */
     while (rpc_stream_next(s, &msg) == 1) {
         if (tty)
             fputs("\033[H\033[2J", stdout);
-        view_watch(stdout, (const Gort__V1__Stats *)msg, every);
+        view_watch(stdout, (const Gort__V1__Stats *)msg,
+                   (const Gort__V1__Stats *)prev, every);
         if (!tty)
             fputc('\n', stdout);
         fflush(stdout);
-        protobuf_c_message_free_unpacked(msg, NULL);
+        if (prev) /* the rates are taken between successive frames */
+            protobuf_c_message_free_unpacked(prev, NULL);
+        prev = msg;
     }
+    if (prev)
+        protobuf_c_message_free_unpacked(prev, NULL);
     if (tty)
         fputs("\033[?25h", stdout);
     fflush(stdout);

@@ -362,7 +362,8 @@ static void pidleput(struct gort__p *p)
     __atomic_store_n(&p->m, NULL, __ATOMIC_RELEASE);
     p->link = gort__sched.pidle;
     gort__sched.pidle = p;
-    p->idle_since = now_mono_ns();
+    /* Atomic: stats.c reads it without the lock. */
+    __atomic_store_n(&p->idle_since, now_mono_ns(), __ATOMIC_RELAXED);
     atomic_fetch_add(&gort__sched.npidle, 1);
 }
 

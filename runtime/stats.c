@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "gort/net.h"
 #include "netpoll.h"
 #include "runtime.h"
@@ -61,6 +62,7 @@ static uint64_t rd(const _Atomic uint64_t *c)
 static void p_snapshot(struct gort__p *p, struct gort_p_stats *o)
 {
     o->id = p->id;
+    o->idle_ns = rd(&p->idle_ns); /* before the status: see below */
     o->status = atomic_load_explicit(&p->status, memory_order_relaxed);
     o->runq_len = gort__runq_len(&p->runq);
     o->runnext =
@@ -69,7 +71,17 @@ static void p_snapshot(struct gort__p *p, struct gort_p_stats *o)
     o->steals_in = rd(&p->steals_in);
     o->steals_out = rd(&p->steals_out);
     o->goroutines_run = rd(&p->goroutines_run);
-    o->idle_ns = rd(&p->idle_ns);
+    /* An idle P's current idle period is added to idle_ns when it wakes:
+     * count it so far, so that idle time grows while it sleeps (gortctl
+     * watch's busy share). Without the lock: if idle_ns moved while we
+     * looked (status and idle_since read between its two reads), the P
+     * woke and counted the period itself meanwhile. */
+    if (o->status == GORT_P_IDLE) {
+        int64_t since = __atomic_load_n(&p->idle_since, __ATOMIC_RELAXED);
+        int64_t now = now_mono_ns();
+        if (rd(&p->idle_ns) == o->idle_ns && since > 0 && now > since)
+            o->idle_ns += (uint64_t)(now - since);
+    }
 }
 
 struct totals {

@@ -9,7 +9,8 @@
  *   control       the gRPC completion-queue thread (control.c), never a P;
  *   signals       sigwait()s; the first SIGINT/SIGTERM asks for a shutdown,
  *                 a second one exits at once; SIGHUP asks for a rescan of
- *                 the plugins directory;
+ *                 the plugins directory; SIGUSR1 reopens the log files;
+ *   access log    its flusher (http/accesslog.c), with --access-log;
  *   runtime Ms    libgort's threads running goroutines.
  *
  * The main goroutine builds the route table (the *.so files in
@@ -19,7 +20,11 @@
  * looks at an atomic flag (20 wake-ups a second on one P cost nothing
  * measurable), and rescans the plugins directory when SIGHUP asked for
  * it (plugin/loader.c: new files load, changed ones replace, removed ones
- * unload). On SIGINT or SIGTERM it shuts the HTTP server down gracefully,
+ * unload). It tells a service manager where it is (systemd.c: READY=1 once
+ * serving, RELOADING=1 around a rescan, STOPPING=1, the watchdog's pings
+ * from this goroutine). The HTTP listening sockets are the ones passed in
+ * (systemd's LISTEN_FDS, --listen-fd) and one per --listen address.
+ * On SIGINT or SIGTERM it shuts the HTTP server down gracefully,
  * finishes the plugins and returns. The plugin loader owns the served route
  * table once attached; the control plane's plugin operations go through it.
  *
@@ -35,7 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gort/gort.h"
@@ -48,9 +55,11 @@
 #include "cli/flag.h"
 #include "cli/version.h"
 #include "http/budget.h"
+#include "http/accesslog.h"
 #include "http/server.h"
 #include "plugin/loader.h"
 #include "log.h"
+#include "systemd.h"
 
 #define MAIN_POLL_NS (50 * 1000000) /* how often the main goroutine looks */
 /* Request buffers of all connections together (http/budget.c): 10,000
@@ -60,9 +69,14 @@
 
 static atomic_int stop_requested;   /* set by the signal thread (seq_cst) */
 static atomic_int rescan_requested; /* SIGHUP, taken by the main goroutine */
+static char *stderr_path; /* fd 2's file at start, when it is one: SIGUSR1 */
 
 struct daemon {
-    const char *listen;
+    struct cli_strings listen;          /* --listen, repeatable */
+    long listen_fd;                     /* --listen-fd; -1: none */
+    int reuseport;                      /* --reuseport */
+    int inherited[HTTPD_MAX_LISTENERS]; /* listening fds passed in */
+    int ninherited;
     const char *plugins_dir; /* NULL: no plugins, no routes */
     struct plugins *plugins;
     struct httpd_server *server;
@@ -77,6 +91,7 @@ struct daemon {
     int admin_insecure;
     struct admin admin;
     struct httpd_server *admin_srv;
+    char status[128]; /* systemd's STATUS= while serving */
 };
 
 /* The initial routes: every plugin in --plugins-dir that loads. A refused
@@ -111,9 +126,35 @@ static void http_stats(void *arg, struct httpd_stats *out)
     httpd_server_stats(arg, out);
 }
 
-static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
+/* The traffic's listening sockets: those passed in (systemd, --listen-fd),
+ * then one per --listen address (the default :8080 only when none was
+ * passed in). Returns how many, or -1 after logging why. */
+static int listeners_open(struct daemon *d, int *fds)
 {
     char err[512];
+    int n = 0;
+    for (int i = 0; i < d->ninherited; i++)
+        fds[n++] = d->inherited[i];
+    if (d->ninherited && !d->listen.given)
+        return n;
+    int opts = d->reuseport ? HTTPD_LISTEN_REUSEPORT : 0;
+    for (size_t i = 0; i < d->listen.n; i++) {
+        int fd = httpd_listen_opts(d->listen.v[i], 4096, opts, err, sizeof err);
+        if (fd < 0) {
+            glog_error("cannot listen", GLOG_STR("addr", d->listen.v[i]),
+                       GLOG_STR("err", err));
+            while (n > d->ninherited)
+                close(fds[--n]);
+            return -1;
+        }
+        fds[n++] = fd;
+    }
+    return n;
+}
+
+static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
+{
+    int fds[HTTPD_MAX_LISTENERS];
     *mux = mux_new();
     if (!*mux) {
         glog_error("cannot create the route table", GLOG_ERRNO("err", ENOMEM));
@@ -121,32 +162,78 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     }
     if (load_plugins(d, *mux) < 0)
         return NULL;
-    int fd = httpd_listen(d->listen, 4096, err, sizeof err);
-    if (fd < 0) {
-        glog_error("cannot listen", GLOG_STR("addr", d->listen),
-                   GLOG_STR("err", err));
+    int n = listeners_open(d, fds);
+    if (n < 0)
         return NULL;
-    }
     if (d->plugins) {
         d->http.route_pin = plugins_route_pin;
         d->http.route_unpin = plugins_route_unpin;
     }
-    struct httpd_server *s = httpd_server_new(fd, &d->http, *mux);
+    struct httpd_server *s = httpd_server_new(fds[0], &d->http, *mux);
+    for (int i = 1; s && i < n; i++)
+        httpd_server_add_listener(s, fds[i]);
     int rc = s ? httpd_server_start(s) : -ENOMEM;
     if (rc < 0) {
         glog_error("cannot start the HTTP server",
                    GLOG_STR("err", gort_strerror(rc)));
         return NULL;
     }
-    char bound[80];
-    if (httpd_local_addr(fd, bound, sizeof bound) < 0)
-        snprintf(bound, sizeof bound, "%s", d->listen);
-    /* The bound address, not the flag: with port 0 it is the kernel's.
-     * Scripts and tests take the port from this line. */
-    glog_info("serving HTTP", GLOG_STR("addr", bound),
-              GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
+    /* The bound addresses, not the flags: with port 0 they are the
+     * kernel's. Scripts and tests take the port from these lines. */
+    for (int i = 0; i < n; i++) {
+        char bound[80];
+        if (httpd_local_addr(fds[i], bound, sizeof bound) < 0)
+            snprintf(bound, sizeof bound, "fd %d", fds[i]);
+        if (i < d->ninherited) /* passed in: say so */
+            glog_info("serving HTTP", GLOG_STR("addr", bound),
+                      GLOG_INT("gomaxprocs", gort_gomaxprocs(0)),
+                      GLOG_BOOL("inherited", true));
+        else
+            glog_info("serving HTTP", GLOG_STR("addr", bound),
+                      GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
+        if (i == 0)
+            snprintf(d->status, sizeof d->status, "serving HTTP on %s%s", bound,
+                     n > 1 ? " and more" : "");
+    }
     ctl_set_http_source(http_stats, s);
     return s;
+}
+
+/* Listening sockets passed in: systemd's (LISTEN_FDS, LISTEN_PID) and
+ * --listen-fd. Each must be a listening stream socket. 0, or 2 after a
+ * one-line message. */
+static int inherited_check(struct daemon *d)
+{
+    int n = sysd_listen_fds();
+    if (n < 0) {
+        fprintf(stderr, "gortd: LISTEN_FDS: %s\n", strerror(-n));
+        return 2;
+    }
+    if (n > HTTPD_MAX_LISTENERS - 1) {
+        fprintf(stderr, "gortd: LISTEN_FDS: %d sockets, at most %d\n", n,
+                HTTPD_MAX_LISTENERS - 1);
+        return 2;
+    }
+    for (int i = 0; i < n; i++)
+        d->inherited[d->ninherited++] = 3 + i; /* SD_LISTEN_FDS_START */
+    if (d->listen_fd >= 0) {
+        int fd = (int)d->listen_fd;
+        if (d->listen_fd > 65535 || sysd_is_listening_stream(fd) <= 0) {
+            fprintf(stderr,
+                    "gortd: -listen-fd %ld: not a listening stream socket\n",
+                    d->listen_fd);
+            return 2;
+        }
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        d->inherited[d->ninherited++] = fd;
+    }
+    size_t own = d->ninherited && !d->listen.given ? 0 : d->listen.n;
+    if (d->ninherited + own > HTTPD_MAX_LISTENERS) {
+        fprintf(stderr, "gortd: at most %d listening sockets\n",
+                HTTPD_MAX_LISTENERS);
+        return 2;
+    }
+    return 0;
 }
 
 /* ---- the admin listener (--admin) ------------------------------------------
@@ -191,12 +278,44 @@ static void admin_plugins(void *ctx, admin_plugin_fn fn, void *arg)
     pthread_mutex_unlock(&d->catalog_lock);
 }
 
+/* The traffic table's plugin routes with their answers by class. */
+static void admin_routes(void *ctx, admin_route_fn fn, void *arg)
+{
+    struct daemon *d = ctx;
+    char owner[128];
+    pthread_mutex_lock(&d->catalog_lock);
+    size_t n = d->mux ? mux_count(d->mux) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct mux_route_info ri;
+        mux_route(d->mux, i, &ri);
+        if (!ri.owner)
+            continue;
+        plugins_owner_name(d->plugins, ri.owner, owner, sizeof owner);
+        struct admin_route r = {.pattern = ri.pattern, .plugin = owner};
+        plugins_route_classes(ri.owner, ri.arg, r.by_class);
+        fn(&r, arg);
+    }
+    pthread_mutex_unlock(&d->catalog_lock);
+}
+
+static void admin_plugin_ops(void *ctx, uint64_t out[PLUGINS_OPS][2])
+{
+    struct daemon *d = ctx;
+    pthread_mutex_lock(&d->catalog_lock);
+    plugins_ops_read(d->plugins, out);
+    pthread_mutex_unlock(&d->catalog_lock);
+}
+
 /* A second HTTP server of gortd's own, on its own port and table. */
 static int admin_start(struct daemon *d, struct httpd_server *traffic)
 {
     char err[512], bound[80];
     d->admin.traffic = traffic;
     d->admin.each_plugin = admin_plugins;
+    if (d->plugins) {
+        d->admin.each_route = admin_routes;
+        d->admin.plugin_ops = admin_plugin_ops;
+    }
     d->admin.ctx = d;
     struct mux *mux = mux_new();
     if (!mux || admin_register(mux, &d->admin, err, sizeof err) < 0) {
@@ -422,13 +541,19 @@ static void main_goroutine(void *arg)
         atomic_store(&stop_requested, 1);
     }
     atomic_store_explicit(&d->admin.ready, 1, memory_order_release);
+    sysd_ready(d->status);
     while (!atomic_load(&stop_requested)) {
-        if (atomic_exchange(&rescan_requested, 0))
+        if (atomic_exchange(&rescan_requested, 0)) {
+            sysd_reloading();
             rescan(d);
+            sysd_ready(d->status);
+        }
+        sysd_watchdog(gort_nanotime());
         gort_sleep(MAIN_POLL_NS);
     }
     /* /readyz says 503 from here: balancers stop sending while we drain. */
     atomic_store_explicit(&d->admin.ready, 0, memory_order_release);
+    sysd_stopping("draining connections");
     int drained = httpd_server_shutdown(s);
     if (d->admin_srv)
         httpd_server_shutdown(d->admin_srv);
@@ -451,6 +576,37 @@ static const char *signal_name(int sig)
     return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
 }
 
+/* nginx's convention for logrotate: SIGUSR1 reopens the log files. The
+ * error log is fd 2; when it was a regular file at start (a shell's 2>>,
+ * systemd's StandardError=append:), it is opened again by that name and
+ * put in place with dup2, so that no record goes nowhere meanwhile. */
+static void stderr_remember(void)
+{
+    struct stat st;
+    char path[4096];
+    if (fstat(STDERR_FILENO, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    ssize_t n = readlink("/proc/self/fd/2", path, sizeof path - 1);
+    if (n > 0 && path[0] == '/') {
+        path[n] = '\0';
+        stderr_path = strdup(path);
+    }
+}
+
+static void logs_reopen(void)
+{
+    accesslog_reopen();
+    if (stderr_path) {
+        int fd =
+            open(stderr_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+    }
+    glog_info("logs reopened", GLOG_STR("signal", "SIGUSR1"));
+}
+
 static void *signal_thread(void *arg)
 {
     const sigset_t *set = arg;
@@ -465,6 +621,10 @@ static void *signal_thread(void *arg)
         }
         if (sig == SIGQUIT) /* Go's: every goroutine's stack, exit 2 */
             gort_crash_quit();
+        if (sig == SIGUSR1) {
+            logs_reopen();
+            continue;
+        }
         if (seen++) {
             glog_warn("exiting now", GLOG_STR("signal", signal_name(sig)),
                       GLOG_STR("reason", "second signal"));
@@ -515,7 +675,9 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
                "SIGHUP rescans -plugins-dir: new files load, changed ones "
                "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
                "gracefully: in-flight\nrequests finish, idle connections "
-               "close.\n\nLogs go to stderr, one record per line: logfmt "
+               "close.\nSIGUSR1 reopens the access log and, when stderr is a "
+               "file, the error log\n(after logrotate moved them).\n\nLogs go "
+               "to stderr, one record per line: logfmt "
                "(time=... level=info\nmsg=\"serving HTTP\" addr=...), or "
                "one JSON object per line with\n-log-format json.\n\n"
                "Flags:\n");
@@ -574,12 +736,14 @@ static int signals_start(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGHUP);
     sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGUSR1);
     /* A shell starts background jobs with SIGINT ignored, and an ignored
      * signal is discarded before sigwait could take it. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
     if ((rc = pthread_sigmask(SIG_BLOCK, set, NULL)) != 0 ||
         (rc = pthread_create(&t, NULL, signal_thread, set)) != 0)
@@ -596,8 +760,10 @@ int main(int argc, char **argv)
                              .max_streams = CTL_MAX_STREAMS_DEFAULT};
     const char *log_format = "logfmt", *log_level = "info";
     const char *plugin_faults = "exit";
+    const char *access_log = NULL;
     int version = 0, rc;
-    struct daemon d = {.listen = ":8080",
+    struct daemon d = {.listen = {.v = {":8080"}, .n = 1},
+                       .listen_fd = -1,
                        .catalog_lock = PTHREAD_MUTEX_INITIALIZER};
     httpd_config_default(&d.http);
     d.max_header_bytes = (long)d.http.max_header_bytes;
@@ -612,10 +778,22 @@ int main(int argc, char **argv)
          .value = &version,
          .usage = "print gortd's version and the libraries it uses, and exit"},
         {.name = "listen",
-         .kind = CLI_FLAG_STRING,
+         .kind = CLI_FLAG_STRINGS,
          .value = &d.listen,
          .usage = "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel "
-                  "picks one; the log says which)"},
+                  "picks one; the log says which); repeat it to listen on "
+                  "several"},
+        {.name = "listen-fd",
+         .kind = CLI_FLAG_INT,
+         .value = &d.listen_fd,
+         .usage = "serve HTTP on the listening socket inherited as `fd` "
+                  "(from a supervisor; systemd's LISTEN_FDS are used without "
+                  "it); -listen is then off unless given"},
+        {.name = "reuseport",
+         .kind = CLI_FLAG_BOOL,
+         .value = &d.reuseport,
+         .usage = "set SO_REUSEPORT on the -listen sockets, so that several "
+                  "gortd share a port (restarts without refused connections)"},
         {.name = "plugins-dir",
          .kind = CLI_FLAG_STRING,
          .value = &d.plugins_dir,
@@ -726,6 +904,11 @@ int main(int argc, char **argv)
          .value = &d.admin_insecure,
          .usage = "allow a non-loopback -admin address (anyone who reaches "
                   "it reads gortd's state)"},
+        {.name = "access-log",
+         .kind = CLI_FLAG_STRING,
+         .value = &access_log,
+         .usage = "write an access log to `file` (- for stdout): nginx's "
+                  "combined format plus the request time; SIGUSR1 reopens it"},
         {.name = "log-format",
          .kind = CLI_FLAG_STRING,
          .value = &log_format,
@@ -779,7 +962,7 @@ int main(int argc, char **argv)
                         "-max-blocking-threads from 1 to 1000000\n");
         return 2;
     }
-    if (admin_check(&d) != 0)
+    if (admin_check(&d) != 0 || inherited_check(&d) != 0)
         return 2;
     gort_set_max_threads((int)d.max_threads);
     gort_set_max_blocking((int)d.max_blocking);
@@ -796,6 +979,12 @@ int main(int argc, char **argv)
     rc = gort_crash_install();
     if (rc != 0)
         glog_warn("no crash reports", GLOG_ERRNO("err", -rc));
+    if (access_log && accesslog_open(access_log, err, sizeof err) < 0) {
+        fprintf(stderr, "gortd: -access-log: %s\n", err);
+        return 2;
+    }
+    d.http.access_log = access_log != NULL;
+    stderr_remember();
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
@@ -819,5 +1008,6 @@ int main(int argc, char **argv)
     if (rc < 0)
         glog_error("runtime failed", GLOG_STR("err", gort_strerror(rc)));
     ctl_stop(srv);
+    accesslog_close();
     return rc < 0 ? 1 : d.exit_code;
 }

@@ -14,7 +14,9 @@
 #include "admin/admin.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "admin/goroutines.h"
 #include "admin/metrics.h"
 #include "admin/statsjson.h"
 #include "gort/http.h"
@@ -45,12 +47,42 @@ static void plugin_add(const struct plugin_status *p, void *arg)
     l->v[l->n++] = *p;
 }
 
+/* The routes' counters, copied out the same way. */
+struct route_list {
+    struct metrics_route *v;
+    size_t n, cap;
+};
+
+static void route_add(const struct admin_route *r, void *arg)
+{
+    struct route_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct metrics_route *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return;
+        l->v = v;
+        l->cap = cap;
+    }
+    struct metrics_route *m = &l->v[l->n];
+    m->pattern = strdup(r->pattern);
+    m->plugin = strdup(r->plugin);
+    if (!m->pattern || !m->plugin) {
+        free(m->pattern);
+        free(m->plugin);
+        return;
+    }
+    memcpy(m->by_class, r->by_class, sizeof m->by_class);
+    l->n++;
+}
+
 /* One snapshot of everything a page shows; release with snapshot_free. */
 struct snapshot {
     struct gort_stats rt;
     struct httpd_stats http;
     struct proc_self proc;
     struct plugin_list plugins;
+    struct route_list routes;
     struct metrics_source src;
 };
 
@@ -73,13 +105,28 @@ static struct snapshot *snapshot_take(struct admin *a)
         s->src.plugins = s->plugins.v;
         s->src.nplugins = s->plugins.n;
     }
+    if (a->each_route) {
+        a->each_route(a->ctx, route_add, &s->routes);
+        s->src.routes = s->routes.v;
+        s->src.nroutes = s->routes.n;
+    }
+    if (a->plugin_ops) {
+        a->plugin_ops(a->ctx, s->src.ops);
+        s->src.with_ops = true;
+    }
     return s;
 }
 
 static void snapshot_free(struct snapshot *s)
 {
-    if (s)
+    if (s) {
         free(s->plugins.v);
+        for (size_t i = 0; i < s->routes.n; i++) {
+            free(s->routes.v[i].pattern);
+            free(s->routes.v[i].plugin);
+        }
+        free(s->routes.v);
+    }
     free(s);
 }
 
@@ -126,6 +173,35 @@ static void stats_json(gort_http_response *w, gort_http_request *r, void *arg)
     snapshot_free(s);
 }
 
+/* ?debug=1 (grouped by stack) or ?debug=2 (every goroutine's traceback),
+ * as net/http/pprof's goroutine profile; its default, debug=0, is the
+ * binary pprof profile, which gort does not produce. */
+static void goroutines(gort_http_response *w, gort_http_request *r, void *arg)
+{
+    (void)arg;
+    char v[8];
+    ssize_t n = gort_http_query_value(r, "debug", v, sizeof v);
+    int debug = n < 0                 ? 0
+                : strcmp(v, "1") == 0 ? 1
+                : strcmp(v, "2") == 0 ? 2
+                                      : 0;
+    if (!debug) {
+        gort_http_error(w,
+                        "want ?debug=1 (grouped by stack) or ?debug=2 (Go's "
+                        "traceback text); the binary profile is not served",
+                        400);
+        return;
+    }
+    struct textbuf t = {0};
+    long rc = goroutines_write(&t, debug);
+    if (rc < 0 && !t.failed) {
+        gort_http_error(w, "the runtime is not running", 503);
+    } else {
+        send_page(w, &t, "text/plain; charset=utf-8");
+    }
+    textbuf_free(&t);
+}
+
 static void healthz(gort_http_response *w, gort_http_request *r, void *arg)
 {
     (void)r, (void)arg;
@@ -161,6 +237,7 @@ int admin_register(struct mux *mux, struct admin *a, char *err, size_t errlen)
         {"GET /readyz", readyz},
         {"GET /debug/gort/{$}", dashboard},
         {"GET /debug/gort/stats.json", stats_json},
+        {"GET /debug/gort/goroutines", goroutines},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         int rc = mux_handle(mux, routes[i].pattern, (void *)routes[i].h, a, a,

@@ -213,6 +213,23 @@ static void http_families(struct prom_writer *w, const struct httpd_stats *h)
     counter(w, "gort_http_bad_requests_total",
             "Requests refused by the parser before any handler.",
             h->bad_requests);
+    double bounds[HTTPD_DURATION_BUCKETS];
+    for (int i = 0; i < HTTPD_DURATION_BUCKETS; i++)
+        bounds[i] = httpd_duration_bounds[i];
+    prom_family(w, "gort_http_request_duration_seconds", PROM_HISTOGRAM,
+                "Time from a request's head parsed to its response written "
+                "(requests the parser refused are not counted).");
+    prom_histogram(w, "gort_http_request_duration_seconds", NULL, 0, bounds,
+                   h->duration_buckets, HTTPD_DURATION_BUCKETS,
+                   (double)h->duration_sum_ns / NS_PER_S);
+    counter(w, "gort_http_received_bytes_total",
+            "Request bytes read: heads, and the Content-Length bodies "
+            "handlers read (chunked bodies are not counted).",
+            h->bytes_in);
+    counter(w, "gort_http_sent_bytes_total",
+            "Response body bytes written (nginx's $body_bytes_sent; heads "
+            "are not counted).",
+            h->bytes_out);
 }
 
 static void process_families(struct prom_writer *w, const struct proc_self *p)
@@ -281,6 +298,52 @@ static void plugin_families(struct prom_writer *w,
     per_plugin(w, src, "gort_plugin_goroutines", PROM_GAUGE,
                "Goroutines each plugin's code started, still live.",
                pl_goroutines);
+    static const char *const classes[] = {"",    "1xx", "2xx",
+                                          "3xx", "4xx", "5xx"};
+    const char *name = "gort_plugin_responses_total";
+    prom_family(w, name, PROM_COUNTER,
+                "Answers of each plugin's handlers by status class (an "
+                "abort counts as 5xx).");
+    for (size_t i = 0; i < src->nplugins; i++)
+        for (int c = 1; c <= 5; c++) {
+            struct prom_label l[] = {
+                {.name = "plugin", .value = src->plugins[i].name},
+                {.name = "code", .value = classes[c]},
+            };
+            prom_sample_u64(w, name, l, 2, src->plugins[i].by_class[c]);
+        }
+    name = "gort_http_route_responses_total";
+    prom_family(w, name, PROM_COUNTER,
+                "Answers of each route (its pattern, the plugin that "
+                "registered it) by status class.");
+    for (size_t i = 0; i < src->nroutes; i++)
+        for (int c = 1; c <= 5; c++) {
+            struct prom_label l[] = {
+                {.name = "route", .value = src->routes[i].pattern},
+                {.name = "plugin", .value = src->routes[i].plugin},
+                {.name = "code", .value = classes[c]},
+            };
+            prom_sample_u64(w, name, l, 3, src->routes[i].by_class[c]);
+        }
+}
+
+static void ops_families(struct prom_writer *w,
+                         const struct metrics_source *src)
+{
+    static const char *const ops[] = {"load", "unload", "replace"};
+    static const char *const results[] = {"ok", "failed"};
+    const char *name = "gort_plugin_operations_total";
+    prom_family(w, name, PROM_COUNTER,
+                "Plugin loads (at start, through gortctl, by SIGHUP), unloads "
+                "and replaces, by result.");
+    for (int o = 0; o < PLUGINS_OPS; o++)
+        for (int r = 0; r < 2; r++) {
+            struct prom_label l[] = {
+                {.name = "op", .value = ops[o]},
+                {.name = "result", .value = results[r]},
+            };
+            prom_sample_u64(w, name, l, 2, src->ops[o][r]);
+        }
 }
 
 void metrics_write(struct prom_writer *w, const struct metrics_source *src)
@@ -293,6 +356,8 @@ void metrics_write(struct prom_writer *w, const struct metrics_source *src)
         http_families(w, src->http);
     if (src->with_plugins)
         plugin_families(w, src);
+    if (src->with_ops)
+        ops_families(w, src);
     if (src->proc)
         process_families(w, src->proc);
 }

@@ -13,6 +13,12 @@
 #include "http/server.h"
 #include "plugin/loader.h"
 
+/* A route's answers by status class. */
+struct metrics_route {
+    char *pattern, *plugin; /* owned by whoever built the list */
+    uint64_t by_class[6];
+};
+
 /* What one scrape shows; a NULL part is left out. */
 struct metrics_source {
     const struct gort_stats *rt;
@@ -21,6 +27,10 @@ struct metrics_source {
     bool with_plugins; /* gortd has a loader: show the plugin families */
     const struct plugin_status *plugins; /* nplugins of them */
     size_t nplugins;
+    const struct metrics_route *routes; /* nroutes of them */
+    size_t nroutes;
+    bool with_ops; /* ops holds the loader's operation counts */
+    uint64_t ops[PLUGINS_OPS][2];
 };
 
 void metrics_write(struct prom_writer *w, const struct metrics_source *src);

@@ -152,8 +152,11 @@ static bool put_series(struct prom_writer *w, const char *name,
     return true;
 }
 
-/* The shortest %g form that reads back as v; Prometheus's spellings of
- * the non-finite values. */
+/* The shortest %g form that reads back as v, without C's exponent for
+ * small round numbers: Go's strconv.FormatFloat(v, 'g', -1, 64), what
+ * Prometheus's Go client writes, spells 10 "10" where C's shortest %g is
+ * "1e+01" (Go keeps the plain form up to an exponent of 6). Prometheus's
+ * spellings of the non-finite values. */
 static void format_f64(double v, char *buf, size_t len)
 {
     if (isnan(v)) {
@@ -166,8 +169,13 @@ static void format_f64(double v, char *buf, size_t len)
     }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
+        if (strtod(buf, NULL) != v)
+            continue;
+        /* C switches to the exponent once it reaches the precision. */
+        int exp = v != 0 ? (int)floor(log10(fabs(v))) : 0;
+        if (exp >= prec && exp < 6)
+            snprintf(buf, len, "%.*g", exp + 1, v);
+        return;
     }
 }
 

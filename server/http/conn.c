@@ -149,6 +149,7 @@ static void refuse(struct http_conn *c, int status)
     atomic_fetch_add_explicit(&c->srv->bad_requests, 1, memory_order_relaxed);
     count_status(c->srv, status);
     http_simple_response(c, status, NULL, body, true);
+    http_request_refused(c, status);
 }
 
 /* Reads the current route table and marks this request as its user. */
@@ -350,6 +351,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
                           size_t headlen)
 {
     struct httpd_server *s = c->srv;
+    int64_t start = gort_nanotime();
     _Alignas(void *) char small[2048];
     gort_http_request r;
     c->off += headlen;
@@ -413,6 +415,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     }
     int rc = w->failed ? -ECONNRESET : http_response_finish(w);
     count_status(s, w->status ? w->status : 200);
+    http_request_done(c, &r, w, headlen, start);
     keep = keep && rc == 0 && !w->close_after && http_request_drain(&r);
     http_reqctx_end(&r);
     http_request_free(&r, small);

@@ -20,8 +20,14 @@
 #define HTTP_RESP_ARENA 2048
 #define HTTP_DRAIN_MAX (256 * 1024) /* unread body we skip to keep alive */
 
+struct httpd_listener {
+    struct httpd_server *srv;
+    int fd;
+};
+
 struct httpd_server {
-    int lfd;
+    struct httpd_listener lis[HTTPD_MAX_LISTENERS]; /* nlis of them */
+    int nlis;
     struct httpd_config cfg;
     struct mux *_Atomic mux;
     _Atomic uint64_t gen;       /* bumped by every mux swap */
@@ -31,12 +37,13 @@ struct httpd_server {
     pthread_mutex_t conns_lock; /* the registry, never held across a park */
     struct ilist conns;         /* all open connections (http_conn.link) */
     _Atomic int shutting_down;
-    _Atomic int64_t listener_id; /* 0 once the listener goroutine exited */
+    _Atomic int listeners; /* accept goroutines still running */
 
     _Atomic uint64_t nconns, nidle, conns_total, in_flight, requests;
     _Atomic uint64_t by_class[6];
     _Atomic uint64_t bad_requests;
     gort_ctx *base_ctx; /* every request's parent: cancelled at the bound */
+    struct http_reqstats *reqstats; /* observe.c; NULL: out of memory */
 };
 
 struct http_conn {
@@ -99,6 +106,17 @@ struct gort_http_response {
 /* conn.c */
 void http_conn_serve(void *arg);
 int http_conn_read_more(struct http_conn *c);
+
+/* observe.c: a request completed (its response written or failed):
+ * durations, bytes, the access log line. start_ns: gort_nanotime() when
+ * its head was parsed. */
+void http_request_done(struct http_conn *c, const gort_http_request *r,
+                       const gort_http_response *w, size_t headlen,
+                       int64_t start_ns);
+/* The parser refused a head (status): its access log line, request "-". */
+void http_request_refused(struct http_conn *c, int status);
+struct http_reqstats *http_reqstats_new(void);
+void http_reqstats_read(const struct http_reqstats *rs, struct httpd_stats *o);
 
 /* http_response.c */
 void http_response_init(struct gort_http_response *w, struct http_conn *c,

@@ -55,7 +55,8 @@ struct httpd_server *httpd_server_new(int lfd, const struct httpd_config *c,
     struct httpd_server *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->lfd = lfd;
+    s->lis[0] = (struct httpd_listener){.srv = s, .fd = lfd};
+    s->nlis = 1;
     if (c)
         s->cfg = *c;
     else
@@ -66,6 +67,7 @@ struct httpd_server *httpd_server_new(int lfd, const struct httpd_config *c,
         return NULL;
     }
     atomic_store(&s->mux, mux);
+    s->reqstats = http_reqstats_new();
     pthread_mutex_init(&s->swap_lock, NULL);
     pthread_mutex_init(&s->conns_lock, NULL);
     return s;
@@ -79,6 +81,7 @@ void httpd_server_free(struct httpd_server *s)
     pthread_mutex_destroy(&s->conns_lock);
     gort_ctx_cancel(s->base_ctx);
     gort_ctx_release(s->base_ctx);
+    free(s->reqstats);
     free(s);
 }
 
@@ -144,11 +147,11 @@ static bool temporary(int err)
 }
 
 /* Returns false when the listener is gone (closed for shutdown). */
-static bool accept_one(struct httpd_server *s, int64_t *backoff)
+static bool accept_one(struct httpd_server *s, int lfd, int64_t *backoff)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int fd = gort_accept(s->lfd, (struct sockaddr *)&ss, &len);
+    int fd = gort_accept(lfd, (struct sockaddr *)&ss, &len);
     if (fd < 0) {
         if (!temporary(fd))
             return false;
@@ -173,7 +176,8 @@ static bool accept_one(struct httpd_server *s, int64_t *backoff)
 
 static void listener(void *arg)
 {
-    struct httpd_server *s = arg;
+    struct httpd_listener *l = arg;
+    struct httpd_server *s = l->srv;
     gort_set_label("http listener");
     int64_t backoff = 0;
     while (!atomic_load(&s->shutting_down)) {
@@ -181,21 +185,37 @@ static void listener(void *arg)
             gort_sleep(POLL_NS); /* the backlog holds new clients */
             continue;
         }
-        if (!accept_one(s, &backoff))
+        if (!accept_one(s, l->fd, &backoff))
             break;
     }
-    atomic_store(&s->listener_id, 0);
+    atomic_fetch_sub(&s->listeners, 1);
 }
 
+int httpd_server_add_listener(struct httpd_server *s, int fd)
+{
+    if (s->nlis == HTTPD_MAX_LISTENERS)
+        return -ENOSPC;
+    s->lis[s->nlis++] = (struct httpd_listener){.srv = s, .fd = fd};
+    return 0;
+}
+
+/* All listening sockets are registered before any accept runs, so that a
+ * failure leaves nothing half started (the caller closes them). */
 int httpd_server_start(struct httpd_server *s)
 {
-    int rc = gort_fd_open(s->lfd);
-    if (rc < 0)
-        return rc;
-    int64_t id = gort_go(listener, s);
-    if (id < 0)
-        return (int)id;
-    atomic_store(&s->listener_id, id);
+    for (int i = 0; i < s->nlis; i++) {
+        int rc = gort_fd_open(s->lis[i].fd);
+        if (rc < 0)
+            return rc;
+    }
+    for (int i = 0; i < s->nlis; i++) {
+        atomic_fetch_add(&s->listeners, 1);
+        int64_t id = gort_go(listener, &s->lis[i]);
+        if (id < 0) {
+            atomic_fetch_sub(&s->listeners, 1);
+            return (int)id;
+        }
+    }
     return 0;
 }
 
@@ -244,9 +264,10 @@ static void wake_idle(struct httpd_server *s)
 int httpd_server_shutdown(struct httpd_server *s)
 {
     atomic_store(&s->shutting_down, 1);
-    gort_close(s->lfd); /* wakes the listener parked in accept */
+    for (int i = 0; i < s->nlis; i++)
+        gort_close(s->lis[i].fd); /* wakes its listener parked in accept */
     int64_t deadline = gort_nanotime() + s->cfg.shutdown_timeout_ns;
-    while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listener_id) != 0) {
+    while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listeners) != 0) {
         wake_idle(s);
         if (gort_nanotime() >= deadline) {
             /* Handlers still running are told through their contexts. */
@@ -268,6 +289,7 @@ void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)
     for (int i = 0; i < 6; i++)
         o->by_class[i] = atomic_load(&s->by_class[i]);
     o->bad_requests = atomic_load(&s->bad_requests);
+    http_reqstats_read(s->reqstats, o);
 }
 
 /* ---- listening ---------------------------------------------------------- */
@@ -293,6 +315,12 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port,
 }
 
 int httpd_listen(const char *addr, int backlog, char *err, size_t errlen)
+{
+    return httpd_listen_opts(addr, backlog, 0, err, errlen);
+}
+
+int httpd_listen_opts(const char *addr, int backlog, int opts, char *err,
+                      size_t errlen)
 {
     char host[256], port[32];
     if (split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
@@ -320,6 +348,13 @@ int httpd_listen(const char *addr, int backlog, char *err, size_t errlen)
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if ((opts & HTTPD_LISTEN_REUSEPORT) &&
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+            continue;
+        }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
             listen(fd, backlog) != 0) {
             e = errno;

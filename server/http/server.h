@@ -38,12 +38,17 @@ struct httpd_config {
      * plugin's requests this way. Both NULL: nothing is pinned. */
     void (*route_pin)(const void *owner);
     void (*route_unpin)(const void *owner);
+    int access_log; /* a line per request to the access log (accesslog.h) */
 };
 
 /* Defaults: 10 s header, no whole-request bound, 60 s between two reads of
  * a body, 120 s idle, 30 s write, 30 s shutdown, 1 MiB headers, 8 KiB URI,
  * 32 MiB body, 10,000 connections, no buffer budget. */
 void httpd_config_default(struct httpd_config *cfg);
+
+#define HTTPD_DURATION_BUCKETS 16
+/* The request duration histogram's upper bounds, in seconds. */
+extern const double httpd_duration_bounds[HTTPD_DURATION_BUCKETS];
 
 struct httpd_stats {
     uint64_t conns_open;   /* accepted and not yet closed */
@@ -53,6 +58,13 @@ struct httpd_stats {
     uint64_t requests;     /* responses completed */
     uint64_t by_class[6];  /* [1]..[5]: 1xx..5xx responses */
     uint64_t bad_requests; /* refused by the parser (4xx/5xx, no handler) */
+    /* Requests served (routed or not; not the parser's refusals): how long
+     * each took from its head parsed to its response written, in buckets
+     * of httpd_duration_bounds (the last one +Inf), and its bytes: head and
+     * body read in, response body out. */
+    uint64_t duration_buckets[HTTPD_DURATION_BUCKETS + 1];
+    uint64_t duration_sum_ns;
+    uint64_t bytes_in, bytes_out;
 };
 
 struct httpd_server;
@@ -61,7 +73,13 @@ struct httpd_server;
  * listening). The mux is the initial route table; it stays the caller's. */
 struct httpd_server *
 httpd_server_new(int listen_fd, const struct httpd_config *c, struct mux *mux);
-/* Starts the listener goroutine. Goroutine or any thread after gort_main. */
+/* Adds a listening socket the server takes over (before start): one
+ * server, one route table and one set of limits for every address it
+ * listens on. 0, or -ENOSPC past HTTPD_MAX_LISTENERS. */
+#define HTTPD_MAX_LISTENERS 16
+int httpd_server_add_listener(struct httpd_server *s, int listen_fd);
+/* Starts the listener goroutines (one per listening socket). Goroutine or
+ * any thread after gort_main. */
 int httpd_server_start(struct httpd_server *s);
 /* Swaps the route table atomically and returns the previous one once no
  * request uses it any more, so the caller may free it. New requests see the
@@ -93,6 +111,13 @@ void httpd_server_free(struct httpd_server *s);
  * socket (SO_REUSEADDR, close-on-exec), or a negative errno; *err gets a
  * message for the user. */
 int httpd_listen(const char *addr, int backlog, char *err, size_t errlen);
+/* The same with options: HTTPD_LISTEN_REUSEPORT sets SO_REUSEPORT, so that
+ * several processes listening on one port share its connections (the
+ * kernel spreads them), for restarts without a refused connection and for
+ * several gortd on one host. */
+#define HTTPD_LISTEN_REUSEPORT 1
+int httpd_listen_opts(const char *addr, int backlog, int opts, char *err,
+                      size_t errlen);
 /* The address a listening socket is bound to, "127.0.0.1:8080" or
  * "[::1]:8080" (port 0 in the listen address becomes the kernel's pick).
  * 0 or a negative errno. */

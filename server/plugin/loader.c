@@ -108,10 +108,11 @@ struct plugin_route {
     gort_http_handler h; /* in the plugin's code */
     void *arg;
     struct plugin_route *next;
-    atomic_uint_fast64_t requests; /* answered through this route */
     /* "plugin NAME VERSION, route PATTERN": what a goroutine running this
      * route serves, for its crash report (gort_set_serving). Owned. */
     char *serving;
+    atomic_uint_fast64_t requests;    /* answered through this route */
+    atomic_uint_fast64_t by_class[6]; /* of those, [1]..[5]: 1xx..5xx */
 };
 
 struct plugin {
@@ -158,7 +159,27 @@ struct plugins {
     struct ilist draining; /* unloaded, still running: ops only */
     struct mux *served;    /* the published table: ops only */
     struct plugins_host host;
+    /* Operations done since start, [op][0 done, 1 failed]: /metrics. */
+    atomic_uint_fast64_t ops_count[PLUGINS_OPS][2];
 };
+
+/* Counts one operation's outcome and returns rc. -EBUSY is a done unload
+ * or replace whose old code still drains. */
+static int counted(struct plugins *ps, enum plugins_op op, int rc)
+{
+    atomic_fetch_add_explicit(&ps->ops_count[op][rc != 0 && rc != -EBUSY], 1,
+                              memory_order_relaxed);
+    return rc;
+}
+
+void plugins_ops_read(struct plugins *ps, uint64_t out[PLUGINS_OPS][2])
+{
+    for (int i = 0; i < PLUGINS_OPS; i++)
+        for (int j = 0; j < 2; j++)
+            out[i][j] = ps ? atomic_load_explicit(&ps->ops_count[i][j],
+                                                  memory_order_relaxed)
+                           : 0;
+}
 
 struct gort_plugin_registrar {
     struct plugins *ps;
@@ -226,8 +247,21 @@ static void trampoline(gort_http_response *w, gort_http_request *r, void *arg)
     gort_group_enter(prev);
     gort_set_serving(was);
     atomic_fetch_add_explicit(&pr->requests, 1, memory_order_relaxed);
-    if (!ok || gort_http_status(w) >= 500)
+    int status = ok ? gort_http_status(w) : 500; /* an abort answers 500 */
+    if (status / 100 >= 1 && status / 100 <= 5)
+        atomic_fetch_add_explicit(&pr->by_class[status / 100], 1,
+                                  memory_order_relaxed);
+    if (status >= 500)
         atomic_fetch_add_explicit(&p->errors, 1, memory_order_relaxed);
+}
+
+void plugins_route_classes(const void *owner, const void *arg, uint64_t out[6])
+{
+    const struct plugin_route *pr = arg;
+    for (int i = 0; i < 6; i++)
+        out[i] = owner && pr ? atomic_load_explicit(&pr->by_class[i],
+                                                    memory_order_relaxed)
+                             : 0;
 }
 
 void plugins_route_pin(const void *owner)
@@ -754,6 +788,13 @@ static void plugin_info(const struct plugin *p, struct plugin_status *o)
     for (const struct plugin_route *pr = p->routes; pr; pr = pr->next)
         o->requests +=
             atomic_load_explicit(&pr->requests, memory_order_relaxed);
+    uint64_t cls[6];
+    memset(o->by_class, 0, sizeof o->by_class);
+    for (const struct plugin_route *pr = p->routes; pr; pr = pr->next) {
+        plugins_route_classes(p, pr, cls);
+        for (int i = 0; i < 6; i++)
+            o->by_class[i] += cls[i];
+    }
     o->errors = atomic_load_explicit(&p->errors, memory_order_relaxed);
     o->goroutines = gort_group_live(&p->group);
     o->started = gort_group_started(&p->group);
@@ -808,7 +849,7 @@ int plugins_load(struct plugins *ps, struct mux *mux, const char *name,
     int rc = load_file(ps, mux, name, config, NULL, &p, err, errlen);
     if (rc == 0)
         list_append(ps, p);
-    return rc;
+    return counted(ps, PLUGINS_OP_LOAD, rc);
 }
 
 static int is_plugin_name(const struct dirent *e)
@@ -1117,13 +1158,18 @@ static void op_run(struct op *o)
     }
     switch (o->kind) {
     case OP_LOAD:
-        o->rc = hot_load(ps, o->name, o->info, o->err, o->errlen);
+        o->rc = counted(ps, PLUGINS_OP_LOAD,
+                        hot_load(ps, o->name, o->info, o->err, o->errlen));
         break;
     case OP_UNLOAD:
-        o->rc = unload(ps, o->name, o->drain_ns, o->info, o->err, o->errlen);
+        o->rc = counted(
+            ps, PLUGINS_OP_UNLOAD,
+            unload(ps, o->name, o->drain_ns, o->info, o->err, o->errlen));
         break;
     case OP_REPLACE:
-        o->rc = replace(ps, o->name, o->drain_ns, o->info, o->err, o->errlen);
+        o->rc = counted(
+            ps, PLUGINS_OP_REPLACE,
+            replace(ps, o->name, o->drain_ns, o->info, o->err, o->errlen));
         break;
     case OP_RESCAN:
         o->rc = rescan(ps, o->drain_ns);
@@ -1239,8 +1285,10 @@ static int rescan_removed(struct plugins *ps, int64_t drain_ns, char *err,
             continue;
         char name[128];
         copy_str(name, sizeof name, p->desc->name);
-        failed += rescan_step(unload(ps, name, drain_ns, NULL, err, errlen),
-                              name, err);
+        failed +=
+            rescan_step(counted(ps, PLUGINS_OP_UNLOAD,
+                                unload(ps, name, drain_ns, NULL, err, errlen)),
+                        name, err);
     }
     return failed;
 }
@@ -1263,11 +1311,15 @@ static int rescan(struct plugins *ps, int64_t drain_ns)
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", ps->dir, base);
         if (!p)
-            failed += rescan_step(hot_load(ps, base, NULL, err, sizeof err),
-                                  base, err);
+            failed +=
+                rescan_step(counted(ps, PLUGINS_OP_LOAD,
+                                    hot_load(ps, base, NULL, err, sizeof err)),
+                            base, err);
         else if (stat(path, &st) == 0 && file_changed(p, &st))
             failed += rescan_step(
-                replace(ps, base, drain_ns, NULL, err, sizeof err), base, err);
+                counted(ps, PLUGINS_OP_REPLACE,
+                        replace(ps, base, drain_ns, NULL, err, sizeof err)),
+                base, err);
         free(names[i]);
     }
     free(names);

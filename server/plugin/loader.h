@@ -24,6 +24,7 @@ struct plugin_status {
     uint64_t in_flight;     /* requests routed to it and not yet answered */
     uint64_t requests;      /* requests its handlers answered */
     uint64_t errors;        /* of those, 5xx answers and aborts */
+    uint64_t by_class[6];   /* of those, [1]..[5]: 1xx..5xx (aborts: 5xx) */
     uint64_t goroutines;    /* goroutines its code started, still live */
     uint64_t started;       /* goroutines its code started in all */
     int64_t loaded_unix_ns; /* when it was loaded */
@@ -120,6 +121,16 @@ void plugins_quarantine_faults(bool on);
 /* SIGHUP: new files load, changed files (inode, size or mtime) replace,
  * removed files unload; each step logged. Returns how many steps failed. */
 int plugins_rescan(struct plugins *ps, int64_t drain_ns);
+
+/* A route's answers by status class, [1]..[5] (owner and arg: the mux
+ * entry's, as for plugins_route_requests; zeros for a route of gortd's). */
+void plugins_route_classes(const void *owner, const void *arg, uint64_t out[6]);
+
+/* Operations since start: loads (at start, hot, by SIGHUP), unloads and
+ * replaces, [op][0] done, [op][1] failed. ps may be NULL (all zero). */
+enum plugins_op { PLUGINS_OP_LOAD, PLUGINS_OP_UNLOAD, PLUGINS_OP_REPLACE };
+#define PLUGINS_OPS 3
+void plugins_ops_read(struct plugins *ps, uint64_t out[PLUGINS_OPS][2]);
 
 /* Calls fn for each loaded plugin, in load order, under the loader's lock
  * (fn must not call back into ps). Returns how many there are. */

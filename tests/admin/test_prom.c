@@ -58,8 +58,11 @@ static void floats_shortest_and_special(void **state)
     prom_sample_f64(&w, "e", NULL, 0, -INFINITY);
     prom_sample_f64(&w, "f", NULL, 0, NAN);
     prom_sample_f64(&w, "g", NULL, 0, 3);
+    prom_sample_f64(&w, "h", NULL, 0, 10);    /* Go's "10", not "1e+01" */
+    prom_sample_f64(&w, "i", NULL, 0, 25000); /* "25000", not "2.5e+04" */
+    prom_sample_f64(&w, "j", NULL, 0, 1e6);   /* Go's "1e+06" */
     expect_page(&w, "a 0.1\nb 1e-09\nc 1700000000.5\nd +Inf\ne -Inf\n"
-                    "f NaN\ng 3\n");
+                    "f NaN\ng 3\nh 10\ni 25000\nj 1e+06\n");
     prom_free(&w);
 }
 

@@ -153,6 +153,39 @@ static void flags_errors(void **state)
     assert_int_equal(parse(&o, 2, h, err), CLI_FLAGS_HELP);
 }
 
+/* A repeated flag: the first use replaces the default, each use appends,
+ * and one use too many is an error naming the flag. */
+static void flags_strings_repeat(void **state)
+{
+    (void)state;
+    char err[256];
+    struct cli_strings l = {.v = {":8080"}, .n = 1};
+    const struct cli_flag f[] = {
+        {.name = "listen", .kind = CLI_FLAG_STRINGS, .value = &l},
+    };
+    char *none[] = {"x", NULL};
+    char *two[] = {"x", "-listen", "a:1", "--listen=b:2", NULL};
+    assert_int_equal(cli_flags_parse(f, 1, 1, none, 1, err, sizeof err), 1);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0], ":8080");
+    assert_int_equal(cli_flags_parse(f, 1, 4, two, 1, err, sizeof err), 4);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.v[0], "a:1");
+    assert_string_equal(l.v[1], "b:2");
+    char *many[2 + 2 * CLI_STRINGS_MAX];
+    many[0] = "x";
+    for (int i = 0; i <= CLI_STRINGS_MAX; i++)
+        many[1 + i] = "-listen=c:3";
+    struct cli_strings m = {0};
+    const struct cli_flag g[] = {
+        {.name = "listen", .kind = CLI_FLAG_STRINGS, .value = &m},
+    };
+    assert_int_equal(
+        cli_flags_parse(g, 1, 2 + CLI_STRINGS_MAX, many, 1, err, sizeof err),
+        CLI_FLAGS_ERROR);
+    assert_string_equal(err, "flag -listen given more than 16 times");
+}
+
 static void flags_help_layout(void **state)
 {
     (void)state;
@@ -290,6 +323,7 @@ int main(void)
         cmocka_unit_test(duration_format_go_syntax),
         cmocka_unit_test(flags_go_forms),
         cmocka_unit_test(flags_errors),
+        cmocka_unit_test(flags_strings_repeat),
         cmocka_unit_test(flags_help_layout),
         cmocka_unit_test(addr_forms),
         cmocka_unit_test(addr_loopback_rule),

@@ -111,6 +111,8 @@ class Gortd:
                 inherited environment
     plugins_dir --plugins-dir, when given
     control     --control; default unix:TMP/ctl.sock
+    prefix      argv before gortd's (a launcher that execs it)
+    pass_fds    descriptors gortd inherits (subprocess's pass_fds)
     wait        "http" (the serving line), "control" (that and the control
                 socket answering), or None (do not wait: a test that
                 expects gortd to exit at once, see wait_exit)
@@ -118,7 +120,8 @@ class Gortd:
 
     def __init__(self, gortd, args=(), env=None, plugins_dir=None,
                  control=None, listen="127.0.0.1:0", wait="http",
-                 name="gortd", preexec=None, tmp=None):
+                 name="gortd", preexec=None, tmp=None, prefix=(),
+                 pass_fds=()):
         self.tmp = tmp or tempfile.mkdtemp(prefix="gort-%s-" % name)
         self.own_tmp = tmp is None
         self.name = name
@@ -126,7 +129,7 @@ class Gortd:
         self.control = control or "unix:" + os.path.join(self.tmp, "ctl.sock")
         self.port = None
         self.rc = None
-        argv = [gortd]
+        argv = list(prefix) + [gortd]
         if listen is not None:
             argv += ["--listen", listen]
         argv += ["--control", self.control]
@@ -142,7 +145,8 @@ class Gortd:
                 e[k] = v
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=log, env=e,
-                                         preexec_fn=preexec)
+                                         preexec_fn=preexec,
+                                         pass_fds=pass_fds)
         self.pid = self.proc.pid
         if wait:
             try:

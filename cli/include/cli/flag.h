@@ -20,6 +20,16 @@ enum cli_flag_kind {
     CLI_FLAG_BOOL,     /* value: int * */
     CLI_FLAG_INT,      /* value: long * */
     CLI_FLAG_DURATION, /* value: int64_t * (nanoseconds), Go syntax "1.5s" */
+    CLI_FLAG_STRINGS,  /* value: struct cli_strings *; may be repeated */
+};
+
+/* A repeatable string flag ("-listen A -listen B"): the first use replaces
+ * the defaults, each use appends; more than CLI_STRINGS_MAX is an error. */
+#define CLI_STRINGS_MAX 16
+struct cli_strings {
+    const char *v[CLI_STRINGS_MAX];
+    size_t n;
+    int given; /* set by the parser: the defaults were replaced */
 };
 
 struct cli_flag {
