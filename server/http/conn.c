@@ -430,6 +430,7 @@ void http_conn_serve(void *arg)
     if (was_idle && !atomic_load(&s->shutting_down)) {
         int n = read_into(c, false);
         if (n == -EAGAIN) {
+            label_conn(c); /* a dump shows the callback with this label */
             if (!go_idle(c, false))
                 http_conn_close(c);
             return;
