@@ -19,7 +19,7 @@ struct httpd_config {
     size_t max_header_bytes;        /* → 431 */
     size_t max_uri_bytes;           /* → 414 */
     int64_t max_body_bytes;         /* → 413 */
-    int max_conns;                  /* accept pauses beyond it */
+    int max_conns;                  /* beyond: close the longest idle */
     int quiet;                      /* no log record for refused requests */
     /* Route owners (mux_handle's owner token) the server keeps alive
      * around a request: pin runs when the request matched a route whose
