@@ -94,6 +94,13 @@ struct pd_side {
     void *spawn_arg;
     bool ready;       /* readiness seen while nobody waited */
     bool drained;     /* read side: the last read was short (stream) */
+    bool taken;       /* read side: an edge went to a reader (woken, or
+                         started for a callback) and no read since found
+                         the stream empty: bytes may be there unannounced */
+    uint64_t latched; /* read side: edges latched in ready, ever (atomic;
+                         written under lock) */
+    uint64_t emptied; /* latched as the last read that found the stream
+                         empty saw it before its system call */
     bool hup;         /* read side: an event said the peer shut down
                          (written under lock, read racily: relaxed) */
     int wake;         /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
@@ -454,9 +461,11 @@ static int pd_wait(struct pd *pd, struct pd_side *s)
         rc = -EBADF;
     else if (s->deadline && gort_nanotime() >= s->deadline)
         rc = -ETIMEDOUT;
-    else if (s->ready)
+    else if (s->ready) {
         s->ready = false;
-    else if (s->g || s->spawn)
+        if (s == &pd->r)
+            s->taken = true; /* the edge is this reader's now */
+    } else if (s->g || s->spawn)
         rc = -EBUSY; /* one waiter per side, as Go's fdMutex serializes */
     else {
         s->g = gort__getg();
@@ -509,13 +518,36 @@ static int expired(const struct pd *pd, bool read)
  * wake a waiter): unless that latch is set, the next read would only say
  * EAGAIN. Skip that syscall and wait straight away; an echo server saves
  * one of its three syscalls per message. Only the reading goroutine touches
- * `drained`. Not once the peer has shut down: data and end of file can
- * come in one edge, and then the short read leaves the end of file with no
+ * `drained`, and the poller while no reader exists (a callback's start,
+ * under the pd's lock). Not once the peer has shut down: data and end of file
+ * can come in one edge, and then the short read leaves the end of file with no
  * edge to come (a response read until close hung on it). */
 static bool skip_read(struct pd *pd)
 {
     return pd && pd->stream && pd->r.drained &&
            !__atomic_load_n(&pd->r.hup, __ATOMIC_RELAXED) && gort__getg();
+}
+
+/* The edges latched so far, read before a read's system call. */
+static uint64_t latched_now(const struct pd *pd)
+{
+    return pd ? __atomic_load_n(&pd->r.latched, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* What a read (r: bytes, or a negative error) says about the stream: a
+ * short read or EAGAIN found it empty, so any byte to come raises an edge,
+ * and the edges latched before it (seen) announced nothing it left behind
+ * (see skip_read and start_now). */
+static void note_read(struct pd *pd, ssize_t r, size_t n, uint64_t seen)
+{
+    if (!pd)
+        return;
+    if (r >= 0)
+        pd->r.drained = r > 0 && (size_t)r < n;
+    if (r == -EAGAIN || (r > 0 && (size_t)r < n)) {
+        pd->r.taken = false;
+        pd->r.emptied = seen;
+    }
 }
 
 static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
@@ -528,16 +560,15 @@ static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
             return rc;
     }
     for (;;) {
+        uint64_t seen = latched_now(pd);
         ssize_t r = read(fd, buf, n);
-        if (r >= 0) {
-            if (pd)
-                pd->r.drained = r > 0 && (size_t)r < n;
-            return r;
-        }
-        if (errno == EINTR)
+        if (r < 0)
+            r = -errno;
+        if (r == -EINTR)
             continue;
-        if (errno != EAGAIN)
-            return -errno;
+        note_read(pd, r, n, seen);
+        if (r != -EAGAIN)
+            return r;
         int rc = wait_io(fd, true);
         if (rc < 0)
             return rc;
@@ -552,12 +583,12 @@ ssize_t gort_read_nowait(int fd, void *buf, size_t n)
         return err;
     ssize_t r = -ETIMEDOUT;
     if (!pd || !expired(pd, true)) {
+        uint64_t seen = latched_now(pd);
         while ((r = read(fd, buf, n)) < 0 && errno == EINTR)
             ;
         if (r < 0)
             r = -errno;
-        else if (pd)
-            pd->r.drained = r > 0 && (size_t)r < n;
+        note_read(pd, r, n, seen);
     }
     op_end(pd);
     return r;
@@ -735,21 +766,36 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     return rc;
 }
 
-/* Under pd->lock, with r.ready set. Edge-triggered readiness outlives the
- * data it announced: a reader that took everything without meeting EAGAIN
- * leaves ready set. Starting a goroutine on that would only have it park
- * again (holding a stack, and not looking idle to its owner), so a stream
- * socket is asked first. Under the lock, a byte arriving after the peek
- * finds the callback registered. */
-static bool stale_ready(struct pd *pd)
+/* Under pd->lock: should the callback start now rather than wait for an
+ * edge? A non-stream descriptor has only its latched edge to go by. A
+ * stream socket knows more, and this runs once per keep-alive request, so
+ * it asks the kernel nothing (a 1-byte MSG_PEEK here cost a system call per
+ * request, where an HTTP server's budget is one read and one write).
+ *
+ * Every byte that arrives raises an edge, and epoll reports EPOLLIN only
+ * when the data is there as it hands the event out. So an edge is either
+ * on its way, or latched (ready), or was taken by a reader (a woken waiter,
+ * a started callback) whose reads since may not have emptied the socket
+ * (taken). A latched edge is stale when a read that found the stream empty
+ * began after it was latched (emptied == latched): what it announced was
+ * read. With no live edge latched, none taken and no end of file seen
+ * (hup), whatever comes will be announced to the callback: park it.
+ * Otherwise start it: its first read asks the kernel (drained cleared).
+ * Where this cannot tell (an edge latched while a read was under way), it
+ * starts the callback, whose read then meets EAGAIN and whose owner
+ * registers again, with the edge counted as seen. */
+static bool start_now(struct pd *pd)
 {
-    char c;
     if (!pd->stream)
+        return pd->r.ready;
+    bool hup = __atomic_load_n(&pd->r.hup, __ATOMIC_RELAXED);
+    if (pd->r.ready && !pd->r.taken && pd->r.emptied == pd->r.latched)
+        pd->r.ready = false; /* stale */
+    if (!pd->r.ready && !pd->r.taken && !hup)
         return false;
-    ssize_t n = recv(pd->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-        return false; /* data, EOF or an error: a reader must see it */
     pd->r.ready = false;
+    pd->r.taken = true;
+    pd->r.drained = false;
     return true;
 }
 
@@ -766,7 +812,7 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
         rc = -EBADF;
     else if (pd->r.g || pd->r.spawn)
         rc = -EBUSY;
-    else if ((pd->r.ready && !stale_ready(pd)) ||
+    else if (start_now(pd) ||
              (pd->r.deadline && gort_nanotime() >= pd->r.deadline))
         now = true; /* ready already: no need to wait for the kernel */
     else
@@ -889,8 +935,18 @@ static void collect(struct gort__np_event *ev, int n, struct glist *list,
         if (ev[i].modes & GORT__NP_READ) {
             sp = take_callback(pd, &cb);
             rg = sp ? NULL : take_waiter(&pd->r, 0);
-            if (!rg)
-                pd->r.ready = true; /* a new goroutine's read will find it */
+            /* The edge goes to the goroutine started for it, as to a woken
+             * waiter: its first read must ask the kernel (not drained). A
+             * stream socket then knows from that read whether it is empty
+             * (start_now); anything else keeps the edge latched too. */
+            if (sp && pd->stream) {
+                pd->r.drained = false;
+            } else if (!rg) {
+                pd->r.ready = true;
+                __atomic_fetch_add(&pd->r.latched, 1, __ATOMIC_RELEASE);
+            }
+            if (sp || rg)
+                pd->r.taken = true;
         }
         if ((ev[i].modes & GORT__NP_WRITE) && !(wg = take_waiter(&pd->w, 0)))
             pd->w.ready = true;

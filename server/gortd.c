@@ -842,7 +842,9 @@ int main(int argc, char **argv)
         {.name = "max-conns",
          .kind = CLI_FLAG_INT,
          .value = &d.max_conns,
-         .usage = "open connections at most; accept pauses beyond"},
+         .usage = "open connections at most; a new client beyond closes the "
+                  "longest-idle keep-alive connection, or waits when none is "
+                  "idle"},
         {.name = "max-threads",
          .kind = CLI_FLAG_INT,
          .value = &d.max_threads,

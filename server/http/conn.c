@@ -427,25 +427,56 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
 
 void http_conn_close(struct http_conn *c);
 
-/* Nothing buffered: give up the goroutine and the buffer until the next
- * byte arrives. Returns false when the connection must close instead. */
-static bool go_idle(struct http_conn *c, bool rearm)
+/* Takes c off the idle list, where it is until its goroutine knows a
+ * request has come. false when the server closed it to make room
+ * (server.c, make_room): the connection must close, now. */
+static bool leave_idle(struct http_conn *c)
 {
     struct httpd_server *s = c->srv;
+    pthread_mutex_lock(&s->conns_lock);
+    if (c->idle) {
+        c->idle = false;
+        ilist_remove(&s->idle, &c->idle_link);
+        atomic_fetch_sub(&s->nidle, 1);
+    }
+    bool evicted = c->evicted;
+    pthread_mutex_unlock(&s->conns_lock);
+    return !evicted;
+}
+
+/* Without the lock: a connection evicted meanwhile finds its read
+ * deadline past, and leave_idle says so. */
+static bool is_idle(struct http_conn *c)
+{
+    return atomic_load_explicit(&c->idle, memory_order_relaxed);
+}
+
+/* Gives up the goroutine and the buffer until the next byte arrives.
+ * Returns false when the connection must close instead. */
+static bool wait_readable(struct http_conn *c)
+{
     http_buf_release(c);
+    if (gort_fd_on_readable(c->fd, http_conn_serve, c) == 0)
+        return true;
+    leave_idle(c);
+    return false;
+}
+
+/* A request is done and nothing is buffered: the connection goes idle, the
+ * newest on the idle list (the last one a full server closes). */
+static bool go_idle(struct http_conn *c)
+{
+    struct httpd_server *s = c->srv;
     int64_t idle = s->cfg.idle_timeout_ns;
-    if (rearm) /* not after a stale wake-up: the idle time runs on */
-        gort_set_deadline(c->fd, GORT_IO_READ,
-                          idle > 0 ? gort_nanotime() + idle : 0);
+    gort_set_deadline(c->fd, GORT_IO_READ,
+                      idle > 0 ? gort_nanotime() + idle : 0);
     gort_set_deadline(c->fd, GORT_IO_WRITE, 0);
     pthread_mutex_lock(&s->conns_lock);
     c->idle = true;
-    pthread_mutex_unlock(&s->conns_lock);
+    ilist_push_back(&s->idle, &c->idle_link);
     atomic_fetch_add(&s->nidle, 1);
-    if (gort_fd_on_readable(c->fd, http_conn_serve, c) == 0)
-        return true;
-    atomic_fetch_sub(&s->nidle, 1);
-    return false;
+    pthread_mutex_unlock(&s->conns_lock);
+    return wait_readable(c);
 }
 
 static void label_conn(struct http_conn *c)
@@ -461,27 +492,28 @@ void http_conn_serve(void *arg)
 {
     struct http_conn *c = arg;
     struct httpd_server *s = c->srv;
-    pthread_mutex_lock(&s->conns_lock);
-    bool was_idle = c->idle;
-    c->idle = false;
-    pthread_mutex_unlock(&s->conns_lock);
-    if (was_idle)
-        atomic_fetch_sub(&s->nidle, 1);
     /* Started for readiness that may be stale (an edge the previous
-     * goroutine's read already consumed): look without parking, and go back
-     * to idle when nothing is there, rather than wait without looking idle
-     * (a graceful shutdown closes only connections that look idle). */
-    if (was_idle && !atomic_load(&s->shutting_down)) {
+     * goroutine's read already consumed): look without parking, and when
+     * nothing is there wait again, still idle and in its place on the idle
+     * list (a graceful shutdown closes only connections that look idle, and
+     * a full server the ones idle the longest). */
+    if (is_idle(c) && !atomic_load(&s->shutting_down)) {
         int n = read_into(c, false);
         if (n == -EAGAIN) {
-            if (!go_idle(c, false))
+            label_conn(c); /* a dump shows the callback with this label */
+            if (!wait_readable(c))
                 http_conn_close(c);
             return;
         }
         if (n <= 0 && n != -ETIMEDOUT) {
+            leave_idle(c);
             http_conn_close(c); /* EOF or an error between requests */
             return;
         }
+    }
+    if (!leave_idle(c)) {
+        http_conn_close(c);
+        return;
     }
     label_conn(c);
     struct http_req_head head, *h = &head;
@@ -498,7 +530,7 @@ void http_conn_serve(void *arg)
             break;
         if (c->len > c->off)
             continue; /* pipelined: serve the next one now, in order */
-        if (!atomic_load(&s->shutting_down) && go_idle(c, true))
+        if (!atomic_load(&s->shutting_down) && go_idle(c))
             return;
         http_conn_close(c);
         return;

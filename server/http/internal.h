@@ -36,6 +36,8 @@ struct httpd_server {
 
     pthread_mutex_t conns_lock; /* the registry, never held across a park */
     struct ilist conns;         /* all open connections (http_conn.link) */
+    struct ilist idle;          /* idle ones, oldest first (idle_link) */
+    int64_t evicting;           /* closed for room, not yet gone */
     _Atomic int shutting_down;
     _Atomic int listeners; /* accept goroutines still running */
 
@@ -49,13 +51,15 @@ struct httpd_server {
 struct http_conn {
     struct httpd_server *srv;
     int fd;
-    bool idle; /* under srv->conns_lock */
+    _Atomic bool idle; /* on srv->idle; written under srv->conns_lock */
+    bool evicted;      /* closed to make room (counted in srv->evicting) */
     char remote[64];
     char *buf;            /* read buffer, NULL while idle */
     size_t cap, len, off; /* bytes [off, len) are unconsumed */
     int64_t req_deadline; /* the current request's read timeout, 0: none */
     uint64_t nreq;
-    struct ilist_node link; /* in srv->conns, under srv->conns_lock */
+    struct ilist_node link;      /* in srv->conns, under srv->conns_lock */
+    struct ilist_node idle_link; /* in srv->idle while idle */
 };
 
 /* reqctx.c: the peer-close watch of a request's context. */

@@ -4,9 +4,15 @@
  * The accept loop is net/http's Serve: one goroutine parked in accept; each
  * connection gets its own goroutine (conn.c). Temporary accept errors
  * (EMFILE, ENFILE, ENOBUFS, ENOMEM) back off 5 ms, doubling to 1 s, and are
- * logged, as Go does, instead of spinning or exiting. Past max_conns the
- * loop stops accepting and lets the kernel's backlog hold new clients until
- * a connection closes.
+ * logged, as Go does, instead of spinning or exiting. At max_conns, a
+ * client just accepted waits for room, and the loop makes it as nginx does
+ * (ngx_drain_connections): it closes the connection idle the longest, one
+ * per client, since an idle keep-alive connection would otherwise hold its
+ * slot for the whole idle timeout while new clients wait. Idle connections
+ * sit on a list in the order they went idle (conn.c), so the oldest is its
+ * head. With none idle the client waits for a connection to close, and the
+ * kernel's backlog holds the ones behind it (one descriptor over the
+ * limit, at most).
  *
  * Route tables are swapped RCU-style with two reader counters: a request
  * counts itself in the slot of the generation it read, a swap publishes the
@@ -31,6 +37,7 @@
 #define BACKOFF_MIN_NS (5 * 1000 * 1000LL)
 #define BACKOFF_MAX_NS (1000 * 1000 * 1000LL)
 #define POLL_NS (10 * 1000 * 1000LL)
+#define EVICT_WAIT_NS (50 * 1000LL)
 
 void httpd_config_default(struct httpd_config *c)
 {
@@ -131,6 +138,12 @@ void http_conn_close(struct http_conn *c)
     struct httpd_server *s = c->srv;
     pthread_mutex_lock(&s->conns_lock);
     ilist_remove(&s->conns, &c->link);
+    if (c->idle) { /* its owner takes it off first; never left behind */
+        ilist_remove(&s->idle, &c->idle_link);
+        atomic_fetch_sub(&s->nidle, 1);
+    }
+    if (c->evicted)
+        s->evicting--;
     pthread_mutex_unlock(&s->conns_lock);
     gort_close(c->fd);
     http_buf_release(c);
@@ -144,6 +157,63 @@ static bool temporary(int err)
 {
     return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
            err == -ENOMEM || err == -EAGAIN;
+}
+
+enum room { ROOM_NONE, ROOM_EVICTED, ROOM_COMING };
+
+/* At max_conns: closes the connection idle the longest, unless the ones
+ * closed before are still on their way out. The close goes through the
+ * netpoller: a read deadline in the past starts the connection's pending
+ * callback at once, whose read fails, and the connection closes the
+ * ordinary way, on its own goroutine (its memory and descriptor have that
+ * one owner). Under conns_lock, a listed connection's descriptor is still
+ * open, so the deadline cannot reach a reused descriptor number. A request
+ * arriving at that very moment is lost with the connection, as with an
+ * idle timeout: clients retry a request on a reused connection that closes
+ * (RFC 9112, 9.3.1). */
+static enum room make_room(struct httpd_server *s)
+{
+    enum room r = ROOM_NONE;
+    pthread_mutex_lock(&s->conns_lock);
+    int64_t open = (int64_t)atomic_load(&s->nconns) - s->evicting;
+    if (open < s->cfg.max_conns) {
+        r = s->evicting > 0 ? ROOM_COMING : ROOM_EVICTED;
+    } else if (!ilist_empty(&s->idle)) {
+        struct http_conn *c =
+            ilist_entry(ilist_pop_front(&s->idle), struct http_conn, idle_link);
+        c->idle = false;
+        c->evicted = true;
+        s->evicting++;
+        atomic_fetch_sub(&s->nidle, 1);
+        gort_set_deadline(c->fd, GORT_IO_READ, 1);
+        r = ROOM_EVICTED;
+    }
+    pthread_mutex_unlock(&s->conns_lock);
+    return r;
+}
+
+/* Holds an accepted client until it may be served: at max_conns, closes
+ * idle connections for it or waits for one to close. false when the server
+ * shuts down meanwhile. The wait comes after accept, so the loop never
+ * closes an idle connection for a client that is not there. */
+static bool wait_for_room(struct httpd_server *s)
+{
+    while ((int)atomic_load(&s->nconns) >= s->cfg.max_conns) {
+        if (atomic_load(&s->shutting_down))
+            return false;
+        switch (make_room(s)) {
+        case ROOM_EVICTED: /* its goroutine is runnable: let it close */
+            gort_yield();
+            break;
+        case ROOM_COMING:
+            gort_sleep(EVICT_WAIT_NS);
+            break;
+        case ROOM_NONE:
+            gort_sleep(POLL_NS); /* the backlog holds the others */
+            break;
+        }
+    }
+    return true;
 }
 
 /* Returns false when the listener is gone (closed for shutdown). */
@@ -164,6 +234,10 @@ static bool accept_one(struct httpd_server *s, int lfd, int64_t *backoff)
         return true;
     }
     *backoff = 0;
+    if (!wait_for_room(s)) {
+        gort_close(fd);
+        return true;
+    }
     struct http_conn *c = conn_new(s, fd, &ss);
     if (!c || gort_go(http_conn_serve, c) < 0) {
         if (c)
@@ -180,14 +254,9 @@ static void listener(void *arg)
     struct httpd_server *s = l->srv;
     gort_set_label("http listener");
     int64_t backoff = 0;
-    while (!atomic_load(&s->shutting_down)) {
-        if ((int)atomic_load(&s->nconns) >= s->cfg.max_conns) {
-            gort_sleep(POLL_NS); /* the backlog holds new clients */
-            continue;
-        }
+    while (!atomic_load(&s->shutting_down))
         if (!accept_one(s, l->fd, &backoff))
             break;
-    }
     atomic_fetch_sub(&s->listeners, 1);
 }
 

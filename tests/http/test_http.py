@@ -453,11 +453,10 @@ class Limits(unittest.TestCase):
         port = d.port
         try:
             held = [connect(port) for _ in range(3)]
-            for c in held:
-                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                self.assertEqual(recv_response(c)[0], 200)
+            for c in held:  # busy, not idle: each is inside a head
+                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
             # The 4th connects (the kernel's backlog) but is not served
-            # while three are open.
+            # while three are open and none is idle.
             extra = connect(port, timeout=0.5)
             extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             with self.assertRaises(socket.timeout):
@@ -468,6 +467,35 @@ class Limits(unittest.TestCase):
             extra.close()
             for c in held:
                 c.close()
+        finally:
+            d.stop()
+
+    def test_max_conns_closes_the_oldest_idle_first(self):
+        """At the limit, the connection idle the longest is closed for a
+        new client (nginx's reuse); a busy one never is, however old."""
+        d = start_gortd(["--max-conns", "4"])
+        port = d.port
+        try:
+            busy = connect(port)  # the oldest connection, inside a head
+            busy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            a, b, c = connect(port), connect(port), connect(port)
+            for conn in (a, b, c, a):  # idle order: b, c, a
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(recv_response(conn)[0], 200)
+            wait_for("three idle connections",
+                     lambda: gortctl_stats(d)["http"]["conns_idle"] == 3)
+            newer = []
+            for evicted in (b, c):
+                newer.append(connect(port))
+                newer[-1].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(recv_response(newer[-1])[0], 200)
+                self.assertTrue(closed_by_server(evicted))
+            busy.sendall(b"\r\n")  # still open: its request is served
+            self.assertEqual(recv_response(busy)[0], 200)
+            a.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(recv_response(a)[0], 200)
+            for conn in [busy, a, b, c] + newer:
+                conn.close()
         finally:
             d.stop()
 

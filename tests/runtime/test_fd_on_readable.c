@@ -4,6 +4,7 @@
  * goroutine (test_netpoll_idle.c checks how dumps show it). */
 #include "rt_test.h"
 
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -137,6 +138,157 @@ static void test_deadline_starts_it_with_etimedout(void **state)
     rt_run(deadline_main, NULL);
 }
 
+/* ---- when a re-registered callback starts -------------------------------
+ * An owner that read and registers again (a keep-alive connection after its
+ * response) must be started at once when bytes are there and no edge will
+ * announce them, and must not be started (nor cost a system call) when the
+ * stream is empty. Each case reads in a callback, then registers again. */
+
+struct again {
+    size_t bufsize; /* each read's size */
+    ssize_t n[4];   /* what each started callback read */
+    int runs;
+    gort_chan *step; /* one send per callback run */
+};
+
+static void read_again(void *arg)
+{
+    struct again *a = arg;
+    char buf[64];
+    a->n[a->runs] = gort_read_nowait(sv[1], buf, a->bufsize);
+    a->runs++;
+    gort_chan_send(a->step, NULL);
+}
+
+/* True when no callback run arrives within ms: nothing started it. */
+static bool no_run_within(struct again *a, int64_t ms)
+{
+    int before = a->runs;
+    gort_sleep(ms * 1000 * 1000);
+    return a->runs == before;
+}
+
+static void drained_parks_main(void *arg)
+{
+    (void)arg;
+    open_pair();
+    struct again a = {.bufsize = 64, .step = gort_chan_make(0, 0)};
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+    RT_CHECK_INT(gort_write(sv[0], "req1", 4), ==, 4);
+    gort_chan_recv(a.step, NULL);
+    RT_CHECK_INT(a.n[0], ==, 4); /* short: the stream is empty */
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+    RT_CHECK(no_run_within(&a, 30)); /* parked, not started */
+    RT_CHECK_INT(gort_write(sv[0], "req2", 4), ==, 4);
+    gort_chan_recv(a.step, NULL);
+    RT_CHECK_INT(a.n[1], ==, 4);
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+    gort_chan_free(a.step);
+}
+
+static void test_empty_stream_parks_again(void **state)
+{
+    (void)state;
+    rt_run(drained_parks_main, NULL);
+}
+
+static void full_read_starts_main(void *arg)
+{
+    (void)arg;
+    open_pair();
+    struct again a = {.bufsize = 4, .step = gort_chan_make(0, 0)};
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+    RT_CHECK_INT(gort_write(sv[0], "12345678", 8), ==, 8);
+    gort_chan_recv(a.step, NULL);
+    RT_CHECK_INT(a.n[0], ==, 4); /* full: 4 bytes left, no edge to come */
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+    gort_chan_recv(a.step, NULL); /* started at once */
+    RT_CHECK_INT(a.n[1], ==, 4);
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+    gort_chan_free(a.step);
+}
+
+static void test_bytes_left_behind_start_it(void **state)
+{
+    (void)state;
+    rt_run(full_read_starts_main, NULL);
+}
+
+static void marker_ready(void *arg)
+{
+    gort_chan_send(arg, NULL);
+}
+
+static void stale_edge_main(void *arg)
+{
+    (void)arg;
+    gort_gomaxprocs(1); /* one M polls at a time: events in epoll's order */
+    open_pair();
+    int mk[2];
+    RT_CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, mk), ==, 0);
+    RT_CHECK_INT(gort_fd_open(mk[0]), ==, mk[0]);
+    RT_CHECK_INT(gort_fd_open(mk[1]), ==, mk[1]);
+    struct again a = {.bufsize = 64, .step = gort_chan_make(0, 0)};
+    gort_chan *marked = gort_chan_make(0, 0);
+    char buf[64];
+    /* An edge latched while nobody waited, then the bytes read without
+     * waiting: what it announced is gone. The marker, made readable after
+     * sv[1], is handed out after it: once the marker's callback runs, the
+     * edge of sv[1] has been latched. */
+    RT_CHECK_INT(gort_fd_on_readable(mk[1], marker_ready, marked), ==, 0);
+    RT_CHECK_INT(gort_write(sv[0], "abc", 3), ==, 3);
+    RT_CHECK_INT(gort_write(mk[0], "m", 1), ==, 1);
+    gort_chan_recv(marked, NULL);
+    RT_CHECK_INT(gort_read_nowait(sv[1], buf, sizeof buf), ==, 3);
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+    RT_CHECK(no_run_within(&a, 30)); /* not started for a stale edge */
+    RT_CHECK_INT(gort_write(sv[0], "d", 1), ==, 1);
+    gort_chan_recv(a.step, NULL);
+    RT_CHECK_INT(a.n[0], ==, 1);
+    gort_close(mk[0]);
+    gort_close(mk[1]);
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+    gort_chan_free(marked);
+    gort_chan_free(a.step);
+}
+
+static void test_stale_edge_does_not_start_it(void **state)
+{
+    (void)state;
+    rt_run(stale_edge_main, NULL);
+}
+
+static void eof_with_data_main(void *arg)
+{
+    (void)arg;
+    open_pair();
+    struct again a = {.bufsize = 64, .step = gort_chan_make(0, 0)};
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+    /* The last request and the end of file, likely in one edge. */
+    RT_CHECK_INT(gort_write(sv[0], "last", 4), ==, 4);
+    RT_CHECK_INT(shutdown(sv[0], SHUT_WR), ==, 0);
+    gort_chan_recv(a.step, NULL);
+    if (a.n[0] == 4) { /* data first: the end of file must still start it */
+        RT_CHECK_INT(gort_fd_on_readable(sv[1], read_again, &a), ==, 0);
+        gort_chan_recv(a.step, NULL);
+        RT_CHECK_INT(a.n[1], ==, 0);
+    } else {
+        RT_CHECK_INT(a.n[0], ==, 0);
+    }
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+    gort_chan_free(a.step);
+}
+
+static void test_end_of_file_after_data_starts_it(void **state)
+{
+    (void)state;
+    rt_run(eof_with_data_main, NULL);
+}
+
 int main(void)
 {
     rt_filter_from_env();
@@ -145,6 +297,10 @@ int main(void)
         cmocka_unit_test(test_spawns_when_already_readable),
         cmocka_unit_test(test_close_starts_it_with_ebadf),
         cmocka_unit_test(test_deadline_starts_it_with_etimedout),
+        cmocka_unit_test(test_empty_stream_parks_again),
+        cmocka_unit_test(test_bytes_left_behind_start_it),
+        cmocka_unit_test(test_stale_edge_does_not_start_it),
+        cmocka_unit_test(test_end_of_file_after_data_starts_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
