@@ -48,7 +48,8 @@ class Install(unittest.TestCase):
         self.assertEqual(argv[0], os.path.join(self.prefix, "bin", "gortd"))
         plugins = argv[argv.index("--plugins-dir") + 1]
         self.assertEqual(sorted(os.listdir(plugins)),
-                         ["echo.so", "hello.so", "kv.so", "slow.so"])
+                         ["echo.so", "fanout.so", "hello.so", "kv.so",
+                          "proxy.so", "slow.so"])
         service = open(os.path.join(self.units, "gortd.service")).read()
         for want in ["Type=notify", "NoNewPrivileges=yes",
                      "ProtectSystem=strict", "PrivateTmp=yes",

@@ -72,11 +72,15 @@ def value(fams, family, name=None, **labels):
     raise AssertionError("no sample %s%s" % (name or family, labels))
 
 
+# The bundled plugins that load without a config file (proxy.so and
+# fanout.so refuse to load without theirs, which counts as load failed).
+SERVING = ["echo.so", "hello.so", "kv.so", "slow.so"]
+
+
 def copy_plugins(dst):
     os.makedirs(dst)
-    for f in os.listdir(PLUGINS):
-        if f.endswith(".so"):
-            shutil.copy(os.path.join(PLUGINS, f), dst)
+    for f in SERVING:
+        shutil.copy(os.path.join(PLUGINS, f), dst)
 
 
 class Families(unittest.TestCase):
