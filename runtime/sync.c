@@ -32,11 +32,19 @@ struct mutex_impl {
     struct ilist waiters; /* of waiter.link, oldest first; under qlock */
 };
 
+/* Go's layout: the counter (high 32 bits) and the number of waiters (low
+ * 32) in one word, so the Add that brings the counter to zero learns in
+ * the same atomic step whether anyone waits. With nobody waiting it must
+ * not touch the WaitGroup again: a Wait that saw zero may already have
+ * returned and its owner freed or reused the memory. */
 struct wg_impl {
-    _Atomic int64_t counter;
+    _Atomic uint64_t state;
     gort__lock qlock;
     struct ilist waiters; /* of waiter.link; under qlock */
 };
+
+#define WG_COUNT(st) ((int32_t)((st) >> 32))
+#define WG_WAITERS(st) ((uint32_t)(st))
 
 _Static_assert(sizeof(struct mutex_impl) <= sizeof(gort_mutex),
                "gort_mutex too small for its implementation");
@@ -134,14 +142,20 @@ void gort_mutex_unlock(gort_mutex *mu)
 void gort_wg_add(gort_waitgroup *wg, int64_t delta)
 {
     struct wg_impl *w = (struct wg_impl *)wg;
-    int64_t v =
-        atomic_fetch_add_explicit(&w->counter, delta, memory_order_acq_rel) +
-        delta;
+    if (delta > INT32_MAX || delta < INT32_MIN)
+        gort__throw("gort_wg_add", "WaitGroup delta out of range");
+    uint64_t st = atomic_fetch_add_explicit(&w->state, (uint64_t)delta << 32,
+                                            memory_order_acq_rel) +
+                  ((uint64_t)delta << 32);
+    int64_t v = WG_COUNT(st);
     if (v < 0)
         gort__throw("gort_wg_add", "negative WaitGroup counter");
-    if (v > 0 || delta == 0)
+    if (v > 0 || delta == 0 || WG_WAITERS(st) == 0)
         return;
+    /* Zero with waiters: they are parked (each registered under qlock), so
+     * the WaitGroup is alive until they run. */
     gort__lock_acquire(&w->qlock);
+    atomic_store_explicit(&w->state, 0, memory_order_release);
     struct ilist list = w->waiters;
     w->waiters = (struct ilist)ILIST_INIT;
     gort__lock_release(&w->qlock);
@@ -159,13 +173,19 @@ void gort_wg_done(gort_waitgroup *wg)
 void gort_wg_wait(gort_waitgroup *wg)
 {
     struct wg_impl *w = (struct wg_impl *)wg;
-    if (atomic_load_explicit(&w->counter, memory_order_acquire) == 0)
+    uint64_t st = atomic_load_explicit(&w->state, memory_order_acquire);
+    if (WG_COUNT(st) == 0)
         return;
     gort__lock_acquire(&w->qlock);
-    if (atomic_load_explicit(&w->counter, memory_order_acquire) == 0) {
-        gort__lock_release(&w->qlock);
-        return;
-    }
+    /* Registered as a waiter only while the count is above zero. */
+    st = atomic_load_explicit(&w->state, memory_order_acquire);
+    do {
+        if (WG_COUNT(st) == 0) {
+            gort__lock_release(&w->qlock);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        &w->state, &st, st + 1, memory_order_acq_rel, memory_order_acquire));
     struct waiter me = {.g = gort__getg()};
     ilist_push_back(&w->waiters, &me.link);
     gort__park(unlock_q, &w->qlock, WR_WAITGROUP_WAIT);
