@@ -336,21 +336,54 @@ static void switch_to(struct gort__g *from, struct gort__g *to, bool dying)
     finish_switch(from);
 }
 
+/* Appenders for stack_overflow: it runs on the overflowing stack itself
+ * (past the red zone), where snprintf's frame, several KiB under ASan, can
+ * overflow for real; these need a few dozen bytes. */
+static size_t put_str(char *b, size_t n, size_t cap, const char *s)
+{
+    while (*s && n < cap)
+        b[n++] = *s++;
+    return n;
+}
+
+static size_t put_num(char *b, size_t n, size_t cap, unsigned long long v,
+                      unsigned base)
+{
+    char d[24];
+    int i = 0;
+    do
+        d[i++] = "0123456789abcdef"[v % base];
+    while ((v /= base) != 0);
+    if (base == 16)
+        n = put_str(b, n, cap, "0x");
+    while (i > 0 && n < cap)
+        b[n++] = d[--i];
+    return n;
+}
+
 static void stack_overflow(struct gort__g *gp, const char *how)
 {
-    char buf[512];
+    char b[256];
+    size_t n = 0, cap = sizeof b;
     const char *label = atomic_load_explicit(&gp->label, memory_order_relaxed);
-    if (label && !label[0])
-        label = NULL;
-    int n = snprintf(buf, sizeof buf,
-                     "fatal error: stack overflow (%s)\n\n"
-                     "goroutine %lld [running]%s%s%s:\n"
-                     "\tstack [%#lx, %#lx), %zu KiB\n",
-                     how, (long long)gp->goid, label ? " (" : "",
-                     label ? label : "", label ? ")" : "",
-                     (unsigned long)gp->stack.lo, (unsigned long)gp->stack.hi,
-                     (size_t)(gp->stack.hi - gp->stack.lo) / 1024);
-    write_all(2, buf, n > 0 ? (size_t)n : 0);
+    n = put_str(b, n, cap, "fatal error: stack overflow (");
+    n = put_str(b, n, cap, how);
+    n = put_str(b, n, cap, ")\n\ngoroutine ");
+    n = put_num(b, n, cap, (unsigned long long)gp->goid, 10);
+    n = put_str(b, n, cap, " [running]");
+    if (label && label[0]) {
+        n = put_str(b, n, cap, " (");
+        n = put_str(b, n, cap, label);
+        n = put_str(b, n, cap, ")");
+    }
+    n = put_str(b, n, cap, ":\n\tstack [");
+    n = put_num(b, n, cap, (unsigned long long)gp->stack.lo, 16);
+    n = put_str(b, n, cap, ", ");
+    n = put_num(b, n, cap, (unsigned long long)gp->stack.hi, 16);
+    n = put_str(b, n, cap, "), ");
+    n = put_num(b, n, cap, (gp->stack.hi - gp->stack.lo) / 1024, 10);
+    n = put_str(b, n, cap, " KiB\n");
+    write_all(2, b, n);
     _exit(2);
 }
 
