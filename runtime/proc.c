@@ -98,6 +98,7 @@
 #include "gort/net.h"
 #include "netpoll.h"
 #include "procs.h"
+#include "symtab.h"
 #include "timer.h"
 
 #include <errno.h>
@@ -2077,6 +2078,7 @@ int gort_main(gort_fn fn, void *arg)
     int rc = gort__runtime_init();
     if (rc < 0)
         return rc;
+    gort__sym_index_once(); /* dumps name frames without indexing later */
     struct main_ctx mc = {.fn = fn, .arg = arg};
     gort__note_clear(&mc.done);
     struct gort_go_opts opts = {.label = "main", .stack_size = 0};

@@ -463,6 +463,17 @@ int gort_dlclose(void *handle)
     return rc;
 }
 
+/* The objects loaded at start, indexed once, on gort_main's thread before
+ * any goroutine runs; a later dlopen indexes its own through
+ * gort_symbols_refresh (the plugin loader calls it). Not from a goroutine
+ * on a dump: indexing there (dl_iterate_phdr, libdw) hung test_sleep's
+ * polling dumps under ASan. */
+void gort__sym_index_once(void)
+{
+    static pthread_once_t indexed = PTHREAD_ONCE_INIT;
+    pthread_once(&indexed, gort__sym_refresh);
+}
+
 void gort_symbols_refresh(void)
 {
     gort__sym_refresh();
@@ -472,7 +483,7 @@ long gort_goroutines_each(gort_dump_fn fn, void *arg)
 {
     if (!fn || !gort__runtime_started())
         return -EINVAL;
-    gort__sym_refresh();
+    gort__sym_index_once();
     struct gort_goroutine_info *info = malloc(sizeof *info);
     if (!info)
         return -ENOMEM;

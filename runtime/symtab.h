@@ -27,6 +27,7 @@ const void *gort__sym_module(uintptr_t pc);
 
 /* Indexes every loaded object not indexed yet. Takes a lock, allocates. */
 void gort__sym_refresh(void);
+void gort__sym_index_once(void); /* stats.c: the first index, once */
 
 /* Forgets (and frees) the objects no longer loaded: after a dlclose, with
  * no reader left (stats.c holds its dump lock for writing). */
@@ -45,8 +46,8 @@ int gort__walk_fp(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi,
 int gort__g_pcs(const struct gort__g *gp, uintptr_t *pcs, int max);
 /* The frames of a signal's interrupted context (crash.c says how), from
  * its handler; [lo, hi) bounds the frame-pointer fallback. */
-int gort__uctx_pcs(const void *uc, uintptr_t lo, uintptr_t hi,
-                   uintptr_t *pcs, int max);
+int gort__uctx_pcs(const void *uc, uintptr_t lo, uintptr_t hi, uintptr_t *pcs,
+                   int max);
 /* pc, sp and frame pointer of a signal's interrupted context (ucontext_t). */
 bool gort__uctx_regs(const void *uc, uintptr_t *pc, uintptr_t *sp,
                      uintptr_t *fp);
