@@ -933,9 +933,10 @@ static void bind_stack(struct gort__p *p, struct gort__g *gp)
     if (gort__stack_get(&p->scache, &gp->stack) != 0)
         gort__throw("bind_stack", "out of memory for goroutine stacks");
     unpoison_stack(gp);
-    /* relaxed atomic: dumps read sp of goroutines they do not own */
+    /* release: a dump that reads this sp (acquire) may read the stack
+     * bounds just written (gort__g_pcs) */
     __atomic_store_n(&gp->sp, gort__ctx_init((void *)gp->stack.hi),
-                     __ATOMIC_RELAXED);
+                     __ATOMIC_RELEASE);
 }
 
 /* Bookkeeping for gp about to run on m. */

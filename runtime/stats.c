@@ -219,7 +219,11 @@ gort__walk_fp(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi,
 
 int gort__g_pcs(const struct gort__g *gp, uintptr_t *pcs, int max)
 {
-    void *sp = __atomic_load_n(&gp->sp, __ATOMIC_RELAXED);
+    /* No saved sp yet: a new goroutine whose stack its first M may be
+     * binding right now; its bounds are not ours to read. */
+    void *sp = __atomic_load_n(&gp->sp, __ATOMIC_ACQUIRE);
+    if (!sp)
+        return 0;
     uintptr_t lo = gp->stack.lo, hi = gp->stack.hi;
     if ((uintptr_t)sp < lo || (uintptr_t)sp >= hi)
         return 0;
