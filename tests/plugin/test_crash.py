@@ -71,6 +71,28 @@ class Daemon(Gortd):
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.pid))
 
+    def conn_sockets(self):
+        """How many of gortd's descriptors are TCP connections (any state
+        but LISTEN): a response can reach the client before gortd has
+        closed the connection that carried it."""
+        inodes = set()
+        for name in ("tcp", "tcp6"):
+            with open("/proc/%d/net/%s" % (self.pid, name)) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[3] != "0A":
+                        inodes.add(cols[9])
+        n = 0
+        for fd in os.listdir("/proc/%d/fd" % self.pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (self.pid, fd))
+            except OSError:
+                continue
+            m = re.match(r"socket:\[(\d+)\]$", target)
+            if m and m.group(1) in inodes:
+                n += 1
+        return n
+
     def ctl(self, *args):
         return subprocess.run([GORTCTL, "-addr", self.control] + list(args),
                               capture_output=True, text=True, timeout=60)
@@ -188,6 +210,8 @@ class Quarantine(unittest.TestCase):
         with d:
             self.assertEqual(d.request("/good"), (200, "good -\n"))
             self.assertEqual(d.request("/crash/ok"), (200, "ok\n"))
+            wait_for("gortd to close the earlier connections",
+                     lambda: d.conn_sockets() == 0)
             before = d.fds()
             status, body = d.request("/crash/null")
             self.assertEqual(status, 500, body)
