@@ -738,7 +738,7 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
         __atomic_store_n(&gp->sp, gort__ctx_init((void *)gp->stack.hi),
                          __ATOMIC_RELAXED);
     }
-    atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
+    atomic_store_explicit(&gp->long_running, 0, memory_order_relaxed);
     atomic_store_explicit(&gp->retaken, false, memory_order_relaxed);
     gp->fn = fn;
     gp->arg = arg;
@@ -939,6 +939,13 @@ static void bind_stack(struct gort__p *p, struct gort__g *gp)
                      __ATOMIC_RELEASE);
 }
 
+/* Only gp's own M writes its runseq (switching it in or out). */
+static void runseq_bump(struct gort__g *gp)
+{
+    uint32_t s = atomic_load_explicit(&gp->runseq, memory_order_relaxed);
+    atomic_store_explicit(&gp->runseq, s + 1, memory_order_relaxed);
+}
+
 /* Bookkeeping for gp about to run on m. */
 static void prepare_run(struct gort__m *m, struct gort__g *gp)
 {
@@ -948,6 +955,7 @@ static void prepare_run(struct gort__m *m, struct gort__g *gp)
     atomic_store_explicit(&gp->status, G_RUNNING, memory_order_relaxed);
     gp->m = m;
     m->curg = gp;
+    runseq_bump(gp);
     atomic_store_explicit(&m->curg_pub, gp, memory_order_release);
     own_inc(&p->schedtick);
     own_inc(&p->goroutines_run);
@@ -974,11 +982,9 @@ static void switch_out(struct gort__m *m, struct gort__p *p, struct gort__g *gp,
     m->after_g = gp;
     m->after_arg = arg;
     gp->m = NULL;
-    if (GORT_UNLIKELY(
-            atomic_load_explicit(&gp->long_running, memory_order_relaxed))) {
-        atomic_store_explicit(&gp->long_running, false, memory_order_relaxed);
+    runseq_bump(gp); /* voids a long-run mark, even one stored later */
+    if (GORT_UNLIKELY(atomic_load_explicit(&gp->retaken, memory_order_relaxed)))
         atomic_store_explicit(&gp->retaken, false, memory_order_relaxed);
-    }
     struct gort__g *next = !p || p_retiring(p) ? NULL : local_next(p);
     if (next) {
         prepare_run(m, next);
@@ -1488,6 +1494,7 @@ static struct gort__m *p_reacquire(struct gort__m *m, struct gort__g *gp,
     m->after_arg = NULL;
     gp->m = NULL;
     m->curg = NULL;
+    runseq_bump(gp);
     atomic_store_explicit(&m->curg_pub, NULL, memory_order_relaxed);
     switch_to(gp, &m->g0, false);
     return gort__getm();

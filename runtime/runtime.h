@@ -72,9 +72,14 @@ struct gort__g {
     struct gort__stack stack; /* taken when it first runs; kind NONE before */
     _Atomic int status;       /* enum gort__gstatus; relaxed for readers */
     _Atomic uint8_t waitreason;
-    _Atomic int selectdone;    /* a select's first waker wins by CAS 0→1 */
-    _Atomic bool long_running; /* sysmon saw it run > 10 ms without a switch */
-    _Atomic bool retaken;      /* sysmon took its P; it runs on without one */
+    _Atomic int selectdone; /* a select's first waker wins by CAS 0→1 */
+    /* Odd while on a CPU: bumped at every switch in and out. sysmon marks
+     * a long run by storing the runseq it saw; the mark holds only while
+     * runseq still equals it, so a mark sysmon stores just after the
+     * goroutine switched out (it read curg a moment earlier) is void. */
+    _Atomic uint32_t runseq;
+    _Atomic uint32_t long_running; /* runseq of a run > 10 ms, or 0 */
+    _Atomic bool retaken; /* sysmon took its P; it runs on without one */
     int64_t goid;
     struct gort__g *schedlink; /* run queue / free list link */
     struct gort__m *m;         /* the M running it, or NULL */

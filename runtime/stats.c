@@ -408,9 +408,15 @@ static bool describe(struct gort__g *gp, struct gort_goroutine_info *info,
     info->label = label;
     symbolize((uintptr_t)gp->fn, false, &info->start);
     info->creator_id = gp->creator_id;
+    /* The marks describe a run: a goroutine that already says it waits
+     * (its status is set before it switches out and bumps runseq) has none. */
+    bool on_cpu = status == G_RUNNING;
+    uint32_t lr = atomic_load_explicit(&gp->long_running, memory_order_relaxed);
     info->long_running =
-        atomic_load_explicit(&gp->long_running, memory_order_relaxed);
-    info->retaken = atomic_load_explicit(&gp->retaken, memory_order_relaxed);
+        on_cpu && (lr & 1) &&
+        lr == atomic_load_explicit(&gp->runseq, memory_order_relaxed);
+    info->retaken =
+        on_cpu && atomic_load_explicit(&gp->retaken, memory_order_relaxed);
     symbolize(gp->creator_pc, true, &info->creator);
     if (status == G_WAITING || status == G_RUNNABLE)
         info->nframes = walk_frames(gp, info->frames, GORT_DUMP_MAX_FRAMES);

@@ -132,7 +132,9 @@ static bool watch_running(struct gort__p *p, struct ptick *pt, int64_t now,
         pt->flagged = true;
         atomic_fetch_add_explicit(&gort__sched.long_running, 1,
                                   memory_order_relaxed);
-        atomic_store_explicit(&g->long_running, true, memory_order_relaxed);
+        uint32_t seq = atomic_load_explicit(&g->runseq, memory_order_relaxed);
+        if (seq & 1) /* still on the CPU, as far as we can tell */
+            atomic_store_explicit(&g->long_running, seq, memory_order_relaxed);
     }
     if (gort__debug.preemptoff || !retake_long(p, pt))
         return false; /* inside the runtime now, or no thread: next tick */
