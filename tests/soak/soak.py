@@ -137,6 +137,10 @@ def s1_conns():
         sc.check("warm-up: every connection answered 200", ok == n,
                  "%d of %d" % (ok, n))
         wrk_clean(sc, "warm-up wrk", Wrk(url(d), dur(5), wc).wait())
+        # Both RSS samples follow a round on every connection alone, so
+        # they compare the same state (the runtime returns idle stacks'
+        # pages in the background, so the state matters).
+        ok = pool.round()
         warm = rss_kb(d.pid)
         sc.fig("RSS after warm-up KiB", warm)
         sc.fig("fds with clients", fds(d.pid))
@@ -146,6 +150,8 @@ def s1_conns():
             served += pool.round()
             rounds += 1
         r = w.wait()
+        served += pool.round()
+        rounds += 1
         wrk_clean(sc, "wrk 30s", r)
         sc.fig("keep-alive rounds during wrk", rounds)
         sc.check("keep-alive connections: every request 200, no error",
@@ -567,13 +573,19 @@ def s6_hostile():
         n, ended = slowloris(d.port, count(1000, 100), 5)
         sc.check("slowloris: all %d connections ended by 408 or close" % n,
                  ended == n, "%d of %d" % (ended, n))
+        # After 1,000 slowloris connections the allocator's heap settles
+        # within ~10 rounds (measured: 28.6 MB, then 31.5 MB flat for 50
+        # more rounds): the baseline follows those, the leak check is on
+        # the rounds after.
+        for _ in range(count(10, 1)):
+            hostile_round(sc, d.port, False)
         wait_value(lambda: fds(d.pid) <= base_fds)
         warm = rss_kb(d.pid)
-        rounds = count(20, 2)
+        rounds = count(40, 2)
         for i in range(rounds):
             hostile_round(sc, d.port, i == rounds - 1)
         end = rss_kb(d.pid)
-        sc.fig("rounds of every attack", rounds + 1)
+        sc.fig("rounds of every attack", rounds + 1 + count(10, 1))
         sc.fig("RSS KiB warm-up/end", "%d/%d" % (warm, end))
         sc.check("RSS within 10% of warm-up", end <= warm * 1.10,
                  "%d vs %d" % (end, warm))
