@@ -752,6 +752,7 @@ def s7_control():
             c.cancel()
         for t in readers:
             t.join(60)
+        sc.fig("RSS KiB after the abuse", rss_kb(d.pid))
         wrk_clean(sc, "wrk under abuse", r)
         sc.fig("WatchStats frames read", frames[0])
         sc.fig("streams ended by code", dict(codes))
