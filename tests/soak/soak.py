@@ -640,13 +640,29 @@ def hostile_round(sc, port, record):
     rec("others served", get(port)[0] == 200)
 
 
+def never_reads(port, n):
+    """n clients pipeline 40,000 requests each (1.3 MB) and never read:
+    ~10 MB of answers each, more than loopback's buffers hold, so gortd's
+    writes block until --write-timeout cuts them. Returns the sockets."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.settimeout(60)
+        s.sendall(request_bytes("/echo/x") * 40000)
+        socks.append(s)
+    return socks
+
+
 def s6_hostile():
     sc = Scenario(6, "hostile HTTP clients")
     pdir = plugin_dir((os.path.join(PLUGINS, "hello.so"), "hello.so"),
                       (os.path.join(PLUGINS, "echo.so"), "echo.so"),
                       (os.path.join(PLUGINS, "slow.so"), "slow.so"))
     raise_nofile()
-    d = Gortd(GORTD, ["--quiet", "--read-header-timeout", "3s"],
+    d = Gortd(GORTD, ["--quiet", "--read-header-timeout", "3s",
+                      "--write-timeout", "2s"],
               plugins_dir=pdir, name="s6")
     try:
         base_fds = fds(d.pid)
@@ -654,6 +670,15 @@ def s6_hostile():
         n, ended = slowloris(d.port, count(1000, 100), 5)
         sc.check("slowloris: all %d connections ended by 408 or close" % n,
                  ended == n, "%d of %d" % (ended, n))
+        readers = never_reads(d.port, count(50, 8))
+        sc.check("clients that never read: others served meanwhile",
+                 get(d.port)[0] == 200)
+        cut = wait_value(lambda: fds(d.pid) <= base_fds, 120)
+        sc.check("clients that never read (%d x 40,000 pipelined): cut by "
+                 "--write-timeout, fds back" % len(readers), cut,
+                 "%d fds, baseline %d" % (fds(d.pid), base_fds))
+        for r in readers:
+            r.close()
         # After 1,000 slowloris connections the allocator's heap settles
         # within ~10 rounds (measured: 28.6 MB, then 31.5 MB flat for 50
         # more rounds): the baseline follows those, the leak check is on
