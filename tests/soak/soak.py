@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """soak.py — the soak and fault suite of issue 15: nine scenarios against
-the real gortd with real clients (wrk, raw sockets, grpcio, gortctl's
-control plane, kill and SIGTERM). Each prints its checks, its figures and
+the real gortd with real clients (wrk, raw sockets, grpcio on the control
+plane, kill -9 and SIGTERM). Each prints its checks, its figures and
 "scenario N (...): N passed, N failed"; the run exits 1 if any failed.
 
     usage: soak.py GORTD PLUGINS_DIR TP_DIR SPIN_DIR PROTO_DIR [N ...]
@@ -32,7 +32,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from gortd import Gortd, grpc_stubs, wait_for  # noqa: E402
+from gortd import Gortd, grpc_stubs  # noqa: E402
 from soaklib import (Pool, Scenario, Wrk, admin_port, count, dur,  # noqa
                      fds, maps_lines, metric, raise_nofile, read_responses,
                      request_bytes, rss_kb)
