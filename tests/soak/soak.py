@@ -428,10 +428,61 @@ def s4_sigterm():
         sc.check("exit within the drain bound (%ds)" % drain,
                  rc is not None and took <= drain + 5, "%.1f s" % took)
         d.check(rc)
+        stuck_past_the_bound(sc, pdir)
     finally:
         d.kill()
         shutil.rmtree(pdir, ignore_errors=True)
     return sc
+
+
+def stuck_past_the_bound(sc, pdir):
+    """Requests that outlast --shutdown-timeout 2s (a body arriving a byte
+    every 0.5 s, a 60 s timer, a 60 s gort_blocking call, an endless
+    stream): gortd gives up at the bound, says so, and exits 0."""
+    d = Gortd(GORTD, ["--quiet", "--shutdown-timeout", "2s", "--admin",
+                      "127.0.0.1:0"], plugins_dir=pdir, name="s4-bound")
+    socks = []
+    try:
+        for req in (b"POST /echo/raw/x HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 1000\r\n\r\n",
+                    request_bytes("/slow?ms=60000"),
+                    request_bytes("/blocking?ms=60000"),
+                    request_bytes("/stream?n=100000&ms=10")):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+            s.sendall(req)
+            socks.append(s)
+        stop = threading.Event()
+
+        def drip():
+            while not stop.wait(0.5):
+                try:
+                    socks[0].send(b"a")
+                except OSError:
+                    return
+        threading.Thread(target=drip, daemon=True).start()
+        ap = admin_port(d)
+        sc.check("stuck requests: all 4 in flight before the signal",
+                 wait_value(lambda: metric(
+                     ap, "gort_http_requests_in_flight") >= 4))
+        t0 = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        try:
+            rc = d.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            rc = None
+        took = time.monotonic() - t0
+        stop.set()
+        d.rc = rc
+        sc.fig("stuck requests: exit took s (bound 2 s)", round(took, 2))
+        sc.check("stuck requests: exit 0 at the 2 s bound, logged",
+                 rc == 0 and took < 2 + 5 and
+                 'msg="shutdown timed out"' in d.log, "rc %s, %.1f s" %
+                 (rc, took))
+        d.check(rc)
+    finally:
+        for s in socks:
+            s.close()
+        d.kill()
 
 
 # ---- 5: descriptor exhaustion ------------------------------------------------
