@@ -193,7 +193,37 @@ def s1_conns():
         if pool:
             pool.close()
         d.kill()
+    at_max_conns(sc, n)
     return sc
+
+
+def at_max_conns(sc, n):
+    """n idle keep-alive connections fill --max-conns (the default, 10000,
+    at full scale); wrk's 32 connections then each close the longest-idle
+    one: wrk sees zero errors, exactly 32 of the held connections close."""
+    args = ["--quiet"] + ([] if n == 10000 else ["--max-conns", str(n)])
+    d = Gortd(GORTD, args, plugins_dir=PLUGINS, name="s1-max")
+    pool = None
+    try:
+        pool = Pool(d.port, n)
+        sc.check("at --max-conns %s: %d held, every one answered" %
+                 ("default" if n == 10000 else n, n),
+                 pool.round() == n and pool.errors == 0)
+        wrk_clean(sc, "at --max-conns: wrk -c32", Wrk(url(d), dur(10), 32)
+                  .wait())
+        ok = pool.round()
+        sc.fig("held connections closed for wrk's", pool.errors)
+        sc.check("at --max-conns: exactly 32 idle ones closed, the rest "
+                 "served", pool.errors == 32 and ok == n - 32,
+                 "%d closed, %d served" % (pool.errors, ok))
+        pool.close()
+        pool = None
+        d.stop()
+        sc.check("at --max-conns: exit 0", d.rc == 0)
+    finally:
+        if pool:
+            pool.close()
+        d.kill()
 
 
 # ---- 2: GOMAXPROCS churn -----------------------------------------------------
