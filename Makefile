@@ -46,7 +46,7 @@ test-sanitize: build-asan build-tsan
 	cd build-tsan && ctest --output-on-failure -j $(JOBS) -L '$(TSAN_LABELS)' -LE nosan
 
 # The nine scenarios of issue 15 against the plain tree's gortd with the
-# issue's full bounds (about 6 minutes); SOAK_SCALE=0.05 is what CI's
+# issue's full bounds (6 minutes here); SOAK_SCALE=0.05 is what CI's
 # ctest runs, SOAK_ONLY="3 6" picks scenarios.
 SOAK_SCALE ?= 1
 SOAK_ONLY ?=
