@@ -170,6 +170,10 @@ static int has_unknown(const ProtobufCMessage *m)
         const char *at = (const char *)m + f->offset;
         if (f->type != PROTOBUF_C_TYPE_MESSAGE)
             continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)m + f->quantifier_offset) !=
+                f->id)
+            continue; /* another member of the oneof is set: a union */
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n =
                 *(const size_t *)((const char *)m + f->quantifier_offset);
