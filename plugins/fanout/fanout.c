@@ -49,22 +49,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanoutconf.h"
 #include "gort/plugin.h"
 
 #define SEC 1000000000LL
 #define MAX_BODY (1 << 20)
-
-struct upstream {
-    char *name, *url;
-};
-
-struct fanout {
-    char *pattern;
-    struct upstream up[2];
-    int nup;
-    int64_t deadline; /* ns from the request's arrival */
-    gort_http_client *client;
-};
 
 /* One upstream's answer, sent on the results channel by pointer. */
 struct result {
@@ -288,85 +277,6 @@ static void handler(gort_http_response *w, gort_http_request *r, void *arg)
     call_unref(c);
 }
 
-/* ---- configuration ------------------------------------------------------- */
-
-static int64_t parse_duration(const char *s)
-{
-    char *end;
-    double v = strtod(s, &end);
-    double unit = !strcmp(end, "ms")   ? 1e6
-                  : !strcmp(end, "s")  ? 1e9
-                  : !strcmp(end, "us") ? 1e3
-                                       : -1;
-    if (end == s || unit < 0 || v <= 0 || v * unit > 3600e9)
-        return -EINVAL;
-    return (int64_t)(v * unit);
-}
-
-static int bad(struct gort_plugin_registrar *reg, int line, const char *what)
-{
-    gort_plugin_set_error(reg, "fanout.conf:%d: %s", line, what);
-    return -EINVAL;
-}
-
-static int directive(struct gort_plugin_registrar *reg, struct fanout *fo,
-                     int no, char *key, char *rest)
-{
-    if (!strcmp(key, "route")) { /* the rest of the line, spaces and all */
-        free(fo->pattern);
-        fo->pattern = strdup(rest + strspn(rest, " \t"));
-        return fo->pattern ? 0 : -ENOMEM;
-    }
-    char *save, *a = strtok_r(rest, " \t\r", &save);
-    char *b = a ? strtok_r(NULL, " \t\r", &save) : NULL;
-    if (!strcmp(key, "deadline")) {
-        if (!a || b || (fo->deadline = parse_duration(a)) < 0)
-            return bad(reg, no, "deadline: want a duration (250ms, 2s)");
-        return 0;
-    }
-    if (strcmp(key, "upstream") != 0)
-        return bad(reg, no,
-                   "unknown directive (want route, upstream or "
-                   "deadline)");
-    if (!a || !b || strtok_r(NULL, " \t\r", &save) ||
-        strncmp(b, "http://", 7) != 0)
-        return bad(reg, no, "upstream: want NAME http://HOST[:PORT]/PATH");
-    if (fo->nup == 2)
-        return bad(reg, no, "a third upstream: fanout calls two");
-    fo->up[fo->nup].name = strdup(a);
-    fo->up[fo->nup].url = strdup(b);
-    fo->nup++;
-    return fo->up[fo->nup - 1].url ? 0 : -ENOMEM;
-}
-
-static int parse_config(struct gort_plugin_registrar *reg, struct fanout *fo,
-                        const char *config)
-{
-    char *text = strdup(config), *next;
-    int no = 0, rc = text ? 0 : -ENOMEM;
-    for (char *p = text; rc == 0 && p; p = next) {
-        next = strchr(p, '\n');
-        if (next)
-            *next++ = '\0';
-        no++;
-        char *hash = strchr(p, '#');
-        if (hash)
-            *hash = '\0';
-        p += strspn(p, " \t\r");
-        if (!*p)
-            continue;
-        size_t k = strcspn(p, " \t\r");
-        char *rest = p + k + (p[k] ? 1 : 0);
-        p[k] = '\0';
-        rest[strcspn(rest, "\r")] = '\0';
-        rc = directive(reg, fo, no, p, rest);
-    }
-    free(text);
-    if (rc == 0 && fo->nup != 2)
-        rc = bad(reg, no, "want two upstream lines");
-    return rc;
-}
-
 static void fanout_free(struct fanout *fo)
 {
     if (!fo)
@@ -392,7 +302,10 @@ static int init(struct gort_plugin_registrar *reg, const char *config,
                                    "NAME URL)");
         rc = -ENOENT;
     } else {
-        rc = parse_config(reg, fo, config);
+        char err[512];
+        rc = fanout_parse_config(fo, config, err, sizeof err);
+        if (rc < 0 && err[0])
+            gort_plugin_set_error(reg, "%s", err);
     }
     if (rc == 0 && !fo->pattern && !(fo->pattern = strdup("GET /fanout")))
         rc = -ENOMEM;

@@ -50,7 +50,10 @@
 #define MAX_TARGET 16384
 #define MAX_HEADER 4096
 #define MAX_SHORT 128
-#define LINE_MAX_BYTES (MAX_TARGET + 2 * MAX_HEADER + 4 * MAX_SHORT + 128)
+_Static_assert(ACCESSLOG_LINE_MAX ==
+                   MAX_TARGET + 2 * MAX_HEADER + 4 * MAX_SHORT + 128,
+               "accesslog.h's bound is the sum of the fields' bounds");
+#define LINE_MAX_BYTES ACCESSLOG_LINE_MAX
 
 struct tbuf {
     pthread_mutex_t mu;
@@ -181,8 +184,7 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
-/* One line at p (LINE_MAX_BYTES of room); returns its end. */
-static char *format_line(char *p, const struct accesslog_entry *e)
+char *accesslog_format_line(char *p, const struct accesslog_entry *e)
 {
     p = put_remote(p, e->remote);
     p = put_str(p, " - - [");
@@ -256,7 +258,7 @@ void accesslog_write(const struct accesslog_entry *e)
         pthread_mutex_unlock(&alog.write_mu);
         b->len = 0;
     }
-    char *end = format_line(b->data + b->len, e);
+    char *end = accesslog_format_line(b->data + b->len, e);
     b->len = (size_t)(end - b->data);
     pthread_mutex_unlock(&b->mu);
 }

@@ -38,6 +38,11 @@ void accesslog_reopen(void);
 /* Flushes everything, stops the flusher and closes the file. */
 void accesslog_close(void);
 
+/* Formats e as one line, '\n' included, at p (ACCESSLOG_LINE_MAX bytes of
+ * room, which any entry fits: long values are cut) and returns its end. Not
+ * NUL-terminated. What accesslog_write appends; tests/fuzz calls it. */
+#define ACCESSLOG_LINE_MAX (16384 + 2 * 4096 + 4 * 128 + 128)
+char *accesslog_format_line(char *p, const struct accesslog_entry *e);
 /* nginx's escaping of a logged value (ngx_http_log_escape): '"', '\\',
  * control bytes and bytes >= 0x7f become \xHH. Writes at most n-1 bytes and
  * a NUL into out; returns the length the whole escaped text needs. */

@@ -152,7 +152,8 @@ void http_chunked_init(struct http_chunked *st);
  * trailers, which are checked and dropped): then http_chunked_done is
  * true and the bytes after *consumed belong to the next request.
  * out may be equal to in (decoding in place): the output never overtakes
- * the input. Bare LF ends a line, as in the head; bare CR is an error. */
+ * the input. Framing lines end in CRLF only: a bare LF or a bare CR is 400
+ * (unlike the head; parse.c says why). */
 ssize_t http_chunked_decode(struct http_chunked *st, const char *in,
                             size_t inlen, size_t *consumed, char *out,
                             size_t outcap);
