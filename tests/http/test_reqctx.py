@@ -9,17 +9,15 @@ upstream sees its connection closed.
 usage: test_reqctx.py GORTD FIXTURES_DIR
 """
 import os
-import shutil
 import socket
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import rawhttp  # noqa: E402
-from gortd import Gortd, wait_for  # noqa: E402
+from gortd import wait_for  # noqa: E402
 
 GORTD, FIXTURES = sys.argv[1:3]
 del sys.argv[1:3]
@@ -27,28 +25,12 @@ del sys.argv[1:3]
 ECANCELED = 125
 
 
-class ReqCtx(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="gort-reqctx-")
-        shutil.copy(os.path.join(FIXTURES, "tp_reqctx.so"),
-                    os.path.join(cls.tmp, "reqctx.so"))
-        cls.d = Gortd(GORTD, plugins_dir=cls.tmp, name="reqctx")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def conn(self):
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
-        self.addCleanup(s.close)
-        return s
+class ReqCtx(rawhttp.FixtureTest):
+    GORTD, FIXTURES, FIXTURE = GORTD, FIXTURES, "reqctx"
 
     def stats(self):
-        s = self.conn()
-        s.sendall(b"GET /stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        r = rawhttp.read_response(s)
+        with rawhttp.connect(self.d.port) as s:
+            r = rawhttp.get(s, b"/stats")
         self.assertEqual(r.status, 200)
         return {k: int(v) for k, v in
                 (f.split("=") for f in r.body.decode().split())}
@@ -94,13 +76,10 @@ class ReqCtx(unittest.TestCase):
     def test_handler_return_cancels(self):
         before = self.stats()
         s = self.conn()
-        s.sendall(b"GET /quick HTTP/1.1\r\nHost: t\r\n\r\n")
-        r = rawhttp.read_response(s)
-        self.assertEqual(r.status, 200)
+        self.assertEqual(rawhttp.get(s, b"/quick").status, 200)
         self.wait_stat("after", before["after"] + 1)
         # The connection is still good for the next request.
-        s.sendall(b"GET /quick HTTP/1.1\r\nHost: t\r\n\r\n")
-        self.assertEqual(rawhttp.read_response(s).status, 200)
+        self.assertEqual(rawhttp.get(s, b"/quick").status, 200)
         self.wait_stat("after", before["after"] + 2)
 
     def test_upstream_call_abandoned(self):
