@@ -558,9 +558,14 @@ static void main_goroutine(void *arg)
     if (d->admin_srv)
         httpd_server_shutdown(d->admin_srv);
     if (drained == -ETIMEDOUT) {
+        /* What is left after the handlers' contexts were cancelled. */
+        struct httpd_stats left;
+        httpd_server_stats(s, &left);
         glog_warn("shutdown timed out",
                   GLOG_STR("reason", "connections still busy"),
-                  GLOG_DUR("timeout", d->http.shutdown_timeout_ns));
+                  GLOG_DUR("timeout", d->http.shutdown_timeout_ns),
+                  GLOG_UINT("connections", left.conns_open),
+                  GLOG_UINT("handlers", left.in_flight));
         return;
     }
     /* No request runs plugin code any more: fini, dlclose, once the

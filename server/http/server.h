@@ -101,8 +101,11 @@ bool http_call_trapped(gort_http_response *w, gort_http_request *r,
 bool http_call(gort_http_response *w, gort_http_request *r, gort_http_handler h,
                void *arg);
 /* Graceful shutdown: stop accepting, close idle connections, let in-flight
- * requests finish (bounded by shutdown_timeout_ns). Goroutine only.
- * Returns 0, or -ETIMEDOUT when connections were still busy at the end. */
+ * requests finish (bounded by shutdown_timeout_ns). At the bound, cancels
+ * every request's context and waits up to one more second for the
+ * handlers that honour it. Goroutine only. Returns 0, or -ETIMEDOUT when
+ * connections were still busy at the bound (httpd_server_stats tells how
+ * many are left). */
 int httpd_server_shutdown(struct httpd_server *s);
 void httpd_server_stats(struct httpd_server *s, struct httpd_stats *out);
 void httpd_server_free(struct httpd_server *s);

@@ -4,11 +4,13 @@ channel is cancelled when the client closes the connection (with and
 without a body read first), not while the client stays; the handler's
 return cancels a context a goroutine still holds; an upstream call made
 with the request's context is abandoned when the client leaves, and the
-upstream sees its connection closed.
+upstream sees its connection closed. At gortd's shutdown bound, a handler
+still waiting is cancelled, answers, and gortd exits.
 
 usage: test_reqctx.py GORTD FIXTURES_DIR
 """
 import os
+import signal
 import socket
 import sys
 import time
@@ -105,6 +107,32 @@ class ReqCtx(rawhttp.FixtureTest):
         self.assertEqual(u.recv(1), b"", "the upstream saw no close")
         self.wait_stat("upstream", before["upstream"] + 1)
         self.assertEqual(self.stats()["last_err"], -ECANCELED)
+
+
+class ShutdownBound(rawhttp.FixtureTest):
+    """A gortd of its own with a 1 s drain bound: a SIGTERM while a handler
+    waits on its request's context (60 s otherwise) cancels that context at
+    the bound, the handler's answer still reaches the client, and gortd
+    exits having said that the shutdown timed out."""
+
+    GORTD, FIXTURES, FIXTURE = GORTD, FIXTURES, "reqctx"
+    ARGS = ("--shutdown-timeout", "1s")
+
+    def test_drain_bound_cancels(self):
+        s = self.conn()
+        s.sendall(b"GET /wait HTTP/1.1\r\nHost: t\r\n\r\n")
+        with rawhttp.connect(self.d.port) as c:
+            wait_for("the handler waiting",
+                     lambda: b"started=1 " in rawhttp.get(c, b"/stats").body)
+        self.d.send_signal(signal.SIGTERM)
+        s.settimeout(30)  # the handler's own bound is 60 s
+        r = rawhttp.read_response(s)
+        self.assertEqual((r.status, r.body), (200, b"cancelled\n"))
+        self.d.wait_exit()
+        self.assertIn("shutdown timed out", self.d.log)
+        # gortd waited for the cancelled handler and its connection.
+        self.assertRegex(self.d.log, r"shutdown timed out.* connections=0 "
+                         r"handlers=0")
 
 
 if __name__ == "__main__":
