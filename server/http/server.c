@@ -188,6 +188,7 @@ static enum room make_room(struct httpd_server *s)
         c->idle = false;
         c->evicted = true;
         s->evicting++;
+        atomic_fetch_add(&s->evicted, 1);
         atomic_fetch_sub(&s->nidle, 1);
         gort_set_deadline(c->fd, GORT_IO_READ, 1);
         r = ROOM_EVICTED;
@@ -370,11 +371,20 @@ void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)
     o->conns_open = atomic_load(&s->nconns);
     o->conns_idle = atomic_load(&s->nidle);
     o->conns_total = atomic_load(&s->conns_total);
+    o->conns_evicted = atomic_load(&s->evicted);
     o->in_flight = atomic_load(&s->in_flight);
     o->requests = atomic_load(&s->requests);
     for (int i = 0; i < 6; i++)
         o->by_class[i] = atomic_load(&s->by_class[i]);
     o->bad_requests = atomic_load(&s->bad_requests);
+    const struct http_budget *b = s->cfg.budget;
+    if (b) {
+        int64_t used = atomic_load_explicit(&b->used, memory_order_relaxed);
+        o->buffer_bytes = used > 0 ? (uint64_t)used : 0;
+        o->buffer_limit = (uint64_t)b->limit;
+        o->buffer_refused =
+            atomic_load_explicit(&b->denied, memory_order_relaxed);
+    }
     http_reqstats_read(s->reqstats, o);
 }
 
