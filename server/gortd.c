@@ -334,6 +334,11 @@ static int admin_start(struct daemon *d, struct httpd_server *traffic)
     struct httpd_config cfg;
     httpd_config_default(&cfg);
     cfg.shutdown_timeout_ns = d->http.shutdown_timeout_ns;
+    /* Its requests go to the one access log, as nginx logs every server's
+     * (a scrape every 15 s is 5,760 lines a day; its paths tell them
+     * apart). A separate log or an opt-out would be a flag nobody asked
+     * for. */
+    cfg.access_log = d->http.access_log;
     d->admin_srv = httpd_server_new(fd, &cfg, mux);
     int rc = d->admin_srv ? httpd_server_start(d->admin_srv) : -ENOMEM;
     if (rc < 0) {
