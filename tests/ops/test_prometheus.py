@@ -2,10 +2,10 @@
 histogram, bytes, answers by plugin and by route and status class, plugin
 operations) read with the real Prometheus client parser after known
 traffic; the request-buffer budget and the idle connections evicted at
---max-conns moving as clients push on them; then a real Prometheus server (Debian's prometheus, started here
-on a free port with a temporary config and TSDB) scrapes the admin
-listener, and its HTTP API answers up == 1, gortd's own counters, and a
-rate that moves under load.
+--max-conns moving as clients push on them; then a real Prometheus server
+(Debian's prometheus, started here on a free port with a temporary config
+and TSDB) scrapes the admin listener, and its HTTP API answers up == 1,
+gortd's own counters, and a rate that moves under load.
 
 usage: test_prometheus.py GORTD PLUGINS_DIR
 """
