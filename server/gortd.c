@@ -565,17 +565,20 @@ static void main_goroutine(void *arg)
     int drained = httpd_server_shutdown(s);
     if (d->admin_srv)
         httpd_server_shutdown(d->admin_srv);
-    if (drained == -ETIMEDOUT) {
+    if (drained != 0) {
         /* What is left after the handlers' contexts were cancelled. */
         struct httpd_stats left;
         httpd_server_stats(s, &left);
         glog_warn("shutdown timed out",
-                  GLOG_STR("reason", "connections still busy"),
+                  GLOG_STR("reason", drained == -ECANCELED
+                                         ? "requests cancelled"
+                                         : "connections still busy"),
                   GLOG_DUR("timeout", d->http.shutdown_timeout_ns),
                   GLOG_UINT("connections", left.conns_open),
                   GLOG_UINT("handlers", left.in_flight));
-        return;
     }
+    if (drained == -ETIMEDOUT)
+        return;
     /* No request runs plugin code any more: fini, dlclose, once the
      * goroutines the plugins started have ended too (bounded; a plugin
      * whose goroutines outlive the bound stays mapped until exit). */

@@ -362,8 +362,8 @@ int httpd_server_shutdown(struct httpd_server *s)
     if (drained_by(s, gort_nanotime() + s->cfg.shutdown_timeout_ns))
         return 0;
     gort_ctx_cancel(s->base_ctx);
-    drained_by(s, gort_nanotime() + CANCEL_GRACE_NS);
-    return -ETIMEDOUT;
+    return drained_by(s, gort_nanotime() + CANCEL_GRACE_NS) ? -ECANCELED
+                                                            : -ETIMEDOUT;
 }
 
 void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)

@@ -108,9 +108,10 @@ bool http_call(gort_http_response *w, gort_http_request *r, gort_http_handler h,
 /* Graceful shutdown: stop accepting, close idle connections, let in-flight
  * requests finish (bounded by shutdown_timeout_ns). At the bound, cancels
  * every request's context and waits up to one more second for the
- * handlers that honour it. Goroutine only. Returns 0, or -ETIMEDOUT when
- * connections were still busy at the bound (httpd_server_stats tells how
- * many are left). */
+ * handlers that honour it. Goroutine only. Returns 0 (all done within the
+ * bound), -ECANCELED (the bound passed, and the cancelled requests then
+ * ended: nothing runs any more), or -ETIMEDOUT (connections still busy;
+ * httpd_server_stats tells how many). */
 int httpd_server_shutdown(struct httpd_server *s);
 void httpd_server_stats(struct httpd_server *s, struct httpd_stats *out);
 void httpd_server_free(struct httpd_server *s);
