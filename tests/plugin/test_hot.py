@@ -59,6 +59,9 @@ from gortd import Gortd, grpc_stubs, scale  # noqa: E402
 # catch-all, every method) takes every path no other pattern matches.
 UNROUTED = (200, "hello world\n")
 WAIT = 30.0
+# A held request's client waits as long as the test holds it (several
+# gortctl runs, each seconds long under a sanitizer on a loaded machine).
+HELD = 10 * WAIT
 # Repetitions: fewer under ThreadSanitizer, where each plugin operation and
 # request is many times slower (the runtime tests scale down the same way).
 REPLACES = scale(20, tsan_max=6)
@@ -131,10 +134,10 @@ class Daemon:
                        (" ".join(args), r.stdout, r.stderr))
         return r.stdout
 
-    def request(self, path, method="GET", body=None):
+    def request(self, path, method="GET", body=None, timeout=WAIT):
         """(status, body) on a fresh connection."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                          timeout=WAIT)
+                                          timeout=timeout)
         try:
             conn.request(method, path, body=body)
             r = conn.getresponse()
@@ -258,7 +261,9 @@ class Load:
 
 
 class Request(threading.Thread):
-    """One GET on its own connection, in the background."""
+    """One GET on its own connection, in the background: a held one (Hold),
+    answered when the test releases it, after as many gortctl runs as the
+    test makes meanwhile."""
 
     def __init__(self, d, path):
         super().__init__(daemon=True)
@@ -269,7 +274,7 @@ class Request(threading.Thread):
 
     def run(self):
         try:
-            self.result = self.d.request(self.path)
+            self.result = self.d.request(self.path, timeout=HELD)
         except (OSError, http.client.HTTPException) as e:
             self.error = repr(e)
 
@@ -303,11 +308,15 @@ class Hold:
 
 
 class Unload:
-    """gortctl plugins ARGS in the background (an unload that drains)."""
+    """gortctl plugins ARGS in the background (an unload that drains), with
+    a drain bound as long as a hold may last: the test's release ends the
+    drain, not gortd's 10 s default, which the gortctl runs made while it
+    holds can outlast under a sanitizer on a loaded machine."""
 
     def __init__(self, d, *args):
         self.p = subprocess.Popen(
-            [GORTCTL, "--addr", "unix:" + d.sock, "plugins"] + list(args),
+            [GORTCTL, "--addr", "unix:" + d.sock, "plugins", "--drain",
+             "%ds" % HELD] + list(args),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def poll(self):
