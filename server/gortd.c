@@ -34,9 +34,12 @@
  * reading.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +337,11 @@ static int admin_start(struct daemon *d, struct httpd_server *traffic)
     struct httpd_config cfg;
     httpd_config_default(&cfg);
     cfg.shutdown_timeout_ns = d->http.shutdown_timeout_ns;
+    /* Its requests go to the one access log, as nginx logs every server's
+     * (a scrape every 15 s is 5,760 lines a day; its paths tell them
+     * apart). A separate log or an opt-out would be a flag nobody asked
+     * for. */
+    cfg.access_log = d->http.access_log;
     d->admin_srv = httpd_server_new(fd, &cfg, mux);
     int rc = d->admin_srv ? httpd_server_start(d->admin_srv) : -ENOMEM;
     if (rc < 0) {
@@ -557,12 +565,20 @@ static void main_goroutine(void *arg)
     int drained = httpd_server_shutdown(s);
     if (d->admin_srv)
         httpd_server_shutdown(d->admin_srv);
-    if (drained == -ETIMEDOUT) {
+    if (drained != 0) {
+        /* What is left after the handlers' contexts were cancelled. */
+        struct httpd_stats left;
+        httpd_server_stats(s, &left);
         glog_warn("shutdown timed out",
-                  GLOG_STR("reason", "connections still busy"),
-                  GLOG_DUR("timeout", d->http.shutdown_timeout_ns));
-        return;
+                  GLOG_STR("reason", drained == -ECANCELED
+                                         ? "requests cancelled"
+                                         : "connections still busy"),
+                  GLOG_DUR("timeout", d->http.shutdown_timeout_ns),
+                  GLOG_UINT("connections", left.conns_open),
+                  GLOG_UINT("handlers", left.in_flight));
     }
+    if (drained == -ETIMEDOUT)
+        return;
     /* No request runs plugin code any more: fini, dlclose, once the
      * goroutines the plugins started have ended too (bounded; a plugin
      * whose goroutines outlive the bound stays mapped until exit). */
@@ -639,29 +655,92 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
-/* Values that cannot mean anything are refused at start, each with its
- * own line: a negative size or duration, a head limit below a request line,
- * a buffer budget that could not hold one largest head. */
-static int limits_check(const struct daemon *d)
+/* ---- range checks of the numeric flags -------------------------------------
+ *
+ * Values that cannot mean anything are refused at start, one line each: a
+ * negative size or duration, a head limit below a request line, a buffer
+ * budget that could not hold one largest head, bounds past what the
+ * runtime or the control plane can hold. One table, checked in its order
+ * (the first value out of range speaks, exit 2). A new ranged flag is one
+ * more row; flags that share a line (the timeouts) share its text. */
+
+enum range_unit {
+    RANGE_COUNT, /* a long (CLI_FLAG_INT): connections, threads, streams */
+    RANGE_BYTES, /* a long (CLI_FLAG_INT) */
+    RANGE_NS,    /* an int64_t (CLI_FLAG_DURATION) */
+};
+
+struct flag_range {
+    const char *name;     /* the flag, without dashes */
+    const void *value;    /* where the parser stored it, of unit's type */
+    enum range_unit unit; /* which type that is */
+    int64_t min, max;     /* accepted: min..max, both included */
+    const long *min_base; /* non-NULL: the minimum is *min_base + min */
+    const char *message;  /* printed after "gortd: " when out of range */
+};
+
+static int64_t range_value(const struct flag_range *r)
 {
-    const char *bad = NULL;
+    if (r->unit == RANGE_NS)
+        return *(const int64_t *)r->value;
+    return *(const long *)r->value;
+}
+
+static bool in_range(const struct flag_range *r)
+{
+    int64_t v = range_value(r), min = r->min;
+    if (r->min_base) /* saturated: a base near LONG_MAX must not wrap */
+        min = *r->min_base > INT64_MAX - r->min ? INT64_MAX
+                                                : *r->min_base + r->min;
+    return v >= min && v <= r->max;
+}
+
+#define TIMEOUT_RANGE(flag, field)                                             \
+    {                                                                          \
+        flag, &h->field, RANGE_NS, 0, INT64_MAX, NULL,                         \
+            "timeouts must be >= 0 (0: no bound)"                              \
+    }
+#define THREADS_MESSAGE                                                        \
+    "-max-threads must be from 2 to 1000000, -max-blocking-threads from 1 "    \
+    "to 1000000"
+
+/* 0, or -1 after the line of the first value out of range. */
+static int limits_check(const struct daemon *d, const struct ctl_config *cfg)
+{
     const struct httpd_config *h = &d->http;
-    if (d->max_header_bytes < 1024)
-        bad = "-max-header-bytes must be at least 1024";
-    else if (d->max_body_bytes < 0)
-        bad = "-max-body-bytes must be >= 0 (0: no limit)";
-    else if (d->max_conns < 1 || d->max_conns > INT32_MAX)
-        bad = "-max-conns must be between 1 and 2147483647";
-    else if (d->max_buffer_bytes < d->max_header_bytes + 4096)
-        bad = "-max-buffer-bytes must hold one largest head: at least "
-              "-max-header-bytes + 4096";
-    else if (h->read_header_timeout_ns < 0 || h->read_timeout_ns < 0 ||
-             h->body_idle_timeout_ns < 0 || h->idle_timeout_ns < 0 ||
-             h->write_timeout_ns < 0 || h->shutdown_timeout_ns < 0)
-        bad = "timeouts must be >= 0 (0: no bound)";
-    if (bad)
-        fprintf(stderr, "gortd: %s\n", bad);
-    return bad ? -1 : 0;
+    const struct flag_range ranges[] = {
+        {"max-header-bytes", &d->max_header_bytes, RANGE_BYTES, 1024, LONG_MAX,
+         NULL, "-max-header-bytes must be at least 1024"},
+        {"max-body-bytes", &d->max_body_bytes, RANGE_BYTES, 0, LONG_MAX, NULL,
+         "-max-body-bytes must be >= 0 (0: no limit)"},
+        {"max-conns", &d->max_conns, RANGE_COUNT, 1, INT32_MAX, NULL,
+         "-max-conns must be between 1 and 2147483647"},
+        {"max-buffer-bytes", &d->max_buffer_bytes, RANGE_BYTES, 4096, LONG_MAX,
+         &d->max_header_bytes,
+         "-max-buffer-bytes must hold one largest head: at least "
+         "-max-header-bytes + 4096"},
+        TIMEOUT_RANGE("read-header-timeout", read_header_timeout_ns),
+        TIMEOUT_RANGE("read-timeout", read_timeout_ns),
+        TIMEOUT_RANGE("body-idle-timeout", body_idle_timeout_ns),
+        TIMEOUT_RANGE("idle-timeout", idle_timeout_ns),
+        TIMEOUT_RANGE("write-timeout", write_timeout_ns),
+        TIMEOUT_RANGE("shutdown-timeout", shutdown_timeout_ns),
+        {"control-max-streams", &cfg->max_streams, RANGE_COUNT, 1, 100000, NULL,
+         "-control-max-streams must be 1..100000"},
+        /* Both bound Ms: a blocking call holds one, so the tighter one
+         * wins. */
+        {"max-threads", &d->max_threads, RANGE_COUNT, 2, 1000000, NULL,
+         THREADS_MESSAGE},
+        {"max-blocking-threads", &d->max_blocking, RANGE_COUNT, 1, 1000000,
+         NULL, THREADS_MESSAGE},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        if (!in_range(&ranges[i])) {
+            fprintf(stderr, "gortd: %s\n", ranges[i].message);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void usage(FILE *f, const struct cli_flag *flags, size_t n)
@@ -951,19 +1030,8 @@ int main(int argc, char **argv)
         usage(stderr, flags, nflags);
         return 2;
     }
-    if (limits_check(&d) != 0)
+    if (limits_check(&d, &cfg) != 0)
         return 2;
-    if (cfg.max_streams < 1 || cfg.max_streams > 100000) {
-        fprintf(stderr, "gortd: -control-max-streams must be 1..100000\n");
-        return 2;
-    }
-    /* Both bound Ms: a blocking call holds one, so the tighter one wins. */
-    if (d.max_threads < 2 || d.max_threads > 1000000 || d.max_blocking < 1 ||
-        d.max_blocking > 1000000) {
-        fprintf(stderr, "gortd: -max-threads must be from 2 to 1000000, "
-                        "-max-blocking-threads from 1 to 1000000\n");
-        return 2;
-    }
     if (admin_check(&d) != 0 || inherited_check(&d) != 0)
         return 2;
     gort_set_max_threads((int)d.max_threads);

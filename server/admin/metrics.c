@@ -194,6 +194,24 @@ static void gort_families(struct prom_writer *w, const struct gort_stats *s)
           s->stack_reserved_bytes);
 }
 
+/* The request-buffer budget (http/budget.c): with in use near the limit,
+ * large or slow heads are about to be refused. */
+static void buffer_families(struct prom_writer *w, const struct httpd_stats *h)
+{
+    gauge(w, "gort_http_request_buffer_bytes",
+          "Bytes connections hold for requests (read buffers, large heads' "
+          "copies), taken from the budget.",
+          h->buffer_bytes);
+    gauge(w, "gort_http_request_buffer_limit_bytes",
+          "The budget for those bytes, all connections together "
+          "(--max-buffer-bytes).",
+          h->buffer_limit);
+    counter(w, "gort_http_request_buffer_refusals_total",
+            "Requests whose bytes did not fit the budget (answered 503, "
+            "connection closed).",
+            h->buffer_refused);
+}
+
 static void http_families(struct prom_writer *w, const struct httpd_stats *h)
 {
     static const char *const cstates[] = {"open", "idle"};
@@ -204,6 +222,10 @@ static void http_families(struct prom_writer *w, const struct httpd_stats *h)
              "state", cstates, cs, 2);
     counter(w, "gort_http_connections_accepted_total",
             "HTTP connections accepted.", h->conns_total);
+    counter(w, "gort_http_connections_evicted_total",
+            "Idle keep-alive connections closed to make room for a new "
+            "client at --max-conns.",
+            h->conns_evicted);
     gauge(w, "gort_http_requests_in_flight", "Requests inside a handler.",
           h->in_flight);
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -230,6 +252,8 @@ static void http_families(struct prom_writer *w, const struct httpd_stats *h)
             "Response body bytes written (nginx's $body_bytes_sent; heads "
             "are not counted).",
             h->bytes_out);
+    if (h->buffer_limit)
+        buffer_families(w, h);
 }
 
 static void process_families(struct prom_writer *w, const struct proc_self *p)

@@ -38,6 +38,7 @@ struct httpd_server {
     struct ilist conns;         /* all open connections (http_conn.link) */
     struct ilist idle;          /* idle ones, oldest first (idle_link) */
     int64_t evicting;           /* closed for room, not yet gone */
+    _Atomic uint64_t evicted;   /* closed for room since start */
     _Atomic int shutting_down;
     _Atomic int listeners; /* accept goroutines still running */
 

@@ -21,7 +21,8 @@
  * connection's reads are its own again.
  *
  * Shutdown: every request context derives from its server's base context,
- * which httpd_server_shutdown cancels when its bound passes.
+ * which httpd_server_shutdown cancels when its bound passes; it then gives
+ * the handlers a second to answer before gortd exits (server.c).
  */
 #include <errno.h>
 #include <sys/socket.h>

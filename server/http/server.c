@@ -38,6 +38,10 @@
 #define BACKOFF_MAX_NS (1000 * 1000 * 1000LL)
 #define POLL_NS (10 * 1000 * 1000LL)
 #define EVICT_WAIT_NS (50 * 1000LL)
+/* After the shutdown bound: how long handlers cancelled through their
+ * contexts have to answer (they return within microseconds when they
+ * honour it; a loaded machine may take a scheduling round or two). */
+#define CANCEL_GRACE_NS (1000 * 1000 * 1000LL)
 
 void httpd_config_default(struct httpd_config *c)
 {
@@ -184,6 +188,7 @@ static enum room make_room(struct httpd_server *s)
         c->idle = false;
         c->evicted = true;
         s->evicting++;
+        atomic_fetch_add(&s->evicted, 1);
         atomic_fetch_sub(&s->nidle, 1);
         gort_set_deadline(c->fd, GORT_IO_READ, 1);
         r = ROOM_EVICTED;
@@ -330,22 +335,35 @@ static void wake_idle(struct httpd_server *s)
     pthread_mutex_unlock(&s->conns_lock);
 }
 
+/* Waits until every connection has closed and every listener ended, or
+ * until deadline: true when they did. */
+static bool drained_by(struct httpd_server *s, int64_t deadline)
+{
+    while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listeners) != 0) {
+        wake_idle(s);
+        if (gort_nanotime() >= deadline)
+            return false;
+        gort_sleep(POLL_NS);
+    }
+    return true;
+}
+
+/* At the bound, the handlers still running are told through their request
+ * contexts (every one derives from base_ctx), and those that honour it are
+ * given CANCEL_GRACE_NS to answer and have their connections closed: a
+ * cancel the process exits under would reach no handler, the client would
+ * see a reset instead of the handler's answer, and the access log would
+ * miss the request. Handlers that ignore their context stay cut. */
 int httpd_server_shutdown(struct httpd_server *s)
 {
     atomic_store(&s->shutting_down, 1);
     for (int i = 0; i < s->nlis; i++)
         gort_close(s->lis[i].fd); /* wakes its listener parked in accept */
-    int64_t deadline = gort_nanotime() + s->cfg.shutdown_timeout_ns;
-    while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listeners) != 0) {
-        wake_idle(s);
-        if (gort_nanotime() >= deadline) {
-            /* Handlers still running are told through their contexts. */
-            gort_ctx_cancel(s->base_ctx);
-            return -ETIMEDOUT;
-        }
-        gort_sleep(POLL_NS);
-    }
-    return 0;
+    if (drained_by(s, gort_nanotime() + s->cfg.shutdown_timeout_ns))
+        return 0;
+    gort_ctx_cancel(s->base_ctx);
+    return drained_by(s, gort_nanotime() + CANCEL_GRACE_NS) ? -ECANCELED
+                                                            : -ETIMEDOUT;
 }
 
 void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)
@@ -353,11 +371,20 @@ void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)
     o->conns_open = atomic_load(&s->nconns);
     o->conns_idle = atomic_load(&s->nidle);
     o->conns_total = atomic_load(&s->conns_total);
+    o->conns_evicted = atomic_load(&s->evicted);
     o->in_flight = atomic_load(&s->in_flight);
     o->requests = atomic_load(&s->requests);
     for (int i = 0; i < 6; i++)
         o->by_class[i] = atomic_load(&s->by_class[i]);
     o->bad_requests = atomic_load(&s->bad_requests);
+    const struct http_budget *b = s->cfg.budget;
+    if (b) {
+        int64_t used = atomic_load_explicit(&b->used, memory_order_relaxed);
+        o->buffer_bytes = used > 0 ? (uint64_t)used : 0;
+        o->buffer_limit = (uint64_t)b->limit;
+        o->buffer_refused =
+            atomic_load_explicit(&b->denied, memory_order_relaxed);
+    }
     http_reqstats_read(s->reqstats, o);
 }
 

@@ -51,13 +51,14 @@ void httpd_config_default(struct httpd_config *cfg);
 extern const double httpd_duration_bounds[HTTPD_DURATION_BUCKETS];
 
 struct httpd_stats {
-    uint64_t conns_open;   /* accepted and not yet closed */
-    uint64_t conns_idle;   /* waiting for their next request (no goroutine) */
-    uint64_t conns_total;  /* accepted since start */
-    uint64_t in_flight;    /* requests inside a handler */
-    uint64_t requests;     /* responses completed */
-    uint64_t by_class[6];  /* [1]..[5]: 1xx..5xx responses */
-    uint64_t bad_requests; /* refused by the parser (4xx/5xx, no handler) */
+    uint64_t conns_open;    /* accepted and not yet closed */
+    uint64_t conns_idle;    /* waiting for their next request (no goroutine) */
+    uint64_t conns_total;   /* accepted since start */
+    uint64_t conns_evicted; /* idle ones closed at max_conns for a new one */
+    uint64_t in_flight;     /* requests inside a handler */
+    uint64_t requests;      /* responses completed */
+    uint64_t by_class[6];   /* [1]..[5]: 1xx..5xx responses */
+    uint64_t bad_requests;  /* refused by the parser (4xx/5xx, no handler) */
     /* Requests served (routed or not; not the parser's refusals): how long
      * each took from its head parsed to its response written, in buckets
      * of httpd_duration_bounds (the last one +Inf), and its bytes: head and
@@ -65,6 +66,10 @@ struct httpd_stats {
     uint64_t duration_buckets[HTTPD_DURATION_BUCKETS + 1];
     uint64_t duration_sum_ns;
     uint64_t bytes_in, bytes_out;
+    /* The request-buffer budget (http/budget.h), shared by every server
+     * of the process: bytes taken, its limit (0: no budget), takes it
+     * refused (each a 503 and a closed connection). */
+    uint64_t buffer_bytes, buffer_limit, buffer_refused;
 };
 
 struct httpd_server;
@@ -101,8 +106,12 @@ bool http_call_trapped(gort_http_response *w, gort_http_request *r,
 bool http_call(gort_http_response *w, gort_http_request *r, gort_http_handler h,
                void *arg);
 /* Graceful shutdown: stop accepting, close idle connections, let in-flight
- * requests finish (bounded by shutdown_timeout_ns). Goroutine only.
- * Returns 0, or -ETIMEDOUT when connections were still busy at the end. */
+ * requests finish (bounded by shutdown_timeout_ns). At the bound, cancels
+ * every request's context and waits up to one more second for the
+ * handlers that honour it. Goroutine only. Returns 0 (all done within the
+ * bound), -ECANCELED (the bound passed, and the cancelled requests then
+ * ended: nothing runs any more), or -ETIMEDOUT (connections still busy;
+ * httpd_server_stats tells how many). */
 int httpd_server_shutdown(struct httpd_server *s);
 void httpd_server_stats(struct httpd_server *s, struct httpd_stats *out);
 void httpd_server_free(struct httpd_server *s);

@@ -32,6 +32,16 @@ static void has_line(const struct prom_writer *w, const char *line)
     free(page);
 }
 
+/* The page does not hold text anywhere (it is not NUL-terminated). */
+static void lacks(const struct prom_writer *w, const char *text)
+{
+    char *page = strndup(w->out.buf, w->out.len);
+    assert_non_null(page);
+    if (strstr(page, text))
+        fail_msg("\"%s\" in:\n%s", text, page);
+    free(page);
+}
+
 static void fixed_snapshot(void **state)
 {
     (void)state;
@@ -86,7 +96,7 @@ static void fixed_snapshot(void **state)
     has_line(&w, "gort_sched_p_runq_length{p=\"1\"} 0");
     has_line(&w, "gort_sched_p_steals_total{p=\"0\"} 11");
     has_line(&w, "gort_sched_p_idle_seconds_total{p=\"0\"} 1.5");
-    assert_null(strstr(w.out.buf, "p=\"2\"")); /* dead Ps are not shown */
+    lacks(&w, "p=\"2\""); /* dead Ps are not shown */
     has_line(&w, "gort_sched_global_runq_length 4");
     has_line(&w, "gort_sched_threads{state=\"running\"} 2");
     has_line(&w, "gort_goroutines{state=\"waiting\"} 9");
@@ -99,6 +109,37 @@ static void fixed_snapshot(void **state)
     has_line(&w, "process_cpu_seconds_total 1.25");
     has_line(&w, "process_start_time_seconds 1764855420.5");
     has_line(&w, "process_max_fds 1024");
+    prom_free(&w);
+}
+
+/* The buffer budget's families and the evictions at max_conns; no budget
+ * (limit 0), no budget families. */
+static void limits_families(void **state)
+{
+    (void)state;
+    struct httpd_stats http = {.conns_evicted = 3,
+                               .buffer_bytes = 8192,
+                               .buffer_limit = 1 << 20,
+                               .buffer_refused = 2};
+    struct metrics_source src = {.http = &http};
+    struct prom_writer w;
+    prom_init(&w);
+    metrics_write(&w, &src);
+    has_line(&w, "# TYPE gort_http_connections_evicted_total counter");
+    has_line(&w, "gort_http_connections_evicted_total 3");
+    has_line(&w, "# TYPE gort_http_request_buffer_bytes gauge");
+    has_line(&w, "gort_http_request_buffer_bytes 8192");
+    has_line(&w, "# TYPE gort_http_request_buffer_limit_bytes gauge");
+    has_line(&w, "gort_http_request_buffer_limit_bytes 1048576");
+    has_line(&w, "# TYPE gort_http_request_buffer_refusals_total counter");
+    has_line(&w, "gort_http_request_buffer_refusals_total 2");
+    prom_free(&w);
+
+    http.buffer_limit = 0;
+    prom_init(&w);
+    metrics_write(&w, &src);
+    has_line(&w, "gort_http_connections_evicted_total 3");
+    lacks(&w, "gort_http_request_buffer");
     prom_free(&w);
 }
 
@@ -172,6 +213,7 @@ int main(int argc, char **argv)
         return print_page();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixed_snapshot),
+        cmocka_unit_test(limits_families),
         cmocka_unit_test(stat_parse_hostile_comm),
         cmocka_unit_test(proc_self_is_this_process),
     };

@@ -10,58 +10,28 @@ usage: test_framing.py GORTD FIXTURES_DIR
 """
 import errno
 import os
-import shutil
-import socket
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import rawhttp  # noqa: E402
-from gortd import Gortd  # noqa: E402
+from rawhttp import closed  # noqa: E402
 
 GORTD, FIXTURES = sys.argv[1:3]
 del sys.argv[1:3]
 
 
-def read_response(s):
-    """(status, {field: value}, body, raw head) of one response on s."""
-    r = rawhttp.read_response(s)
+def parts(r):
+    """(status, {field: value}, body, raw head) of a rawhttp.Response."""
     return r.status, r.headers, r.body, r.head
 
 
-def closed(s):
-    s.settimeout(2)
-    try:
-        return s.recv(1) == b""
-    except socket.timeout:
-        return False
-    except ConnectionResetError:
-        return True
-
-
-class Framing(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="gort-framing-")
-        shutil.copy(os.path.join(FIXTURES, "tp_framing.so"),
-                    os.path.join(cls.tmp, "framing.so"))
-        cls.d = Gortd(GORTD, plugins_dir=cls.tmp, name="framing")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def conn(self):
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
-        self.addCleanup(s.close)
-        return s
+class Framing(rawhttp.FixtureTest):
+    GORTD, FIXTURES, FIXTURE = GORTD, FIXTURES, "framing"
 
     def ask(self, s, path):
-        s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-        return read_response(s)
+        return parts(rawhttp.get(s, path))
 
     def still_in_sync(self, s):
         st, h, body, _ = self.ask(s, b"/bad-fields")
@@ -76,8 +46,8 @@ class Framing(unittest.TestCase):
 
     def test_short_body_closes_the_connection(self):
         s = self.conn()
-        s.sendall(b"GET /cl-short HTTP/1.1\r\nHost: x\r\n\r\n")
-        st, h, body, _ = read_response(s)  # 5 of 10 bytes, then the close
+        # 5 of 10 bytes, then the close
+        st, h, body, _ = self.ask(s, b"/cl-short")
         self.assertEqual((st, h["content-length"], body), (200, "10",
                                                           b"short"))
         self.assertTrue(closed(s))

@@ -79,18 +79,6 @@ def dechunk(body):
         body = body[n + 2:]
 
 
-def closed(s):
-    """True when the server closed s (a reset counts: a server that closes
-    with the request unread resets, as test_framing.py notes)."""
-    s.settimeout(10)
-    try:
-        return s.recv(1) == b""
-    except socket.timeout:
-        return False
-    except ConnectionResetError:
-        return True
-
-
 def read_all(s):
     data = b""
     while True:
@@ -271,7 +259,7 @@ class Budget(unittest.TestCase):
             s.sendall(b"GET /echo/raw/x HTTP/1.1\r\nHost: t\r\n\r\n")
             r = rawhttp.read_response(s)
             return (r.status, r.headers.get("connection"),
-                    r.status == 503 and closed(s))
+                    r.status == 503 and rawhttp.closed(s, wait=10))
         finally:
             s.close()
 

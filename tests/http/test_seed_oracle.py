@@ -96,23 +96,13 @@ def without_date(r):
                           if k.lower() != "date"), r.body
 
 
-def closed_after(s):
-    """Whether the server closes the connection after its answer."""
-    s.settimeout(0.5)
-    try:
-        return s.recv(1) == b""
-    except socket.timeout:
-        return False
-    except ConnectionResetError:
-        return True
-
-
 def ask(port, req):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(req)
         answer = without_date(rawhttp.read_response(
             s, req.startswith(b"HEAD ")))
-        return answer + (("closed" if closed_after(s) else "open"),)
+        gone = rawhttp.closed(s, wait=0.5)
+        return answer + (("closed" if gone else "open"),)
 
 
 class SeedOracle(unittest.TestCase):

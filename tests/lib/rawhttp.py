@@ -1,9 +1,22 @@
-"""rawhttp.py — one HTTP/1.1 response read off a raw socket, for the tests
-that write requests byte by byte and must see exactly what came back (the
-status line, every field, the body framing), which http.client would hide
-or normalise.
+"""rawhttp.py — HTTP/1.1 over a raw socket, for the tests that write
+requests byte by byte and must see exactly what came back (the status line,
+every field, the body framing), which http.client would hide or normalise.
+
+    read_response(s)  the next response on s, read by its framing
+    connect(port)     a client socket to 127.0.0.1:port
+    get(s, path)      sends a GET on s and reads its response
+    closed(s)         whether the server closed s
+    FixtureTest       a unittest.TestCase base holding one gortd that serves
+                      one test plugin (tests/plugin/fixtures/NAME.c)
 """
 import collections
+import os
+import shutil
+import socket
+import tempfile
+import unittest
+
+from gortd import Gortd
 
 
 class Response(collections.namedtuple("Response", "line fields body")):
@@ -65,3 +78,63 @@ def read_response(s, head_only=False):
                 break
             body += b
     return Response(lines[0], fields, body)
+
+
+def connect(port, timeout=10):
+    """A client socket to 127.0.0.1:port (timeout bounds every recv)."""
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def get(s, path, host=b"t"):
+    """Sends GET path on s (keep-alive) and returns its Response."""
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    return read_response(s)
+
+
+def closed(s, wait=2):
+    """True when the server closed (or reset) s within wait seconds; False
+    while it stays open. Reads at most one byte."""
+    s.settimeout(wait)
+    try:
+        return s.recv(1) == b""
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+class FixtureTest(unittest.TestCase):
+    """One gortd for the whole class, serving the test plugin FIXTURE
+    (tp_FIXTURE.so, copied alone into a plugins directory of its own).
+    A subclass sets GORTD, FIXTURES (the built fixtures' directory) and
+    FIXTURE; ARGS adds gortd flags."""
+
+    GORTD = FIXTURES = FIXTURE = None
+    ARGS = ()
+
+    @classmethod
+    def plugins_dir(cls):
+        """A fresh directory holding only the fixture (the caller removes
+        it)."""
+        tmp = tempfile.mkdtemp(prefix="gort-%s-" % cls.FIXTURE)
+        shutil.copy(os.path.join(cls.FIXTURES, "tp_%s.so" % cls.FIXTURE),
+                    os.path.join(tmp, cls.FIXTURE + ".so"))
+        return tmp
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = cls.plugins_dir()
+        cls.d = Gortd(cls.GORTD, args=cls.ARGS, plugins_dir=cls.tmp,
+                      name=cls.FIXTURE)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def conn(self, port=None):
+        """A socket to this class's gortd (or port), closed after the
+        test."""
+        s = connect(port or self.d.port)
+        self.addCleanup(s.close)
+        return s

@@ -1,7 +1,8 @@
 """The access log of the real gortd (--access-log): curl's requests logged
 one line each in nginx's combined format plus $request_time, parsed
 strictly; values escaped as nginx escapes them; SIGUSR1 after an mv moves
-the next lines to a new file and loses none; and the buffering proven by
+the next lines to a new file and loses none; the admin listener's
+requests logged beside the traffic's; and the buffering proven by
 counting gortd's write(2) calls to the log under strace.
 
 usage: test_accesslog.py GORTD PLUGINS_DIR
@@ -108,6 +109,26 @@ class AccessLog(unittest.TestCase):
         self.assertEqual((post["method"], post["bytes"]), ("POST", "5"))
         head = [ln for ln in lines if ln["target"] == "/nothing/here"][0]
         self.assertEqual((head["method"], head["bytes"]), ("HEAD", "0"))
+
+    def test_admin_requests_logged(self):
+        """The admin listener's requests go to the same log, as nginx logs
+        every server's."""
+        with Gortd(GORTD, ["--access-log", self.path, "--admin",
+                           "127.0.0.1:0"], plugins_dir=PLUGINS) as d:
+            admin = re.compile(r'msg="serving admin" addr=\S*:(\d+)')
+            wait_for("the admin listener", lambda: admin.search(d.log))
+            port = int(admin.search(d.log).group(1))
+            curl(port, ["/metrics", "/healthz"])
+            missing = subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                 "http://127.0.0.1:%d/no-such-admin-page" % port],
+                capture_output=True, timeout=60)
+            self.assertEqual(missing.stdout, b"404")
+            curl(d.port, ["/about?traffic"])
+        got = [(ln["target"], ln["status"]) for ln in parse(self.path)]
+        self.assertEqual(sorted(got), [("/about?traffic", "200"),
+                                       ("/healthz", "200"), ("/metrics", "200"),
+                                       ("/no-such-admin-page", "404")])
 
     def test_flushed_without_shutdown(self):
         with Gortd(GORTD, ["--access-log", self.path],

@@ -1,10 +1,11 @@
 """gortd's /metrics for operators: the request families (duration
 histogram, bytes, answers by plugin and by route and status class, plugin
 operations) read with the real Prometheus client parser after known
-traffic; then a real Prometheus server (Debian's prometheus, started here
-on a free port with a temporary config and TSDB) scrapes the admin
-listener, and its HTTP API answers up == 1, gortd's own counters, and a
-rate that moves under load.
+traffic; the request-buffer budget and the idle connections evicted at
+--max-conns moving as clients push on them; then a real Prometheus server
+(Debian's prometheus, started here on a free port with a temporary config
+and TSDB) scrapes the admin listener, and its HTTP API answers up == 1,
+gortd's own counters, and a rate that moves under load.
 
 usage: test_prometheus.py GORTD PLUGINS_DIR
 """
@@ -27,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
+import rawhttp  # noqa: E402
 from gortd import Gortd, wait_for  # noqa: E402
 
 GORTD, PLUGINS = sys.argv[1:3]
@@ -141,6 +143,79 @@ class Families(unittest.TestCase):
                                    result="ok"), 1)
             self.assertEqual(value(f, ops, ops + "_total", op="load",
                                    result="failed"), 0)
+
+
+class Limits(unittest.TestCase):
+    """The request-buffer budget (in use, limit, refusals) and the idle
+    connections closed at --max-conns, as clients push on them. The budget
+    is the smallest gortd takes: one largest head (1024 + 4096 bytes)."""
+
+    BUF = "gort_http_request_buffer_bytes"
+    LIMIT = "gort_http_request_buffer_limit_bytes"
+    REFUSED = "gort_http_request_buffer_refusals"
+    EVICTED = "gort_http_connections_evicted"
+
+    def setUp(self):
+        tmp = tempfile.mkdtemp(prefix="gort-limits-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        pdir = os.path.join(tmp, "plugins")
+        copy_plugins(pdir)
+        self.d = Gortd(GORTD, ["--admin", "127.0.0.1:0", "--max-conns", "2",
+                               "--max-header-bytes", "1024",
+                               "--max-buffer-bytes", "5120"],
+                       plugins_dir=pdir)
+        self.addCleanup(self.d.stop)
+        self.admin = admin_port(self.d)
+
+    def metric(self, family, name=None, **labels):
+        return value(scrape(self.admin), family, name, **labels)
+
+    def settles(self, what, family, want, name=None, **labels):
+        wait_for("%s == %s" % (what, want),
+                 lambda: self.metric(family, name, **labels) == want)
+
+    def conn(self):
+        s = rawhttp.connect(self.d.port)
+        self.addCleanup(s.close)
+        return s
+
+    def test_buffer_budget(self):
+        f = scrape(self.admin)
+        self.assertEqual(f[self.BUF].type, "gauge")
+        self.assertEqual(f[self.REFUSED].type, "counter")
+        self.assertEqual(value(f, self.LIMIT), 5120)
+        self.assertEqual(value(f, self.BUF), 0)
+        self.assertEqual(value(f, self.REFUSED, self.REFUSED + "_total"), 0)
+        # Half a head: its connection holds one 4 KiB read buffer.
+        a = self.conn()
+        a.sendall(b"GET /about HTTP/1.1\r\nHost: t\r\n")
+        self.settles("the bytes a's head holds", self.BUF, 4096)
+        # A second one does not fit beside it: 503, closed, counted.
+        b = self.conn()
+        b.sendall(b"GET /about HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(rawhttp.read_response(b).status, 503)
+        self.assertTrue(rawhttp.closed(b, wait=30))
+        self.assertEqual(self.metric(self.REFUSED, self.REFUSED + "_total"),
+                         1)
+        # a finishes its head and is served; idle, it holds nothing.
+        a.sendall(b"\r\n")
+        self.assertEqual(rawhttp.read_response(a).status, 200)
+        self.settles("the bytes held once a is idle", self.BUF, 0)
+
+    def test_idle_evicted_at_max_conns(self):
+        f = scrape(self.admin)
+        self.assertEqual(f[self.EVICTED].type, "counter")
+        self.assertEqual(value(f, self.EVICTED, self.EVICTED + "_total"), 0)
+        # Two idle keep-alive connections fill --max-conns 2; each new
+        # client closes the one idle the longest.
+        for n in range(1, 6):
+            s = self.conn()
+            self.assertEqual(rawhttp.get(s, b"/about").status, 200)
+            self.settles("idle connections", "gort_http_connections",
+                         min(n, 2), state="idle")
+            self.assertEqual(self.metric(self.EVICTED,
+                                         self.EVICTED + "_total"),
+                             max(0, n - 2))
 
 
 def free_port():
