@@ -252,7 +252,7 @@ static ssize_t read_fixed(struct gort_http_request *r, char *buf, size_t n)
         c->off += (size_t)got;
     } else {
         arm_body_read(c);
-        got = gort_read(c->fd, buf, n);
+        got = http_conn_recv(c, buf, n, true);
         if (got == 0)
             return body_error(r, -ECONNRESET); /* closed mid-body */
         if (got < 0)
