@@ -46,6 +46,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "gort/net.h"
@@ -328,10 +329,13 @@ static SSL_CTX *server_ctx(const char *cert, const char *key, char *err,
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(what, sizeof what, "cannot load certificate %s", cert);
         ssl_why(err, errlen, what);
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
+               ERR_GET_REASON(ERR_peek_last_error()) !=
+                   X509_R_KEY_VALUES_MISMATCH) {
         snprintf(what, sizeof what, "cannot load private key %s", key);
         ssl_why(err, errlen, what);
     } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        /* (OpenSSL finds a mismatch while loading the key already.) */
         snprintf(what, sizeof what,
                  "private key %s does not match certificate %s", key, cert);
         ssl_why(err, errlen, what);

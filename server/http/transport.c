@@ -19,10 +19,22 @@ static const char plaintext_answer[] =
     "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an "
     "HTTPS server.\n";
 
+/* Reads what the client has sent already (the rest of its request), as
+ * Go's first buffered read has: a close with unread bytes would send a
+ * reset, which may destroy the answer before the client reads it. */
+static void drain(int fd)
+{
+    char junk[4096];
+    for (int i = 0; i < 16; i++)
+        if (gort_read_nowait(fd, junk, sizeof junk) <= 0)
+            break;
+}
+
 static void tls_failed(struct http_conn *c)
 {
     if (http_tls_plaintext(c->tls)) {
         gort_write(c->fd, plaintext_answer, sizeof plaintext_answer - 1);
+        drain(c->fd);
         return;
     }
     if (!c->srv->cfg.quiet) /* the client's failure, as a refused request */
