@@ -166,6 +166,11 @@ const char *gort_http_proto(const gort_http_request *r)
     return r->proto;
 }
 
+int gort_http_tls(const gort_http_request *r)
+{
+    return r->c->tls != NULL;
+}
+
 const char *gort_http_host(const gort_http_request *r)
 {
     return r->host;

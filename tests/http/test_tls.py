@@ -295,6 +295,44 @@ class TLS(unittest.TestCase):
         shutil.copy(os.path.join(self.tmp, "leaf2.key"), self.key)
 
 
+    # ---- proxy.so to an https upstream ------------------------------------
+
+    def proxy(self, env):
+        """A second gortd with proxy.so in front of this one's TLS port."""
+        pdir = tempfile.mkdtemp(prefix="proxy-", dir=self.tmp)
+        shutil.copy(os.path.join(PLUGINS, "proxy.so"), pdir)
+        with open(os.path.join(pdir, "proxy.conf"), "w") as f:
+            f.write("/ https://localhost:%d timeout=10s\n" % self.port)
+        return Gortd(GORTD, plugins_dir=pdir, name="proxy", env=env)
+
+    def test_proxy_to_https(self):
+        # the CA through SSL_CERT_FILE, as Go's crypto/x509 reads it
+        with self.proxy({"SSL_CERT_FILE": self.ca}) as p:
+            for i in range(5):  # upstream keep-alive over TLS
+                c = http.client.HTTPConnection("127.0.0.1", p.port,
+                                               timeout=30)
+                c.request("GET", "/n%d" % i)
+                r = c.getresponse()
+                self.assertEqual((r.status, r.read()), (200, b"hello world\n"))
+                c.close()
+            body = os.urandom(300000)
+            c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+            c.request("POST", "/echo/raw/p", body=body)
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, body))
+            c.close()
+
+    def test_proxy_untrusted_upstream(self):
+        # the system's CAs do not know the test CA: 502 (the same gortd
+        # and proxy.conf answer 200 above with the CA trusted)
+        with self.proxy({"SSL_CERT_FILE": None}) as p:
+            c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+            c.request("GET", "/")
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (502, b"Bad Gateway\n"))
+            c.close()
+
+
 class Refused(unittest.TestCase):
     """Bad flags stop gortd at start with exit 2 and one clear line."""
 
