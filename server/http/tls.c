@@ -18,10 +18,14 @@
  *
  * Memory. An idle connection keeps its SSL object (the session's keys and
  * state) but not its record buffers: SSL_MODE_RELEASE_BUFFERS frees them
- * whenever they are empty. Read-ahead stays off, so OpenSSL takes from the
- * socket one record at a time and nothing is buffered behind the bytes the
- * connection has asked for except the rest of a record it took in part
- * (http_tls_pending).
+ * whenever they are empty.
+ *
+ * Read-ahead (server side). Without it OpenSSL reads a record's 5-byte
+ * header, then its body: two read(2) per request. With it, one read takes
+ * whatever the socket holds; the price is that bytes can wait inside the
+ * SSL object (the rest of a record, or whole records a client pipelined)
+ * where the netpoller cannot see them, so a connection asks
+ * http_tls_pending (SSL_has_pending) before it goes idle.
  *
  * Plain HTTP on the TLS port. Go's net/http answers a request whose first
  * five bytes are "GET /", "HEAD ", "POST ", "PUT /" or "OPTIO" with
@@ -252,7 +256,7 @@ ssize_t http_tls_writev(struct http_tls *t, const struct iovec *iov, int n)
 
 bool http_tls_pending(const struct http_tls *t)
 {
-    return SSL_pending(t->ssl) > 0;
+    return SSL_has_pending(t->ssl) == 1;
 }
 
 bool http_tls_plaintext(const struct http_tls *t)
@@ -326,6 +330,7 @@ static SSL_CTX *server_ctx(const char *cert, const char *key, char *err,
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"gortd", 5);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(what, sizeof what, "cannot load certificate %s", cert);
         ssl_why(err, errlen, what);

@@ -45,7 +45,8 @@ int http_tls_connect(struct http_tls_client *c, int fd, const char *host,
  * deadlines hold as for the plain calls. */
 ssize_t http_tls_read(struct http_tls *t, void *buf, size_t n, bool wait);
 ssize_t http_tls_writev(struct http_tls *t, const struct iovec *iov, int n);
-/* Decrypted bytes waiting inside t (a record read only in part). */
+/* Bytes waiting inside t, decrypted or not (read-ahead): a read may return
+ * more without the socket turning readable. */
 bool http_tls_pending(const struct http_tls *t);
 /* The first bytes looked like a plain HTTP request (server side). */
 bool http_tls_plaintext(const struct http_tls *t);

@@ -170,6 +170,24 @@ class TLS(unittest.TestCase):
         self.assertIs(c.sock, sock)  # one connection throughout
         c.close()
 
+    def test_pipelined_records(self):
+        # Three requests in three TLS records sent back to back: read-ahead
+        # takes them from the socket together, and the two left inside
+        # OpenSSL must be served without the socket turning readable again.
+        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=v.name):
+                s = self.tls_socket(v)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+                for i in range(3):
+                    s.send(b"GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+                got = b""
+                while got.count(b"hello world\n") < 3:
+                    b = s.recv(4096)
+                    self.assertTrue(b, got)
+                    got += b
+                self.assertEqual(got.count(b"HTTP/1.1 200 OK"), 3)
+                s.close()
+
     def test_chunked_upload_1mib_echo(self):
         body = bytes((i * 7) & 0xFF for i in range(1 << 20))
         c = self.conn()
