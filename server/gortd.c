@@ -60,6 +60,7 @@
 #include "http/budget.h"
 #include "http/accesslog.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "plugin/loader.h"
 #include "log.h"
 #include "systemd.h"
@@ -76,6 +77,9 @@ static char *stderr_path; /* fd 2's file at start, when it is one: SIGUSR1 */
 
 struct daemon {
     struct cli_strings listen;          /* --listen, repeatable */
+    struct cli_strings listen_tls;      /* --listen-tls, repeatable */
+    const char *tls_cert, *tls_key;     /* --tls-cert, --tls-key */
+    struct http_tls_server *tls;        /* their certificate; NULL: none */
     long listen_fd;                     /* --listen-fd; -1: none */
     int reuseport;                      /* --reuseport */
     int inherited[HTTPD_MAX_LISTENERS]; /* listening fds passed in */
@@ -129,22 +133,32 @@ static void http_stats(void *arg, struct httpd_stats *out)
     httpd_server_stats(arg, out);
 }
 
+/* The plain --listen addresses opened: the default :8080 only when no
+ * socket was passed in and no --listen-tls given. */
+static size_t plain_count(const struct daemon *d)
+{
+    bool other = d->ninherited || d->listen_tls.n;
+    return other && !d->listen.given ? 0 : d->listen.n;
+}
+
 /* The traffic's listening sockets: those passed in (systemd, --listen-fd),
- * then one per --listen address (the default :8080 only when none was
- * passed in). Returns how many, or -1 after logging why. */
-static int listeners_open(struct daemon *d, int *fds)
+ * then one per --listen address, then one per --listen-tls address (from
+ * index *first_tls on). Returns how many, or -1 after logging why. */
+static int listeners_open(struct daemon *d, int *fds, int *first_tls)
 {
     char err[512];
     int n = 0;
     for (int i = 0; i < d->ninherited; i++)
         fds[n++] = d->inherited[i];
-    if (d->ninherited && !d->listen.given)
-        return n;
     int opts = d->reuseport ? HTTPD_LISTEN_REUSEPORT : 0;
-    for (size_t i = 0; i < d->listen.n; i++) {
-        int fd = httpd_listen_opts(d->listen.v[i], 4096, opts, err, sizeof err);
+    size_t nplain = plain_count(d), nall = nplain + d->listen_tls.n;
+    *first_tls = n + (int)nplain;
+    for (size_t i = 0; i < nall; i++) {
+        const char *addr =
+            i < nplain ? d->listen.v[i] : d->listen_tls.v[i - nplain];
+        int fd = httpd_listen_opts(addr, 4096, opts, err, sizeof err);
         if (fd < 0) {
-            glog_error("cannot listen", GLOG_STR("addr", d->listen.v[i]),
+            glog_error("cannot listen", GLOG_STR("addr", addr),
                        GLOG_STR("err", err));
             while (n > d->ninherited)
                 close(fds[--n]);
@@ -157,7 +171,7 @@ static int listeners_open(struct daemon *d, int *fds)
 
 static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
 {
-    int fds[HTTPD_MAX_LISTENERS];
+    int fds[HTTPD_MAX_LISTENERS], first_tls;
     *mux = mux_new();
     if (!*mux) {
         glog_error("cannot create the route table", GLOG_ERRNO("err", ENOMEM));
@@ -165,7 +179,7 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     }
     if (load_plugins(d, *mux) < 0)
         return NULL;
-    int n = listeners_open(d, fds);
+    int n = listeners_open(d, fds, &first_tls);
     if (n < 0)
         return NULL;
     if (d->plugins) {
@@ -175,6 +189,8 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     struct httpd_server *s = httpd_server_new(fds[0], &d->http, *mux);
     for (int i = 1; s && i < n; i++)
         httpd_server_add_listener(s, fds[i]);
+    for (int i = first_tls; s && i < n; i++)
+        httpd_server_add_listener_tls(s, fds[i], d->tls);
     int rc = s ? httpd_server_start(s) : -ENOMEM;
     if (rc < 0) {
         glog_error("cannot start the HTTP server",
@@ -187,7 +203,10 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
         char bound[80];
         if (httpd_local_addr(fds[i], bound, sizeof bound) < 0)
             snprintf(bound, sizeof bound, "fd %d", fds[i]);
-        if (i < d->ninherited) /* passed in: say so */
+        if (i >= first_tls)
+            glog_info("serving HTTPS", GLOG_STR("addr", bound),
+                      GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
+        else if (i < d->ninherited) /* passed in: say so */
             glog_info("serving HTTP", GLOG_STR("addr", bound),
                       GLOG_INT("gomaxprocs", gort_gomaxprocs(0)),
                       GLOG_BOOL("inherited", true));
@@ -195,7 +214,8 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
             glog_info("serving HTTP", GLOG_STR("addr", bound),
                       GLOG_INT("gomaxprocs", gort_gomaxprocs(0)));
         if (i == 0)
-            snprintf(d->status, sizeof d->status, "serving HTTP on %s%s", bound,
+            snprintf(d->status, sizeof d->status, "serving %s on %s%s",
+                     i >= first_tls ? "HTTPS" : "HTTP", bound,
                      n > 1 ? " and more" : "");
     }
     ctl_set_http_source(http_stats, s);
@@ -230,7 +250,7 @@ static int inherited_check(struct daemon *d)
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         d->inherited[d->ninherited++] = fd;
     }
-    size_t own = d->ninherited && !d->listen.given ? 0 : d->listen.n;
+    size_t own = plain_count(d) + d->listen_tls.n;
     if (d->ninherited + own > HTTPD_MAX_LISTENERS) {
         fprintf(stderr, "gortd: at most %d listening sockets\n",
                 HTTPD_MAX_LISTENERS);
@@ -524,6 +544,45 @@ static void rescan(struct daemon *d)
             GLOG_INT("failed", failed), GLOG_STR("dir", d->plugins_dir));
 }
 
+/* SIGHUP: the certificate and key files are read again; new handshakes
+ * use them, open connections keep theirs, and a file that does not load
+ * leaves the old pair in use. */
+static void tls_reload(struct daemon *d)
+{
+    char err[512], serial[80];
+    if (!d->tls)
+        return;
+    if (http_tls_server_reload(d->tls, err, sizeof err) < 0) {
+        glog_error("TLS certificate not reloaded", GLOG_STR("err", err),
+                   GLOG_STR("reason", "the previous one stays in use"));
+        return;
+    }
+    http_tls_server_serial(d->tls, serial, sizeof serial);
+    glog_info("TLS certificate reloaded", GLOG_STR("cert", d->tls_cert),
+              GLOG_STR("serial", serial));
+}
+
+/* --tls-cert and --tls-key go with --listen-tls; the pair is loaded and
+ * checked before anything starts. 0, or 2 after a one-line message. */
+static int tls_setup(struct daemon *d)
+{
+    char err[640];
+    bool files = d->tls_cert || d->tls_key;
+    if (!d->listen_tls.n && !files)
+        return 0;
+    if (!d->listen_tls.n || !d->tls_cert || !d->tls_key) {
+        fprintf(stderr, "gortd: -listen-tls, -tls-cert and -tls-key go "
+                        "together: give all three\n");
+        return 2;
+    }
+    d->tls = http_tls_server_new(d->tls_cert, d->tls_key, err, sizeof err);
+    if (!d->tls) {
+        fprintf(stderr, "gortd: TLS: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
 static void main_goroutine(void *arg)
 {
     struct daemon *d = arg;
@@ -553,6 +612,7 @@ static void main_goroutine(void *arg)
     while (!atomic_load(&stop_requested)) {
         if (atomic_exchange(&rescan_requested, 0)) {
             sysd_reloading();
+            tls_reload(d);
             rescan(d);
             sysd_ready(d->status);
         }
@@ -752,7 +812,8 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
                "grpc.health.v1.Health and server reflection; see "
                "gortctl).\n\n"
                "SIGHUP rescans -plugins-dir: new files load, changed ones "
-               "replace,\nremoved ones unload. SIGINT or SIGTERM stops it "
+               "replace,\nremoved ones unload; it also reloads -tls-cert "
+               "and -tls-key. SIGINT or SIGTERM stops it "
                "gracefully: in-flight\nrequests finish, idle connections "
                "close.\nSIGUSR1 reopens the access log and, when stderr is a "
                "file, the error log\n(after logrotate moved them).\n\nLogs go "
@@ -862,6 +923,21 @@ int main(int argc, char **argv)
          .usage = "HTTP `address`: HOST:PORT or :PORT (port 0: the kernel "
                   "picks one; the log says which); repeat it to listen on "
                   "several"},
+        {.name = "listen-tls",
+         .kind = CLI_FLAG_STRINGS,
+         .value = &d.listen_tls,
+         .usage = "HTTPS `address` (needs -tls-cert and -tls-key), beside "
+                  "the -listen ones; repeat it to listen on several. Given "
+                  "alone, the default plain :8080 is off"},
+        {.name = "tls-cert",
+         .kind = CLI_FLAG_STRING,
+         .value = &d.tls_cert,
+         .usage = "PEM certificate chain `file` (leaf first) for "
+                  "-listen-tls; SIGHUP reloads it"},
+        {.name = "tls-key",
+         .kind = CLI_FLAG_STRING,
+         .value = &d.tls_key,
+         .usage = "PEM private key `file` of -tls-cert; SIGHUP reloads it"},
         {.name = "listen-fd",
          .kind = CLI_FLAG_INT,
          .value = &d.listen_fd,
@@ -1032,7 +1108,7 @@ int main(int argc, char **argv)
     }
     if (limits_check(&d, &cfg) != 0)
         return 2;
-    if (admin_check(&d) != 0 || inherited_check(&d) != 0)
+    if (admin_check(&d) != 0 || inherited_check(&d) != 0 || tls_setup(&d) != 0)
         return 2;
     gort_set_max_threads((int)d.max_threads);
     gort_set_max_blocking((int)d.max_blocking);

@@ -57,6 +57,9 @@ GORT_API ssize_t gort_http_query_value(const gort_http_request *r,
 GORT_API const char *gort_http_proto(const gort_http_request *r);
 /* Host header (or the absolute-form authority); "" when none */
 GORT_API const char *gort_http_host(const gort_http_request *r);
+/* 1 when the request came over TLS (a --listen-tls address; Go's
+ * r.TLS != nil), else 0. */
+GORT_API int gort_http_tls(const gort_http_request *r);
 /* "127.0.0.1:51234" */
 GORT_API const char *gort_http_remote_addr(const gort_http_request *r);
 /* First value of header name (case-insensitive), or NULL. */
@@ -299,11 +302,15 @@ GORT_API int gort_http_redirect(gort_http_response *w,
  *
  * Connections. The client keeps, per host:port, the connections a response
  * left reusable (the body read to its end, no "Connection: close"), and
- * takes the most recent one for the next request. A reused connection the
- * server closed meanwhile is noticed before it is used, and a request that
- * still fails on one before any byte of a response came back is sent once
- * more on a new connection when that is safe: GET, HEAD, OPTIONS or TRACE
- * (or an Idempotency-Key field), with no body or a buffer body (Go's rule).
+ * takes the most recent one for the next request. A request that fails on
+ * a reused connection (the server closed it meanwhile) before any byte of
+ * a response came back is sent once more on a new connection when that is
+ * safe: GET, HEAD, OPTIONS or TRACE (or an Idempotency-Key field), with no
+ * body or a buffer body (Go's rule); any other request first checks that
+ * the connection it takes is still open.
+ *
+ * https: the server's certificate is checked against the system's CAs (or
+ * opts.tls_ca_file) and the URL's host, with SNI; TLS 1.2 or 1.3.
  *
  * Blocking. Name lookups run on a blocking call, I/O parks the goroutine:
  * a slow upstream holds a goroutine, never a thread. Every function may be
@@ -313,7 +320,9 @@ GORT_API int gort_http_redirect(gort_http_response *w,
  * Errors are negative errno values, with the reason in words from
  * gort_http_creq_error:
  *   -EINVAL           a malformed URL, method, header or option
- *   -EPROTONOSUPPORT  a scheme other than http (https until gort has TLS)
+ *   -EPROTONOSUPPORT  a scheme other than http and https
+ *   -EPROTO           https: the TLS handshake failed, or the server's
+ *                     certificate is not trusted or not for the URL's host
  *   -ENXIO            no such host (-EHOSTUNREACH: the resolver failed)
  *   -ECONNREFUSED, -ECONNRESET, -ENETUNREACH, ...  the network said so
  *   -ETIMEDOUT        a deadline or a timeout passed
@@ -348,11 +357,15 @@ struct gort_http_client_opts {
                                         response head's (none) */
     int64_t timeout; /* a whole call: connect, send, the head and reading
                         the body to its end, as Go's Client.Timeout (none) */
-    void *spare[8];  /* zero: room to grow without breaking plugins */
+    /* https: the PEM file of the CAs that may sign servers' certificates
+     * (Go's RootCAs), copied; NULL: the system's store (OpenSSL's default
+     * paths, which honour SSL_CERT_FILE and SSL_CERT_DIR as Go does). */
+    const char *tls_ca_file;
+    void *spare[7]; /* zero: room to grow without breaking plugins */
 };
 GORT_HTTP_STATIC_ASSERT(sizeof(struct gort_http_client_opts) ==
                             2 * sizeof(int) + 4 * sizeof(int64_t) +
-                                8 * sizeof(void *),
+                                sizeof(const char *) + 7 * sizeof(void *),
                         "gort_http_client_opts is ABI: grow into spare");
 
 /* A client; opts may be NULL (every default: Go's zero Client). Copies
@@ -368,7 +381,7 @@ GORT_API void gort_http_client_free(gort_http_client *c);
 GORT_API void gort_http_client_close_idle(gort_http_client *c);
 
 /* A request for method ("GET", any token) and url
- * ("http://host[:port][/path][?query]"; a fragment is dropped). Never
+ * ("http[s]://host[:port][/path][?query]"; a fragment is dropped). Never
  * fails but for memory (NULL; gort_http_do then returns -ENOMEM): a bad
  * method or URL is remembered and returned by gort_http_do, with
  * gort_http_creq_error saying what was wrong, so one check covers the

@@ -13,7 +13,7 @@
  *     GET /img/ http://10.0.0.7
  *
  * A mapping is a mux pattern (anything before the upstream: a method and
- * a host may be part of it) and an upstream http://HOST[:PORT] with no
+ * a host may be part of it) and an upstream http[s]://HOST[:PORT] with no
  * path: the request's path and query go to the upstream unchanged.
  * timeout bounds the connect and the wait for the response head (Go's
  * ResponseHeaderTimeout), not the body: a long download is not cut. A bad
@@ -183,7 +183,8 @@ static int forward_fields(gort_http_creq *rq, gort_http_request *r)
         rc = gort_http_creq_set_header(rq, "X-Forwarded-Host",
                                        gort_http_host(r));
     if (rc == 0)
-        rc = gort_http_creq_set_header(rq, "X-Forwarded-Proto", "http");
+        rc = gort_http_creq_set_header(rq, "X-Forwarded-Proto",
+                                       gort_http_tls(r) ? "https" : "http");
     return rc;
 }
 

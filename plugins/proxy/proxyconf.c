@@ -48,23 +48,22 @@ static int64_t parse_duration(const char *s)
     return total >= 1 && total < 9e18 ? (int64_t)total : -EINVAL;
 }
 
-/* "http://host[:port]" with no path, query or user info: 0, or -EINVAL
- * with why in *why. */
+/* "http[s]://host[:port]" with no path, query or user info: 0, or -EINVAL
+ * with why in *why. An https upstream's certificate is checked against
+ * the system's CAs (SSL_CERT_FILE names another bundle, as for Go). */
 static int check_upstream(const char *u, const char **why)
 {
-    if (strncmp(u, "https://", 8) == 0) {
-        *why = "https upstreams are not supported yet (the SDK client "
-               "speaks plain HTTP)";
+    size_t skip = strncmp(u, "https://", 8) == 0  ? 8
+                  : strncmp(u, "http://", 7) == 0 ? 7
+                                                  : 0;
+    if (!skip) {
+        *why = "want http://HOST[:PORT] or https://HOST[:PORT]";
         return -EINVAL;
     }
-    if (strncmp(u, "http://", 7) != 0) {
-        *why = "want http://HOST[:PORT]";
-        return -EINVAL;
-    }
-    const char *host = u + 7;
+    const char *host = u + skip;
     if (!*host || strpbrk(host, "/?#@")) {
-        *why = "want http://HOST[:PORT] without a path (the request's path "
-               "and query are passed through unchanged)";
+        *why = "want http[s]://HOST[:PORT] without a path (the request's "
+               "path and query are passed through unchanged)";
         return -EINVAL;
     }
     return 0;
@@ -159,7 +158,7 @@ static int mapping(struct conf_err *e, struct proxy *px, const struct line *ln)
         at++;
     if (at == ln->n)
         return fail(e, ln->no,
-                    "\"%s\": want PATTERN http://HOST[:PORT] (or timeout "
+                    "\"%s\": want PATTERN http[s]://HOST[:PORT] (or timeout "
                     "DURATION, keepalive N)",
                     ln->words[0], NULL);
     if (at == 0)

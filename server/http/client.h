@@ -10,6 +10,7 @@
 
 #include "gort/http.h"
 #include "http/parse.h"
+#include "http/tls.h"
 #include "http/url.h"
 
 #define HC_READ_CHUNK 4096
@@ -24,6 +25,7 @@ struct hc_host;
  * field below `fd` is under the client's lock). */
 struct hc_conn {
     int fd;
+    struct http_tls *tls; /* https: TLS over fd (http/tls.h); else NULL */
     char *key;            /* the pool's "host:port" it connects to */
     uint64_t nreq;        /* responses it carried: > 0 means a reused one */
     char *buf;            /* read buffer; NULL while idle */
@@ -49,6 +51,8 @@ struct gort_http_client {
     struct hc_host *hosts;
     struct hc_conn *oldest, *newest; /* every idle connection */
     int nidle;
+    struct http_tls_client *tls; /* trust store, made by the first https
+                                    request (under lock) */
 };
 
 struct hc_field {
@@ -64,7 +68,8 @@ struct gort_http_creq {
     struct http_url u;
     char *dial_host; /* u.host, NUL-terminated */
     char port[8];
-    char *key; /* the pool's "host:port", host lower-cased */
+    char *key; /* the pool's "host:port", host lower-cased; "https:"
+                  in front for https */
     struct hc_field *fields;
     size_t nfields, capfields;
     bool close; /* Connection: close */

@@ -60,8 +60,7 @@ static int read_into(struct http_conn *c, bool wait)
         return rc;
     char *at = c->buf + c->len;
     size_t room = c->cap - c->len;
-    ssize_t n =
-        wait ? gort_read(c->fd, at, room) : gort_read_nowait(c->fd, at, room);
+    ssize_t n = http_conn_recv(c, at, room, wait); /* plain or TLS */
     if (n > 0)
         c->len += (size_t)n;
     return (int)n;
@@ -528,7 +527,7 @@ void http_conn_serve(void *arg)
         }
         if (!serve_request(c, h, (size_t)rc))
             break;
-        if (c->len > c->off)
+        if (c->len > c->off || http_conn_pending(c))
             continue; /* pipelined: serve the next one now, in order */
         if (!atomic_load(&s->shutting_down) && go_idle(c))
             return;

@@ -8,11 +8,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "common/list.h"
 #include "http/parse.h"
 #include "http/server.h"
 #include "http/mux.h"
+#include "http/tls.h"
 
 #define HTTP_READ_CHUNK 4096
 #define HTTP_BODY_BUF 4096 /* buffered body: under it, Content-Length */
@@ -23,6 +26,7 @@
 struct httpd_listener {
     struct httpd_server *srv;
     int fd;
+    struct http_tls_server *tls; /* NULL: plain HTTP */
 };
 
 struct httpd_server {
@@ -52,8 +56,9 @@ struct httpd_server {
 struct http_conn {
     struct httpd_server *srv;
     int fd;
-    _Atomic bool idle; /* on srv->idle; written under srv->conns_lock */
-    bool evicted;      /* closed to make room (counted in srv->evicting) */
+    struct http_tls *tls; /* NULL: plain; the transport seam: transport.c */
+    _Atomic bool idle;    /* on srv->idle; written under srv->conns_lock */
+    bool evicted;         /* closed to make room (counted in srv->evicting) */
     char remote[64];
     char *buf;            /* read buffer, NULL while idle */
     size_t cap, len, off; /* bytes [off, len) are unconsumed */
@@ -68,6 +73,7 @@ struct http_reqwatch {
     gort_waitgroup wg; /* the watch callback, until it has finished */
     _Atomic int stopping;
     bool armed;
+    bool tls; /* the connection's bytes are TLS records */
     int fd;
     gort_ctx *ctx; /* the request's (its reference) */
 };
@@ -107,6 +113,13 @@ struct gort_http_response {
     int64_t body_written;
     jmp_buf *abort_jb;
 };
+
+/* transport.c: every byte of a server connection, plain or TLS. recv is
+ * gort_read (wait) or gort_read_nowait; sendv is gort_writev; pending:
+ * bytes already received that no read has returned yet (TLS). */
+ssize_t http_conn_recv(struct http_conn *c, void *buf, size_t n, bool wait);
+ssize_t http_conn_sendv(struct http_conn *c, const struct iovec *iov, int n);
+bool http_conn_pending(const struct http_conn *c);
 
 /* conn.c */
 void http_conn_serve(void *arg);

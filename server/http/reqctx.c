@@ -25,10 +25,19 @@
  * the handlers a second to answer before gortd exits (server.c).
  */
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "gort/net.h"
 #include "http/internal.h"
+
+/* Over TLS the bytes peeked may be the client's close_notify alert rather
+ * than a request: its FIN behind them says it went away. */
+static bool peer_shut(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
 
 static void watch_run(void *arg)
 {
@@ -42,8 +51,12 @@ static void watch_run(void *arg)
             gort_ctx_cancel(wt->ctx); /* the client went away */
             break;
         }
-        if (n > 0)
+        if (n > 0 && !(wt->tls && peer_shut(wt->fd)))
             break; /* a pipelined request: net/http stops watching too */
+        if (n > 0) {
+            gort_ctx_cancel(wt->ctx); /* TLS: close_notify, then FIN */
+            break;
+        }
         /* Stale readiness: wait for the next event (the stop's deadline
          * included, which makes this start again at once). */
         if (gort_fd_on_readable(wt->fd, watch_run, wt) == 0)
@@ -60,6 +73,7 @@ void http_reqctx_body_done(struct gort_http_request *r)
     if (!r->ctx || wt->armed || !r->body_done || r->body_err)
         return;
     wt->fd = r->c->fd;
+    wt->tls = r->c->tls != NULL;
     wt->ctx = r->ctx;
     atomic_store(&wt->stopping, 0);
     gort_waitgroup init = GORT_WAITGROUP_INIT;

@@ -166,6 +166,11 @@ const char *gort_http_proto(const gort_http_request *r)
     return r->proto;
 }
 
+int gort_http_tls(const gort_http_request *r)
+{
+    return r->c->tls != NULL;
+}
+
 const char *gort_http_host(const gort_http_request *r)
 {
     return r->host;
@@ -252,7 +257,7 @@ static ssize_t read_fixed(struct gort_http_request *r, char *buf, size_t n)
         c->off += (size_t)got;
     } else {
         arm_body_read(c);
-        got = gort_read(c->fd, buf, n);
+        got = http_conn_recv(c, buf, n, true);
         if (got == 0)
             return body_error(r, -ECONNRESET); /* closed mid-body */
         if (got < 0)

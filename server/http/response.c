@@ -33,7 +33,8 @@
 
 int http_conn_write(struct http_conn *c, const void *buf, size_t n)
 {
-    ssize_t w = gort_write(c->fd, buf, n);
+    struct iovec iov = {(void *)buf, n};
+    ssize_t w = http_conn_sendv(c, &iov, 1);
     return w < 0 ? (int)w : 0;
 }
 
@@ -43,7 +44,7 @@ static int conn_write2(struct http_conn *c, const char *a, size_t alen,
                        const char *b, size_t blen)
 {
     struct iovec iov[2] = {{(void *)a, alen}, {(void *)b, blen}};
-    ssize_t w = gort_writev(c->fd, iov, blen ? 2 : 1);
+    ssize_t w = http_conn_sendv(c, iov, blen ? 2 : 1);
     return w < 0 ? (int)w : 0;
 }
 
@@ -422,7 +423,7 @@ static int emit(gort_http_response *w, const char *pre, size_t prelen,
         iov[n++] = (struct iovec){(void *)"0\r\n\r\n", 5};
     if (n == 0)
         return 0;
-    ssize_t rc = gort_writev(w->c->fd, iov, n);
+    ssize_t rc = http_conn_sendv(w->c, iov, n);
     return rc < 0 ? (int)rc : 0;
 }
 

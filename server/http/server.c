@@ -119,11 +119,16 @@ static void format_addr(const struct sockaddr_storage *ss, char *out,
 }
 
 static struct http_conn *conn_new(struct httpd_server *s, int fd,
-                                  const struct sockaddr_storage *ss)
+                                  const struct sockaddr_storage *ss,
+                                  struct http_tls_server *tls)
 {
     struct http_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    if (tls && !(c->tls = http_tls_accept(tls, fd))) {
+        free(c);
+        return NULL;
+    }
     c->srv = s;
     c->fd = fd;
     format_addr(ss, c->remote, sizeof c->remote);
@@ -149,6 +154,7 @@ void http_conn_close(struct http_conn *c)
     if (c->evicted)
         s->evicting--;
     pthread_mutex_unlock(&s->conns_lock);
+    http_tls_close(c->tls); /* close_notify, before the descriptor goes */
     gort_close(c->fd);
     http_buf_release(c);
     free(c);
@@ -222,8 +228,10 @@ static bool wait_for_room(struct httpd_server *s)
 }
 
 /* Returns false when the listener is gone (closed for shutdown). */
-static bool accept_one(struct httpd_server *s, int lfd, int64_t *backoff)
+static bool accept_one(struct httpd_server *s, const struct httpd_listener *l,
+                       int64_t *backoff)
 {
+    int lfd = l->fd;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = gort_accept(lfd, (struct sockaddr *)&ss, &len);
@@ -243,7 +251,7 @@ static bool accept_one(struct httpd_server *s, int lfd, int64_t *backoff)
         gort_close(fd);
         return true;
     }
-    struct http_conn *c = conn_new(s, fd, &ss);
+    struct http_conn *c = conn_new(s, fd, &ss, l->tls);
     if (!c || gort_go(http_conn_serve, c) < 0) {
         if (c)
             http_conn_close(c);
@@ -260,7 +268,7 @@ static void listener(void *arg)
     gort_set_label("http listener");
     int64_t backoff = 0;
     while (!atomic_load(&s->shutting_down))
-        if (!accept_one(s, l->fd, &backoff))
+        if (!accept_one(s, l, &backoff))
             break;
     atomic_fetch_sub(&s->listeners, 1);
 }
@@ -271,6 +279,21 @@ int httpd_server_add_listener(struct httpd_server *s, int fd)
         return -ENOSPC;
     s->lis[s->nlis++] = (struct httpd_listener){.srv = s, .fd = fd};
     return 0;
+}
+
+int httpd_server_add_listener_tls(struct httpd_server *s, int fd,
+                                  struct http_tls_server *tls)
+{
+    for (int i = 0; i < s->nlis; i++) {
+        if (s->lis[i].fd == fd) { /* httpd_server_new's socket */
+            s->lis[i].tls = tls;
+            return 0;
+        }
+    }
+    int rc = httpd_server_add_listener(s, fd);
+    if (rc == 0)
+        s->lis[s->nlis - 1].tls = tls;
+    return rc;
 }
 
 /* All listening sockets are registered before any accept runs, so that a

@@ -83,6 +83,12 @@ httpd_server_new(int listen_fd, const struct httpd_config *c, struct mux *mux);
  * listens on. 0, or -ENOSPC past HTTPD_MAX_LISTENERS. */
 #define HTTPD_MAX_LISTENERS 16
 int httpd_server_add_listener(struct httpd_server *s, int listen_fd);
+/* The same for a socket whose connections speak TLS with tls's certificate
+ * (http/tls.h; it stays the caller's and must outlive the server). Given
+ * the socket httpd_server_new took, makes that one TLS. */
+struct http_tls_server;
+int httpd_server_add_listener_tls(struct httpd_server *s, int listen_fd,
+                                  struct http_tls_server *tls);
 /* Starts the listener goroutines (one per listening socket). Goroutine or
  * any thread after gort_main. */
 int httpd_server_start(struct httpd_server *s);

@@ -62,7 +62,7 @@ static int fail(const char **why, const char *msg, int err)
     return err;
 }
 
-/* scheme ":" "//": only http; https is named, being the likely mistake. */
+/* scheme ":" "//": http or https. */
 static int parse_scheme(const char *u, size_t *pos, struct http_url *out,
                         const char **why)
 {
@@ -76,21 +76,21 @@ static int parse_scheme(const char *u, size_t *pos, struct http_url *out,
     if (strncmp(u + i, "://", 3) != 0)
         return fail(why, "missing scheme (want http://host/...)", -EINVAL);
     out->scheme = slice(u, i);
-    if (i == 5 && strncasecmp(u, "https", 5) == 0)
-        return fail(why, "https is not supported yet (gort has no TLS)",
+    out->tls = i == 5 && strncasecmp(u, "https", 5) == 0;
+    if (!out->tls && (i != 4 || strncasecmp(u, "http", 4) != 0))
+        return fail(why, "unsupported scheme (only http and https)",
                     -EPROTONOSUPPORT);
-    if (i != 4 || strncasecmp(u, "http", 4) != 0)
-        return fail(why, "unsupported scheme (only http)", -EPROTONOSUPPORT);
     *pos = i + 3;
     return 0;
 }
 
 /* ":" port, possibly empty (RFC 3986 §3.2.3: then the default). */
-static int parse_port(const char *p, size_t n, unsigned *port, const char **why)
+static int parse_port(const char *p, size_t n, unsigned *port, unsigned def,
+                      const char **why)
 {
     unsigned v = 0;
 
-    *port = 80;
+    *port = def;
     if (n == 0)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -138,9 +138,10 @@ static int parse_authority(const char *a, size_t n, struct http_url *out,
     out->host = slice(a + h, hl);
     out->authority = slice(a, n);
     size_t pstart = h + hl + h; /* past "]" for a literal */
-    if (pstart < n)             /* a[pstart] is ':' */
-        return parse_port(a + pstart + 1, n - pstart - 1, &out->port, why);
-    out->port = 80;
+    unsigned def = out->tls ? 443 : 80;
+    if (pstart < n) /* a[pstart] is ':' */
+        return parse_port(a + pstart + 1, n - pstart - 1, &out->port, def, why);
+    out->port = def;
     return 0;
 }
 

@@ -89,7 +89,8 @@ static void fuzz_proxy(const char *conf, int lines)
             CHECK(rt->pattern && rt->pattern[0] && rt->pattern[0] != ' ');
             CHECK(!strstr(rt->pattern, "  ") &&
                   !strpbrk(rt->pattern, "\t\r\n#"));
-            CHECK(strncmp(rt->upstream, "http://", 7) == 0);
+            CHECK(strncmp(rt->upstream, "http://", 7) == 0 ||
+                  strncmp(rt->upstream, "https://", 8) == 0);
             CHECK(rt->upstream[7] && !strpbrk(rt->upstream + 7, "/?#@ \t\r\n"));
             CHECK(rt->timeout == 0 || rt->timeout >= 1);
             CHECK(rt->client == NULL);

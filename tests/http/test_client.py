@@ -352,6 +352,17 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((st, h["x-upstream-reused"]), (200, "0"))
         self.assertEqual((self.up.accepted, self.up.drops), (2, 0))
 
+    def test_stale_idle_connection_skipped_post(self):
+        # A GET finds a dead idle connection by using it (and is sent again,
+        # above); a POST cannot be sent twice, so it looks first.
+        self.assertEqual(self.get("/hello-then-close")[0], 200)
+        self.up.wait_for(lambda: self.up.closed == 1, "the close")
+        st, h, body = self.get("/echo", opts="body=buffer&", method="POST",
+                               body=b"x")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(h["x-upstream-reused"], "0")
+        self.assertEqual((self.up.accepted, self.up.drops), (2, 0))
+
     def arm_drop(self):
         self.assertEqual(self.get("/hello")[0], 200)  # a connection idles
         self.up.drop = True
@@ -445,7 +456,7 @@ class ErrorsTest(unittest.TestCase):
         self.assertIn(b"lookup nosuch.invalid", body)
 
     def test_bad_urls_502(self):
-        for url, word in (("https://127.0.0.1/", b"TLS"),
+        for url, word in (("gopher://127.0.0.1/", b"scheme"),
                           ("ftp://x/", b"scheme"),
                           ("http://u@h/", b"userinfo")):
             st, _, body = fetch("/fetch?url=" + url)

@@ -140,7 +140,7 @@ static void test_proxy(void **state)
         proxy_parse_config(&px, "/ http://h\n/x http://h/p\n", err, sizeof err),
         -EINVAL);
     assert_string_equal(err, "proxy.conf:2: upstream \"http://h/p\": want "
-                             "http://HOST[:PORT] without a path (the "
+                             "http[s]://HOST[:PORT] without a path (the "
                              "request's path and query are passed through "
                              "unchanged)");
     proxy_clear(&px);
