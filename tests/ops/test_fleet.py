@@ -40,11 +40,9 @@ namespaces cannot be made (not root, no CAP_SYS_ADMIN, no `ip`).
 usage: test_fleet.py GORTD GORTCTL PLUGINS_DIR
 """
 import concurrent.futures
-import ctypes
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -56,17 +54,18 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
+import netns  # noqa: E402
 from gortd import Gortd, wait_for  # noqa: E402
+from netns import die_with_parent, exec_prefix as in_ns  # noqa: E402
 
 GORTD, GORTCTL, PLUGINS = (os.path.abspath(a) for a in sys.argv[1:4])
 del sys.argv[1:4]
 
-IP = shutil.which("ip") or "/usr/sbin/ip"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
-NS_RE = re.compile(r"^gortfleet-(\d+)-(\w+)")
+PREFIX = "gortfleet"
 GORTDS = 3
 NGINX_PORT = 8000
 PROM_PORT = 9090
@@ -74,118 +73,28 @@ CLIENTS = 6  # load generator threads, each on a keep-alive connection
 OPS_CN = "gort-fleet-ops"
 SERVING = ["echo.so", "hello.so", "kv.so", "slow.so"]
 
-libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNET = 0x40000000
-PR_SET_PDEATHSIG = 1
-
-
-def ns_name(role):
-    return "gortfleet-%d-%s" % (os.getpid(), role)
-
 
 def gortd_ip(i):
     return "10.77.%d.2" % i
 
 
-def run(*argv, check=True):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60,
-                          check=check)
-
-
-def die_with_parent():
-    """preexec_fn: the child (and what it execs) gets SIGKILL when this
-    test process dies, however it dies."""
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def in_ns(ns):
-    """prefix argv: run a command in namespace ns (`ip netns exec` setns's
-    and execs it: the pid is the command's own)."""
-    return [IP, "netns", "exec", ns]
-
-
-def enter_ns(ns):
-    """Moves the calling thread (only it: a network namespace is per
-    thread) into ns; sockets it makes from then on live there."""
-    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "setns %s: %s" % (ns, os.strerror(e)))
-    finally:
-        os.close(fd)
-
-
-# ---- namespaces ---------------------------------------------------------------
-
-def ns_remove(ns):
-    """Kills whatever runs in ns (all of it this test's), deletes ns (and
-    with it the veth ends inside)."""
-    p = run(IP, "netns", "pids", ns, check=False)
-    for pid in p.stdout.split():
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
-    run(IP, "netns", "del", ns, check=False)
-
-
-def remove_stale():
-    """Namespaces of earlier runs whose runner is gone (killed by a
-    timeout before it could clean up)."""
-    p = run(IP, "netns", "list", check=False)
-    for line in p.stdout.splitlines():
-        m = NS_RE.match(line)
-        if m and not os.path.exists("/proc/" + m.group(1)):
-            ns_remove(line.split()[0])
-
-
 class Net:
-    """lb and g1..gN, linked by veth pairs, all inside the namespaces."""
+    """lb and g1..gN, linked by veth pairs made inside the namespaces."""
 
     def __init__(self):
-        self.lb = ns_name("lb")
-        self.g = [ns_name("g%d" % i) for i in range(1, GORTDS + 1)]
-        self.made = []
-
-    def add(self, ns):
-        run(IP, "netns", "add", ns)
-        self.made.append(ns)
-        run(IP, "-n", ns, "link", "set", "lo", "up")
+        self.ns = netns.Namespaces(PREFIX)
+        self.lb = self.ns.name("lb")
+        self.g = [self.ns.name("g%d" % i) for i in range(1, GORTDS + 1)]
 
     def up(self):
-        self.add(self.lb)
+        self.ns.add("lb")
         for i, g in enumerate(self.g, 1):
-            self.add(g)
-            # Both ends are born in lb; the peer moves to g at once.
-            run(IP, "-n", self.lb, "link", "add", "vg%d" % i, "type", "veth",
-                "peer", "name", "eth0", "netns", g)
-            run(IP, "-n", self.lb, "addr", "add", "10.77.%d.1/24" % i, "dev",
-                "vg%d" % i)
-            run(IP, "-n", g, "addr", "add", gortd_ip(i) + "/24", "dev",
-                "eth0")
-            run(IP, "-n", self.lb, "link", "set", "vg%d" % i, "up")
-            run(IP, "-n", g, "link", "set", "eth0", "up")
+            self.ns.add("g%d" % i)
+            self.ns.veth(self.lb, "vg%d" % i, "10.77.%d.1/24" % i,
+                         g, "eth0", gortd_ip(i) + "/24")
 
     def down(self):
-        for ns in reversed(self.made):
-            ns_remove(ns)
-        self.made = []
-
-
-def namespaces_unavailable():
-    """None when this machine lets the test make network namespaces, else
-    why not."""
-    if os.geteuid() != 0:
-        return "network namespaces need root (ip netns add)"
-    if not os.access(IP, os.X_OK):
-        return "no ip(8) (iproute2)"
-    probe = ns_name("probe")
-    p = run(IP, "netns", "add", probe, check=False)
-    if p.returncode != 0:
-        return "cannot create a network namespace: " + p.stderr.strip()
-    ns_remove(probe)
-    return None
+        self.ns.close()
 
 
 # ---- certificates -------------------------------------------------------------
@@ -355,8 +264,8 @@ def setUpModule():
             why_not = "no %s (Debian package %s; scripts/install-deps.sh)" % (
                 path, pkg)
             return
-    remove_stale()
-    why_not = namespaces_unavailable()
+    netns.remove_stale(PREFIX)
+    why_not = netns.unavailable(PREFIX)
 
 
 class Fleet(unittest.TestCase):
@@ -368,7 +277,7 @@ class Fleet(unittest.TestCase):
         self.net = Net()
         # Cleanups run last-in first-out: the namespaces go last, after
         # every process in them was stopped (or, failing that, killed by
-        # ns_remove).
+        # netns.remove).
         self.addCleanup(self.net.down)
         self.net.up()
         self.pki = os.path.join(self.tmp, "pki")
@@ -380,7 +289,7 @@ class Fleet(unittest.TestCase):
             shutil.copy(os.path.join(PLUGINS, f), self.plugins)
         # Threads of this process inside lb: Prometheus's API and the load.
         self.lb_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=CLIENTS + 1, initializer=enter_ns,
+            max_workers=CLIENTS + 1, initializer=netns.enter,
             initargs=(self.net.lb,))
         self.addCleanup(self.lb_pool.shutdown, wait=True)
         self.gortd = {}
