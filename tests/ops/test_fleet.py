@@ -411,6 +411,7 @@ class Fleet(unittest.TestCase):
                  "--tls-key", self.pki + "/ops.key", "stats"]
         p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        sys.stderr.write(p.stdout)
         lines = p.stdout.splitlines()
         self.assertEqual(len(lines), 1 + GORTDS, p.stdout)
         self.assertEqual(lines[0].split()[:2], ["ADDR", "VERSION"], p.stdout)
