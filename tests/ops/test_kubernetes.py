@@ -11,6 +11,8 @@ Static (python3-yaml):
     the grpc-health port; the Prometheus annotations name the admin port
     and /metrics; the /readyz patch names the admin port;
   - the Service selects the pod's labels and targets its http port;
+  - prometheus.yml's relabelling, applied to the pod's annotations,
+    scrapes the admin port's /metrics;
   - each ConfigMap key mounted with subPath lands in --plugins-dir as
     NAME.conf of a bundled plugin NAME.so.
 
@@ -162,6 +164,40 @@ class Manifests(unittest.TestCase):
         self.assertEqual(ann["prometheus.io/scrape"], "true")
         self.assertEqual(int(ann["prometheus.io/port"]), self.ports["admin"])
         self.assertEqual(ann["prometheus.io/path"], "/metrics")
+
+    def test_prometheus_relabelling_finds_the_admin_port(self):
+        """deploy/kubernetes/prometheus.yml's relabel_configs applied, as
+        Prometheus applies them (anchored regexes, ; between source
+        labels), to the meta labels of a pod of this Deployment."""
+        with open(os.path.join(K8S, "prometheus.yml")) as f:
+            job = yaml.safe_load(f)["scrape_configs"][0]
+        self.assertEqual(job["kubernetes_sd_configs"], [{"role": "pod"}])
+        meta = {"__address__": "10.1.2.3:8080",
+                "__metrics_path__": "/metrics"}
+        tmpl = self.dep["spec"]["template"]["metadata"]
+        for k, v in tmpl["annotations"].items():
+            # Prometheus turns every character outside [a-zA-Z0-9_] into _.
+            meta["__meta_kubernetes_pod_annotation_" +
+                 re.sub(r"[^a-zA-Z0-9_]", "_", k)] = v
+        for k, v in tmpl["labels"].items():
+            meta["__meta_kubernetes_pod_label_" +
+                 re.sub(r"[^a-zA-Z0-9_]", "_", k)] = v
+        meta["__meta_kubernetes_namespace"] = "default"
+        meta["__meta_kubernetes_pod_name"] = "gortd-abc"
+        for rule in job["relabel_configs"]:
+            value = ";".join(meta.get(s, "") for s in rule["source_labels"])
+            m = re.fullmatch(rule.get("regex", "(.*)"), value)
+            action = rule.get("action", "replace")
+            if action == "keep":
+                self.assertTrue(m, "the pod is dropped at %s" % rule)
+            elif m:
+                repl = rule.get("replacement", "$1")
+                meta[rule["target_label"]] = re.sub(
+                    r"\$(\d+)", lambda g: m.group(int(g.group(1))), repl)
+        self.assertEqual(meta["__address__"],
+                         "10.1.2.3:%d" % self.ports["admin"])
+        self.assertEqual(meta["__metrics_path__"], "/metrics")
+        self.assertEqual(meta["app"], "gortd")
 
     def test_service_selects_the_pods(self):
         pod_labels = self.dep["spec"]["template"]["metadata"]["labels"]
