@@ -11,7 +11,7 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 export BENCH_DIR
-SUITES=(runtime echo http plugins proxy)
+SUITES=(runtime echo http plugins proxy scrape)
 [ "$#" -gt 0 ] && SUITES=("$@")
 
 status=0

@@ -1033,15 +1033,14 @@ struct gort__g *gort__netpoll_poll_idle(void)
     if (n == 0)
         return NULL;
     struct gort__g *first = list;
+    gort__lat_sample_offp(list, (uint64_t)n);
     list = first->schedlink;
     atomic_store_explicit(&first->status, G_RUNNABLE, memory_order_relaxed);
-    first->readytime = 0;
     struct gort__p *p = gort__getm()->p;
     while (list) { /* the rest onto this P's ring; others may steal */
         struct gort__g *g = list;
         list = g->schedlink;
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-        g->readytime = 0;
         gort__runq_put(&p->runq, &gort__sched.runq, g);
     }
     return first;

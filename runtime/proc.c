@@ -603,6 +603,25 @@ static void sample_ready(struct gort__p *p, struct gort__g *gp)
     gp->readytime = (tick & LAT_SAMPLE_MASK) == 0 ? now_mono_ns() : 0;
 }
 
+/* Goroutines made runnable off a P (the netpoller's injections, timers, a
+ * thread outside the runtime) are sampled by a global count instead, one in
+ * GORT_LAT_SAMPLE_RATE: a server whose every request goroutine comes from
+ * the netpoller would otherwise leave go_sched_latencies_seconds empty. One
+ * relaxed add per call (a batch counts once), one clock read per sample. */
+static _Atomic uint64_t offp_ticks;
+
+void gort__lat_sample_offp(struct gort__g *list, uint64_t n)
+{
+    uint64_t tick =
+        atomic_fetch_add_explicit(&offp_ticks, n, memory_order_relaxed);
+    int64_t now = 0;
+    for (struct gort__g *g = list; g && n; g = g->schedlink, n--, tick++) {
+        g->readytime = 0;
+        if ((tick & LAT_SAMPLE_MASK) == 0)
+            g->readytime = now ? now : (now = now_mono_ns());
+    }
+}
+
 /* Go's runqput(pp, gp, next=true): gp runs next on p; whoever sat in runnext
  * moves to the tail of the ring. Owner only. */
 static void runqput_next(struct gort__p *p, struct gort__g *gp)
@@ -642,7 +661,7 @@ void gort__ready(struct gort__g *gp)
     } else {
         atomic_fetch_add_explicit(&gort__sched.readied_offp, 1,
                                   memory_order_relaxed);
-        gp->readytime = 0;
+        gort__lat_sample_offp(gp, 1);
         global_put(gp);
     }
     rt_exit(outer);
@@ -674,7 +693,7 @@ void gort__ready_global(struct gort__g *gp)
     bool outer = false;
     struct gort__p *p = m ? rt_enter(m, &outer) : NULL;
     atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
-    gp->readytime = 0;
+    gort__lat_sample_offp(gp, 1);
     if (p)
         own_inc(&p->readied);
     else
@@ -692,9 +711,9 @@ void gort__inject(struct gort__g *list, int n)
     struct gort__g *tail = list;
     for (struct gort__g *g = list; g; g = g->schedlink) {
         atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-        g->readytime = 0;
         tail = g;
     }
+    gort__lat_sample_offp(list, (uint64_t)n);
     gort__globrunq_put_batch(&gort__sched.runq, list, tail, (uint32_t)n);
     /* One spinner per goroutine, up to the idle Ps; wakep keeps at most one
      * spinning at a time and each spinner that finds work wakes the next. */
@@ -1314,10 +1333,10 @@ static void retire_p(struct gort__m *m)
 static void queue_polled(struct gort__m *m, struct gort__g *list, int n)
 {
     struct gort__p *p = m->p;
+    gort__lat_sample_offp(list, (uint64_t)n);
     while (list) {
         struct gort__g *g = list;
         list = g->schedlink;
-        g->readytime = 0;
         gort__runq_put(&p->runq, &gort__sched.runq, g);
     }
     if (n > 1)

@@ -251,6 +251,10 @@ void gort__set_label(struct gort__g *gp, const char *label);
  * runnable in one global-queue batch and wakes Ms for them. The caller
  * counts parked ones as readied (netpoll.c). */
 void gort__inject(struct gort__g *list, int n);
+/* Sets readytime on the first n goroutines of list (linked by schedlink),
+ * made runnable off a P: one in GORT_LAT_SAMPLE_RATE by a global count is
+ * stamped now, the others 0 (proc.c). */
+void gort__lat_sample_offp(struct gort__g *list, uint64_t n);
 /* Who a goroutine is before it exists: a pending gort_fd_on_readable
  * callback reserves its id at registration and names its registrant
  * (netpoll.c), and the goroutine started for it takes both. */

@@ -13,6 +13,10 @@ PKGS=(
   golang-go nginx wrk hyperfine curl
   valgrind strace procps openssl qemu-user chromium
   libdw-dev libelf-dev libsystemd-dev libssl-dev prometheus
+  # tests/ops/test_fleet.py and test_kubernetes.py: network namespaces
+  iproute2
+  # tests/ops/test_kubernetes.py: parses deploy/kubernetes/*.yaml
+  python3-yaml
 )
 # tests/arch runs the other architecture's context switch under qemu.
 case "$(uname -m)" in

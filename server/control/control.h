@@ -26,6 +26,12 @@ struct ctl_config {
     /* -control-max-streams: calls and streams served at once (each
      * further one gets RESOURCE_EXHAUSTED); <= 0: the default. */
     long max_streams;
+    /* -grpc-health: serve grpc.health.v1.Health alone, in plaintext, on a
+     * TCP address, loopback or not. It only tells SERVING or NOT_SERVING,
+     * which is what a Kubernetes gRPC probe (plaintext, to the pod's IP)
+     * or a balancer's health check needs; every other method is
+     * UNIMPLEMENTED there. TLS and -control-allow-cn do not apply. */
+    int health_only;
 };
 
 #define CTL_MAX_STREAMS_DEFAULT 64
@@ -44,6 +50,11 @@ const char *ctl_server_addr(const struct ctl_server *s);
  * a 2 s grace period before they are cancelled; then frees everything and
  * removes the Unix socket. Safe to call with NULL. */
 void ctl_stop(struct ctl_server *s);
+
+/* From now on grpc.health.v1 answers NOT_SERVING on every control listener
+ * (the control plane's and -grpc-health's): gortd calls it when it starts
+ * draining, the moment /readyz turns 503. Any thread; once. */
+void ctl_health_drain(void);
 
 /* Where GetStats/WatchStats read the HTTP front end's counters: gortd sets
  * it once its server runs (Stats.http stays absent until then). The

@@ -1,18 +1,26 @@
 /* control/health.c — grpc.health.v1.Health, so that standard probes work.
  *
  * gortd has one serving state: SERVING until shutdown starts, NOT_SERVING
- * from then on. The names it knows are "" (the whole server) and every
- * service registered with the dispatcher.
+ * from then on. Shutdown starts when gortd begins draining its HTTP
+ * connections (ctl_health_drain, the moment /readyz turns 503), well before
+ * the control plane itself stops (ctl_stop, after the drain): a probe or a
+ * balancer asking grpc.health.v1 stops sending traffic at the same moment
+ * as one asking /readyz. The names it knows are "" (the whole server) and
+ * every service registered with the dispatcher.
  *
  * Watch sends the current status at once and then only on a change. The only
- * change is shutdown, and the transport wakes every stream when it begins, so
- * a watcher is told NOT_SERVING and its stream then ends with OK instead of
- * being cut off after the grace period.
+ * change is shutdown. The drain flag is a plain atomic that nothing wakes
+ * streams for, so an idle watch looks again once a second (WATCH_POLL_NS);
+ * ctl_stop wakes every stream at once, so a watcher is told NOT_SERVING and
+ * its stream then ends with OK instead of being cut off after the grace
+ * period.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "grpc/health/v1/health.pb-c.h"
 
+#include "control/control.h"
 #include "control/methods.h"
 #include "gort/gort.h"
 
@@ -20,6 +28,22 @@ typedef Grpc__Health__V1__HealthCheckRequest health_req;
 typedef Grpc__Health__V1__HealthCheckResponse health_rep;
 
 #define ST(x) GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__##x
+
+#define WATCH_POLL_NS 1000000000LL
+
+/* Set once, when gortd starts draining; read by the control threads. */
+static atomic_int draining;
+
+void ctl_health_drain(void)
+{
+    atomic_store_explicit(&draining, 1, memory_order_release);
+}
+
+static int stopping(const struct ctl_ctx *cx)
+{
+    return cx->shutting_down ||
+           atomic_load_explicit(&draining, memory_order_acquire);
+}
 
 static int known(const struct ctl_ctx *cx, const char *service)
 {
@@ -31,7 +55,7 @@ static int serving_status(const struct ctl_ctx *cx, const char *service)
 {
     if (!known(cx, service))
         return ST(SERVICE_UNKNOWN);
-    return cx->shutting_down ? ST(NOT_SERVING) : ST(SERVING);
+    return stopping(cx) ? ST(NOT_SERVING) : ST(SERVING);
 }
 
 static grpc_status_code check(const ProtobufCMessage *in, ProtobufCMessage *out,
@@ -74,11 +98,14 @@ static enum ctl_next watch_next(void *state, ProtobufCMessage *out,
     if (st != w->last_sent) {
         ((health_rep *)out)->status = st;
         w->last_sent = st;
-        if (cx->shutting_down)
-            *next_at = gort_nanotime(); /* then end the stream */
+        /* Shutting down: at once, to end the stream; else the next look. */
+        *next_at = gort_nanotime() + (cx->shutting_down ? 0 : WATCH_POLL_NS);
         return CTL_NEXT_SEND;
     }
-    return cx->shutting_down ? CTL_NEXT_END : CTL_NEXT_IDLE;
+    if (cx->shutting_down)
+        return CTL_NEXT_END;
+    *next_at = gort_nanotime() + WATCH_POLL_NS; /* for the drain flag */
+    return CTL_NEXT_IDLE;
 }
 
 static const struct ctl_stream_ops watch_ops = {

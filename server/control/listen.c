@@ -33,6 +33,8 @@
  *    on loopback starts with a warning: every local user can connect, where
  *    the Unix socket admits only its owner. Which verified clients may call
  *    the mutating methods is authz.c's business.
+ *  - The health-only listener (-grpc-health) serves grpc.health.v1 alone,
+ *    so it may be plaintext on any TCP address (health_policy).
  */
 #include "cli/addr.h"
 #include "control/listen.h"
@@ -116,6 +118,20 @@ static int tcp_policy(const struct ctl_listener *l,
               GLOG_STR("addr", l->addr.target),
               GLOG_STR("reason", "-control-insecure: anyone who can reach it "
                                  "can load code into this process"));
+    return 0;
+}
+
+/* The health-only listener (-grpc-health) may be plaintext anywhere: all it
+ * tells is SERVING or NOT_SERVING, as /healthz does on the admin port, and
+ * its callers (a kubelet's gRPC probe, a balancer) speak no TLS. It is TCP
+ * only: a Unix socket is the control plane's, which serves health too. */
+static int health_policy(const struct ctl_listener *l, char *err, size_t errlen)
+{
+    if (l->addr.kind != CLI_ADDR_TCP) {
+        snprintf(err, errlen, "-grpc-health %s: want HOST:PORT (TCP)",
+                 l->addr.target);
+        return -1;
+    }
     return 0;
 }
 
@@ -394,8 +410,11 @@ int ctl_listen_prepare(struct ctl_listener *l, const struct ctl_config *cfg,
 
     memset(l, 0, sizeof *l);
     l->lock_fd = -1;
-    if (cli_addr_parse(addr, &l->addr, err, errlen) < 0 ||
-        tls_flags_check(cfg, err, errlen) < 0)
+    if (cli_addr_parse(addr, &l->addr, err, errlen) < 0)
+        return -1;
+    if (cfg->health_only)
+        return health_policy(l, err, errlen);
+    if (tls_flags_check(cfg, err, errlen) < 0)
         return -1;
     if (l->addr.kind == CLI_ADDR_TCP)
         return tcp_policy(l, cfg, err, errlen);

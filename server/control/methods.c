@@ -605,3 +605,11 @@ int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen)
         return -1;
     return ctl_reflection_register(d, err, errlen);
 }
+
+int ctl_methods_register_health(struct ctl_dispatch *d, char *err,
+                                size_t errlen)
+{
+    return ctl_dispatch_add(d, &grpc__health__v1__health__descriptor,
+                            ctl_health_handlers, ctl_health_nhandlers, err,
+                            errlen);
+}

@@ -40,4 +40,8 @@ void ctl_dump_text_one(struct ctl_text *t, const struct gort_goroutine_info *g);
  * (v1, v1alpha). 0 or -1 with err. */
 int ctl_methods_register(struct ctl_dispatch *d, char *err, size_t errlen);
 
+/* grpc.health.v1.Health alone: the -grpc-health listener's table. */
+int ctl_methods_register_health(struct ctl_dispatch *d, char *err,
+                                size_t errlen);
+
 #endif /* GORT_CTL_METHODS_H */

@@ -844,7 +844,11 @@ struct ctl_server *ctl_start(const struct ctl_config *cfg, char *err,
     }
     s->max_streams =
         cfg->max_streams > 0 ? (int)cfg->max_streams : CTL_MAX_STREAMS_DEFAULT;
-    if (ctl_methods_register(&s->dispatch, err, errlen) < 0 ||
+    int registered =
+        cfg->health_only
+            ? ctl_methods_register_health(&s->dispatch, err, errlen)
+            : ctl_methods_register(&s->dispatch, err, errlen);
+    if (registered < 0 ||
         ctl_authz_parse(&s->authz, cfg->allow_ids, err, errlen) < 0) {
         free(s);
         return NULL;

@@ -176,6 +176,10 @@ class Admin(unittest.TestCase):
         hello = re.search(r'data-id="plugin-hello">.*?'
                           r'<span class="num">(\d+)</span>', dom)
         self.assertTrue(hello and int(hello.group(1)) > 0, dom[-2000:])
+        # Request goroutines come from the netpoller (off any P): they are
+        # sampled too, so the latency histogram has something to draw.
+        samples = re.search(r"(\d+) samples since start", dom)
+        self.assertTrue(samples and int(samples.group(1)) > 0, dom[-2000:])
         self.assertTrue(os.path.getsize(SCREENSHOT) > 0)
 
 

@@ -24,6 +24,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
 
+#include "control/control.h"
 #include "control/dispatch.h"
 #include "control/methods.h"
 #include "common/clock.h"
@@ -380,7 +381,9 @@ static void health_watch(void **state)
     assert_int_equal(health_status(&rep), 1 /* SERVING */);
     ctl_reply_clear(&rep);
     assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_IDLE);
-    assert_int_equal(next_at, INT64_MAX); /* until woken */
+    /* Not "until woken": it looks again within a second, for the drain
+     * flag that nothing wakes streams for. */
+    assert_true(next_at <= gort_nanotime() + 1000000000LL);
     assert_int_equal(step(&st, &draining, &rep, &next_at), CTL_NEXT_SEND);
     assert_int_equal(health_status(&rep), 2 /* NOT_SERVING */);
     ctl_reply_clear(&rep);
@@ -441,6 +444,40 @@ static void reflection_echo_unknown_fields(void **state)
     }
 }
 
+/* ctl_health_drain: NOT_SERVING from the start of the drain, while the
+ * control plane itself still runs (env not shutting down). It sets a
+ * process-wide flag for good, so this test runs last. */
+static void health_drain(void **state)
+{
+    (void)state;
+    struct ctl_reply rep;
+    struct ctl_stream st;
+    int64_t next_at;
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+
+    assert_int_equal(
+        open_stream("/grpc.health.v1.Health/Watch", &req.base, &st, &rep), 0);
+    assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_SEND);
+    assert_int_equal(health_status(&rep), 1 /* SERVING */);
+    ctl_reply_clear(&rep);
+
+    ctl_health_drain();
+    Grpc__Health__V1__HealthCheckResponse *h =
+        (Grpc__Health__V1__HealthCheckResponse *)call(
+            "/grpc.health.v1.Health/Check", &req.base, &serving, &rep);
+    assert_int_equal(
+        h->status,
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+    protobuf_c_message_free_unpacked(&h->base, NULL);
+    /* The watcher's next look tells it. */
+    assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_SEND);
+    assert_int_equal(health_status(&rep), 2 /* NOT_SERVING */);
+    ctl_reply_clear(&rep);
+    assert_int_equal(step(&st, &serving, &rep, &next_at), CTL_NEXT_IDLE);
+    ctl_stream_close(&st);
+}
+
 static int setup_runtime(void **state)
 {
     (void)state;
@@ -477,6 +514,7 @@ int main(void)
         cmocka_unit_test(health_check),
         cmocka_unit_test(health_watch),
         cmocka_unit_test(reflection_echo_unknown_fields),
+        cmocka_unit_test(health_drain), /* last: the flag stays set */
     };
     return cmocka_run_group_tests(tests, setup_runtime, NULL);
 }

@@ -330,6 +330,15 @@ class RealPrometheus(unittest.TestCase):
                 "histogram_quantile(0.99, rate("
                 "gort_http_request_duration_seconds_bucket[5s]))",
                 lambda v: v > 0))
+            # Scheduling latency is sampled one transition in 64, the
+            # request goroutines the netpoller makes runnable included:
+            # every request is at least one transition, so 64 times the
+            # samples cover at least a good part of the requests (before,
+            # those were never sampled and this was near 0).
+            wait_for("latency samples for the requests", lambda: has(
+                "64 * sum(rate(go_sched_latencies_seconds_count[5s])) / "
+                "sum(rate(gort_http_responses_total[5s]))",
+                lambda v: v > 0.25))
         finally:
             stop.set()
             t.join(60)

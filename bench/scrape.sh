@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# scrape.sh — does scraping /metrics move gortd's latency under load?
+# (issue 13: "a scrape under wrk load must not move p99").
+#
+# One gortd (hello plugin, --admin on loopback), wrk --latency against it
+# at CONNS connections; each round runs wrk twice back to back, once
+# quiet and once while a scraper fetches /metrics every SCRAPE_MS (10 per
+# second by default: ten times a 1 s Prometheus interval). The ratio of
+# the two p99s (scraped / quiet) is taken within each round, since this
+# machine's speed drifts between rounds; the table gives the medians.
+# Report ratios from one side-by-side run only, and say how loaded the
+# machine was.
+#
+# Knobs: ROUNDS (3), SECS (5), CONNS (50), SCRAPE_MS (100), PORT (19841),
+# GORTD (default: the build tree's).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+CONNS=${CONNS:-50}
+SCRAPE_MS=${SCRAPE_MS:-100}
+PORT=${PORT:-19841}
+ADMIN=$((PORT + 1))
+GORTD=${GORTD:-$BUILD_DIR/server/gortd}
+[ -x "$GORTD" ] || { bench_log "no gortd at $GORTD"; exit 1; }
+tmp=$(mktemp -d /tmp/gort-bench-scrape.XXXXXX)
+gortd_pid= scraper_pid=
+
+cleanup() {
+    [ -n "$scraper_pid" ] && kill "$scraper_pid" 2>/dev/null || true
+    [ -n "$gortd_pid" ] && kill "$gortd_pid" 2>/dev/null &&
+        wait "$gortd_pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -m 0755 "$tmp/plugins"
+cp "$BUILD_DIR/plugins/hello.so" "$tmp/plugins/"
+"$GORTD" --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN" \
+    --control "unix:$tmp/ctl.sock" --plugins-dir "$tmp/plugins" \
+    >"$tmp/gortd.log" 2>&1 &
+gortd_pid=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$ADMIN/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+
+# p99 of one wrk run, in µs.
+p99() {
+    wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/" |
+        awk 'function us(v) { if (v ~ /us$/) return v + 0
+                              if (v ~ /ms$/) return v * 1000
+                              return v * 1000000 }
+             $1 == "99%" { print us($2) }'
+}
+
+scrape_loop() {
+    local n=0
+    while :; do
+        curl -sf -o /dev/null "http://127.0.0.1:$ADMIN/metrics" && n=$((n + 1))
+        sleep "$(awk -v ms="$SCRAPE_MS" 'BEGIN { print ms / 1000 }')"
+        echo "$n" >"$tmp/scrapes"
+    done
+}
+
+quiet=() scraped=() ratios=()
+for r in $(seq "$ROUNDS"); do
+    q=$(p99)
+    scrape_loop &
+    scraper_pid=$!
+    s=$(p99)
+    kill "$scraper_pid"
+    wait "$scraper_pid" 2>/dev/null || true
+    scraper_pid=
+    quiet+=("$q") scraped+=("$s")
+    ratios+=("$(awk -v a="$s" -v b="$q" 'BEGIN { printf "%.2f", a / b }')")
+    bench_log "round $r: p99 quiet ${q} µs, scraped ${s} µs ($(cat "$tmp/scrapes" 2>/dev/null || echo 0) scrapes)"
+done
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p "$OUT_DIR"
+{
+    echo "| wrk -c$CONNS, ${SECS}s × $ROUNDS rounds | p99 quiet | p99 with /metrics every ${SCRAPE_MS} ms | ratio (median of rounds) |"
+    echo "|---|---|---|---|"
+    echo "| gortd, hello | $(bench_median "${quiet[@]}") µs | $(bench_median "${scraped[@]}") µs | $(bench_median "${ratios[@]}") |"
+    echo
+    echo "load average at the end: $load ($(nproc) CPUs, shared)"
+} | tee "$OUT_DIR/scrape.md"
