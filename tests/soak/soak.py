@@ -200,7 +200,8 @@ def s1_conns():
 def at_max_conns(sc, n):
     """n idle keep-alive connections fill --max-conns (the default, 10000,
     at full scale); wrk's 32 connections then each close the longest-idle
-    one: wrk sees zero errors, exactly 32 of the held connections close."""
+    one: wrk sees zero errors, 32 of the held connections close (33 when
+    wrk's address probe was accepted while open)."""
     args = ["--quiet"] + ([] if n == 10000 else ["--max-conns", str(n)])
     d = Gortd(GORTD, args, plugins_dir=PLUGINS, name="s1-max")
     pool = None
@@ -213,8 +214,13 @@ def at_max_conns(sc, n):
                   .wait())
         ok = pool.round()
         sc.fig("held connections closed for wrk's", pool.errors)
-        sc.check("at --max-conns: exactly 32 idle ones closed, the rest "
-                 "served", pool.errors == 32 and ok == n - 32,
+        # wrk first connects once from its main thread to probe the
+        # address (then closes it) before its 32 connections: that probe
+        # is a 33rd client, and it closes an idle one too when gortd has
+        # accepted it while still open.
+        sc.check("at --max-conns: 32 idle ones closed (33 with wrk's "
+                 "probe connection), the rest served",
+                 32 <= pool.errors <= 33 and ok == n - pool.errors,
                  "%d closed, %d served" % (pool.errors, ok))
         pool.close()
         pool = None
