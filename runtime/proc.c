@@ -267,6 +267,21 @@ static void rt_exit(bool outer)
                           memory_order_release);
 }
 
+struct gort__p *gort__rt_enter(bool *outer)
+{
+    struct gort__m *m = gort__getm();
+    if (!m || !m->curg) {
+        *outer = false;
+        return NULL;
+    }
+    return rt_enter(m, outer);
+}
+
+void gort__rt_exit(bool outer)
+{
+    rt_exit(outer);
+}
+
 static void write_all(int fd, const char *s, size_t n)
 {
     while (n > 0) {
@@ -1290,6 +1305,7 @@ static void retire_p(struct gort__m *m)
     gort__runq_drain_to_global(&p->runq, &gort__sched.runq, next);
     gfput_all(p);
     gort__stack_flush(&p->scache);
+    gort__sudog_flush(&p->sudogs);
     pthread_mutex_lock(&gort__sched.lock);
     if (!p_retiring(p)) {
         /* GOMAXPROCS grew back meanwhile: keep the P. */
