@@ -1104,10 +1104,36 @@ void gort_yield(void)
     rt_exit(outer);
 }
 
+/* GORTDEBUG=stackhwm=1: logs each new deepest stack seen at an exit, with
+ * the function of the goroutine that left it, to size stacks by numbers. */
+static void note_stack_hwm(const struct gort__g *gp)
+{
+    static _Atomic size_t deepest;
+    size_t used = gort__stack_used(&gp->stack);
+    size_t prev = atomic_load_explicit(&deepest, memory_order_relaxed);
+    while (used > prev)
+        if (atomic_compare_exchange_weak_explicit(&deepest, &prev, used,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            struct gort__sym sym;
+            const char *fn =
+                gort__sym_lookup((uintptr_t)gp->fn, false, &sym) && sym.func
+                    ? sym.func
+                    : "?";
+            fprintf(stderr,
+                    "gort: stackhwm: %zu bytes of %zu (goroutine %lld, %s)\n",
+                    used, (size_t)(gp->stack.hi - gp->stack.lo),
+                    (long long)gp->goid, fn);
+            break;
+        }
+}
+
 static void exit_after(struct gort__m *m, struct gort__g *prev, void *arg)
 {
     (void)arg;
     struct gort__p *p = m->p;
+    if (GORT_UNLIKELY(gort__debug.stackhwm))
+        note_stack_hwm(prev);
     gort__stack_put(&p->scache, &prev->stack);
     __atomic_store_n(&prev->sp, NULL, __ATOMIC_RELAXED);
     gfput(p, prev);
@@ -2105,7 +2131,7 @@ int gort_main(gort_fn fn, void *arg)
     gort__sym_index_once(); /* dumps name frames without indexing later */
     struct main_ctx mc = {.fn = fn, .arg = arg};
     gort__note_clear(&mc.done);
-    struct gort_go_opts opts = {.label = "main", .stack_size = 0};
+    struct gort_go_opts opts = {.label = "main", .stack_size = GORT_STACK_MAIN};
     if (newproc(main_goroutine, &mc, &opts,
                 (uintptr_t)__builtin_return_address(0)) < 0)
         return -ENOMEM;

@@ -290,6 +290,7 @@ struct gort__debug {
     int64_t schedtrace_ms; /* 0 = off */
     bool scheddetail;
     bool netpollidle; /* idle Ms poll the netpoller (default on) */
+    bool stackhwm;    /* stackhwm=1: log the deepest stack (proc.c) */
     bool preemptoff;  /* asyncpreemptoff=1: sysmon never takes a long
                          runner's P (tests that count exact queues) */
 };
