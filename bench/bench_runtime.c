@@ -2,7 +2,10 @@
  * yield switch, unbuffered channel round trip, memory per parked
  * goroutine, and a timer's arm+stop with 100k timers armed.
  *
- *   bench_runtime spawn|yield|chan|rss|timer [N]
+ *   bench_runtime spawn|yield|chan|rss|close|timer [N]
+ *
+ * close is the rss run reporting the other number it takes: ms from
+ * gort_chan_close until all N parked receivers have run.
  *
  * Each subcommand prints exactly one "name value" line on stdout (what
  * bench/runtime.sh collects) and a human-readable detail line on stderr.
@@ -40,8 +43,9 @@ static void die(const char *what, long long err)
 
 /* The arguments a benchmark goroutine gets from main, and its result. */
 struct bench {
-    long n;        /* iterations / goroutines */
-    double result; /* the number printed on stdout */
+    long n;          /* iterations / goroutines */
+    double result;   /* the number printed on stdout */
+    double close_ms; /* bench_rss: the close and the wake-ups */
 };
 
 static void spawn_go(gort_fn fn, void *arg)
@@ -241,10 +245,18 @@ static void bench_rss(void *arg)
     gort_chan_free(pk.ch);
 
     b->result = (double)(after - before) * 1024.0 / (double)b->n;
+    b->close_ms = (double)(t2 - t1) / 1e6;
     fprintf(stderr,
             "rss: %ld parked goroutines, VmRSS %ld -> %ld KiB, VmPTE %ld KiB; "
             "parked in %.0f ms, released in %.0f ms\n",
             b->n, before, after, pte, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
+}
+
+static void bench_close(void *arg)
+{
+    struct bench *b = arg;
+    bench_rss(b);
+    b->result = b->close_ms;
 }
 
 /* ---- timer: arm and stop with 100k timers armed ------------------------
@@ -303,12 +315,14 @@ static const struct {
     {"yield", bench_yield, 1000000, "yield_ns_per_switch"},
     {"chan", bench_chan, 500000, "chan_ns_per_roundtrip"},
     {"rss", bench_rss, 1000000, "rss_bytes_per_parked_g"},
+    {"close", bench_close, 1000000, "close_ms"},
     {"timer", bench_timer, 2000000, "timer_ns_per_arm_stop"},
 };
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_runtime spawn|yield|chan|rss|timer [N]\n");
+    fprintf(stderr,
+            "usage: bench_runtime spawn|yield|chan|rss|close|timer [N]\n");
     return 2;
 }
 
