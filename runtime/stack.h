@@ -7,9 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sanitizer.h"
+
 /* 64 KiB: the deepest request path of gortd's plugins touches 32 KiB
- * (bench/stackhwm.sh); stack.c's opening comment has the numbers. */
+ * (bench/stackhwm.sh); stack.c's opening comment has the numbers. Sanitizer
+ * builds get 4x (Go's stackGuardMultiplier idea): ASan's red zones around
+ * locals and unoptimised frames make the same code several times deeper. */
+#if GORT__ASAN || GORT__TSAN
+#define GORT_STACK_DEFAULT (256 * 1024)
+#else
 #define GORT_STACK_DEFAULT (64 * 1024)
+#endif
 /* The main goroutine (gort_main) and other start-up work: dlopen and the
  * symbol index of a plugin load reach 176 KiB. */
 #define GORT_STACK_MAIN (1024 * 1024)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rt_test.h"
+#include "stack.h"
 
 extern char **environ;
 
@@ -166,7 +167,8 @@ static void sized_worker(void *arg)
 static void sizes_main(void *arg)
 {
     (void)arg;
-    /* 2 MiB used of a 4 MiB stack; 40 KiB of the 64 KiB default; 100 KiB
+    /* 2 MiB used of a 4 MiB stack; 40 KiB of the 64 KiB default (more in
+     * sanitizer builds, whose frames are deeper); 100 KiB
      * of a 256 KiB stack (sizes other than the default are mapped alone). */
     static const size_t sizes[3] = {4u << 20, 0, 256u << 10};
     static const long depths[3] = {2000, 40, 100};
@@ -347,7 +349,7 @@ static void child_victim(void *arg)
     if (write(1, line, (size_t)n) != n)
         _exit(3);
     /* four times the stack in 512-byte frames: far past any bottom */
-    size_t size = child_stack_size ? child_stack_size : 64 * 1024;
+    size_t size = child_stack_size ? child_stack_size : GORT_STACK_DEFAULT;
     long r = overflow(0, (long)(4 * size / 512));
     atomic_store(&child_stop, 1);
     dprintf(1, "survived %ld\n", r);
