@@ -5,8 +5,10 @@
 # writes it to bench/out/runtime.md.
 #
 # Knobs (environment): REPS (3), RSS_REPS (1), PROCS ("1 2"), BENCHES ("spawn
-# yield chan rss timer"), RUN_TIMEOUT seconds per run (60; RSS_TIMEOUT, 600, for
-# rss), N_SPAWN, N_YIELD, N_CHAN, N_RSS, N_TIMER.
+# yield chan rss close timer"), RUN_TIMEOUT seconds per run (60; RSS_TIMEOUT,
+# 600, for rss and close), N_SPAWN, N_YIELD, N_CHAN, N_RSS, N_CLOSE (300000),
+# N_TIMER. close: ms from closing a channel until all N parked receivers ran
+# (issue 12 item 5; the goal is Go's time or less).
 #
 # The rss benchmark runs once per GOMAXPROCS by default: it is a memory count,
 # not a time (repeated runs agree within 1%), and with a million goroutines
@@ -22,19 +24,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS=${REPS:-3}
 RSS_REPS=${RSS_REPS:-1}
 PROCS=${PROCS:-"1 2"}
-BENCHES=${BENCHES:-"spawn yield chan rss timer"}
+BENCHES=${BENCHES:-"spawn yield chan rss close timer"}
 RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 RSS_TIMEOUT=${RSS_TIMEOUT:-600}
 declare -A N=([spawn]=${N_SPAWN:-1000000} [yield]=${N_YIELD:-1000000}
               [chan]=${N_CHAN:-500000} [rss]=${N_RSS:-1000000}
-              [timer]=${N_TIMER:-2000000})
+              [close]=${N_CLOSE:-300000} [timer]=${N_TIMER:-2000000})
 declare -A METRIC=([spawn]=spawn_ns_per_op [yield]=yield_ns_per_switch
                    [chan]=chan_ns_per_roundtrip [rss]=rss_bytes_per_parked_g
-                   [timer]=timer_ns_per_arm_stop)
+                   [close]=close_ms [timer]=timer_ns_per_arm_stop)
 declare -A LABEL=([spawn]="spawn+complete, ns/goroutine"
                   [yield]="yield switch, ns/switch"
                   [chan]="unbuffered chan round trip, ns"
                   [rss]="RSS per parked goroutine, bytes"
+                  [close]="close with N parked receivers, ms"
                   [timer]="timer reset+stop, 100k armed, ns")
 
 gort_bin=$(bench_c_binary bench_runtime)
@@ -53,7 +56,7 @@ run_one() {
     local bin=$gort_bin
     [ "$1" = go ] && bin=$go_bin
     local v limit=$RUN_TIMEOUT
-    [ "$2" = rss ] && limit=$RSS_TIMEOUT
+    case $2 in rss | close) limit=$RSS_TIMEOUT ;; esac
     v=$(bench_metric "$limit" "${METRIC[$2]}" \
         "$logs/$2-p$3-$1-$4.log" \
         env GOMAXPROCS="$3" taskset -c "$(bench_cpus "$3")" \
@@ -66,7 +69,11 @@ run_one() {
 cell() {
     case $1 in
     FAIL:*) echo "FAIL (${1#FAIL:})" ;;
-    *) if [ "$2" = rss ]; then printf '%.0f B' "$1"; else printf '%.1f ns' "$1"; fi ;;
+    *) case $2 in
+       rss) printf '%.0f B' "$1" ;;
+       close) printf '%.0f ms' "$1" ;;
+       *) printf '%.1f ns' "$1" ;;
+       esac ;;
     esac
 }
 
@@ -89,6 +96,7 @@ goal() {
            [ "$4" -ne 1 ] && { echo "— (as measured)"; return; } ;;
     chan)  want="≥4x Go"; test="o / g >= 4" ;;
     rss)   want="≤4.5 KiB"; test="g <= 4608" ;;
+    close) want="≤ Go (issue 12)"; test="g <= o" ;;
     timer) echo "— (issue 14: as measured)"; return ;;
     esac
     case "$1$2" in *FAIL*) echo "$want: not measured"; return ;; esac
@@ -105,7 +113,7 @@ for b in $BENCHES; do
     for p in $PROCS; do
         gort_vals=() go_vals=() gort_fail="" go_fail=""
         reps=$REPS
-        [ "$b" = rss ] && reps=$RSS_REPS
+        case $b in rss | close) reps=$RSS_REPS ;; esac
         for rep in $(seq "$reps"); do
             gv=skipped
             if [ -z "$gort_fail" ]; then

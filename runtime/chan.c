@@ -2,10 +2,18 @@
  *
  * A channel is a lock, an optional ring buffer and two wait queues of
  * sudogs ("pseudo-g": a goroutine waiting on one channel, with a pointer to
- * the element it sends or receives into). Sudogs live on the waiting
- * goroutine's own stack, which stays put while it is parked, so a waker
- * copies the element straight into the waiter's variable: an unbuffered send
- * to a parked receiver is one memcpy and one gort__ready, no buffer.
+ * the element it sends or receives into). A waker copies the element
+ * straight into the waiter's variable, which stays put on its parked stack:
+ * an unbuffered send to a parked receiver is one memcpy and one gort__ready,
+ * no buffer.
+ *
+ * Sudogs come from a per-P pool (sudog.c, Go's acquireSudog): dense 64-byte
+ * objects, so a close that wakes a million receivers walks packed memory,
+ * not a million cold stack pages (they lived on the waiters' stacks until
+ * session 5). A blocking operation enters the runtime gate (proc.c) once,
+ * before it takes its sudog, and leaves it after it gave the sudog back, so
+ * the P whose cache it uses cannot change hands in between; the park inside
+ * reuses that entry, so a park costs no extra locked instruction.
  *
  * Parking: the waiter enqueues its sudog under the channel lock and parks
  * with the unlock as its after-switch hook (proc.c), so no waker can see the
@@ -16,7 +24,7 @@
  * order (fairness), and otherwise enqueues one sudog per case. The first
  * waker to win a CAS on the goroutine's selectdone flag fires its case; the
  * others skip the sudog. On wake-up select relocks and removes the sudogs
- * still queued.
+ * still queued, then gives them all back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,17 +32,6 @@
 
 #include "common/list.h"
 #include "runtime.h"
-
-struct gort__sudog {
-    struct gort__g *g;
-    struct ilist_node link; /* in a wait queue, or close's woken list */
-    void *elem; /* the sender's value or the receiver's destination */
-    gort_chan *c;
-    int caseidx; /* for select */
-    bool isselect;
-    bool inq;     /* still linked in a wait queue (under c->lock) */
-    bool success; /* true: value passed; false: woken by close */
-};
 
 struct waitq {
     struct ilist q; /* of gort__sudog.link, oldest first */
@@ -185,6 +182,28 @@ static void recv_from_waiter(gort_chan *c, struct gort__sudog *sg, void *elem)
     buf_put(c, sg->elem);
 }
 
+/* ---- sudogs ------------------------------------------------------------- */
+
+/* A sudog for the calling goroutine about to block: the runtime gate stays
+ * entered (*outer says whether this call opened it) until sudog_release. */
+static struct gort__sudog *sudog_acquire(bool *outer)
+{
+    struct gort__p *p = gort__rt_enter(outer);
+    struct gort__sudog *sg = gort__sudog_get(p ? &p->sudogs : NULL);
+    if (!sg)
+        gort__throw("chan", "out of memory for sudogs");
+    return sg;
+}
+
+/* After the park: the goroutine may run on another M and P by now. */
+static void sudog_release(struct gort__sudog *sg)
+{
+    bool inner;
+    struct gort__p *p = gort__rt_enter(&inner);
+    gort__sudog_put(p ? &p->sudogs : NULL, sg);
+    gort__rt_exit(inner);
+}
+
 /* ---- send and receive --------------------------------------------------- */
 
 static bool unlock_chan(struct gort__g *gp, void *arg)
@@ -221,10 +240,15 @@ int gort_chan_send(gort_chan *c, const void *elem)
         gort__lock_release(&c->lock);
         return 0;
     }
-    struct gort__sudog me = {.g = gort__getg(), .elem = (void *)elem, .c = c};
-    enqueue(&c->sendq, &me);
+    bool outer;
+    struct gort__sudog *me = sudog_acquire(&outer);
+    *me = (struct gort__sudog){.g = gort__getg(), .elem = (void *)elem, .c = c};
+    enqueue(&c->sendq, me);
     gort__park(unlock_chan, c, WR_CHAN_SEND);
-    return me.success ? 0 : -EPIPE;
+    bool ok = me->success;
+    sudog_release(me);
+    gort__rt_exit(outer);
+    return ok ? 0 : -EPIPE;
 }
 
 int gort_chan_recv(gort_chan *c, void *elem)
@@ -249,12 +273,17 @@ int gort_chan_recv(gort_chan *c, void *elem)
         elem_zero(c, elem);
         return 0;
     }
-    struct gort__sudog me = {.g = gort__getg(), .elem = elem, .c = c};
-    enqueue(&c->recvq, &me);
+    bool outer;
+    struct gort__sudog *me = sudog_acquire(&outer);
+    *me = (struct gort__sudog){.g = gort__getg(), .elem = elem, .c = c};
+    enqueue(&c->recvq, me);
     gort__park(unlock_chan, c, WR_CHAN_RECV);
-    if (!me.success)
+    bool ok = me->success;
+    sudog_release(me);
+    gort__rt_exit(outer);
+    if (!ok)
         elem_zero(c, elem);
-    return me.success ? 1 : 0;
+    return ok ? 1 : 0;
 }
 
 int gort_chan_close(gort_chan *c)
@@ -288,9 +317,9 @@ int gort_chan_close(gort_chan *c)
 struct selstate {
     struct gort_select_case *cases;
     int n;
-    int *lockorder; /* case indices sorted by channel address */
-    int nlock;      /* distinct non-NULL channels */
-    struct gort__sudog *sgs;
+    int *lockorder;           /* case indices sorted by channel address */
+    int nlock;                /* distinct non-NULL channels */
+    struct gort__sudog **sgs; /* one per case, from the pool */
 };
 
 static void sellock(struct selstate *s)
@@ -392,9 +421,14 @@ static int select_block(struct selstate *s)
     struct gort__g *gp = gort__getg();
     atomic_store(&gp->selectdone, 0);
     gp->param = NULL;
+    bool outer = false;
+    struct gort__p *p = gort__rt_enter(&outer);
     for (int i = 0; i < s->n; i++) {
         struct gort_select_case *k = &s->cases[i];
-        struct gort__sudog *sg = &s->sgs[i];
+        struct gort__sudog *sg = gort__sudog_get(p ? &p->sudogs : NULL);
+        if (!sg)
+            gort__throw("gort_select", "out of memory for sudogs");
+        s->sgs[i] = sg;
         *sg = (struct gort__sudog){.g = gp,
                                    .elem = k->elem,
                                    .c = k->chan,
@@ -409,7 +443,7 @@ static int select_block(struct selstate *s)
     struct gort__sudog *fired = gp->param;
     sellock(s);
     for (int i = 0; i < s->n; i++) {
-        struct gort__sudog *sg = &s->sgs[i];
+        struct gort__sudog *sg = s->sgs[i];
         struct gort_select_case *k = &s->cases[i];
         if (sg->inq)
             unlink_sudog(k->dir == GORT_SELECT_RECV ? &k->chan->recvq
@@ -417,12 +451,21 @@ static int select_block(struct selstate *s)
                          sg);
     }
     selunlock(s);
-    struct gort_select_case *k = &s->cases[fired->caseidx];
+    int idx = fired->caseidx;
+    bool ok = fired->success;
+    /* Every sudog is unlinked now: no waker can reach them any more. */
+    bool inner;
+    p = gort__rt_enter(&inner);
+    for (int i = 0; i < s->n; i++)
+        gort__sudog_put(p ? &p->sudogs : NULL, s->sgs[i]);
+    gort__rt_exit(inner);
+    gort__rt_exit(outer);
+    struct gort_select_case *k = &s->cases[idx];
     if (k->dir == GORT_SELECT_RECV)
-        k->ok = fired->success ? 1 : 0;
+        k->ok = ok ? 1 : 0;
     else
-        k->ok = fired->success ? 1 : -EPIPE;
-    return fired->caseidx;
+        k->ok = ok ? 1 : -EPIPE;
+    return idx;
 }
 
 #define SELECT_STACK_CASES 16
@@ -432,7 +475,7 @@ int gort_select(struct gort_select_case *cases, int n, int block)
     if (n < 0 || (n > 0 && !cases))
         return -EINVAL;
     int order_buf[SELECT_STACK_CASES];
-    struct gort__sudog sg_buf[SELECT_STACK_CASES];
+    struct gort__sudog *sg_buf[SELECT_STACK_CASES];
     struct selstate s = {
         .cases = cases, .n = n, .lockorder = order_buf, .sgs = sg_buf};
     if (n > SELECT_STACK_CASES) {

@@ -5,6 +5,9 @@
  *   GORTDEBUG=netpollidle=0            idle Ms do not poll the netpoller
  *   GORTDEBUG=asyncpreemptoff=1        long runners keep their P (Go's
  *                                      knob: sysmon still marks them)
+ *   GORTDEBUG=stackhwm=1               at each goroutine exit, measure how
+ *                                      deep its stack went (resident pages)
+ *                                      and log each new deepest (stderr)
  *
  * Unknown keys are reported once and ignored, as Go does.
  */
@@ -29,6 +32,8 @@ static void apply(const char *key, const char *val)
         gort__debug.netpollidle = v != 0;
     else if (ok && strcmp(key, "asyncpreemptoff") == 0)
         gort__debug.preemptoff = v != 0;
+    else if (ok && strcmp(key, "stackhwm") == 0)
+        gort__debug.stackhwm = v != 0;
     else
         fprintf(stderr, "gort: GORTDEBUG: ignoring %s=%s\n", key, val);
 }

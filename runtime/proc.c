@@ -98,6 +98,7 @@
 #include "gort/net.h"
 #include "netpoll.h"
 #include "procs.h"
+#include "slab.h"
 #include "symtab.h"
 #include "timer.h"
 
@@ -264,6 +265,21 @@ static void rt_exit(bool outer)
     struct gort__m *m = gort__getm();
     atomic_store_explicit(&m->pstate, m->p && !m->oldp ? MS_USER : MS_NOP,
                           memory_order_release);
+}
+
+struct gort__p *gort__rt_enter(bool *outer)
+{
+    struct gort__m *m = gort__getm();
+    if (!m || !m->curg) {
+        *outer = false;
+        return NULL;
+    }
+    return rt_enter(m, outer);
+}
+
+void gort__rt_exit(bool outer)
+{
+    rt_exit(outer);
 }
 
 static void write_all(int fd, const char *s, size_t n)
@@ -471,9 +487,15 @@ static void allgadd(struct gort__g *gp)
     pthread_mutex_unlock(&gort__sched.allglock);
 }
 
+/* Goroutine structs come from huge-page chunks (slab.c): a spawn burst
+ * faults in one 2 MiB page per ~8,000 of them, not one 4 KiB page per 16.
+ * They are never given back, only pooled (gfput). */
+static struct gort__slab g_slab =
+    GORT__SLAB_INIT(sizeof(struct gort__g), SLAB_AUTO);
+
 static struct gort__g *galloc(void)
 {
-    struct gort__g *gp = calloc(1, sizeof *gp);
+    struct gort__g *gp = gort__slab_alloc(&g_slab);
     if (!gp)
         return NULL;
 #if GORT__TSAN
@@ -1107,10 +1129,36 @@ void gort_yield(void)
     rt_exit(outer);
 }
 
+/* GORTDEBUG=stackhwm=1: logs each new deepest stack seen at an exit, with
+ * the function of the goroutine that left it, to size stacks by numbers. */
+static void note_stack_hwm(const struct gort__g *gp)
+{
+    static _Atomic size_t deepest;
+    size_t used = gort__stack_used(&gp->stack);
+    size_t prev = atomic_load_explicit(&deepest, memory_order_relaxed);
+    while (used > prev)
+        if (atomic_compare_exchange_weak_explicit(&deepest, &prev, used,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            struct gort__sym sym;
+            const char *fn =
+                gort__sym_lookup((uintptr_t)gp->fn, false, &sym) && sym.func
+                    ? sym.func
+                    : "?";
+            fprintf(stderr,
+                    "gort: stackhwm: %zu bytes of %zu (goroutine %lld, %s)\n",
+                    used, (size_t)(gp->stack.hi - gp->stack.lo),
+                    (long long)gp->goid, fn);
+            break;
+        }
+}
+
 static void exit_after(struct gort__m *m, struct gort__g *prev, void *arg)
 {
     (void)arg;
     struct gort__p *p = m->p;
+    if (GORT_UNLIKELY(gort__debug.stackhwm))
+        note_stack_hwm(prev);
     gort__stack_put(&p->scache, &prev->stack);
     __atomic_store_n(&prev->sp, NULL, __ATOMIC_RELAXED);
     gfput(p, prev);
@@ -1308,6 +1356,7 @@ static void retire_p(struct gort__m *m)
     gort__runq_drain_to_global(&p->runq, &gort__sched.runq, next);
     gfput_all(p);
     gort__stack_flush(&p->scache);
+    gort__sudog_flush(&p->sudogs);
     pthread_mutex_lock(&gort__sched.lock);
     if (!p_retiring(p)) {
         /* GOMAXPROCS grew back meanwhile: keep the P. */
@@ -2108,7 +2157,7 @@ int gort_main(gort_fn fn, void *arg)
     gort__sym_index_once(); /* dumps name frames without indexing later */
     struct main_ctx mc = {.fn = fn, .arg = arg};
     gort__note_clear(&mc.done);
-    struct gort_go_opts opts = {.label = "main", .stack_size = 0};
+    struct gort_go_opts opts = {.label = "main", .stack_size = GORT_STACK_MAIN};
     if (newproc(main_goroutine, &mc, &opts,
                 (uintptr_t)__builtin_return_address(0)) < 0)
         return -ENOMEM;

@@ -22,6 +22,7 @@
 #include "lock.h"
 #include "runq.h"
 #include "stack.h"
+#include "sudog.h"
 
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
 #define GORT_NORETURN __attribute__((noreturn))
@@ -177,6 +178,7 @@ struct gort__p {
     _Atomic uint64_t latency[GORT_LAT_BUCKETS]; /* own */
 
     struct gort__stackcache scache; /* own: free default-size stacks */
+    struct gort__sudogcache sudogs; /* own: free sudogs (sudog.c) */
     struct gort__g *gfree;          /* own: dead goroutines, without stacks */
     int ngfree;
     int64_t goidcache, goidcacheend; /* own: ids handed out in batches */
@@ -247,6 +249,11 @@ void gort__ready(struct gort__g *gp);
 void gort__ready_global(struct gort__g *gp);
 void gort__ready_tail(struct gort__g *gp);
 void gort__set_label(struct gort__g *gp, const char *label);
+/* The runtime gate (proc.c's opening comment) for code outside proc.c that
+ * uses P-local state: until gort__rt_exit, sysmon cannot take the P this
+ * returns (NULL: none, or off a goroutine). Nests like gort__park's own. */
+struct gort__p *gort__rt_enter(bool *outer);
+void gort__rt_exit(bool outer);
 /* From a thread without a P: makes a schedlink-linked list of n goroutines
  * runnable in one global-queue batch and wakes Ms for them. The caller
  * counts parked ones as readied (netpoll.c). */
@@ -292,6 +299,7 @@ struct gort__debug {
     int64_t schedtrace_ms; /* 0 = off */
     bool scheddetail;
     bool netpollidle; /* idle Ms poll the netpoller (default on) */
+    bool stackhwm;    /* stackhwm=1: log the deepest stack (proc.c) */
     bool preemptoff;  /* asyncpreemptoff=1: sysmon never takes a long
                          runner's P (tests that count exact queues) */
 };

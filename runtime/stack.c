@@ -2,8 +2,8 @@
  *
  * Go grows a 2 KB stack by copying it. C cannot move a stack (C code keeps
  * pointers into it), so a goroutine gets a fixed reservation of address
- * space (256 KiB by default) that the kernel commits a page at a time on
- * first touch: a goroutine that uses 2 KB costs one 4 KiB page, and one that
+ * space (64 KiB by default, see below) that the kernel commits a page at a time
+ * on first touch: a goroutine that uses 2 KB costs one 4 KiB page, and one that
  * recurses deeper "grows" by faulting pages in. Reservations are MAP_NORESERVE
  * (no commit charge) and MADV_NOHUGEPAGE (a 2 MiB huge page would turn a 4 KiB
  * stack into 2 MiB of RSS on kernels with THP=always).
@@ -23,7 +23,25 @@
  * corrupt the neighbouring stack: that is why guard pages come first, and
  * why stats report how many stacks have each protection.
  *
- * Default-size stacks are carved from 16 MiB arenas (one mmap per 64 stacks,
+ * Why 64 KiB (session 5; 256 KiB before). A reservation costs no RSS until
+ * touched, but it costs page tables: one 4 KiB page-table page maps 2 MiB,
+ * so a parked goroutine paid ~513 B of page tables with 256 KiB slots
+ * (VmPTE 150 MB for 300k parked) and pays ~128 B with 64 KiB slots. What
+ * real goroutines use, measured with GORTDEBUG=stackhwm=1 (the lowest
+ * resident page of each stack at exit; bench/stackhwm.sh drives gortd's
+ * hello, proxy, fanout, kv and echo plugins with wrk and curl, bodies of
+ * 200 KB, 7 KB headers, chunked uploads, a resolver lookup): connection
+ * goroutines (http_conn_serve and the handlers it calls) peak at 32 KiB,
+ * fanout's fetch goroutines at 24 KiB; the one 15 KiB frame of a request
+ * (http_conn_serve) is most of it. 64 KiB leaves 60 KiB usable above the
+ * guard or red zone: about twice the deepest request path. Plugin loading
+ * is the outlier: dlopen, a plugin's init and the symbol index reach
+ * 176 KiB, so the main goroutine (GORT_STACK_MAIN, 1 MiB) and the plugin
+ * loader's goroutine ask for 1 MiB with the per-goroutine override
+ * (gort_go_opts.stack_size), which any deep goroutine can use. 32 KiB was
+ * rejected: no headroom over the measured 32 KiB.
+ *
+ * Default-size stacks are carved from 16 MiB arenas (one mmap per 256 stacks,
  * and adjacent anonymous mappings merge into one VMA) and never unmapped:
  * a free one goes to its P's cache (LIFO, hot) or to the global pool, where
  * sysmon gives its pages back. A goroutine takes a stack only when it first
@@ -45,7 +63,7 @@
 
 #include "lock.h"
 
-#define ARENA_SLOTS 64
+#define ARENA_SLOTS 256 /* 16 MiB arenas */
 
 struct pool_node {
     struct gort__stack s;
@@ -208,6 +226,27 @@ bool gort__stack_check(const struct gort__stack *s, uintptr_t sp)
     if (mincore((void *)s->lo, stk.page, &resident) != 0)
         return true;
     return !(resident & 1);
+}
+
+size_t gort__stack_used(const struct gort__stack *s)
+{
+    if (s->kind != STACK_GUARD && s->kind != STACK_CANARY)
+        return 0;
+    size_t npages = (s->hi - s->lo + stk.page - 1) / stk.page;
+    unsigned char vec[256];
+    uintptr_t lo = s->lo;
+    /* Scan in windows of 256 pages from the bottom; the first resident page
+     * marks the deepest point reached. */
+    for (size_t done = 0; done < npages;) {
+        size_t n = npages - done < sizeof vec ? npages - done : sizeof vec;
+        if (mincore((void *)(lo + done * stk.page), n * stk.page, vec) != 0)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (vec[i] & 1)
+                return s->hi - (lo + (done + i) * stk.page);
+        done += n;
+    }
+    return 0;
 }
 
 bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr)

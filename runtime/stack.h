@@ -7,7 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sanitizer.h"
+
+/* 64 KiB: the deepest request path of gortd's plugins touches 32 KiB
+ * (bench/stackhwm.sh); stack.c's opening comment has the numbers. Sanitizer
+ * builds get 4x (Go's stackGuardMultiplier idea): ASan's red zones around
+ * locals and unoptimised frames make the same code several times deeper. */
+#if GORT__ASAN || GORT__TSAN
 #define GORT_STACK_DEFAULT (256 * 1024)
+#else
+#define GORT_STACK_DEFAULT (64 * 1024)
+#endif
+/* The main goroutine (gort_main) and other start-up work: dlopen and the
+ * symbol index of a plugin load reach 176 KiB. */
+#define GORT_STACK_MAIN (1024 * 1024)
 
 enum gort__stack_kind {
     STACK_NONE = 0,
@@ -37,6 +50,10 @@ bool gort__stack_check(const struct gort__stack *s, uintptr_t sp);
 /* True when addr falls in the stack's guard page or red zone. */
 bool gort__stack_contains_guard(const struct gort__stack *s, uintptr_t addr);
 size_t gort__stack_page(void);
+/* How deep the stack has been used: bytes from the top down to its lowest
+ * resident page (mincore), i.e. the high-water mark of every goroutine that
+ * ran on it since its pages were last given back. 0 when unknown. */
+size_t gort__stack_used(const struct gort__stack *s);
 
 /* A P's private cache of free default-size stacks, used LIFO so that a new
  * goroutine runs on the stack a dead one just left, still hot in cache. */

@@ -45,7 +45,7 @@ GORT_API int gort_default_procs(void);
 
 struct gort_go_opts {
     const char *label; /* shown in dumps; copied; NULL for none */
-    size_t stack_size; /* bytes of address space; 0 = default (256 KiB) */
+    size_t stack_size; /* bytes of address space; 0 = default (64 KiB) */
 };
 
 /* go fn(arg). Returns the new goroutine's id (> 0) or -ENOMEM / -EINVAL.

@@ -1198,7 +1198,10 @@ static int op_do(struct op *o)
         return o->rc;
     }
     sem_init(&o->done, 0, 0);
-    int64_t id = gort_go(op_goroutine, o);
+    /* dlopen, a plugin's init and the symbol index of its frames reach
+     * 176 KiB of stack (bench/stackhwm.sh), past the 64 KiB default. */
+    struct gort_go_opts opts = {.label = NULL, .stack_size = 1024 * 1024};
+    int64_t id = gort_go_opts(op_goroutine, o, &opts);
     if (id < 0) {
         sem_destroy(&o->done);
         return fail(o->err, o->errlen, (int)id, "cannot start a goroutine");
