@@ -221,6 +221,7 @@ static void callback_park(struct pd *pd, gort_fn fn, void *arg, uintptr_t pc)
     pd->cb_origin.goid = gort__newgoid();
     pd->cb_origin.creator_id = gp ? gp->goid : 0;
     pd->cb_origin.creator_pc = pc;
+    pd->cb_origin.stack_size = gp ? gort__stack_size_of(&gp->stack) : 0;
     pd->cb_origin.group = gort__group_join_current();
     pd->cb_since = gort__coarse_now();
     pd->r.spawn_arg = arg;

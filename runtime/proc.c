@@ -760,7 +760,9 @@ static struct gort__g *newg(struct gort__m *m, struct gort__p *p, gort_fn fn,
                             uintptr_t pc, bool detached,
                             const struct gort__g_origin *origin)
 {
-    size_t stack_size = opts ? opts->stack_size : 0;
+    size_t stack_size = opts     ? opts->stack_size
+                        : origin ? origin->stack_size
+                                 : 0;
     struct gort__g *gp = gfget(p);
     if (!gp && !(gp = galloc()))
         return NULL;

@@ -269,6 +269,9 @@ struct gort__g_origin {
     int64_t goid;         /* from the same counter as gort_go's ids */
     int64_t creator_id;   /* the registering goroutine, 0 for a thread */
     uintptr_t creator_pc; /* where it registered */
+    /* The registrant's stack size if it asked for one (0: the default):
+     * the goroutine carries on its work, so it gets the same room. */
+    size_t stack_size;
     /* The registrant's group, already joined at registration (the pending
      * callback is the group's member: its code will run): the goroutine
      * takes the membership over. From gort__group_join_current. */

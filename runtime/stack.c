@@ -177,6 +177,13 @@ int gort__stack_alloc(struct gort__stack *s, size_t size)
     return 0;
 }
 
+size_t gort__stack_size_of(const struct gort__stack *s)
+{
+    if (s->arena || (s->kind != STACK_GUARD && s->kind != STACK_CANARY))
+        return 0;
+    return (size_t)(s->hi - s->lo) - stk.page; /* less the guard page */
+}
+
 void gort__stack_free(struct gort__stack *s)
 {
     if (s->kind == STACK_NONE || s->kind == STACK_THREAD)

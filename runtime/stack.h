@@ -41,6 +41,9 @@ struct gort__stack {
 int gort__stack_alloc(struct gort__stack *s, size_t size);
 /* Gives a stack back. Arena stacks go to the slot pool; others are unmapped. */
 void gort__stack_free(struct gort__stack *s);
+/* The size to ask gort__stack_alloc for another stack like s: 0 for a
+ * default (arena) stack or none. */
+size_t gort__stack_size_of(const struct gort__stack *s);
 /* Returns pages beyond the topmost to the kernel (a pooled stack). */
 void gort__stack_scavenge(const struct gort__stack *s);
 /* Overflow check for red-zone stacks at a switch: false when sp is below

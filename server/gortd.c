@@ -92,6 +92,7 @@ struct daemon {
     pthread_mutex_t catalog_lock; /* plugins/mux vs the control thread */
     struct httpd_config http;
     long max_header_bytes, max_body_bytes, max_conns, max_buffer_bytes;
+    long handler_stack;
     long max_threads, max_blocking; /* gort_set_max_threads/_blocking */
     int exit_code;
     const char *admin_addr; /* --admin; NULL: no admin listener */
@@ -767,6 +768,9 @@ static bool in_range(const struct flag_range *r)
     "to 1000000"
 
 /* 0, or -1 after the line of the first value out of range. */
+#define HANDLER_STACK_MESSAGE                                                  \
+    "-handler-stack must be 0 (the runtime's default) or 64 KiB to 1 GiB"
+
 static int limits_check(const struct daemon *d, const struct ctl_config *cfg)
 {
     const struct httpd_config *h = &d->http;
@@ -775,6 +779,8 @@ static int limits_check(const struct daemon *d, const struct ctl_config *cfg)
          NULL, "-max-header-bytes must be at least 1024"},
         {"max-body-bytes", &d->max_body_bytes, RANGE_BYTES, 0, LONG_MAX, NULL,
          "-max-body-bytes must be >= 0 (0: no limit)"},
+        {"handler-stack", &d->handler_stack, RANGE_BYTES, 0, 1L << 30, NULL,
+         HANDLER_STACK_MESSAGE},
         {"max-conns", &d->max_conns, RANGE_COUNT, 1, INT32_MAX, NULL,
          "-max-conns must be between 1 and 2147483647"},
         {"max-buffer-bytes", &d->max_buffer_bytes, RANGE_BYTES, 4096, LONG_MAX,
@@ -796,6 +802,12 @@ static int limits_check(const struct daemon *d, const struct ctl_config *cfg)
         {"max-blocking-threads", &d->max_blocking, RANGE_COUNT, 1, 1000000,
          NULL, THREADS_MESSAGE},
     };
+    /* One request's frames take ~15 KiB: below 64 KiB, only 0 (the
+     * runtime's default) makes sense. */
+    if (d->handler_stack > 0 && d->handler_stack < 64 * 1024) {
+        fprintf(stderr, "gortd: %s\n", HANDLER_STACK_MESSAGE);
+        return -1;
+    }
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
         if (!in_range(&ranges[i])) {
             fprintf(stderr, "gortd: %s\n", ranges[i].message);
@@ -993,6 +1005,11 @@ int main(int argc, char **argv)
          .kind = CLI_FLAG_INT,
          .value = &d.max_header_bytes,
          .usage = "largest request head accepted (431 beyond)"},
+        {.name = "handler-stack",
+         .kind = CLI_FLAG_INT,
+         .value = &d.handler_stack,
+         .usage = "stack reservation of the goroutines handlers run on, "
+                  "bytes (0: the runtime's, 64 KiB)"},
         {.name = "max-body-bytes",
          .kind = CLI_FLAG_INT,
          .value = &d.max_body_bytes,
@@ -1148,6 +1165,7 @@ int main(int argc, char **argv)
     d.http.max_header_bytes = (size_t)d.max_header_bytes;
     d.http.max_body_bytes = d.max_body_bytes;
     d.http.max_conns = (int)d.max_conns;
+    d.http.handler_stack = (size_t)d.handler_stack;
     static struct http_budget budget; /* outlives every connection */
     http_budget_init(&budget, d.max_buffer_bytes);
     d.http.budget = &budget;

@@ -252,7 +252,10 @@ static bool accept_one(struct httpd_server *s, const struct httpd_listener *l,
         return true;
     }
     struct http_conn *c = conn_new(s, fd, &ss, l->tls);
-    if (!c || gort_go(http_conn_serve, c) < 0) {
+    /* Handlers run on this goroutine: --handler-stack gives plugins with
+     * deep frames room beyond the runtime's default reservation. */
+    struct gort_go_opts go = {.stack_size = s->cfg.handler_stack};
+    if (!c || gort_go_opts(http_conn_serve, c, &go) < 0) {
         if (c)
             http_conn_close(c);
         else

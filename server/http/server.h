@@ -26,6 +26,8 @@ struct httpd_config {
     size_t max_uri_bytes;           /* → 414 */
     int64_t max_body_bytes;         /* → 413; 0: no limit */
     int max_conns;                  /* beyond: close the longest idle */
+    size_t handler_stack;           /* a connection goroutine's stack
+                                       reservation; 0: the runtime's */
     int quiet;                      /* no log record for refused requests */
     /* Bytes every connection's read buffer and large-head copy may hold
      * together (http/budget.h); a request beyond it gets 503 and its

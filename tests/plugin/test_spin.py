@@ -18,6 +18,9 @@ What is asserted:
     count plus the 8 slots, GOMAXPROCS and 2 (the Ms between a call and
     its P, the netpoller's). The gauge gort_blocking_slots{state="queued"}
     was seen above 0 (callers did wait).
+  - --handler-stack 2 MiB: a handler whose frames take 1 MiB (GET
+    /deep?kb=1024, far past the 64 KiB default) answers 200, and so does
+    the next request on the same keep-alive connection.
 """
 import concurrent.futures
 import http.client
@@ -168,6 +171,16 @@ class SpinTest(unittest.TestCase):
             self.assertLessEqual(peak[0], idle + slots + procs + 2,
                                  "threads: idle %d, peak %d" % (idle, peak[0]))
             self.assertGreater(queued[0], 0)
+
+    def test_handler_stack(self):
+        with Gortd(GORTD, ["--quiet", "--handler-stack", str(2 << 20)],
+                   plugins_dir=SPIN_DIR) as d:
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+            for _ in range(2):
+                c.request("GET", "/deep?kb=1024")
+                r = c.getresponse()
+                self.assertEqual((r.status, r.read()), (200, b"deep 1024\n"))
+            c.close()
 
 
 if __name__ == "__main__":
