@@ -105,6 +105,7 @@ struct pd_side {
                          (written under lock, read racily: relaxed) */
     int wake;         /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
     int64_t deadline; /* absolute ns, 0 = none */
+    int64_t armed;    /* when t is armed to fire, 0 when not: under lock */
     struct gort__timer t;
 };
 
@@ -432,6 +433,7 @@ int gort_close(int fd)
     bool sp = take_callback(pd, &cb); /* the record leaves with it */
     gort__timer_del(&pd->r.t);
     gort__timer_del(&pd->w.t);
+    pd->r.armed = pd->w.armed = 0;
     gort__lock_release(&pd->lock);
     /* Made (or deferred) while the descriptor is still open: see RETRY_NS. */
     struct gort__g *cg = sp ? cb_goroutine(pd, &cb) : NULL;
@@ -605,6 +607,19 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     return r;
 }
 
+/* After a write or writev that wrote nothing (w <= 0, errno set when
+ * negative): 0 to try again (interrupted, or the socket has room now),
+ * or the error that ends the write. A full socket buffer parks the writer
+ * until the descriptor is writable. */
+static int write_blocked(int fd, ssize_t w)
+{
+    if (w < 0 && errno == EINTR)
+        return 0;
+    if (w < 0 && errno != EAGAIN)
+        return -errno;
+    return wait_io(fd, false);
+}
+
 static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
 {
     if (pd && expired(pd, false))
@@ -616,11 +631,7 @@ static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
             done += (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno != EAGAIN)
-            return -errno;
-        int rc = wait_io(fd, false);
+        int rc = write_blocked(fd, w);
         if (rc < 0)
             return rc;
     }
@@ -665,11 +676,7 @@ static ssize_t do_writev(int fd, struct pd *pd, struct iovec *iov, int n)
             iov_advance(iov, n, &i, (size_t)w);
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno != EAGAIN)
-            return -errno;
-        int rc = wait_io(fd, false);
+        int rc = write_blocked(fd, w);
         if (rc < 0)
             return rc;
     }
@@ -836,7 +843,22 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     return rc;
 }
 
-/* ---- deadlines ---------------------------------------------------------- */
+/* ---- deadlines ----------------------------------------------------------
+ *
+ * A side's timer is armed lazily. An HTTP connection moves its deadlines on
+ * every request (header timeout, write timeout, idle timeout, a cleared
+ * write deadline), and re-arming each time cost a heap delete and insert
+ * under the timer lock, seven heap operations per request. Instead a
+ * timer that is armed stays armed at the earliest deadline it was asked
+ * for and moves only when a new deadline comes earlier than that; a later
+ * one leaves it alone. When it fires, the side's deadline as it is then
+ * decides: passed, the waiter times out; later, the timer re-arms for it.
+ * A cleared or passed deadline still disarms it (nothing is left in the
+ * heap for a descriptor without a deadline). So a keep-alive connection's
+ * read timer (header timeout, then idle timeout) fires about once per
+ * header timeout instead of moving twice per request; the write side's
+ * set-then-clear is two heap operations. A stale firing is harmless: pds
+ * are never freed. */
 
 static void deadline_fire(struct gort__timer *t)
 {
@@ -846,8 +868,12 @@ static void deadline_fire(struct gort__timer *t)
     struct gort__g *g = NULL;
     struct callback cb;
     bool sp = false;
-    /* A deadline moved after this timer was popped is not this timer's. */
-    if (s->deadline && s->deadline == t->when) {
+    int64_t d = s->deadline;
+    s->armed = 0;
+    if (d && d > gort_nanotime()) {         /* moved later since: wait for it */
+        if (gort__timer_add(&s->t, d) == 0) /* else: as before, unarmed */
+            s->armed = d;
+    } else if (d) {
         g = take_waiter(s, -ETIMEDOUT);
         sp = s == &pd->r && take_callback(pd, &cb);
     }
@@ -858,16 +884,22 @@ static void deadline_fire(struct gort__timer *t)
         spawn(pd, &cb);
 }
 
-/* Under pd->lock. True when the new deadline has already passed. */
+/* Under pd->lock. True when the new deadline has already passed. The
+ * timer moves only to fire earlier (see above). */
 static bool side_set_deadline(struct pd_side *s, int64_t d)
 {
     __atomic_store_n(&s->deadline, d, __ATOMIC_RELAXED); /* see expired() */
-    gort__timer_del(&s->t);
-    if (d == 0)
-        return false;
-    if (d <= gort_nanotime())
-        return true;
-    gort__timer_add(&s->t, d);
+    bool past = d && d <= gort_nanotime();
+    if (d == 0 || past) { /* nothing left to wait for: disarm, as ever */
+        if (s->armed)
+            gort__timer_del(&s->t);
+        s->armed = 0;
+        return past;
+    }
+    if (s->armed == 0 || d < s->armed) {
+        if (gort__timer_add(&s->t, d) == 0) /* else: as before, unarmed */
+            s->armed = d;
+    }
     return false;
 }
 
