@@ -146,6 +146,9 @@ static struct {
     struct pd *retry;          /* pds with a callback to start again */
     _Atomic uint64_t nretry;   /* its length, peeked without the lock */
     _Atomic uint64_t deferred; /* callbacks ever deferred for memory */
+    const struct gort__np_backend *be;   /* set before np.nfd is published */
+    const struct gort__np_backend *want; /* gort_netpoll_use; NULL: env */
+    int refused; /* why io_uring, asked for, did not start (-errno) */
 } np = {.grow = GORT__LOCK_INIT, .retry_lock = GORT__LOCK_INIT};
 
 /* ---- descriptors -------------------------------------------------------- */
@@ -281,7 +284,7 @@ static void retry_defer(struct pd *pd, const struct callback *cb)
     __atomic_store_n(&pd->retry_set, true, __ATOMIC_RELEASE);
     atomic_fetch_add_explicit(&np.nretry, 1, memory_order_relaxed);
     gort__lock_release(&np.retry_lock);
-    gort__np_break(); /* the blocking poller shortens its sleep */
+    np.be->brk(); /* the blocking poller shortens its sleep */
 }
 
 /* The goroutine for cb, not yet queued; NULL when out of memory, with cb
@@ -364,7 +367,7 @@ int gort_fd_open(int fd)
     uint64_t key = key_of(pd, ++pd->seq);
     gort__lock_release(&pd->lock);
     NP_PUBLISH(pd);
-    rc = gort__np_add(fd, key);
+    rc = np.be->add(fd, key);
     return rc < 0 ? rc : fd;
 }
 
@@ -387,7 +390,7 @@ int gort_socket(int domain, int type, int protocol)
  * check could read a new descriptor that reused the number. */
 static int real_close(struct pd *pd)
 {
-    gort__np_del(pd->fd);
+    np.be->del(pd->fd);
     return close(pd->fd) == 0 ? 0 : -errno;
 }
 
@@ -1029,7 +1032,7 @@ int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
     if (atomic_load_explicit(&np.nretry, memory_order_relaxed) &&
         (timeout_ns < 0 || timeout_ns > RETRY_NS))
         timeout_ns = RETRY_NS;
-    int n = gort__np_wait(timeout_ns, ev, 128, who == GORT__NP_BLOCKING);
+    int n = np.be->wait(timeout_ns, ev, 128, who == GORT__NP_BLOCKING);
     struct glist l = {.head = NULL, .tail = NULL};
     int count = 0;
     if (n > 0)
@@ -1082,7 +1085,7 @@ struct gort__g *gort__netpoll_poll_idle(void)
 void gort__netpoll_break(void)
 {
     if (np_nfd() > 0)
-        gort__np_break();
+        np.be->brk();
 }
 
 void gort__netpoll_stats(struct gort__netpoll_stats *s)
@@ -1123,6 +1126,65 @@ int gort__netpoll_pending_each(int (*fn)(const struct gort__np_pending *cb,
 
 static pthread_mutex_t np_start_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const struct gort__np_backend *backend_named(const char *name)
+{
+    if (strcmp(name, "epoll") == 0)
+        return &gort__np_epoll;
+    if (strcmp(name, "io_uring") == 0)
+        return &gort__np_uring;
+    return NULL;
+}
+
+/* Under np_start_lock. The backend asked for (gort_netpoll_use, else
+ * GORTNETPOLL, else epoll); io_uring falls back to epoll where the kernel
+ * refuses it, remembering why for gort_netpoll_backend. An unknown
+ * GORTNETPOLL is ignored, as GORTDEBUG's unknown keys are. */
+static int backend_init(int maxfd)
+{
+    const struct gort__np_backend *be = np.want;
+    const char *env = getenv("GORTNETPOLL");
+    if (!be && env)
+        be = backend_named(env);
+    if (!be)
+        be = &gort__np_epoll;
+    np.refused = 0;
+    if (be == &gort__np_uring) {
+        int rc = be->init(maxfd);
+        if (rc == 0) {
+            np.be = be;
+            return 0;
+        }
+        np.refused = rc;
+        be = &gort__np_epoll;
+    }
+    int rc = be->init(maxfd);
+    if (rc == 0)
+        np.be = be;
+    return rc;
+}
+
+int gort_netpoll_use(const char *name)
+{
+    const struct gort__np_backend *be = name ? backend_named(name) : NULL;
+    if (!be)
+        return -EINVAL;
+    pthread_mutex_lock(&np_start_lock);
+    int rc = np_nfd() > 0 ? -EBUSY : 0;
+    if (rc == 0)
+        np.want = be;
+    pthread_mutex_unlock(&np_start_lock);
+    return rc;
+}
+
+const char *gort_netpoll_backend(int *refused)
+{
+    if (gort__netpoll_start() < 0)
+        return NULL;
+    if (refused)
+        *refused = np.refused;
+    return np.be->name;
+}
+
 /* Under np_start_lock, once np.nfd is 0. A failure frees what it made, so
  * the next call tries again (the fd limit may have been raised). */
 static int netpoll_init(void)
@@ -1138,7 +1200,7 @@ static int netpoll_init(void)
         return -ENOMEM;
     gort__debug_parse(); /* the netpoller may start before gort_main */
     np.idle_enabled = gort__debug.netpollidle;
-    int rc = gort__np_init();
+    int rc = backend_init((int)max);
     if (rc < 0) {
         free(np.table);
         np.table = NULL;

@@ -13,6 +13,8 @@ PKGS=(
   golang-go nginx wrk hyperfine curl
   valgrind strace procps openssl qemu-user chromium
   libdw-dev libelf-dev libsystemd-dev libssl-dev prometheus
+  # the io_uring netpoll backend (runtime/netpoll_uring.c, --netpoll=io_uring)
+  liburing-dev
 )
 # tests/arch runs the other architecture's context switch under qemu.
 case "$(uname -m)" in
