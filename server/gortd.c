@@ -129,7 +129,8 @@ static void netpoll_report(void)
     if (refused)
         glog_warn("io_uring unavailable, netpoller on epoll",
                   GLOG_ERRNO("err", -refused));
-    glog_info("netpoller", GLOG_STR("backend", name ? name : "none"));
+    else if (name && strcmp(name, "epoll") != 0) /* epoll: as ever, quiet */
+        glog_info("netpoller", GLOG_STR("backend", name));
 }
 
 /* The control plane's HTTP source (a ctl_http_stats_fn). Calling
