@@ -97,6 +97,15 @@ static struct {
 
 static void ur_break(void);
 
+/* Completions waiting: liburing's io_uring_cq_ready reads the head
+ * plainly, which races (harmlessly, but TSan sees it) with the reaper's
+ * advance when read outside cq_lock, as the lock-free peeks here do. */
+static unsigned cq_ready(void)
+{
+    return __atomic_load_n(u.ring.cq.ktail, __ATOMIC_ACQUIRE) -
+           __atomic_load_n(u.ring.cq.khead, __ATOMIC_RELAXED);
+}
+
 static uint64_t ud_of(int fd, uint32_t gen)
 {
     return (uint64_t)(gen & GEN_MASK) << 32 | (uint32_t)fd;
@@ -315,7 +324,7 @@ static void sleep_in_kernel(int64_t timeout_ns)
     submit_pending(); /* registrations queued before the flag was seen */
     if (atomic_load(&u.break_pending)) {
         drain_break();
-    } else if (io_uring_cq_ready(&u.ring) == 0) {
+    } else if (cq_ready() == 0) {
         struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
                                        .tv_nsec = timeout_ns % 1000000000};
         struct io_uring_getevents_arg arg = {
@@ -373,7 +382,7 @@ static int reap_locked(struct gort__np_event *out, int max, bool owner)
 
 static bool cq_pending(void)
 {
-    return io_uring_cq_ready(&u.ring) || io_uring_cq_has_overflow(&u.ring) ||
+    return cq_ready() || io_uring_cq_has_overflow(&u.ring) ||
            atomic_load_explicit(&u.nbacklog, memory_order_relaxed);
 }
 
@@ -421,8 +430,7 @@ static void await_end(struct slot *s, uint32_t gen)
         pthread_mutex_lock(&u.cq_lock);
         int nb = atomic_load_explicit(&u.nbacklog, memory_order_relaxed);
         int room = BACKLOG - nb < REAP_MAX ? BACKLOG - nb : REAP_MAX;
-        if (room > 0 &&
-            (io_uring_cq_ready(&u.ring) || io_uring_cq_has_overflow(&u.ring))) {
+        if (room > 0 && (cq_ready() || io_uring_cq_has_overflow(&u.ring))) {
             nb += reap_locked(u.backlog + nb, room, false);
             atomic_store_explicit(&u.nbacklog, nb, memory_order_relaxed);
             reaped = nb > 0;
