@@ -105,6 +105,7 @@ struct pd_side {
                          (written under lock, read racily: relaxed) */
     int wake;         /* what the waker tells g: 0, -ETIMEDOUT, -EBADF */
     int64_t deadline; /* absolute ns, 0 = none */
+    int64_t armed;    /* when t is armed to fire, 0 when not: under lock */
     struct gort__timer t;
 };
 
@@ -145,6 +146,9 @@ static struct {
     struct pd *retry;          /* pds with a callback to start again */
     _Atomic uint64_t nretry;   /* its length, peeked without the lock */
     _Atomic uint64_t deferred; /* callbacks ever deferred for memory */
+    const struct gort__np_backend *be;   /* set before np.nfd is published */
+    const struct gort__np_backend *want; /* gort_netpoll_use; NULL: env */
+    int refused; /* why io_uring, asked for, did not start (-errno) */
 } np = {.grow = GORT__LOCK_INIT, .retry_lock = GORT__LOCK_INIT};
 
 /* ---- descriptors -------------------------------------------------------- */
@@ -281,7 +285,7 @@ static void retry_defer(struct pd *pd, const struct callback *cb)
     __atomic_store_n(&pd->retry_set, true, __ATOMIC_RELEASE);
     atomic_fetch_add_explicit(&np.nretry, 1, memory_order_relaxed);
     gort__lock_release(&np.retry_lock);
-    gort__np_break(); /* the blocking poller shortens its sleep */
+    np.be->brk(); /* the blocking poller shortens its sleep */
 }
 
 /* The goroutine for cb, not yet queued; NULL when out of memory, with cb
@@ -364,7 +368,7 @@ int gort_fd_open(int fd)
     uint64_t key = key_of(pd, ++pd->seq);
     gort__lock_release(&pd->lock);
     NP_PUBLISH(pd);
-    rc = gort__np_add(fd, key);
+    rc = np.be->add(fd, key);
     return rc < 0 ? rc : fd;
 }
 
@@ -387,7 +391,7 @@ int gort_socket(int domain, int type, int protocol)
  * check could read a new descriptor that reused the number. */
 static int real_close(struct pd *pd)
 {
-    gort__np_del(pd->fd);
+    np.be->del(pd->fd);
     return close(pd->fd) == 0 ? 0 : -errno;
 }
 
@@ -433,6 +437,7 @@ int gort_close(int fd)
     bool sp = take_callback(pd, &cb); /* the record leaves with it */
     gort__timer_del(&pd->r.t);
     gort__timer_del(&pd->w.t);
+    pd->r.armed = pd->w.armed = 0;
     gort__lock_release(&pd->lock);
     /* Made (or deferred) while the descriptor is still open: see RETRY_NS. */
     struct gort__g *cg = sp ? cb_goroutine(pd, &cb) : NULL;
@@ -606,6 +611,19 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     return r;
 }
 
+/* After a write or writev that wrote nothing (w <= 0, errno set when
+ * negative): 0 to try again (interrupted, or the socket has room now),
+ * or the error that ends the write. A full socket buffer parks the writer
+ * until the descriptor is writable. */
+static int write_blocked(int fd, ssize_t w)
+{
+    if (w < 0 && errno == EINTR)
+        return 0;
+    if (w < 0 && errno != EAGAIN)
+        return -errno;
+    return wait_io(fd, false);
+}
+
 static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
 {
     if (pd && expired(pd, false))
@@ -617,11 +635,7 @@ static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
             done += (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno != EAGAIN)
-            return -errno;
-        int rc = wait_io(fd, false);
+        int rc = write_blocked(fd, w);
         if (rc < 0)
             return rc;
     }
@@ -666,11 +680,7 @@ static ssize_t do_writev(int fd, struct pd *pd, struct iovec *iov, int n)
             iov_advance(iov, n, &i, (size_t)w);
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno != EAGAIN)
-            return -errno;
-        int rc = wait_io(fd, false);
+        int rc = write_blocked(fd, w);
         if (rc < 0)
             return rc;
     }
@@ -837,7 +847,22 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     return rc;
 }
 
-/* ---- deadlines ---------------------------------------------------------- */
+/* ---- deadlines ----------------------------------------------------------
+ *
+ * A side's timer is armed lazily. An HTTP connection moves its deadlines on
+ * every request (header timeout, write timeout, idle timeout, a cleared
+ * write deadline), and re-arming each time cost a heap delete and insert
+ * under the timer lock, seven heap operations per request. Instead a
+ * timer that is armed stays armed at the earliest deadline it was asked
+ * for and moves only when a new deadline comes earlier than that; a later
+ * one leaves it alone. When it fires, the side's deadline as it is then
+ * decides: passed, the waiter times out; later, the timer re-arms for it.
+ * A cleared or passed deadline still disarms it (nothing is left in the
+ * heap for a descriptor without a deadline). So a keep-alive connection's
+ * read timer (header timeout, then idle timeout) fires about once per
+ * header timeout instead of moving twice per request; the write side's
+ * set-then-clear is two heap operations. A stale firing is harmless: pds
+ * are never freed. */
 
 static void deadline_fire(struct gort__timer *t)
 {
@@ -847,8 +872,12 @@ static void deadline_fire(struct gort__timer *t)
     struct gort__g *g = NULL;
     struct callback cb;
     bool sp = false;
-    /* A deadline moved after this timer was popped is not this timer's. */
-    if (s->deadline && s->deadline == t->when) {
+    int64_t d = s->deadline;
+    s->armed = 0;
+    if (d && d > gort_nanotime()) {         /* moved later since: wait for it */
+        if (gort__timer_add(&s->t, d) == 0) /* else: as before, unarmed */
+            s->armed = d;
+    } else if (d) {
         g = take_waiter(s, -ETIMEDOUT);
         sp = s == &pd->r && take_callback(pd, &cb);
     }
@@ -859,16 +888,22 @@ static void deadline_fire(struct gort__timer *t)
         spawn(pd, &cb);
 }
 
-/* Under pd->lock. True when the new deadline has already passed. */
+/* Under pd->lock. True when the new deadline has already passed. The
+ * timer moves only to fire earlier (see above). */
 static bool side_set_deadline(struct pd_side *s, int64_t d)
 {
     __atomic_store_n(&s->deadline, d, __ATOMIC_RELAXED); /* see expired() */
-    gort__timer_del(&s->t);
-    if (d == 0)
-        return false;
-    if (d <= gort_nanotime())
-        return true;
-    gort__timer_add(&s->t, d);
+    bool past = d && d <= gort_nanotime();
+    if (d == 0 || past) { /* nothing left to wait for: disarm, as ever */
+        if (s->armed)
+            gort__timer_del(&s->t);
+        s->armed = 0;
+        return past;
+    }
+    if (s->armed == 0 || d < s->armed) {
+        if (gort__timer_add(&s->t, d) == 0) /* else: as before, unarmed */
+            s->armed = d;
+    }
     return false;
 }
 
@@ -998,7 +1033,7 @@ int gort__netpoll(int64_t timeout_ns, enum gort__np_who who,
     if (atomic_load_explicit(&np.nretry, memory_order_relaxed) &&
         (timeout_ns < 0 || timeout_ns > RETRY_NS))
         timeout_ns = RETRY_NS;
-    int n = gort__np_wait(timeout_ns, ev, 128, who == GORT__NP_BLOCKING);
+    int n = np.be->wait(timeout_ns, ev, 128, who == GORT__NP_BLOCKING);
     struct glist l = {.head = NULL, .tail = NULL};
     int count = 0;
     if (n > 0)
@@ -1050,7 +1085,7 @@ struct gort__g *gort__netpoll_poll_idle(void)
 void gort__netpoll_break(void)
 {
     if (np_nfd() > 0)
-        gort__np_break();
+        np.be->brk();
 }
 
 void gort__netpoll_stats(struct gort__netpoll_stats *s)
@@ -1091,6 +1126,65 @@ int gort__netpoll_pending_each(int (*fn)(const struct gort__np_pending *cb,
 
 static pthread_mutex_t np_start_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const struct gort__np_backend *backend_named(const char *name)
+{
+    if (strcmp(name, "epoll") == 0)
+        return &gort__np_epoll;
+    if (strcmp(name, "io_uring") == 0)
+        return &gort__np_uring;
+    return NULL;
+}
+
+/* Under np_start_lock. The backend asked for (gort_netpoll_use, else
+ * GORTNETPOLL, else epoll); io_uring falls back to epoll where the kernel
+ * refuses it, remembering why for gort_netpoll_backend. An unknown
+ * GORTNETPOLL is ignored, as GORTDEBUG's unknown keys are. */
+static int backend_init(int maxfd)
+{
+    const struct gort__np_backend *be = np.want;
+    const char *env = getenv("GORTNETPOLL");
+    if (!be && env)
+        be = backend_named(env);
+    if (!be)
+        be = &gort__np_epoll;
+    np.refused = 0;
+    if (be == &gort__np_uring) {
+        int rc = be->init(maxfd);
+        if (rc == 0) {
+            np.be = be;
+            return 0;
+        }
+        np.refused = rc;
+        be = &gort__np_epoll;
+    }
+    int rc = be->init(maxfd);
+    if (rc == 0)
+        np.be = be;
+    return rc;
+}
+
+int gort_netpoll_use(const char *name)
+{
+    const struct gort__np_backend *be = name ? backend_named(name) : NULL;
+    if (!be)
+        return -EINVAL;
+    pthread_mutex_lock(&np_start_lock);
+    int rc = np_nfd() > 0 ? -EBUSY : 0;
+    if (rc == 0)
+        np.want = be;
+    pthread_mutex_unlock(&np_start_lock);
+    return rc;
+}
+
+const char *gort_netpoll_backend(int *refused)
+{
+    if (gort__netpoll_start() < 0)
+        return NULL;
+    if (refused)
+        *refused = np.refused;
+    return np.be->name;
+}
+
 /* Under np_start_lock, once np.nfd is 0. A failure frees what it made, so
  * the next call tries again (the fd limit may have been raised). */
 static int netpoll_init(void)
@@ -1106,7 +1200,7 @@ static int netpoll_init(void)
         return -ENOMEM;
     gort__debug_parse(); /* the netpoller may start before gort_main */
     np.idle_enabled = gort__debug.netpollidle;
-    int rc = gort__np_init();
+    int rc = backend_init((int)max);
     if (rc < 0) {
         free(np.table);
         np.table = NULL;

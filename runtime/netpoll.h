@@ -1,7 +1,8 @@
 /* netpoll.h — the netpoller and the contract of its OS backend.
  *
- * Every backend (netpoll_epoll.c today) implements these five functions;
- * netpoll.c holds everything above them (poll descriptors, parking,
+ * Every backend (netpoll_epoll.c, netpoll_uring.c) implements the five
+ * functions of struct gort__np_backend; netpoll.c holds everything above
+ * them (poll descriptors, parking,
  * deadlines, the poller thread), after Go's netpoll.go.
  */
 #ifndef GORT_NETPOLL_H
@@ -22,18 +23,27 @@ struct gort__np_event {
                        | GORT__NP_HUP */
 };
 
-/* Creates the poller (and its wake-up channel). 0 or negative errno. */
-int gort__np_init(void);
-/* Registers fd once, edge-triggered, for read and write. */
-int gort__np_add(int fd, uint64_t key);
-int gort__np_del(int fd);
-/* Waits up to timeout_ns (-1 forever, 0 poll) for at most max events.
- * owner: the caller is the thread np_break wakes (it consumes breaks);
- * other pollers must leave breaks pending. */
-int gort__np_wait(int64_t timeout_ns, struct gort__np_event *ev, int max,
-                  bool owner);
-/* Makes a blocked np_wait return early; cheap when one is already pending. */
-void gort__np_break(void);
+/* An OS backend: one file each (netpoll_epoll.c, netpoll_uring.c), chosen
+ * once when the netpoller starts (gort_netpoll_use, GORTNETPOLL). */
+struct gort__np_backend {
+    const char *name;
+    /* Creates the poller (and its wake-up channel) for descriptors below
+     * maxfd. 0 or negative errno. */
+    int (*init)(int maxfd);
+    /* Registers fd once, edge-triggered, for read and write. */
+    int (*add)(int fd, uint64_t key);
+    /* Unregisters fd; the descriptor is closed right after. */
+    int (*del)(int fd);
+    /* Waits up to timeout_ns (-1 forever, 0 poll) for at most max events.
+     * owner: the caller is the thread brk wakes (it consumes breaks);
+     * other pollers must leave breaks pending. */
+    int (*wait)(int64_t timeout_ns, struct gort__np_event *ev, int max,
+                bool owner);
+    /* Makes a blocked wait return early; cheap when one is pending. */
+    void (*brk)(void);
+};
+extern const struct gort__np_backend gort__np_epoll;
+extern const struct gort__np_backend gort__np_uring;
 
 /* netpoll.c */
 int gort__netpoll_start(void);

@@ -24,8 +24,9 @@ static int epfd = -1;
 static int evfd = -1;
 static _Atomic int break_pending;
 
-int gort__np_init(void)
+static int ep_init(int maxfd)
 {
+    (void)maxfd;
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
         return -errno;
@@ -45,7 +46,7 @@ err:;
     return e;
 }
 
-int gort__np_add(int fd, uint64_t key)
+static int ep_add(int fd, uint64_t key)
 {
     struct epoll_event ev = {
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -54,7 +55,7 @@ int gort__np_add(int fd, uint64_t key)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
-int gort__np_del(int fd)
+static int ep_del(int fd)
 {
     struct epoll_event ev = {0};
     return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev) == 0 ? 0 : -errno;
@@ -99,8 +100,8 @@ static int wait_ns(struct epoll_event *ev, int max, int64_t timeout_ns)
     return epoll_wait(epfd, ev, max, ms);
 }
 
-int gort__np_wait(int64_t timeout_ns, struct gort__np_event *out, int max,
-                  bool owner)
+static int ep_wait(int64_t timeout_ns, struct gort__np_event *out, int max,
+                   bool owner)
 {
     struct epoll_event ev[BATCH];
     if (max > BATCH)
@@ -125,7 +126,7 @@ int gort__np_wait(int64_t timeout_ns, struct gort__np_event *out, int max,
     return k;
 }
 
-void gort__np_break(void)
+static void ep_break(void)
 {
     int zero = 0;
     if (!atomic_compare_exchange_strong(&break_pending, &zero, 1))
@@ -134,3 +135,12 @@ void gort__np_break(void)
     ssize_t r = write(evfd, &one, sizeof one);
     (void)r; /* EAGAIN means a break is pending already: fine */
 }
+
+const struct gort__np_backend gort__np_epoll = {
+    .name = "epoll",
+    .init = ep_init,
+    .add = ep_add,
+    .del = ep_del,
+    .wait = ep_wait,
+    .brk = ep_break,
+};

@@ -17,6 +17,8 @@ PKGS=(
   iproute2
   # tests/ops/test_kubernetes.py: parses deploy/kubernetes/*.yaml
   python3-yaml
+  # the io_uring netpoll backend (runtime/netpoll_uring.c, --netpoll=io_uring)
+  liburing-dev
 )
 # tests/arch runs the other architecture's context switch under qemu.
 case "$(uname -m)" in

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "gort/gort.h"
+#include "gort/net.h"
 #include "gort/stats.h"
 
 #include "admin/admin.h"
@@ -126,6 +127,20 @@ static int load_plugins(struct daemon *d, struct mux *mux)
     return 0;
 }
 
+/* Which kernel interface the netpoller runs on (--netpoll), once the
+ * listeners have started it; a refused io_uring is a warning, gortd serves
+ * on epoll. */
+static void netpoll_report(void)
+{
+    int refused = 0;
+    const char *name = gort_netpoll_backend(&refused);
+    if (refused)
+        glog_warn("io_uring unavailable, netpoller on epoll",
+                  GLOG_ERRNO("err", -refused));
+    else if (name && strcmp(name, "epoll") != 0) /* epoll: as ever, quiet */
+        glog_info("netpoller", GLOG_STR("backend", name));
+}
+
 /* The control plane's HTTP source (a ctl_http_stats_fn). Calling
  * httpd_server_stats through a cast to that type would be undefined
  * behaviour (C11 6.3.2.3p8: the types differ in their first parameter). */
@@ -183,6 +198,7 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     int n = listeners_open(d, fds, &first_tls);
     if (n < 0)
         return NULL;
+    netpoll_report();
     if (d->plugins) {
         d->http.route_pin = plugins_route_pin;
         d->http.route_unpin = plugins_route_unpin;
@@ -913,6 +929,7 @@ int main(int argc, char **argv)
     struct ctl_config cfg = {.addr = cli_addr_default(def, sizeof def),
                              .max_streams = CTL_MAX_STREAMS_DEFAULT};
     const char *log_format = "logfmt", *log_level = "info";
+    const char *netpoll = NULL; /* GORTNETPOLL, else epoll */
     const char *plugin_faults = "exit";
     const char *access_log = NULL, *health_addr = NULL;
     int version = 0, rc;
@@ -1109,6 +1126,12 @@ int main(int argc, char **argv)
                   "plugin's code does: `mode` exit (the crash report, then "
                   "exit 2) or quarantine (500 to that request, the "
                   "plugin's routes answer 503, the rest keeps serving)"},
+        {.name = "netpoll",
+         .kind = CLI_FLAG_STRING,
+         .value = &netpoll,
+         .usage = "the netpoller's kernel `interface`: epoll or io_uring "
+                  "(where the kernel refuses io_uring, a warning and epoll); "
+                  "unset: $GORTNETPOLL, else epoll"},
         {.name = "log-level",
          .kind = CLI_FLAG_STRING,
          .value = &log_level,
@@ -1139,6 +1162,14 @@ int main(int argc, char **argv)
     }
     if (limits_check(&d, &cfg) != 0)
         return 2;
+    if (netpoll && gort_netpoll_use(netpoll) != 0) {
+        fprintf(stderr,
+                "gortd: invalid value \"%s\" for flag -netpoll: want epoll "
+                "or io_uring\n",
+                netpoll);
+        usage(stderr, flags, nflags);
+        return 2;
+    }
     if (admin_check(&d) != 0 || inherited_check(&d) != 0 || tls_setup(&d) != 0)
         return 2;
     gort_set_max_threads((int)d.max_threads);

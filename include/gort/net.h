@@ -85,6 +85,19 @@ GORT_API int gort_set_deadline(int fd, int mode, int64_t deadline_ns);
  * registered or closed. */
 GORT_API int gort_fd_on_readable(int fd, gort_fn fn, void *arg);
 
+/* The netpoller's kernel interface, chosen before it starts (the first
+ * descriptor registered starts it): "epoll" (the default) or "io_uring".
+ * 0, -EINVAL for another name, -EBUSY once the netpoller runs. Without a
+ * call the environment variable GORTNETPOLL chooses. Where the kernel
+ * refuses io_uring (old kernels, seccomp in containers,
+ * kernel.io_uring_disabled) the netpoller starts on epoll instead. */
+GORT_API int gort_netpoll_use(const char *name);
+
+/* The interface the netpoller runs on, "epoll" or "io_uring" (starting it
+ * if needed; NULL if it cannot start), and in *refused (when not NULL) the
+ * error io_uring was refused with if it was asked for, else 0. */
+GORT_API const char *gort_netpoll_backend(int *refused);
+
 /* ---- dialing ------------------------------------------------------------ */
 
 /* Go's net.DialTimeout("tcp", host:port): resolves host (a name, through
