@@ -8,7 +8,11 @@
 #      README's find_package(gort) snippet;
 #   3. each .so deployed alone into a fresh --plugins-dir of the real gortd
 #      from the build tree, its route queried with curl, gortd stopped with
-#      SIGTERM: exit 0 (under ASan that includes no leak report).
+#      SIGTERM: exit 0 (under ASan that includes no leak report);
+#   4. the README's service example (between <!-- service-example:begin/
+#      end -->: a context with a deadline, two goroutines, a channel) built
+#      the same way and served: GET /fan answers "fast: ok" then "slow:
+#      deadline exceeded", 200.
 #
 # usage: test_sdk.sh CMAKE BUILD_DIR GORTD README
 #
@@ -139,4 +143,30 @@ serve() {
 
 serve "$src/greet.so" 0644
 serve "$tmp/cmbuild/greet.so" 0755
+
+# ---- 4. the README's service example ------------------------------------------
+awk '/<!-- service-example:begin -->/ { on = 1; next }
+     /<!-- service-example:end -->/   { on = 0 }
+     on && !/^```/' "$README" >"$src/fan.c"
+grep -q 'gort_ctx_with_timeout' "$src/fan.c" ||
+    fail "no service example between the markers in $README"
+step "cc -shared -fPIC -Wall -Wextra -Werror \$(pkg-config ...) -o fan.so fan.c"
+(
+    cd "$src"
+    cc -shared -fPIC -Wall -Wextra -Werror $(PKG_CONFIG_PATH=$libdir/pkgconfig \
+        pkg-config --cflags --libs gort) -o fan.so fan.c
+) || fail "service example build"
+dir=$(mktemp -d "$tmp/plugins.XXXXXX")
+chmod 0755 "$dir"
+install -m 0644 "$src/fan.so" "$dir/fan.so"
+step "gortd with fan.so, GET /fan"
+gortd_start "$dir.log" "$GORTD" --control "unix:$dir.ctl.sock" \
+    --plugins-dir "$dir" || fail "gortd did not start"
+body=$(curl -sS --max-time 10 -w '|%{http_code}' \
+    "http://127.0.0.1:$GORTD_PORT/fan") || fail "curl"
+[ "$body" = "fast: ok
+slow: deadline exceeded
+|200" ] || { cat "$dir.log"; fail "GET /fan answered '$body'"; }
+gortd_stop "$GORTD_PID" "$dir.log" ||
+    fail "gortd did not exit 0 without a sanitizer report after SIGTERM"
 echo "PASS"
