@@ -835,6 +835,7 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
             .goid = gort__newgoid(),
             .creator_id = gp ? gp->goid : 0,
             .creator_pc = pc,
+            .stack_size = gp ? gort__stack_size_of(&gp->stack) : 0,
         };
         /* The caller is there to hear it: out of memory is its error (the
          * group is joined once the goroutine exists, so nothing to undo). */
