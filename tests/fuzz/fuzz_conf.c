@@ -91,7 +91,8 @@ static void fuzz_proxy(const char *conf, int lines)
                   !strpbrk(rt->pattern, "\t\r\n#"));
             CHECK(strncmp(rt->upstream, "http://", 7) == 0 ||
                   strncmp(rt->upstream, "https://", 8) == 0);
-            CHECK(rt->upstream[7] && !strpbrk(rt->upstream + 7, "/?#@ \t\r\n"));
+            const char *host = rt->upstream + (rt->upstream[4] == 's' ? 8 : 7);
+            CHECK(host[0] && !strpbrk(host, "/?#@ \t\r\n"));
             CHECK(rt->timeout == 0 || rt->timeout >= 1);
             CHECK(rt->client == NULL);
             try_pattern(m, rt->pattern);

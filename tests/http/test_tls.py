@@ -66,7 +66,8 @@ def serial_of(pem_path):
     out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in",
                           pem_path], check=True, capture_output=True,
                          text=True).stdout
-    return out.strip().split("=", 1)[1].upper()
+    # openssl prints a leading 0 where the top bit is set; Python does not.
+    return "%X" % int(out.strip().split("=", 1)[1], 16)
 
 
 def https_port(d):
