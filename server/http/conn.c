@@ -358,12 +358,13 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
         refuse(c, 503); /* the buffer budget (http/budget.c) or malloc */
         return false;
     }
-    bool keep = h->keep_alive &&
-                (!atomic_load(&s->shutting_down) || more_buffered(c, h));
+    bool pipelined = more_buffered(c, h);
+    bool keep = h->keep_alive && (!atomic_load(&s->shutting_down) || pipelined);
     /* On the goroutine's stack: stacks are reused hot (LIFO per P), and a
      * malloc/free of 8 KiB per request showed in profiles. */
     gort_http_response wbuf, *w = &wbuf;
     http_response_init(w, c, &r, strcmp(r.method, "HEAD") == 0, !keep);
+    w->pipelined = pipelined;
     if (s->cfg.write_timeout_ns > 0)
         gort_set_deadline(c->fd, GORT_IO_WRITE,
                           gort_nanotime() + s->cfg.write_timeout_ns);

@@ -103,6 +103,7 @@ struct gort_http_response {
     int status;
     bool wrote_header, chunked, head_only, close_after, aborted, failed;
     bool te_chunked;        /* the handler asked for chunked framing */
+    bool pipelined;         /* another request was buffered behind this one */
     int64_t content_length; /* set by the handler, or -1 */
     size_t nh;
     const char *hname[HTTP_MAX_RESP_HEADERS], *hvalue[HTTP_MAX_RESP_HEADERS];

@@ -286,7 +286,7 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
     w->req = r;
     w->status = 0;
     w->wrote_header = w->chunked = w->aborted = w->failed = false;
-    w->te_chunked = false;
+    w->te_chunked = w->pipelined = false;
     w->head_only = head_only;
     w->close_after = close_after;
     w->content_length = -1;
@@ -362,6 +362,12 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
 {
     struct out o = {.p = buf, .cap = cap};
     bool http11 = w->req->head->version_minor >= 1;
+    /* A head written once shutdown has begun says "close", as net/http's
+     * (doKeepAlives is false then), unless a pipelined request read
+     * before it still waits for its answer on this connection. */
+    if (!w->close_after && !w->pipelined &&
+        atomic_load(&w->c->srv->shutting_down))
+        w->close_after = true;
     put_status(&o, http11, w->status);
     for (size_t i = 0; i < w->nh; i++)
         if (w->hname[i])

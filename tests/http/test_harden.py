@@ -355,6 +355,30 @@ class Shutdown(unittest.TestCase):
         self.assertNotIn(b"Connection: close", heads[1])
         self.assertIn(b"Connection: close", heads[2])
 
+    def test_response_during_shutdown_says_close(self):
+        # net/http's doKeepAlives is false once Shutdown starts: a head
+        # written after it says "Connection: close" (Go 1.19 checked by
+        # hand: a 500 ms handler, Shutdown 100 ms into it).
+        tmp = plugins_copy("slow")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        d = Gortd(GORTD, ["--admin", "127.0.0.1:0"], plugins_dir=tmp,
+                  name="inflight")
+        try:
+            s = connect(d)
+            s.sendall(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            wait_for("the request in its handler", lambda: in_flight(d, 1))
+            d.send_signal(signal.SIGTERM)
+            data = read_all(s)
+            s.close()
+            d.wait_exit()
+        except BaseException:
+            d.kill()
+            raise
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), data)
+        self.assertIn(b"\r\nConnection: close", head)
+        self.assertEqual(body, b"slept 1000 ms\n")
+
     def test_sigterm_cuts_a_rescan_drain_short(self):
         tmp = plugins_copy("slow")
         self.addCleanup(shutil.rmtree, tmp, True)
