@@ -11,8 +11,11 @@
 # Report ratios from one side-by-side run only, and say how loaded the
 # machine was.
 #
+# gortd runs alone on SRV_CPU (GOMAXPROCS=1); wrk and the scraper (one
+# process, one keep-alive connection) share WRK_CPU.
+#
 # Knobs: ROUNDS (3), SECS (5), CONNS (50), SCRAPE_MS (100), PORT (19841),
-# GORTD (default: the build tree's).
+# SRV_CPU (0), WRK_CPU (1), GORTD (default: the build tree's).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -21,6 +24,8 @@ SECS=${SECS:-5}
 CONNS=${CONNS:-50}
 SCRAPE_MS=${SCRAPE_MS:-100}
 PORT=${PORT:-19841}
+SRV_CPU=${SRV_CPU:-0}
+WRK_CPU=${WRK_CPU:-1}
 ADMIN=$((PORT + 1))
 GORTD=${GORTD:-$BUILD_DIR/server/gortd}
 [ -x "$GORTD" ] || { bench_log "no gortd at $GORTD"; exit 1; }
@@ -37,7 +42,7 @@ trap cleanup EXIT
 
 mkdir -m 0755 "$tmp/plugins"
 cp "$BUILD_DIR/plugins/hello.so" "$tmp/plugins/"
-"$GORTD" --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN" \
+GOMAXPROCS=1 taskset -c "$SRV_CPU" "$GORTD" --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN" \
     --control "unix:$tmp/ctl.sock" --plugins-dir "$tmp/plugins" \
     >"$tmp/gortd.log" 2>&1 &
 gortd_pid=$!
@@ -48,20 +53,30 @@ done
 
 # p99 of one wrk run, in µs.
 p99() {
-    wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/" |
+    taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$PORT/" |
         awk 'function us(v) { if (v ~ /us$/) return v + 0
                               if (v ~ /ms$/) return v * 1000
                               return v * 1000000 }
              $1 == "99%" { print us($2) }'
 }
 
+# One scraper process with a keep-alive connection, as Prometheus keeps
+# one per target (a curl per scrape would measure fork and exec on the
+# shared CPUs instead). It shares wrk's CPU, never gortd's.
 scrape_loop() {
-    local n=0
-    while :; do
-        curl -sf -o /dev/null "http://127.0.0.1:$ADMIN/metrics" && n=$((n + 1))
-        sleep "$(awk -v ms="$SCRAPE_MS" 'BEGIN { print ms / 1000 }')"
-        echo "$n" >"$tmp/scrapes"
-    done
+    exec taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$SCRAPE_MS" "$tmp/scrapes" <<'PY'
+import http.client, sys, time
+port, period, out = int(sys.argv[1]), int(sys.argv[2]) / 1000, sys.argv[3]
+c, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0
+while True:
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    r.read()
+    n += r.status == 200
+    with open(out, "w") as f:
+        f.write("%d\n" % n)
+    time.sleep(period)
+PY
 }
 
 quiet=() scraped=() ratios=()
