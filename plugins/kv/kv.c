@@ -28,9 +28,9 @@
 #include <string.h>
 
 #include "gort/plugin.h"
+#include "kvconf.h"
 
 #define KV_MAX_VALUE (1 << 20) /* bytes in one value; 413 beyond */
-#define KV_DEFAULT_KEYS 100000 /* max_keys without configuration */
 #define KV_MIN_BUCKETS 64      /* a power of two */
 
 /* A stored value: written once by the PUT that made it, then read-only. */
@@ -301,44 +301,6 @@ static void kv_delete(gort_http_response *w, gort_http_request *r, void *arg)
 
 /* ---- life cycle --------------------------------------------------------- */
 
-/* The configuration string (gortd reads it from kv.conf next to kv.so):
- * words separated by white space; the only one is max_keys=N, N >= 1.
- * None: KV_DEFAULT_KEYS. 0, or -EINVAL saying where the word refused is. */
-static int parse_config(struct gort_plugin_registrar *reg, size_t *max_keys)
-{
-    static const char opt[] = "max_keys=", space[] = " \t\r\n";
-    const char *conf = gort_plugin_config(reg), *p = conf;
-    int word = 0;
-
-    *max_keys = KV_DEFAULT_KEYS;
-    while (p && *(p += strspn(p, space))) {
-        word++;
-        size_t len = strcspn(p, space);
-        const char *num = p + sizeof opt - 1;
-        unsigned long long n = 0;
-        char *end = NULL;
-
-        errno = 0;
-        if (len >= sizeof opt && strncmp(p, opt, sizeof opt - 1) == 0 &&
-            *num >= '0' && *num <= '9')
-            n = strtoull(num, &end, 10);
-        if (n < 1 || errno || end != p + len || n > SIZE_MAX / 2) {
-            /* The position, never the text: a configuration may hold
-             * what its owner meant to keep out of logs, and the loader's
-             * error goes to the log and to gortctl. */
-            gort_plugin_set_error(reg,
-                                  "bad configuration word %d (bytes %zu..%zu "
-                                  "of kv.conf): want max_keys=N, N >= 1",
-                                  word, (size_t)(p - conf),
-                                  (size_t)(p - conf) + len);
-            return -EINVAL;
-        }
-        *max_keys = (size_t)n;
-        p += len;
-    }
-    return 0;
-}
-
 static void kv_fini(void *state)
 {
     struct kv *kv = state;
@@ -360,10 +322,12 @@ static int kv_init(struct gort_plugin_registrar *reg, const char *config,
         {"DELETE /kv/{key}", kv_delete},
     };
     size_t max_keys;
-    int rc = parse_config(reg, &max_keys); /* config, as the loader has it */
-    (void)config;
-    if (rc < 0)
+    char err[256];
+    int rc = kv_parse_config(config, &max_keys, err, sizeof err);
+    if (rc < 0) {
+        gort_plugin_set_error(reg, "%s", err);
         return rc;
+    }
 
     struct kv *kv = calloc(1, sizeof *kv); /* mu: zero is unlocked */
     if (!kv || !(kv->buckets = calloc(KV_MIN_BUCKETS, sizeof *kv->buckets))) {

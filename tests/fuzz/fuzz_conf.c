@@ -1,7 +1,8 @@
 /* fuzz_conf.c — libFuzzer target for the plugin-directory configuration
- * files: proxy.conf (plugins/proxy/proxyconf.c) and fanout.conf
- * (plugins/fanout/fanoutconf.c), the text gortd's loader reads from
- * NAME.conf next to NAME.so and hands to the plugin's init.
+ * files: proxy.conf (plugins/proxy/proxyconf.c), fanout.conf
+ * (plugins/fanout/fanoutconf.c) and kv.conf (plugins/kv/kvconf.c), the
+ * text gortd's loader reads from NAME.conf next to NAME.so and hands to
+ * the plugin's init.
  *
  * Every input goes through both parsers, as the loader would pass it: the
  * file's bytes up to the first NUL. Checked, besides "no crash, no UB":
@@ -13,12 +14,17 @@
  *     0..100000, lines in file order; fanout's two upstreams (a name, an
  *     http:// URL), a deadline in (0, 1 h], a pattern on one line;
  *   - each pattern then registers in a mux (as init does through
- *     gort_plugin_handle) or is refused with a message: no crash there.
+ *     gort_plugin_handle) or is refused with a message: no crash there;
+ *   - kv.conf: a success gives max_keys >= 1 (the default when the file
+ *     has no word); a refusal is exactly "bad configuration word W (bytes
+ *     FROM..TO of kv.conf): ..." with FROM..TO a word of the file, and
+ *     nothing of the file's text in it.
  *
  *   build-asan/tests/fuzz/fuzz_conf -dict=tests/fuzz/conf.dict \
  *       /tmp/corpus tests/fuzz/corpus/conf
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 
 #include "fanoutconf.h"
 #include "http/mux.h"
+#include "kvconf.h"
 #include "proxyconf.h"
 
 #define CHECK(cond)                                                            \
@@ -141,6 +148,34 @@ static void fuzz_fanout(const char *conf, int lines)
     free(fo.pattern);
 }
 
+static bool only_space(const char *s)
+{
+    return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+static void fuzz_kv(const char *conf)
+{
+    size_t max_keys = 0, from = 0, to = 0;
+    int word = 0, used = 0;
+    char err[256];
+    int rc = kv_parse_config(conf, &max_keys, err, sizeof err);
+
+    CHECK(rc == 0 || rc == -EINVAL);
+    if (rc == 0) {
+        CHECK(err[0] == '\0' && max_keys >= 1);
+        CHECK(!only_space(conf) || max_keys == KV_DEFAULT_KEYS);
+        return;
+    }
+    CHECK(sscanf(err, "bad configuration word %d (bytes %zu..%zu of kv.conf)%n",
+                 &word, &from, &to, &used) == 3);
+    CHECK(strcmp(err + used, ": want max_keys=N, N >= 1") == 0);
+    size_t len = strlen(conf);
+    CHECK(word >= 1 && from < to && to <= len);
+    CHECK(!strchr(" \t\r\n", conf[from]) && conf[to - 1] != ' ');
+    CHECK(from == 0 || strchr(" \t\r\n", conf[from - 1]));
+    CHECK(to == len || strchr(" \t\r\n", conf[to]));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *conf = malloc(size + 1);
@@ -151,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int lines = count_lines(conf);
     fuzz_proxy(conf, lines);
     fuzz_fanout(conf, lines);
+    fuzz_kv(conf);
     free(conf);
     return 0;
 }
