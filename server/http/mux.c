@@ -483,6 +483,10 @@ int mux_match(const struct mux *mux, const struct mux_request *req,
         return out->status = 414;
     c.loc = buf + req->path_len + 1; /* after the values' room */
     strip_port(&c.q.host, &c.q.host_len);
+    /* A CONNECT's authority-form target has no path: no pattern can
+     * match it, and no redirect applies (Go 1.19's mux: 404). */
+    if (req->path_len == 0)
+        return out->status = 404;
     if (!str_is(req->method, req->method_len, "CONNECT") &&
         !mux__path_is_clean(req->path, req->path_len))
         return redirect_clean(&c);

@@ -44,7 +44,8 @@
  *   - HTTP/1.1 needs exactly one valid Host, CONNECT included (Go exempts
  *     CONNECT; §3.2 does not): else 400. An absolute-form target's
  *     authority overrides the Host field (§3.2.2);
- *   - a '#' in the request-target: 400 (§3.2 has no fragment);
+ *   - a '#' in the request-target: 400 (§3.2 has no fragment); a '%' in
+ *     the path that does not start a %XX escape: 400 (Go and nginx);
  *   - HTTP/1.x with x > 1 follows HTTP/1.1 rules; HTTP/0.x and HTTP/2+
  *     (including the "PRI * HTTP/2.0" preface): 505.
  */
@@ -389,8 +390,40 @@ static int parse_absolute_form(const char *t, size_t n,
     return 0;
 }
 
+static int is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Every '%' in a path starts a %XX escape (RFC 3986 §2.1): Go's
+ * url.ParseRequestURI refuses the request otherwise (400), and so does
+ * nginx; the query is left to whoever parses it, as in both. */
+static int path_escapes_valid(struct http_str p)
+{
+    const char *s = p.ptr, *end = p.ptr + p.len;
+
+    while (s && (s = memchr(s, '%', (size_t)(end - s))) != NULL) {
+        if (end - s < 3 || !is_hex((unsigned char)s[1]) ||
+            !is_hex((unsigned char)s[2]))
+            return 0;
+        s += 3;
+    }
+    return 1;
+}
+
+static int parse_target_form(struct http_req_head *out);
+
 /* Sets path, query and (for the absolute and authority forms) host. */
 static int parse_target(struct http_req_head *out)
+{
+    int rc = parse_target_form(out);
+
+    if (rc == 0 && !path_escapes_valid(out->path))
+        return ST_BAD;
+    return rc;
+}
+
+static int parse_target_form(struct http_req_head *out)
 {
     const char *t = out->target.ptr;
     size_t n = out->target.len;

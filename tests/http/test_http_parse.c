@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -487,7 +488,9 @@ static void byte_classes(void **state)
                     (c >= 'A' && c <= 'Z');
         int tchar = alnum || (c && strchr(tchar_extra, c));
         int vchar = (c >= 0x20 && c != 0x7f) || c == '\t';
-        int target = c > 0x20 && c != 0x7f && c != '#';
+        /* A lone '%' in a path starts no %XX escape: 400 (escapes: the
+         * percent_escapes case). */
+        int target = c > 0x20 && c != 0x7f && c != '#' && c != '%';
         /* OWS after a Host value is trimmed; a LF ends it early. */
         int host = alnum || (c && strchr(host_extra, c)) || c == ' ' ||
                    c == '\t' || c == '\n';
@@ -511,6 +514,32 @@ static void byte_classes(void **state)
         n = snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a%c\r\n\r\n", c);
         if ((http_parse_request(buf, (size_t)n, NULL, &h) > 0) != host)
             fail_msg("byte 0x%02x in Host", c);
+    }
+}
+
+/* A '%' in the path must start a %XX escape (Go's url.ParseRequestURI,
+ * nginx): else 400. The query is not judged, and the absolute form's path
+ * is judged like the origin form's. */
+static void percent_escapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *target;
+        bool ok;
+    } cases[] = {
+        {"/%41", true},         {"/a%2Fb%2f", true},    {"/%zz", false},
+        {"/%", false},          {"/a%4", false},        {"/%4g", false},
+        {"/%%41", false},       {"/a?%zz", true},       {"/a?q=%", true},
+        {"http://h/%4", false}, {"http://h/%4F", true}, {"http://h?%", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[128];
+        struct http_req_head h;
+        int n = snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n",
+                         cases[i].target);
+        int rc = http_parse_request(buf, (size_t)n, NULL, &h);
+        if (cases[i].ok ? rc <= 0 : rc != -400)
+            fail_msg("%s: %d", cases[i].target, rc);
     }
 }
 
@@ -1151,6 +1180,7 @@ int main(void)
         cmocka_unit_test(target_forms),
         cmocka_unit_test(header_count_limit),
         cmocka_unit_test(byte_classes),
+        cmocka_unit_test(percent_escapes),
         cmocka_unit_test(long_values),
         cmocka_unit_test(bad_request_line),
         cmocka_unit_test(bad_fields),

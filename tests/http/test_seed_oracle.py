@@ -79,10 +79,33 @@ CASES = [
     # A backslash never leaves the site: Go writes %5C too.
     b"GET /\\evil.example/. HTTP/1.1\r\n" + H + b"\r\n",
     b"GET /./\\evil.example/ HTTP/1.1\r\n" + H + b"\r\n",
+    # An authority-form CONNECT has no path: Go 1.19's mux answers 404.
+    b"CONNECT x:80 HTTP/1.1\r\n" + H + b"\r\n",
+    # The query is not judged: only the path's escapes.
+    b"GET /a%4F?q=%zz HTTP/1.1\r\n" + H + b"\r\n",
 ]
-# Known differences, not asserted: "CONNECT x:80" (Go 1.19's mux answers
-# 404; gortd follows Go 1.22's, whose trailing-slash redirect applies to
-# CONNECT, 301 to "/"), and "GET *" (a 400 either way; Go's mux sends it
+# Requests both refuse, compared without Content-Length: gortd frames its
+# refusals, Go's end at the close.
+REFUSALS = [
+    # A '%' that starts no %XX escape in the path.
+    b"GET /%zz HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /a% HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET /a%4 HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET http://x/%g0 HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET  / HTTP/1.1\r\n" + H + b"\r\n",
+    b"GET / FOO/1.1\r\n" + H + b"\r\n",
+    b"GET about HTTP/1.1\r\n" + H + b"\r\n",
+    b"POST / HTTP/1.1\r\n" + H +
+    b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3, 3\r\n\r\nabc",
+    b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +3\r\n\r\nabc",
+    b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+]
+# Known differences, not asserted: Go's refusals name the fault after the
+# reason ("400 Bad Request: missing required Host header", "malformed Host
+# header", "invalid header name", "invalid header value", "505 HTTP Version
+# Not Supported: unsupported protocol version"), gortd's give the reason
+# alone; "GET *" (a 400 either way; Go's mux sends it
 # without a body, gortd's parser with "400 Bad Request"). Stricter than Go
 # 1.19 on purpose: a redirect's Location percent-encodes '"', '<' and '>'
 # of the query (Go leaves them raw; both escape the HTML body alike), and a
@@ -135,6 +158,18 @@ class SeedOracle(unittest.TestCase):
             with self.subTest(request=req.split(b"\r\n")[0].decode()):
                 self.assertEqual(ask(self.gortd.port, req),
                                  ask(self.go_port, req))
+
+    def test_refusals_as_go(self):
+        def refusal(port, req):
+            line, fields, body, closed = ask(port, req)
+            return (line, [f for f in fields if f[0] != "content-length"],
+                    body, closed)
+
+        for req in REFUSALS:
+            with self.subTest(request=req.split(b"\r\n")[0].decode()):
+                got = refusal(self.gortd.port, req)
+                self.assertEqual(got, refusal(self.go_port, req))
+                self.assertTrue(got[0].startswith("HTTP/1.1 4"), got)
 
     def test_status_text_as_go(self):
         prog = os.path.join(self.tmp, "status.go")
