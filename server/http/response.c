@@ -440,6 +440,15 @@ static int send_buffered(gort_http_response *w, bool final)
     char head[HTTP_RESP_ARENA + 512];
     if (!w->status)
         w->status = 200;
+    /* The handler is done with a body it left unread: drain it now, as
+     * net/http does before the head (up to 256 KiB), so that a body that
+     * cannot be drained (broken chunks, too long, a 100-continue never
+     * answered) makes this head say "close" instead of the connection
+     * closing after a head that promised to keep it. A streaming head
+     * (not final) leaves the body to the handler, which may still read
+     * it (full duplex; Go would discard it here). */
+    if (final && !w->close_after && !http_request_drain(w->req))
+        w->close_after = true;
     size_t hlen = format_head(w, head, sizeof head, final);
     if (hlen == 0)
         return -ENOSPC;

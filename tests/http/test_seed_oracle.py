@@ -81,6 +81,13 @@ CASES = [
     b"GET /./\\evil.example/ HTTP/1.1\r\n" + H + b"\r\n",
     # An authority-form CONNECT has no path: Go 1.19's mux answers 404.
     b"CONNECT x:80 HTTP/1.1\r\n" + H + b"\r\n",
+    # A body the handler left unread is drained before the head: one that
+    # cannot be (broken chunks; a 100-continue never answered, so the
+    # body's bytes may or may not come) makes the head say "close".
+    b"POST / HTTP/1.1\r\n" + H +
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
+    b"POST / HTTP/1.1\r\n" + H +
+    b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
     # The query is not judged: only the path's escapes.
     b"GET /a%4F?q=%zz HTTP/1.1\r\n" + H + b"\r\n",
 ]
