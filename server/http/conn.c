@@ -137,17 +137,27 @@ static void count_status(struct httpd_server *s, int status)
 
 /* The parser refused the head: answer with its status and close (RFC 9112
  * leaves the framing of the rest unknown). */
-static void refuse(struct http_conn *c, int status)
+/* why: net/http's words for the fault, or NULL. Go puts them after the
+ * reason, in the status line and the body ("400 Bad Request: missing
+ * required Host header"), except for a transfer coding it lacks, where
+ * they are the whole body of a plain 501. */
+static void refuse(struct http_conn *c, int status, const char *why)
 {
-    char body[96];
-    snprintf(body, sizeof body, "%d %s", status, gort_http_status_text(status));
+    char body[128];
+    const char *text = gort_http_status_text(status);
+    bool detail = why && status != 501;
+    if (why && !detail)
+        snprintf(body, sizeof body, "%s", why);
+    else
+        snprintf(body, sizeof body, "%d %s%s%s", status, text,
+                 detail ? ": " : "", detail ? why : "");
     if (!c->srv->cfg.quiet) /* the client's mistake: -quiet hides it */
         glog_info("request refused", GLOG_STR("peer", c->remote),
                   GLOG_INT("status", status),
-                  GLOG_STR("reason", gort_http_status_text(status)));
+                  GLOG_STR("reason", why ? why : text));
     atomic_fetch_add_explicit(&c->srv->bad_requests, 1, memory_order_relaxed);
     count_status(c->srv, status);
-    http_simple_response(c, status, NULL, body, true);
+    http_simple_response(c, status, detail ? why : NULL, NULL, body, true);
     http_request_refused(c, status);
 }
 
@@ -355,7 +365,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     gort_http_request r;
     c->off += headlen;
     if (http_request_init(&r, c, h, small, sizeof small) < 0) {
-        refuse(c, 503); /* the buffer budget (http/budget.c) or malloc */
+        refuse(c, 503, NULL); /* the buffer budget (http/budget.c), malloc */
         return false;
     }
     bool pipelined = more_buffered(c, h);
@@ -517,13 +527,14 @@ void http_conn_serve(void *arg)
     }
     label_conn(c);
     struct http_req_head head, *h = &head;
+    head.why = NULL; /* a refusal before the parser ran names no fault */
     for (;;) {
         int rc = read_head(c, h);
         if (rc == HEAD_EOF || rc == HEAD_GONE)
             break;
         if (rc < 0) {
             if (rc != -408 || c->len > c->off)
-                refuse(c, -rc);
+                refuse(c, -rc, h->why);
             break;
         }
         if (!serve_request(c, h, (size_t)rc))

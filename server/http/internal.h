@@ -143,8 +143,10 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
                         bool close_after);
 int http_response_finish(struct gort_http_response *w);
 /* A complete response written by the server itself (errors, redirects). */
-int http_simple_response(struct http_conn *c, int status, const char *extra,
-                         const char *body, bool close);
+/* A whole plain-text response; detail (or NULL) follows the reason in
+ * the status line, as net/http words its refusals. */
+int http_simple_response(struct http_conn *c, int status, const char *detail,
+                         const char *extra, const char *body, bool close);
 int http_conn_write(struct http_conn *c, const void *buf, size_t n);
 
 /* reqctx.c */

@@ -484,6 +484,7 @@ struct framing {
     int conn_keep_alive;
     int expect_continue;
     int expect_other;
+    const char *why; /* what a refusal says, net/http's words */
 };
 
 /* field-line = field-name ":" OWS field-value OWS, at p[0..e) without the
@@ -491,20 +492,27 @@ struct framing {
  * obs-fold and whitespace before the first field or the colon (§5.1, §5.2,
  * §2.2). */
 static int parse_field_line(const char *p, const char *e,
-                            struct gort_http_header *h)
+                            struct gort_http_header *h, struct framing *f)
 {
     const char *n = p, *v, *ve;
 
     while (n < e && is_tchar((unsigned char)*n))
         n++;
-    if (n == p || n == e || *n != ':')
+    if (n == p || n == e || *n != ':') {
+        /* A name cut short by a bad byte before its colon; a line
+         * without a colon is just malformed, as net/http says. */
+        if (n > p && memchr(n, ':', (size_t)(e - n)))
+            f->why = "invalid header name";
         return ST_BAD;
+    }
     for (v = n + 1; v < e && is_ows((unsigned char)*v); v++)
         ;
     for (ve = e; ve > v && is_ows((unsigned char)ve[-1]); ve--)
         ;
-    if (!all_value_chars(v, (size_t)(ve - v)))
+    if (!all_value_chars(v, (size_t)(ve - v))) {
+        f->why = "invalid header value";
         return ST_BAD;
+    }
     h->name = slice(p, (size_t)(n - p));
     h->value = slice(v, (size_t)(ve - v));
     return 0;
@@ -624,7 +632,10 @@ static int apply_field(const struct gort_http_header *h, struct framing *f)
             return 0;
         f->hosts++;
         f->host = h->value;
-        return all_host_chars(h->value.ptr, h->value.len) ? 0 : ST_BAD;
+        if (all_host_chars(h->value.ptr, h->value.len))
+            return 0;
+        f->why = "malformed Host header";
+        return ST_BAD;
     case 6:
         if (eq_nocase(h->name, "expect"))
             note_expect(h->value, f);
@@ -666,7 +677,7 @@ static int parse_fields(const char *p, const char *end,
         if (*nh == HTTP_MAX_HEADERS)
             return ST_HEAD_LARGE;
         h = &headers[(*nh)++];
-        if ((r = parse_field_line(p, e, h)) < 0)
+        if ((r = parse_field_line(p, e, h, f)) < 0)
             return r;
         if ((r = apply_field(h, f)) < 0)
             return r;
@@ -682,8 +693,12 @@ static int judge(const struct framing *f, struct http_req_head *out)
 
     if (f->has_te && (f->has_cl || !http11))
         return ST_BAD;
+    if (f->te_status == ST_NOT_IMPL)
+        out->why = "Unsupported transfer encoding";
     if (f->te_status)
         return f->te_status;
+    if (f->hosts == 0 && http11)
+        out->why = "missing required Host header";
     if (f->hosts > 1 || (f->hosts == 0 && http11))
         return ST_BAD;
     if (out->host.ptr == NULL && f->hosts)
@@ -711,6 +726,7 @@ static int parse_head(const char *buf, size_t len,
     size_t start, line, end, from, window, next = 0;
     int r;
 
+    out->why = NULL;
     /* Nothing past the limit is looked at (see the top comment). */
     window = len < l.head ? len : l.head;
     if (window == 0)
@@ -718,6 +734,8 @@ static int parse_head(const char *buf, size_t len,
     if ((r = skip_empty_lines(buf, window, &start)) <= 0)
         return r < 0 ? r : incomplete(len, &l);
     r = parse_request_line(buf + start, window - start, l.uri, out);
+    if (r == ST_BAD_VERSION)
+        out->why = "unsupported protocol version";
     if (r <= 0)
         return r < 0 ? r : incomplete(len, &l);
     line = start + (size_t)r;
@@ -736,8 +754,10 @@ static int parse_head(const char *buf, size_t len,
 
     memset(&f, 0, sizeof f);
     if ((r = parse_fields(buf + line, buf + end, out->headers, &out->nheaders,
-                          &f)) < 0)
+                          &f)) < 0) {
+        out->why = f.why;
         return r;
+    }
     if ((r = judge(&f, out)) < 0)
         return r;
     return (int)end;

@@ -62,6 +62,8 @@ struct http_req_head {
     unsigned keep_alive : 1;      /* the connection may serve another request */
     unsigned expect_continue : 1; /* HTTP/1.1 Expect: 100-continue */
     unsigned expect_unsupported : 1; /* another expectation: answer 417 */
+    const char *why; /* after a refusal, net/http's words for some of them
+                      * ("missing required Host header"), else NULL */
     size_t nheaders;
     struct gort_http_header headers[HTTP_MAX_HEADERS]; /* in order */
 };

@@ -632,17 +632,17 @@ int http_response_finish(struct gort_http_response *w)
     return rc < 0 ? fail(w, rc) : 0;
 }
 
-int http_simple_response(struct http_conn *c, int status, const char *extra,
-                         const char *body, bool close)
+int http_simple_response(struct http_conn *c, int status, const char *detail,
+                         const char *extra, const char *body, bool close)
 {
     char buf[1024];
     size_t blen = body ? strlen(body) : 0;
     int n = snprintf(buf, sizeof buf,
-                     "HTTP/1.1 %d %s\r\n%s%sContent-Type: text/plain; "
+                     "HTTP/1.1 %d %s%s%s\r\n%s%sContent-Type: text/plain; "
                      "charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
-                     status, gort_http_status_text(status), date_line(),
-                     extra ? extra : "", blen,
-                     close ? "Connection: close\r\n" : "");
+                     status, gort_http_status_text(status), detail ? ": " : "",
+                     detail ? detail : "", date_line(), extra ? extra : "",
+                     blen, close ? "Connection: close\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof buf)
         return -ENOSPC;
     return conn_write2(c, buf, (size_t)n, body ? body : "", blen);
