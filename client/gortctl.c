@@ -25,6 +25,7 @@
 #include "cli/version.h"
 #include "gortctl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -258,10 +259,23 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
          .usage = "set GOMAXPROCS to `N` (1..256), live",
          .seen = &seen},
     };
-    if (cmd_args(c, flags, 2, argc, argv, 0, &rc) < 0)
+    int i = cmd_parse(c, flags, 2, argc, argv, &rc);
+    if (i < 0)
         return rc;
+    /* "gortctl tune 4" is what people type: a lone operand is N. */
+    if (argc - i > 1 || (argc - i == 1 && seen))
+        return cmd_usage_error(c, flags, 2, "too many arguments");
+    if (argc - i == 1) {
+        char *end;
+        errno = 0;
+        n = strtol(argv[i], &end, 10);
+        if (errno || end == argv[i] || *end)
+            return cmd_usage_error(c, flags, 2,
+                                   "GOMAXPROCS must be a whole number");
+        seen = 1;
+    }
     if (!seen)
-        return cmd_usage_error(c, flags, 2, "-maxprocs is required");
+        return cmd_usage_error(c, flags, 2, "-maxprocs N (or N) is required");
     Gort__V1__SetMaxProcsRequest req = GORT__V1__SET_MAX_PROCS_REQUEST__INIT;
     /* Out-of-int32 values become the nearest end: gortd names the range. */
     req.maxprocs = n > INT_MAX ? INT_MAX : n < INT_MIN ? INT_MIN : (int32_t)n;
@@ -566,7 +580,8 @@ static const struct cmd commands[] = {
     {"watch", "[-interval D] [-count N]",
      "Live view of the scheduler with a bar per P's run queue; Ctrl-C quits",
      cmd_watch, 0},
-    {"tune", "-maxprocs N", "Change GOMAXPROCS while gortd runs", cmd_tune, 0},
+    {"tune", "N | -maxprocs N", "Change GOMAXPROCS while gortd runs", cmd_tune,
+     0},
     {"dump", "[-state S] [-label L] [-min-wait D] [-limit N] [-json]",
      "Print goroutines in Go's traceback format, optionally filtered", cmd_dump,
      0},

@@ -118,8 +118,14 @@ done
 check "tune 0: INVALID_ARGUMENT" 1 "SetMaxProcs: INVALID_ARGUMENT: maxprocs 0 out of range: allowed 1..256" ctl tune --maxprocs 0
 check "tune -1: INVALID_ARGUMENT" 1 "INVALID_ARGUMENT: .*allowed 1..256" ctl tune --maxprocs -1
 check "tune 257: INVALID_ARGUMENT" 1 "INVALID_ARGUMENT: .*allowed 1..256" ctl tune --maxprocs 257
-check "tune without -maxprocs" 2 "-maxprocs is required" ctl tune
+check "tune without -maxprocs" 2 "-maxprocs N \\(or N\\) is required" ctl tune
 check "tune bad number" 2 "invalid value" ctl tune --maxprocs four
+# "gortctl tune N": the operand is N, through the same range check.
+check "tune 3 (operand)" 0 "-> 3 " ctl tune 3
+check "tune 0 (operand): INVALID_ARGUMENT" 1 "maxprocs 0 out of range: allowed 1..256" ctl tune 0
+check "tune four (operand)" 2 "GOMAXPROCS must be a whole number" ctl tune four
+check "tune 2 3" 2 "too many arguments" ctl tune 2 3
+check "tune 2 with -maxprocs" 2 "too many arguments" ctl tune --maxprocs 2 2
 
 check "dump (Go text)" 0 "^goroutine [0-9]+ \[" ctl dump
 check "dump -state sleep" 0 "^goroutine [0-9]+ \[sleep" ctl dump --state sleep
