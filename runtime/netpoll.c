@@ -64,6 +64,9 @@
 
 #include "sanitizer.h"
 
+/* Past a kernel tick (1-10 ms): see deadline_passed. */
+#define COARSE_SLACK_NS (50 * 1000 * 1000LL)
+
 #if GORT__TSAN
 /* A pd travels to the poller through the kernel (epoll's data word), which
  * the thread sanitizer cannot see: say that registering publishes it. */
@@ -510,13 +513,22 @@ static int wait_io(int fd, bool read)
     return pd_wait(pd, s);
 }
 
+/* Whether deadline d (non-zero) has passed. Most deadlines are seconds
+ * away, set and checked on every request: the coarse clock (never ahead
+ * of the fine one) proves that for a sixth of a fine read's cost, and
+ * only a deadline within the slack pays for the fine clock. */
+static bool deadline_passed(int64_t d)
+{
+    return d - gort__coarse_now() <= COARSE_SLACK_NS && d <= gort_nanotime();
+}
+
 /* A deadline already past fails the operation before its syscall, as in
  * Go, even when the descriptor could serve it at once. */
 static int expired(const struct pd *pd, bool read)
 {
     int64_t d = __atomic_load_n(read ? &pd->r.deadline : &pd->w.deadline,
                                 __ATOMIC_RELAXED);
-    return d && gort_nanotime() >= d ? -ETIMEDOUT : 0;
+    return d && deadline_passed(d) ? -ETIMEDOUT : 0;
 }
 
 /* A stream socket whose last read came back short was empty then, and
@@ -894,7 +906,7 @@ static void deadline_fire(struct gort__timer *t)
 static bool side_set_deadline(struct pd_side *s, int64_t d)
 {
     __atomic_store_n(&s->deadline, d, __ATOMIC_RELAXED); /* see expired() */
-    bool past = d && d <= gort_nanotime();
+    bool past = d && deadline_passed(d);
     if (d == 0 || past) { /* nothing left to wait for: disarm, as ever */
         if (s->armed)
             gort__timer_del(&s->t);

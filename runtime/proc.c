@@ -186,6 +186,11 @@ int64_t gort__coarse_now(void)
     return clock_ns_of(CLOCK_MONOTONIC_COARSE);
 }
 
+int64_t gort_nanotime_coarse(void)
+{
+    return gort__coarse_now();
+}
+
 uint32_t gort__fastrand(struct gort__m *m)
 {
     /* xorshift64*: good enough to pick steal victims and select cases. */

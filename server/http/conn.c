@@ -87,7 +87,7 @@ static int read_head(struct http_conn *c, struct http_req_head *h)
     int64_t rt = c->srv->cfg.read_timeout_ns,
             ht = c->srv->cfg.read_header_timeout_ns;
     /* Go's ReadTimeout runs from here to the body's end (request.c). */
-    c->req_deadline = rt > 0 ? gort_nanotime() + rt : 0;
+    c->req_deadline = rt > 0 ? gort_nanotime_coarse() + rt : 0;
     if (ht <= 0 || (rt > 0 && rt < ht))
         ht = rt;
     for (;;) {
@@ -103,7 +103,7 @@ static int read_head(struct http_conn *c, struct http_req_head *h)
          * start here with nothing to read: the netpoller's readiness was
          * stale; the idle deadline still stands.) */
         if (!deadline_set && ht > 0 && (c->nreq == 0 || c->len > c->off)) {
-            gort_set_deadline(c->fd, GORT_IO_READ, gort_nanotime() + ht);
+            gort_set_deadline(c->fd, GORT_IO_READ, gort_nanotime_coarse() + ht);
             deadline_set = true;
         }
         bool had = c->len > c->off;
@@ -377,7 +377,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     w->pipelined = pipelined;
     if (s->cfg.write_timeout_ns > 0)
         gort_set_deadline(c->fd, GORT_IO_WRITE,
-                          gort_nanotime() + s->cfg.write_timeout_ns);
+                          gort_nanotime_coarse() + s->cfg.write_timeout_ns);
     int status = 0;
     if (h->expect_unsupported)
         status = 417;
@@ -479,7 +479,7 @@ static bool go_idle(struct http_conn *c)
     struct httpd_server *s = c->srv;
     int64_t idle = s->cfg.idle_timeout_ns;
     gort_set_deadline(c->fd, GORT_IO_READ,
-                      idle > 0 ? gort_nanotime() + idle : 0);
+                      idle > 0 ? gort_nanotime_coarse() + idle : 0);
     gort_set_deadline(c->fd, GORT_IO_WRITE, 0);
     pthread_mutex_lock(&s->conns_lock);
     c->idle = true;

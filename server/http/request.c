@@ -232,7 +232,7 @@ static void arm_body_read(struct http_conn *c)
 {
     int64_t idle = c->srv->cfg.body_idle_timeout_ns, d = 0;
     if (idle > 0)
-        d = gort_nanotime() + idle;
+        d = gort_nanotime_coarse() + idle;
     if (c->req_deadline && (d == 0 || c->req_deadline < d))
         d = c->req_deadline;
     gort_set_deadline(c->fd, GORT_IO_READ, d);
