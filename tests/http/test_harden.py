@@ -326,18 +326,17 @@ def in_flight(d, n):
 
 
 class Shutdown(unittest.TestCase):
-    def test_pipelined_requests_read_before_sigterm_are_answered(self):
+    def sigterm_during(self, name, requests):
+        """Sends requests (one write) to a gortd serving slow.so, SIGTERMs
+        it once the first is in its handler, and returns all it answered
+        until it closed the connection and exited."""
         tmp = plugins_copy("slow")
         self.addCleanup(shutil.rmtree, tmp, True)
         d = Gortd(GORTD, ["--admin", "127.0.0.1:0"], plugins_dir=tmp,
-                  name="pipeline")
+                  name=name)
         try:
             s = connect(d)
-            # One write: the three requests arrive together and are read
-            # into the connection's buffer before the first is served.
-            s.sendall(b"GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n"
-                      b"GET /slow?ms=1 HTTP/1.1\r\nHost: t\r\n\r\n"
-                      b"GET /slow?ms=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+            s.sendall(requests)
             wait_for("the first request in its handler",
                      lambda: in_flight(d, 1))
             d.send_signal(signal.SIGTERM)
@@ -347,6 +346,15 @@ class Shutdown(unittest.TestCase):
         except BaseException:
             d.kill()
             raise
+        return data
+
+    def test_pipelined_requests_read_before_sigterm_are_answered(self):
+        # One write: the three requests arrive together and are read into
+        # the connection's buffer before the first is served.
+        data = self.sigterm_during(
+            "pipeline", b"GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /slow?ms=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /slow?ms=2 HTTP/1.1\r\nHost: t\r\n\r\n")
         bodies = re.findall(rb"slept (\d+) ms", data)
         self.assertEqual(bodies, [b"1500", b"1", b"2"], data)
         heads = re.findall(rb"HTTP/1\.1 [^\r]*\r\n(?:[^\r]+\r\n)*\r\n", data)
@@ -359,21 +367,8 @@ class Shutdown(unittest.TestCase):
         # net/http's doKeepAlives is false once Shutdown starts: a head
         # written after it says "Connection: close" (Go 1.19 checked by
         # hand: a 500 ms handler, Shutdown 100 ms into it).
-        tmp = plugins_copy("slow")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        d = Gortd(GORTD, ["--admin", "127.0.0.1:0"], plugins_dir=tmp,
-                  name="inflight")
-        try:
-            s = connect(d)
-            s.sendall(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
-            wait_for("the request in its handler", lambda: in_flight(d, 1))
-            d.send_signal(signal.SIGTERM)
-            data = read_all(s)
-            s.close()
-            d.wait_exit()
-        except BaseException:
-            d.kill()
-            raise
+        data = self.sigterm_during(
+            "inflight", b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
         head, _, body = data.partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "), data)
         self.assertIn(b"\r\nConnection: close", head)
