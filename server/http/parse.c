@@ -400,9 +400,11 @@ static int is_hex(unsigned char c)
  * nginx; the query is left to whoever parses it, as in both. */
 static int path_escapes_valid(struct http_str p)
 {
+    if (p.ptr == NULL) /* CONNECT's authority form: no path */
+        return 1;
     const char *s = p.ptr, *end = p.ptr + p.len;
 
-    while (s && (s = memchr(s, '%', (size_t)(end - s))) != NULL) {
+    while ((s = memchr(s, '%', (size_t)(end - s))) != NULL) {
         if (end - s < 3 || !is_hex((unsigned char)s[1]) ||
             !is_hex((unsigned char)s[2]))
             return 0;
