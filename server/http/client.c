@@ -352,43 +352,10 @@ void gort_http_client_free(gort_http_client *c)
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* RFC 9110 tchar. */
-static bool tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* A token; *len its length. */
 static bool is_token(const char *s, size_t *len)
 {
-    const char *p = s;
-    for (; *p; p++)
-        if (!tchar((unsigned char)*p))
-            return false;
-    *len = (size_t)(p - s);
-    return p != s;
+    return (*len = http_token_len(s)) > 0;
 }
 
 /* name (nl bytes) is s, ignoring case: lengths first. */
