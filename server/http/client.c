@@ -461,10 +461,7 @@ static bool field_reserved(const char *name, size_t nl, const char *value)
 
 static bool value_ok(const char *v)
 {
-    for (; *v; v++)
-        if (*v == '\r' || *v == '\n')
-            return false;
-    return true;
+    return v[strcspn(v, "\r\n")] == '\0'; /* libc's scan: wide steps */
 }
 
 static void fields_del(gort_http_creq *rq, const char *name, size_t nl)
