@@ -320,6 +320,15 @@ class Proxy(unittest.TestCase):
                     b"Connection: close\r\n\r\n" % target.encode())
                 self.assertEqual(self.last_seen()["path"], target)
 
+    def test_long_target_unchanged(self):
+        """A path and query longer than proxy.so's 1 KiB stack URL buffer
+        (the URL is then built on the heap) arrive unchanged."""
+        target = "/long/" + "x" * 3000 + "?q=" + "y" * 500
+        out = raw(self.port, b"GET %s HTTP/1.1\r\nHost: h\r\n"
+                  b"Connection: close\r\n\r\n" % target.encode())
+        self.assertIn(b" 200 ", out.split(b"\r\n", 1)[0])
+        self.assertEqual(self.last_seen()["path"], target)
+
     def test_hop_by_hop_removed_and_forwarded_fields(self):
         st, hdrs, body = request(self.port, "GET", "/hop", headers={
             "Connection": "keep-alive, X-Private", "X-Private": "p",
