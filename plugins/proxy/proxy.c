@@ -28,9 +28,12 @@
  * appended to, X-Forwarded-Host and X-Forwarded-Proto set; Host is the
  * client's, as in Go. The body is streamed to the upstream as the client
  * sends it (a body reader: Content-Length kept, chunked stays chunked), and
- * the response streams back through a 32 KiB buffer, flushed after every
- * read when its length is unknown (Go's FlushInterval -1 then), so neither
- * body is ever held whole. Upstream connections are kept alive by one
+ * the response streams back through a 32 KiB buffer (a 2 KiB one on the
+ * stack for a body known to fit, so a small answer costs no allocation),
+ * flushed after every read when its length is unknown (Go's FlushInterval
+ * -1 then), so neither body is ever held whole. The hop-by-hop decision
+ * walks each head once to collect its Connection values first, so copying
+ * a head stays linear in its fields. Upstream connections are kept alive by one
  * client (and its pool) per mapping.
  *
  * Errors: the upstream refusing, resetting or answering garbage is 502, a
@@ -56,33 +59,40 @@
 #include "proxyconf.h"
 
 #define SEC 1000000000LL
-#define COPY_BUF (32 * 1024)
+#define COPY_BUF (32 * 1024) /* a body longer than SMALL_BUF: heap */
+#define SMALL_BUF 2048       /* on the handler's stack (64 KiB) */
+#define URL_BUF 1024         /* the upstream URL, on the stack */
 #define DEFAULT_TIMEOUT (60 * SEC)
 #define DEFAULT_KEEPALIVE 32
 
 /* ---- hop-by-hop fields --------------------------------------------------- */
 
-static bool hop_by_hop(const char *name)
+/* Go's list. Lengths are compared first: most fields are none of these,
+ * and a length mismatch settles that without a strcasecmp. */
+static bool hop_by_hop(const char *name, size_t n)
 {
-    static const char *const hop[] = {"Connection",
-                                      "Proxy-Connection",
-                                      "Keep-Alive",
-                                      "Proxy-Authenticate",
-                                      "Proxy-Authorization",
-                                      "Te",
-                                      "Trailer",
-                                      "Transfer-Encoding",
-                                      "Upgrade"};
+    static const struct {
+        const char *s;
+        size_t n;
+    } hop[] = {{"Connection", 10},
+               {"Proxy-Connection", 16},
+               {"Keep-Alive", 10},
+               {"Proxy-Authenticate", 18},
+               {"Proxy-Authorization", 19},
+               {"Te", 2},
+               {"Trailer", 7},
+               {"Transfer-Encoding", 17},
+               {"Upgrade", 7}};
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (strcasecmp(name, hop[i]) == 0)
+        if (n == hop[i].n && strcasecmp(name, hop[i].s) == 0)
             return true;
     return false;
 }
 
-/* Whether a Connection value (a comma list of tokens) names field. */
-static bool names_field(const char *conn, const char *field)
+/* Whether a Connection value (a comma list of tokens) names field (fn
+ * bytes). */
+static bool names_field(const char *conn, const char *field, size_t fn)
 {
-    size_t fn = strlen(field);
     while (conn && *conn) {
         while (*conn == ' ' || *conn == '\t' || *conn == ',')
             conn++;
@@ -97,18 +107,53 @@ static bool names_field(const char *conn, const char *field)
     return false;
 }
 
-/* A field that does not travel past this hop: Go's list, and any field a
- * Connection field of the same message names. get(arg, i) walks the
- * message's fields. */
+/* A message's fields, walked by index: at(msg, i, &value) is the name of
+ * field i, NULL past the last. */
 typedef const char *(*field_at)(const void *msg, size_t i, const char **v);
 
-static bool dropped(const void *msg, field_at at, const char *name)
+/* The values of a message's Connection fields, collected in one walk, so
+ * deciding each field is dropped costs no walk of the message (a scan per
+ * field made copying a head quadratic in its fields). A message with more
+ * Connection fields than fit keeps walking: `more`. */
+#define CONN_VALUES 8
+struct hop_set {
+    const void *msg;
+    field_at at;
+    const char *conn[CONN_VALUES];
+    size_t nconn;
+    bool more;
+};
+
+static void hop_collect(struct hop_set *hs, const void *msg, field_at at)
 {
-    if (hop_by_hop(name))
-        return true;
     const char *n, *v;
+    hs->msg = msg;
+    hs->at = at;
+    hs->nconn = 0;
+    hs->more = false;
     for (size_t i = 0; (n = at(msg, i, &v)); i++)
-        if (strcasecmp(n, "Connection") == 0 && names_field(v, name))
+        if (strlen(n) == 10 && strcasecmp(n, "Connection") == 0) {
+            if (hs->nconn == CONN_VALUES)
+                hs->more = true;
+            else
+                hs->conn[hs->nconn++] = v;
+        }
+}
+
+/* A field that does not travel past this hop: Go's list, and any field a
+ * Connection field of the same message names. */
+static bool dropped(const struct hop_set *hs, const char *name, size_t nl)
+{
+    if (hop_by_hop(name, nl))
+        return true;
+    for (size_t i = 0; i < hs->nconn; i++)
+        if (names_field(hs->conn[i], name, nl))
+            return true;
+    if (!hs->more)
+        return false;
+    const char *n, *v;
+    for (size_t i = 0; (n = hs->at(hs->msg, i, &v)); i++)
+        if (strcasecmp(n, "Connection") == 0 && names_field(v, name, nl))
             return true;
     return false;
 }
@@ -121,6 +166,12 @@ static const char *req_at(const void *r, size_t i, const char **v)
 static const char *resp_at(const void *rs, size_t i, const char **v)
 {
     return gort_http_cresp_header_at(rs, i, v);
+}
+
+/* name (nl bytes) is s, ignoring case. */
+static bool is_field(const char *name, size_t nl, const char *s, size_t sl)
+{
+    return nl == sl && strcasecmp(name, s) == 0;
 }
 
 /* ---- the outbound request ------------------------------------------------ */
@@ -139,44 +190,64 @@ static ssize_t client_body(void *arg, void *buf, size_t n)
     return got;
 }
 
-/* Go's ReverseProxy keeps "TE: trailers" (the upstream may send trailers
- * only to a client that said it reads them). */
-static bool te_trailers(const gort_http_request *r)
+/* Appends n bytes of s to the NUL-terminated text in b (cap bytes), as
+ * much as fits. */
+static void put(char *b, size_t cap, size_t *len, const char *s, size_t n)
 {
-    size_t it = 0;
-    const char *v;
-    while ((v = gort_http_header_next(r, "TE", &it)))
-        if (names_field(v, "trailers"))
-            return true;
-    return false;
+    if (n > cap - 1 - *len)
+        n = cap - 1 - *len;
+    memcpy(b + *len, s, n);
+    *len += n;
+    b[*len] = '\0';
 }
 
+/* The client's IP: its address without the port (and an IPv6 one without
+ * the brackets). */
+static const char *client_ip(gort_http_request *r, size_t *an)
+{
+    const char *addr = gort_http_remote_addr(r);
+    const char *colon = strrchr(addr, ':');
+    *an = colon ? (size_t)(colon - addr) : strlen(addr);
+    if (*an >= 2 && addr[0] == '[')
+        addr++, *an -= 2;
+    return addr;
+}
+
+/* The end-to-end fields, in one walk of the request's head, which also
+ * gathers what the proxy writes itself: Go's ReverseProxy keeps "TE:
+ * trailers" (the upstream may send trailers only to a client that said it
+ * reads them), and X-Forwarded-For is every earlier value, then this
+ * client's IP (1 KiB at most, as before). */
 static int forward_fields(gort_http_creq *rq, gort_http_request *r)
 {
     const char *n, *v;
     char xff[1024];
+    size_t xl = 0;
+    bool trailers = false;
     int rc = 0;
+    struct hop_set hs;
+    hop_collect(&hs, r, req_at);
+    xff[0] = '\0';
     /* Content-Length is the client's to write (the body reader's length);
      * Expect is answered here (gort_http_body_read sends 100 Continue). */
-    for (size_t i = 0; rc == 0 && (n = gort_http_header_at(r, i, &v)); i++)
-        if (!dropped(r, req_at, n) && strcasecmp(n, "Content-Length") &&
-            strcasecmp(n, "Expect") && strcasecmp(n, "X-Forwarded-For"))
+    for (size_t i = 0; rc == 0 && (n = gort_http_header_at(r, i, &v)); i++) {
+        size_t nl = strlen(n);
+        if (is_field(n, nl, "X-Forwarded-For", 15)) {
+            put(xff, sizeof xff, &xl, v, strlen(v));
+            put(xff, sizeof xff, &xl, ", ", 2);
+        } else if (is_field(n, nl, "Te", 2)) {
+            trailers = trailers || names_field(v, "trailers", 8);
+        } else if (!dropped(&hs, n, nl) &&
+                   !is_field(n, nl, "Content-Length", 14) &&
+                   !is_field(n, nl, "Expect", 6)) {
             rc = gort_http_creq_add_header(rq, n, v);
-    if (rc == 0 && te_trailers(r))
+        }
+    }
+    if (rc == 0 && trailers)
         rc = gort_http_creq_set_header(rq, "TE", "trailers");
-    /* X-Forwarded-For: every earlier value, then this client's address. */
-    char ip[80];
-    const char *addr = gort_http_remote_addr(r);
-    const char *colon = strrchr(addr, ':');
-    size_t an = colon ? (size_t)(colon - addr) : strlen(addr);
-    if (an >= 2 && addr[0] == '[')
-        addr++, an -= 2;
-    snprintf(ip, sizeof ip, "%.*s", (int)an, addr);
-    size_t it = 0;
-    xff[0] = '\0';
-    while ((v = gort_http_header_next(r, "X-Forwarded-For", &it)))
-        snprintf(xff + strlen(xff), sizeof xff - strlen(xff), "%s, ", v);
-    snprintf(xff + strlen(xff), sizeof xff - strlen(xff), "%s", ip);
+    size_t an;
+    const char *ip = client_ip(r, &an);
+    put(xff, sizeof xff, &xl, ip, an < 79 ? an : 79);
     if (rc == 0)
         rc = gort_http_creq_set_header(rq, "X-Forwarded-For", xff);
     if (rc == 0 && gort_http_host(r)[0])
@@ -208,20 +279,37 @@ static int proxy_bind(gort_http_creq *rq, gort_http_request *r)
     return gort_http_creq_set_ctx(rq, gort_http_request_ctx(r));
 }
 
+/* The upstream URL: the route's upstream, then the request's path and
+ * query unchanged ("?" with an empty query is kept). Built in buf when it
+ * fits (the common case costs no allocation), else in *heap, which the
+ * caller frees. */
+static const char *upstream_url(const struct proxy_route *rt,
+                                gort_http_request *r, char *buf, size_t cap,
+                                char **heap)
+{
+    const char *path = gort_http_path(r), *query = gort_http_query(r);
+    bool q = strchr(gort_http_target(r), '?') != NULL;
+    size_t ul = strlen(rt->upstream), pl = strlen(path), ql = strlen(query);
+    size_t n = ul + pl + q + ql + 1;
+    char *url = n <= cap ? buf : (*heap = malloc(n));
+    if (!url)
+        return NULL;
+    memcpy(url, rt->upstream, ul);
+    memcpy(url + ul, path, pl);
+    memcpy(url + ul + pl, "?", q);
+    memcpy(url + ul + pl + q, query, ql + 1);
+    return url;
+}
+
 static gort_http_creq *outbound(const struct proxy_route *rt,
                                 gort_http_request *r, struct call *k)
 {
-    const char *path = gort_http_path(r), *query = gort_http_query(r);
-    const char *target = gort_http_target(r);
-    /* "?" with an empty query is kept: the path and query go unchanged. */
-    const char *q = strchr(target, '?');
-    size_t n = strlen(rt->upstream) + strlen(path) + strlen(query) + 2;
-    char *url = malloc(n);
+    char buf[URL_BUF], *heap = NULL;
+    const char *url = upstream_url(rt, r, buf, sizeof buf, &heap);
     if (!url)
         return NULL;
-    snprintf(url, n, "%s%s%s%s", rt->upstream, path, q ? "?" : "", query);
     gort_http_creq *rq = gort_http_creq_new(gort_http_method(r), url);
-    free(url);
+    free(heap);
     if (rq && (forward_fields(rq, r) < 0 || forward_body(rq, k) < 0 ||
                proxy_bind(rq, r) < 0)) {
         gort_http_creq_free(rq);
@@ -251,9 +339,11 @@ static int copy_head(gort_http_response *w, gort_http_cresp *rs)
 {
     const char *n, *v;
     int rc = 0;
+    struct hop_set hs;
+    hop_collect(&hs, rs, resp_at);
     for (size_t i = 0; rc == 0 && (n = gort_http_cresp_header_at(rs, i, &v));
          i++)
-        if (!dropped(rs, resp_at, n))
+        if (!dropped(&hs, n, strlen(n)))
             rc = gort_http_add_header(w, n, v);
     if (rc < 0) {
         for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++)
@@ -264,22 +354,33 @@ static int copy_head(gort_http_response *w, gort_http_cresp *rs)
     return 0;
 }
 
-/* Streams the body back. 0, or the upstream's read error (the client's
- * going away is not an error here: the copy just stops). */
+/* Streams the body back. A body known to fit in a small buffer on the
+ * stack (most API answers) costs no allocation; a longer or unknown one
+ * moves to a COPY_BUF heap buffer as soon as a read fills the small one,
+ * so a big body still moves in few large reads. 0, or the upstream's read
+ * error (the client's going away is not an error here: the copy just
+ * stops). */
 static int copy_body(gort_http_response *w, gort_http_cresp *rs)
 {
-    bool flush = gort_http_cresp_content_length(rs) < 0;
-    char *buf = malloc(COPY_BUF);
+    int64_t cl = gort_http_cresp_content_length(rs);
+    bool flush = cl < 0, fits = cl >= 0 && cl <= SMALL_BUF;
+    char small[SMALL_BUF], *heap = NULL, *buf = small;
+    size_t cap = sizeof small;
     ssize_t n;
-    if (!buf)
-        return -ENOMEM;
-    while ((n = gort_http_cresp_read(rs, buf, COPY_BUF)) > 0) {
+    while ((n = gort_http_cresp_read(rs, buf, cap)) > 0) {
         if (gort_http_write(w, buf, (size_t)n) < 0)
             break;
         if (flush && gort_http_flush(w) < 0)
             break;
+        if (!heap && !fits && (size_t)n == cap) {
+            if ((heap = malloc(COPY_BUF)) == NULL) {
+                n = -ENOMEM;
+                break;
+            }
+            buf = heap, cap = COPY_BUF;
+        }
     }
-    free(buf);
+    free(heap);
     return n < 0 ? (int)n : 0;
 }
 

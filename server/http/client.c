@@ -149,6 +149,7 @@ static void conn_close(struct hc_conn *cn)
     http_tls_close(cn->tls);
     gort_close(cn->fd);
     free(cn->buf);
+    free(cn->head);
     free(cn->key);
     free(cn);
 }
@@ -299,9 +300,16 @@ static void pool_put(gort_http_client *c, struct hc_conn *cn)
     bool kept = false;
 
     if (c->o.max_idle_per_host > 0) {
-        free(cn->buf); /* an idle connection costs no buffer */
-        cn->buf = NULL;
-        cn->cap = cn->len = cn->off = 0;
+        /* The read buffer stays for the next response unless a big head or
+         * chunk grew it: reallocating it on every reuse was a large share
+         * of the client's allocations, and the pool's bounds (max idle per
+         * host and in all) bound what idle connections hold. */
+        if (cn->cap > HC_READ_CHUNK) {
+            free(cn->buf);
+            cn->buf = NULL;
+            cn->cap = 0;
+        }
+        cn->len = cn->off = 0;
         gort_set_deadline(cn->fd, GORT_IO_BOTH, 0);
         cn->idle_since = gort_nanotime();
         pthread_mutex_lock(&c->lock);
@@ -344,58 +352,78 @@ void gort_http_client_free(gort_http_client *c)
 
 /* ---- requests ------------------------------------------------------------ */
 
-static bool is_token(const char *s)
+/* A token; *len its length. */
+static bool is_token(const char *s, size_t *len)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
-            return false;
-    return true;
+    return (*len = http_token_len(s)) > 0;
 }
 
-/* The pool key and the dial strings from the parsed URL. */
-static int creq_target(gort_http_creq *rq)
+/* name (nl bytes) is s, ignoring case: lengths first. */
+static bool name_is(const char *name, size_t nl, const char *s, size_t sl)
+{
+    return nl == sl && strcasecmp(name, s) == 0;
+}
+
+/* The decimal digits of v into buf (room for 11). */
+static void put_uint(char *buf, unsigned v)
+{
+    char t[12];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = t[n - 1 - i];
+    buf[n] = '\0';
+}
+
+/* The pool key and the dial strings from the parsed URL, written after
+ * the URL in the request's strs (creq_new sized it for them). */
+static void creq_target(gort_http_creq *rq)
 {
     const struct http_url *u = &rq->u;
     size_t hl = u->host.len;
-
-    snprintf(rq->port, sizeof rq->port, "%u", u->port);
-    rq->dial_host = strndup(u->host.ptr, hl);
     size_t pre = u->tls ? 6 : 0; /* "https:" */
-    rq->key = malloc(pre + hl + 1 + sizeof rq->port);
-    if (!rq->dial_host || !rq->key)
-        return -ENOMEM;
+
+    put_uint(rq->port, u->port);
+    rq->dial_host = rq->url + strlen(rq->url) + 1;
+    memcpy(rq->dial_host, u->host.ptr, hl);
+    rq->dial_host[hl] = '\0';
+    rq->key = rq->dial_host + hl + 1;
     memcpy(rq->key, "https:", pre);
     for (size_t i = 0; i < hl; i++)
         rq->key[pre + i] = (char)tolower((unsigned char)u->host.ptr[i]);
     rq->key[pre + hl] = ':';
     strcpy(rq->key + pre + hl + 1, rq->port);
-    return 0;
 }
 
+/* One allocation holds the request, its method and URL, and the dial
+ * host and pool key made from the URL (each shorter than the URL). */
 gort_http_creq *gort_http_creq_new(const char *method, const char *url)
 {
-    gort_http_creq *rq = calloc(1, sizeof *rq);
     const char *why = NULL;
+    size_t ml, mlen = strlen(method ? method : "");
+    size_t ul = strlen(url ? url : "");
+    /* method, url, dial host (<= url), "https:" key ":" port */
+    size_t strs = mlen + 1 + ul + 1 + ul + 1 + 6 + ul + 1 + 8;
+    gort_http_creq *rq = malloc(sizeof *rq + strs);
     int rc;
 
     if (!rq)
         return NULL;
-    rq->method = strdup(method ? method : "");
-    rq->url = strdup(url ? url : "");
-    if (!rq->method || !rq->url) {
-        gort_http_creq_free(rq);
-        return NULL;
-    }
-    if (!is_token(rq->method)) {
+    memset(rq, 0, sizeof *rq);
+    rq->fields = rq->ifields;
+    rq->capfields = HC_INLINE_FIELDS;
+    rq->method = rq->strs;
+    memcpy(rq->method, method ? method : "", mlen + 1);
+    rq->url = rq->method + mlen + 1;
+    memcpy(rq->url, url ? url : "", ul + 1);
+    if (!is_token(rq->method, &ml)) {
         rq->err = creq_fail(rq, -EINVAL, "invalid method \"%.64s\"", method);
     } else if ((rc = http_url_parse(rq->url, &rq->u, &why)) < 0) {
         rq->err = creq_fail(rq, rc, "parse \"%.96s\": %s", url, why);
-    } else if (creq_target(rq) < 0) {
-        gort_http_creq_free(rq);
-        return NULL;
+    } else {
+        creq_target(rq);
     }
     return rq;
 }
@@ -404,80 +432,110 @@ void gort_http_creq_free(gort_http_creq *rq)
 {
     if (!rq)
         return;
-    for (size_t i = 0; i < rq->nfields; i++)
-        free(rq->fields[i].name);
-    free(rq->fields);
-    free(rq->method);
-    free(rq->url);
-    free(rq->dial_host);
-    free(rq->key);
+    if (rq->fields != rq->ifields)
+        free(rq->fields);
+    free(rq->fstr);
     gort_ctx_release(rq->ctx);
     free(rq);
 }
 
-/* Fields the client writes itself (framing and the connection's fate). */
-static bool field_reserved(const char *name, const char *value)
+static const char *fname(const gort_http_creq *rq, size_t i)
 {
-    if (strcasecmp(name, "content-length") == 0 ||
-        strcasecmp(name, "transfer-encoding") == 0)
+    return rq->fstr + rq->fields[i].name;
+}
+
+static const char *fvalue(const gort_http_creq *rq, size_t i)
+{
+    return rq->fstr + rq->fields[i].value;
+}
+
+/* Fields the client writes itself (framing and the connection's fate). */
+static bool field_reserved(const char *name, size_t nl, const char *value)
+{
+    if (name_is(name, nl, "content-length", 14) ||
+        name_is(name, nl, "transfer-encoding", 17))
         return true;
-    return strcasecmp(name, "connection") == 0 &&
+    return name_is(name, nl, "connection", 10) &&
            strcasecmp(value, "close") != 0;
 }
 
 static bool value_ok(const char *v)
 {
-    for (; *v; v++)
-        if (*v == '\r' || *v == '\n')
-            return false;
-    return true;
+    return v[strcspn(v, "\r\n")] == '\0'; /* libc's scan: wide steps */
 }
 
-static void fields_del(gort_http_creq *rq, const char *name)
+static void fields_del(gort_http_creq *rq, const char *name, size_t nl)
 {
     size_t j = 0;
-    for (size_t i = 0; i < rq->nfields; i++) {
-        if (strcasecmp(rq->fields[i].name, name) == 0)
-            free(rq->fields[i].name);
-        else
+    for (size_t i = 0; i < rq->nfields; i++)
+        if (!name_is(fname(rq, i), rq->fields[i].nlen, name, nl))
             rq->fields[j++] = rq->fields[i];
-    }
     rq->nfields = j;
+}
+
+/* Room for one more field in the array: the inline ones, then a heap
+ * array doubled as it fills. */
+static int fields_room(gort_http_creq *rq)
+{
+    if (rq->nfields < rq->capfields)
+        return 0;
+    size_t cap = rq->capfields * 2;
+    struct hc_field *f = malloc(cap * sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    memcpy(f, rq->fields, rq->nfields * sizeof *f);
+    if (rq->fields != rq->ifields)
+        free(rq->fields);
+    rq->fields = f;
+    rq->capfields = cap;
+    return 0;
+}
+
+/* Copies n bytes (a NUL-terminated string) into fstr; its offset, or -1
+ * out of memory (or past what an offset holds). */
+static int64_t fstr_put(gort_http_creq *rq, const char *s, size_t n)
+{
+    if (rq->fstr_len + n > rq->fstr_cap) {
+        size_t cap = rq->fstr_cap ? rq->fstr_cap : 512;
+        while (cap < rq->fstr_len + n)
+            cap *= 2;
+        char *p = cap <= UINT32_MAX ? realloc(rq->fstr, cap) : NULL;
+        if (!p)
+            return -1;
+        rq->fstr = p;
+        rq->fstr_cap = cap;
+    }
+    memcpy(rq->fstr + rq->fstr_len, s, n);
+    rq->fstr_len += n;
+    return (int64_t)(rq->fstr_len - n);
 }
 
 static int field_add(gort_http_creq *rq, const char *name, const char *value,
                      bool replace)
 {
+    size_t nl = 0;
     if (!rq)
         return -EINVAL;
-    if (!name || !value || !is_token(name) || !value_ok(value) ||
-        field_reserved(name, value))
+    if (!name || !value || !is_token(name, &nl) || !value_ok(value) ||
+        field_reserved(name, nl, value))
         return rq->err
                    ? -EINVAL /* keep the URL's message */
                    : creq_fail(rq, -EINVAL, "invalid header field \"%.64s\"",
                                name ? name : "(null)");
-    if (strcasecmp(name, "connection") == 0) {
+    if (name_is(name, nl, "connection", 10)) {
         rq->close = true; /* written by the client, once */
         return 0;
     }
     if (replace)
-        fields_del(rq, name);
-    if (rq->nfields == rq->capfields) {
-        size_t cap = rq->capfields ? rq->capfields * 2 : 8;
-        struct hc_field *f = realloc(rq->fields, cap * sizeof *f);
-        if (!f)
-            return -ENOMEM;
-        rq->fields = f;
-        rq->capfields = cap;
-    }
-    size_t nl = strlen(name), vl = strlen(value);
-    char *p = malloc(nl + vl + 2);
-    if (!p)
+        fields_del(rq, name, nl);
+    if (fields_room(rq) < 0)
         return -ENOMEM;
-    memcpy(p, name, nl + 1);
-    memcpy(p + nl + 1, value, vl + 1);
-    rq->fields[rq->nfields].name = p;
-    rq->fields[rq->nfields++].value = p + nl + 1;
+    int64_t n = fstr_put(rq, name, nl + 1);
+    int64_t v = n < 0 ? -1 : fstr_put(rq, value, strlen(value) + 1);
+    if (v < 0)
+        return -ENOMEM;
+    rq->fields[rq->nfields++] =
+        (struct hc_field){(uint32_t)n, (uint32_t)v, (uint32_t)nl};
     return 0;
 }
 
@@ -538,27 +596,27 @@ const char *gort_http_creq_error(const gort_http_creq *rq)
     return rq ? rq->errmsg : "out of memory";
 }
 
-static const struct hc_field *field_get(const gort_http_creq *rq,
-                                        const char *name)
+static bool field_get(const gort_http_creq *rq, const char *name)
 {
+    size_t nl = strlen(name);
     for (size_t i = 0; i < rq->nfields; i++)
-        if (strcasecmp(rq->fields[i].name, name) == 0)
-            return &rq->fields[i];
-    return NULL;
+        if (name_is(fname(rq, i), rq->fields[i].nlen, name, nl))
+            return true;
+    return false;
 }
 
 /* Go's isReplayable: sending it twice is harmless, and possible. */
 static bool creq_replayable(const gort_http_creq *rq)
 {
     static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
-    bool idem =
-        field_get(rq, "Idempotency-Key") || field_get(rq, "X-Idempotency-Key");
 
     if (rq->body == HC_BODY_READER)
         return false;
-    for (size_t i = 0; i < sizeof safe / sizeof safe[0] && !idem; i++)
-        idem = strcmp(rq->method, safe[i]) == 0;
-    return idem;
+    for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
+        if (strcmp(rq->method, safe[i]) == 0)
+            return true;
+    return field_get(rq, "Idempotency-Key") ||
+           field_get(rq, "X-Idempotency-Key");
 }
 
 /* ---- the connection's bytes: plain, or TLS (http/tls.c) ------------------ */
@@ -629,10 +687,19 @@ static bool method_wants_length(const char *m)
     return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 }
 
-/* The request head, and a small buffer body after it. */
+/* The request head, and a small buffer body after it, in one allocation
+ * sized from what it holds (fstr's length bounds the fields' bytes). */
 static int creq_head(const gort_http_creq *rq, bool keep_alive, struct wbuf *b)
 {
     char num[32];
+    size_t est = strlen(rq->method) + rq->u.path.len + rq->u.query.len +
+                 rq->u.authority.len + sizeof HC_USER_AGENT + rq->fstr_len +
+                 2 * rq->nfields + 160;
+    if (rq->body == HC_BODY_BUF && rq->blen <= HC_INLINE_BODY)
+        est += rq->blen;
+    if ((b->p = malloc(est)) == NULL)
+        return -ENOMEM;
+    b->cap = est;
 
     wb_str(b, rq->method);
     wb_put(b, " ", 1);
@@ -650,7 +717,7 @@ static int creq_head(const gort_http_creq *rq, bool keep_alive, struct wbuf *b)
     if (!field_get(rq, "User-Agent"))
         wb_field(b, "User-Agent", HC_USER_AGENT);
     for (size_t i = 0; i < rq->nfields; i++)
-        wb_field(b, rq->fields[i].name, rq->fields[i].value);
+        wb_field(b, fname(rq, i), fvalue(rq, i));
     if (rq->body == HC_BODY_BUF ||
         (rq->body == HC_BODY_READER && rq->reader_len >= 0)) {
         snprintf(num, sizeof num, "%lld",
@@ -799,15 +866,19 @@ static int read_head(gort_http_creq *rq, struct hc_conn *cn,
     }
 }
 
-/* The response's own copy of the head's strings (the buffer moves on). */
-static int cresp_strings(gort_http_cresp *rs, const struct http_resp_head *h)
+/* A response with its own copy of the head's strings (the buffer moves
+ * on), all in one allocation: the struct, the name and value arrays, the
+ * reason and the fields. */
+static gort_http_cresp *cresp_new(const struct http_resp_head *h)
 {
     size_t need = (2 * h->nheaders) * sizeof(char *) + h->reason.len + 1;
     for (size_t i = 0; i < h->nheaders; i++)
         need += h->headers[i].name.len + h->headers[i].value.len + 2;
-    if ((rs->strs = malloc(need)) == NULL)
-        return -ENOMEM;
-    rs->hname = (const char **)(void *)rs->strs;
+    gort_http_cresp *rs = malloc(sizeof *rs + need);
+    if (!rs)
+        return NULL;
+    memset(rs, 0, sizeof *rs);
+    rs->hname = (const char **)(void *)(rs + 1);
     rs->hvalue = rs->hname + h->nheaders;
     char *p = (char *)(rs->hvalue + h->nheaders);
 #define PUT(dst, s)                                                            \
@@ -825,7 +896,7 @@ static int cresp_strings(gort_http_cresp *rs, const struct http_resp_head *h)
     }
 #undef PUT
     rs->nheaders = h->nheaders;
-    return 0;
+    return rs;
 }
 
 /* RFC 9112 §6.3: which of the framings this response's body has. */
@@ -973,8 +1044,12 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
                         gort_http_cresp **out)
 {
     gort_http_creq *rq = k->rq;
-    struct http_resp_head *h = malloc(sizeof *h); /* 3 KiB: off the stack */
+    /* 3 KiB: off the stack, and kept with the connection for its next
+     * response. */
+    struct http_resp_head *h = cn->head ? cn->head : malloc(sizeof *h);
     int r = h ? 0 : -ENOMEM;
+
+    cn->head = h;
 
     gort_fd_ctx_set_deadline(
         k->w, GORT_IO_READ,
@@ -991,13 +1066,9 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
         else if (interim == HC_MAX_INTERIM)
             r = creq_fail(rq, -EBADMSG, "too many 1xx responses");
     }
-    gort_http_cresp *rs = r == 0 ? calloc(1, sizeof *rs) : NULL;
-    if (r == 0 && (!rs || cresp_strings(rs, h) < 0)) {
-        if (rs)
-            free(rs);
-        rs = NULL;
+    gort_http_cresp *rs = r == 0 ? cresp_new(h) : NULL;
+    if (r == 0 && !rs)
         r = -ENOMEM;
-    }
     if (r == 0) {
         rs->cl = k->cl;
         rs->status = h->status;
@@ -1008,7 +1079,6 @@ static int call_receive(struct call *k, struct hc_conn *cn, bool *silent,
         gort_fd_ctx_set_deadline(k->w, GORT_IO_READ, k->deadline);
         *out = rs;
     }
-    free(h);
     return r;
 }
 
@@ -1045,7 +1115,6 @@ static int call_once(struct call *k, struct hc_conn *cn, bool *silent,
     }
     *silent = false; /* never retried: the caller gave up */
     if (rc == 0) {   /* the caller closes cn: its deadlines are spent */
-        free((*out)->strs);
         free(*out);
         *out = NULL;
     }
@@ -1262,6 +1331,5 @@ void gort_http_cresp_close(gort_http_cresp *rs)
     else
         conn_close(cn);
     gort_ctx_release(rs->ctx);
-    free(rs->strs);
     free(rs);
 }

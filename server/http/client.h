@@ -28,8 +28,12 @@ struct hc_conn {
     struct http_tls *tls; /* https: TLS over fd (http/tls.h); else NULL */
     char *key;            /* the pool's "host:port" it connects to */
     uint64_t nreq;        /* responses it carried: > 0 means a reused one */
-    char *buf;            /* read buffer; NULL while idle */
+    char *buf;            /* read buffer, or NULL; kept while idle unless
+                             grown past HC_READ_CHUNK */
     size_t cap, len, off; /* bytes [off, len) are unconsumed */
+    struct http_resp_head *head; /* the response head parse (3 KiB): made
+                                    by the first response, kept with the
+                                    connection, freed by conn_close */
     /* pool side, under the client's lock */
     struct hc_host *host;          /* the entry it idles in */
     struct hc_conn *hprev, *hnext; /* the host's stack: hnext is older */
@@ -55,23 +59,35 @@ struct gort_http_client {
                                     request (under lock) */
 };
 
+/* A request's field: its name and value are NUL-terminated strings at
+ * these offsets of the request's fstr block (offsets, not pointers: the
+ * block moves when it grows). */
 struct hc_field {
-    char *name, *value; /* one allocation: name, NUL, value, NUL */
+    uint32_t name, value;
+    uint32_t nlen; /* the name's length: most lookups end on it */
 };
+
+#define HC_INLINE_FIELDS 8 /* fields a request holds without an array */
 
 enum hc_body { HC_BODY_NONE, HC_BODY_BUF, HC_BODY_READER };
 
 struct gort_http_creq {
     int err; /* sticky: a bad method, URL or header */
     char errmsg[HC_ERR_LEN];
-    char *method, *url; /* copies; url's parts are slices of url */
+    char *method, *url; /* copies in strs; url's parts are slices of url */
     struct http_url u;
-    char *dial_host; /* u.host, NUL-terminated */
+    char *dial_host; /* u.host, NUL-terminated, in strs */
     char port[8];
     char *key; /* the pool's "host:port", host lower-cased; "https:"
-                  in front for https */
-    struct hc_field *fields;
+                  in front for https; in strs */
+    struct hc_field *fields; /* ifields, or a heap array past them */
     size_t nfields, capfields;
+    struct hc_field ifields[HC_INLINE_FIELDS];
+    /* The fields' strings in one block grown by doubling; a field that
+     * set_header replaces leaves its bytes here until the request is
+     * freed (a request lives for one call). */
+    char *fstr;
+    size_t fstr_len, fstr_cap;
     bool close; /* Connection: close */
     enum hc_body body;
     const void *buf;
@@ -81,6 +97,8 @@ struct gort_http_creq {
     int64_t reader_len; /* -1: chunked */
     int64_t deadline;   /* absolute, 0 = none */
     gort_ctx *ctx;      /* gort_http_creq_set_ctx: a reference, or NULL */
+    char strs[];        /* method, url, dial_host, key: one allocation with
+                           the request */
 };
 
 enum hc_framing { HC_NONE, HC_LENGTH, HC_CHUNKED, HC_UNTIL_CLOSE };
@@ -91,8 +109,8 @@ struct gort_http_cresp {
     struct hc_conn *c; /* owned until close */
     int status, minor;
     const char *reason;
-    char *strs; /* reason and header strings, one block */
-    const char **hname, **hvalue;
+    const char **hname, **hvalue; /* after the struct, in its allocation,
+                                     with the reason and header strings */
     size_t nheaders;
     enum hc_framing framing;
     int64_t length; /* HC_LENGTH: declared; bytes left in `left` */

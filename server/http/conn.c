@@ -423,11 +423,16 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
         http_response_init(w, c, &r, w->head_only, true);
         gort_http_error(w, "Internal Server Error", 500);
     }
+    /* The handler is done: its context ends (and the client-close watch
+     * stops) before the response's last bytes go, as Go cancels the
+     * context before finishRequest. After them, the client's next request
+     * could wake the watch first, which then paid a goroutine start and a
+     * peek for nothing. */
+    http_reqctx_end(&r);
     int rc = w->failed ? -ECONNRESET : http_response_finish(w);
     count_status(s, w->status ? w->status : 200);
     http_request_done(c, &r, w, headlen, start);
     keep = keep && rc == 0 && !w->close_after && http_request_drain(&r);
-    http_reqctx_end(&r);
     http_request_free(&r, small);
     c->nreq++;
     return keep;

@@ -113,6 +113,14 @@ static int is_tchar(unsigned char c)
     return byte_class[c] & C_TCHAR;
 }
 
+size_t http_token_len(const char *s)
+{
+    const char *p = s;
+    while (is_tchar((unsigned char)*p)) /* NUL is no tchar */
+        p++;
+    return *p ? 0 : (size_t)(p - s);
+}
+
 static int is_target_char(unsigned char c)
 {
     return byte_class[c] & C_TARGET;

@@ -102,6 +102,10 @@ const char *http_head_get(const struct http_req_head *head, const char *name,
 
 /* ---- response heads (the HTTP client) ----------------------------------- */
 
+/* The length of s when it is a token (RFC 9110 tchar: a method, a field
+ * name), else 0 (empty, or another byte in it). */
+size_t http_token_len(const char *s);
+
 /* Filled by http_parse_response; meaningful only after it returned > 0. */
 struct http_resp_head {
     int version_minor;       /* HTTP/1.x: x */

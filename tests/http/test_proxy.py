@@ -172,6 +172,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"c" * 1000)
             self.close_connection = True
             return
+        if "/len" in p:  # a Content-Length body of n bytes
+            return self.reply(200, pattern(int(p.split("n=")[1]), 5))
+        if "/eof" in p:  # a body that ends with the connection
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(pattern(int(p.split("n=")[1]), 6))
+            self.close_connection = True
+            return
+        if "/many-conn" in p:  # more Connection fields than proxy.so
+            # collects at once (8), each naming a field sent along
+            f = [("Connection", " X-S%d\t, keep-alive" % i) for i in range(12)]
+            f += [("x-s%d" % i, "s") for i in range(12)]
+            return self.reply(200, b"ok", f + [("X-Kept", "yes")])
+        if "/mid-head" in p:  # ~5.5 KiB: the client takes it, gortd's
+            # response cannot (a clean 502), the connection lives on
+            self.send_response(200)
+            for i in range(50):
+                self.send_header("X-Mid-%d" % i, "m" * 100)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if "/huge-head" in p:
             self.send_response(200)
             for i in range(200):
@@ -299,6 +320,15 @@ class Proxy(unittest.TestCase):
                     b"Connection: close\r\n\r\n" % target.encode())
                 self.assertEqual(self.last_seen()["path"], target)
 
+    def test_long_target_unchanged(self):
+        """A path and query longer than proxy.so's 1 KiB stack URL buffer
+        (the URL is then built on the heap) arrive unchanged."""
+        target = "/long/" + "x" * 3000 + "?q=" + "y" * 500
+        out = raw(self.port, b"GET %s HTTP/1.1\r\nHost: h\r\n"
+                  b"Connection: close\r\n\r\n" % target.encode())
+        self.assertIn(b" 200 ", out.split(b"\r\n", 1)[0])
+        self.assertEqual(self.last_seen()["path"], target)
+
     def test_hop_by_hop_removed_and_forwarded_fields(self):
         st, hdrs, body = request(self.port, "GET", "/hop", headers={
             "Connection": "keep-alive, X-Private", "X-Private": "p",
@@ -387,6 +417,77 @@ class Proxy(unittest.TestCase):
             self.assertEqual(st, 200)
         with self.up.cond:
             self.assertEqual(self.up.accepted, before)
+
+    def test_bodies_around_the_copy_buffers(self):
+        """proxy.so copies a body known to fit 2 KiB through a stack
+        buffer and moves to a 32 KiB heap one once a read fills the small
+        one: every length around both edges, with a Content-Length, chunked
+        and until the upstream closes, arrives whole."""
+        for n in (0, 1, 2047, 2048, 2049, 4096, 32767, 32768, 32769, 100001):
+            for kind in ("len", "big", "eof"):
+                with self.subTest(n=n, kind=kind):
+                    st, _, body = request(self.port, "GET",
+                                          "/%s?n=%d" % (kind, n))
+                    self.assertEqual(st, 200)
+                    seed = {"len": 5, "big": 3, "eof": 6}[kind]
+                    self.assertEqual(len(body), n)
+                    self.assertEqual(body, pattern(n, seed))
+
+    def test_pooled_connection_reused_many_times(self):
+        """One upstream connection carries hundreds of requests while it
+        keeps its read buffer and head parse between them: small answers,
+        a head that grows the buffer past 4 KiB (it is then dropped, not
+        pooled), request heads with more fields and bytes than a request
+        holds inline, and bodies, all on the connection the first made."""
+        request(self.port, "GET", "/warm")
+        with self.up.cond:
+            before = self.up.accepted
+        many = {"X-F%d" % i: "v" * (i * 40) for i in range(20)}
+        for i in range(300):
+            if i % 50 == 7:
+                st, _, _ = request(self.port, "GET", "/mid-head")
+                self.assertEqual(st, 502)
+                continue
+            hdrs = many if i % 3 == 0 else {"X-I": str(i)}
+            st, _, body = request(self.port, "GET", "/reuse/%d" % i,
+                                  headers=hdrs)
+            self.assertEqual(st, 200)
+            rec = json.loads(body)
+            self.assertEqual(rec["path"], "/reuse/%d" % i)
+            seen = {k.lower(): v for k, v in rec["fields"]}
+            for k, v in hdrs.items():
+                self.assertEqual(seen.get(k.lower()), v, (i, k))
+            if i % 10 == 1:
+                st, _, body = request(self.port, "GET", "/len?n=%d" % (i * 7))
+                self.assertEqual(body, pattern(i * 7, 5))
+        with self.up.cond:
+            self.assertEqual(self.up.accepted, before)
+
+    def test_many_connection_fields_named_fields_dropped(self):
+        """More Connection fields than proxy.so collects in one walk (8),
+        in either direction: every field any of them names is dropped,
+        names matched without regard to case or the blanks around them,
+        and nothing else."""
+        conn = b"".join(b"Connection: keep-alive ,\tx-p%d \r\n" % i
+                        for i in range(12))
+        named = b"".join(b"X-P%d: p\r\n" % i for i in range(12))
+        out = raw(self.port, b"GET /named HTTP/1.1\r\nHost: h\r\n" + conn +
+                  named + b"X-Keep: k\r\nX-P: not named\r\n"
+                  b"Connection: close\r\n\r\n")
+        self.assertIn(b" 200 ", out.split(b"\r\n", 1)[0])
+        seen = {k.lower(): v for k, v in
+                json.loads(out.split(b"\r\n\r\n", 1)[1])["fields"]}
+        for i in range(12):
+            self.assertNotIn("x-p%d" % i, seen)
+        self.assertEqual(seen.get("x-keep"), "k")
+        self.assertEqual(seen.get("x-p"), "not named")
+        st, hdrs, body = request(self.port, "GET", "/many-conn")
+        self.assertEqual((st, body), (200, b"ok"))
+        back = fields_of(hdrs)
+        for i in range(12):
+            self.assertNotIn("x-s%d" % i, back)
+        self.assertNotIn("connection", back)
+        self.assertEqual(back.get("x-kept"), "yes")
 
     def test_refused_is_502(self):
         st, _, body = request(self.port, "GET", "/down/x")
