@@ -46,6 +46,12 @@ void gort__group_leave(struct gort__g *gp)
         __atomic_fetch_sub(&grp->live, 1, __ATOMIC_RELEASE);
 }
 
+void gort__group_release(struct gort_group *grp)
+{
+    if (grp)
+        __atomic_fetch_sub(&grp->live, 1, __ATOMIC_RELEASE);
+}
+
 struct gort_group *gort__group_join_current(void)
 {
     struct gort__g *gp = gort__getg();

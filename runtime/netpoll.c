@@ -364,6 +364,10 @@ int gort_fd_open(int fd)
     atomic_store_explicit(&pd->use, 0, memory_order_relaxed);
     pd->stream = stream;
     pd->r.drained = false;
+    /* Nothing of the number's last descriptor carries over: an edge it
+     * gave a reader (taken) would start this one's first callback at once,
+     * on nothing (the registration reports what is already there). */
+    pd->r.taken = false;
     __atomic_store_n(&pd->r.hup, false, __ATOMIC_RELAXED);
     pd->r.ready = pd->w.ready = false;
     __atomic_store_n(&pd->r.deadline, 0, __ATOMIC_RELAXED);
@@ -858,6 +862,22 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
         gort__ready_tail(g);
     }
     return rc;
+}
+
+int gort_fd_cancel_readable(int fd)
+{
+    struct pd *pd = pd_lookup(fd);
+    if (!pd)
+        return -EBADF;
+    struct callback cb;
+    gort__lock_acquire(&pd->lock);
+    bool closed = pd->closing;
+    bool took = !closed && take_callback(pd, &cb);
+    gort__lock_release(&pd->lock);
+    if (!took)
+        return closed ? -EBADF : 0;
+    gort__group_release(cb.origin.group); /* joined when it was parked */
+    return 1;
 }
 
 /* ---- deadlines ----------------------------------------------------------

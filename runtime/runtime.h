@@ -285,6 +285,9 @@ struct gort_group *gort__group_join_current(void);
 void gort__group_join(struct gort__g *gp, struct gort_group *grp);
 /* gp leaves its group: at exit, after its last instruction of user code. */
 void gort__group_leave(struct gort__g *gp);
+/* Gives back a count gort__group_join_current took for a goroutine that
+ * will never exist (a withdrawn gort_fd_on_readable callback). */
+void gort__group_release(struct gort_group *grp);
 /* A new goroutine, runnable but not queued (the netpoller queues it); with
  * origin, it takes that id and creator instead of fresh ones. */
 struct gort__g *gort__newproc_detached(gort_fn fn, void *arg,

@@ -85,6 +85,13 @@ GORT_API int gort_set_deadline(int fd, int mode, int64_t deadline_ns);
  * registered or closed. */
 GORT_API int gort_fd_on_readable(int fd, gort_fn fn, void *arg);
 
+/* Withdraws the callback gort_fd_on_readable left waiting on fd, if it has
+ * not started: 1 when withdrawn (fn will not run), 0 when none was waiting
+ * (it started, ran, or was never set), -EBADF when fd is not registered.
+ * Stopping a watch this way costs no goroutine; when it returns 0 the
+ * callback may be running, and the caller must still wait for it. */
+GORT_API int gort_fd_cancel_readable(int fd);
+
 /* The netpoller's kernel interface, chosen before it starts (the first
  * descriptor registered starts it): "epoll" (the default) or "io_uring".
  * 0, -EINVAL for another name, -EBUSY once the netpoller runs. Without a

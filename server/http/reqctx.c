@@ -15,10 +15,11 @@
  * The watch only starts when the handler asks for the context (a handler
  * that never does pays nothing) and only once the body is read to its
  * end: before that, the handler's own body reads see the close. When the
- * handler returns, the connection's goroutine stops the watch by moving
- * the read deadline into the past (which starts a parked callback at
- * once), waits for it to finish, and clears the deadline: from then on the
- * connection's reads are its own again.
+ * handler returns, the connection's goroutine withdraws the callback if
+ * it is still parked (gort_fd_cancel_readable: no goroutine is made);
+ * when it is running already, the stop moves the read deadline into the
+ * past (which ends its wait at once), waits for it to finish, and clears
+ * the deadline: from then on the connection's reads are its own again.
  *
  * Shutdown: every request context derives from its server's base context,
  * which httpd_server_shutdown cancels when its bound passes; it then gives
@@ -105,9 +106,13 @@ void http_reqctx_end(struct gort_http_request *r)
     struct http_reqwatch *wt = &r->watch;
     if (wt->armed) {
         atomic_store(&wt->stopping, 1);
-        gort_set_deadline(wt->fd, GORT_IO_READ, 1);
-        gort_wg_wait(&wt->wg);
-        gort_set_deadline(wt->fd, GORT_IO_READ, 0);
+        if (gort_fd_cancel_readable(wt->fd) == 1) {
+            gort_wg_done(&wt->wg); /* still parked: it never runs */
+        } else {
+            gort_set_deadline(wt->fd, GORT_IO_READ, 1);
+            gort_wg_wait(&wt->wg);
+            gort_set_deadline(wt->fd, GORT_IO_READ, 0);
+        }
         wt->armed = false;
     }
     if (r->ctx) {

@@ -289,6 +289,47 @@ static void test_end_of_file_after_data_starts_it(void **state)
     rt_run(eof_with_data_main, NULL);
 }
 
+/* gort_fd_cancel_readable withdraws a parked callback: it never runs, the
+ * goroutine it would have been is no longer counted (live goroutines, its
+ * group), and the side takes a new callback. With none parked it says 0. */
+static void cancel_main(void *arg)
+{
+    (void)arg;
+    done = gort_chan_make(0, 0);
+    open_pair();
+    struct result r = {0};
+    struct gort_group grp = {0};
+    long before = live_goroutines();
+    struct gort_group *prev = gort_group_enter(&grp);
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], on_ready, &r), ==, 0);
+    gort_group_enter(prev);
+    RT_CHECK_INT(gort_group_live(&grp), ==, 1);
+    RT_CHECK_INT(live_goroutines(), ==, before + 1);
+    RT_CHECK_INT(gort_fd_cancel_readable(sv[1]), ==, 1);
+    RT_CHECK_INT(gort_group_live(&grp), ==, 0);
+    RT_CHECK_INT(live_goroutines(), ==, before);
+    RT_CHECK_INT(gort_fd_cancel_readable(sv[1]), ==, 0); /* none left */
+    RT_CHECK_INT(gort_write(sv[0], "x", 1), ==, 1);
+    gort_sleep(20 * 1000 * 1000);
+    RT_CHECK_INT(atomic_load(&spawned_id), ==, 0); /* it never ran */
+    /* The side is free again: a new callback runs on the byte waiting. */
+    RT_CHECK_INT(gort_fd_on_readable(sv[1], on_ready, &r), ==, 0);
+    gort_chan_recv(done, NULL);
+    RT_CHECK_INT(r.n, ==, 1);
+    RT_CHECK_INT(gort_fd_cancel_readable(sv[1]), ==, 0); /* it ran */
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+    RT_CHECK_INT(gort_fd_cancel_readable(sv[1]), ==, -EBADF);
+    gort_chan_free(done);
+}
+
+static void test_cancel_withdraws_a_parked_callback(void **state)
+{
+    (void)state;
+    atomic_store(&spawned_id, 0);
+    rt_run(cancel_main, NULL);
+}
+
 int main(void)
 {
     rt_filter_from_env();
@@ -301,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_bytes_left_behind_start_it),
         cmocka_unit_test(test_stale_edge_does_not_start_it),
         cmocka_unit_test(test_end_of_file_after_data_starts_it),
+        cmocka_unit_test(test_cancel_withdraws_a_parked_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
