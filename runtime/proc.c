@@ -975,8 +975,9 @@ static struct gort__g *local_next(struct gort__p *p)
     }
     p->runnext_streak = 0;
     gp = gort__runq_get(&p->runq);
+    /* The one after gp: prefetching further ahead measured no better. */
     if (gp)
-        prefetch_stack(gort__runq_peek(&p->runq));
+        prefetch_stack(gort__runq_peek(&p->runq, 0));
     return gp;
 }
 

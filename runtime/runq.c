@@ -100,13 +100,14 @@ struct gort__g *gort__runq_get(struct gort__runq *q)
     }
 }
 
-struct gort__g *gort__runq_peek(struct gort__runq *q)
+struct gort__g *gort__runq_peek(struct gort__runq *q, uint32_t k)
 {
     uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
     uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    if (t == h)
+    if (t - h <= k)
         return NULL;
-    return atomic_load_explicit(&q->slots[h & RUNQ_MASK], memory_order_relaxed);
+    return atomic_load_explicit(&q->slots[(h + k) & RUNQ_MASK],
+                                memory_order_relaxed);
 }
 
 /* Copies half (rounded up) of victim's ring into thief's ring starting at
