@@ -23,9 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "gort/gort.h"
+#include "gort/stats.h"
 
 static int64_t now_ns(void)
 {
@@ -244,6 +246,10 @@ static void bench_rss(void *arg)
     /* Page tables are not in VmRSS; printed because a stack per 256 KiB
      * slot needs far more of them than densely packed stacks. */
     long pte = status_kib("VmPTE");
+    struct rusage u1, u2;
+    static struct gort_stats s1, s2; /* large: off the stack */
+    getrusage(RUSAGE_SELF, &u1);
+    gort_stats_read(&s1);
     int64_t t1 = now_ns(), c1 = cpu_ns();
 
     int rc = gort_chan_close(pk.ch);
@@ -252,6 +258,8 @@ static void bench_rss(void *arg)
     int64_t tc = now_ns(); /* the close itself: dequeue and ready all */
     gort_wg_wait(&pk.done);
     int64_t t2 = now_ns(), c2 = cpu_ns();
+    getrusage(RUSAGE_SELF, &u2);
+    gort_stats_read(&s2);
     gort_chan_free(pk.ch);
 
     b->result = (double)(after - before) * 1024.0 / (double)b->n;
@@ -259,9 +267,12 @@ static void bench_rss(void *arg)
     fprintf(stderr,
             "rss: %ld parked goroutines, VmRSS %ld -> %ld KiB, VmPTE %ld KiB; "
             "parked in %.0f ms, released in %.0f ms (CPU %.0f ms; the close "
-            "call %.0f ms)\n",
+            "call %.0f ms); meanwhile %ld voluntary and %ld involuntary "
+            "context switches, %llu Ps taken from long runners\n",
             b->n, before, after, pte, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
-            (c2 - c1) / 1e6, (tc - t1) / 1e6);
+            (c2 - c1) / 1e6, (tc - t1) / 1e6, u2.ru_nvcsw - u1.ru_nvcsw,
+            u2.ru_nivcsw - u1.ru_nivcsw,
+            (unsigned long long)(s2.retakes_long - s1.retakes_long));
 }
 
 static void bench_close(void *arg)

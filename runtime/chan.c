@@ -290,9 +290,18 @@ int gort_chan_close(gort_chan *c)
 {
     if (!c)
         return -EINVAL;
+    /* Inside the runtime gate throughout: readying a million waiters takes
+     * a while (100 ms and more on a loaded machine), and from sysmon it
+     * would look like a long runner, whose P it hands to another thread.
+     * The readies then go to the global queue off any P while two threads
+     * contend for the CPU that the woken goroutines need (issue 12 item 5:
+     * seconds of wall clock for 1M waiters under load). */
+    bool outer;
+    gort__rt_enter(&outer);
     gort__lock_acquire(&c->lock);
     if (c->closed) {
         gort__lock_release(&c->lock);
+        gort__rt_exit(outer);
         return -EPIPE;
     }
     c->closed = true;
@@ -309,6 +318,7 @@ int gort_chan_close(gort_chan *c)
     /* Unlinked before the wake: sg dies with its goroutine. */
     while ((n = ilist_pop_front(&woken)) != NULL)
         wake(ilist_entry(n, struct gort__sudog, link), false);
+    gort__rt_exit(outer);
     return 0;
 }
 

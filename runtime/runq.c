@@ -100,6 +100,16 @@ struct gort__g *gort__runq_get(struct gort__runq *q)
     }
 }
 
+struct gort__g *gort__runq_peek(struct gort__runq *q, uint32_t k)
+{
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if (t - h <= k)
+        return NULL;
+    return atomic_load_explicit(&q->slots[(h + k) & RUNQ_MASK],
+                                memory_order_relaxed);
+}
+
 /* Copies half (rounded up) of victim's ring into thief's ring starting at
  * thief's tail, then claims them from victim by CAS. Returns the count. */
 static uint32_t runq_grab(struct gort__runq *victim, struct gort__runq *thief)

@@ -45,6 +45,10 @@ bool gort__runq_put_fast(struct gort__runq *q, struct gort__g *gp);
 
 /* Owner or thief. Oldest goroutine, or NULL when empty. */
 struct gort__g *gort__runq_get(struct gort__runq *q);
+/* Owner. The goroutine k places behind the one the next gort__runq_get
+ * would return (k = 0: that one), or NULL; a hint only (a thief may take
+ * it meanwhile). */
+struct gort__g *gort__runq_peek(struct gort__runq *q, uint32_t k);
 
 /* Called by the owner of thief. Takes half (rounded up) of victim's ring:
  * returns one of them to run now and puts the rest on thief's ring (which

@@ -44,13 +44,11 @@
  * Default-size stacks are carved from 16 MiB arenas (one mmap per 256 stacks,
  * and adjacent anonymous mappings merge into one VMA) and never unmapped:
  * a free one goes to its P's cache (LIFO, hot) or to the global pool, where
- * sysmon gives its pages back. A goroutine takes a stack only when it first
- * runs (proc.c), so a million queued goroutines hold no stacks. Other sizes
- * are mapped one by one and unmapped when their goroutine exits.
- *
- * The global pool is a list threaded through the pooled stacks themselves:
- * its node sits at the top of the stack it describes, in the one page a
- * pooled stack keeps committed.
+ * sysmon gives its pages back, all but a bounded hot set, in one madvise
+ * per run of adjacent free slots ("pooling" below). A goroutine takes a
+ * stack only when it first runs (proc.c), so a million queued goroutines
+ * hold no stacks. Other sizes are mapped one by one and unmapped when their
+ * goroutine exits.
  */
 #include "stack.h"
 
@@ -64,23 +62,41 @@
 #include "lock.h"
 
 #define ARENA_SLOTS 256 /* 16 MiB arenas */
+#define ARENA_BYTES ((size_t)ARENA_SLOTS * GORT_STACK_DEFAULT)
+/* Enough arena bases for a 47-bit address space; reserved, touched only as
+ * arenas are made (8 bytes per 256 stacks). */
+#define ARENA_MAX (((size_t)1 << 47) / ARENA_BYTES)
 
-struct pool_node {
-    struct gort__stack s;
-    struct pool_node *next;
+/* A pooled stack in 8 bytes: arena index, slot, guard bit (the rest of a
+ * struct gort__stack follows from them). */
+typedef uint64_t pool_entry;
+
+/* A growable array of pool entries in its own mapping (no malloc: stacks
+ * are put back from scheduler hooks). */
+struct pool_vec {
+    pool_entry *v;
+    size_t n, cap;
 };
 
 static struct {
     gort__lock lock;
-    struct pool_node *pool; /* under lock */
-    long npool;
     size_t page;
-    long guard_budget;    /* guard pages we may still add */
+    long guard_budget; /* guard pages we may still add */
+    uintptr_t *arenas; /* base of each arena, in creation order; never moves */
+    uint32_t narenas;
     uintptr_t arena_next; /* next free slot in the current arena */
     uintptr_t arena_end;
+    /* The global pool (under lock): hot holds stacks as their goroutines
+     * left them, newest last; cold holds stacks whose pages were given
+     * back. gets counts stacks taken since the last scavenge pass. */
+    struct pool_vec hot, cold;
+    uint64_t gets;
+    struct pool_vec marks; /* the scavenger's slot bitmaps, per arena */
     _Atomic uint64_t guarded;
     _Atomic uint64_t canary;
     _Atomic uint64_t reserved;
+    _Atomic uint64_t scavenge_calls;
+    _Atomic uint64_t scavenged_stacks;
 } stk = {.lock = GORT__LOCK_INIT, .guard_budget = -1};
 
 size_t gort__stack_page(void)
@@ -139,18 +155,29 @@ static int protect_locked(uintptr_t lo)
     return STACK_CANARY;
 }
 
-static uintptr_t arena_slot_locked(void)
+/* Under stk.lock. A slot of the current arena, or of a new one; sets
+ * s->lo and s->arena_ix. */
+static bool arena_slot_locked(struct gort__stack *s)
 {
-    if (stk.arena_next == stk.arena_end) {
-        uintptr_t a = map_reserve((size_t)ARENA_SLOTS * GORT_STACK_DEFAULT);
-        if (!a)
-            return 0;
-        stk.arena_next = a;
-        stk.arena_end = a + (size_t)ARENA_SLOTS * GORT_STACK_DEFAULT;
+    if (!stk.arenas) {
+        stk.arenas = (uintptr_t *)map_reserve(ARENA_MAX * sizeof(uintptr_t));
+        if (!stk.arenas)
+            return false;
     }
-    uintptr_t lo = stk.arena_next;
+    if (stk.arena_next == stk.arena_end) {
+        if (stk.narenas == ARENA_MAX)
+            return false;
+        uintptr_t a = map_reserve(ARENA_BYTES);
+        if (!a)
+            return false;
+        stk.arenas[stk.narenas++] = a;
+        stk.arena_next = a;
+        stk.arena_end = a + ARENA_BYTES;
+    }
+    s->lo = stk.arena_next;
+    s->arena_ix = stk.narenas - 1;
     stk.arena_next += GORT_STACK_DEFAULT;
-    return lo;
+    return true;
 }
 
 int gort__stack_alloc(struct gort__stack *s, size_t size)
@@ -160,15 +187,15 @@ int gort__stack_alloc(struct gort__stack *s, size_t size)
     bool arena = size == 0 || size == GORT_STACK_DEFAULT;
     size_t len = arena ? GORT_STACK_DEFAULT
                        : ((size + stk.page - 1) & ~(stk.page - 1)) + stk.page;
-    uintptr_t lo = arena ? arena_slot_locked() : map_reserve(len);
-    if (!lo) {
+    s->arena_ix = 0;
+    s->lo = arena ? (arena_slot_locked(s) ? s->lo : 0) : map_reserve(len);
+    if (!s->lo) {
         gort__lock_release(&stk.lock);
         return -ENOMEM;
     }
-    s->kind = (uint8_t)protect_locked(lo);
+    s->kind = (uint8_t)protect_locked(s->lo);
     gort__lock_release(&stk.lock);
-    s->lo = lo;
-    s->hi = lo + len;
+    s->hi = s->lo + len;
     s->arena = arena;
     atomic_fetch_add_explicit(s->kind == STACK_GUARD ? &stk.guarded
                                                      : &stk.canary,
@@ -184,38 +211,42 @@ size_t gort__stack_size_of(const struct gort__stack *s)
     return (size_t)(s->hi - s->lo) - stk.page; /* less the guard page */
 }
 
+static bool pool_push_locked(const struct gort__stack *s);
+
 void gort__stack_free(struct gort__stack *s)
 {
     if (s->kind == STACK_NONE || s->kind == STACK_THREAD)
         return;
+    if (s->arena) {
+        /* Arena slots are never unmapped: back to the global pool (still
+         * counted as reserved), whose scavenger gives their pages back. */
+        gort__lock_acquire(&stk.lock);
+        bool pooled = pool_push_locked(s);
+        gort__lock_release(&stk.lock);
+        if (!pooled)
+            gort__stack_scavenge(s); /* no memory for the pool: leak it */
+        s->kind = STACK_NONE;
+        return;
+    }
     atomic_fetch_sub_explicit(s->kind == STACK_GUARD ? &stk.guarded
                                                      : &stk.canary,
                               1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&stk.reserved, s->hi - s->lo,
                               memory_order_relaxed);
-    if (s->arena) {
-        /* Arena slots live as long as the goroutine structs that pool them;
-         * a freed arena slot only loses its pages. */
-        gort__stack_scavenge(s);
-    } else {
-        munmap((void *)s->lo, s->hi - s->lo);
-        if (s->kind == STACK_GUARD) {
-            gort__lock_acquire(&stk.lock);
-            stk.guard_budget++;
-            gort__lock_release(&stk.lock);
-        }
+    munmap((void *)s->lo, s->hi - s->lo);
+    if (s->kind == STACK_GUARD) {
+        gort__lock_acquire(&stk.lock);
+        stk.guard_budget++;
+        gort__lock_release(&stk.lock);
     }
     s->kind = STACK_NONE;
 }
 
 void gort__stack_scavenge(const struct gort__stack *s)
 {
-    /* Keep the topmost page: a reused stack touches it first anyway. The
-     * red zone stays zero because MADV_DONTNEED hands back zero pages. */
-    uintptr_t from = s->lo + (s->kind == STACK_GUARD ? stk.page : 0);
-    uintptr_t to = s->hi - stk.page;
-    if (to > from)
-        madvise((void *)from, to - from, MADV_DONTNEED);
+    /* The whole reservation: the guard page has no pages to give back and
+     * the red zone comes back as a zero page on its next touch. */
+    madvise((void *)s->lo, s->hi - s->lo, MADV_DONTNEED);
 }
 
 #define DEEP_BYTES (16 * 1024)
@@ -271,34 +302,86 @@ void gort__stack_counts(struct gort__stack_counts *c)
         atomic_load_explicit(&stk.reserved, memory_order_relaxed);
 }
 
-/* ---- pooling ------------------------------------------------------------ */
+/* ---- pooling ------------------------------------------------------------
+ *
+ * A P's cache (GORT_STACK_CACHE, LIFO) trades stacks with the global pool
+ * in batches of POOL_BATCH under stk.lock. The pool keeps its entries in
+ * two arrays of its own, not in the stacks: walking a list threaded through
+ * the stacks cost a cache and TLB miss per stack, and kept each pooled
+ * stack's top page resident for its node.
+ *
+ * hot: stacks as their goroutines left them, newest last. A P short of
+ * stacks takes from its end, so a stack freed a moment ago runs the next
+ * goroutine with its pages still resident and cached.
+ * cold: stacks whose pages were given back, taken only when hot is empty.
+ *
+ * Sysmon's pass, once a second (gort__stack_scavenge_pool): all of hot but
+ * its newest POOL_HOT entries moves to cold, and when no stack was taken
+ * from the pool since the last pass the hot ones go too; so pages of freed
+ * stacks are back with the kernel within two passes, and a steady churn
+ * keeps at most POOL_HOT stacks' pages (POOL_HOT x 64 KiB at the very
+ * most; usually a page or two each). The pages go back per run of adjacent
+ * slots of one arena, one madvise(MADV_DONTNEED) for the run: when 300,000
+ * receivers of a closed channel exit, that is ~1,200 calls, not 300,000.
+ * The red zone of a canary stack stays zero (MADV_DONTNEED hands back zero
+ * pages); a guard page inside a run is PROT_NONE and holds no pages. */
 
 #define POOL_BATCH (GORT_STACK_CACHE / 2)
+#define POOL_HOT 64
+#define SLOT_BITS 8 /* log2(ARENA_SLOTS) */
 
-static struct pool_node *node_of(const struct gort__stack *s)
+static pool_entry entry_of(const struct gort__stack *s)
 {
-    return (struct pool_node *)((s->hi - sizeof(struct pool_node)) &
-                                ~(uintptr_t)15);
+    uint64_t slot = (s->lo - stk.arenas[s->arena_ix]) / GORT_STACK_DEFAULT;
+    return (uint64_t)s->arena_ix << (SLOT_BITS + 1) | slot << 1 |
+           (s->kind == STACK_GUARD);
 }
 
-/* Under stk.lock. */
-static void pool_push_locked(const struct gort__stack *s)
+static void stack_of(pool_entry e, struct gort__stack *s)
 {
-    struct pool_node *n = node_of(s);
-    n->s = *s;
-    n->next = stk.pool;
-    stk.pool = n;
-    stk.npool++;
+    s->arena_ix = (uint32_t)(e >> (SLOT_BITS + 1));
+    s->lo = stk.arenas[s->arena_ix] +
+            ((e >> 1) & (ARENA_SLOTS - 1)) * GORT_STACK_DEFAULT;
+    s->hi = s->lo + GORT_STACK_DEFAULT;
+    s->kind = (e & 1) ? STACK_GUARD : STACK_CANARY;
+    s->arena = true;
+}
+
+/* Room for want entries in q. Under stk.lock, or by q's only writer. */
+static bool vec_reserve(struct pool_vec *q, size_t want)
+{
+    if (want <= q->cap)
+        return true;
+    size_t cap = q->cap ? q->cap : 4096 / sizeof(pool_entry);
+    while (cap < want)
+        cap *= 2;
+    void *v = q->v ? mremap(q->v, q->cap * sizeof *q->v, cap * sizeof *q->v,
+                            MREMAP_MAYMOVE)
+                   : mmap(NULL, cap * sizeof *q->v, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (v == MAP_FAILED)
+        return false;
+    q->v = v;
+    q->cap = cap;
+    return true;
+}
+
+/* Under stk.lock. False when the pool cannot grow (no memory). */
+static bool pool_push_locked(const struct gort__stack *s)
+{
+    if (!vec_reserve(&stk.hot, stk.hot.n + 1))
+        return false;
+    stk.hot.v[stk.hot.n++] = entry_of(s);
+    return true;
 }
 
 static void pool_refill(struct gort__stackcache *c)
 {
     gort__lock_acquire(&stk.lock);
-    while (c->n < POOL_BATCH && stk.pool) {
-        struct pool_node *n = stk.pool;
-        stk.pool = n->next;
-        stk.npool--;
-        c->s[c->n++] = n->s;
+    while (c->n < POOL_BATCH && (stk.hot.n || stk.cold.n)) {
+        struct pool_vec *q = stk.hot.n ? &stk.hot : &stk.cold;
+        stack_of(q->v[--q->n], &c->s[c->n++]);
+        stk.gets++;
     }
     gort__lock_release(&stk.lock);
 }
@@ -309,10 +392,22 @@ int gort__stack_get(struct gort__stackcache *c, struct gort__stack *out)
         pool_refill(c);
     if (c->n > 0) {
         *out = c->s[--c->n];
-        out->scavenged = false;
         return 0;
     }
     return gort__stack_alloc(out, 0);
+}
+
+/* Under stk.lock: moves c's oldest stacks to the pool until c holds keep;
+ * those the pool has no room for are given back and dropped. */
+static void spill_locked(struct gort__stackcache *c, int keep)
+{
+    int k = 0;
+    while (k < c->n - keep && pool_push_locked(&c->s[k]))
+        k++;
+    for (int i = k; i < c->n - keep; i++)
+        gort__stack_scavenge(&c->s[i]);
+    memmove(&c->s[0], &c->s[c->n - keep], (size_t)keep * sizeof c->s[0]);
+    c->n = keep;
 }
 
 void gort__stack_put(struct gort__stackcache *c, struct gort__stack *s)
@@ -325,8 +420,7 @@ void gort__stack_put(struct gort__stackcache *c, struct gort__stack *s)
     }
     if (c->n == GORT_STACK_CACHE) {
         gort__lock_acquire(&stk.lock);
-        while (c->n > GORT_STACK_CACHE - POOL_BATCH)
-            pool_push_locked(&c->s[--c->n]);
+        spill_locked(c, GORT_STACK_CACHE - POOL_BATCH);
         gort__lock_release(&stk.lock);
     }
     c->s[c->n++] = *s;
@@ -336,34 +430,96 @@ void gort__stack_put(struct gort__stackcache *c, struct gort__stack *s)
 void gort__stack_flush(struct gort__stackcache *c)
 {
     gort__lock_acquire(&stk.lock);
-    while (c->n > 0)
-        pool_push_locked(&c->s[--c->n]);
+    spill_locked(c, 0);
     gort__lock_release(&stk.lock);
 }
 
+/* Gives back the pages of the n stacks in batch: marks their slots in a
+ * bitmap per arena, then one madvise per run of marked adjacent slots.
+ * Only from gort__stack_scavenge_pool (marks is its scratch). */
+static void scavenge_batch(const pool_entry *batch, size_t n, uint32_t narenas)
+{
+    const size_t words = ARENA_SLOTS / 64;
+    /* Grown by mremap, whose new pages are zero: every bitmap starts and
+     * ends a pass clear. */
+    if (!vec_reserve(&stk.marks, (size_t)narenas * words)) {
+        for (size_t i = 0; i < n; i++) {
+            struct gort__stack s;
+            stack_of(batch[i], &s);
+            gort__stack_scavenge(&s);
+        }
+        atomic_fetch_add_explicit(&stk.scavenge_calls, n, memory_order_relaxed);
+        atomic_fetch_add_explicit(&stk.scavenged_stacks, n,
+                                  memory_order_relaxed);
+        return;
+    }
+    uint64_t *marks = stk.marks.v;
+    for (size_t i = 0; i < n; i++) {
+        size_t slot = (batch[i] >> 1) & (ARENA_SLOTS - 1);
+        marks[(batch[i] >> (SLOT_BITS + 1)) * words + slot / 64] |=
+            (uint64_t)1 << (slot % 64);
+    }
+    uint64_t calls = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t ix = (uint32_t)(batch[i] >> (SLOT_BITS + 1));
+        uint64_t *m = &marks[(size_t)ix * words];
+        for (size_t slot = 0; slot < ARENA_SLOTS;) {
+            if (!(m[slot / 64] >> (slot % 64) & 1)) {
+                slot++;
+                continue;
+            }
+            size_t end = slot;
+            while (end < ARENA_SLOTS && (m[end / 64] >> (end % 64) & 1))
+                end++;
+            madvise((void *)(stk.arenas[ix] + slot * GORT_STACK_DEFAULT),
+                    (end - slot) * GORT_STACK_DEFAULT, MADV_DONTNEED);
+            calls++;
+            slot = end;
+        }
+        memset(m, 0, words * sizeof *m); /* swept: later entries skip it */
+    }
+    atomic_fetch_add_explicit(&stk.scavenge_calls, calls, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stk.scavenged_stacks, n, memory_order_relaxed);
+}
+
+/* Sysmon's, once a second; one caller at a time (the batch it scavenges
+ * sits in cold's spare room, which only this function fills). */
 void gort__stack_scavenge_pool(void)
 {
-    /* Detach the pool so no lock is held across madvise; stacks freed
-     * meanwhile start a new list that we splice in front of ours. */
     gort__lock_acquire(&stk.lock);
-    struct pool_node *list = stk.pool;
-    long n = stk.npool;
-    stk.pool = NULL;
-    stk.npool = 0;
-    gort__lock_release(&stk.lock);
-    if (!list)
+    size_t keep = stk.gets ? POOL_HOT : 0;
+    stk.gets = 0;
+    size_t n = stk.hot.n > keep ? stk.hot.n - keep : 0;
+    if (n == 0 || !vec_reserve(&stk.cold, stk.cold.n + n)) {
+        gort__lock_release(&stk.lock);
         return;
-    struct pool_node *tail = list;
-    for (struct pool_node *p = list; p; p = p->next) {
-        if (!p->s.scavenged) {
-            gort__stack_scavenge(&p->s);
-            p->s.scavenged = true;
-        }
-        tail = p;
     }
-    gort__lock_acquire(&stk.lock);
-    tail->next = stk.pool;
-    stk.pool = list;
-    stk.npool += n;
+    /* The oldest n of hot go to cold's spare room, where nothing else
+     * writes (only this pass appends to cold; takers only shrink it), and
+     * are scavenged there without the lock. */
+    pool_entry *batch = stk.cold.v + stk.cold.n;
+    memcpy(batch, stk.hot.v, n * sizeof *batch);
+    stk.hot.n -= n;
+    memmove(stk.hot.v, stk.hot.v + n, stk.hot.n * sizeof *stk.hot.v);
+    uint32_t narenas = stk.narenas;
     gort__lock_release(&stk.lock);
+
+    scavenge_batch(batch, n, narenas);
+
+    gort__lock_acquire(&stk.lock);
+    memmove(stk.cold.v + stk.cold.n, batch, n * sizeof *batch);
+    stk.cold.n += n;
+    gort__lock_release(&stk.lock);
+}
+
+void gort__stack_pool_counts(struct gort__stack_pool_counts *c)
+{
+    gort__lock_acquire(&stk.lock);
+    c->hot = stk.hot.n;
+    c->cold = stk.cold.n;
+    gort__lock_release(&stk.lock);
+    c->scavenge_calls =
+        atomic_load_explicit(&stk.scavenge_calls, memory_order_relaxed);
+    c->scavenged_stacks =
+        atomic_load_explicit(&stk.scavenged_stacks, memory_order_relaxed);
 }

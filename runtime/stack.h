@@ -30,21 +30,22 @@ enum gort__stack_kind {
 };
 
 struct gort__stack {
-    uintptr_t lo;   /* lowest address of the reservation (guard/red zone) */
-    uintptr_t hi;   /* one past the highest usable byte; 16-byte aligned */
-    uint8_t kind;   /* enum gort__stack_kind */
-    bool arena;     /* carved from a shared arena (default size, pooled) */
-    bool scavenged; /* pooled and its pages given back (sysmon.c) */
+    uintptr_t lo;      /* lowest address of the reservation (guard/red zone) */
+    uintptr_t hi;      /* one past the highest usable byte; 16-byte aligned */
+    uint8_t kind;      /* enum gort__stack_kind */
+    bool arena;        /* carved from a shared arena (default size, pooled) */
+    uint32_t arena_ix; /* which arena (stack.c's table), when arena */
 };
 
 /* Reserves a stack of size bytes (0 = GORT_STACK_DEFAULT). 0 or -ENOMEM. */
 int gort__stack_alloc(struct gort__stack *s, size_t size);
-/* Gives a stack back. Arena stacks go to the slot pool; others are unmapped. */
+/* Gives a stack back. Arena stacks go to the global pool; others are
+ * unmapped. */
 void gort__stack_free(struct gort__stack *s);
 /* The size to ask gort__stack_alloc for another stack like s: 0 for a
  * default (arena) stack or none. */
 size_t gort__stack_size_of(const struct gort__stack *s);
-/* Returns pages beyond the topmost to the kernel (a pooled stack). */
+/* Gives all of a stack's pages back to the kernel (one madvise). */
 void gort__stack_scavenge(const struct gort__stack *s);
 /* Overflow check for red-zone stacks at a switch: false when sp is below
  * the usable range, or the goroutine is deep and its red zone page became
@@ -74,8 +75,18 @@ int gort__stack_get(struct gort__stackcache *c, struct gort__stack *out);
 void gort__stack_put(struct gort__stackcache *c, struct gort__stack *s);
 /* Moves all of c to the global pool (a retiring P). */
 void gort__stack_flush(struct gort__stackcache *c);
-/* Gives back the pages of pooled stacks not yet scavenged (sysmon). */
+/* Sysmon's pass over the global pool: gives back the pages of all pooled
+ * stacks but the newest POOL_HOT (all of them when none was taken from the
+ * pool since the last pass), a madvise per run of adjacent slots. */
 void gort__stack_scavenge_pool(void);
+
+struct gort__stack_pool_counts {
+    uint64_t hot;              /* pooled with their pages */
+    uint64_t cold;             /* pooled, pages given back */
+    uint64_t scavenge_calls;   /* madvise calls of all passes so far */
+    uint64_t scavenged_stacks; /* stacks those calls gave back */
+};
+void gort__stack_pool_counts(struct gort__stack_pool_counts *c);
 
 struct gort__stack_counts {
     uint64_t guarded, canary, reserved_bytes;
