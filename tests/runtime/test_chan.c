@@ -889,9 +889,9 @@ static void lc_receiver(void *arg)
     gort_wg_done(&lc.done);
 }
 
-static void longclose_main(void *arg)
+/* One long close; returns the Ps sysmon took from long runners meanwhile. */
+static long longclose_once(void)
 {
-    (void)arg;
     lc.c = gort_chan_make(LC_ELEM, 0);
     RT_CHECK(lc.c != NULL);
     lc.bufs = malloc((size_t)LC_WAITERS * LC_ELEM);
@@ -913,13 +913,27 @@ static void longclose_main(void *arg)
     RT_CHECK_INT(gort_stats_read(&after), ==, 0);
     gort_wg_wait(&lc.done);
     RT_CHECK_INT(atomic_load(&lc.zeroed), ==, LC_WAITERS);
-    RT_CHECK_INT(after.retakes_long - before.retakes_long, ==, 0);
     if (took < 20 * 1000 * 1000)
         /* Too fast to tell (a machine with fast faults): say so. */
         fprintf(stderr, "long close: only %lld ms\n",
                 (long long)(took / 1000000));
     gort_chan_free(lc.c);
     free(lc.bufs);
+    return (long)(after.retakes_long - before.retakes_long);
+}
+
+/* The kernel descheduling this thread for 10 ms on a loaded machine looks
+ * to sysmon like a long runner too, wherever it happens in the window: a
+ * run without any retake proves the close itself kept its P (the close
+ * before the gate was retaken in every run). */
+static void longclose_main(void *arg)
+{
+    (void)arg;
+    long retaken = 0;
+    for (int run = 0; run < 3; run++)
+        if ((retaken = longclose_once()) == 0)
+            break;
+    RT_CHECK_INT(retaken, ==, 0);
 }
 
 static void test_long_close_keeps_p(void **state)
