@@ -136,11 +136,11 @@ static void count_status(struct httpd_server *s, int status)
 }
 
 /* The parser refused the head: answer with its status and close (RFC 9112
- * leaves the framing of the rest unknown). */
-/* why: net/http's words for the fault, or NULL. Go puts them after the
- * reason, in the status line and the body ("400 Bad Request: missing
- * required Host header"), except for a transfer coding it lacks, where
- * they are the whole body of a plain 501. */
+ * leaves the framing of the rest unknown). why: net/http's words for the
+ * fault, or NULL. Go puts them after the reason, in the status line and
+ * the body ("400 Bad Request: missing required Host header"), except for
+ * a transfer coding it lacks, where they are the whole body of a plain
+ * 501. */
 static void refuse(struct http_conn *c, int status, const char *why)
 {
     char body[128];

@@ -398,9 +398,12 @@ static int parse_absolute_form(const char *t, size_t n,
     return 0;
 }
 
-static int is_hex(unsigned char c)
+static int hex_value(unsigned char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (is_digit(c))
+        return c - '0';
+    c = to_lower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* Every '%' in a path starts a %XX escape (RFC 3986 §2.1): Go's
@@ -413,27 +416,16 @@ static int path_escapes_valid(struct http_str p)
     const char *s = p.ptr, *end = p.ptr + p.len;
 
     while ((s = memchr(s, '%', (size_t)(end - s))) != NULL) {
-        if (end - s < 3 || !is_hex((unsigned char)s[1]) ||
-            !is_hex((unsigned char)s[2]))
+        if (end - s < 3 || hex_value((unsigned char)s[1]) < 0 ||
+            hex_value((unsigned char)s[2]) < 0)
             return 0;
         s += 3;
     }
     return 1;
 }
 
-static int parse_target_form(struct http_req_head *out);
-
 /* Sets path, query and (for the absolute and authority forms) host. */
 static int parse_target(struct http_req_head *out)
-{
-    int rc = parse_target_form(out);
-
-    if (rc == 0 && !path_escapes_valid(out->path))
-        return ST_BAD;
-    return rc;
-}
-
-static int parse_target_form(struct http_req_head *out)
 {
     const char *t = out->target.ptr;
     size_t n = out->target.len;
@@ -751,6 +743,8 @@ static int parse_head(const char *buf, size_t len,
     line = start + (size_t)r;
     if ((r = parse_target(out)) < 0)
         return r;
+    if (!path_escapes_valid(out->path))
+        return ST_BAD;
 
     from = line - 1; /* the LF that ends the request line */
     if (scanned && *scanned > from && *scanned <= window)
@@ -981,14 +975,6 @@ void http_chunked_init(struct http_chunked *st)
 int http_chunked_done(const struct http_chunked *st)
 {
     return st->state == CH_DONE;
-}
-
-static int hex_value(unsigned char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = to_lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* The size line is over: on to the data, or to the trailers after the
