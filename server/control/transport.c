@@ -169,6 +169,10 @@ struct ctl_server {
     struct ctl_tag shutdown_tag;
     /* CQ thread only: */
     int draining, cancelled_all;
+    /* The CQ thread destroyed srv (after the shutdown tag). A flag of its
+     * own, not srv = NULL: ctl_stop read srv to shut it down, and the
+     * hand-over through gRPC is invisible to the thread sanitizer. */
+    int srv_destroyed;
     int64_t grace_end;
     struct ilist calls; /* of ctl_call.link */
     int admitted;       /* calls in `calls` with admitted set */
@@ -663,7 +667,7 @@ static void on_event(struct ctl_server *s, void *tag, int success)
 
     if (t == &s->shutdown_tag) {
         grpc_server_destroy(s->srv);
-        s->srv = NULL;
+        s->srv_destroyed = 1;
         grpc_completion_queue_shutdown(s->cq);
         return;
     }
@@ -730,7 +734,7 @@ static void rearm(struct ctl_server *s)
 {
     int owed = s->unarmed;
     s->unarmed = 0;
-    while (owed-- > 0 && !s->draining && s->srv)
+    while (owed-- > 0 && !s->draining && !s->srv_destroyed)
         arm(s);
 }
 
@@ -751,7 +755,7 @@ static void *cq_thread(void *arg)
         if (!s->draining && atomic_load(&s->stopping))
             drain_begin(s);
         streams_run_due(s);
-        if (s->draining && !s->cancelled_all && s->srv &&
+        if (s->draining && !s->cancelled_all && !s->srv_destroyed &&
             gort_nanotime() >= s->grace_end) {
             grpc_server_cancel_all_calls(s->srv);
             s->cancelled_all = 1;
