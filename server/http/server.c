@@ -151,14 +151,21 @@ void http_conn_close(struct http_conn *c)
         ilist_remove(&s->idle, &c->idle_link);
         atomic_fetch_sub(&s->nidle, 1);
     }
-    if (c->evicted)
-        s->evicting--;
+    bool evicted = c->evicted;
     pthread_mutex_unlock(&s->conns_lock);
     http_tls_close(c->tls); /* close_notify, before the descriptor goes */
     gort_close(c->fd);
     http_buf_release(c);
     free(c);
+    /* Both at once, under the lock make_room counts with (open = nconns -
+     * evicting): an evicted connection that left `evicting` before it left
+     * `nconns` looked like a live one, and the next client evicted a
+     * second connection for the same room. */
+    pthread_mutex_lock(&s->conns_lock);
+    if (evicted)
+        s->evicting--;
     atomic_fetch_sub(&s->nconns, 1);
+    pthread_mutex_unlock(&s->conns_lock);
 }
 
 /* ---- accept loop -------------------------------------------------------- */
