@@ -52,6 +52,8 @@
  */
 #include "stack.h"
 
+#include "sanitizer.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,6 +235,12 @@ void gort__stack_free(struct gort__stack *s)
                               1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&stk.reserved, s->hi - s->lo,
                               memory_order_relaxed);
+#if GORT__ASAN
+    /* The dead goroutine's frames left poison in the shadow of this range:
+     * the next mmap there (anyone's: absl's allocator met it in gRPC)
+     * would inherit it and trip AddressSanitizer on its first access. */
+    __asan_unpoison_memory_region((void *)s->lo, s->hi - s->lo);
+#endif
     munmap((void *)s->lo, s->hi - s->lo);
     if (s->kind == STACK_GUARD) {
         gort__lock_acquire(&stk.lock);
