@@ -3,13 +3,17 @@
 # (issue 13: "a scrape under wrk load must not move p99").
 #
 # One gortd (hello plugin, --admin on loopback), wrk --latency against it
-# at CONNS connections; each round runs wrk twice back to back, once
-# quiet and once while a scraper fetches /metrics every SCRAPE_MS (10 per
-# second by default: ten times a 1 s Prometheus interval). The ratio of
-# the two p99s (scraped / quiet) is taken within each round, since this
-# machine's speed drifts between rounds; the table gives the medians.
-# Report ratios from one side-by-side run only, and say how loaded the
-# machine was.
+# at CONNS connections; each round runs wrk three times back to back:
+# quiet, while a scraper fetches /healthz every SCRAPE_MS (the control),
+# and while the same scraper fetches /metrics every SCRAPE_MS (10 per
+# second by default: ten times a 1 s Prometheus interval). The scraper
+# shares wrk's CPU (there are two), so it delays wrk itself: the control
+# arm costs wrk the same, gortd next to nothing, and the ratio of the
+# /metrics p99 to the control's is what rendering /metrics costs gortd's
+# requests. Ratios are taken within each round, since this machine's
+# speed drifts between rounds; the table gives the medians. Report
+# ratios from one side-by-side run only, and say how loaded the machine
+# was.
 #
 # gortd runs alone on SRV_CPU (GOMAXPROCS=1); wrk and the scraper (one
 # process, one keep-alive connection) share WRK_CPU.
@@ -63,13 +67,14 @@ p99() {
 # One scraper process with a keep-alive connection, as Prometheus keeps
 # one per target (a curl per scrape would measure fork and exec on the
 # shared CPUs instead). It shares wrk's CPU, never gortd's.
+# scrape_loop PATH
 scrape_loop() {
-    exec taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$SCRAPE_MS" "$tmp/scrapes" <<'PY'
+    exec taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$SCRAPE_MS" "$tmp/scrapes" "$1" <<'PY'
 import http.client, sys, time
 port, period, out = int(sys.argv[1]), int(sys.argv[2]) / 1000, sys.argv[3]
 c, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0
 while True:
-    c.request("GET", "/metrics")
+    c.request("GET", sys.argv[4])
     r = c.getresponse()
     r.read()
     n += r.status == 200
@@ -79,26 +84,54 @@ while True:
 PY
 }
 
-quiet=() scraped=() ratios=()
-for r in $(seq "$ROUNDS"); do
-    q=$(p99)
-    scrape_loop &
+# scraped_p99 PATH: p99 of one wrk run while PATH is scraped.
+scraped_p99() {
+    scrape_loop "$1" &
     scraper_pid=$!
-    s=$(p99)
+    p99
     kill "$scraper_pid"
     wait "$scraper_pid" 2>/dev/null || true
     scraper_pid=
-    quiet+=("$q") scraped+=("$s")
-    ratios+=("$(awk -v a="$s" -v b="$q" 'BEGIN { printf "%.2f", a / b }')")
-    bench_log "round $r: p99 quiet ${q} µs, scraped ${s} µs ($(cat "$tmp/scrapes" 2>/dev/null || echo 0) scrapes)"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+quiet=() control=() scraped=() ratios=() quiet_ratios=()
+for r in $(seq "$ROUNDS"); do
+    q=$(p99)
+    c=$(scraped_p99 /healthz)
+    s=$(scraped_p99 /metrics)
+    quiet+=("$q") control+=("$c") scraped+=("$s")
+    ratios+=("$(ratio "$s" "$c")") quiet_ratios+=("$(ratio "$s" "$q")")
+    bench_log "round $r: p99 quiet ${q} µs, scraping /healthz ${c} µs, /metrics ${s} µs ($(cat "$tmp/scrapes" 2>/dev/null || echo 0) scrapes)"
 done
+
+# gortd's CPU per /metrics render, idle, over 500 scrapes.
+render_cpu() {
+    taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$gortd_pid" <<'PY'
+import http.client, os, sys
+port, pid = int(sys.argv[1]), sys.argv[2]
+def cpu():
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+c, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 500
+t0 = cpu()
+for _ in range(n):
+    c.request("GET", "/metrics")
+    c.getresponse().read()
+print("%.0f" % ((cpu() - t0) / n * 1e6))
+PY
+}
+render_us=$(render_cpu)
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$OUT_DIR"
 {
-    echo "| wrk -c$CONNS, ${SECS}s × $ROUNDS rounds | p99 quiet | p99 with /metrics every ${SCRAPE_MS} ms | ratio (median of rounds) |"
-    echo "|---|---|---|---|"
-    echo "| gortd, hello | $(bench_median "${quiet[@]}") µs | $(bench_median "${scraped[@]}") µs | $(bench_median "${ratios[@]}") |"
+    echo "| wrk -c$CONNS, ${SECS}s × $ROUNDS rounds | p99 quiet | p99, /healthz every ${SCRAPE_MS} ms (control) | p99, /metrics every ${SCRAPE_MS} ms | /metrics / control | /metrics / quiet |"
+    echo "|---|---|---|---|---|---|"
+    echo "| gortd, hello | $(bench_median "${quiet[@]}") µs | $(bench_median "${control[@]}") µs | $(bench_median "${scraped[@]}") µs | $(bench_median "${ratios[@]}") | $(bench_median "${quiet_ratios[@]}") |"
+    echo
+    echo "gortd CPU per /metrics render (idle, 500 scrapes): ${render_us} µs. Ratios: medians of the round-by-round ratios."
     echo
     echo "load average at the end: $load ($(nproc) CPUs, shared)"
 } | tee "$OUT_DIR/scrape.md"
