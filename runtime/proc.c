@@ -1218,17 +1218,20 @@ static void goexit(struct gort__g *gp)
     struct gort__p *p = rt_enter(m, &outer);
     if (!p && try_idle_p(m, m->lostp))
         p = m->p;
-    atomic_store_explicit(&gp->status, G_DEAD, memory_order_relaxed);
-    gort__set_label(gp, NULL);
-    gort__group_leave(gp);
-    if (p) {
+    /* Counted as exited before it shows as dead (release): whoever no
+     * longer finds it in a dump finds it in gort_stats_read's count. */
+    if (p)
         own_inc(&p->exited);
-        switch_out(m, p, gp, exit_after, NULL, true);
-    } else {
+    else
         atomic_fetch_add_explicit(&gort__sched.exited_offp, 1,
                                   memory_order_relaxed);
+    atomic_store_explicit(&gp->status, G_DEAD, memory_order_release);
+    gort__set_label(gp, NULL);
+    gort__group_leave(gp);
+    if (p)
+        switch_out(m, p, gp, exit_after, NULL, true);
+    else
         switch_out(m, NULL, gp, exit_after_nop, NULL, true);
-    }
     gort__throw("goexit", "dead goroutine resumed");
 }
 
