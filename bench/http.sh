@@ -117,15 +117,6 @@ server_pids() {
     echo "$SRV_PID $kids"
 }
 
-cpu_ticks() { # PID...: utime+stime summed (fields 14 and 15 of stat)
-    local t=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] || continue
-        t=$((t + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
-    done
-    echo "$t"
-}
-
 # wrk_run PORT CONNS SECS: prints "REQS RPS P50_US P99_US" (FAIL on error).
 wrk_run() {
     local out
@@ -250,9 +241,9 @@ for round in $(seq "$ROUNDS"); do
             if start_server "$kind" "$port"; then
                 [ "$WARM" -gt 0 ] && wrk_run "$port" "$c" "$WARM" >/dev/null
                 pids=$(server_pids)
-                t0=$(cpu_ticks $pids)
+                t0=$(bench_cpu_ticks $pids)
                 read -r n rps p50 p99 < <(wrk_run "$port" "$c" "$SECS")
-                t1=$(cpu_ticks $pids)
+                t1=$(bench_cpu_ticks $pids)
                 [ "$n" != FAIL ] && cpu=$(awk -v t=$((t1 - t0)) -v k="$TCK" -v n="$n" \
                     'BEGIN { printf "%.2f", t * 1e6 / k / n }')
                 sys=$(sys_run "$port" "$c")

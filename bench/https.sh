@@ -115,7 +115,6 @@ start_server() { # KIND PORT
 }
 
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 # run PORT: "REQ_PER_S CPU_US_PER_REQ" for $SRV_PID.
@@ -123,11 +122,11 @@ run() {
     local before after out
     OPENSSL_CONF=$PKI/client.cnf taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" \
         -d1s "https://127.0.0.1:$1/" >/dev/null 2>&1 || true # warm
-    before=$(cpu_ticks "$SRV_PID")
+    before=$(bench_cpu_ticks "$SRV_PID")
     out=$(OPENSSL_CONF=$PKI/client.cnf taskset -c "$WRK_CPU" wrk -t1 \
         -c"$CONNS" -d"${SECS}s" "https://127.0.0.1:$1/" 2>&1) ||
         { echo "FAIL FAIL"; return; }
-    after=$(cpu_ticks "$SRV_PID")
+    after=$(bench_cpu_ticks "$SRV_PID")
     awk -v t=$((after - before)) -v hz="$TCK" '
         /Requests\/sec/ { r = $2 }
         / requests in / { n = $1 }
@@ -194,7 +193,6 @@ for round in $(seq "$ROUNDS"); do
 done
 
 med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v -e FAIL -e '^-$' || echo 0); }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 {
     echo "HTTPS hello world, keep-alive, -c $CONNS, TLS 1.3 TLS_AES_128_GCM_SHA256, RSA 2048; server on CPU $SRV_CPU (1 P / 1 worker), wrk -t1 on CPU $WRK_CPU"
     echo
@@ -205,7 +203,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
     gc=$(med "${CPU[gort]:-}") nc=$(med "${CPU[nginx]:-}") oc=$(med "${CPU[go]:-}")
     echo "| median | $g | $gc | $n | $nc | $o | $oc | $(med "$RATIOS")x | $(med "$GORATIOS")x |"
     echo
-    echo "req/s gortd/nginx $(ratio "$g" "$n")x, gortd/Go $(ratio "$g" "$o")x (medians)."
+    echo "req/s gortd/nginx $(bench_ratio "$g" "$n")x, gortd/Go $(bench_ratio "$g" "$o")x (medians)."
     if [ "$IDLE" -gt 0 ]; then
         echo "Memory per idle TLS connection ($IDLE of them, RSS delta):" \
              "gortd ${MEM[gort]:-?} B, nginx ${MEM[nginx]:-?} B, Go ${MEM[go]:-?} B."

@@ -50,6 +50,21 @@ bench_cpus() {
     fi
 }
 
+# bench_cpu_ticks PID...: utime+stime of the processes, summed, in clock
+# ticks (fields 14 and 15 of /proc/PID/stat, read after the command name,
+# which may hold spaces); a PID that is gone counts 0.
+bench_cpu_ticks() {
+    local t=0 p
+    for p in "$@"; do
+        [ -r "/proc/$p/stat" ] || continue
+        t=$((t + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+
+# bench_ratio A B: A/B to two decimals, "-" when B is not positive.
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
 # bench_median V...: the median of numbers (the lower middle one for an even
 # count, so it is always a measured value).
 bench_median() {

@@ -86,15 +86,14 @@ start_proxy() { # KIND PORT
 
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # run PORT: "REQ_PER_S CPU_US_PER_REQ" for the proxy $SRV_PID.
 run() {
     local before after out
-    before=$(cpu_ticks "$SRV_PID")
+    before=$(bench_cpu_ticks "$SRV_PID")
     out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$1/" 2>&1) ||
         { echo "FAIL FAIL"; return; }
-    after=$(cpu_ticks "$SRV_PID")
+    after=$(bench_cpu_ticks "$SRV_PID")
     awk -v t=$((after - before)) -v hz="$TICK" '
         /Requests\/sec/ { r = $2 }
         / requests in / { n = $1 }
@@ -124,14 +123,13 @@ for rep in $(seq "$REPS"); do
 done
 
 med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v FAIL || echo 0); }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 {
     g=$(med "${REQ[gort]}") n=$(med "${REQ[nginx]}") o=$(med "${REQ[go]}")
     echo "| reverse proxy, one CPU, -c $CONNS | gortd proxy.so | nginx proxy_pass | Go ReverseProxy | gortd/nginx | gortd/Go |"
     echo "|---|---:|---:|---:|---:|---:|"
-    echo "| req/s | $g | $n | $o | $(ratio "$g" "$n")x | $(ratio "$g" "$o")x |"
+    echo "| req/s | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
     g=$(med "${CPU[gort]}") n=$(med "${CPU[nginx]}") o=$(med "${CPU[go]}")
-    echo "| proxy CPU µs per request (lower is better) | $g | $n | $o | $(ratio "$g" "$n")x | $(ratio "$g" "$o")x |"
+    echo "| proxy CPU µs per request (lower is better) | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
     echo
     echo "Medians of $REPS runs of ${SECS}s. Raw: $(for k in gort nginx go; do printf '%s req/s:%s cpu:%s; ' "$k" "${REQ[$k]}" "${CPU[$k]}"; done)"
 } | tee "$OUT_DIR/proxy.md"

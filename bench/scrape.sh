@@ -67,14 +67,17 @@ p99() {
 # One scraper process with a keep-alive connection, as Prometheus keeps
 # one per target (a curl per scrape would measure fork and exec on the
 # shared CPUs instead). It shares wrk's CPU, never gortd's.
-# scrape_loop PATH
+# scrape_loop PATH PERIOD_MS [COUNT]: COUNT scrapes (0 or none: until
+# killed). It execs, so the caller's PID is the scraper's and a kill stops
+# it; call it in a subshell or in the background.
 scrape_loop() {
-    exec taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$SCRAPE_MS" "$tmp/scrapes" "$1" <<'PY'
+    exec taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$2" "$tmp/scrapes" "$1" "${3:-0}" <<'PY'
 import http.client, sys, time
 port, period, out = int(sys.argv[1]), int(sys.argv[2]) / 1000, sys.argv[3]
+path, count = sys.argv[4], int(sys.argv[5])
 c, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0
-while True:
-    c.request("GET", sys.argv[4])
+while count == 0 or n < count:
+    c.request("GET", path)
     r = c.getresponse()
     r.read()
     n += r.status == 200
@@ -86,7 +89,7 @@ PY
 
 # scraped_p99 PATH: p99 of one wrk run while PATH is scraped.
 scraped_p99() {
-    scrape_loop "$1" &
+    scrape_loop "$1" "$SCRAPE_MS" &
     scraper_pid=$!
     p99
     kill "$scraper_pid"
@@ -94,35 +97,23 @@ scraped_p99() {
     scraper_pid=
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-
 quiet=() control=() scraped=() ratios=() quiet_ratios=()
 for r in $(seq "$ROUNDS"); do
     q=$(p99)
     c=$(scraped_p99 /healthz)
     s=$(scraped_p99 /metrics)
     quiet+=("$q") control+=("$c") scraped+=("$s")
-    ratios+=("$(ratio "$s" "$c")") quiet_ratios+=("$(ratio "$s" "$q")")
+    ratios+=("$(bench_ratio "$s" "$c")") quiet_ratios+=("$(bench_ratio "$s" "$q")")
     bench_log "round $r: p99 quiet ${q} µs, scraping /healthz ${c} µs, /metrics ${s} µs ($(cat "$tmp/scrapes" 2>/dev/null || echo 0) scrapes)"
 done
 
-# gortd's CPU per /metrics render, idle, over 500 scrapes.
-render_cpu() {
-    taskset -c "$WRK_CPU" /usr/bin/python3 - "$ADMIN" "$gortd_pid" <<'PY'
-import http.client, os, sys
-port, pid = int(sys.argv[1]), sys.argv[2]
-def cpu():
-    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-c, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 500
-t0 = cpu()
-for _ in range(n):
-    c.request("GET", "/metrics")
-    c.getresponse().read()
-print("%.0f" % ((cpu() - t0) / n * 1e6))
-PY
-}
-render_us=$(render_cpu)
+# gortd's CPU per /metrics render, idle, over RENDERS back-to-back scrapes.
+RENDERS=500
+t0=$(bench_cpu_ticks "$gortd_pid")
+(scrape_loop /metrics 0 "$RENDERS")
+t1=$(bench_cpu_ticks "$gortd_pid")
+render_us=$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$RENDERS" \
+    'BEGIN { printf "%.0f", d / hz / n * 1e6 }')
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$OUT_DIR"
@@ -131,7 +122,7 @@ mkdir -p "$OUT_DIR"
     echo "|---|---|---|---|---|---|"
     echo "| gortd, hello | $(bench_median "${quiet[@]}") µs | $(bench_median "${control[@]}") µs | $(bench_median "${scraped[@]}") µs | $(bench_median "${ratios[@]}") | $(bench_median "${quiet_ratios[@]}") |"
     echo
-    echo "gortd CPU per /metrics render (idle, 500 scrapes): ${render_us} µs. Ratios: medians of the round-by-round ratios."
+    echo "gortd CPU per /metrics render (idle, $RENDERS scrapes): ${render_us} µs. Ratios: medians of the round-by-round ratios."
     echo
     echo "load average at the end: $load ($(nproc) CPUs, shared)"
 } | tee "$OUT_DIR/scrape.md"

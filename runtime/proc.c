@@ -1228,10 +1228,7 @@ static void goexit(struct gort__g *gp)
     atomic_store_explicit(&gp->status, G_DEAD, memory_order_release);
     gort__set_label(gp, NULL);
     gort__group_leave(gp);
-    if (p)
-        switch_out(m, p, gp, exit_after, NULL, true);
-    else
-        switch_out(m, NULL, gp, exit_after_nop, NULL, true);
+    switch_out(m, p, gp, p ? exit_after : exit_after_nop, NULL, true);
     gort__throw("goexit", "dead goroutine resumed");
 }
 
