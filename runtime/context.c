@@ -14,7 +14,11 @@
  * its parent's (the order is always parent after child's count is zero).
  * A node's done channel closes after its subtree is cancelled, so a
  * goroutine woken by it finds every descendant done as well (Go closes
- * the parent's first and leaves that window open).
+ * the parent's first and leaves that window open). As in Go, the channel
+ * is made on the first gort_ctx_done, not with the node: most contexts
+ * (a request's, one per proxied call) are only ever asked for their error
+ * or bound to a descriptor, and a channel made and freed for each of them
+ * was a fifth of what gort_http_request_ctx cost.
  *
  * A deadline is a timer on the runtime's heap (timer.c) that holds a
  * reference while armed: a context can never be freed under a firing
@@ -63,7 +67,8 @@ struct gort_ctx {
     struct ilist_node sib;
     struct ilist children; /* of sib, under lock; not references */
     struct ilist hooks;    /* of ctx_hook.link, under lock */
-    gort_chan *done;
+    gort_chan *done;       /* made on first ask, under lock */
+    bool done_closed;      /* cancel reached its last step, under lock */
     struct gort__timer timer;
 };
 
@@ -159,8 +164,14 @@ static void cancel(gort_ctx *c, int err)
         cancel(k, err);
         gort_ctx_release(k);
     }
-    /* Last: whoever sees done closed finds every descendant done too. */
-    gort_chan_close(c->done);
+    /* Last: whoever sees done closed finds every descendant done too. A
+     * channel made from now on is made closed (gort_ctx_done). */
+    gort__lock_acquire(&c->lock);
+    c->done_closed = true;
+    gort_chan *done = c->done;
+    gort__lock_release(&c->lock);
+    if (done)
+        gort_chan_close(done);
     unhook_from_parent(c);
     /* A timer that was already popped drops its reference when it runs. */
     if (timed && gort__timer_del(&c->timer))
@@ -188,11 +199,6 @@ static gort_ctx *derive(gort_ctx *parent, int64_t deadline)
     gort_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->done = gort_chan_make(0, 0);
-    if (!c->done) {
-        free(c);
-        return NULL;
-    }
     atomic_init(&c->refs, 1);
     gort__timer_init(&c->timer, deadline_fire, c);
     c->parent = gort_ctx_ref(parent);
@@ -251,9 +257,19 @@ gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t timeout_ns)
 
 /* ---- queries ------------------------------------------------------------- */
 
+/* Out of memory, a context that has no channel yet answers NULL, the
+ * channel that is never ready: gort_ctx_err still tells. */
 gort_chan *gort_ctx_done(gort_ctx *c)
 {
-    return or_bg(c)->done;
+    c = or_bg(c);
+    if (c->is_static)
+        return NULL;
+    gort__lock_acquire(&c->lock);
+    if (!c->done && (c->done = gort_chan_make(0, 0)) != NULL && c->done_closed)
+        gort_chan_close(c->done);
+    gort_chan *done = c->done;
+    gort__lock_release(&c->lock);
+    return done;
 }
 
 int gort_ctx_err(gort_ctx *c)

@@ -3,15 +3,22 @@
 #ifndef GORT_HTTP_BUDGET_H
 #define GORT_HTTP_BUDGET_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* Free read buffers kept for the next request (budget.c). */
+#define HTTP_BUF_CACHE 64
+
 struct http_budget {
     int64_t limit;           /* bytes; fixed at creation */
     _Atomic int64_t used;    /* bytes taken and not given back */
     _Atomic uint64_t denied; /* takes refused since start */
+    pthread_mutex_t lock;    /* the cache */
+    int ncached;
+    char *cached[HTTP_BUF_CACHE]; /* HTTP_READ_CHUNK each, not in used */
 };
 
 /* A budget of limit bytes (> 0), none taken. Static storage suits it: a

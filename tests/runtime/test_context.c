@@ -54,6 +54,15 @@ static void basics_main(void *arg)
     RT_CHECK_INT(gort_ctx_err(c), ==, GORT_ECANCELED);
     gort_ctx_release(c);
 
+    /* The channel is made on the first ask: asked only after the cancel,
+     * it is made closed; asked twice, it is the same channel. */
+    gort_ctx *lazy = gort_ctx_with_cancel(bg);
+    gort_ctx_cancel(lazy);
+    gort_chan *ld = gort_ctx_done(lazy);
+    RT_CHECK(ld != NULL && gort_ctx_done(lazy) == ld);
+    RT_CHECK_INT(gort_chan_recv(ld, NULL), ==, 0);
+    gort_ctx_release(lazy);
+
     /* NULL is Background. */
     gort_ctx *n = gort_ctx_with_cancel(NULL);
     RT_CHECK(!is_done(n));
