@@ -678,8 +678,11 @@ static void deadline_pending_main(void *arg)
         gort_set_deadline(sv[0], GORT_IO_READ, gort_nanotime() + 30 * MS), ==,
         0);
     RT_CHECK_INT(gort_set_deadline(sv[0], GORT_IO_READ, 0), ==, 0);
-    RT_CHECK_INT(timers_armed(), ==, t0);
+    /* The timer stays on the heap (a clear costs no heap operation) and
+     * fires as a no-op at the old deadline, which takes it off. */
+    RT_CHECK_INT(timers_armed(), ==, t0 + 1);
     gort_sleep(80 * MS);
+    RT_CHECK_INT(timers_armed(), ==, t0);
     RT_CHECK(!atomic_load(&r.done));
     RT_CHECK_INT(gort_write(sv[1], "abc", 3), ==, 3);
     RT_CHECK_INT(op_wait(&r), ==, 3);
