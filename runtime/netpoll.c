@@ -932,7 +932,7 @@ static bool side_set_deadline(struct pd_side *s, int64_t d)
 {
     __atomic_store_n(&s->deadline, d, __ATOMIC_RELAXED); /* see expired() */
     if (d == 0)
-        return false; /* an armed timer fires as a no-op (see above) */
+        return false;         /* an armed timer fires as a no-op (see above) */
     if (deadline_passed(d)) { /* woken now: nothing left to time */
         if (s->armed)
             gort__timer_del(&s->t);

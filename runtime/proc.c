@@ -1530,8 +1530,8 @@ static void drop_p_and_sleep(struct gort__m *m)
  * at GOMAXPROCS=2 without it). */
 static bool idle_poll_pays(void)
 {
-    return atomic_load_explicit(&gort__sched.gomaxprocs,
-                                memory_order_relaxed) > 1 ||
+    return atomic_load_explicit(&gort__sched.gomaxprocs, memory_order_relaxed) >
+               1 ||
            atomic_load_explicit(&gort__sched.pollblocked,
                                 memory_order_relaxed) != 0;
 }
