@@ -465,6 +465,15 @@ static bool unlock_pd(struct gort__g *gp, void *arg)
     return true;
 }
 
+/* Whether deadline d (non-zero) has passed. Most deadlines are seconds
+ * away, set and checked on every request: the coarse clock (never ahead
+ * of the fine one) proves that for a sixth of a fine read's cost, and
+ * only a deadline within the slack pays for the fine clock. */
+static bool deadline_passed(int64_t d)
+{
+    return d - gort__coarse_now() <= COARSE_SLACK_NS && d <= gort_nanotime();
+}
+
 /* Parks until side s of pd is ready. 0, -ETIMEDOUT, -EBADF or -EBUSY. */
 static int pd_wait(struct pd *pd, struct pd_side *s)
 {
@@ -472,7 +481,7 @@ static int pd_wait(struct pd *pd, struct pd_side *s)
     int rc = 0;
     if (pd->closing)
         rc = -EBADF;
-    else if (s->deadline && gort_nanotime() >= s->deadline)
+    else if (s->deadline && deadline_passed(s->deadline))
         rc = -ETIMEDOUT;
     else if (s->ready) {
         s->ready = false;
@@ -517,14 +526,6 @@ static int wait_io(int fd, bool read)
     return pd_wait(pd, s);
 }
 
-/* Whether deadline d (non-zero) has passed. Most deadlines are seconds
- * away, set and checked on every request: the coarse clock (never ahead
- * of the fine one) proves that for a sixth of a fine read's cost, and
- * only a deadline within the slack pays for the fine clock. */
-static bool deadline_passed(int64_t d)
-{
-    return d - gort__coarse_now() <= COARSE_SLACK_NS && d <= gort_nanotime();
-}
 
 /* A deadline already past fails the operation before its syscall, as in
  * Go, even when the descriptor could serve it at once. */
@@ -840,7 +841,7 @@ int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
     else if (pd->r.g || pd->r.spawn)
         rc = -EBUSY;
     else if (start_now(pd) ||
-             (pd->r.deadline && gort_nanotime() >= pd->r.deadline))
+             (pd->r.deadline && deadline_passed(pd->r.deadline)))
         now = true; /* ready already: no need to wait for the kernel */
     else
         callback_park(pd, fn, arg, pc);

@@ -250,7 +250,7 @@ static struct hc_conn *pool_get(gort_http_client *c, const char *key,
     for (;;) {
         struct hc_conn *dead = NULL, *cn;
         pthread_mutex_lock(&c->lock);
-        pool_reap(c, gort_nanotime(), &dead);
+        pool_reap(c, gort_nanotime_coarse(), &dead);
         cn = pool_take(c, key);
         pthread_mutex_unlock(&c->lock);
         close_list(dead);
@@ -311,7 +311,7 @@ static void pool_put(gort_http_client *c, struct hc_conn *cn)
         }
         cn->len = cn->off = 0;
         gort_set_deadline(cn->fd, GORT_IO_BOTH, 0);
-        cn->idle_since = gort_nanotime();
+        cn->idle_since = gort_nanotime_coarse(); /* seconds matter here */
         pthread_mutex_lock(&c->lock);
         kept = pool_push(c, cn->key, cn);
         pool_reap(c, cn->idle_since, &dead);
