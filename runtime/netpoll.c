@@ -526,7 +526,6 @@ static int wait_io(int fd, bool read)
     return pd_wait(pd, s);
 }
 
-
 /* A deadline already past fails the operation before its syscall, as in
  * Go, even when the descriptor could serve it at once. */
 static int expired(const struct pd *pd, bool read)

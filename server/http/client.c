@@ -397,8 +397,10 @@ static void creq_target(gort_http_creq *rq)
     strcpy(rq->key + pre + hl + 1, rq->port);
 }
 
-/* One allocation holds the request, its method and URL, and the dial
- * host and pool key made from the URL (each shorter than the URL). */
+/* One allocation holds the request, its method and URL, the dial host
+ * and pool key made from the URL (each shorter than the URL), and the
+ * first HC_FSTR_INLINE bytes of its fields' strings: a second malloc and
+ * free per request for a proxy's few fields showed in its profile. */
 gort_http_creq *gort_http_creq_new(const char *method, const char *url)
 {
     const char *why = NULL;
@@ -406,7 +408,7 @@ gort_http_creq *gort_http_creq_new(const char *method, const char *url)
     size_t ul = strlen(url ? url : "");
     /* method, url, dial host (<= url), "https:" key ":" port */
     size_t strs = mlen + 1 + ul + 1 + ul + 1 + 6 + ul + 1 + 8;
-    gort_http_creq *rq = malloc(sizeof *rq + strs);
+    gort_http_creq *rq = malloc(sizeof *rq + strs + HC_FSTR_INLINE);
     int rc;
 
     if (!rq)
@@ -414,6 +416,9 @@ gort_http_creq *gort_http_creq_new(const char *method, const char *url)
     memset(rq, 0, sizeof *rq);
     rq->fields = rq->ifields;
     rq->capfields = HC_INLINE_FIELDS;
+    rq->fstr = rq->strs + strs;
+    rq->fstr_cap = HC_FSTR_INLINE;
+    rq->fstr_inline = true;
     rq->method = rq->strs;
     memcpy(rq->method, method ? method : "", mlen + 1);
     rq->url = rq->method + mlen + 1;
@@ -434,7 +439,8 @@ void gort_http_creq_free(gort_http_creq *rq)
         return;
     if (rq->fields != rq->ifields)
         free(rq->fields);
-    free(rq->fstr);
+    if (!rq->fstr_inline)
+        free(rq->fstr);
     gort_ctx_release(rq->ctx);
     free(rq);
 }
@@ -499,9 +505,14 @@ static int64_t fstr_put(gort_http_creq *rq, const char *s, size_t n)
         size_t cap = rq->fstr_cap ? rq->fstr_cap : 512;
         while (cap < rq->fstr_len + n)
             cap *= 2;
-        char *p = cap <= UINT32_MAX ? realloc(rq->fstr, cap) : NULL;
+        char *p = cap > UINT32_MAX  ? NULL
+                  : rq->fstr_inline ? malloc(cap)
+                                    : realloc(rq->fstr, cap);
         if (!p)
             return -1;
+        if (rq->fstr_inline)
+            memcpy(p, rq->fstr, rq->fstr_len);
+        rq->fstr_inline = false;
         rq->fstr = p;
         rq->fstr_cap = cap;
     }
@@ -645,6 +656,7 @@ struct wbuf {
     char *p;
     size_t len, cap;
     bool oom;
+    bool borrowed; /* p is the caller's (on its stack): never realloc'ed */
 };
 
 static void wb_put(struct wbuf *b, const char *s, size_t n)
@@ -655,11 +667,14 @@ static void wb_put(struct wbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 512;
         while (cap < b->len + n)
             cap *= 2;
-        char *p = realloc(b->p, cap);
+        char *p = b->borrowed ? malloc(cap) : realloc(b->p, cap);
         if (!p) {
             b->oom = true;
             return;
         }
+        if (b->borrowed && b->len)
+            memcpy(p, b->p, b->len);
+        b->borrowed = false;
         b->p = p;
         b->cap = cap;
     }
@@ -687,8 +702,10 @@ static bool method_wants_length(const char *m)
     return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 }
 
-/* The request head, and a small buffer body after it, in one allocation
- * sized from what it holds (fstr's length bounds the fields' bytes). */
+/* The request head, and a small buffer body after it, in the caller's
+ * buffer (b->p, b->cap) when the estimate fits, else in one allocation
+ * sized from what it holds (fstr's length bounds the fields' bytes). A
+ * malloc and free per call showed in proxy.so's profile. */
 static int creq_head(const gort_http_creq *rq, bool keep_alive, struct wbuf *b)
 {
     char num[32];
@@ -697,9 +714,12 @@ static int creq_head(const gort_http_creq *rq, bool keep_alive, struct wbuf *b)
                  2 * rq->nfields + 160;
     if (rq->body == HC_BODY_BUF && rq->blen <= HC_INLINE_BODY)
         est += rq->blen;
-    if ((b->p = malloc(est)) == NULL)
-        return -ENOMEM;
-    b->cap = est;
+    if (est > b->cap) {
+        if ((b->p = malloc(est)) == NULL)
+            return -ENOMEM;
+        b->cap = est;
+        b->borrowed = false;
+    }
 
     wb_str(b, rq->method);
     wb_put(b, " ", 1);
@@ -1129,6 +1149,7 @@ static bool retryable(int rc)
 int gort_http_do(gort_http_client *c, gort_http_creq *rq, gort_http_cresp **out)
 {
     struct call k = {.cl = c, .rq = rq};
+    char head_small[1024]; /* the head's first buffer (stacks: 64 KiB) */
     struct hc_conn *cn = NULL;
     bool fresh = false;
     int64_t cdl = 0;
@@ -1147,6 +1168,8 @@ int gort_http_do(gort_http_client *c, gort_http_creq *rq, gort_http_cresp **out)
     gort_ctx_deadline(rq->ctx, &cdl);
     k.deadline = earliest(earliest(rq->deadline, after(c->o.timeout)), cdl);
     k.keep_alive = !rq->close && c->o.max_idle_per_host > 0;
+    k.head = (struct wbuf){
+        .p = head_small, .cap = sizeof head_small, .borrowed = true};
     if ((rc = creq_head(rq, k.keep_alive, &k.head)) < 0)
         goto out;
     for (;;) {
@@ -1168,7 +1191,8 @@ int gort_http_do(gort_http_client *c, gort_http_creq *rq, gort_http_cresp **out)
         fresh = true; /* once, on a new connection */
     }
 out:
-    free(k.head.p);
+    if (!k.head.borrowed)
+        free(k.head.p);
     if (rc == -ENOMEM && !rq->errmsg[0])
         creq_fail(rq, rc, "out of memory");
     return rc;

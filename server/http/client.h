@@ -68,6 +68,7 @@ struct hc_field {
 };
 
 #define HC_INLINE_FIELDS 8 /* fields a request holds without an array */
+#define HC_FSTR_INLINE 256 /* field bytes a request holds without a block */
 
 enum hc_body { HC_BODY_NONE, HC_BODY_BUF, HC_BODY_READER };
 
@@ -88,7 +89,8 @@ struct gort_http_creq {
      * freed (a request lives for one call). */
     char *fstr;
     size_t fstr_len, fstr_cap;
-    bool close; /* Connection: close */
+    bool fstr_inline; /* fstr is the block's tail (HC_FSTR_INLINE bytes) */
+    bool close;       /* Connection: close */
     enum hc_body body;
     const void *buf;
     size_t blen;

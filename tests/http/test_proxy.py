@@ -351,6 +351,18 @@ class Proxy(unittest.TestCase):
         self.assertEqual([v for k, v in hdrs if k.lower() == "set-cookie"],
                          ["a=1", "b=2"])
 
+    def test_many_large_fields_forwarded_whole(self):
+        """Fields past the client request's first 256 bytes of field
+        strings (then moved to the heap) and a head past the client's 1 KiB
+        stack buffer arrive whole, in order."""
+        sent = [("X-F%02d" % i, chr(ord("a") + i) * 300) for i in range(12)]
+        st, _, body = request(self.port, "GET", "/fields",
+                              headers=dict(sent))
+        self.assertEqual(st, 200)
+        seen = [(k.lower(), v) for k, v in json.loads(body)["fields"]
+                if re.fullmatch(r"x-f\d\d", k.lower())]
+        self.assertEqual(seen, [(k.lower(), v) for k, v in sent])
+
     def test_te_trailers_kept(self):
         st, _, body = request(self.port, "GET", "/te",
                               headers={"TE": "trailers"})
