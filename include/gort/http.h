@@ -459,6 +459,13 @@ GORT_API const char *gort_http_cresp_header(const gort_http_cresp *rs,
 /* Header i (0-based) in arrival order; NULL past the end. */
 GORT_API const char *gort_http_cresp_header_at(const gort_http_cresp *rs,
                                                size_t i, const char **value);
+/* Adds header i of rs to w's response, as gort_http_add_header(w, name,
+ * value) would (a Content-Length is the same promise), without checking
+ * again the bytes the client's parser checked: a proxy copying the fields
+ * it passes on (Go's copyHeader). 0 (also past the end of rs's fields, or
+ * once the head is written), -EINVAL, or -ENOSPC when w holds no more. */
+GORT_API int gort_http_copy_header(gort_http_response *w,
+                                   const gort_http_cresp *rs, size_t i);
 /* Content-Length of the body, -1 when unknown (chunked, until close). 0 for
  * a response that has no body (HEAD, 1xx, 204, 304). */
 GORT_API int64_t gort_http_cresp_content_length(const gort_http_cresp *rs);

@@ -344,7 +344,7 @@ static int copy_head(gort_http_response *w, gort_http_cresp *rs)
     for (size_t i = 0; rc == 0 && (n = gort_http_cresp_header_at(rs, i, &v));
          i++)
         if (!dropped(&hs, n, strlen(n)))
-            rc = gort_http_add_header(w, n, v);
+            rc = gort_http_copy_header(w, rs, i);
     if (rc < 0) {
         for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++)
             gort_http_del_header(w, n);

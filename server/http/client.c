@@ -81,6 +81,7 @@
 
 #include "gort/net.h"
 #include "http/client.h"
+#include "http/internal.h"
 
 #define SEC 1000000000LL
 
@@ -1231,6 +1232,15 @@ const char *gort_http_cresp_header_at(const gort_http_cresp *rs, size_t i,
     if (value)
         *value = rs->hvalue[i];
     return rs->hname[i];
+}
+
+int gort_http_copy_header(gort_http_response *w, const gort_http_cresp *rs,
+                          size_t i)
+{
+    if (!w || !rs || i >= rs->nheaders)
+        return 0;
+    const char *n = rs->hname[i], *v = rs->hvalue[i];
+    return http_response_add_checked(w, n, strlen(n), v, strlen(v));
 }
 
 int64_t gort_http_cresp_content_length(const gort_http_cresp *rs)

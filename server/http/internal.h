@@ -142,6 +142,10 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
                         struct gort_http_request *r, bool head_only,
                         bool close_after);
 int http_response_finish(struct gort_http_response *w);
+/* gort_http_add_header for a field whose bytes a parser of ours already
+ * checked (a client response's): name and value of known lengths. */
+int http_response_add_checked(gort_http_response *w, const char *name,
+                              size_t nl, const char *value, size_t vl);
 /* A complete response written by the server itself (errors, redirects). */
 /* A whole plain-text response; detail (or NULL) follows the reason in
  * the status line, as net/http words its refusals. */
