@@ -660,10 +660,12 @@ struct wbuf {
     bool borrowed; /* p is the caller's (on its stack): never realloc'ed */
 };
 
-static void wb_put(struct wbuf *b, const char *s, size_t n)
+/* Room for n more bytes at b->p + b->len, grown by doubling (a borrowed
+ * buffer is left for a heap one); NULL once out of memory. */
+static char *wb_room(struct wbuf *b, size_t n)
 {
-    if (b->oom || n == 0) /* an empty buffer body may be NULL */
-        return;
+    if (b->oom)
+        return NULL;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 512;
         while (cap < b->len + n)
@@ -671,7 +673,7 @@ static void wb_put(struct wbuf *b, const char *s, size_t n)
         char *p = b->borrowed ? malloc(cap) : realloc(b->p, cap);
         if (!p) {
             b->oom = true;
-            return;
+            return NULL;
         }
         if (b->borrowed && b->len)
             memcpy(p, b->p, b->len);
@@ -679,7 +681,15 @@ static void wb_put(struct wbuf *b, const char *s, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, s, n);
+    return b->p + b->len;
+}
+
+static void wb_put(struct wbuf *b, const char *s, size_t n)
+{
+    char *d = n ? wb_room(b, n) : NULL; /* an empty body may be NULL */
+    if (!d)
+        return;
+    memcpy(d, s, n);
     b->len += n;
 }
 
@@ -688,12 +698,21 @@ static void wb_str(struct wbuf *b, const char *s)
     wb_put(b, s, strlen(s));
 }
 
+/* "name: value\r\n" with one room check: four wb_puts per field were a
+ * sixth of the client's own instructions per proxied request. */
 static void wb_field(struct wbuf *b, const char *name, const char *value)
 {
-    wb_str(b, name);
-    wb_put(b, ": ", 2);
-    wb_str(b, value);
-    wb_put(b, "\r\n", 2);
+    size_t nl = strlen(name), vl = strlen(value);
+    char *d = wb_room(b, nl + vl + 4);
+    if (!d)
+        return;
+    memcpy(d, name, nl);
+    d[nl] = ':';
+    d[nl + 1] = ' ';
+    memcpy(d + nl + 2, value, vl);
+    d[nl + 2 + vl] = '\r';
+    d[nl + 3 + vl] = '\n';
+    b->len += nl + vl + 4;
 }
 
 /* Whether the method carries a body by convention: Go sends
