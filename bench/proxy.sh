@@ -10,6 +10,10 @@
 # (keepalive 64 in both; proxy.so's own default is 32): with -c 50 and 32,
 # proxy.so dialed a new upstream connection for ~8% of the requests while
 # nginx dialed none, which measured the dial, not the proxy.
+# Besides the medians, the table's note gives the median of the per-rep
+# ratios: gortd and nginx run back to back in each rep, so a rep whose
+# machine was slow is slow for both, where the medians of each column can
+# pair a slow rep's figure with a quick one's.
 #
 # Knobs: REPS (3), SECS (5), CONNS (50).
 set -euo pipefail
@@ -107,6 +111,7 @@ UP_PID=$!
 trap 'stop_pid $UP_PID' EXIT
 
 declare -A REQ CPU
+PAIRED=() # gortd/nginx CPU per request within each rep: robust to drift
 for rep in $(seq "$REPS"); do
     for kind in gort nginx go; do
         port=$PORT; PORT=$((PORT + 1))
@@ -119,7 +124,12 @@ for rep in $(seq "$REPS"); do
         stop_pid "$SRV_PID"
         REQ[$kind]="${REQ[$kind]:-} $r"
         CPU[$kind]="${CPU[$kind]:-} $c"
+        eval "last_$kind=\$c"
     done
+    case "$last_gort $last_nginx" in
+    *FAIL*) ;;
+    *) PAIRED+=("$(bench_ratio "$last_gort" "$last_nginx")") ;;
+    esac
 done
 
 med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v FAIL || echo 0); }
@@ -130,6 +140,8 @@ med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v FAIL || echo 0); }
     echo "| req/s | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
     g=$(med "${CPU[gort]}") n=$(med "${CPU[nginx]}") o=$(med "${CPU[go]}")
     echo "| proxy CPU µs per request (lower is better) | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
+    echo
+    echo "gortd/nginx CPU per request, paired within each rep: median $(bench_median "${PAIRED[@]:-0}") (per rep: ${PAIRED[*]:-none})."
     echo
     echo "Medians of $REPS runs of ${SECS}s. Raw: $(for k in gort nginx go; do printf '%s req/s:%s cpu:%s; ' "$k" "${REQ[$k]}" "${CPU[$k]}"; done)"
 } | tee "$OUT_DIR/proxy.md"
