@@ -11,7 +11,8 @@
  *
  * Who waits in the kernel. As in Go, no dedicated thread: an M that runs
  * out of work polls without blocking before it steals (what it finds runs
- * on its own P, no thread hop), and the first M to go idle becomes *the*
+ * on its own P, no thread hop; with one P only while another M sleeps in
+ * epoll, see proc.c idle_poll_pays), and the first M to go idle becomes *the*
  * poller: it sleeps in epoll_wait until the next timer, and when
  * descriptors become ready it takes an idle P and runs their goroutines
  * itself (proc.c, become_poller). A first version had a netpoller thread
