@@ -110,7 +110,7 @@ GOMAXPROCS=1 taskset -c 0 "$hello_go" "127.0.0.1:$UP_PORT" >"$LOGS/upstream.log"
 UP_PID=$!
 trap 'stop_pid $UP_PID' EXIT
 
-declare -A REQ CPU
+declare -A REQ CPU LAST
 PAIRED=() # gortd/nginx CPU per request within each rep: robust to drift
 for rep in $(seq "$REPS"); do
     for kind in gort nginx go; do
@@ -124,11 +124,11 @@ for rep in $(seq "$REPS"); do
         stop_pid "$SRV_PID"
         REQ[$kind]="${REQ[$kind]:-} $r"
         CPU[$kind]="${CPU[$kind]:-} $c"
-        eval "last_$kind=\$c"
+        LAST[$kind]=$c
     done
-    case "$last_gort $last_nginx" in
+    case "${LAST[gort]} ${LAST[nginx]}" in
     *FAIL*) ;;
-    *) PAIRED+=("$(bench_ratio "$last_gort" "$last_nginx")") ;;
+    *) PAIRED+=("$(bench_ratio "${LAST[gort]}" "${LAST[nginx]}")") ;;
     esac
 done
 

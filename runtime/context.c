@@ -193,12 +193,12 @@ static void deadline_fire(struct gort__timer *t)
 
 /* ---- derivation ---------------------------------------------------------- */
 
-/* Every field of a fresh node, as calloc would leave it. */
+/* Every field of a fresh node: not done, no parent, one reference. */
 static void ctx_init(gort_ctx *c)
 {
     gort__lock unlocked = GORT__LOCK_INIT;
     struct ilist empty = ILIST_INIT;
-    atomic_init(&c->refs, 0);
+    atomic_init(&c->refs, 1); /* the caller's */
     c->lock = unlocked;
     c->is_static = false;
     atomic_init(&c->err, 0);
@@ -223,7 +223,6 @@ static gort_ctx *derive(gort_ctx *parent, int64_t deadline)
     if (!c)
         return NULL;
     ctx_init(c);
-    atomic_init(&c->refs, 1);
     gort__timer_init(&c->timer, deadline_fire, c);
     c->parent = gort_ctx_ref(parent);
     int64_t pd = parent->deadline;

@@ -503,7 +503,7 @@ static int fields_room(gort_http_creq *rq)
 static int64_t fstr_put(gort_http_creq *rq, const char *s, size_t n)
 {
     if (rq->fstr_len + n > rq->fstr_cap) {
-        size_t cap = rq->fstr_cap ? rq->fstr_cap : 512;
+        size_t cap = rq->fstr_cap; /* HC_FSTR_INLINE at first */
         while (cap < rq->fstr_len + n)
             cap *= 2;
         char *p = cap > UINT32_MAX  ? NULL

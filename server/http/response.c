@@ -231,13 +231,8 @@ int gort_http_add_header(gort_http_response *w, const char *name,
 {
     if (!header_name_valid(name) || !header_value_valid(value))
         return -EINVAL;
-    if (w->wrote_header)
-        return 0;
-    size_t nl = strlen(name);
-    int f = framing_field(w, name, nl, value);
-    if (f != 0)
-        return f < 0 ? f : 0;
-    return store_header(w, name, nl, value, strlen(value));
+    return http_response_add_checked(w, name, strlen(name), value,
+                                     strlen(value));
 }
 
 /* A client response's field was checked by http_parse_response (a token
