@@ -67,26 +67,30 @@
 
 /* ---- hop-by-hop fields --------------------------------------------------- */
 
-/* Go's list. Lengths are compared first: most fields are none of these,
- * and a length mismatch settles that without a strcasecmp. */
+/* Go's list. The length picks the candidates: most fields are none of
+ * these, and a length that no entry has settles that without a compare. */
 static bool hop_by_hop(const char *name, size_t n)
 {
-    static const struct {
-        const char *s;
-        size_t n;
-    } hop[] = {{"Connection", 10},
-               {"Proxy-Connection", 16},
-               {"Keep-Alive", 10},
-               {"Proxy-Authenticate", 18},
-               {"Proxy-Authorization", 19},
-               {"Te", 2},
-               {"Trailer", 7},
-               {"Transfer-Encoding", 17},
-               {"Upgrade", 7}};
-    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (n == hop[i].n && strcasecmp(name, hop[i].s) == 0)
-            return true;
-    return false;
+    switch (n) {
+    case 2:
+        return strcasecmp(name, "Te") == 0;
+    case 7:
+        return strcasecmp(name, "Trailer") == 0 ||
+               strcasecmp(name, "Upgrade") == 0;
+    case 10:
+        return strcasecmp(name, "Connection") == 0 ||
+               strcasecmp(name, "Keep-Alive") == 0;
+    case 16:
+        return strcasecmp(name, "Proxy-Connection") == 0;
+    case 17:
+        return strcasecmp(name, "Transfer-Encoding") == 0;
+    case 18:
+        return strcasecmp(name, "Proxy-Authenticate") == 0;
+    case 19:
+        return strcasecmp(name, "Proxy-Authorization") == 0;
+    default:
+        return false;
+    }
 }
 
 /* Whether a Connection value (a comma list of tokens) names field (fn

@@ -107,6 +107,8 @@ struct gort_http_response {
     int64_t content_length; /* set by the handler, or -1 */
     size_t nh;
     const char *hname[HTTP_MAX_RESP_HEADERS], *hvalue[HTTP_MAX_RESP_HEADERS];
+    uint16_t hnl[HTTP_MAX_RESP_HEADERS], hvl[HTTP_MAX_RESP_HEADERS];
+    unsigned has; /* response.c's HAS_* bits: fields format_head asks for */
     char arena[HTTP_RESP_ARENA];
     size_t arena_used;
     char body[HTTP_BODY_BUF];

@@ -835,6 +835,10 @@ static int status_version(const char *p, size_t n, struct http_resp_head *out)
 {
     static const char shape[] = "HTTP/1.0 "; /* digits checked by class */
 
+    if (n >= 9 && memcmp(p, "HTTP/1.1 ", 9) == 0) { /* nearly every one */
+        out->version_minor = 1;
+        return 9;
+    }
     for (size_t i = 0; i < sizeof shape - 1; i++) {
         if (i == n)
             return 0;

@@ -161,23 +161,43 @@ static bool header_value_valid(const char *s)
     return true;
 }
 
+/* The stored fields format_head looks for, known from one look at the
+ * name as it is stored (three scans of the fields per response before). */
+enum { HAS_DATE = 1, HAS_CTYPE = 2, HAS_CLEN = 4 };
+
+static unsigned field_kind(const char *name, size_t nl)
+{
+    switch (nl) { /* lengths first: most fields are none of these */
+    case 4:
+        return strncasecmp(name, "Date", 4) == 0 ? HAS_DATE : 0;
+    case 12:
+        return strncasecmp(name, "Content-Type", 12) == 0 ? HAS_CTYPE : 0;
+    case 14:
+        return strncasecmp(name, "Content-Length", 14) == 0 ? HAS_CLEN : 0;
+    default:
+        return 0;
+    }
+}
+
+static bool is_transfer_encoding(const char *name, size_t nl)
+{
+    return nl == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0;
+}
+
 /* The framing fields are the server's: Content-Length is taken as a
  * promise the writes are held to, Transfer-Encoding only as a wish for
  * chunked framing (the server writes that field itself). 1: handled here,
  * not stored; 0: store it; negative: refused. */
-static int framing_field(gort_http_response *w, const char *name, size_t nl,
-                         const char *value)
+static int framing_field(gort_http_response *w, unsigned kind, const char *name,
+                         size_t nl, const char *value)
 {
-    /* Lengths first: most fields are neither, and cost no compare. */
-    if (nl != 14 && nl != 17)
-        return 0;
-    if (strcasecmp(name, "Transfer-Encoding") == 0) {
+    if (is_transfer_encoding(name, nl)) {
         if (strcasecmp(value, "chunked") != 0)
             return -EINVAL;
         w->te_chunked = true;
         return 1;
     }
-    if (strcasecmp(name, "Content-Length") != 0)
+    if (kind != HAS_CLEN)
         return 0;
     char *end;
     errno = 0;
@@ -201,9 +221,10 @@ static const char *arena_dup_n(gort_http_response *w, const char *s, size_t n)
     return d;
 }
 
-/* Stores a field checked already (bytes and framing). */
-static int store_header(gort_http_response *w, const char *name, size_t nl,
-                        const char *value, size_t vl)
+/* Stores a field checked already (bytes and framing). The arena bounds
+ * both lengths, far under 64 KiB. */
+static int store_header(gort_http_response *w, unsigned kind, const char *name,
+                        size_t nl, const char *value, size_t vl)
 {
     if (w->nh == HTTP_MAX_RESP_HEADERS)
         return -ENOSPC;
@@ -212,7 +233,10 @@ static int store_header(gort_http_response *w, const char *name, size_t nl,
         return -ENOSPC;
     w->hname[w->nh] = n;
     w->hvalue[w->nh] = v;
+    w->hnl[w->nh] = (uint16_t)nl;
+    w->hvl[w->nh] = (uint16_t)vl;
     w->nh++;
+    w->has |= kind;
     return 0;
 }
 
@@ -243,10 +267,11 @@ int http_response_add_checked(gort_http_response *w, const char *name,
 {
     if (w->wrote_header)
         return 0;
-    int f = framing_field(w, name, nl, value);
+    unsigned kind = field_kind(name, nl);
+    int f = framing_field(w, kind, name, nl, value);
     if (f != 0)
         return f < 0 ? f : 0;
-    return store_header(w, name, nl, value, vl);
+    return store_header(w, kind, name, nl, value, vl);
 }
 
 void gort_http_del_header(gort_http_response *w, const char *name)
@@ -257,6 +282,7 @@ void gort_http_del_header(gort_http_response *w, const char *name)
         w->content_length = -1;
     else if (strcasecmp(name, "Transfer-Encoding") == 0)
         w->te_chunked = false;
+    w->has &= ~field_kind(name, strlen(name));
     ssize_t i;
     while ((i = find_header(w, name)) >= 0)
         w->hname[i] = NULL; /* arena space is not reclaimed: it is small */
@@ -307,6 +333,7 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
     w->close_after = close_after;
     w->content_length = -1;
     w->nh = 0;
+    w->has = 0;
     w->arena_used = 0;
     w->blen = 0;
     w->body_written = 0;
@@ -346,11 +373,11 @@ static void put_uint(struct out *o, uint64_t v)
     put_bytes(o, tmp + i, sizeof tmp - (size_t)i);
 }
 
-static void put_header(struct out *o, const char *name, const char *value)
+static void put_header(struct out *o, const gort_http_response *w, size_t i)
 {
-    put_str(o, name);
+    put_bytes(o, w->hname[i], w->hnl[i]);
     put_bytes(o, ": ", 2);
-    put_str(o, value);
+    put_bytes(o, w->hvalue[i], w->hvl[i]);
     put_bytes(o, "\r\n", 2);
 }
 
@@ -387,16 +414,15 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
     put_status(&o, http11, w->status);
     for (size_t i = 0; i < w->nh; i++)
         if (w->hname[i])
-            put_header(&o, w->hname[i], w->hvalue[i]);
-    if (find_header(w, "Date") < 0)
+            put_header(&o, w, i);
+    if (!(w->has & HAS_DATE))
         put_str(&o, date_line());
     bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
     /* net/http names a type only for a body that has bytes (it sniffs the
      * first write): an empty 200 goes out with Content-Length: 0 alone. */
-    if (!no_body && w->body_written > 0 && find_header(w, "Content-Type") < 0 &&
-        find_header(w, "Transfer-Encoding") < 0)
+    if (!no_body && w->body_written > 0 && !(w->has & HAS_CTYPE))
         put_str(&o, "Content-Type: text/plain; charset=utf-8\r\n");
-    if (!no_body && find_header(w, "Content-Length") < 0) {
+    if (!no_body && !(w->has & HAS_CLEN)) {
         if (final && !w->te_chunked) {
             put_str(&o, "Content-Length: ");
             put_uint(&o, w->blen);

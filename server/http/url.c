@@ -22,15 +22,31 @@ static int is_digit(unsigned char c)
     return c >= '0' && c <= '9';
 }
 
+/* reg-name and IPv4 bytes (RFC 3986 §3.2.2: unreserved, sub-delims, '%')
+ * and hex digits, by table: a client call parses a URL every request, and
+ * a strchr per host byte was a third of what that cost. Rows are the high
+ * nibble; bytes from 0x80 are neither. */
+enum { U_HOST = 1, U_HEX = 2 };
+
+static const unsigned char url_class[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 1x */
+    0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 2x */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 1, 0, 1, 0, 0, /* 3x */
+    0, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 4x */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, /* 5x */
+    0, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 6x */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, /* 7x */
+};
+
 static int is_hex(unsigned char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return c < 0x80 && (url_class[c] & U_HEX);
 }
 
-/* reg-name and IPv4 bytes (RFC 3986 §3.2.2): unreserved, sub-delims, '%'. */
 static int is_host_byte(unsigned char c)
 {
-    return is_alpha(c) || is_digit(c) || (c && strchr("-._~!$&'()*+,;=%", c));
+    return c < 0x80 && (url_class[c] & U_HOST);
 }
 
 /* Printable ASCII but space: what may appear in a request-target. */
@@ -39,13 +55,17 @@ static int is_target_byte(unsigned char c)
     return c > 0x20 && c < 0x7f;
 }
 
-/* Every '%' in p[0..n) starts a %XX escape. */
+/* Every '%' in p[0..n) starts a %XX escape (memchr's wide steps find the
+ * first: most URLs have none). */
 static int escapes_ok(const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] == '%' && (i + 2 >= n || !is_hex((unsigned char)p[i + 1]) ||
-                            !is_hex((unsigned char)p[i + 2])))
+    const char *s = p, *end = p + n;
+    while ((s = memchr(s, '%', (size_t)(end - s))) != NULL) {
+        if (end - s < 3 || !is_hex((unsigned char)s[1]) ||
+            !is_hex((unsigned char)s[2]))
             return 0;
+        s += 3;
+    }
     return 1;
 }
 
@@ -153,8 +173,7 @@ int http_url_parse(const char *url, struct http_url *out, const char **why)
     memset(out, 0, sizeof *out);
     if ((r = parse_scheme(url, &a, out, why)) < 0)
         return r;
-    for (e = a; url[e] && url[e] != '/' && url[e] != '?' && url[e] != '#';)
-        e++;
+    e = a + strcspn(url + a, "/?#");
     if ((r = parse_authority(url + a, e - a, out, why)) < 0)
         return r;
     /* The fragment is checked too, though it is never sent. */

@@ -83,6 +83,38 @@ class Framing(rawhttp.FixtureTest):
         self.assertEqual(body, b"13\r\nchunked by request\n\r\n0\r\n\r\n")
         self.still_in_sync(s)
 
+    def fields(self, head, name):
+        """The values of every field called name (any case) in a raw head."""
+        out = []
+        for line in head.split(b"\r\n")[1:]:
+            n, _, v = line.partition(b":")
+            if n.strip().lower() == name:
+                out.append(v.strip().decode("latin-1"))
+        return out
+
+    def test_handler_fields_in_any_case_are_not_doubled(self):
+        s = self.conn()
+        st, h, body, head = self.ask(s, b"/field-case")
+        self.assertEqual((st, body), (200, b"body"))
+        self.assertEqual(self.fields(head, b"date"),
+                         ["Mon, 01 Jan 2001 00:00:00 GMT"])
+        self.assertEqual(self.fields(head, b"content-type"), ["text/x-case"])
+        self.assertEqual(self.fields(head, b"content-length"), ["4"])
+        self.assertEqual(self.fields(head, b"xate"), ["1"])
+        self.still_in_sync(s)
+
+    def test_deleted_fields_are_the_servers_again(self):
+        s = self.conn()
+        st, h, body, head = self.ask(s, b"/field-del")
+        self.assertEqual((st, body), (200, b"body"))
+        dates = self.fields(head, b"date")
+        self.assertEqual(len(dates), 1)
+        self.assertNotIn("2001", dates[0])
+        self.assertEqual(self.fields(head, b"content-type"),
+                         ["text/plain; charset=utf-8"])
+        self.assertEqual(self.fields(head, b"content-length"), ["4"])
+        self.still_in_sync(s)
+
 
 if __name__ == "__main__":
     prog = unittest.main(exit=False, verbosity=2)
