@@ -65,6 +65,7 @@ struct gort_http_client {
 struct hc_field {
     uint32_t name, value;
     uint32_t nlen; /* the name's length: most lookups end on it */
+    uint32_t vlen; /* the value's: the head is written without a scan */
 };
 
 #define HC_INLINE_FIELDS 8 /* fields a request holds without an array */

@@ -83,6 +83,17 @@ class Framing(rawhttp.FixtureTest):
         self.assertEqual(body, b"13\r\nchunked by request\n\r\n0\r\n\r\n")
         self.still_in_sync(s)
 
+    def test_content_length_is_digits_only(self):
+        # net/http's strconv.ParseInt refuses a space and an overflow too
+        # (it takes "+7", which a handler here is told is invalid).
+        s = self.conn()
+        st, h, body, head = self.ask(s, b"/cl-values")
+        e = -errno.EINVAL
+        self.assertEqual(h["x-rc"], " ".join([str(e)] * 6 + ["0"]))
+        self.assertEqual(self.fields(head, b"content-length"), ["7"])
+        self.assertEqual(body, b"seven!\n")
+        self.still_in_sync(s)
+
     def fields(self, head, name):
         """The values of every field called name (any case) in a raw head."""
         out = []
