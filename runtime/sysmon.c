@@ -37,7 +37,8 @@
 
 #define SYSMON_MIN_US 20
 #define SYSMON_MAX_US 10000
-#define SYSMON_BUSY_MAX_US 1000 /* while goroutines run: see sysmon() */
+#define SYSMON_BUSY_MAX_US 2000  /* while goroutines run: see sysmon() */
+#define SYSMON_WATCH_MAX_US 1000 /* while one ran across a look */
 #define LONG_RUN_NS 10000000LL
 #define SCAVENGE_PERIOD_NS 1000000000LL
 #define POLL_STALE_NS 10000000LL
@@ -53,7 +54,8 @@ struct ptick {
 /* What one pass over the Ps found. */
 struct retake_pass {
     int taken;
-    bool running; /* some goroutine is on the CPU with a P */
+    bool running;   /* some goroutine is on the CPU with a P */
+    bool lingering; /* ...and was there at the last look too */
 };
 
 static struct ptick ticks[GORT_MAXPROCS_CAP];
@@ -109,9 +111,9 @@ static bool retake_long(struct gort__p *p, struct ptick *pt)
     return true;
 }
 
-/* Returns true when it took the P. *running: a goroutine is on the CPU. */
+/* Returns true when it took the P; notes in r what runs. */
 static bool watch_running(struct gort__p *p, struct ptick *pt, int64_t now,
-                          bool *running)
+                          struct retake_pass *r)
 {
     struct gort__m *m = __atomic_load_n(&p->m, __ATOMIC_ACQUIRE);
     struct gort__g *g =
@@ -119,13 +121,14 @@ static bool watch_running(struct gort__p *p, struct ptick *pt, int64_t now,
     uint64_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
     /* Only a goroutine on the CPU counts: an M looking for work holds its
      * P RUNNING too, with a schedtick that does not move. */
-    *running |= g != NULL;
+    r->running |= g != NULL;
     if (!g || pt->schedtick != t || pt->schedwhen == 0) {
         pt->schedtick = t;
         pt->schedwhen = now;
         pt->flagged = false;
         return false;
     }
+    r->lingering = true;
     if (now - pt->schedwhen < LONG_RUN_NS)
         return false;
     if (!pt->flagged) {
@@ -144,7 +147,7 @@ static bool watch_running(struct gort__p *p, struct ptick *pt, int64_t now,
 
 static struct retake_pass retake(int64_t now)
 {
-    struct retake_pass r = {0, false};
+    struct retake_pass r = {0, false, false};
     int n = atomic_load(&gort__sched.nallp);
     for (int i = 0; i < n; i++) {
         struct gort__p *p = atomic_load(&gort__sched.allp[i]);
@@ -152,7 +155,7 @@ static struct retake_pass retake(int64_t now)
         if (st == GORT_P_SYSCALL)
             r.taken += retake_syscall(p, &ticks[i]);
         else if (st == GORT_P_RUNNING)
-            r.taken += watch_running(p, &ticks[i], now, &r.running);
+            r.taken += watch_running(p, &ticks[i], now, &r);
         else
             ticks[i].schedwhen = 0; /* idle: start afresh when it runs */
     }
@@ -212,11 +215,17 @@ static void *sysmon(void *arg)
             delay_us *= 2;
         if (delay_us > SYSMON_MAX_US)
             delay_us = SYSMON_MAX_US;
-        /* A goroutine on the CPU may become a long runner: look at least
-         * every millisecond, so its P is taken within ~11 ms of its last
-         * switch (Go's sysmon may sleep 10 ms here: 10-20 ms). */
-        if (r.running && delay_us > SYSMON_BUSY_MAX_US)
-            delay_us = SYSMON_BUSY_MAX_US;
+        /* A goroutine on the CPU may become a long runner. One first seen
+         * now started at most one look ago: looks 2 ms apart find it, and
+         * from then on every millisecond, so its P is taken within ~12 ms
+         * of its last switch (Go's sysmon may sleep 10 ms here: 10-20 ms).
+         * A busy server switches many times a look, so it pays the 2 ms
+         * cadence: at 1 ms, sysmon's wakeups were 1.3% of a proxying
+         * gortd's CPU (perf, cpu-clock by thread), each one a preemption
+         * of the thread it shares a CPU with. */
+        int64_t cap = r.lingering ? SYSMON_WATCH_MAX_US : SYSMON_BUSY_MAX_US;
+        if (r.running && delay_us > cap)
+            delay_us = cap;
         gort__wake_stranded();
         poll_if_stale(now);
         if (now >= next_trace) {
