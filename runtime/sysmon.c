@@ -218,7 +218,9 @@ static void *sysmon(void *arg)
         /* A goroutine on the CPU may become a long runner. One first seen
          * now started at most one look ago: looks 2 ms apart find it, and
          * from then on every millisecond, so its P is taken within ~12 ms
-         * of its last switch (Go's sysmon may sleep 10 ms here: 10-20 ms).
+         * of its last switch while goroutines were running already; one
+         * that starts after an idle stretch (looks 10 ms apart) is found
+         * up to 10 ms late: ~21 ms (Go's sysmon: 10-20 ms, 10 ms sleeps).
          * A busy server switches many times a look, so it pays the 2 ms
          * cadence: at 1 ms, sysmon's wakeups were 1.3% of a proxying
          * gortd's CPU (perf, cpu-clock by thread), each one a preemption

@@ -21,6 +21,8 @@
 #define HTTP_BODY_BUF 4096 /* buffered body: under it, Content-Length */
 #define HTTP_MAX_RESP_HEADERS 32
 #define HTTP_RESP_ARENA 2048
+_Static_assert(HTTP_RESP_ARENA <= UINT16_MAX,
+               "a response field's stored lengths are uint16_t");
 #define HTTP_DRAIN_MAX (256 * 1024) /* unread body we skip to keep alive */
 
 struct httpd_listener {

@@ -199,8 +199,10 @@ static int framing_field(gort_http_response *w, unsigned kind, const char *name,
     }
     if (kind != HAS_CLEN)
         return 0;
-    /* 1*DIGIT (RFC 9110 §8.6): no sign, no space, as before; by hand,
-     * since strtoll cost as much as the rest of a proxied field's copy. */
+    /* 1*DIGIT (RFC 9110 §8.6), as net/http's ParseInt bar its sign: no
+     * sign and no space (strtoll skipped a leading one, which was taken
+     * before); by hand, since strtoll cost as much as the rest of a
+     * proxied field's copy. */
     int64_t n = 0;
     const char *p = value;
     for (; *p >= '0' && *p <= '9'; p++) {

@@ -92,6 +92,15 @@ class Upstream(http.server.ThreadingHTTPServer):
             setattr(self, field, getattr(self, field) + delta)
             self.lock.notify_all()
 
+    def shutdown_request(self, request):
+        """Counts a close once the socket is shut: counted when the handler
+        finished, a test waiting for the close could run before the FIN
+        was sent (and find the idle connection still open)."""
+        try:
+            super().shutdown_request(request)
+        finally:
+            self.count("closed")
+
     def wait_for(self, pred, what, timeout=20):
         with self.lock:
             if not self.lock.wait_for(pred, timeout):
@@ -119,12 +128,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         self.nreq = 0
         self.server.count("accepted")
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.count("closed")
 
     def query(self):
         q = self.path.partition("?")[2]

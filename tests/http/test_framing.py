@@ -89,7 +89,9 @@ class Framing(rawhttp.FixtureTest):
         s = self.conn()
         st, h, body, head = self.ask(s, b"/cl-values")
         e = -errno.EINVAL
-        self.assertEqual(h["x-rc"], " ".join([str(e)] * 6 + ["0"]))
+        # 7 refused (20 digits and INT64_MAX + 1 among them), INT64_MAX
+        # taken, then "7"
+        self.assertEqual(h["x-rc"], " ".join([str(e)] * 7 + ["0", "0"]))
         self.assertEqual(self.fields(head, b"content-length"), ["7"])
         self.assertEqual(body, b"seven!\n")
         self.still_in_sync(s)
@@ -112,6 +114,19 @@ class Framing(rawhttp.FixtureTest):
         self.assertEqual(self.fields(head, b"content-type"), ["text/x-case"])
         self.assertEqual(self.fields(head, b"content-length"), ["4"])
         self.assertEqual(self.fields(head, b"xate"), ["1"])
+        self.still_in_sync(s)
+
+    def test_names_near_the_servers_fields_are_not_them(self):
+        s = self.conn()
+        st, h, body, head = self.ask(s, b"/field-near")
+        self.assertEqual((st, body), (200, b"body"))
+        self.assertEqual(len(self.fields(head, b"date")), 1)
+        self.assertEqual(self.fields(head, b"content-type"),
+                         ["text/plain; charset=utf-8"])
+        self.assertEqual(self.fields(head, b"content-length"), ["4"])
+        self.assertEqual(self.fields(head, b"xate"), ["1"])
+        self.assertEqual(self.fields(head, b"content-typf"), ["2"])
+        self.assertEqual(self.fields(head, b"content-lengtx"), ["3"])
         self.still_in_sync(s)
 
     def test_deleted_fields_are_the_servers_again(self):
