@@ -919,7 +919,8 @@ static int read_head(gort_http_creq *rq, struct hc_conn *cn,
  * reason and the fields. */
 static gort_http_cresp *cresp_new(const struct http_resp_head *h)
 {
-    size_t need = (2 * h->nheaders) * sizeof(char *) + h->reason.len + 1;
+    size_t need = 2 * h->nheaders * (sizeof(char *) + sizeof(uint32_t)) +
+                  h->reason.len + 1;
     for (size_t i = 0; i < h->nheaders; i++)
         need += h->headers[i].name.len + h->headers[i].value.len + 2;
     gort_http_cresp *rs = malloc(sizeof *rs + need);
@@ -928,7 +929,9 @@ static gort_http_cresp *cresp_new(const struct http_resp_head *h)
     memset(rs, 0, sizeof *rs);
     rs->hname = (const char **)(void *)(rs + 1);
     rs->hvalue = rs->hname + h->nheaders;
-    char *p = (char *)(rs->hvalue + h->nheaders);
+    rs->hnl = (uint32_t *)(void *)(rs->hvalue + h->nheaders);
+    rs->hvl = rs->hnl + h->nheaders;
+    char *p = (char *)(rs->hvl + h->nheaders);
 #define PUT(dst, s)                                                            \
     do {                                                                       \
         if ((s).len)                                                           \
@@ -941,6 +944,8 @@ static gort_http_cresp *cresp_new(const struct http_resp_head *h)
     for (size_t i = 0; i < h->nheaders; i++) {
         PUT(rs->hname[i], h->headers[i].name);
         PUT(rs->hvalue[i], h->headers[i].value);
+        rs->hnl[i] = (uint32_t)h->headers[i].name.len; /* a head: <= 1 MiB */
+        rs->hvl[i] = (uint32_t)h->headers[i].value.len;
     }
 #undef PUT
     rs->nheaders = h->nheaders;
@@ -1266,8 +1271,8 @@ int gort_http_copy_header(gort_http_response *w, const gort_http_cresp *rs,
 {
     if (!w || !rs || i >= rs->nheaders)
         return 0;
-    const char *n = rs->hname[i], *v = rs->hvalue[i];
-    return http_response_add_checked(w, n, strlen(n), v, strlen(v));
+    return http_response_add_checked(w, rs->hname[i], rs->hnl[i], rs->hvalue[i],
+                                     rs->hvl[i]);
 }
 
 int64_t gort_http_cresp_content_length(const gort_http_cresp *rs)

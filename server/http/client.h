@@ -114,6 +114,7 @@ struct gort_http_cresp {
     const char *reason;
     const char **hname, **hvalue; /* after the struct, in its allocation,
                                      with the reason and header strings */
+    uint32_t *hnl, *hvl;          /* their lengths, as the parser found them */
     size_t nheaders;
     enum hc_framing framing;
     int64_t length; /* HC_LENGTH: declared; bytes left in `left` */
