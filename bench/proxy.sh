@@ -15,13 +15,19 @@
 # machine was slow is slow for both, where the medians of each column can
 # pair a slow rep's figure with a quick one's.
 #
-# Knobs: REPS (3), SECS (5), CONNS (50).
+# gortd batches the sends of a scheduling round into one io_uring_enter
+# (runtime/sendq.c); NOBATCH=1 adds a fourth run per rep with
+# GORTSENDBATCH=0 (every send a system call), reported in the note, so one
+# run shows what the batching is worth against the same machine's drift.
+#
+# Knobs: REPS (3), SECS (5), CONNS (50), NOBATCH (0).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPS=${REPS:-3}
 SECS=${SECS:-5}
 CONNS=${CONNS:-50}
+NOBATCH=${NOBATCH:-0}
 PORT=${PORT:-19901}
 UP_PORT=19899
 LOGS=$OUT_DIR/logs/proxy
@@ -66,10 +72,11 @@ start_proxy() { # KIND PORT
     local kind=$1 port=$2 dir=$LOGS/$1
     mkdir -p "$dir"
     case $kind in
-    gort) mkdir -p "$dir/plugins"
+    gort|gort0) mkdir -p "$dir/plugins"
           cp "$BUILD_DIR/plugins/proxy.so" "$dir/plugins/"
           printf 'keepalive 64\n/ http://127.0.0.1:%s\n' "$UP_PORT" \
               >"$dir/plugins/proxy.conf"
+          GORTSENDBATCH=$([ "$kind" = gort0 ] && echo 0 || echo 1) \
           GOMAXPROCS=1 taskset -c 1 "$gortd" --listen "127.0.0.1:$port" \
               --control "unix:$dir/ctl.sock" --quiet \
               --plugins-dir "$dir/plugins" >"$dir/out.log" 2>&1 & ;;
@@ -112,8 +119,10 @@ trap 'stop_pid $UP_PID' EXIT
 
 declare -A REQ CPU LAST
 PAIRED=() # gortd/nginx CPU per request within each rep: robust to drift
+KINDS="gort nginx go"
+[ "$NOBATCH" = 1 ] && KINDS="gort nginx go gort0"
 for rep in $(seq "$REPS"); do
-    for kind in gort nginx go; do
+    for kind in $KINDS; do
         port=$PORT; PORT=$((PORT + 1))
         bench_log "proxy rep $rep/$REPS: $kind"
         if start_proxy "$kind" "$port"; then
@@ -142,6 +151,10 @@ med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v FAIL || echo 0); }
     echo "| proxy CPU µs per request (lower is better) | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
     echo
     echo "gortd/nginx CPU per request, paired within each rep: median $(bench_median "${PAIRED[@]:-0}") (per rep: ${PAIRED[*]:-none})."
+    if [ "$NOBATCH" = 1 ]; then
+        echo
+        echo "gortd with GORTSENDBATCH=0 (every send a system call): CPU µs per request median $(med "${CPU[gort0]}"), req/s $(med "${REQ[gort0]}")."
+    fi
     echo
-    echo "Medians of $REPS runs of ${SECS}s. Raw: $(for k in gort nginx go; do printf '%s req/s:%s cpu:%s; ' "$k" "${REQ[$k]}" "${CPU[$k]}"; done)"
+    echo "Medians of $REPS runs of ${SECS}s. Raw: $(for k in $KINDS; do printf '%s req/s:%s cpu:%s; ' "$k" "${REQ[$k]}" "${CPU[$k]}"; done)"
 } | tee "$OUT_DIR/proxy.md"

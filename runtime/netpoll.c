@@ -62,6 +62,7 @@
 
 #include "gort/net.h"
 #include "netpoll.h"
+#include "sendq.h"
 
 #include "sanitizer.h"
 
@@ -599,6 +600,24 @@ static ssize_t sys_writev(int fd, const struct pd *pd, const struct iovec *iov,
     return sendmsg(fd, &m, 0);
 }
 
+/* A write's first attempt on a stream socket joins its P's batch when it
+ * can (sendq.c); later attempts of the same call, after a short write or
+ * a wait for room, are system calls. -1 with errno on failure, as
+ * sys_writev. */
+static ssize_t first_writev(int fd, const struct pd *pd,
+                            const struct iovec *iov, int n)
+{
+    ssize_t r;
+    if (pd && pd->stream && gort__sendq_send(fd, iov, n, &r)) {
+        if (r >= 0)
+            return r;
+        errno = (int)-r;
+        return -1;
+    }
+    return n == 1 ? sys_write(fd, pd, iov[0].iov_base, iov[0].iov_len)
+                  : sys_writev(fd, pd, iov, n);
+}
+
 static ssize_t do_read(int fd, struct pd *pd, void *buf, size_t n)
 {
     if (pd && expired(pd, true))
@@ -672,8 +691,11 @@ static ssize_t do_write(int fd, struct pd *pd, const void *buf, size_t n)
     if (pd && expired(pd, false))
         return -ETIMEDOUT;
     size_t done = 0;
-    while (done < n) {
-        ssize_t w = sys_write(fd, pd, (const char *)buf + done, n - done);
+    struct iovec first = {.iov_base = (void *)buf, .iov_len = n};
+    for (bool again = false; done < n; again = true) {
+        ssize_t w = again
+                        ? sys_write(fd, pd, (const char *)buf + done, n - done)
+                        : first_writev(fd, pd, &first, 1);
         if (w > 0) {
             done += (size_t)w;
             continue;
@@ -716,8 +738,9 @@ static ssize_t do_writev(int fd, struct pd *pd, struct iovec *iov, int n)
     size_t total = 0;
     int i = 0;
     iov_advance(iov, n, &i, 0); /* skips leading empty buffers */
-    while (i < n) {
-        ssize_t w = sys_writev(fd, pd, iov + i, n - i);
+    for (bool again = false; i < n; again = true) {
+        ssize_t w = again ? sys_writev(fd, pd, iov + i, n - i)
+                          : first_writev(fd, pd, iov + i, n - i);
         if (w > 0) {
             total += (size_t)w;
             iov_advance(iov, n, &i, (size_t)w);

@@ -98,6 +98,7 @@
 #include "gort/net.h"
 #include "netpoll.h"
 #include "procs.h"
+#include "sendq.h"
 #include "slab.h"
 #include "symtab.h"
 #include "timer.h"
@@ -710,6 +711,41 @@ void gort__ready_tail(struct gort__g *gp)
     wakep();
 }
 
+bool gort__p_busy(const struct gort__p *p)
+{
+    return gort__runq_len(&p->runq) > 0 ||
+           atomic_load_explicit(&p->runnext, memory_order_relaxed);
+}
+
+uint64_t gort__p_schedtick(const struct gort__p *p)
+{
+    return atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+}
+
+/* Senders whose batch left go to the tail of p's ring, in no particular
+ * order: they were all waiting for the same system call. */
+void gort__p_flush_sends(struct gort__p *p)
+{
+    struct gort__g *list;
+    if (gort__sendq_flush(p, &list) == 0)
+        return;
+    int n = 0;
+    while (list) {
+        struct gort__g *gp = list;
+        list = gp->schedlink;
+        atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+        sample_ready(p, gp);
+        gort__runq_put(&p->runq, &gort__sched.runq, gp);
+        n++;
+    }
+    atomic_store_explicit(
+        &p->readied,
+        atomic_load_explicit(&p->readied, memory_order_relaxed) + (uint64_t)n,
+        memory_order_relaxed);
+    if (n > 1)
+        wakep();
+}
+
 /* Makes a parked goroutine runnable at the tail of the global queue: for
  * wake-ups that come in deadline order (timers), where runnext's "run me
  * next" would turn a burst around and a ring overflow would push the
@@ -1056,6 +1092,10 @@ static void switch_out(struct gort__m *m, struct gort__p *p, struct gort__g *gp,
     runseq_bump(gp); /* voids a long-run mark, even one stored later */
     if (GORT_UNLIKELY(atomic_load_explicit(&gp->retaken, memory_order_relaxed)))
         atomic_store_explicit(&gp->retaken, false, memory_order_relaxed);
+    if (p &&
+        GORT_UNLIKELY(gort__sendq_due(
+            p, atomic_load_explicit(&p->schedtick, memory_order_relaxed), gp)))
+        gort__p_flush_sends(p);
     struct gort__g *next = !p || p_retiring(p) ? NULL : local_next(p);
     if (next) {
         prepare_run(m, next);
@@ -1540,6 +1580,8 @@ static struct gort__g *findrunnable(struct gort__m *m)
 {
     for (;;) {
         struct gort__p *p = m->p;
+        if (gort__sendq_pending(p))
+            gort__p_flush_sends(p);
         if (p_retiring(p)) {
             retire_p(m);
             continue;
@@ -1922,7 +1964,7 @@ void gort_blocking(gort_fn fn, void *arg)
 
 static bool p_has_work(struct gort__p *p)
 {
-    return gort__runq_len(&p->runq) > 0 ||
+    return gort__runq_len(&p->runq) > 0 || gort__sendq_pending(p) ||
            atomic_load_explicit(&p->runnext, memory_order_relaxed) ||
            gort__globrunq_len(&gort__sched.runq) > 0;
 }
@@ -2118,6 +2160,7 @@ static void procs_free(void)
     struct gort__sched *s = &gort__sched;
     int n = atomic_load(&s->nallp);
     for (int i = 0; i < n; i++) {
+        gort__sendq_free(atomic_load(&s->allp[i]));
         free(atomic_load(&s->allp[i]));
         atomic_store(&s->allp[i], NULL);
     }
@@ -2163,6 +2206,7 @@ int gort__runtime_init(void)
     rc = gort__netpoll_start();
     if (rc < 0)
         goto err_procs;
+    gort__sendq_start();
     rc = gort__sysmon_start();
     if (rc < 0)
         goto err_procs;

@@ -179,6 +179,9 @@ struct gort__p {
 
     struct gort__stackcache scache; /* own: free default-size stacks */
     struct gort__sudogcache sudogs; /* own: free sudogs (sudog.c) */
+    struct gort__sendq *sendq;      /* own: batched sends (sendq.c) */
+    _Atomic uint64_t sends_batched; /* own: sends that went in a batch */
+    _Atomic uint64_t send_batches;  /* own: submissions of them */
     struct gort__g *gfree;          /* own: dead goroutines, without stacks */
     int ngfree;
     int64_t goidcache, goidcacheend; /* own: ids handed out in batches */
@@ -248,6 +251,12 @@ void gort__park(bool (*unlockf)(struct gort__g *gp, void *arg), void *arg,
 void gort__ready(struct gort__g *gp);
 void gort__ready_global(struct gort__g *gp);
 void gort__ready_tail(struct gort__g *gp);
+/* Owner of p inside the runtime gate (sendq.c): whether another goroutine
+ * is runnable on p; p's switch count; submit p's batched sends and queue
+ * their senders on p. */
+bool gort__p_busy(const struct gort__p *p);
+uint64_t gort__p_schedtick(const struct gort__p *p);
+void gort__p_flush_sends(struct gort__p *p);
 void gort__set_label(struct gort__g *gp, const char *label);
 /* The runtime gate (proc.c's opening comment) for code outside proc.c that
  * uses P-local state: until gort__rt_exit, sysmon cannot take the P this

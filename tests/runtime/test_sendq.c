@@ -1,0 +1,319 @@
+/* test_sendq.c — batched sends (runtime/sendq.c), at GOMAXPROCS=1 so that
+ * who is runnable when a write starts is known:
+ *  - the writes of one round leave in one submission, each byte where it
+ *    was sent (plain buffers and gather lists);
+ *  - a batched send's error comes back to its own caller (EPIPE, and no
+ *    SIGPIPE: the default action would end the test);
+ *  - a socket with no room: the batched attempt is short or -EAGAIN, the
+ *    write parks in the netpoller and finishes in order;
+ *  - goroutines that keep yielding (the P never runs out of work) do not
+ *    hold a queued send: the queue leaves after its bound of switches;
+ *  - GORTSENDBATCH=0 (the "off" run) sends every byte with system calls.
+ */
+#include "rt_test.h"
+#include "rt_watchdog.h"
+
+#include <linux/io_uring.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "gort/net.h"
+#include "sendq.h"
+
+#define NPAIRS 32
+#define MSG 100
+
+static int pairs[NPAIRS][2];
+static gort_chan *done;
+static bool expect_batching = true;
+
+/* Whether this kernel lets the process make a ring: if it does, batching
+ * must happen (a ring the runtime failed to make would be a bug); if not
+ * (seccomp, kernel.io_uring_disabled), the runtime sends with system calls
+ * and the cases check bytes only. */
+static bool kernel_has_io_uring(void)
+{
+    struct io_uring_params p = {0};
+    int fd = (int)syscall(__NR_io_uring_setup, 2, &p);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static void open_pairs(int n)
+{
+    for (int i = 0; i < n; i++) {
+        RT_CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[i]), ==, 0);
+        RT_CHECK_INT(gort_fd_open(pairs[i][0]), ==, pairs[i][0]);
+        RT_CHECK_INT(gort_fd_open(pairs[i][1]), ==, pairs[i][1]);
+    }
+}
+
+static void close_pairs(int n)
+{
+    for (int i = 0; i < n; i++) {
+        gort_close(pairs[i][0]);
+        gort_close(pairs[i][1]);
+    }
+}
+
+static void fill(char *b, size_t n, int seed)
+{
+    for (size_t j = 0; j < n; j++)
+        b[j] = (char)(seed * 31 + (int)j * 7);
+}
+
+static void counts(uint64_t *sends, uint64_t *batches)
+{
+    gort__sendq_counts(sends, batches);
+}
+
+/* Reads exactly n bytes from fd into b. */
+static ssize_t read_full(int fd, char *b, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = gort_read(fd, b + got, n - got);
+        if (r <= 0)
+            return r;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* ---- one round, one submission ------------------------------------------ */
+
+/* Even writers send one buffer, odd ones the same bytes as three pieces. */
+static void round_writer(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char b[MSG];
+    fill(b, sizeof b, i);
+    ssize_t w;
+    if (i % 2 == 0) {
+        w = gort_write(pairs[i][0], b, sizeof b);
+    } else {
+        struct iovec iov[3] = {{b, 10}, {b + 10, 0}, {b + 10, MSG - 10}};
+        w = gort_writev(pairs[i][0], iov, 3);
+    }
+    RT_CHECK_INT(w, ==, MSG);
+    gort_chan_send(done, NULL);
+}
+
+static void round_main(void *arg)
+{
+    (void)arg;
+    open_pairs(NPAIRS);
+    done = gort_chan_make(0, NPAIRS);
+    uint64_t s0, b0, s1, b1;
+    counts(&s0, &b0);
+    for (int i = 0; i < NPAIRS; i++)
+        gort_go(round_writer, (void *)(intptr_t)i);
+    for (int i = 0; i < NPAIRS; i++)
+        gort_chan_recv(done, NULL);
+    counts(&s1, &b1);
+    for (int i = 0; i < NPAIRS; i++) {
+        char want[MSG], got[MSG];
+        fill(want, sizeof want, i);
+        RT_CHECK_INT(read_full(pairs[i][1], got, sizeof got), ==, MSG);
+        RT_CHECK(memcmp(want, got, MSG) == 0);
+    }
+    if (expect_batching) {
+        /* All but the last writer found others runnable; one P, so one
+         * round: far fewer submissions than sends. */
+        RT_CHECK_INT(s1 - s0, >=, NPAIRS / 2);
+        RT_CHECK_INT(b1 - b0, <=, (s1 - s0) / 4);
+    } else {
+        RT_CHECK_INT(s1 - s0, ==, 0);
+        RT_CHECK_INT(b1 - b0, ==, 0);
+    }
+    close_pairs(NPAIRS);
+    gort_chan_free(done);
+}
+
+static void test_round_shares_one_submission(void **state)
+{
+    (void)state;
+    rt_run(round_main, NULL);
+}
+
+/* ---- errors go to their own caller -------------------------------------- */
+
+#define NBROKEN 8
+
+static void broken_writer(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char b[MSG] = {0};
+    /* Socket i's peer is closed; socket NBROKEN + i's is open. */
+    RT_CHECK_INT(gort_write(pairs[i][0], b, sizeof b), ==, -EPIPE);
+    RT_CHECK_INT(gort_write(pairs[NBROKEN + i][0], b, sizeof b), ==, MSG);
+    gort_chan_send(done, NULL);
+}
+
+static void errors_main(void *arg)
+{
+    (void)arg;
+    open_pairs(2 * NBROKEN);
+    for (int i = 0; i < NBROKEN; i++) {
+        gort_close(pairs[i][1]);
+        pairs[i][1] = -1;
+    }
+    done = gort_chan_make(0, NBROKEN);
+    uint64_t s0, b0, s1, b1;
+    counts(&s0, &b0);
+    for (int i = 0; i < NBROKEN; i++)
+        gort_go(broken_writer, (void *)(intptr_t)i);
+    for (int i = 0; i < NBROKEN; i++)
+        gort_chan_recv(done, NULL);
+    counts(&s1, &b1);
+    if (expect_batching)
+        RT_CHECK_INT(s1 - s0, >=, NBROKEN / 2);
+    char got[MSG];
+    for (int i = NBROKEN; i < 2 * NBROKEN; i++)
+        RT_CHECK_INT(read_full(pairs[i][1], got, sizeof got), ==, MSG);
+    for (int i = 0; i < 2 * NBROKEN; i++) {
+        gort_close(pairs[i][0]);
+        if (pairs[i][1] >= 0)
+            gort_close(pairs[i][1]);
+    }
+    gort_chan_free(done);
+}
+
+static void test_errors_reach_their_caller(void **state)
+{
+    (void)state;
+    void (*old)(int) = signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill us */
+    rt_run(errors_main, NULL);
+    signal(SIGPIPE, old);
+}
+
+/* ---- no room: short or -EAGAIN, then the netpoller ----------------------- */
+
+#define BIG (4 << 20)
+
+static char *big_out, *big_in;
+static _Atomic int yielding;
+
+static void yielder(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&yielding))
+        gort_yield();
+}
+
+static void big_reader(void *arg)
+{
+    (void)arg;
+    RT_CHECK_INT(read_full(pairs[0][1], big_in, BIG), ==, BIG);
+    gort_chan_send(done, NULL);
+}
+
+static void big_writer(void *arg)
+{
+    (void)arg;
+    RT_CHECK_INT(gort_write(pairs[0][0], big_out, BIG), ==, BIG);
+    atomic_store(&yielding, 0);
+    gort_chan_send(done, NULL);
+}
+
+static void full_main(void *arg)
+{
+    (void)arg;
+    open_pairs(1);
+    big_out = malloc(BIG);
+    big_in = malloc(BIG);
+    fill(big_out, BIG, 5);
+    done = gort_chan_make(0, 2);
+    uint64_t s0, b0, s1, b1;
+    counts(&s0, &b0);
+    atomic_store(&yielding, 1);
+    gort_go(yielder, NULL); /* keeps the writer's P busy: it batches */
+    gort_go(big_writer, NULL);
+    gort_go(big_reader, NULL);
+    gort_chan_recv(done, NULL);
+    gort_chan_recv(done, NULL);
+    counts(&s1, &b1);
+    RT_CHECK(memcmp(big_out, big_in, BIG) == 0);
+    if (expect_batching)
+        RT_CHECK_INT(s1 - s0, >=, 1);
+    close_pairs(1);
+    free(big_out);
+    free(big_in);
+    gort_chan_free(done);
+}
+
+static void test_full_socket_waits_for_room(void **state)
+{
+    (void)state;
+    struct rt_watchdog wd;
+    rt_watchdog_start(&wd, "test_full_socket_waits_for_room", 60);
+    rt_run(full_main, NULL);
+    rt_watchdog_stop(&wd);
+}
+
+/* ---- yielders never hold a queued send ---------------------------------- */
+
+static void spin_writer(void *arg)
+{
+    (void)arg;
+    char b[MSG];
+    fill(b, sizeof b, 9);
+    RT_CHECK_INT(gort_write(pairs[0][0], b, sizeof b), ==, MSG);
+    atomic_store(&yielding, 0);
+}
+
+static void yield_main(void *arg)
+{
+    (void)arg;
+    open_pairs(1);
+    uint64_t s0, b0, s1, b1;
+    counts(&s0, &b0);
+    atomic_store(&yielding, 1);
+    /* Two yielders: the run queue is never empty until the write is done,
+     * so only the queue's bound of switches can send it. */
+    gort_go(yielder, NULL);
+    gort_go(spin_writer, NULL);
+    yielder(NULL);
+    counts(&s1, &b1);
+    char got[MSG], want[MSG];
+    fill(want, sizeof want, 9);
+    RT_CHECK_INT(read_full(pairs[0][1], got, sizeof got), ==, MSG);
+    RT_CHECK(memcmp(want, got, MSG) == 0);
+    if (expect_batching)
+        RT_CHECK_INT(s1 - s0, ==, 1);
+    close_pairs(1);
+}
+
+static void test_yielders_do_not_hold_a_send(void **state)
+{
+    (void)state;
+    struct rt_watchdog wd;
+    rt_watchdog_start(&wd, "test_yielders_do_not_hold_a_send", 30);
+    rt_run(yield_main, NULL);
+    rt_watchdog_stop(&wd);
+}
+
+int main(int argc, char **argv)
+{
+    rt_filter_from_env();
+    /* "off": the same cases with GORTSENDBATCH=0 (set by ctest): every
+     * byte still arrives, and nothing goes through a batch. */
+    expect_batching = !(argc > 1 && strcmp(argv[1], "off") == 0);
+    if (expect_batching && !kernel_has_io_uring()) {
+        fprintf(stderr, "test_sendq: io_uring refused here: checking bytes "
+                        "only (sends are system calls)\n");
+        expect_batching = false;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_shares_one_submission),
+        cmocka_unit_test(test_errors_reach_their_caller),
+        cmocka_unit_test(test_full_socket_waits_for_room),
+        cmocka_unit_test(test_yielders_do_not_hold_a_send),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
