@@ -179,7 +179,8 @@ struct gort__p {
 
     struct gort__stackcache scache; /* own: free default-size stacks */
     struct gort__sudogcache sudogs; /* own: free sudogs (sudog.c) */
-    struct gort__sendq *sendq;      /* own: batched sends (sendq.c) */
+    struct gort__sendq *sendq;      /* owner only: batched sends (sendq.c) */
+    _Atomic int sends_queued;       /* own: sends in it not yet submitted */
     _Atomic uint64_t sends_batched; /* own: sends that went in a batch */
     _Atomic uint64_t send_batches;  /* own: submissions of them */
     struct gort__g *gfree;          /* own: dead goroutines, without stacks */

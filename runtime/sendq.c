@@ -137,14 +137,24 @@ void gort__sendq_start(void)
     }
 }
 
+/* q->n, published for threads that ask whether p has work (sysmon's
+ * hand-over): they read the P's counter, never q, which only its owner
+ * touches. */
+static void set_len(struct gort__p *p, struct gort__sendq *q, int n)
+{
+    q->n = n;
+    atomic_store_explicit(&p->sends_queued, n, memory_order_relaxed);
+}
+
 /* Links every queued sender into *list, its result set by now. */
-static void release_all(struct gort__sendq *q, struct gort__g **list)
+static void release_all(struct gort__p *p, struct gort__sendq *q,
+                        struct gort__g **list)
 {
     for (int i = 0; i < q->n; i++) {
         q->w[i]->g->schedlink = *list;
         *list = q->w[i]->g;
     }
-    q->n = 0;
+    set_len(p, q, 0);
 }
 
 /* Reaps the completions of a submission of n sends into their waiters.
@@ -199,7 +209,7 @@ int gort__sendq_flush(struct gort__p *p, struct gort__g **list)
     bool ok = rc == n && reap(q, n) == 0;
     if (!ok)
         ring_broken(p);
-    release_all(q, list);
+    release_all(p, q, list);
     if (ok) {
         own_add(&p->send_batches, 1);
         own_add(&p->sends_batched, (uint64_t)n);
@@ -263,9 +273,10 @@ bool gort__sendq_send(int fd, const struct iovec *iov, int n, ssize_t *res)
     }
     struct waiter w = {.g = gort__getg(), .res = SENDQ_RETRY};
     prep(q, &w, fd, iov, n);
-    if (q->n++ == 0)
+    if (q->n == 0)
         q->first_tick = tick;
-    q->w[q->n - 1] = &w;
+    q->w[q->n] = &w;
+    set_len(p, q, q->n + 1);
     gort__park(NULL, NULL, WR_IO_WAIT);
     gort__rt_exit(outer);
     if (w.res == SENDQ_RETRY)
@@ -288,7 +299,7 @@ void gort__sendq_counts(uint64_t *sends, uint64_t *batches)
 
 bool gort__sendq_pending(const struct gort__p *p)
 {
-    return p->sendq && p->sendq->n > 0;
+    return atomic_load_explicit(&p->sends_queued, memory_order_relaxed) > 0;
 }
 
 void gort__sendq_free(struct gort__p *p)
