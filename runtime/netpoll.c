@@ -50,6 +50,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -608,7 +609,13 @@ static ssize_t first_writev(int fd, const struct pd *pd,
                             const struct iovec *iov, int n)
 {
     ssize_t r;
-    if (pd && pd->stream && gort__sendq_send(fd, iov, n, &r)) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    /* A send's length is 32 bits in a submission entry: a larger write
+     * goes as a system call, which the kernel cuts short instead. */
+    if (pd && pd->stream && total <= INT_MAX &&
+        gort__sendq_send(fd, iov, n, &r)) {
         if (r >= 0)
             return r;
         errno = (int)-r;

@@ -1412,7 +1412,8 @@ static bool any_work(void)
     int n = atomic_load(&gort__sched.nallp);
     for (int i = 0; i < n; i++) {
         struct gort__p *v = atomic_load(&gort__sched.allp[i]);
-        if (gort__runq_len(&v->runq) > 0 || atomic_load(&v->runnext))
+        if (gort__runq_len(&v->runq) > 0 || atomic_load(&v->runnext) ||
+            gort__sendq_pending(v))
             return true;
     }
     return false;
@@ -1923,6 +1924,10 @@ void gort_syscall_enter(void)
     blk_acquire(gp);
     m = gort__getm(); /* the slot may have been a wait, then any M */
     p = m->p;
+    /* Queued sends leave now rather than wait out the call (or sysmon's
+     * hand-over of the P); the caller is running, so never among them. */
+    if (gort__sendq_pending(p))
+        gort__p_flush_sends(p);
     atomic_store_explicit(&gp->status, G_SYSCALL, memory_order_relaxed);
     own_inc(&p->syscalltick);
     m->oldp = p;
@@ -2031,7 +2036,9 @@ static int procresize(int n, bool custom)
     struct gort__p **pp = &gort__sched.pidle;
     while (*pp) {
         struct gort__p *p = *pp;
-        if (p->id >= n) {
+        /* An idle P with queued sends (its hand-over found no thread)
+         * stays listed: the M that takes it flushes them, then retires it. */
+        if (p->id >= n && !gort__sendq_pending(p)) {
             *pp = p->link;
             atomic_fetch_sub(&gort__sched.npidle, 1);
             atomic_store_explicit(&p->status, GORT_P_DEAD,

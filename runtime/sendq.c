@@ -25,13 +25,16 @@
  * When it does not batch: off a P or inside gort_syscall_enter (no round
  * to join); when nothing else is runnable on the P (the round would be
  * this send alone: the system call is as cheap and has no park); for
- * anything but a stream socket (netpoll.c decides); with GORTSENDBATCH=0,
- * or where io_uring_setup is refused (a kernel before 5.6, a seccomp
- * profile, kernel.io_uring_disabled): then every write is send(2), as
- * before. Bounds: a queue that reaches SENDQ_MAX sends, or has waited
- * SENDQ_TICKS goroutine switches (goroutines that keep yielding would
- * otherwise keep the P busy forever), is submitted by the next goroutine
- * that queues or switches out on that P.
+ * anything but a stream socket, or a write over INT_MAX bytes (a
+ * submission's length is 32 bits) (netpoll.c decides); with
+ * GORTSENDBATCH=0, where io_uring_setup is refused (seccomp,
+ * kernel.io_uring_disabled) or the kernel has no IORING_OP_SEND (before
+ * 5.6): then every write is send(2), as before. Bounds: a queue that
+ * reaches SENDQ_MAX sends, or has waited SENDQ_TICKS goroutine switches or
+ * SENDQ_NS (goroutines that keep yielding, or long runners, would
+ * otherwise keep the P busy), is submitted by the next goroutine that
+ * queues or switches out on that P; a goroutine entering a blocking call
+ * submits its P's queue first.
  *
  * Rings: one per P, made with the runtime for the Ps it starts with (so a
  * server's descriptor count is the same before and after its first
@@ -58,12 +61,17 @@
 
 #define SENDQ_MAX 64   /* sends per submission; the ring holds them all */
 #define SENDQ_TICKS 64 /* goroutine switches a queued send may wait */
+#define SENDQ_NS (2 * 1000 * 1000) /* and time, on the coarse clock */
 /* A waiter's result until its completion says otherwise: the send never
  * reached the kernel, so its caller makes the system call itself. */
 #define SENDQ_RETRY (-SSIZE_MAX - 1)
 
 /* -1 unknown, 0 off, 1 on: decided on the first write that could batch. */
 static _Atomic int enabled = -1;
+/* Switches a P waits before it tries again to make a ring that failed for
+ * want of descriptors or memory; per P, written by its owner. */
+#define RETRY_TICKS 4096
+static uint64_t retry_tick[GORT_MAXPROCS_CAP];
 
 #if GORT_HAVE_URING
 
@@ -78,6 +86,7 @@ struct gort__sendq {
     struct io_uring ring;
     int n;               /* queued, not yet submitted */
     uint64_t first_tick; /* the P's schedtick when the first was queued */
+    int64_t first_ns;    /* and the coarse clock then */
     struct waiter *w[SENDQ_MAX];
 };
 
@@ -99,6 +108,17 @@ static bool decide_enabled(void)
     return e;
 }
 
+/* Kernels 5.1-5.5 make rings but know no IORING_OP_SEND (5.6). */
+static bool has_sends(struct io_uring *ring)
+{
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_SEND) &&
+              io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
+    if (probe)
+        io_uring_free_probe(probe);
+    return ok;
+}
+
 /* A ring for p. NULL when io_uring_setup fails: a refusal (no io_uring
  * in this kernel, seccomp, kernel.io_uring_disabled) turns batching off
  * for the process, since it would repeat; a lack of descriptors or memory
@@ -112,10 +132,16 @@ static struct gort__sendq *queue_make(struct gort__p *p)
     int rc = io_uring_queue_init(SENDQ_MAX, &q->ring, flags);
     if (rc == -EINVAL) /* a kernel before 5.18 knows neither flag */
         rc = io_uring_queue_init(SENDQ_MAX, &q->ring, 0);
+    if (rc == 0 && !has_sends(&q->ring)) {
+        io_uring_queue_exit(&q->ring);
+        rc = -EOPNOTSUPP;
+    }
     if (rc < 0) {
         free(q);
         if (rc != -EMFILE && rc != -ENFILE && rc != -ENOMEM)
             atomic_store_explicit(&enabled, 0, memory_order_relaxed);
+        else /* try again later, not on every write */
+            retry_tick[p->id] = gort__p_schedtick(p) + RETRY_TICKS;
         return NULL;
     }
     p->sendq = q;
@@ -124,7 +150,11 @@ static struct gort__sendq *queue_make(struct gort__p *p)
 
 static struct gort__sendq *queue_of(struct gort__p *p)
 {
-    return GORT_LIKELY(p->sendq != NULL) ? p->sendq : queue_make(p);
+    if (GORT_LIKELY(p->sendq != NULL))
+        return p->sendq;
+    if ((int64_t)(gort__p_schedtick(p) - retry_tick[p->id]) < 0)
+        return NULL;
+    return queue_make(p);
 }
 
 void gort__sendq_start(void)
@@ -207,8 +237,13 @@ int gort__sendq_flush(struct gort__p *p, struct gort__g **list)
         rc = io_uring_submit(&q->ring);
     while (rc == -EINTR);
     bool ok = rc == n && reap(q, n) == 0;
-    if (!ok)
+    if (!ok) {
+        /* What went in completes inside the submit (MSG_DONTWAIT): its
+         * senders take its results and must not send again. */
+        if (rc > 0 && rc < n)
+            (void)reap(q, rc);
         ring_broken(p);
+    }
     release_all(p, q, list);
     if (ok) {
         own_add(&p->send_batches, 1);
@@ -225,7 +260,8 @@ int gort__sendq_flush(struct gort__p *p, struct gort__g **list)
 static bool due(const struct gort__sendq *q, uint64_t tick)
 {
     return q->n > 0 &&
-           (q->n >= SENDQ_MAX || tick - q->first_tick >= SENDQ_TICKS);
+           (q->n >= SENDQ_MAX || tick - q->first_tick >= SENDQ_TICKS ||
+            gort__coarse_now() - q->first_ns >= SENDQ_NS);
 }
 
 bool gort__sendq_due(const struct gort__p *p, uint64_t tick,
@@ -273,8 +309,10 @@ bool gort__sendq_send(int fd, const struct iovec *iov, int n, ssize_t *res)
     }
     struct waiter w = {.g = gort__getg(), .res = SENDQ_RETRY};
     prep(q, &w, fd, iov, n);
-    if (q->n == 0)
+    if (q->n == 0) {
         q->first_tick = tick;
+        q->first_ns = gort__coarse_now();
+    }
     q->w[q->n] = &w;
     set_len(p, q, q->n + 1);
     gort__park(NULL, NULL, WR_IO_WAIT);
