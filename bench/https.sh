@@ -168,7 +168,11 @@ RATIOS=""
 for round in $(seq "$ROUNDS"); do
     line="| $round"
     declare -A rc=()
-    for kind in $KINDS; do
+    for kind in gort nginx go; do # the table's column order
+        if [[ " $KINDS " != *" $kind "* ]]; then
+            line="$line | - | -" # a kind left out keeps its columns
+            continue
+        fi
         port=$PORT; PORT=$((PORT + 1))
         bench_log "https round $round/$ROUNDS: $kind"
         if start_server "$kind" "$port"; then
@@ -201,7 +205,9 @@ med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v -e FAIL -e '^-$' |
     printf '%s' "$ROWS"
     g=$(med "${REQ[gort]:-}") n=$(med "${REQ[nginx]:-}") o=$(med "${REQ[go]:-}")
     gc=$(med "${CPU[gort]:-}") nc=$(med "${CPU[nginx]:-}") oc=$(med "${CPU[go]:-}")
-    echo "| median | $g | $gc | $n | $nc | $o | $oc | $(med "$RATIOS")x | $(med "$GORATIOS")x |"
+    gr=$(med "$GORATIOS")
+    [[ " $KINDS " == *" go "* ]] || o=- oc=- gr=- # Go left out (KINDS)
+    echo "| median | $g | $gc | $n | $nc | $o | $oc | $(med "$RATIOS")x | ${gr}x |"
     echo
     echo "req/s gortd/nginx $(bench_ratio "$g" "$n")x, gortd/Go $(bench_ratio "$g" "$o")x (medians)."
     if [ "$IDLE" -gt 0 ]; then
