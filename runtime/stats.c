@@ -50,6 +50,7 @@
 #include "common/clock.h"
 #include "gort/net.h"
 #include "netpoll.h"
+#include "sendq.h"
 #include "runtime.h"
 #include "symtab.h"
 #include "timer.h"
@@ -160,6 +161,7 @@ int gort_stats_read(struct gort_stats *s)
     s->stacks_canary = sc.canary;
     s->stack_reserved_bytes = sc.reserved_bytes;
     s->uptime_ns = gort_nanotime() - gort__sched.start_ns;
+    gort__sendq_counts(&s->sends_batched, &s->send_batches);
     s->netpoll_wakeups_thread = ns.wakeups_thread;
     s->netpoll_wakeups_idle = ns.wakeups_idle;
     s->io_waiting = ns.waiting + ns.pending;

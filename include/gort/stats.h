@@ -97,6 +97,10 @@ struct gort_stats {
     int blocking_busy;       /* goroutines inside a blocking call now */
     int blocking_queued;     /* goroutines waiting for a slot now */
     uint64_t blocking_waits; /* calls that had to wait, since start */
+
+    /* batched sends (GORTSENDBATCH, README "Batched sends"), since start */
+    uint64_t sends_batched; /* socket sends that went in a batch */
+    uint64_t send_batches;  /* submissions (io_uring_enter) carrying them */
 };
 
 /* Fills *s. Returns 0, or -EINVAL when the runtime has not started. */

@@ -180,6 +180,14 @@ static void gort_families(struct prom_writer *w, const struct gort_stats *s)
              "Goroutines readied by the netpoller, by who polled: the M "
              "blocked in epoll_wait or an idle M's own poll.",
              "path", paths, np, 2);
+    counter(w, "gort_netpoll_sends_batched_total",
+            "Socket sends that left in a batch, one io_uring_enter per "
+            "scheduling round (GORTSENDBATCH).",
+            s->sends_batched);
+    counter(w, "gort_netpoll_send_batches_total",
+            "Submissions that carried batched sends; sends per batch is "
+            "the ratio of the two.",
+            s->send_batches);
     gauge(w, "gort_netpoll_waiting",
           "Goroutines parked in IO wait (idle connections included).",
           s->io_waiting);

@@ -107,6 +107,12 @@ class Admin(unittest.TestCase):
                          {"0", "1"})
         self.assertGreater(sample(before, "process_resident_memory_bytes"),
                            0)
+        # Batched sends: a batch carries at least one send.
+        self.assertLessEqual(
+            sample(before, "gort_netpoll_send_batches",
+                   "gort_netpoll_send_batches_total"),
+            sample(before, "gort_netpoll_sends_batched",
+                   "gort_netpoll_sends_batched_total"))
         n = 25
         for _ in range(n):
             self.assertEqual(get(self.d.port, "/")[0], 200)

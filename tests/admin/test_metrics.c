@@ -54,6 +54,8 @@ static void fixed_snapshot(void **state)
                             .long_running = 1,
                             .netpoll_wakeups_thread = 70,
                             .netpoll_wakeups_idle = 30,
+                            .sends_batched = 120,
+                            .send_batches = 8,
                             .stacks_guarded = 16,
                             .stacks_canary = 1};
     rt.procs[0] = (struct gort_p_stats){.id = 0,
@@ -101,6 +103,8 @@ static void fixed_snapshot(void **state)
     has_line(&w, "gort_sched_threads{state=\"running\"} 2");
     has_line(&w, "gort_goroutines{state=\"waiting\"} 9");
     has_line(&w, "gort_netpoll_wakeups_total{path=\"thread\"} 70");
+    has_line(&w, "gort_netpoll_sends_batched_total 120");
+    has_line(&w, "gort_netpoll_send_batches_total 8");
     has_line(&w, "gort_stacks{protection=\"canary\"} 1");
     has_line(&w, "gort_http_connections{state=\"idle\"} 10");
     has_line(&w, "gort_http_responses_total{code=\"2xx\"} 100");
