@@ -139,7 +139,7 @@ static void summary_print(FILE *f, const Gort__V1__Stats *s)
                 m->blocking_queued);
     fprintf(f, "global runq   %" PRIu64 "\n", s->global_runq_len);
     fprintf(f, "switches      %" PRIu64 "\n", s->ctx_switches);
-    if (s->netpoll)
+    if (s->netpoll) {
         fprintf(f,
                 "netpoll       %" PRIu64 " wake-ups (%" PRIu64
                 " by the poller thread, %" PRIu64 " by idle Ms), %" PRIu64
@@ -147,6 +147,11 @@ static void summary_print(FILE *f, const Gort__V1__Stats *s)
                 s->netpoll->wakeups_thread + s->netpoll->wakeups_idle,
                 s->netpoll->wakeups_thread, s->netpoll->wakeups_idle,
                 s->netpoll->timers);
+        fprintf(f,
+                "sends         %" PRIu64 " batched in %" PRIu64
+                " submissions\n",
+                s->netpoll->sends_batched, s->netpoll->send_batches);
+    }
     if (st) {
         view_bytes(b, sizeof b, st->reserved_bytes);
         fprintf(f,

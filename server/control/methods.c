@@ -160,6 +160,8 @@ static Gort__V1__NetpollStats *netpoll_fill(const struct gort_stats *s,
     n->wakeups_thread = s->netpoll_wakeups_thread;
     n->wakeups_idle = s->netpoll_wakeups_idle;
     n->timers = s->timers;
+    n->sends_batched = s->sends_batched;
+    n->send_batches = s->send_batches;
     return n;
 }
 

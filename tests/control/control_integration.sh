@@ -109,6 +109,8 @@ check "health" 0 "^SERVING$" ctl health
 check "health unknown service" 1 "NOT_FOUND: unknown service x" ctl health --service x
 check "stats" 0 "GOMAXPROCS +[0-9]+" ctl stats
 check "stats -json" 0 "" sh -c "'$GORTCTL' --addr '$ADDR' stats --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); assert d[\"gomaxprocs\"]>=1 and d[\"procs\"]'"
+check "stats: batched sends" 0 "^sends +[0-9]+ batched in [0-9]+ submissions$" ctl stats
+check "stats -json: a batch carries a send" 0 "" sh -c "'$GORTCTL' --addr '$ADDR' stats --json | '$PY' -c 'import json,sys; n=json.load(sys.stdin)[\"netpoll\"]; assert n.get(\"send_batches\",0)<=n.get(\"sends_batched\",0)'"
 
 for n in 1 4 2; do
     check "tune --maxprocs $n" 0 "-> $n " ctl tune --maxprocs $n
