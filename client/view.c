@@ -147,10 +147,9 @@ static void summary_print(FILE *f, const Gort__V1__Stats *s)
                 s->netpoll->wakeups_thread + s->netpoll->wakeups_idle,
                 s->netpoll->wakeups_thread, s->netpoll->wakeups_idle,
                 s->netpoll->timers);
-        fprintf(f,
-                "sends         %" PRIu64 " batched in %" PRIu64
-                " submissions\n",
-                s->netpoll->sends_batched, s->netpoll->send_batches);
+        fprintf(
+            f, "sends         %" PRIu64 " batched in %" PRIu64 " submissions\n",
+            s->netpoll->sends_batched, s->netpoll->send_batches);
     }
     if (st) {
         view_bytes(b, sizeof b, st->reserved_bytes);
