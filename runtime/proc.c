@@ -734,14 +734,11 @@ void gort__p_flush_sends(struct gort__p *p)
         struct gort__g *gp = list;
         list = gp->schedlink;
         atomic_store_explicit(&gp->status, G_RUNNABLE, memory_order_relaxed);
+        own_inc(&p->readied);
         sample_ready(p, gp);
         gort__runq_put(&p->runq, &gort__sched.runq, gp);
         n++;
     }
-    atomic_store_explicit(
-        &p->readied,
-        atomic_load_explicit(&p->readied, memory_order_relaxed) + (uint64_t)n,
-        memory_order_relaxed);
     if (n > 1)
         wakep();
 }
