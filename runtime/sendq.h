@@ -11,7 +11,9 @@
 #include "runtime.h"
 
 /* The first attempt of a write on stream socket fd: queues the send on the
- * caller's P and parks until the P submits its queue. true with *res set
+ * caller's P and parks until the P submits its queue, or, as the round's
+ * last sender (nothing else runnable, sends queued), submits the queue
+ * with its own send and returns without parking. true with *res set
  * to what send(2)/sendmsg(2) would have returned (bytes, or -errno);
  * false when it did not batch (the caller makes the system call). */
 bool gort__sendq_send(int fd, const struct iovec *iov, int n, ssize_t *res);

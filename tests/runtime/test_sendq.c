@@ -2,6 +2,8 @@
  * who is runnable when a write starts is known:
  *  - the writes of one round leave in one submission, each byte where it
  *    was sent (plain buffers and gather lists);
+ *  - the round's last writer (nothing else runnable, sends queued) joins
+ *    the queue and submits it with its own send;
  *  - a batched send's error comes back to its own caller (EPIPE), and
  *    the others in its batch are not disturbed;
  *  - a socket with no room: the batched attempt meets -EAGAIN, the write
@@ -151,6 +153,68 @@ static void test_round_shares_one_submission(void **state)
 {
     (void)state;
     rt_run(round_main, NULL);
+}
+
+/* ---- the round's last sender joins the queue ----------------------------- */
+
+#define NLAST 3
+#define LAST_ROUNDS 20
+
+static void last_writer(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    char b[MSG];
+    fill(b, sizeof b, i);
+    RT_CHECK_INT(gort_write(pairs[i][0], b, sizeof b), ==, MSG);
+    gort_chan_send(done, NULL);
+}
+
+/* One round of NLAST writers, main parked meanwhile: the last to run finds
+ * nothing runnable but the others' sends queued. Without the join it would
+ * send(2) on its own and the P would submit the other two: 2 sends
+ * batched. With it, all three leave in one submission. */
+static bool one_joined_round(void)
+{
+    uint64_t s0, b0, s1, b1;
+    counts(&s0, &b0);
+    for (int i = 0; i < NLAST; i++)
+        gort_go(last_writer, (void *)(intptr_t)i);
+    for (int i = 0; i < NLAST; i++)
+        gort_chan_recv(done, NULL);
+    counts(&s1, &b1);
+    for (int i = 0; i < NLAST; i++) {
+        char want[MSG], got[MSG];
+        fill(want, sizeof want, i);
+        RT_CHECK_INT(read_full(pairs[i][1], got, sizeof got), ==, MSG);
+        RT_CHECK(memcmp(want, got, MSG) == 0);
+    }
+    if (!expect_batching) {
+        RT_CHECK_INT(s1 - s0, ==, 0);
+        return false;
+    }
+    return s1 - s0 == NLAST && b1 - b0 == 1;
+}
+
+static void last_main(void *arg)
+{
+    (void)arg;
+    open_pairs(NLAST);
+    done = gort_chan_make(0, NLAST);
+    int joined = 0;
+    for (int r = 0; r < LAST_ROUNDS; r++)
+        joined += one_joined_round();
+    /* A round can leave early on the queue's time bound (a coarse clock
+     * tick, a preempted thread): most rounds, not all, must join. */
+    if (expect_batching)
+        RT_CHECK_INT(joined, >=, LAST_ROUNDS * 3 / 4);
+    close_pairs(NLAST);
+    gort_chan_free(done);
+}
+
+static void test_last_sender_joins_the_queue(void **state)
+{
+    (void)state;
+    rt_run(last_main, NULL);
 }
 
 /* ---- errors go to their own caller -------------------------------------- */
@@ -393,6 +457,7 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_shares_one_submission),
+        cmocka_unit_test(test_last_sender_joins_the_queue),
         cmocka_unit_test(test_errors_reach_their_caller),
         cmocka_unit_test(test_full_socket_waits_for_room),
         cmocka_unit_test(test_yielders_do_not_hold_a_send),
