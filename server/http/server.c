@@ -392,7 +392,11 @@ int httpd_server_shutdown(struct httpd_server *s)
     atomic_store(&s->shutting_down, 1);
     for (int i = 0; i < s->nlis; i++)
         gort_close(s->lis[i].fd); /* wakes its listener parked in accept */
-    if (drained_by(s, gort_nanotime() + s->cfg.shutdown_timeout_ns))
+    /* A bound of 0 is none, as for every gortd timeout and as Go's
+     * Shutdown under a context without a deadline: every request is
+     * waited for (a second signal still exits at once). */
+    int64_t bound = s->cfg.shutdown_timeout_ns;
+    if (drained_by(s, bound > 0 ? gort_nanotime() + bound : INT64_MAX))
         return 0;
     gort_ctx_cancel(s->base_ctx);
     return drained_by(s, gort_nanotime() + CANCEL_GRACE_NS) ? -ECANCELED

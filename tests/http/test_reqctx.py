@@ -137,5 +137,32 @@ class ShutdownBound(rawhttp.FixtureTest):
                          r'cancelled" timeout=1s connections=0 handlers=0')
 
 
+
+class ShutdownUnbounded(rawhttp.FixtureTest):
+    """--shutdown-timeout 0 is no bound, as 0 is for every gortd timeout
+    (and as Go's Shutdown under a context without a deadline): a SIGTERM
+    while a handler waits 2.5 s on its own timer leaves its context alone,
+    the handler answers when its timer fires, and gortd exits 0 without
+    saying that the shutdown timed out."""
+
+    GORTD, FIXTURES, FIXTURE = GORTD, FIXTURES, "reqctx"
+    ARGS = ("--shutdown-timeout", "0")
+
+    def test_drain_waits_for_the_handler(self):
+        s = self.conn()
+        s.sendall(b"GET /wait?ms=2500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        with rawhttp.connect(self.d.port) as c:
+            wait_for("the handler waiting",
+                     lambda: b"started=1 " in rawhttp.get(c, b"/stats").body)
+        t0 = time.monotonic()
+        self.d.send_signal(signal.SIGTERM)
+        s.settimeout(30)
+        r = rawhttp.read_response(s)
+        self.assertEqual((r.status, r.body), (200, b"timed out\n"))
+        self.assertEqual(self.d.wait_exit(), 0)
+        self.assertGreater(time.monotonic() - t0, 1.0)
+        self.assertNotIn("shutdown timed out", self.d.log)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
