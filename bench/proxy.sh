@@ -10,27 +10,33 @@
 # (keepalive 64 in both; proxy.so's own default is 32): with -c 50 and 32,
 # proxy.so dialed a new upstream connection for ~8% of the requests while
 # nginx dialed none, which measured the dial, not the proxy.
+#
+# How a rep runs. This machine's speed drifts by +-10% within seconds, and
+# a proxy's CPU per request also differs from one process start to the
+# next (how its rounds line up with the upstream's). So each rep starts
+# every proxy once, on its own port (an unloaded one sleeps in epoll), and
+# then takes ALT turns: each proxy in turn gets WARM seconds of wrk, then
+# SECS measured. A rep's figure is its proxy's ticks over its requests,
+# summed over its turns; gortd and nginx alternate within seconds of each
+# other, so a slow patch of the machine falls on both. The warm-up is as
+# in bench/http.sh and bench/https.sh: after a start or a pause the first
+# second dials the upstream pool and faults in stacks and buffers, which
+# a long-running proxy pays once, not per request.
 # Besides the medians, the table's note gives the median of the per-rep
-# ratios: gortd and nginx run back to back in each rep, so a rep whose
-# machine was slow is slow for both, where the medians of each column can
-# pair a slow rep's figure with a quick one's.
+# ratios, gortd/nginx within each rep, and how many reps were below 1.
 #
 # gortd batches the sends of a scheduling round into one io_uring_enter
-# (runtime/sendq.c); NOBATCH=1 adds a fourth run per rep with
-# GORTSENDBATCH=0 (every send a system call), reported in the note, so one
-# run shows what the batching is worth against the same machine's drift.
+# (runtime/sendq.c); NOBATCH=1 adds gortd with GORTSENDBATCH=0 (every send
+# a system call) to each rep's turns, reported in the note, so one run
+# shows what the batching is worth against the same machine's drift.
 #
-# Each measured run follows WARM seconds of the same wrk load (as
-# bench/http.sh and bench/https.sh do): the first second after a start
-# dials the upstream pool and faults in stacks and buffers, which a
-# long-running proxy pays once, not per request.
-#
-# Knobs: REPS (3), SECS (5), CONNS (50), NOBATCH (0), WARM (1).
+# Knobs: REPS (3), ALT (2), SECS (3), CONNS (50), NOBATCH (0), WARM (1).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPS=${REPS:-3}
-SECS=${SECS:-5}
+ALT=${ALT:-2}
+SECS=${SECS:-3}
 CONNS=${CONNS:-50}
 NOBATCH=${NOBATCH:-0}
 WARM=${WARM:-1}
@@ -104,41 +110,68 @@ start_proxy() { # KIND PORT
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 
-# run PORT: "REQ_PER_S CPU_US_PER_REQ" for the proxy $SRV_PID.
+# run PORT PID: "REQ_PER_S TICKS REQUESTS" for the proxy PID on PORT: its
+# CPU ticks over one wrk run and the requests wrk counted.
 run() {
     local before after out
     [ "$WARM" -gt 0 ] && taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARM}s" \
         "http://127.0.0.1:$1/" >/dev/null 2>&1
-    before=$(bench_cpu_ticks "$SRV_PID")
+    before=$(bench_cpu_ticks "$2")
     out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$1/" 2>&1) ||
-        { echo "FAIL FAIL"; return; }
-    after=$(bench_cpu_ticks "$SRV_PID")
-    awk -v t=$((after - before)) -v hz="$TICK" '
+        { echo "FAIL FAIL FAIL"; return; }
+    after=$(bench_cpu_ticks "$2")
+    awk -v t=$((after - before)) '
         /Requests\/sec/ { r = $2 }
         / requests in / { n = $1 }
         /Non-2xx|Socket errors/ { bad = "!" }
-        END { if (r == "" || n == 0) print "FAIL FAIL";
-              else printf "%s%s %.1f\n", r, bad, t * 1e6 / hz / n }' <<<"$out"
+        END { if (r == "" || n == 0) print "FAIL FAIL FAIL";
+              else printf "%s%s %d %d\n", r, bad, t, n }' <<<"$out"
 }
 
 GOMAXPROCS=1 taskset -c 0 "$hello_go" "127.0.0.1:$UP_PORT" >"$LOGS/upstream.log" 2>&1 &
 UP_PID=$!
-trap 'stop_pid $UP_PID' EXIT
+declare -A PID PORTOF
+stop_all() { for k in "${!PID[@]}"; do stop_pid "${PID[$k]}"; done; PID=(); }
+trap 'stop_all; stop_pid $UP_PID' EXIT
 
-declare -A REQ CPU LAST
+declare -A REQ CPU
 PAIRED=() # gortd/nginx CPU per request within each rep: robust to drift
 KINDS="gort nginx go"
 [ "$NOBATCH" = 1 ] && KINDS="gort nginx go gort0"
 for rep in $(seq "$REPS"); do
+    declare -A TK=() NR=() RS=()
     for kind in $KINDS; do
         port=$PORT; PORT=$((PORT + 1))
-        bench_log "proxy rep $rep/$REPS: $kind"
         if start_proxy "$kind" "$port"; then
-            read -r r c < <(run "$port")
-        else
-            r=FAIL c=FAIL
+            PID[$kind]=$SRV_PID PORTOF[$kind]=$port
         fi
-        stop_pid "$SRV_PID"
+    done
+    for alt in $(seq "$ALT"); do
+        for kind in $KINDS; do
+            [ -n "${PID[$kind]:-}" ] || { RS[$kind]=FAIL; continue; }
+            bench_log "proxy rep $rep/$REPS, turn $alt/$ALT: $kind"
+            read -r r t n < <(run "${PORTOF[$kind]}" "${PID[$kind]}")
+            if [ "$r" = FAIL ] || [ "${RS[$kind]:-}" = FAIL ]; then
+                RS[$kind]=FAIL
+                continue
+            fi
+            TK[$kind]=$(( ${TK[$kind]:-0} + t ))
+            NR[$kind]=$(( ${NR[$kind]:-0} + n ))
+            RS[$kind]="${RS[$kind]:-} $r"
+        done
+    done
+    stop_all
+    declare -A LAST=()
+    for kind in $KINDS; do
+        if [ "${RS[$kind]:-FAIL}" = FAIL ]; then
+            r=FAIL c=FAIL
+        else
+            r=$(printf '%s\n' ${RS[$kind]} | tr -d '!' |
+                awk '{ s += $1 } END { printf "%.2f", s / NR }')
+            [[ "${RS[$kind]}" == *'!'* ]] && r="$r!"
+            c=$(awk -v t="${TK[$kind]}" -v n="${NR[$kind]}" -v hz="$TICK" \
+                'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+        fi
         REQ[$kind]="${REQ[$kind]:-} $r"
         CPU[$kind]="${CPU[$kind]:-} $c"
         LAST[$kind]=$c
@@ -158,11 +191,12 @@ med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v FAIL || echo 0); }
     g=$(med "${CPU[gort]}") n=$(med "${CPU[nginx]}") o=$(med "${CPU[go]}")
     echo "| proxy CPU µs per request (lower is better) | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
     echo
-    echo "gortd/nginx CPU per request, paired within each rep: median $(bench_median "${PAIRED[@]:-0}") (per rep: ${PAIRED[*]:-none})."
+    below=$(printf '%s\n' "${PAIRED[@]:-}" | awk '$1 != "" && $1 < 1 { b++ } END { print b + 0 }')
+    echo "gortd/nginx CPU per request, paired within each rep: median $(bench_median "${PAIRED[@]:-0}"), below 1 in $below of ${#PAIRED[@]} reps (per rep: ${PAIRED[*]:-none})."
     if [ "$NOBATCH" = 1 ]; then
         echo
         echo "gortd with GORTSENDBATCH=0 (every send a system call): CPU µs per request median $(med "${CPU[gort0]}"), req/s $(med "${REQ[gort0]}")."
     fi
     echo
-    echo "Medians of $REPS runs of ${SECS}s (after ${WARM}s of warm-up). Raw: $(for k in $KINDS; do printf '%s req/s:%s cpu:%s; ' "$k" "${REQ[$k]}" "${CPU[$k]}"; done)"
+    echo "Medians of $REPS reps; each rep started every proxy once and gave each $ALT turns of ${SECS}s (each after ${WARM}s of warm-up). Raw: $(for k in $KINDS; do printf '%s req/s:%s cpu:%s; ' "$k" "${REQ[$k]}" "${CPU[$k]}"; done)"
 } | tee "$OUT_DIR/proxy.md"
