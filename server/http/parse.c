@@ -47,7 +47,8 @@
  *   - a '#' in the request-target: 400 (§3.2 has no fragment); a '%' in
  *     the path that does not start a %XX escape: 400 (Go and nginx);
  *   - HTTP/1.x with x > 1 follows HTTP/1.1 rules; HTTP/0.x and HTTP/2+
- *     (including the "PRI * HTTP/2.0" preface): 505.
+ *     (including the "PRI * HTTP/2.0" preface): 505; a version that is
+ *     not "HTTP/" DIGIT "." DIGIT ("HTTP/2", "HTTP/11"): 400, as Go.
  */
 #include "http/parse.h"
 
@@ -265,8 +266,9 @@ static int skip_empty_lines(const char *buf, size_t len, size_t *pos)
 
 /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then the line end, at p[0..n).
  * Returns the bytes used including the line end, 0 when more are needed, or
- * a status. The major version is judged as soon as its digit arrives, so
- * the HTTP/2 preface gets its 505 from the first line. */
+ * a status. The major version is judged once the version is whole, as Go
+ * does: "HTTP/2" is malformed (400), "HTTP/2.0" unsupported (505; the
+ * HTTP/2 preface still gets it from its first line). */
 static int parse_version(const char *p, size_t n, struct http_req_head *out)
 {
     static const char name[] = "HTTP/";
@@ -283,8 +285,6 @@ static int parse_version(const char *p, size_t n, struct http_req_head *out)
         return 0;
     if (!is_digit((unsigned char)p[5]))
         return ST_BAD;
-    if (p[5] != '1')
-        return ST_BAD_VERSION;
     if (n <= 6)
         return 0;
     if (p[6] != '.')
@@ -293,6 +293,8 @@ static int parse_version(const char *p, size_t n, struct http_req_head *out)
         return 0;
     if (!is_digit((unsigned char)p[7]))
         return ST_BAD;
+    if (p[5] != '1')
+        return ST_BAD_VERSION;
     out->version_major = 1;
     out->version_minor = p[7] - '0';
     r = line_end(p + 8, n - 8);

@@ -740,10 +740,13 @@ static void bad_version(void **state)
     const struct bad_case cases[] = {
         {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", -505},
         {"GET / HTTP/2.0\r\n" HOST "\r\n", -505},
-        {"GET / HTTP/3\r\n" HOST "\r\n", -505},
         {"GET / HTTP/0.9\r\n" HOST "\r\n", -505},
         {"GET / HTTP/9.9\r\n" HOST "\r\n", -505},
-        {"GET / HTTP/2", -505}, /* decided before the line is complete */
+        {"GET / HTTP/2.0", -505}, /* decided before the line is complete */
+        /* Not an HTTP-version at all: malformed, as Go answers. */
+        {"GET / HTTP/3\r\n" HOST "\r\n", -400},
+        {"GET / HTTP/2\r\n" HOST "\r\n", -400},
+        {"GET / HTTP/2.x\r\n" HOST "\r\n", -400},
     };
     check_bad(cases, COUNT(cases));
 }

@@ -111,6 +111,7 @@ REFUSALS = [
     b"GET / HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
     b"GET / HTTP/2.0\r\n" + H + b"\r\n",
+    b"GET / HTTP/2\r\n" + H + b"\r\n",  # malformed: 400, not 505
     b"GET / HTTP/0.9\r\n" + H + b"\r\n",
     b"GET / HTTP/1.1\r\n" + H + b"Foo : bar\r\n\r\n",
     b"GET / HTTP/1.1\r\n" + H + b"Fo\x00o: bar\r\n\r\n",
