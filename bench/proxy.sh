@@ -114,8 +114,10 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 # CPU ticks over one wrk run and the requests wrk counted.
 run() {
     local before after out
-    [ "$WARM" -gt 0 ] && taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARM}s" \
-        "http://127.0.0.1:$1/" >/dev/null 2>&1
+    if [ "$WARM" -gt 0 ]; then
+        taskset -c 0 wrk -t1 -c"$CONNS" -d"${WARM}s" \
+            "http://127.0.0.1:$1/" >/dev/null 2>&1 || true
+    fi
     before=$(bench_cpu_ticks "$2")
     out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$1/" 2>&1) ||
         { echo "FAIL FAIL FAIL"; return; }
@@ -144,14 +146,18 @@ for rep in $(seq "$REPS"); do
         port=$PORT; PORT=$((PORT + 1))
         if start_proxy "$kind" "$port"; then
             PID[$kind]=$SRV_PID PORTOF[$kind]=$port
+        else
+            stop_pid "$SRV_PID" # it may run without answering
         fi
     done
     for alt in $(seq "$ALT"); do
         for kind in $KINDS; do
             [ -n "${PID[$kind]:-}" ] || { RS[$kind]=FAIL; continue; }
+            [ "${RS[$kind]:-}" = FAIL ] && continue
             bench_log "proxy rep $rep/$REPS, turn $alt/$ALT: $kind"
-            read -r r t n < <(run "${PORTOF[$kind]}" "${PID[$kind]}")
-            if [ "$r" = FAIL ] || [ "${RS[$kind]:-}" = FAIL ]; then
+            read -r r t n < <(run "${PORTOF[$kind]}" "${PID[$kind]}") ||
+                r=FAIL
+            if [ "$r" = FAIL ]; then
                 RS[$kind]=FAIL
                 continue
             fi
@@ -191,7 +197,7 @@ med() { bench_median $(printf '%s\n' $1 | tr -d '!' | grep -v FAIL || echo 0); }
     g=$(med "${CPU[gort]}") n=$(med "${CPU[nginx]}") o=$(med "${CPU[go]}")
     echo "| proxy CPU µs per request (lower is better) | $g | $n | $o | $(bench_ratio "$g" "$n")x | $(bench_ratio "$g" "$o")x |"
     echo
-    below=$(printf '%s\n' "${PAIRED[@]:-}" | awk '$1 != "" && $1 < 1 { b++ } END { print b + 0 }')
+    below=$(printf '%s\n' "${PAIRED[@]:-}" | awk '$1 == $1 + 0 && $1 < 1 { b++ } END { print b + 0 }')
     echo "gortd/nginx CPU per request, paired within each rep: median $(bench_median "${PAIRED[@]:-0}"), below 1 in $below of ${#PAIRED[@]} reps (per rep: ${PAIRED[*]:-none})."
     if [ "$NOBATCH" = 1 ]; then
         echo

@@ -322,7 +322,8 @@ bool gort__sendq_send(int fd, const struct iovec *iov, int n, ssize_t *res)
         return false;
     }
     uint64_t tick = gort__p_schedtick(p);
-    if (due(q, tick))
+    /* The last sender's join is the flush: only a full ring goes first. */
+    if (due(q, tick) && (!last || q->n >= SENDQ_MAX))
         gort__p_flush_sends(p);
     /* A flush above broke the ring, or left the last sender nobody to
      * join. */

@@ -266,9 +266,10 @@ static int skip_empty_lines(const char *buf, size_t len, size_t *pos)
 
 /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then the line end, at p[0..n).
  * Returns the bytes used including the line end, 0 when more are needed, or
- * a status. The major version is judged once the version is whole, as Go
- * does: "HTTP/2" is malformed (400), "HTTP/2.0" unsupported (505; the
- * HTTP/2 preface still gets it from its first line). */
+ * a status. The major version is judged once the version and its line
+ * end are whole, as Go does: "HTTP/2" and "HTTP/2.0x" are malformed (400),
+ * "HTTP/2.0" unsupported (505; the HTTP/2 preface still gets it from its
+ * first line). */
 static int parse_version(const char *p, size_t n, struct http_req_head *out)
 {
     static const char name[] = "HTTP/";
@@ -293,12 +294,14 @@ static int parse_version(const char *p, size_t n, struct http_req_head *out)
         return 0;
     if (!is_digit((unsigned char)p[7]))
         return ST_BAD;
+    r = line_end(p + 8, n - 8);
+    if (r <= 0)
+        return r; /* "HTTP/2.0x": malformed, as Go has it */
     if (p[5] != '1')
         return ST_BAD_VERSION;
     out->version_major = 1;
     out->version_minor = p[7] - '0';
-    r = line_end(p + 8, n - 8);
-    return r > 0 ? 8 + r : r;
+    return 8 + r;
 }
 
 /* request-line = method SP request-target SP HTTP-version, at p[0..n), as

@@ -395,8 +395,9 @@ int httpd_server_shutdown(struct httpd_server *s)
     /* A bound of 0 is none, as for every gortd timeout and as Go's
      * Shutdown under a context without a deadline: every request is
      * waited for (a second signal still exits at once). */
-    int64_t bound = s->cfg.shutdown_timeout_ns;
-    if (drained_by(s, bound > 0 ? gort_nanotime() + bound : INT64_MAX))
+    int64_t bound = s->cfg.shutdown_timeout_ns, now = gort_nanotime();
+    bool none = bound <= 0 || bound > INT64_MAX - now; /* or past 292 y */
+    if (drained_by(s, none ? INT64_MAX : now + bound))
         return 0;
     gort_ctx_cancel(s->base_ctx);
     return drained_by(s, gort_nanotime() + CANCEL_GRACE_NS) ? -ECANCELED

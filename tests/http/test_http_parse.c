@@ -742,13 +742,20 @@ static void bad_version(void **state)
         {"GET / HTTP/2.0\r\n" HOST "\r\n", -505},
         {"GET / HTTP/0.9\r\n" HOST "\r\n", -505},
         {"GET / HTTP/9.9\r\n" HOST "\r\n", -505},
-        {"GET / HTTP/2.0", -505}, /* decided before the line is complete */
+        {"GET / HTTP/2.0\r\n", -505}, /* decided at the request line */
         /* Not an HTTP-version at all: malformed, as Go answers. */
         {"GET / HTTP/3\r\n" HOST "\r\n", -400},
         {"GET / HTTP/2\r\n" HOST "\r\n", -400},
         {"GET / HTTP/2.x\r\n" HOST "\r\n", -400},
+        {"GET / HTTP/2.0x\r\n" HOST "\r\n", -400},
+        {"GET / HTTP/2.00\r\n" HOST "\r\n", -400},
     };
+    struct http_req_head h;
+
     check_bad(cases, COUNT(cases));
+    /* Unfinished versions wait for their line end. */
+    assert_int_equal(parse("GET / HTTP/2", &h), 0);
+    assert_int_equal(parse("GET / HTTP/2.0", &h), 0);
 }
 
 /* Errors that are certain before the head is complete come at once. */
