@@ -1018,8 +1018,8 @@ static int call_handshake(struct call *k, struct hc_conn *cn, int64_t dl)
     if (!t)
         return creq_fail(rq, -EPROTO, "%s", err);
     gort_set_deadline(cn->fd, GORT_IO_BOTH, dl);
-    int rc =
-        http_tls_connect(t, cn->fd, rq->dial_host, &cn->tls, err, sizeof err);
+    int rc = http_tls_connect(t, cn->fd, rq->dial_host, rq->key, &cn->tls, err,
+                              sizeof err);
     gort_set_deadline(cn->fd, GORT_IO_BOTH, 0);
     return rc < 0 ? creq_fail(rq, rc, "%s", err) : 0;
 }

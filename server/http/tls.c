@@ -33,6 +33,18 @@
  * the first five bytes a server connection receives and fails the
  * handshake on those; the caller (transport.c) writes Go's answer.
  *
+ * Client sessions. A client resumes the session its server last issued
+ * for the same host and port (nginx's proxy_ssl_session_reuse, on by
+ * default; Go resumes only when given a ClientSessionCache), so a proxy
+ * that dials a new upstream connection skips the certificate exchange
+ * and its verification. The store is the client context's, as ex_data
+ * freed with it, so an SSL still open can never reach a store that is
+ * gone: TLS 1.3 issues its tickets after the handshake, and they arrive
+ * on whichever later read meets them. It holds one session per host and
+ * port, CLIENT_SESSIONS of them (the least recently stored goes), under a
+ * mutex held for a lookup or a store only. A session the server refuses
+ * costs nothing but the full handshake it would have made anyway.
+ *
  * Reload. The certificate lives in an SSL_CTX; a reload builds a new one
  * from the same files and swaps the pointer under a mutex. Each SSL holds
  * a reference to the context it was made from, so open connections keep
@@ -69,6 +81,7 @@ struct http_tls {
     uint8_t nhead;  /* bytes of head seen; HEAD_LEN: done looking */
     char head[HEAD_LEN];
     unsigned long reason; /* OpenSSL's error code of the failure, or 0 */
+    char *session_key;    /* client: the key its sessions are stored by */
 };
 
 /* ---- the BIO over the netpoller ----------------------------------------- */
@@ -276,7 +289,13 @@ void http_tls_close(struct http_tls *t)
             ERR_clear_error();
     }
     SSL_free(t->ssl);
+    free(t->session_key);
     free(t);
+}
+
+bool http_tls_resumed(const struct http_tls *t)
+{
+    return t && SSL_session_reused(t->ssl) == 1;
 }
 
 /* ---- the server's certificate ---------------------------------------------
@@ -423,12 +442,122 @@ struct http_tls *http_tls_accept(struct http_tls_server *s, int fd)
     return t;
 }
 
-/* ---- the client's trust store ---------------------------------------------
+/* ---- the client's trust store and sessions ------------------------------
  */
+
+#define CLIENT_SESSIONS 64
+#define SESSION_KEY_LEN 300 /* "https:" host ":" port, a host <= 255 */
+
+struct session_slot {
+    char key[SESSION_KEY_LEN];
+    SSL_SESSION *sess; /* one reference, the store's; NULL: free slot */
+    uint64_t stored;   /* the store's clock when stored: oldest goes */
+};
+
+struct session_store {
+    pthread_mutex_t lock;
+    uint64_t clock;
+    struct session_slot slot[CLIENT_SESSIONS];
+};
 
 struct http_tls_client {
     SSL_CTX *ctx;
 };
+
+static int store_index = -1; /* SSL_CTX ex_data: its session_store */
+static int key_index = -1;   /* SSL ex_data: the key its session goes by */
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static void store_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+                       long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    struct session_store *st = ptr;
+    if (!st)
+        return;
+    for (int i = 0; i < CLIENT_SESSIONS; i++)
+        SSL_SESSION_free(st->slot[i].sess);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static void index_setup(void)
+{
+    store_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, store_free);
+    key_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Under st->lock: key's slot, or the one to reuse for it. */
+static struct session_slot *slot_for(struct session_store *st, const char *key)
+{
+    struct session_slot *oldest = &st->slot[0];
+    for (int i = 0; i < CLIENT_SESSIONS; i++) {
+        struct session_slot *e = &st->slot[i];
+        if (e->sess && strcmp(e->key, key) == 0)
+            return e;
+        if (!e->sess)
+            return e; /* slots fill from the front: key is not further on */
+        if (e->stored < oldest->stored)
+            oldest = e;
+    }
+    return oldest;
+}
+
+/* OpenSSL's new-session callback: a resumable session the server issued
+ * replaces the one kept for this connection's key. 1: the store keeps
+ * the reference it was given. */
+static int session_issued(SSL *ssl, SSL_SESSION *sess)
+{
+    struct session_store *st =
+        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), store_index);
+    const char *key = SSL_get_ex_data(ssl, key_index);
+    if (!st || !key || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    struct session_slot *e = slot_for(st, key);
+    SSL_SESSION_free(e->sess);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->sess = sess;
+    e->stored = ++st->clock;
+    pthread_mutex_unlock(&st->lock);
+    return 1;
+}
+
+/* Offers key's session, if the store holds one, to ssl's handshake. */
+static void session_offer(SSL *ssl, const char *key)
+{
+    struct session_store *st =
+        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), store_index);
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->lock);
+    struct session_slot *e = slot_for(st, key);
+    if (e->sess && strcmp(e->key, key) == 0)
+        SSL_set_session(ssl, e->sess); /* takes its own reference */
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* The session store on ctx; false when out of memory (then no resumption,
+ * as before: the client still works). */
+static bool sessions_setup(SSL_CTX *ctx)
+{
+    pthread_once(&index_once, index_setup);
+    struct session_store *st = calloc(1, sizeof *st);
+    if (!st || store_index < 0 || key_index < 0 ||
+        pthread_mutex_init(&st->lock, NULL) != 0) {
+        free(st);
+        return false;
+    }
+    if (SSL_CTX_set_ex_data(ctx, store_index, st) != 1) {
+        pthread_mutex_destroy(&st->lock);
+        free(st);
+        return false;
+    }
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+                                            SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, session_issued);
+    return true;
+}
 
 struct http_tls_client *http_tls_client_new(const char *ca_file, char *err,
                                             size_t errlen)
@@ -459,6 +588,7 @@ struct http_tls_client *http_tls_client_new(const char *ca_file, char *err,
         free(c);
         return NULL;
     }
+    (void)sessions_setup(ctx);
     c->ctx = ctx;
     return c;
 }
@@ -487,7 +617,8 @@ static int client_names(SSL *ssl, const char *host)
 }
 
 int http_tls_connect(struct http_tls_client *c, int fd, const char *host,
-                     struct http_tls **out, char *err, size_t errlen)
+                     const char *key, struct http_tls **out, char *err,
+                     size_t errlen)
 {
     struct http_tls *t = tls_new(c->ctx, fd, false);
     if (!t) {
@@ -499,6 +630,10 @@ int http_tls_connect(struct http_tls_client *c, int fd, const char *host,
         http_tls_close(t);
         return -EINVAL;
     }
+    if (key && strlen(key) < SESSION_KEY_LEN &&
+        (t->session_key = strdup(key)) != NULL &&
+        SSL_set_ex_data(t->ssl, key_index, t->session_key) == 1)
+        session_offer(t->ssl, key);
     int rc = SSL_connect(t->ssl);
     if (rc == 1) {
         *out = t;

@@ -34,10 +34,14 @@ struct http_tls_client *http_tls_client_new(const char *ca_file, char *err,
                                             size_t errlen);
 void http_tls_client_free(struct http_tls_client *c);
 /* Client side of a connected fd: the handshake with SNI and the peer's
- * certificate checked against host (a name or an IP literal). 0 and *out,
- * or a negative errno with a message in err. */
+ * certificate checked against host (a name or an IP literal), offering
+ * the session last issued for key (the server's host and port) when the
+ * store holds one. 0 and *out, or a negative errno with a message in err. */
 int http_tls_connect(struct http_tls_client *c, int fd, const char *host,
-                     struct http_tls **out, char *err, size_t errlen);
+                     const char *key, struct http_tls **out, char *err,
+                     size_t errlen);
+/* Whether t's handshake resumed a session (tests, stats). */
+bool http_tls_resumed(const struct http_tls *t);
 
 /* Record I/O, as gort_read / gort_read_nowait / gort_writev: > 0 bytes, 0
  * end of stream (close_notify, or the peer's FIN), < 0 a negative errno

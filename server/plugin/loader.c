@@ -935,8 +935,7 @@ void plugins_cancel_ops(void)
 static bool drain(const struct plugin *p, int64_t drain_ns)
 {
     int64_t now = gort_nanotime(), nap = 100000;
-    int64_t deadline =
-        drain_ns > INT64_MAX - now ? INT64_MAX : now + drain_ns;
+    int64_t deadline = drain_ns > INT64_MAX - now ? INT64_MAX : now + drain_ns;
     while (!plugin_idle(p)) {
         if (gort_nanotime() >= deadline || atomic_load(&ops_cancelled))
             return false;

@@ -6,7 +6,8 @@ certificate reloaded on SIGHUP while an open connection keeps working (and
 a bad new pair leaving the old one in use), bad certificate paths and a
 mismatched pair refused at start, Go's answer to plain HTTP on the TLS
 port, a client stalled mid-handshake that neither blocks others nor
-outlives the header timeout, and proxy.so in front of an https upstream.
+outlives the header timeout, and proxy.so in front of an https upstream
+(resuming its sessions on new connections, TLS 1.2 and 1.3).
 
 The certificates are made at test time with openssl(1) in a temporary
 directory: a CA and two leaves it signed (for the reload).
@@ -73,6 +74,52 @@ def serial_of(pem_path):
 def https_port(d):
     wait_for("the HTTPS line", lambda: HTTPS_RE.search(d.log))
     return int(HTTPS_RE.search(d.log).group(1))
+
+
+class ReuseUpstream:
+    """An https upstream (Python's ssl, one TLS version) that answers each
+    request with whether its handshake resumed a session, and closes."""
+
+    def __init__(self, cert, key, version):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.ctx.minimum_version = self.ctx.maximum_version = version
+        self.lis = socket.create_server(("127.0.0.1", 0))
+        self.port = self.lis.getsockname()[1]
+        self.versions = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                raw, _ = self.lis.accept()
+            except OSError:
+                return
+            try:
+                self.answer(raw)
+            except (OSError, ssl.SSLError):
+                pass
+            finally:
+                raw.close()
+
+    def answer(self, raw):
+        raw.settimeout(30)
+        with self.ctx.wrap_socket(raw, server_side=True) as s:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                b = s.recv(4096)
+                if not b:
+                    return
+                head += b
+            self.versions.append(s.version())
+            body = b"reused=%s" % str(s.session_reused).encode()
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                      b"Connection: close\r\n\r\n%s" % (len(body), body))
+
+    def close(self):
+        self.lis.close()
+        self.thread.join(10)
 
 
 class TLS(unittest.TestCase):
@@ -316,13 +363,42 @@ class TLS(unittest.TestCase):
 
     # ---- proxy.so to an https upstream ------------------------------------
 
-    def proxy(self, env):
-        """A second gortd with proxy.so in front of this one's TLS port."""
+    def proxy(self, env, port=None):
+        """A second gortd with proxy.so in front of this one's TLS port (or
+        of port)."""
         pdir = tempfile.mkdtemp(prefix="proxy-", dir=self.tmp)
         shutil.copy(os.path.join(PLUGINS, "proxy.so"), pdir)
         with open(os.path.join(pdir, "proxy.conf"), "w") as f:
-            f.write("/ https://localhost:%d timeout=10s\n" % self.port)
+            f.write("/ https://localhost:%d timeout=10s\n"
+                    % (port or self.port))
         return Gortd(GORTD, plugins_dir=pdir, name="proxy", env=env)
+
+    def test_proxy_resumes_upstream_sessions(self):
+        # The upstream closes after each answer, so every request through
+        # proxy.so dials it anew; from the second on, the handshake resumes
+        # the session the upstream issued (nginx's proxy_ssl_session_reuse),
+        # as the upstream's own ssl reports, for TLS 1.2 and 1.3.
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=version.name):
+                up = ReuseUpstream(self.cert, self.key, version)
+                try:
+                    with self.proxy({"SSL_CERT_FILE": self.ca},
+                                    up.port) as p:
+                        seen = []
+                        for i in range(3):
+                            c = http.client.HTTPConnection(
+                                "127.0.0.1", p.port, timeout=30)
+                            c.request("GET", "/r%d" % i)
+                            r = c.getresponse()
+                            seen.append((r.status, r.read()))
+                            c.close()
+                finally:
+                    up.close()
+                self.assertEqual(seen, [(200, b"reused=False"),
+                                        (200, b"reused=True"),
+                                        (200, b"reused=True")])
+                self.assertEqual(up.versions, [version.name.replace(
+                    "TLSv1_", "TLSv1.")] * 3)
 
     def test_proxy_to_https(self):
         # the CA through SSL_CERT_FILE, as Go's crypto/x509 reads it

@@ -1,11 +1,12 @@
 /* test_tls_unit — server/http/tls.c on a socketpair, without the runtime
  * (the netpoll calls then poll(2) on the thread, as documented; the
  * sockets are non-blocking as registered ones are): a handshake
- * and records both ways, gathered writev, a nowait read's -EAGAIN, bytes
- * left inside a record (http_tls_pending), plain HTTP sniffed as Go
- * does, certificate errors worded at load, and a reload that swaps the
- * certificate or, when the new pair is bad, keeps the old one. The
- * certificates are made here with OpenSSL (P-256, self-signed). */
+ * and records both ways, a client resuming its sessions by key, gathered
+ * writev, a nowait read's -EAGAIN, bytes left inside a record
+ * (http_tls_pending), plain HTTP sniffed as Go does, certificate errors worded
+ * at load, and a reload that swaps the certificate or, when the new pair is
+ * bad, keeps the old one. The certificates are made here with OpenSSL (P-256,
+ * self-signed). */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -102,15 +103,20 @@ struct peer {
     int rc;
     char err[256];
     struct http_tls *t;
+    struct http_tls_client *keep; /* this client, not a new one to free */
+    const char *key;              /* the session key ("https:localhost:443") */
 };
 
 static void *client_connect(void *arg)
 {
     struct peer *p = arg;
-    struct http_tls_client *c = http_tls_client_new(p->ca, p->err, 256);
-    p->rc =
-        c ? http_tls_connect(c, p->fd, "localhost", &p->t, p->err, 256) : -1;
-    http_tls_client_free(c); /* the connection holds its own reference */
+    struct http_tls_client *c =
+        p->keep ? p->keep : http_tls_client_new(p->ca, p->err, 256);
+    const char *key = p->key ? p->key : "https:localhost:443";
+    p->rc = c ? http_tls_connect(c, p->fd, "localhost", key, &p->t, p->err, 256)
+              : -1;
+    if (!p->keep)
+        http_tls_client_free(c); /* the connection holds its own reference */
     return NULL;
 }
 
@@ -179,6 +185,64 @@ static void test_roundtrip(void **state)
     http_tls_close(cl.t);
     close(sv[0]);
     close(sv[1]);
+    http_tls_server_free(s);
+}
+
+/* One connection of c to s under key: a request and an answer each way
+ * (the answer's read takes in a TLS 1.3 server's tickets), then closed.
+ * Returns whether its handshake resumed a session. */
+static bool one_session(struct http_tls_server *s, struct http_tls_client *c,
+                        const char *key)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+                     0);
+    struct http_tls *st = http_tls_accept(s, sv[0]);
+    assert_non_null(st);
+    struct srv_read r = {.t = st};
+    pthread_t th;
+    pthread_create(&th, NULL, server_first_read, &r);
+    struct peer cl = {.fd = sv[1], .keep = c, .key = key};
+    client_connect(&cl);
+    assert_int_equal(cl.rc, 0);
+    struct iovec q = {"ping", 4};
+    assert_int_equal(http_tls_writev(cl.t, &q, 1), 4);
+    pthread_join(th, NULL);
+    assert_int_equal(r.n, 4);
+    struct iovec ans = {"pong", 4};
+    assert_int_equal(http_tls_writev(st, &ans, 1), 4);
+    assert_int_equal(http_tls_read(cl.t, r.buf, sizeof r.buf, true), 4);
+    bool resumed = http_tls_resumed(cl.t);
+    http_tls_close(st);
+    http_tls_close(cl.t);
+    close(sv[0]);
+    close(sv[1]);
+    return resumed;
+}
+
+/* A client resumes the session its server issued for the same key, and
+ * only for that key; a client freed while one of its connections is still
+ * open leaves that connection's late tickets a live store (the context's),
+ * which ASan would flag otherwise. */
+static void test_client_resumes(void **state)
+{
+    (void)state;
+    char err[512];
+    struct http_tls_server *s = http_tls_server_new(cert1, key1, err, 512);
+    assert_non_null(s);
+    struct http_tls_client *c = http_tls_client_new(cert1, err, 512);
+    assert_non_null(c);
+    assert_false(one_session(s, c, "https:localhost:443"));
+    assert_true(one_session(s, c, "https:localhost:443"));
+    assert_true(one_session(s, c, "https:localhost:443"));
+    assert_false(one_session(s, c, "https:localhost:8443"));
+    assert_true(one_session(s, c, "https:localhost:8443"));
+    /* A fresh client has no sessions of its own. */
+    struct http_tls_client *c2 = http_tls_client_new(cert1, err, 512);
+    assert_non_null(c2);
+    assert_false(one_session(s, c2, "https:localhost:443"));
+    http_tls_client_free(c2);
+    http_tls_client_free(c);
     http_tls_server_free(s);
 }
 
@@ -287,6 +351,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_client_resumes),
         cmocka_unit_test(test_untrusted_server),
         cmocka_unit_test(test_plaintext_sniffed),
         cmocka_unit_test(test_load_errors),
