@@ -157,6 +157,12 @@ GORT_API void gort_http_error(gort_http_response *w, const char *msg,
 /* Reason phrase for a status ("Not Found"), "" when unknown. */
 GORT_API const char *gort_http_status_text(int status);
 
+/* Go's http.DetectContentType: the type the first 512 of n bytes look like
+ * ("text/html; charset=utf-8", "image/png", ...; "application/octet-stream"
+ * when nothing matches). A response whose handler names no Content-Type
+ * gets this type of its first bytes, as under net/http. */
+GORT_API const char *gort_http_detect_content_type(const void *data, size_t n);
+
 /* ---- request and response helpers ----------------------------------------
  *
  * What net/http gives a handler beyond the path: header values by name,

@@ -115,6 +115,8 @@ struct gort_http_response {
     size_t arena_used;
     char body[HTTP_BODY_BUF];
     size_t blen;
+    const char *pend; /* a write too big for body, while its head goes */
+    size_t pend_len;  /* out: the rest of what Content-Type sniffs */
     int64_t body_written;
     jmp_buf *abort_jb;
 };

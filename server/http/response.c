@@ -343,6 +343,8 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
     w->has = 0;
     w->arena_used = 0;
     w->blen = 0;
+    w->pend = NULL;
+    w->pend_len = 0;
     w->body_written = 0;
     w->abort_jb = NULL;
 }
@@ -405,6 +407,23 @@ static void put_status(struct out *o, bool http11, int status)
     put_bytes(o, "\r\n", 2);
 }
 
+/* net/http sniffs the first 512 bytes its buffer hands the connection:
+ * what is buffered, then the write that did not fit. */
+static const char *sniffed_type(const gort_http_response *w)
+{
+    char first[512];
+    if (w->blen >= sizeof first || w->pend_len == 0)
+        return gort_http_detect_content_type(w->body, w->blen);
+    if (w->blen == 0)
+        return gort_http_detect_content_type(w->pend, w->pend_len);
+    size_t more = sizeof first - w->blen;
+    if (more > w->pend_len)
+        more = w->pend_len;
+    memcpy(first, w->body, w->blen);
+    memcpy(first + w->blen, w->pend, more);
+    return gort_http_detect_content_type(first, w->blen + more);
+}
+
 /* Formats the status line and headers into buf (no printf: this runs for
  * every response); returns the length, 0 when they do not fit. */
 static size_t format_head(gort_http_response *w, char *buf, size_t cap,
@@ -427,8 +446,11 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
     bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
     /* net/http names a type only for a body that has bytes (it sniffs the
      * first write): an empty 200 goes out with Content-Length: 0 alone. */
-    if (!no_body && w->body_written > 0 && !(w->has & HAS_CTYPE))
-        put_str(&o, "Content-Type: text/plain; charset=utf-8\r\n");
+    if (!no_body && w->body_written > 0 && !(w->has & HAS_CTYPE)) {
+        put_str(&o, "Content-Type: ");
+        put_str(&o, sniffed_type(w));
+        put_bytes(&o, "\r\n", 2);
+    }
     if (!no_body && !(w->has & HAS_CLEN)) {
         if (final && !w->te_chunked) {
             put_str(&o, "Content-Length: ");
@@ -577,7 +599,14 @@ ssize_t gort_http_write(gort_http_response *w, const void *buf, size_t n)
         w->blen += n;
         return (ssize_t)n;
     }
-    int rc = w->wrote_header ? 0 : send_buffered(w, false);
+    int rc = 0;
+    if (!w->wrote_header) {
+        w->pend = buf;
+        w->pend_len = n;
+        rc = send_buffered(w, false);
+        w->pend = NULL;
+        w->pend_len = 0;
+    }
     if (rc == 0)
         rc = buffer_body(w, buf, n);
     return rc < 0 ? fail(w, rc) : (ssize_t)n;
