@@ -343,12 +343,19 @@ static int copy_head(gort_http_response *w, gort_http_cresp *rs)
 {
     const char *n, *v;
     int rc = 0;
+    bool length = false;
     struct hop_set hs;
     hop_collect(&hs, rs, resp_at);
     for (size_t i = 0; rc == 0 && (n = gort_http_cresp_header_at(rs, i, &v));
-         i++)
-        if (!dropped(&hs, n, strlen(n)))
+         i++) {
+        size_t nl = strlen(n);
+        /* Repeated Content-Lengths reach here only when they agree (the
+         * client refuses others): one goes on, as Go's Transport keeps. */
+        bool again = is_field(n, nl, "Content-Length", 14) && length;
+        length = length || is_field(n, nl, "Content-Length", 14);
+        if (!again && !dropped(&hs, n, nl))
             rc = gort_http_copy_header(w, rs, i);
+    }
     if (rc < 0) {
         for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++)
             gort_http_del_header(w, n);

@@ -46,6 +46,13 @@ HOP = ("connection", "keep-alive", "proxy-connection", "proxy-authenticate",
        "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade")
 
 
+# Bodies sent without a Content-Type, by what each starts like.
+UNTYPED = {"html": b"\n<!DOCTYPE html><title>t</title><p>hi</p>\n",
+           "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+           "bin": b"\x00\x01\x02\x03 binary",
+           "text": b"plain words\n"}
+
+
 def pattern(n, seed=0):
     block = bytes((i * 7 + seed) % 251 for i in range(65536))
     return (block * (n // len(block) + 1))[:n]
@@ -210,6 +217,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                ("Proxy-Authenticate", "x"),
                                ("Trailer", "X-T"), ("Upgrade", "h2c"),
                                ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+        if "/dup-length" in p:  # the same Content-Length twice (RFC 9112
+            self.send_response(200)  # §6.3 lets a recipient take it)
+            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
+        if "/untyped/" in p:  # no Content-Type: the proxy's server sniffs
+            return self.reply(200, UNTYPED[p.rsplit("/", 1)[1]])
         if "/fan/" in p:
             return self.reply(200, b'{"from":"%s"}' % p.encode(),
                               [("Content-Type", "application/json")])
@@ -501,6 +517,13 @@ class Proxy(unittest.TestCase):
         self.assertNotIn("connection", back)
         self.assertEqual(back.get("x-kept"), "yes")
 
+    def test_repeated_length_goes_on_once(self):
+        out = raw(self.port, b"GET /dup-length HTTP/1.1\r\nHost: t\r\n\r\n")
+        head, _, body = out.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertEqual(head.lower().count(b"\r\ncontent-length:"), 1, head)
+        self.assertEqual(body, b"ok")
+
     def test_refused_is_502(self):
         st, _, body = request(self.port, "GET", "/down/x")
         self.assertEqual(st, 502)
@@ -757,6 +780,11 @@ class GoOracle(unittest.TestCase):
             ("POST", "/o/same/post", b"k=v" * 100,
              {"Content-Type": "text/x"}),
             ("DELETE", "/o/same/d", None, {"X-Multi": "1"}),
+            # net/http names an untyped body's type from its first bytes
+            ("GET", "/o/untyped/html", None, {}),
+            ("GET", "/o/untyped/png", None, {}),
+            ("GET", "/o/untyped/bin", None, {}),
+            ("GET", "/o/untyped/text", None, {}),
         )
         for method, path, body, hdrs in cases:
             with self.subTest(method=method, path=path):
