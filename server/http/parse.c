@@ -501,11 +501,17 @@ struct framing {
 static int parse_field_line(const char *p, const char *e,
                             struct gort_http_header *h, struct framing *f)
 {
-    const char *n = p, *v, *ve;
+    const char *n = p, *v, *ve, *name_end;
 
     while (n < e && is_tchar((unsigned char)*n))
         n++;
-    if (n == p || n == e || *n != ':') {
+    name_end = n;
+    /* White space before the colon: a request is refused (400), and a
+     * response's is dropped, as a proxy must before passing the field on
+     * (RFC 9112 §5.1). */
+    while (f->response && n < e && is_ows((unsigned char)*n))
+        n++;
+    if (name_end == p || n == e || *n != ':') {
         /* A name cut short by a bad byte before its colon; a line
          * without a colon is just malformed, as net/http says. */
         if (n > p && memchr(n, ':', (size_t)(e - n)))
@@ -520,7 +526,7 @@ static int parse_field_line(const char *p, const char *e,
         f->why = "invalid header value";
         return ST_BAD;
     }
-    h->name = slice(p, (size_t)(n - p));
+    h->name = slice(p, (size_t)(name_end - p));
     h->value = slice(v, (size_t)(ve - v));
     return 0;
 }

@@ -98,6 +98,17 @@ static void fields_and_body_offset(void **state)
     assert_int_equal(h.headers[1].value.len, 0);
     assert_int_equal(h.headers[2].value.len, 1);
     assert_memory_equal(h.headers[2].value.ptr, "v", 1);
+    /* White space before a colon is dropped from a response's field, as
+     * a proxy must before passing it on (RFC 9112 §5.1; a request's is
+     * a 400, test_http_parse). */
+    s = "HTTP/1.1 200 OK\r\nX-F : a\r\nX-G\t:b\r\n\r\n";
+    assert_true(parse(s, &h) > 0);
+    assert_int_equal(h.nheaders, 2);
+    assert_int_equal(h.headers[0].name.len, 3);
+    assert_memory_equal(h.headers[0].name.ptr, "X-F", 3);
+    assert_memory_equal(h.headers[0].value.ptr, "a", 1);
+    assert_int_equal(h.headers[1].name.len, 3);
+    assert_memory_equal(h.headers[1].value.ptr, "b", 1);
 }
 
 static void malformed_heads(void **state)
@@ -129,7 +140,6 @@ static void malformed_heads(void **state)
         /* fields */
         {"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", -400},
         {"HTTP/1.1 200 OK\r\nA: 1\r\n continued\r\n\r\n", -400},
-        {"HTTP/1.1 200 OK\r\nA : 1\r\n\r\n", -400},
         {"HTTP/1.1 200 OK\r\nA\r\n\r\n", -400},
         {"HTTP/1.1 200 OK\r\n: v\r\n\r\n", -400},
         {"HTTP/1.1 200 OK\r\nA: x\x7fy\r\n\r\n", -400},
