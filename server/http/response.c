@@ -424,6 +424,17 @@ static const char *sniffed_type(const gort_http_response *w)
     return gort_http_detect_content_type(first, w->blen + more);
 }
 
+/* A stored field a head without a body leaves out, as net/http's
+ * suppressedHeaders: Content-Length on 1xx, 204 and 304 (RFC 9110 §8.6
+ * forbids it on 1xx and 204), and Content-Type too on 304 (RFC 9110
+ * §15.4.5: a 304 describes the stored representation, not a body).
+ * Transfer-Encoding is never stored (framing_field). */
+static bool suppressed(const gort_http_response *w, size_t i)
+{
+    unsigned kind = field_kind(w->hname[i], w->hnl[i]);
+    return kind == HAS_CLEN || (kind == HAS_CTYPE && w->status == 304);
+}
+
 /* Formats the status line and headers into buf (no printf: this runs for
  * every response); returns the length, 0 when they do not fit. */
 static size_t format_head(gort_http_response *w, char *buf, size_t cap,
@@ -438,12 +449,12 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
         atomic_load(&w->c->srv->shutting_down))
         w->close_after = true;
     put_status(&o, http11, w->status);
+    bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
     for (size_t i = 0; i < w->nh; i++)
-        if (w->hname[i])
+        if (w->hname[i] && !(no_body && suppressed(w, i)))
             put_header(&o, w, i);
     if (!(w->has & HAS_DATE))
         put_str(&o, date_line());
-    bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
     /* net/http names a type only for a body that has bytes (it sniffs the
      * first write): an empty 200 goes out with Content-Length: 0 alone. */
     if (!no_body && w->body_written > 0 && !(w->has & HAS_CTYPE)) {

@@ -224,6 +224,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"ok")
             return
+        if "/nobody/" in p:  # framing fields a head without a body drops
+            code = int(p.rsplit("/", 1)[1])
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("ETag", '"e"')
+            self.end_headers()
+            return
         if "/untyped/" in p:  # no Content-Type: the proxy's server sniffs
             return self.reply(200, UNTYPED[p.rsplit("/", 1)[1]])
         if "/fan/" in p:
@@ -785,6 +793,9 @@ class GoOracle(unittest.TestCase):
             ("GET", "/o/untyped/png", None, {}),
             ("GET", "/o/untyped/bin", None, {}),
             ("GET", "/o/untyped/text", None, {}),
+            # no Content-Length on a 204 or 304, no Content-Type on a 304
+            ("GET", "/o/nobody/204", None, {}),
+            ("GET", "/o/nobody/304", None, {}),
         )
         for method, path, body, hdrs in cases:
             with self.subTest(method=method, path=path):
