@@ -25,9 +25,8 @@
  * When it does not batch: off a P or inside gort_syscall_enter (no round
  * to join); when nothing else is runnable on the P and nothing is queued
  * (the round would be this send alone: the system call is as cheap and
- * has no park); for
- * anything but a stream socket, or a write over INT_MAX bytes (a
- * submission's length is 32 bits) (netpoll.c decides); with
+ * has no park); for anything but a stream socket, or a write over INT_MAX
+ * bytes (a submission's length is 32 bits) (netpoll.c decides); with
  * GORTSENDBATCH=0, where io_uring_setup is refused (seccomp,
  * kernel.io_uring_disabled) or the kernel has no IORING_OP_SEND (before
  * 5.6): then every write is send(2), as before. Bounds: a queue that
@@ -323,7 +322,7 @@ bool gort__sendq_send(int fd, const struct iovec *iov, int n, ssize_t *res)
     }
     uint64_t tick = gort__p_schedtick(p);
     /* The last sender's join is the flush: only a full ring goes first. */
-    if (due(q, tick) && (!last || q->n >= SENDQ_MAX))
+    if (last ? q->n >= SENDQ_MAX : due(q, tick))
         gort__p_flush_sends(p);
     /* A flush above broke the ring, or left the last sender nobody to
      * join. */

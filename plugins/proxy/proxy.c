@@ -351,10 +351,11 @@ static int copy_head(gort_http_response *w, gort_http_cresp *rs)
         size_t nl = strlen(n);
         /* Repeated Content-Lengths reach here only when they agree (the
          * client refuses others): one goes on, as Go's Transport keeps. */
-        bool again = is_field(n, nl, "Content-Length", 14) && length;
-        length = length || is_field(n, nl, "Content-Length", 14);
-        if (!again && !dropped(&hs, n, nl))
-            rc = gort_http_copy_header(w, rs, i);
+        bool is_length = is_field(n, nl, "Content-Length", 14);
+        if ((is_length && length) || dropped(&hs, n, nl))
+            continue;
+        length = length || is_length;
+        rc = gort_http_copy_header(w, rs, i);
     }
     if (rc < 0) {
         for (size_t i = 0; (n = gort_http_cresp_header_at(rs, i, &v)); i++)

@@ -369,12 +369,13 @@ static void wake_idle(struct httpd_server *s)
 }
 
 /* Waits until every connection has closed and every listener ended, or
- * until deadline: true when they did. */
-static bool drained_by(struct httpd_server *s, int64_t deadline)
+ * until ns have passed (no bound when ns <= 0): true when they did. */
+static bool drained_within(struct httpd_server *s, int64_t ns)
 {
+    int64_t start = gort_nanotime();
     while (atomic_load(&s->nconns) > 0 || atomic_load(&s->listeners) != 0) {
         wake_idle(s);
-        if (gort_nanotime() >= deadline)
+        if (ns > 0 && gort_nanotime() - start >= ns)
             return false;
         gort_sleep(POLL_NS);
     }
@@ -395,13 +396,10 @@ int httpd_server_shutdown(struct httpd_server *s)
     /* A bound of 0 is none, as for every gortd timeout and as Go's
      * Shutdown under a context without a deadline: every request is
      * waited for (a second signal still exits at once). */
-    int64_t bound = s->cfg.shutdown_timeout_ns, now = gort_nanotime();
-    bool none = bound <= 0 || bound > INT64_MAX - now; /* or past 292 y */
-    if (drained_by(s, none ? INT64_MAX : now + bound))
+    if (drained_within(s, s->cfg.shutdown_timeout_ns))
         return 0;
     gort_ctx_cancel(s->base_ctx);
-    return drained_by(s, gort_nanotime() + CANCEL_GRACE_NS) ? -ECANCELED
-                                                            : -ETIMEDOUT;
+    return drained_within(s, CANCEL_GRACE_NS) ? -ECANCELED : -ETIMEDOUT;
 }
 
 void httpd_server_stats(struct httpd_server *s, struct httpd_stats *o)

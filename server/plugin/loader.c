@@ -934,10 +934,11 @@ void plugins_cancel_ops(void)
 /* Waits (on a goroutine) until nothing runs p's code or drain_ns passed. */
 static bool drain(const struct plugin *p, int64_t drain_ns)
 {
-    int64_t now = gort_nanotime(), nap = 100000;
-    int64_t deadline = drain_ns > INT64_MAX - now ? INT64_MAX : now + drain_ns;
+    int64_t start = gort_nanotime(), nap = 100000;
     while (!plugin_idle(p)) {
-        if (gort_nanotime() >= deadline || atomic_load(&ops_cancelled))
+        /* Elapsed time against the bound: a bound near INT64_MAX cannot
+         * wrap a deadline into the past. */
+        if (gort_nanotime() - start >= drain_ns || atomic_load(&ops_cancelled))
             return false;
         gort_sleep(nap);
         if (nap < 10000000)
