@@ -159,6 +159,8 @@ static void refuse(struct http_conn *c, int status, const char *why)
     count_status(c->srv, status);
     http_simple_response(c, status, detail ? why : NULL, NULL, body, true);
     http_request_refused(c, status);
+    /* Too large: the rest of it may still be on its way. */
+    c->linger = status == 413 || status == 414 || status == 431;
 }
 
 /* Reads the current route table and marks this request as its user. */
@@ -433,6 +435,9 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     count_status(s, w->status ? w->status : 200);
     http_request_done(c, &r, w, headlen, start);
     keep = keep && rc == 0 && !w->close_after && http_request_drain(&r);
+    /* A body left unread may still be on its way (a client that lost the
+     * connection has nothing more to send). */
+    c->linger = !keep && !r.body_done && r.body_err != -ECONNRESET;
     http_request_free(&r, small);
     c->nreq++;
     return keep;
@@ -494,6 +499,47 @@ static bool go_idle(struct http_conn *c)
     return wait_readable(c);
 }
 
+/* Lingering close (nginx's lingering_close, Go's closeWriteAndWait). A
+ * close(2) with unread bytes in the socket sends a reset, not a FIN (RFC
+ * 2525 §2.17), and a reset can make the client's kernel discard the
+ * response it has not read yet (RFC 9112 §9.6): so a connection the
+ * client may still be sending on (a body left unread, a head too large)
+ * first sends its FIN, then reads and drops what still comes until the
+ * client closes, LINGER_IDLE_NS pass without a byte (Go waits 500 ms),
+ * LINGER_MAX_NS in all (nginx's lingering_time is 30 s; the goroutine
+ * holds a connection slot meanwhile) or shutdown begins. Over TLS the
+ * close_notify goes first, while the write side is still open. */
+#define LINGER_IDLE_NS (500 * 1000 * 1000LL)
+#define LINGER_MAX_NS (5 * 1000 * 1000 * 1000LL)
+
+static void linger(struct http_conn *c)
+{
+    char sink[4096];
+    http_tls_close(c->tls);
+    c->tls = NULL;
+    if (shutdown(c->fd, SHUT_WR) != 0)
+        return;
+    int64_t start = gort_nanotime();
+    for (;;) {
+        int64_t now = gort_nanotime();
+        if (now - start >= LINGER_MAX_NS || atomic_load(&c->srv->shutting_down))
+            return;
+        int64_t left = LINGER_MAX_NS - (now - start);
+        int64_t wait = left < LINGER_IDLE_NS ? left : LINGER_IDLE_NS;
+        gort_set_deadline(c->fd, GORT_IO_READ, now + wait);
+        if (gort_read(c->fd, sink, sizeof sink) <= 0)
+            return;
+    }
+}
+
+/* The end of a connection its goroutine closes after serving. */
+static void conn_end(struct http_conn *c)
+{
+    if (c->linger)
+        linger(c);
+    http_conn_close(c);
+}
+
 static void label_conn(struct http_conn *c)
 {
     static const char prefix[] = "http conn from ";
@@ -548,8 +594,7 @@ void http_conn_serve(void *arg)
             continue; /* pipelined: serve the next one now, in order */
         if (!atomic_load(&s->shutting_down) && go_idle(c))
             return;
-        http_conn_close(c);
-        return;
+        break;
     }
-    http_conn_close(c);
+    conn_end(c);
 }

@@ -61,6 +61,7 @@ struct http_conn {
     struct http_tls *tls; /* NULL: plain; the transport seam: transport.c */
     _Atomic bool idle;    /* on srv->idle; written under srv->conns_lock */
     bool evicted;         /* closed to make room (counted in srv->evicting) */
+    bool linger;          /* the client may still be sending: see linger() */
     char remote[64];
     char *buf;            /* read buffer, NULL while idle */
     size_t cap, len, off; /* bytes [off, len) are unconsumed */

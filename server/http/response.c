@@ -163,13 +163,15 @@ static bool header_value_valid(const char *s)
 
 /* The stored fields format_head looks for, known from one look at the
  * name as it is stored (three scans of the fields per response before). */
-enum { HAS_DATE = 1, HAS_CTYPE = 2, HAS_CLEN = 4 };
+enum { HAS_DATE = 1, HAS_CTYPE = 2, HAS_CLEN = 4, HAS_CONN = 8 };
 
 static unsigned field_kind(const char *name, size_t nl)
 {
     switch (nl) { /* lengths first: most fields are none of these */
     case 4:
         return strncasecmp(name, "Date", 4) == 0 ? HAS_DATE : 0;
+    case 10:
+        return strncasecmp(name, "Connection", 10) == 0 ? HAS_CONN : 0;
     case 12:
         return strncasecmp(name, "Content-Type", 12) == 0 ? HAS_CTYPE : 0;
     case 14:
@@ -304,8 +306,39 @@ int gort_http_set_header(gort_http_response *w, const char *name,
     return gort_http_add_header(w, name, value);
 }
 
+static size_t format_interim(gort_http_response *w, char *buf, size_t cap,
+                             int status);
+
+/* A 1xx is interim (RFC 9110 §15.2): it goes out at once with the fields
+ * set so far (RFC 8297: a 103's Link fields are the final response's
+ * too, so they stay), and the handler goes on to its final status, as
+ * net/http's WriteHeader since Go 1.19. An HTTP/1.0 client gets none
+ * (§15.2: it cannot take one), and a 100 the body's first read already
+ * sent is not sent twice. 101 stays a final status: switching protocols
+ * needs the connection, which a handler here does not get. */
+static void write_interim(gort_http_response *w, int status)
+{
+    char head[HTTP_RESP_ARENA + 512];
+    struct gort_http_request *r = w->req;
+    if (w->failed || r->head->version_minor < 1 ||
+        (status == 100 && r->continue_sent))
+        return;
+    if (status == 100)
+        r->continue_sent = true; /* the client may send its body now */
+    size_t n = format_interim(w, head, sizeof head, status);
+    int rc = n ? http_conn_write(w->c, head, n) : -ENOSPC;
+    if (rc < 0) {
+        w->failed = true;
+        w->close_after = true;
+    }
+}
+
 void gort_http_write_header(gort_http_response *w, int status)
 {
+    if (!w->status && status >= 100 && status < 200 && status != 101) {
+        write_interim(w, status);
+        return;
+    }
     if (w->status) {
         glog_warn("superfluous write_header call",
                   GLOG_STR("method", w->req->method),
@@ -429,10 +462,60 @@ static const char *sniffed_type(const gort_http_response *w)
  * forbids it on 1xx and 204), and Content-Type too on 304 (RFC 9110
  * §15.4.5: a 304 describes the stored representation, not a body).
  * Transfer-Encoding is never stored (framing_field). */
-static bool suppressed(const gort_http_response *w, size_t i)
+static bool suppressed(const gort_http_response *w, size_t i, int status)
 {
     unsigned kind = field_kind(w->hname[i], w->hnl[i]);
-    return kind == HAS_CLEN || (kind == HAS_CTYPE && w->status == 304);
+    return kind == HAS_CLEN || (kind == HAS_CTYPE && status == 304);
+}
+
+/* Whether a Connection value lists "close" (RFC 9110 §7.6.1: a
+ * comma-separated list of tokens, any case, with optional spaces). */
+static bool lists_close(const char *v)
+{
+    while (*v) {
+        v += strspn(v, " \t,");
+        size_t n = strcspn(v, " \t,");
+        if (n == 5 && strncasecmp(v, "close", 5) == 0)
+            return true;
+        v += n;
+    }
+    return false;
+}
+
+/* Whether the handler's own Connection fields say "close". */
+static bool handler_closes(const gort_http_response *w)
+{
+    if (!(w->has & HAS_CONN))
+        return false;
+    for (size_t i = 0; i < w->nh; i++)
+        if (w->hname[i] && field_kind(w->hname[i], w->hnl[i]) == HAS_CONN &&
+            lists_close(w->hvalue[i]))
+            return true;
+    return false;
+}
+
+/* A handler's Connection field goes out as set, unless the server closes
+ * a connection the handler did not: then the field is the server's
+ * "close", as net/http replaces it. */
+static bool connection_dropped(const gort_http_response *w, size_t i,
+                               bool handler_close)
+{
+    return w->close_after && !handler_close &&
+           field_kind(w->hname[i], w->hnl[i]) == HAS_CONN;
+}
+
+/* An interim (1xx) head: the status line and the fields set so far,
+ * without Content-Length (RFC 9110 §8.6) or Date, as net/http writes it. */
+static size_t format_interim(gort_http_response *w, char *buf, size_t cap,
+                             int status)
+{
+    struct out o = {.p = buf, .cap = cap};
+    put_status(&o, true, status);
+    for (size_t i = 0; i < w->nh; i++)
+        if (w->hname[i] && !suppressed(w, i, status))
+            put_header(&o, w, i);
+    put_bytes(&o, "\r\n", 2);
+    return o.overflow ? 0 : o.len;
 }
 
 /* Formats the status line and headers into buf (no printf: this runs for
@@ -448,10 +531,20 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
     if (!w->close_after && !w->pipelined &&
         atomic_load(&w->c->srv->shutting_down))
         w->close_after = true;
-    put_status(&o, http11, w->status);
+    /* A handler that says "close" is taken at its word (RFC 9112 §9.6:
+     * the connection closes after this response). */
+    bool handler_close = handler_closes(w);
+    if (handler_close)
+        w->close_after = true;
     bool no_body = w->status == 204 || w->status == 304 || w->status < 200;
+    bool no_length = no_body || (w->head_only && w->blen == 0 && final);
+    if (!no_body && !(w->has & HAS_CLEN) && !(final && !w->te_chunked) &&
+        !http11)
+        w->close_after = true; /* HTTP/1.0: the close ends the body */
+    put_status(&o, http11, w->status);
     for (size_t i = 0; i < w->nh; i++)
-        if (w->hname[i] && !(no_body && suppressed(w, i)))
+        if (w->hname[i] && !(no_body && suppressed(w, i, w->status)) &&
+            !connection_dropped(w, i, handler_close))
             put_header(&o, w, i);
     if (!(w->has & HAS_DATE))
         put_str(&o, date_line());
@@ -462,7 +555,9 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
         put_str(&o, sniffed_type(w));
         put_bytes(&o, "\r\n", 2);
     }
-    if (!no_body && !(w->has & HAS_CLEN)) {
+    /* A HEAD the handler wrote nothing for gets no length: net/http's
+     * rule, since RFC 9110 §9.3.2 wants the GET's length or none. */
+    if (!no_length && !(w->has & HAS_CLEN)) {
         if (final && !w->te_chunked) {
             put_str(&o, "Content-Length: ");
             put_uint(&o, w->blen);
@@ -470,16 +565,15 @@ static size_t format_head(gort_http_response *w, char *buf, size_t cap,
         } else if (http11) {
             w->chunked = true;
             put_str(&o, "Transfer-Encoding: chunked\r\n");
-        } else {
-            w->close_after = true; /* HTTP/1.0: the close ends the body */
         }
     }
     /* HTTP/1.0 closes by default, so net/http says "close" only to 1.1
-     * clients, and "keep-alive" to a 1.0 client that asked for it. */
+     * clients, and "keep-alive" to a 1.0 client that asked for it (unless
+     * the handler set a Connection field of its own). */
     if (w->close_after) {
-        if (http11)
+        if (http11 && !handler_close)
             put_str(&o, "Connection: close\r\n");
-    } else if (!http11) {
+    } else if (!http11 && !(w->has & HAS_CONN)) {
         put_str(&o, "Connection: keep-alive\r\n");
     }
     put_bytes(&o, "\r\n", 2);

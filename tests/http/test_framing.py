@@ -10,6 +10,7 @@ usage: test_framing.py GORTD FIXTURES_DIR
 """
 import errno
 import os
+import socket
 import sys
 import unittest
 
@@ -140,6 +141,92 @@ class Framing(rawhttp.FixtureTest):
                          ["text/plain; charset=utf-8"])
         self.assertEqual(self.fields(head, b"content-length"), ["4"])
         self.still_in_sync(s)
+
+    def raw(self, data, wait=2):
+        """Everything the server sends for data until it closes (or wait
+        seconds pass): (bytes, how it ended: "fin", "reset" or "open")."""
+        s = self.conn()
+        s.sendall(data)
+        s.settimeout(wait)
+        out = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    return out, "fin"
+                out += b
+        except socket.timeout:
+            return out, "open"
+        except ConnectionResetError:
+            return out, "reset"
+
+    def test_handler_connection_close_closes(self):
+        # the pipelined second request must not be answered (RFC 9112 9.6)
+        out, end = self.raw(b"GET /conn-close HTTP/1.1\r\nHost: t\r\n\r\n"
+                            b"GET /bad-fields HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(end, "fin")
+        self.assertEqual(out.count(b"HTTP/1.1 "), 1)
+        self.assertEqual(out.lower().count(b"connection:"), 1)
+        self.assertTrue(out.endswith(b"\r\n\r\ncc\n"))
+        # HTTP/1.0 keep-alive: the handler's "close" alone, then the close
+        out, end = self.raw(b"GET /conn-close HTTP/1.0\r\n"
+                            b"Connection: keep-alive\r\n\r\n")
+        self.assertEqual(end, "fin")
+        self.assertIn(b"\r\nConnection: close\r\n", out)
+        self.assertNotIn(b"keep-alive", out.lower())
+
+    def test_interim_1xx_then_the_final_response(self):
+        req = b"GET /interim HTTP/1.1\r\nHost: t\r\n\r\n"
+        out, end = self.raw(req + req.replace(b"HTTP/1.1", b"HTTP/1.0"))
+        self.assertEqual(end, "fin")
+        interim = (b"HTTP/1.1 103 Early Hints\r\n"
+                   b"Link: </s.css>; rel=preload\r\n\r\n")
+        self.assertTrue(out.startswith(interim), out)
+        rest = out[len(interim):]
+        # the final 200 keeps the fields set before the 103 and after it
+        final, second = rest.split(b"\r\n\r\nx\n", 1)
+        self.assertTrue(final.startswith(b"HTTP/1.1 200 OK\r\n"), final)
+        self.assertIn(b"\r\nLink: </s.css>; rel=preload\r\n", final)
+        self.assertIn(b"\r\nX-After: 1\r\n", final)
+        self.assertIn(b"\r\nContent-Length: 2", final)
+        # an HTTP/1.0 client gets no 1xx (RFC 9110 15.2), only the 200
+        self.assertTrue(second.startswith(b"HTTP/1.0 200 OK\r\n"), second)
+        self.assertNotIn(b" 103 ", second)
+        self.assertTrue(second.endswith(b"\r\n\r\nx\n"))
+
+    def test_head_with_nothing_written_has_no_length(self):
+        s = self.conn()
+        s.sendall(b"HEAD /head-skip HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = rawhttp.read_response(s, head_only=True)
+        self.assertEqual(r.status, 200)
+        self.assertNotIn("content-length", r.headers)
+        self.assertNotIn("transfer-encoding", r.headers)
+        # a GET's length is its body's, and the connection is in sync
+        st, h, body, _ = self.ask(s, b"/head-skip")
+        self.assertEqual((st, h["content-length"], body), (200, "6",
+                                                          b"hello\n"))
+
+    def test_unread_body_closes_gracefully(self):
+        # a 4 MB body the handler never reads: the server answers, sends
+        # its FIN and drops what still comes, so the client can send it
+        # all and then read the answer and a clean end, not a reset
+        s = self.conn()
+        s.settimeout(10)
+        s.sendall(b"POST /no-read HTTP/1.1\r\nHost: t\r\n"
+                  b"Content-Length: 4000000\r\n\r\n")
+        s.sendall(b"z" * 4000000)
+        out = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                out += b
+        except ConnectionResetError:
+            self.fail("reset after %r" % out)
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 OK\r\n"), out)
+        self.assertIn(b"\r\nConnection: close\r\n", out)
+        self.assertTrue(out.endswith(b"noread\n"))
 
 
 if __name__ == "__main__":
