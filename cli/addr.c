@@ -108,7 +108,7 @@ static int hostport_split(const char *s, struct cli_addr *a, char *err,
         return -1;
     }
     if (strlen(colon + 1) >= sizeof a->port) {
-        snprintf(err, errlen, "bad port in control address %s", s);
+        snprintf(err, errlen, "bad port in address %s", s);
         return -1;
     }
     memcpy(a->host, host, hlen);
@@ -117,7 +117,7 @@ static int hostport_split(const char *s, struct cli_addr *a, char *err,
     return 0;
 bad:
     snprintf(err, errlen,
-             "bad control address %s: want unix:PATH, HOST:PORT or "
+             "bad address %s: want unix:PATH, HOST:PORT or "
              "[IPV6]:PORT",
              s);
     return -1;
@@ -131,7 +131,7 @@ static int tcp_parse(const char *s, struct cli_addr *a, char *err,
         return -1;
     long port = strtol(a->port, &end, 10);
     if (a->port[0] == '\0' || *end || port < 0 || port > 65535) {
-        snprintf(err, errlen, "bad port in control address %s", s);
+        snprintf(err, errlen, "bad port in address %s", s);
         return -1;
     }
     a->kind = CLI_ADDR_TCP;
@@ -146,13 +146,13 @@ int cli_addr_parse(const char *s, struct cli_addr *a, char *err, size_t errlen)
         return unix_parse(s + 5, a, err, errlen);
     if (strncmp(s, "unix-abstract:", 14) == 0 || strstr(s, "://")) {
         snprintf(err, errlen,
-                 "unsupported control address %s: want unix:PATH, "
+                 "unsupported address %s: want unix:PATH, "
                  "HOST:PORT or [IPV6]:PORT",
                  s);
         return -1;
     }
     if (strlen(s) >= sizeof a->target) {
-        snprintf(err, errlen, "control address too long");
+        snprintf(err, errlen, "address too long");
         return -1;
     }
     return tcp_parse(s, a, err, errlen);

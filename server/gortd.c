@@ -239,6 +239,40 @@ static struct httpd_server *http_start(struct daemon *d, struct mux **mux)
     return s;
 }
 
+/* Every --listen and --listen-tls address is checked before anything
+ * starts: a port out of range would otherwise reach getaddrinfo, which
+ * takes it modulo 65536 and listens somewhere else. 0, or 2 after a
+ * one-line message. */
+static int listen_check(const struct daemon *d)
+{
+    char err[512];
+    const struct cli_strings *lists[] = {&d->listen, &d->listen_tls};
+    const char *names[] = {"-listen", "-listen-tls"};
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->n; i++)
+            if (httpd_listen_addr_check(lists[l]->v[i], err, sizeof err) < 0) {
+                fprintf(stderr, "gortd: %s %s: %s\n", names[l], lists[l]->v[i],
+                        err);
+                return 2;
+            }
+    return 0;
+}
+
+/* --grpc-health, checked before the control plane starts on it. */
+static int health_check(const char *addr)
+{
+    struct cli_addr a;
+    char err[512] = "";
+    if (!addr || !*addr)
+        return 0;
+    if (cli_addr_parse(addr, &a, err, sizeof err) == 0 &&
+        a.kind == CLI_ADDR_TCP)
+        return 0;
+    fprintf(stderr, "gortd: -grpc-health %s: %s\n", addr,
+            err[0] ? err : "want HOST:PORT");
+    return 2;
+}
+
 /* Listening sockets passed in: systemd's (LISTEN_FDS, LISTEN_PID) and
  * --listen-fd. Each must be a listening stream socket. 0, or 2 after a
  * one-line message. */
@@ -290,11 +324,14 @@ static int admin_check(const struct daemon *d)
         return 0;
     const char *why = NULL;
     int rc;
-    if (cli_addr_parse(d->admin_addr, &a, err, sizeof err) < 0)
-        why = err;
-    else if (a.kind != CLI_ADDR_TCP)
-        why = "want HOST:PORT";
-    else if (a.host[0] == '\0')
+    if (cli_addr_parse(d->admin_addr, &a, err, sizeof err) < 0 ||
+        a.kind != CLI_ADDR_TCP) {
+        /* Not an address at all: the loopback advice would not help. */
+        fprintf(stderr, "gortd: -admin %s: %s\n", d->admin_addr,
+                err[0] ? err : "want HOST:PORT");
+        return 2;
+    }
+    if (a.host[0] == '\0')
         why = "an empty host listens on every interface";
     else if ((rc = cli_addr_is_loopback(&a, err, sizeof err)) < 0)
         why = err; /* does not resolve */
@@ -1170,7 +1207,8 @@ int main(int argc, char **argv)
         usage(stderr, flags, nflags);
         return 2;
     }
-    if (admin_check(&d) != 0 || inherited_check(&d) != 0 || tls_setup(&d) != 0)
+    if (admin_check(&d) != 0 || health_check(health_addr) != 0 ||
+        listen_check(&d) != 0 || inherited_check(&d) != 0 || tls_setup(&d) != 0)
         return 2;
     gort_set_max_threads((int)d.max_threads);
     gort_set_max_blocking((int)d.max_blocking);

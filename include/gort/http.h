@@ -108,7 +108,10 @@ GORT_API int gort_http_add_header(gort_http_response *w, const char *name,
                                   const char *value);
 GORT_API void gort_http_del_header(gort_http_response *w, const char *name);
 /* WriteHeader(status): once; later calls are logged and ignored (Go's
- * "superfluous WriteHeader call"). */
+ * "superfluous WriteHeader call"). A 1xx other than 101 is interim, as in
+ * net/http since Go 1.19: it goes out at once with the fields set so far
+ * (e.g. 103 Early Hints with Link fields), nothing to an HTTP/1.0 client,
+ * and the handler then sets its final status. */
 GORT_API void gort_http_write_header(gort_http_response *w, int status);
 /* Writes body bytes (200 if no status was set). Small responses are
  * buffered and sent with Content-Length; past the buffer or after a flush

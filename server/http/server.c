@@ -446,6 +446,35 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port,
     return 0;
 }
 
+/* A numeric port must be one (getaddrinfo would take 99999 modulo
+ * 65536); a name must be a TCP service /etc/services knows ("http"), as
+ * Go's net.Listen resolves one too. */
+static bool port_ok(const char *port)
+{
+    size_t n = strspn(port, "0123456789");
+    if (port[n] != '\0')
+        return n == 0 && getservbyname(port, "tcp") != NULL;
+    return n <= 5 && atol(port) <= 65535;
+}
+
+int httpd_listen_addr_check(const char *addr, char *err, size_t errlen)
+{
+    char host[256], port[32];
+    if (split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, errlen,
+                 "invalid listen address \"%s\": want HOST:PORT or :PORT",
+                 addr);
+        return -EINVAL;
+    }
+    if (!port_ok(port)) {
+        snprintf(err, errlen,
+                 "invalid port \"%s\": want 0 to 65535 or a service name",
+                 port);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int httpd_listen(const char *addr, int backlog, char *err, size_t errlen)
 {
     return httpd_listen_opts(addr, backlog, 0, err, errlen);
@@ -455,13 +484,10 @@ int httpd_listen_opts(const char *addr, int backlog, int opts, char *err,
                       size_t errlen)
 {
     char host[256], port[32];
-    if (split_addr(addr, host, sizeof host, port, sizeof port) != 0) {
-        snprintf(err, errlen,
-                 "invalid listen address \"%s\": want HOST:PORT "
-                 "or :PORT",
-                 addr);
-        return -EINVAL;
-    }
+    int rc = httpd_listen_addr_check(addr, err, errlen);
+    if (rc < 0)
+        return rc;
+    split_addr(addr, host, sizeof host, port, sizeof port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};

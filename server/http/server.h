@@ -128,6 +128,9 @@ void httpd_server_free(struct httpd_server *s);
  * socket (SO_REUSEADDR, close-on-exec), or a negative errno; *err gets a
  * message for the user. */
 int httpd_listen(const char *addr, int backlog, char *err, size_t errlen);
+/* The form httpd_listen takes, checked without resolving or binding: 0, or
+ * -EINVAL with *err saying why (no port, a port over 65535). */
+int httpd_listen_addr_check(const char *addr, char *err, size_t errlen);
 /* The same with options: HTTPD_LISTEN_REUSEPORT sets SO_REUSEPORT, so that
  * several processes listening on one port share its connections (the
  * kernel spreads them), for restarts without a refused connection and for

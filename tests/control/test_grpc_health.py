@@ -139,7 +139,7 @@ class GrpcHealth(unittest.TestCase):
         d = Gortd(GORTD, ["--grpc-health",
                           "unix:" + os.path.join(self.tmp, "h.sock")],
                   wait=None)
-        d.wait_exit(1)
+        d.wait_exit(2)  # a usage error, found before anything starts
         self.assertIn("-grpc-health unix:", d.log)
 
 

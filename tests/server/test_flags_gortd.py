@@ -88,5 +88,51 @@ class Ranges(unittest.TestCase):
                      "--control-max-streams", "0")
 
 
+def gortd_alone(*args):
+    """(exit status, stderr) of gortd ARGS without the -admin stop."""
+    r = subprocess.run([GORTD] + list(args), capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode, r.stderr
+
+
+class Addresses(unittest.TestCase):
+    """Listen addresses are checked before anything starts: getaddrinfo
+    took a port over 65535 modulo 65536, and gortd served elsewhere."""
+
+    def test_listen_port_out_of_range_refused(self):
+        for flag in ("-listen", "-listen-tls"):
+            for addr, port in (("127.0.0.1:65536", "65536"),
+                               ("127.0.0.1:99999", "99999"),
+                               (":1234567", "1234567"),
+                               ("127.0.0.1:nosuchservice", "nosuchservice")):
+                with self.subTest(flag=flag, addr=addr):
+                    want = ('gortd: %s %s: invalid port "%s": want 0 to '
+                            '65535 or a service name\n' % (flag, addr, port))
+                    self.assertEqual(gortd_alone("-" + flag, addr),
+                                     (2, want))
+        self.assertEqual(
+            gortd_alone("--listen", "nonsense"),
+            (2, 'gortd: -listen nonsense: invalid listen address '
+                '"nonsense": want HOST:PORT or :PORT\n'))
+
+    def test_listen_ports_in_range_accepted(self):
+        # both pass; the TLS flags' check after them stops the run
+        self.assertEqual(
+            gortd_alone("--listen", "127.0.0.1:65535", "--listen-tls",
+                        "127.0.0.1:0"),
+            (2, "gortd: -listen-tls, -tls-cert and -tls-key go together: "
+                "give all three\n"))
+
+    def test_admin_and_health_ports(self):
+        self.assertEqual(
+            gortd_alone("--admin", "127.0.0.1:99999"),
+            (2, "gortd: -admin 127.0.0.1:99999: bad port in address "
+                "127.0.0.1:99999\n"))
+        self.assertEqual(
+            gortd_alone("--grpc-health", "127.0.0.1:65536"),
+            (2, "gortd: -grpc-health 127.0.0.1:65536: bad port in address "
+                "127.0.0.1:65536\n"))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
