@@ -120,6 +120,14 @@ static int bio_read(BIO *b, char *out, int len)
         BIO_set_retry_read(b);
         return -1;
     }
+    if (n == -ETIMEDOUT) {
+        /* A deadline, not a fault: reported as a retry, the session stays
+         * whole and its close still sends close_notify (after a fatal
+         * SSL_ERROR_SYSCALL OpenSSL forbids SSL_shutdown). */
+        t->err = (int)n;
+        BIO_set_retry_read(b);
+        return -1;
+    }
     if (n < 0) {
         t->err = (int)n;
         return -1;
@@ -197,7 +205,7 @@ static ssize_t failure(struct http_tls *t, int rc)
 {
     int e = SSL_get_error(t->ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-        return -EAGAIN;
+        return t->err == -ETIMEDOUT ? -ETIMEDOUT : -EAGAIN;
     if (e == SSL_ERROR_ZERO_RETURN)
         return 0;
     t->broken = true;
@@ -293,6 +301,11 @@ void http_tls_close(struct http_tls *t)
     free(t);
 }
 
+bool http_tls_established(const struct http_tls *t)
+{
+    return SSL_is_init_finished(t->ssl) == 1;
+}
+
 bool http_tls_resumed(const struct http_tls *t)
 {
     return t && SSL_session_reused(t->ssl) == 1;
@@ -307,17 +320,41 @@ struct http_tls_server {
     char *cert, *key;
 };
 
-/* The first queued OpenSSL error, as text, after what; clears the queue. */
+/* The first queued OpenSSL error, as text, after what; clears the queue.
+ * The first is the cause ("No such file or directory", "no start line");
+ * the later ones only wrap it ("system lib", "PEM lib"). */
 static void ssl_why(char *err, size_t errlen, const char *what)
 {
-    unsigned long e = ERR_peek_last_error();
-    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    unsigned long e = ERR_peek_error();
+    const char *r = NULL;
+    if (e && ERR_GET_LIB(e) == ERR_LIB_SYS)
+        r = gort_strerror(-ERR_GET_REASON(e));
+    else if (e && ERR_GET_LIB(e) == ERR_LIB_PEM &&
+             ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+        r = "no PEM data in the file";
+#ifdef ERR_LIB_OSSL_DECODER
+    else if (e && ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER)
+        r = "no key in PEM form in the file"; /* OpenSSL 3: "unsupported" */
+#endif
+    else if (e)
+        r = ERR_reason_error_string(e);
     snprintf(err, errlen, "%s%s%s", what, r ? ": " : "", r ? r : "");
     ERR_clear_error();
 }
 
-/* Offers only http/1.1; a client asking for other protocols alone goes on
- * without ALPN (it then speaks HTTP/1.1 or fails on its own). */
+/* Whether OpenSSL's queue says the key is not the certificate's (loading
+ * a key checks it against the certificate, and on a mismatch drops the
+ * certificate: a later check would only say none is assigned). */
+static bool key_mismatch(void)
+{
+    return ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH ||
+           ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+}
+
+/* Offers only http/1.1. A client that offers ALPN without it gets the
+ * no_application_protocol alert (RFC 7301 §3.2), as Go's and nginx's
+ * servers send: an h2-only client learns at the handshake, not from an
+ * HTTP/1.1 answer to its HTTP/2 preface. */
 static int alpn_select(SSL *ssl, const unsigned char **out,
                        unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
@@ -328,7 +365,7 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
                               sizeof ours - 1, in,
                               inlen) == OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_OK;
-    return SSL_TLSEXT_ERR_NOACK;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 static SSL_CTX *server_ctx(const char *cert, const char *key, char *err,
@@ -353,13 +390,14 @@ static SSL_CTX *server_ctx(const char *cert, const char *key, char *err,
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         snprintf(what, sizeof what, "cannot load certificate %s", cert);
         ssl_why(err, errlen, what);
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 &&
-               ERR_GET_REASON(ERR_peek_last_error()) !=
-                   X509_R_KEY_VALUES_MISMATCH) {
-        snprintf(what, sizeof what, "cannot load private key %s", key);
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        if (key_mismatch())
+            snprintf(what, sizeof what,
+                     "private key %s does not match certificate %s", key, cert);
+        else
+            snprintf(what, sizeof what, "cannot load private key %s", key);
         ssl_why(err, errlen, what);
     } else if (SSL_CTX_check_private_key(ctx) != 1) {
-        /* (OpenSSL finds a mismatch while loading the key already.) */
         snprintf(what, sizeof what,
                  "private key %s does not match certificate %s", key, cert);
         ssl_why(err, errlen, what);

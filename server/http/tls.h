@@ -42,6 +42,8 @@ int http_tls_connect(struct http_tls_client *c, int fd, const char *host,
                      size_t errlen);
 /* Whether t's handshake resumed a session (tests, stats). */
 bool http_tls_resumed(const struct http_tls *t);
+/* Whether t's handshake has completed. */
+bool http_tls_established(const struct http_tls *t);
 
 /* Record I/O, as gort_read / gort_read_nowait / gort_writev: > 0 bytes, 0
  * end of stream (close_notify, or the peer's FIN), < 0 a negative errno

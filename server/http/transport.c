@@ -51,6 +51,10 @@ ssize_t http_conn_recv(struct http_conn *c, void *buf, size_t n, bool wait)
     ssize_t r = http_tls_read(c->tls, buf, n, wait);
     if (r == -EPROTO)
         tls_failed(c);
+    else if (r == -ETIMEDOUT && !http_tls_established(c->tls) &&
+             !c->srv->cfg.quiet) /* a client stalled in its handshake */
+        glog_info("TLS handshake error", GLOG_STR("peer", c->remote),
+                  GLOG_STR("err", "i/o timeout"));
     return r;
 }
 

@@ -182,6 +182,33 @@ class TLS(unittest.TestCase):
                 self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
                 c.close()
 
+    def test_alpn_without_http11_refused(self):
+        # RFC 7301 3.2: no_application_protocol, as Go and nginx answer
+        for offer in (["h2"], ["foo"]):
+            with self.subTest(offer=offer):
+                c = self.ctx()
+                c.set_alpn_protocols(offer)
+                with self.assertRaises(ssl.SSLError) as e:
+                    self.tls_socket(ctx=c)
+                self.assertIn("no application protocol", str(e.exception))
+        c = self.ctx()
+        c.set_alpn_protocols(["h2", "http/1.1"])
+        s = self.tls_socket(ctx=c)
+        self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+        s.close()
+
+    def test_timeout_close_sends_close_notify(self):
+        # the header timeout (2 s) ends a connection that sends nothing:
+        # with close_notify, so the client sees a clean end, not a
+        # truncation (OpenSSL 3 calls that "unexpected eof")
+        c = self.ctx()
+        c.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        s = c.wrap_socket(raw, server_hostname="localhost",
+                          suppress_ragged_eofs=False)
+        self.assertEqual(s.recv(1), b"")
+        s.close()
+
     def test_tls11_refused(self):
         c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         c.load_verify_locations(self.ca)
@@ -320,6 +347,11 @@ class TLS(unittest.TestCase):
             self.assertEqual(s.recv(100), b"")
             s.close()
         self.assertLess(time.monotonic() - start, 25)
+        # each is logged, as Go's "TLS handshake error ... i/o timeout"
+        self.assertGreaterEqual(
+            self.d.log.count('msg="TLS handshake error" peer=127.0.0.1:'),
+            4)
+        self.assertIn('err="i/o timeout"', self.d.log)
 
     # ---- reload --------------------------------------------------------------
 
@@ -450,19 +482,34 @@ class Refused(unittest.TestCase):
                       "/nonexistent/cert.pem", "--tls-key",
                       os.path.join(self.tmp, "leaf1.key")],
                      "gortd: TLS: cannot load certificate "
-                     "/nonexistent/cert.pem")
+                     "/nonexistent/cert.pem: No such file or directory")
 
     def test_missing_key(self):
         self.refused(["--listen-tls", "127.0.0.1:0", "--tls-cert",
                       os.path.join(self.tmp, "leaf1.pem"), "--tls-key",
                       "/nonexistent/key.pem"],
-                     "cannot load private key /nonexistent/key.pem")
+                     "cannot load private key /nonexistent/key.pem: No "
+                     "such file or directory")
+
+    def test_not_pem(self):
+        junk = os.path.join(self.tmp, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("not a certificate\n")
+        self.refused(["--listen-tls", "127.0.0.1:0", "--tls-cert", junk,
+                      "--tls-key", os.path.join(self.tmp, "leaf1.key")],
+                     "cannot load certificate %s: no PEM data in the file"
+                     % junk)
+        self.refused(["--listen-tls", "127.0.0.1:0", "--tls-cert",
+                      os.path.join(self.tmp, "leaf1.pem"), "--tls-key", junk],
+                     "cannot load private key %s: no key in PEM form in the "
+                     "file" % junk)
 
     def test_mismatched_pair(self):
         self.refused(["--listen-tls", "127.0.0.1:0", "--tls-cert",
                       os.path.join(self.tmp, "leaf1.pem"), "--tls-key",
                       os.path.join(self.tmp, "leaf2.key")],
-                     "does not match certificate")
+                     "does not match certificate %s: key values mismatch"
+                     % os.path.join(self.tmp, "leaf1.pem"))
 
     def test_flags_go_together(self):
         self.refused(["--listen-tls", "127.0.0.1:0"],
