@@ -1218,6 +1218,7 @@ int main(int argc, char **argv)
                 "gortd: invalid value \"%s\" for flag -plugin-faults: want "
                 "exit or quarantine\n",
                 plugin_faults);
+        usage(stderr, flags, nflags);
         return 2;
     }
     plugins_quarantine_faults(strcmp(plugin_faults, "quarantine") == 0);
