@@ -12,6 +12,7 @@
 #include "cli/duration.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,10 +131,93 @@ static int flag_one(const struct cli_flag *flags, size_t n, int argc,
     return flag_set(f, argv[*i], err, errlen) < 0 ? CLI_FLAGS_ERROR : 0;
 }
 
+/* " (default ...)" for f's value as it is now, or "" for a zero value. */
+static void default_format(const struct cli_flag *f, char *buf, size_t len)
+{
+    char d[64];
+    size_t at = 0;
+    buf[0] = '\0';
+    switch (f->kind) {
+    case CLI_FLAG_STRING: {
+        const char *v = *(const char **)f->value;
+        if (v && *v)
+            snprintf(buf, len, " (default \"%s\")", v);
+        break;
+    }
+    case CLI_FLAG_BOOL:
+        if (*(int *)f->value)
+            snprintf(buf, len, " (default true)");
+        break;
+    case CLI_FLAG_INT:
+        if (*(long *)f->value)
+            snprintf(buf, len, " (default %ld)", *(long *)f->value);
+        break;
+    case CLI_FLAG_DURATION:
+        if (*(int64_t *)f->value) {
+            cli_duration_format(*(int64_t *)f->value, d, sizeof d);
+            snprintf(buf, len, " (default %s)", d);
+        }
+        break;
+    case CLI_FLAG_STRINGS: {
+        const struct cli_strings *l = f->value;
+        for (size_t i = 0; i < l->n && at < len; i++)
+            at += (size_t)snprintf(buf + at, len - at, "%s\"%s\"%s",
+                                   i ? ", " : " (default ", l->v[i],
+                                   i + 1 == l->n ? ")" : "");
+        break;
+    }
+    }
+}
+
+/* Each flag's default as it was when its table was last parsed, as Go's
+ * flag package keeps DefValue: a parse stores what was typed where the
+ * default was, and a usage printed for a bad value ("-netpoll kqueue")
+ * showed the bad value as the default. Found by the value's address
+ * (taken again at each parse: a table on the stack may reuse another's);
+ * past DEFAULTS_MAX flags, a flag prints its current value. */
+#define DEFAULTS_MAX 96
+static struct {
+    const void *value;
+    char text[160];
+} defaults[DEFAULTS_MAX];
+static size_t ndefaults;
+
+static long default_find(const void *value)
+{
+    for (size_t i = 0; i < ndefaults; i++)
+        if (defaults[i].value == value)
+            return (long)i;
+    return -1;
+}
+
+static void defaults_remember(const struct cli_flag *flags, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long k = default_find(flags[i].value);
+        if (k < 0 && ndefaults == DEFAULTS_MAX)
+            continue;
+        if (k < 0) {
+            k = (long)ndefaults++;
+            defaults[k].value = flags[i].value;
+        }
+        default_format(&flags[i], defaults[k].text, sizeof defaults[k].text);
+    }
+}
+
+static void default_print(FILE *out, const struct cli_flag *f)
+{
+    char now[160];
+    long i = default_find(f->value);
+    if (i < 0)
+        default_format(f, now, sizeof now);
+    fputs(i < 0 ? now : defaults[i].text, out);
+}
+
 int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc,
                     char **argv, int first, char *err, size_t errlen)
 {
     int i;
+    defaults_remember(flags, n);
     for (i = first; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == '\0')
@@ -164,40 +248,6 @@ static void usage_split(const struct cli_flag *f, char *word, size_t wlen,
     snprintf(word, wlen, "%.*s", (int)(close - open - 1), open + 1);
     snprintf(text, tlen, "%.*s%.*s%s", (int)(open - f->usage), f->usage,
              (int)(close - open - 1), open + 1, close + 1);
-}
-
-static void default_print(FILE *out, const struct cli_flag *f)
-{
-    char d[64];
-    switch (f->kind) {
-    case CLI_FLAG_STRING: {
-        const char *v = *(const char **)f->value;
-        if (v && *v)
-            fprintf(out, " (default \"%s\")", v);
-        break;
-    }
-    case CLI_FLAG_BOOL:
-        if (*(int *)f->value)
-            fprintf(out, " (default true)");
-        break;
-    case CLI_FLAG_INT:
-        if (*(long *)f->value)
-            fprintf(out, " (default %ld)", *(long *)f->value);
-        break;
-    case CLI_FLAG_DURATION:
-        if (*(int64_t *)f->value) {
-            cli_duration_format(*(int64_t *)f->value, d, sizeof d);
-            fprintf(out, " (default %s)", d);
-        }
-        break;
-    case CLI_FLAG_STRINGS: {
-        const struct cli_strings *l = f->value;
-        for (size_t i = 0; i < l->n; i++)
-            fprintf(out, "%s\"%s\"%s", i ? ", " : " (default ", l->v[i],
-                    i + 1 == l->n ? ")" : "");
-        break;
-    }
-    }
 }
 
 void cli_flags_print(FILE *out, const struct cli_flag *flags, size_t n)

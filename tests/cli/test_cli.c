@@ -219,6 +219,33 @@ static void flags_help_layout(void **state)
     free(buf);
 }
 
+/* The help shows the default a flag had before parsing, not what was
+ * typed: a usage printed for a bad value showed the bad value as the
+ * default (Go keeps DefValue for this). */
+static void flags_help_keeps_defaults(void **state)
+{
+    (void)state;
+    const char *mode = "epoll";
+    long n = 3;
+    const struct cli_flag flags[] = {
+        {.name = "mode", .kind = CLI_FLAG_STRING, .value = &mode, .usage = "m"},
+        {.name = "n", .kind = CLI_FLAG_INT, .value = &n, .usage = "n"},
+    };
+    char *argv[] = {"prog", "-mode", "kqueue", "-n", "7", NULL};
+    char err[256];
+    assert_int_equal(cli_flags_parse(flags, 2, 5, argv, 1, err, sizeof err), 5);
+    assert_string_equal(mode, "kqueue");
+    assert_int_equal(n, 7);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cli_flags_print(f, flags, 2);
+    fclose(f);
+    assert_string_equal(buf, "  -mode string\n    \tm (default \"epoll\")\n"
+                             "  -n int\n    \tn (default 3)\n");
+    free(buf);
+}
+
 /* ---- addresses ---------------------------------------------------------- */
 
 static void addr_forms(void **state)
@@ -325,6 +352,7 @@ int main(void)
         cmocka_unit_test(flags_errors),
         cmocka_unit_test(flags_strings_repeat),
         cmocka_unit_test(flags_help_layout),
+        cmocka_unit_test(flags_help_keeps_defaults),
         cmocka_unit_test(addr_forms),
         cmocka_unit_test(addr_loopback_rule),
         cmocka_unit_test(addr_default),
