@@ -10,9 +10,13 @@
  * (json.c), so scripts see exactly the .proto's fields.
  *
  * Exit status: 0 success, 1 the call failed (the gRPC status name and
- * message are printed, or "cannot reach gortd at ...: is it running?"),
- * 2 a usage error. The channel is opened lazily by the first call, after a
- * command had the chance to set its signal mask (watch).
+ * message are printed, or why the connection failed: "cannot reach gortd
+ * at ...: is it running?" only when nothing listens), 2 a usage error,
+ * which includes values no gortd would take (an address that cannot be
+ * dialled, a TLS file without what it should hold, GOMAXPROCS out of
+ * range, an unknown goroutine state): those are refused before dialling.
+ * The channel is opened lazily by the first call, after a command had the
+ * chance to set its signal mask (watch).
  *
  * Several -addr (a fleet of gortd behind a balancer): stats and tune ask
  * each in turn and print one row per target, a failed target's row saying
@@ -25,19 +29,26 @@
 #include "cli/version.h"
 #include "gortctl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gort/v1/control.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 
+#include "gort/gort.h"
 #include "json.h"
+#include "pem.h"
 #include "view.h"
 
 #define DEFAULT_TIMEOUT_NS INT64_C(5000000000)
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -54,13 +65,62 @@ int app_connect(struct app *a)
     return 0;
 }
 
+/* Why a connection failed, from gRPC's last error (its words, tried in
+ * order): a headline naming the cause, before ADDR and after it. "Is it
+ * running?" is asked only when nothing listens; a daemon that answers
+ * with the wrong certificate, name or protocol is running. */
+static const struct {
+    const char *needle; /* in gRPC's message */
+    const char *before, *after;
+} conn_causes[] = {
+    {"No such file or directory", "cannot reach gortd at ", ": is it running?"},
+    {"Connection refused", "cannot reach gortd at ", ": is it running?"},
+    {"certificate verify failed", "TLS handshake with ",
+     " failed: the server's certificate is not trusted (see -tls-ca)"},
+    {"is not in peer certificate", "TLS handshake with ",
+     " failed: the name in the server's certificate does not match (see "
+     "-tls-server-name)"},
+    {"wrong version number", "TLS handshake with ",
+     " failed: the server does not speak TLS (drop -tls and -tls-ca?)"},
+    {"http1.x server", "",
+     " is not a gRPC server: it answers HTTP/1.x (gortd's HTTP port rather "
+     "than its -control address?)"},
+};
+
+/* A server that closes the connection as it is set up refuses what this
+ * client offered: plaintext to a TLS port, or no (or a foreign) client
+ * certificate to a mutual-TLS one. */
+static const char *closed_hint(const struct rpc_opts *o)
+{
+    if (!o->tls && !o->tls_ca && !o->tls_cert)
+        return "does it want TLS (-tls, -tls-ca)?";
+    if (!o->tls_cert)
+        return "does it want a client certificate (-tls-cert, -tls-key)?";
+    return "does it refuse this client certificate?";
+}
+
+static void conn_headline(const struct rpc_opts *o, const char *msg)
+{
+    for (size_t i = 0; i < sizeof conn_causes / sizeof conn_causes[0]; i++)
+        if (strstr(msg, conn_causes[i].needle)) {
+            fprintf(stderr, "gortctl: %s%s%s\n", conn_causes[i].before, o->addr,
+                    conn_causes[i].after);
+            return;
+        }
+    if (strstr(msg, "Socket closed"))
+        fprintf(stderr,
+                "gortctl: %s closed the connection as it was set up: %s\n",
+                o->addr, closed_hint(o));
+    else
+        fprintf(stderr, "gortctl: cannot reach gortd at %s\n", o->addr);
+}
+
 int app_rpc_error(const struct app *a, const char *rpc,
                   const struct rpc_status *st)
 {
     if (st->code == GRPC_STATUS_UNAVAILABLE &&
         strstr(st->msg, "failed to connect")) {
-        fprintf(stderr, "gortctl: cannot reach gortd at %s: is it running?\n",
-                a->opts.addr);
+        conn_headline(&a->opts, st->msg);
         fprintf(stderr, "gortctl: (%s: %s)\n", cli_status_name(st->code),
                 st->msg);
     } else {
@@ -104,6 +164,21 @@ int cmd_usage_error(const struct cmd *c, const struct cli_flag *flags, size_t n,
 {
     fprintf(stderr, "gortctl: %s: %s\n", c->name, msg);
     cmd_usage(stderr, c, flags, n);
+    return EXIT_USAGE;
+}
+
+/* A well-formed command line with a value no gortd would take: one line
+ * saying why, without the usage, which would only bury it. */
+static int cmd_value_error(const struct cmd *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int cmd_value_error(const struct cmd *c, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "gortctl: %s: ", c->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
     return EXIT_USAGE;
 }
 
@@ -244,41 +319,79 @@ static int cmd_stats(struct app *a, const struct cmd *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* N as typed, checked here against gortd's bound (SetMaxProcs refuses
+ * the rest): a clear line before dialling, for every gortd of a fleet at
+ * once, and never a number the user did not type (4294967298 went to
+ * gortd as 2147483647). EXIT_OK with *n, or EXIT_USAGE with the line
+ * printed. */
+static int maxprocs_parse(const struct cmd *c, const char *s, int32_t *n)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!(isdigit((unsigned char)s[0]) || s[0] == '-' || s[0] == '+') ||
+        end == s || *end)
+        return cmd_value_error(c,
+                               "GOMAXPROCS must be a whole number from 1 to "
+                               "%d, not \"%s\"",
+                               GORT_MAXPROCS_CAP, s);
+    if (errno == ERANGE || v < 1 || v > GORT_MAXPROCS_CAP)
+        return cmd_value_error(c,
+                               "GOMAXPROCS %s is out of range: allowed 1..%d",
+                               s, GORT_MAXPROCS_CAP);
+    *n = (int32_t)v;
+    return EXIT_OK;
+}
+
+/* "tune -1" is N = -1, not the unknown flag -1 the parser would call it
+ * (no flag's name starts with a digit): the first such argument that is
+ * not -maxprocs's value, or NULL. After "--" the parser takes it as N. */
+static const char *tune_negative_operand(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *prev = argv[i - 1];
+        int is_value =
+            strcmp(prev, "-maxprocs") == 0 || strcmp(prev, "--maxprocs") == 0;
+        if (argv[i][0] == '-' && isdigit((unsigned char)argv[i][1]) &&
+            !is_value)
+            return argv[i];
+    }
+    return NULL;
+}
+
 static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
 {
-    long n = 0;
-    int seen = 0, json = 0, rc;
+    const char *arg = NULL; /* N as typed: -maxprocs's value or the operand */
+    int32_t n;
+    int json = 0, rc;
     const struct cli_flag flags[] = {
         {.name = "json",
          .kind = CLI_FLAG_BOOL,
          .value = &json,
          .usage = "print the reply as JSON"},
         {.name = "maxprocs",
-         .kind = CLI_FLAG_INT,
-         .value = &n,
-         .usage = "set GOMAXPROCS to `N` (1..256), live",
-         .seen = &seen},
+         .kind = CLI_FLAG_STRING, /* parsed here: maxprocs_parse */
+         .value = &arg,
+         .usage =
+             "set GOMAXPROCS to `N` (1.." STR(GORT_MAXPROCS_CAP) "), live"},
     };
+    const char *neg = tune_negative_operand(argc, argv);
+    if (neg) /* out of range, said so */
+        return maxprocs_parse(c, neg, &n);
     int i = cmd_parse(c, flags, 2, argc, argv, &rc);
     if (i < 0)
         return rc;
     /* "gortctl tune 4" is what people type: a lone operand is N. */
-    if (argc - i > 1 || (argc - i == 1 && seen))
+    if (argc - i > 1 || (argc - i == 1 && arg))
         return cmd_usage_error(c, flags, 2, "too many arguments");
-    if (argc - i == 1) {
-        char *end;
-        errno = 0;
-        n = strtol(argv[i], &end, 10);
-        if (errno || end == argv[i] || *end)
-            return cmd_usage_error(c, flags, 2,
-                                   "GOMAXPROCS must be a whole number");
-        seen = 1;
-    }
-    if (!seen)
+    if (argc - i == 1)
+        arg = argv[i];
+    if (!arg)
         return cmd_usage_error(c, flags, 2, "-maxprocs N (or N) is required");
+    if ((rc = maxprocs_parse(c, arg, &n)) != EXIT_OK)
+        return rc;
     Gort__V1__SetMaxProcsRequest req = GORT__V1__SET_MAX_PROCS_REQUEST__INIT;
-    /* Out-of-int32 values become the nearest end: gortd names the range. */
-    req.maxprocs = n > INT_MAX ? INT_MAX : n < INT_MIN ? INT_MIN : (int32_t)n;
+    req.maxprocs = n;
     ProtobufCMessage *resp;
     if (a->targets->n > 1)
         return for_targets(a, "SetMaxProcs", &req.base, tune_row, json);
@@ -298,6 +411,53 @@ static int cmd_tune(struct app *a, const struct cmd *c, int argc, char **argv)
 }
 
 /* ---- dump --------------------------------------------------------------- */
+
+/* The words a goroutine's state or wait reason can be (DumpGoroutines
+ * compares -state with both, without case): the scheduler's states
+ * (runtime/stats.c, state_word) and Go's wait reasons
+ * (runtime/proc.c, gort__waitreason_str). A word gortd never reports
+ * matched nothing and read as "no goroutine matched", so it is refused;
+ * control_integration checks this list against proc.c's. */
+static const char *const dump_states[] = {
+    "runnable",
+    "running",
+    "syscall",
+    "waiting",
+    "chan receive",
+    "chan send",
+    "chan receive (nil chan)",
+    "chan send (nil chan)",
+    "select",
+    "select (no cases)",
+    "sleep",
+    "sync.Mutex.Lock",
+    "sync.WaitGroup.Wait",
+    "IO wait",
+    "sync.RWMutex.RLock",
+    "sync.RWMutex.Lock",
+    "sync.Cond.Wait",
+    "blocking call slot",
+};
+#define NSTATES (sizeof dump_states / sizeof dump_states[0])
+
+static int state_known(const char *s)
+{
+    for (size_t i = 0; i < NSTATES; i++)
+        if (strcasecmp(s, dump_states[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int state_unknown(const struct cmd *c, const char *state)
+{
+    char list[1024];
+    size_t len = 0;
+    for (size_t i = 0; i < NSTATES && len < sizeof list; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s\"%s\"",
+                                i ? ", " : "", dump_states[i]);
+    return cmd_value_error(c, "unknown -state \"%s\": want one of %s", state,
+                           list);
+}
 
 static void dump_notes(const Gort__V1__DumpGoroutinesReply *r, long limit)
 {
@@ -343,6 +503,8 @@ static int cmd_dump(struct app *a, const struct cmd *c, int argc, char **argv)
         return rc;
     if (limit < 0 || limit > UINT32_MAX)
         return cmd_usage_error(c, flags, nf, "-limit must be 0..4294967295");
+    if (state[0] && !state_known(state))
+        return state_unknown(c, state);
     Gort__V1__DumpGoroutinesRequest req =
         GORT__V1__DUMP_GOROUTINES_REQUEST__INIT;
     req.state = (char *)state;
@@ -619,7 +781,8 @@ static void usage(FILE *f, const struct cli_flag *flags, size_t n)
     fprintf(f,
             "\nExit status: 0 success, 1 the call failed (its gRPC status is "
             "printed), 2 usage error.\nRun 'gortctl COMMAND -help' for a "
-            "command's flags.\n");
+            "command's flags.\nGRPC_VERBOSITY=debug (or GRPC_TRACE) in the "
+            "environment shows gRPC's own log.\n");
 }
 
 static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv)
@@ -634,6 +797,64 @@ static int cmd_help(struct app *a, const struct cmd *c, int argc, char **argv)
     }
     char *sub[] = {(char *)t->name, "-help", NULL};
     return t->run(a, t, 2, sub);
+}
+
+/* ---- global flags -------------------------------------------------------- */
+
+/* One -addr gortctl can dial, or the line that says why not. */
+static int addr_check(const char *s)
+{
+    struct cli_addr a;
+    char err[256];
+    if (cli_addr_parse(s, &a, err, sizeof err) < 0) {
+        if (s[0] == '/') /* what people type for a socket */
+            fprintf(stderr,
+                    "gortctl: bad -addr %s: a Unix socket is written unix:%s\n",
+                    s, s);
+        else
+            fprintf(stderr, "gortctl: %s\n", err);
+        return -1;
+    }
+    if (a.kind == CLI_ADDR_TCP && strtol(a.port, NULL, 10) == 0) {
+        fprintf(stderr,
+                "gortctl: bad -addr %s: port 0 cannot be dialled (gortd logs "
+                "the port the kernel chose)\n",
+                s);
+        return -1;
+    }
+    return 0;
+}
+
+/* The TLS files, read now: a file gRPC cannot use would otherwise fail
+ * the connection with "empty address list" (pem.c). */
+static int tls_check(const struct rpc_opts *o)
+{
+    char err[512];
+    if (!o->tls_cert != !o->tls_key) {
+        fprintf(stderr, "gortctl: -tls-cert and -tls-key go together\n");
+        return -1;
+    }
+    if ((o->tls_ca && pem_check_ca(o->tls_ca, err, sizeof err) < 0) ||
+        (o->tls_cert &&
+         pem_check_pair(o->tls_cert, o->tls_key, err, sizeof err) < 0)) {
+        fprintf(stderr, "gortctl: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The global flags' values that no gortd would take, refused before any
+ * connection: 0, or -1 after the line that says why (exit 2). */
+static int globals_check(const struct app *a, const struct cli_strings *addrs)
+{
+    if (a->opts.timeout_ns < 0) {
+        fprintf(stderr, "gortctl: -timeout must be >= 0 (0: no deadline)\n");
+        return -1;
+    }
+    for (size_t i = 0; i < addrs->n; i++)
+        if (addr_check(addrs->v[i]) < 0)
+            return -1;
+    return tls_check(&a->opts);
 }
 
 int main(int argc, char **argv)
@@ -658,7 +879,7 @@ int main(int argc, char **argv)
         {.name = "timeout",
          .kind = CLI_FLAG_DURATION,
          .value = &a.opts.timeout_ns,
-         .usage = "deadline of each call"},
+         .usage = "deadline of each call (0: none)"},
         {.name = "tls",
          .kind = CLI_FLAG_BOOL,
          .value = &a.opts.tls,
@@ -716,6 +937,8 @@ int main(int argc, char **argv)
                 c->name);
         return EXIT_USAGE;
     }
+    if (globals_check(&a, &addrs) < 0)
+        return EXIT_USAGE;
     int rc = c->run(&a, c, argc - i, argv + i);
     if (a.connected)
         rpc_close(&a.cli);

@@ -31,8 +31,10 @@ struct cmd {
 /* Opens the channel on first use. 0, or prints why and returns -1. */
 int app_connect(struct app *a);
 
-/* Prints a failed call ("gortctl: SetMaxProcs: INVALID_ARGUMENT: ...", or
- * "cannot reach gortd at ADDR: is it running?") and returns EXIT_RPC. */
+/* Prints a failed call ("gortctl: SetMaxProcs: INVALID_ARGUMENT: ...") or
+ * a failed connection, named by its cause ("cannot reach gortd at ADDR: is
+ * it running?" when nothing listens, "TLS handshake with ADDR failed:
+ * ...", ...), and returns EXIT_RPC. */
 int app_rpc_error(const struct app *a, const char *rpc,
                   const struct rpc_status *st);
 

@@ -11,9 +11,11 @@
  * (SO_PEERCRED) before gRPC gets the connected descriptor: only gortd's
  * user or root may answer. Replies are bounded (MAX_RECEIVE_BYTES).
  *
- * Calls fail fast (no wait-for-ready): with nothing listening the status is
- * UNAVAILABLE "failed to connect to all addresses", which gortctl turns into
- * "cannot reach gortd ... is it running?" instead of hanging.
+ * Calls fail fast (no wait-for-ready): a connection that cannot be made
+ * gives UNAVAILABLE "failed to connect to all addresses; last error: ...",
+ * which gortctl turns into a line naming the cause ("cannot reach gortd
+ * ... is it running?" when nothing listens) instead of hanging. gRPC
+ * core's own log is silenced (grpc_log_quiet).
  */
 #include "rpc.h"
 
@@ -32,6 +34,7 @@
 #include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
 #include "cli/addr.h"
@@ -62,6 +65,31 @@ static int peer_owns_path(const char *path, uid_t peer)
            f.st_uid == peer && !(d.st_mode & (S_IWGRP | S_IWOTH));
 }
 
+/* connect() to a Unix socket path failed with e. 0 when nothing listens
+ * there (no such path, a socket no one accepts on, a full backlog): gRPC
+ * reports it and gortctl asks "is it running?". -1 with err when the path
+ * can never be gortd's socket: Linux answers ECONNREFUSED for a regular
+ * file, directory or FIFO too, and gortd is not the question then. */
+static int unix_connect_failed(const char *path, int e, char *err,
+                               size_t errlen)
+{
+    struct stat st;
+    if (e == ENOENT || e == EAGAIN)
+        return 0;
+    if (stat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "unix:%s is not a socket but a %s", path,
+                 S_ISDIR(st.st_mode)    ? "directory"
+                 : S_ISFIFO(st.st_mode) ? "FIFO"
+                 : S_ISREG(st.st_mode)  ? "regular file"
+                                        : "special file");
+        return -1;
+    }
+    if (e == ECONNREFUSED)
+        return 0;
+    snprintf(err, errlen, "cannot connect to unix:%s: %s", path, strerror(e));
+    return -1;
+}
+
 /* Connects to a Unix socket and asks the kernel who listens there
  * (SO_PEERCRED: the credentials of the process that called listen). It
  * must be us or root, or own the socket's path (peer_owns_path): anyone
@@ -69,7 +97,7 @@ static int peer_owns_path(const char *path, uid_t peer)
  * gortd. 1 with *fd connected (non-blocking, for gRPC to take over: no
  * second connect another process could intercept), 0 when nothing answers
  * (gRPC then reports it the usual way), -1 with err when someone else
- * serves it. */
+ * serves it or the path is no socket (unix_connect_failed). */
 static int unix_peer(const char *path, int *fd, char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -81,8 +109,9 @@ static int unix_peer(const char *path, int *fd, char *err, size_t errlen)
         return 0;
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     if (connect(*fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
         close(*fd);
-        return 0;
+        return unix_connect_failed(path, e, err, errlen);
     }
     if (getsockopt(*fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
         snprintf(err, errlen, "cannot tell who serves unix:%s: %s", path,
@@ -106,6 +135,26 @@ static int unix_peer(const char *path, int *fd, char *err, size_t errlen)
         return 0;
     }
     return 1;
+}
+
+/* gRPC core's log lines ("E1207 01:42:04.034730868 3889
+ * ssl_transport_security.cc:1501] Handshake failed ...") would come on top
+ * of gortctl's own report of the same failure, in gRPC's format and
+ * sometimes with channel internals. Kept: an assertion's last words before
+ * gRPC aborts. */
+static void grpc_log_drop(gpr_log_func_args *a)
+{
+    if (strncmp(a->message, "assertion failed", 16) == 0)
+        fprintf(stderr, "gortctl: gRPC: %s (%s:%d)\n", a->message, a->file,
+                a->line);
+}
+
+/* Silences gRPC core unless its log was asked for: GRPC_VERBOSITY or
+ * GRPC_TRACE in the environment means someone is debugging gRPC itself. */
+static void grpc_log_quiet(void)
+{
+    if (!getenv("GRPC_VERBOSITY") && !getenv("GRPC_TRACE"))
+        gpr_set_log_function(grpc_log_drop);
 }
 
 static grpc_channel_credentials *creds(const struct rpc_opts *o, char *err,
@@ -135,6 +184,7 @@ int rpc_open(struct rpc_client *c, const struct rpc_opts *o, char *err,
     if (a.kind == CLI_ADDR_UNIX &&
         (peer = unix_peer(a.path, &fd, err, errlen)) < 0)
         return -1;
+    grpc_log_quiet();
     grpc_init();
     int tls = o->tls || o->tls_ca || o->tls_cert;
     grpc_channel_credentials *cr = creds(o, err, errlen);

@@ -8,6 +8,10 @@
  * call, which wakes the main thread with the end of the stream. The stream
  * pointer is shared under a mutex so the cancel cannot race the call's
  * release.
+ *
+ * gortd ends every stream with OK when it shuts down, as it does after the
+ * last of -count frames: a stream that ends early, not by Ctrl-C, is
+ * reported (exit 1) rather than taken for the end of the view.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -74,10 +78,12 @@ static int interrupted(void)
     return v;
 }
 
-/* Draws frames until the stream ends; the stream's status is left to read. */
-static void frames(struct rpc_stream *s, const char *every, int tty)
+/* Draws frames until the stream ends; the stream's status is left to read.
+ * Returns how many were drawn. */
+static long frames(struct rpc_stream *s, const char *every, int tty)
 {
     ProtobufCMessage *msg, *prev = NULL;
+    long n = 0;
     if (tty)
         fputs("\033[?25l", stdout); /* hide the cursor */
     while (rpc_stream_next(s, &msg) == 1) {
@@ -91,12 +97,14 @@ static void frames(struct rpc_stream *s, const char *every, int tty)
         if (prev) /* the rates are taken between successive frames */
             protobuf_c_message_free_unpacked(prev, NULL);
         prev = msg;
+        n++;
     }
     if (prev)
         protobuf_c_message_free_unpacked(prev, NULL);
     if (tty)
         fputs("\033[?25h", stdout);
     fflush(stdout);
+    return n;
 }
 
 int cmd_watch(struct app *a, const struct cmd *c, int argc, char **argv)
@@ -138,10 +146,15 @@ int cmd_watch(struct app *a, const struct cmd *c, int argc, char **argv)
         return app_rpc_error(a, "WatchStats", &st);
     stream_publish(&s);
     cli_duration_format(interval, every, sizeof every);
-    frames(&s, every, isatty(STDOUT_FILENO));
+    long drawn = frames(&s, every, isatty(STDOUT_FILENO));
     stream_publish(NULL);
     rpc_stream_finish(&s, &st);
-    if (interrupted() || st.code == GRPC_STATUS_OK)
+    if (interrupted())
         return EXIT_OK;
-    return app_rpc_error(a, "WatchStats", &st);
+    if (st.code != GRPC_STATUS_OK)
+        return app_rpc_error(a, "WatchStats", &st);
+    if (count && drawn >= count)
+        return EXIT_OK;
+    fprintf(stderr, "gortctl: gortd closed the stream (shutting down?)\n");
+    return EXIT_RPC;
 }

@@ -33,8 +33,16 @@ bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 # check NAME WANT_RC PATTERN CMD...: runs CMD, wants its exit code and
 # PATTERN (grep -E) somewhere in its stdout+stderr ("" = anything).
 check() {
-    local name=$1 want=$2 pat=$3 out rc
+    local name=$1 want=$2 pat=$3
     shift 3
+    check_without "$name" "$want" "$pat" "" "$@"
+}
+
+# check_without NAME WANT_RC PATTERN ABSENT CMD...: check, and ABSENT
+# (grep -E) nowhere in the output ("" = no such condition).
+check_without() {
+    local name=$1 want=$2 pat=$3 absent=$4 out rc
+    shift 4
     out=$("$@" 2>&1)
     rc=$?
     # A gortd or gortctl that reported (a leak on an exit path) fails too.
@@ -44,10 +52,16 @@ check() {
         bad "$name" "exit $rc, want $want: $(echo "$out" | head -5)"
     elif [ -n "$pat" ] && ! grep -Eq -- "$pat" <<<"$out"; then
         bad "$name" "no /$pat/ in: $(echo "$out" | head -5)"
+    elif [ -n "$absent" ] && grep -Eq -- "$absent" <<<"$out"; then
+        bad "$name" "/$absent/ in: $(echo "$out" | head -5)"
     else
         ok "$name"
     fi
 }
+
+# gRPC core's own log lines ("E1207 01:42:04.034730868 3889 file.cc:1501]"):
+# gortctl silences them unless GRPC_VERBOSITY or GRPC_TRACE is set.
+GRPC_LOG_RE='^[EIWD][0-9]{4} [0-9:.]+ +[0-9]+ [^ ]+:[0-9]+\]'
 
 ctl() { "$GORTCTL" --addr "$ADDR" "$@"; }
 
@@ -90,6 +104,40 @@ check "refuse non-loopback without TLS" 1 "refusing to serve the control plane o
 : >"$TMP/file.sock"
 check "refuse to replace a non-socket" 1 "is not a socket" "$GORTD" --control "unix:$TMP/file.sock"
 
+# A path that exists but is no socket: Linux refuses the connection as if
+# nothing listened, but "is it running?" is not the question.
+mkdir "$TMP/dir.sock" && mkfifo "$TMP/fifo.sock"
+for k in "file:regular file" "dir:directory" "fifo:FIFO"; do
+    check_without "gortctl: a ${k#*:} is not a socket" 1 \
+        "^gortctl: unix:$TMP/${k%%:*}.sock is not a socket but a ${k#*:}\$" \
+        "is it running" "$GORTCTL" --addr "unix:$TMP/${k%%:*}.sock" stats
+done
+
+# Values no gortd would take are usage errors (exit 2), refused before
+# dialling (README: 2 = usage).
+check "gortctl -addr without unix:" 2 \
+    "^gortctl: bad -addr $TMP/g.sock: a Unix socket is written unix:$TMP/g.sock\$" \
+    "$GORTCTL" --addr "$TMP/g.sock" stats
+check "gortctl -addr port 99999" 2 "^gortctl: bad port in address 127.0.0.1:99999\$" \
+    "$GORTCTL" --addr 127.0.0.1:99999 stats
+check "gortctl -addr port 0" 2 "port 0 cannot be dialled" \
+    "$GORTCTL" --addr 127.0.0.1:0 stats
+check "gortctl one bad -addr of several" 2 "bad port" \
+    "$GORTCTL" --addr "$ADDR" --addr 127.0.0.1:65536 stats
+check "gortctl -timeout -1s" 2 "^gortctl: -timeout must be >= 0" \
+    "$GORTCTL" --addr "$ADDR" --timeout -1s stats
+echo "not a certificate" >"$TMP/garbage.pem"
+check "gortctl -tls-cert without -tls-key" 2 "^gortctl: -tls-cert and -tls-key go together\$" \
+    "$GORTCTL" --addr 127.0.0.1:1 --tls-cert "$TMP/garbage.pem" stats
+check "gortctl -tls-key without -tls-cert" 2 "^gortctl: -tls-cert and -tls-key go together\$" \
+    "$GORTCTL" --addr 127.0.0.1:1 --tls-key "$TMP/garbage.pem" stats
+# Before any connection: nothing listens on port 1, and gRPC's log stays quiet.
+check_without "gortctl -tls-ca without certificates" 2 \
+    "^gortctl: -tls-ca $TMP/garbage.pem holds no PEM certificate\$" "$GRPC_LOG_RE|is it running" \
+    "$GORTCTL" --addr 127.0.0.1:1 --tls-ca "$TMP/garbage.pem" stats
+check "gortctl -tls-ca missing" 2 "^gortctl: cannot read -tls-ca $TMP/none.pem: No such file" \
+    "$GORTCTL" --addr 127.0.0.1:1 --tls-ca "$TMP/none.pem" stats
+
 # ---- the main daemon on a Unix socket --------------------------------------
 
 if ! start_gortd "$TMP/gortd.log" --control "$ADDR"; then
@@ -117,21 +165,51 @@ for n in 1 4 2; do
     got=$(ctl stats --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["gomaxprocs"])')
     [ "$got" = $n ] && ok "stats shows GOMAXPROCS $n" || bad "stats shows GOMAXPROCS $n" "got $got"
 done
-check "tune 0: INVALID_ARGUMENT" 1 "SetMaxProcs: INVALID_ARGUMENT: maxprocs 0 out of range: allowed 1..256" ctl tune --maxprocs 0
-check "tune -1: INVALID_ARGUMENT" 1 "INVALID_ARGUMENT: .*allowed 1..256" ctl tune --maxprocs -1
-check "tune 257: INVALID_ARGUMENT" 1 "INVALID_ARGUMENT: .*allowed 1..256" ctl tune --maxprocs 257
+# gortd's range (1..256, SetMaxProcs's INVALID_ARGUMENT; grpcio_client.py
+# checks it) is checked by gortctl first: one line, exit 2, the number as
+# typed (4294967298 used to reach gortd as 2147483647).
+for n in 0 -1 257 99999 4294967298 99999999999999999999; do
+    check_without "tune -maxprocs $n: out of range" 2 \
+        "^gortctl: tune: GOMAXPROCS $n is out of range: allowed 1..256\$" \
+        "SetMaxProcs|Usage|2147483647" ctl tune --maxprocs "$n"
+    check_without "tune $n (operand): out of range" 2 \
+        "^gortctl: tune: GOMAXPROCS $n is out of range: allowed 1..256\$" \
+        "SetMaxProcs|Usage|not defined" ctl tune "$n"
+done
+check "tune -- -1: out of range" 2 "^gortctl: tune: GOMAXPROCS -1 is out of range: allowed 1..256\$" \
+    ctl tune -- -1
+check "tune -json -1: out of range" 2 "^gortctl: tune: GOMAXPROCS -1 is out of range: allowed 1..256\$" \
+    ctl tune -json -1
 check "tune without -maxprocs" 2 "-maxprocs N \\(or N\\) is required" ctl tune
-check "tune bad number" 2 "invalid value" ctl tune --maxprocs four
-# "gortctl tune N": the operand is N, through the same range check.
+check "tune bad number" 2 "^gortctl: tune: GOMAXPROCS must be a whole number from 1 to 256, not \"four\"\$" \
+    ctl tune --maxprocs four
+# "gortctl tune N": the operand is N, through the same checks.
 check "tune 3 (operand)" 0 "-> 3 " ctl tune 3
-check "tune 0 (operand): INVALID_ARGUMENT" 1 "maxprocs 0 out of range: allowed 1..256" ctl tune 0
 check "tune four (operand)" 2 "GOMAXPROCS must be a whole number" ctl tune four
+check_without "tune 3x: one line, no leftover default" 2 \
+    "GOMAXPROCS must be a whole number from 1 to 256, not \"3x\"" "default|Usage" ctl tune 3x
 check "tune 2 3" 2 "too many arguments" ctl tune 2 3
-check "tune 2 with -maxprocs" 2 "too many arguments" ctl tune --maxprocs 2 2
+# The usage after an error shows the defaults, not what was typed.
+check_without "tune 2 with -maxprocs" 2 "too many arguments" "\\(default" ctl tune --maxprocs 2 2
+check_without "dump: usage without typed values" 2 "too many arguments" "\\(default" \
+    ctl dump --limit 5 --json extra
+check_without "global usage without typed values" 2 "flag provided but not defined: -nope" \
+    "\\(default \"$ADDR\"\\)|\\(default 3s\\)" ctl --timeout 3s --nope stats
 
 check "dump (Go text)" 0 "^goroutine [0-9]+ \[" ctl dump
 check "dump -state sleep" 0 "^goroutine [0-9]+ \[sleep" ctl dump --state sleep
+check "dump -state, any case" 0 "^goroutine [0-9]+ \\[IO wait" ctl dump --state "io WAIT"
 check "dump -label no match" 0 "no goroutine matched" ctl dump --label "no such label"
+check_without "dump -state unknown" 2 "^gortctl: dump: unknown -state \"bogus\": want one of \"runnable\", \"running\"" \
+    "no goroutine matched" ctl dump --state bogus
+# gortctl's list of states holds every wait reason of the runtime's.
+states=$(ctl dump --state bogus 2>&1)
+proc=$(dirname "$0")/../../runtime/proc.c
+missing=$(sed -n '/gort__waitreason_str\[WR_COUNT\] = {/,/^};/s/.*= "\(.\+\)",$/\1/p' "$proc" |
+    while read -r r; do grep -qF "\"$r\"" <<<"$states" || echo "$r"; done)
+nreasons=$(sed -n '/gort__waitreason_str\[WR_COUNT\] = {/,/^};/p' "$proc" | grep -c '= "..*",$')
+[ "$nreasons" -ge 10 ] && [ -z "$missing" ] && ok "dump -state knows the runtime's $nreasons wait reasons" ||
+    bad "dump -state knows the runtime's wait reasons" "$nreasons found, missing: $missing"
 check "dump -limit 1" 0 "" ctl dump --limit 1
 check "dump -json" 0 "" sh -c "'$GORTCTL' --addr '$ADDR' dump --json | '$PY' -c 'import json,sys; d=json.load(sys.stdin); assert d[\"goroutines\"][0][\"id\"]>=1'"
 
@@ -160,6 +238,8 @@ wait "$WPID"
 wrc=$?
 [ "$wrc" = 0 ] && grep -q "^P0 " "$TMP/watch.out" && ok "watch exits 0 on Ctrl-C" \
     || bad "watch exits 0 on Ctrl-C" "exit $wrc: $(head -3 "$TMP/watch.out")"
+grep -q "gortctl:" "$TMP/watch.out" && bad "watch: Ctrl-C is quiet" "$(grep gortctl: "$TMP/watch.out")" ||
+    ok "watch: Ctrl-C is quiet"
 
 # ---- Python grpcio, stubs generated from the same .proto files -------------
 
@@ -182,6 +262,28 @@ stop_gortd TERM && ok "SIGTERM: exit 0 in ${GMS} ms" ||
 [ "$GMS" -lt 2000 ] && ok "SIGTERM: exit under 2 s" || bad "SIGTERM: exit under 2 s" "$GMS ms"
 [ ! -e "$SOCK" ] && ok "socket removed at exit" || bad "socket removed at exit" "still there"
 check "gortctl after exit: is it running?" 1 "is it running\?" ctl stats
+
+# ---- watch while gortd shuts down ------------------------------------------
+
+# gortd ends the stream with OK at shutdown, as after -count frames: an
+# early end is reported, exit 1.
+if start_gortd "$TMP/watchstop.log" --control "$ADDR"; then
+    "$GORTCTL" --addr "$ADDR" watch --interval 50ms >"$TMP/watch2.out" 2>"$TMP/watch2.err" &
+    WPID=$!
+    for _ in $(seq 1500); do
+        grep -q "^P0 " "$TMP/watch2.out" && break
+        kill -0 "$WPID" 2>/dev/null || break
+        sleep 0.02
+    done
+    stop_gortd TERM || bad "gortd stops under watch: exit 0" "exit $GRC"
+    wait "$WPID"
+    wrc=$?
+    [ "$wrc" = 1 ] && grep -qx "gortctl: gortd closed the stream (shutting down?)" "$TMP/watch2.err" &&
+        ok "watch: gortd shutting down is reported, exit 1" ||
+        bad "watch: gortd shutting down is reported, exit 1" "exit $wrc: $(head -3 "$TMP/watch2.err")"
+else
+    bad "gortd starts (watch)" "$(cat "$TMP/watchstop.log")"
+fi
 
 # ---- stale socket left by a killed daemon ----------------------------------
 
@@ -228,6 +330,10 @@ pki() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
         -subj /CN=gort-test-ca \
         -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null || return 1
+    # A CA that signed nothing here: gortd's certificate is not trusted.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj /CN=gort-other-ca \
+        -keyout "$d/other.key" -out "$d/other.pem" 2>/dev/null || return 1
     local n
     for n in server client; do
         openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
@@ -249,8 +355,27 @@ else
         port=$(listen_port "$TMP/tls.log")
         check "TLS: stats with -tls-ca" 0 "GOMAXPROCS" \
             "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" stats
-        check "TLS: plaintext client refused" 1 "cannot reach gortd" \
-            "$GORTCTL" --addr "127.0.0.1:$port" --timeout 2s stats
+        # gortd runs: each failure names its cause, never "is it
+        # running?", and gRPC's own log lines stay out.
+        check_without "TLS: plaintext client refused" 1 \
+            "^gortctl: 127.0.0.1:$port closed the connection as it was set up: does it want TLS" \
+            "is it running|$GRPC_LOG_RE" "$GORTCTL" --addr "127.0.0.1:$port" --timeout 2s stats
+        check_without "TLS: certificate not trusted" 1 \
+            "^gortctl: TLS handshake with 127.0.0.1:$port failed: the server's certificate is not trusted \\(see -tls-ca\\)\$" \
+            "is it running|$GRPC_LOG_RE" "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/other.pem" stats
+        check_without "TLS: certificate name does not match" 1 \
+            "^gortctl: TLS handshake with 127.0.0.1:$port failed: the name in the server's certificate does not match" \
+            "is it running|$GRPC_LOG_RE" "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" \
+            --tls-server-name wrong.example stats
+        check "TLS: GRPC_VERBOSITY shows gRPC's log" 1 "$GRPC_LOG_RE" \
+            env GRPC_VERBOSITY=error "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/other.pem" stats
+        hport=$GORTD_PORT
+        check_without "gortd's HTTP port is not a gRPC server" 1 \
+            "^gortctl: 127.0.0.1:$hport is not a gRPC server: it answers HTTP/1.x" \
+            "is it running|$GRPC_LOG_RE" "$GORTCTL" --addr "127.0.0.1:$hport" stats
+        check_without "TLS to a plaintext server" 1 \
+            "^gortctl: TLS handshake with 127.0.0.1:$hport failed: the server does not speak TLS" \
+            "is it running|$GRPC_LOG_RE" "$GORTCTL" --addr "127.0.0.1:$hport" --tls-ca "$P/ca.pem" stats
         stop_gortd TERM || bad "gortd stops: exit 0, no sanitizer report" "exit $GRC"
     else
         bad "gortd with TLS" "$(cat "$TMP/tls.log")"
@@ -261,8 +386,13 @@ else
         check "mTLS: client certificate accepted" 0 "^SERVING$" \
             "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" \
             --tls-cert "$P/client.pem" --tls-key "$P/client.key" health
-        check "mTLS: no client certificate refused" 1 "UNAVAILABLE" \
-            "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" --timeout 2s health
+        check_without "mTLS: no client certificate refused" 1 \
+            "^gortctl: 127.0.0.1:$port closed the connection as it was set up: does it want a client certificate" \
+            "is it running" "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" --timeout 2s health
+        check "mTLS: a key that is not the certificate's" 2 \
+            "^gortctl: -tls-key $P/server.key is not the key of the certificate in -tls-cert $P/client.pem\$" \
+            "$GORTCTL" --addr "127.0.0.1:$port" --tls-ca "$P/ca.pem" \
+            --tls-cert "$P/client.pem" --tls-key "$P/server.key" health
         stop_gortd TERM || bad "gortd stops: exit 0, no sanitizer report" "exit $GRC"
     else
         bad "gortd with mutual TLS" "$(cat "$TMP/mtls.log")"
