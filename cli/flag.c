@@ -12,6 +12,7 @@
 #include "cli/duration.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,20 +173,51 @@ static void default_format(const struct cli_flag *f, char *buf, size_t len)
 /* Each flag's default as it was when its table was last parsed, as Go's
  * flag package keeps DefValue: a parse stores what was typed where the
  * default was, and a usage printed for a bad value ("-netpoll kqueue")
- * showed the bad value as the default. Found by the value's address
- * (taken again at each parse: a table on the stack may reuse another's);
- * past DEFAULTS_MAX flags, a flag prints its current value. */
+ * showed the bad value as the default. A record is found by the value's
+ * address and kind, and used only while the value still holds what the
+ * parse left there (a hash of it): a table on the stack may reuse the
+ * address of one parsed earlier. Past DEFAULTS_MAX flags, and for a table
+ * never parsed, the current value is printed. */
 #define DEFAULTS_MAX 96
 static struct {
     const void *value;
+    enum cli_flag_kind kind;
+    uint64_t after; /* the value's hash when the parse ended */
     char text[160];
 } defaults[DEFAULTS_MAX];
 static size_t ndefaults;
 
-static long default_find(const void *value)
+static size_t value_size(enum cli_flag_kind k)
+{
+    switch (k) {
+    case CLI_FLAG_STRING:
+        return sizeof(const char *);
+    case CLI_FLAG_BOOL:
+        return sizeof(int);
+    case CLI_FLAG_INT:
+        return sizeof(long);
+    case CLI_FLAG_DURATION:
+        return sizeof(int64_t);
+    case CLI_FLAG_STRINGS:
+        break;
+    }
+    return sizeof(struct cli_strings);
+}
+
+/* FNV-1a over the value's bytes. */
+static uint64_t value_hash(const struct cli_flag *f)
+{
+    const unsigned char *p = f->value;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < value_size(f->kind); i++)
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+static long default_find(const struct cli_flag *f)
 {
     for (size_t i = 0; i < ndefaults; i++)
-        if (defaults[i].value == value)
+        if (defaults[i].value == f->value && defaults[i].kind == f->kind)
             return (long)i;
     return -1;
 }
@@ -193,31 +225,43 @@ static long default_find(const void *value)
 static void defaults_remember(const struct cli_flag *flags, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        long k = default_find(flags[i].value);
+        long k = default_find(&flags[i]);
         if (k < 0 && ndefaults == DEFAULTS_MAX)
             continue;
         if (k < 0) {
             k = (long)ndefaults++;
             defaults[k].value = flags[i].value;
+            defaults[k].kind = flags[i].kind;
         }
         default_format(&flags[i], defaults[k].text, sizeof defaults[k].text);
+    }
+}
+
+static void defaults_settle(const struct cli_flag *flags, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        long k = default_find(&flags[i]);
+        if (k >= 0)
+            defaults[k].after = value_hash(&flags[i]);
     }
 }
 
 static void default_print(FILE *out, const struct cli_flag *f)
 {
     char now[160];
-    long i = default_find(f->value);
-    if (i < 0)
-        default_format(f, now, sizeof now);
-    fputs(i < 0 ? now : defaults[i].text, out);
+    long k = default_find(f);
+    if (k >= 0 && defaults[k].after == value_hash(f)) {
+        fputs(defaults[k].text, out);
+        return;
+    }
+    default_format(f, now, sizeof now);
+    fputs(now, out);
 }
 
-int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc,
-                    char **argv, int first, char *err, size_t errlen)
+static int parse_args(const struct cli_flag *flags, size_t n, int argc,
+                      char **argv, int first, char *err, size_t errlen)
 {
     int i;
-    defaults_remember(flags, n);
     for (i = first; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == '\0')
@@ -229,6 +273,15 @@ int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc,
             return rc;
     }
     return i;
+}
+
+int cli_flags_parse(const struct cli_flag *flags, size_t n, int argc,
+                    char **argv, int first, char *err, size_t errlen)
+{
+    defaults_remember(flags, n);
+    int rc = parse_args(flags, n, argc, argv, first, err, errlen);
+    defaults_settle(flags, n);
+    return rc;
 }
 
 /* The value's name in the help: a `word` in the usage, else the kind. */
