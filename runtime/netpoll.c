@@ -883,6 +883,22 @@ static bool start_now(struct pd *pd)
     return true;
 }
 
+/* start_now's test, asked without acting on it: no live edge latched,
+ * none taken by a reader that has not found the stream empty since, and
+ * no end of file seen. */
+int gort_fd_quiet(int fd)
+{
+    struct pd *pd = pd_lookup(fd);
+    if (!pd || !pd->stream)
+        return 0;
+    gort__lock_acquire(&pd->lock);
+    bool stale = pd->r.ready && !pd->r.taken && pd->r.emptied == pd->r.latched;
+    bool quiet = (!pd->r.ready || stale) && !pd->r.taken && !pd->closing &&
+                 !__atomic_load_n(&pd->r.hup, __ATOMIC_RELAXED);
+    gort__lock_release(&pd->lock);
+    return quiet;
+}
+
 int gort_fd_on_readable(int fd, gort_fn fn, void *arg)
 {
     uintptr_t pc = (uintptr_t)__builtin_return_address(0);

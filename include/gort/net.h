@@ -92,6 +92,15 @@ GORT_API int gort_fd_on_readable(int fd, gort_fn fn, void *arg);
  * callback may be running, and the caller must still wait for it. */
 GORT_API int gort_fd_cancel_readable(int fd);
 
+/* Whether the netpoller knows fd's read side is empty with nothing
+ * announced since: the last read found the stream socket empty and no
+ * readiness edge (bytes, end of file, a reset) has come after it. 1: quiet;
+ * 0: something may be there, or it cannot tell (ask the kernel, e.g. a
+ * recv with MSG_PEEK). No system call: for a pooled idle connection about
+ * to be reused, where a byte nobody asked for would be read as the next
+ * answer. */
+GORT_API int gort_fd_quiet(int fd);
+
 /* The netpoller's kernel interface, chosen before it starts (the first
  * descriptor registered starts it): "epoll" (the default) or "io_uring".
  * 0, -EINVAL for another name, -EBUSY once the netpoller runs. Without a

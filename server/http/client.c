@@ -30,21 +30,22 @@
  * touched). A connection over max_idle_per_host is closed instead of kept.
  *
  * Stale connections. A server may close an idle connection at any time
- * (its own idle timeout). Go notices at once: a goroutine per connection
- * reads it. Here no goroutine watches an idle connection: a callback on
- * its descriptor (gort_fd_on_readable) would count as a goroutine of the
- * plugin that made the call, so unloading the plugin would wait up to
- * idle_timeout for it, and libgort has no way to withdraw one when the
- * connection is taken for a request. Nor is every reuse checked with a
- * syscall (a recv MSG_PEEK per proxied request cost proxy.so a third of
- * its CPU per request against nginx): as Go's Transport does with a
- * connection that dies under a request, a replayable request simply tries
- * the connection and, when it turns out dead before any response byte,
- * goes again on a new one (the retry rule below). Only a request that
- * cannot be replayed looks first: an idle connection is silent, and one
- * that is readable (EOF, a reset, or bytes nobody asked for) is closed and
- * the next one tried (recv MSG_PEEK | MSG_DONTWAIT: no wait, nothing
- * consumed). A connection the server dropped keeps its descriptor until
+ * (its own idle timeout), and a broken one may send bytes nobody asked
+ * for (a body after a 204 or a HEAD's head): read as the next request's
+ * answer, they would go to another client. Go notices both at once: a
+ * goroutine per connection reads it. Here no goroutine watches an idle
+ * connection: a callback on its descriptor (gort_fd_on_readable) would
+ * count as a goroutine of the plugin that made the call, so unloading the
+ * plugin would wait up to idle_timeout for it, and libgort has no way to
+ * withdraw one when the connection is taken for a request. Nor is every
+ * reuse checked with a syscall (a recv MSG_PEEK per proxied request cost
+ * proxy.so a third of its CPU per request against nginx). The netpoller
+ * knows without one: every byte and every end of file raises a readiness
+ * edge, so a connection whose last read found it empty and that has seen
+ * no edge since is quiet (gort_fd_quiet). Only one that is not is looked
+ * at (recv MSG_PEEK | MSG_DONTWAIT: no wait, nothing consumed), and one
+ * that is readable (EOF, a reset, or stray bytes) is closed and the next
+ * one tried. A connection the server dropped keeps its descriptor until
  * the pool is next touched or the client is freed; max_idle bounds that.
  *
  * https. A new connection to an https URL does its TLS handshake (tls.c:
@@ -230,23 +231,24 @@ static struct hc_conn *pool_take(gort_http_client *c, const char *key)
 }
 
 /* A silent connection is usable; one with something to read (EOF, a
- * reset, stray bytes) was closed or broken by the server while idle. Over
- * TLS the socket may hold records that are no answer (TLS 1.3 session
+ * reset, stray bytes) was closed or broken by the server while idle. The
+ * netpoller's word first (no system call); then the kernel's. Over TLS
+ * the socket may hold records that are no answer (TLS 1.3 session
  * tickets): a non-parking read through TLS consumes those and sees the
  * rest (a byte read there is a byte nobody asked for: stale too). */
 static bool conn_stale(struct hc_conn *cn)
 {
     char b;
+    if (gort_fd_quiet(cn->fd) && !(cn->tls && http_tls_pending(cn->tls)))
+        return false;
     if (cn->tls)
         return http_tls_read(cn->tls, &b, 1, false) != -EAGAIN;
     ssize_t n = recv(cn->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
-/* An idle connection to key, or NULL. probe: only one that still looks
- * open (conn_stale); without it the caller relies on the retry rule. */
-static struct hc_conn *pool_get(gort_http_client *c, const char *key,
-                                bool probe)
+/* An idle connection to key that still looks open (conn_stale), or NULL. */
+static struct hc_conn *pool_get(gort_http_client *c, const char *key)
 {
     for (;;) {
         struct hc_conn *dead = NULL, *cn;
@@ -255,7 +257,7 @@ static struct hc_conn *pool_get(gort_http_client *c, const char *key,
         cn = pool_take(c, key);
         pthread_mutex_unlock(&c->lock);
         close_list(dead);
-        if (!cn || !probe || !conn_stale(cn))
+        if (!cn || !conn_stale(cn))
             return cn;
         conn_close(cn);
     }
@@ -1028,12 +1030,10 @@ static int call_handshake(struct call *k, struct hc_conn *cn, int64_t dl)
 static int call_conn(struct call *k, bool fresh, struct hc_conn **out)
 {
     gort_http_creq *rq = k->rq;
-    /* Go's way: a reused connection is tried as it is, and a replayable
-     * request that finds it dead before any response byte is sent again
-     * (gort_http_do); only a request that cannot be replayed pays a
-     * syscall to look first. */
-    struct hc_conn *cn =
-        fresh ? NULL : pool_get(k->cl, rq->key, !creq_replayable(rq));
+    /* A reused connection is looked at first (conn_stale), and a
+     * replayable request that still finds it dead before any response
+     * byte is sent again (gort_http_do), as Go's Transport does. */
+    struct hc_conn *cn = fresh ? NULL : pool_get(k->cl, rq->key);
     int64_t dl = earliest(k->deadline, after(k->cl->o.dial_timeout));
     int fd;
 

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -217,6 +218,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                ("Proxy-Authenticate", "x"),
                                ("Trailer", "X-T"), ("Upgrade", "h2c"),
                                ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+        if "/junk-after" in p:  # a 204, then bytes nobody asked for on
+            self.send_response(204)  # the idle connection (RFC 9112 6.3:
+            self.end_headers()  # a 204 has no body)
+            self.wfile.flush()
+            time.sleep(0.05)
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n"
+                             b"X-Smuggled: 1\r\n\r\nSMUGGLED")
+            self.wfile.flush()
+            return
         if "/dup-length" in p:  # the same Content-Length twice (RFC 9112
             self.send_response(200)  # §6.3 lets a recipient take it)
             self.send_header("Content-Length", "2")
@@ -531,6 +541,22 @@ class Proxy(unittest.TestCase):
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
         self.assertEqual(head.lower().count(b"\r\ncontent-length:"), 1, head)
         self.assertEqual(body, b"ok")
+
+    def test_stray_bytes_on_an_idle_connection_reach_nobody(self):
+        # they would be read as the next request's answer, for another
+        # client: the connection is dropped, as Go's Transport and nginx do
+        for method in ("GET", "HEAD", "POST"):
+            with self.subTest(method=method):
+                st, _, _ = request(self.port, "GET", "/junk-after")
+                self.assertEqual(st, 204)
+                time.sleep(0.3)  # the junk is in the idle connection now
+                st, hdrs, body = request(self.port, method, "/after",
+                                         body=b"" if method == "POST"
+                                         else None)
+                self.assertIn(st, (200, 201))
+                self.assertNotIn("X-Smuggled", dict(hdrs))
+                if method != "HEAD":
+                    self.assertEqual(json.loads(body)["path"], "/after")
 
     def test_refused_is_502(self):
         st, _, body = request(self.port, "GET", "/down/x")

@@ -292,6 +292,38 @@ static void test_end_of_file_after_data_starts_it(void **state)
 /* gort_fd_cancel_readable withdraws a parked callback: it never runs, the
  * goroutine it would have been is no longer counted (live goroutines, its
  * group), and the side takes a new callback. With none parked it says 0. */
+/* gort_fd_quiet: known empty with nothing announced since, without a
+ * system call; any byte or end of file that arrives ends it. */
+static void quiet_main(void *arg)
+{
+    (void)arg;
+    char buf[16];
+    open_pair();
+    RT_CHECK_INT(gort_fd_quiet(sv[1]), ==, 1); /* nothing ever came */
+    RT_CHECK_INT(gort_write(sv[0], "ab", 2), ==, 2);
+    gort_sleep(20 * 1000 * 1000); /* the netpoller latches the edge */
+    RT_CHECK_INT(gort_fd_quiet(sv[1]), ==, 0);
+    RT_CHECK_INT(gort_read(sv[1], buf, sizeof buf), ==, 2); /* short */
+    RT_CHECK_INT(gort_fd_quiet(sv[1]), ==, 1);
+    RT_CHECK_INT(gort_write(sv[0], "c", 1), ==, 1); /* a stray byte */
+    gort_sleep(20 * 1000 * 1000);
+    RT_CHECK_INT(gort_fd_quiet(sv[1]), ==, 0);
+    RT_CHECK_INT(gort_read(sv[1], buf, sizeof buf), ==, 1);
+    RT_CHECK_INT(gort_fd_quiet(sv[1]), ==, 1);
+    RT_CHECK_INT(shutdown(sv[0], SHUT_WR), ==, 0); /* end of file */
+    gort_sleep(20 * 1000 * 1000);
+    RT_CHECK_INT(gort_fd_quiet(sv[1]), ==, 0);
+    RT_CHECK_INT(gort_fd_quiet(-1), ==, 0); /* not registered */
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+}
+
+static void test_quiet_until_something_arrives(void **state)
+{
+    (void)state;
+    rt_run(quiet_main, NULL);
+}
+
 static void cancel_main(void *arg)
 {
     (void)arg;
@@ -343,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_stale_edge_does_not_start_it),
         cmocka_unit_test(test_end_of_file_after_data_starts_it),
         cmocka_unit_test(test_cancel_withdraws_a_parked_callback),
+        cmocka_unit_test(test_quiet_until_something_arrives),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
