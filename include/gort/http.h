@@ -395,7 +395,8 @@ GORT_API void gort_http_client_close_idle(gort_http_client *c);
  * method or URL is remembered and returned by gort_http_do, with
  * gort_http_creq_error saying what was wrong, so one check covers the
  * whole request. The request sends Host (from the URL), User-Agent
- * ("gort-http-client/1.1") and its framing fields itself. */
+ * ("gort-http-client/1.1"; set to "" to send none, as in Go) and its
+ * framing fields itself. */
 GORT_API gort_http_creq *gort_http_creq_new(const char *method,
                                             const char *url);
 GORT_API void gort_http_creq_free(gort_http_creq *rq);

@@ -194,15 +194,35 @@ static ssize_t client_body(void *arg, void *buf, size_t n)
     return got;
 }
 
-/* Appends n bytes of s to the NUL-terminated text in b (cap bytes), as
- * much as fits. */
-static void put(char *b, size_t cap, size_t *len, const char *s, size_t n)
+/* X-Forwarded-For as it is built: on the stack while it fits (nearly
+ * always), else on the heap. Never cut: the client's IP the proxy appends
+ * is the one entry an upstream may trust, and a cut chain lost it. */
+struct xff {
+    char *p;
+    size_t len, cap;
+    bool failed;
+    char small[1024];
+};
+
+static void xff_put(struct xff *x, const char *s, size_t n)
 {
-    if (n > cap - 1 - *len)
-        n = cap - 1 - *len;
-    memcpy(b + *len, s, n);
-    *len += n;
-    b[*len] = '\0';
+    if (x->failed)
+        return;
+    if (x->len + n + 1 > x->cap) {
+        size_t cap = 2 * (x->len + n + 1);
+        char *p = x->p == x->small ? malloc(cap) : realloc(x->p, cap);
+        if (!p) {
+            x->failed = true;
+            return;
+        }
+        if (x->p == x->small)
+            memcpy(p, x->small, x->len);
+        x->p = p;
+        x->cap = cap;
+    }
+    memcpy(x->p + x->len, s, n);
+    x->len += n;
+    x->p[x->len] = '\0';
 }
 
 /* The client's IP: its address without the port (and an IPv6 one without
@@ -221,39 +241,54 @@ static const char *client_ip(gort_http_request *r, size_t *an)
  * gathers what the proxy writes itself: Go's ReverseProxy keeps "TE:
  * trailers" (the upstream may send trailers only to a client that said it
  * reads them), and X-Forwarded-For is every earlier value, then this
- * client's IP (1 KiB at most, as before). */
+ * client's IP. */
 static int forward_fields(gort_http_creq *rq, gort_http_request *r)
 {
     const char *n, *v;
-    char xff[1024];
-    size_t xl = 0;
-    bool trailers = false;
+    struct xff x;
+    bool trailers = false, agent = false;
     int rc = 0;
     struct hop_set hs;
     hop_collect(&hs, r, req_at);
-    xff[0] = '\0';
+    x.p = x.small, x.len = 0, x.cap = sizeof x.small, x.failed = false;
+    x.small[0] = '\0';
     /* Content-Length is the client's to write (the body reader's length);
      * Expect is answered here (gort_http_body_read sends 100 Continue). */
     for (size_t i = 0; rc == 0 && (n = gort_http_header_at(r, i, &v)); i++) {
         size_t nl = strlen(n);
         if (is_field(n, nl, "X-Forwarded-For", 15)) {
-            put(xff, sizeof xff, &xl, v, strlen(v));
-            put(xff, sizeof xff, &xl, ", ", 2);
+            xff_put(&x, v, strlen(v));
+            xff_put(&x, ", ", 2);
         } else if (is_field(n, nl, "Te", 2)) {
             trailers = trailers || names_field(v, "trailers", 8);
+        } else if (is_field(n, nl, "Host", 4)) {
+            continue; /* the request's host, below */
         } else if (!dropped(&hs, n, nl) &&
                    !is_field(n, nl, "Content-Length", 14) &&
                    !is_field(n, nl, "Expect", 6)) {
+            agent = agent || is_field(n, nl, "User-Agent", 10);
             rc = gort_http_creq_add_header(rq, n, v);
         }
     }
+    /* The client's host goes on, as Go's ReverseProxy sends it: the
+     * target's authority for an absolute-form request (RFC 9112 §3.2.2:
+     * it replaces Host), else the Host field. None (HTTP/1.0): the
+     * upstream's, from its URL. */
+    if (rc == 0 && gort_http_host(r)[0])
+        rc = gort_http_creq_set_header(rq, "Host", gort_http_host(r));
+    /* A client that sent no User-Agent gets none added for it. */
+    if (rc == 0 && !agent)
+        rc = gort_http_creq_set_header(rq, "User-Agent", "");
     if (rc == 0 && trailers)
         rc = gort_http_creq_set_header(rq, "TE", "trailers");
     size_t an;
     const char *ip = client_ip(r, &an);
-    put(xff, sizeof xff, &xl, ip, an < 79 ? an : 79);
+    xff_put(&x, ip, an);
     if (rc == 0)
-        rc = gort_http_creq_set_header(rq, "X-Forwarded-For", xff);
+        rc = x.failed ? -ENOMEM
+                      : gort_http_creq_set_header(rq, "X-Forwarded-For", x.p);
+    if (x.p != x.small)
+        free(x.p);
     if (rc == 0 && gort_http_host(r)[0])
         rc = gort_http_creq_set_header(rq, "X-Forwarded-Host",
                                        gort_http_host(r));

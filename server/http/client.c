@@ -731,6 +731,14 @@ static bool method_wants_length(const char *m)
     return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 }
 
+/* An empty User-Agent set by the caller sends none (Go's Request.Write:
+ * a proxy passing on a client that sent none sets it so). */
+static bool unsent_agent(const gort_http_creq *rq, size_t i)
+{
+    return rq->fields[i].vlen == 0 &&
+           name_is(fname(rq, i), rq->fields[i].nlen, "User-Agent", 10);
+}
+
 /* The request head, and a small buffer body after it, in the caller's
  * buffer (b->p, b->cap) when the estimate fits, else in one allocation
  * sized from what it holds (fstr's length bounds the fields' bytes). A
@@ -766,8 +774,9 @@ static int creq_head(const gort_http_creq *rq, bool keep_alive, struct wbuf *b)
     if (!field_get(rq, "User-Agent"))
         wb_field(b, "User-Agent", HC_USER_AGENT);
     for (size_t i = 0; i < rq->nfields; i++)
-        wb_field_n(b, fname(rq, i), rq->fields[i].nlen, fvalue(rq, i),
-                   rq->fields[i].vlen);
+        if (!unsent_agent(rq, i))
+            wb_field_n(b, fname(rq, i), rq->fields[i].nlen, fvalue(rq, i),
+                       rq->fields[i].vlen);
     if (rq->body == HC_BODY_BUF ||
         (rq->body == HC_BODY_READER && rq->reader_len >= 0)) {
         snprintf(num, sizeof num, "%lld",

@@ -385,6 +385,38 @@ class Proxy(unittest.TestCase):
         self.assertEqual([v for k, v in hdrs if k.lower() == "set-cookie"],
                          ["a=1", "b=2"])
 
+    def test_host_and_user_agent_as_go_sends_them(self):
+        # absolute form: the target's authority is the host (RFC 9112
+        # 3.2.2), in Host and X-Forwarded-Host alike
+        raw(self.port, b"GET http://other.example:81/abs?q=1 HTTP/1.1\r\n"
+            b"Host: example.com\r\nConnection: close\r\n\r\n")
+        seen = self.last_seen()
+        fields = {k.lower(): v for k, v in seen["fields"]}
+        self.assertEqual(seen["path"], "/abs?q=1")
+        self.assertEqual(fields["host"], "other.example:81")
+        self.assertEqual(fields["x-forwarded-host"], "other.example:81")
+        # no User-Agent from the client: none added (Go's ReverseProxy)
+        self.assertNotIn("user-agent", fields)
+        raw(self.port, b"GET /ua HTTP/1.1\r\nHost: h\r\n"
+            b"User-Agent: probe/1\r\nConnection: close\r\n\r\n")
+        fields = [(k.lower(), v) for k, v in self.last_seen()["fields"]]
+        self.assertEqual([v for k, v in fields if k == "user-agent"],
+                         ["probe/1"])
+        self.assertEqual([v for k, v in fields if k == "host"], ["h"])
+
+    def test_long_forwarded_for_keeps_the_client_ip(self):
+        # a chain past any buffer: this client's IP is still appended (it
+        # is the one entry an upstream may trust; a cut chain lost it)
+        for n in (1014, 1020, 3000, 20000):
+            with self.subTest(n=n):
+                chain = "a" * n + ", 1.2.3.4"
+                st, _, body = request(self.port, "GET", "/xff", headers={
+                    "X-Forwarded-For": chain})
+                self.assertEqual(st, 200)
+                seen = {k.lower(): v for k, v in json.loads(body)["fields"]}
+                self.assertEqual(seen["x-forwarded-for"],
+                                 chain + ", 127.0.0.1")
+
     def test_many_large_fields_forwarded_whole(self):
         """Fields past the client request's first 256 bytes of field
         strings (then moved to the heap) and a head past the client's 1 KiB
