@@ -322,6 +322,39 @@ static int proxy_bind(gort_http_creq *rq, gort_http_request *r)
  * query unchanged ("?" with an empty query is kept). Built in buf when it
  * fits (the common case costs no allocation), else in *heap, which the
  * caller frees. */
+/* Bytes a request-target may not hold as they are (controls, space,
+ * DEL, non-ASCII): the parser lets obs-text through, the client's URL
+ * does not, so they go %-escaped, as Go's ReverseProxy sends them. */
+static bool unsafe_byte(unsigned char c)
+{
+    return c <= 0x20 || c >= 0x7f;
+}
+
+static size_t unsafe_count(const char *s)
+{
+    size_t k = 0;
+    for (; *s; s++)
+        k += unsafe_byte((unsigned char)*s);
+    return k;
+}
+
+/* Copies s to d, %-escaping unsafe bytes; returns the end of d. */
+static char *put_escaped(char *d, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!unsafe_byte(c)) {
+            *d++ = (char)c;
+            continue;
+        }
+        *d++ = '%';
+        *d++ = hex[c >> 4];
+        *d++ = hex[c & 15];
+    }
+    return d;
+}
+
 static const char *upstream_url(const struct proxy_route *rt,
                                 gort_http_request *r, char *buf, size_t cap,
                                 char **heap)
@@ -329,14 +362,16 @@ static const char *upstream_url(const struct proxy_route *rt,
     const char *path = gort_http_path(r), *query = gort_http_query(r);
     bool q = strchr(gort_http_target(r), '?') != NULL;
     size_t ul = strlen(rt->upstream), pl = strlen(path), ql = strlen(query);
-    size_t n = ul + pl + q + ql + 1;
+    size_t n =
+        ul + pl + q + ql + 1 + 2 * (unsafe_count(path) + unsafe_count(query));
     char *url = n <= cap ? buf : (*heap = malloc(n));
     if (!url)
         return NULL;
     memcpy(url, rt->upstream, ul);
-    memcpy(url + ul, path, pl);
-    memcpy(url + ul + pl, "?", q);
-    memcpy(url + ul + pl + q, query, ql + 1);
+    char *d = put_escaped(url + ul, path);
+    memcpy(d, "?", q);
+    d = put_escaped(d + q, query);
+    *d = '\0';
     return url;
 }
 

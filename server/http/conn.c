@@ -422,6 +422,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
         w->close_after = true; /* half a response is out: cut it */
         w->failed = true;
     } else if (w->aborted) {
+        http_response_release(w);
         http_response_init(w, c, &r, w->head_only, true);
         gort_http_error(w, "Internal Server Error", 500);
     }
@@ -434,6 +435,7 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     int rc = w->failed ? -ECONNRESET : http_response_finish(w);
     count_status(s, w->status ? w->status : 200);
     http_request_done(c, &r, w, headlen, start);
+    http_response_release(w);
     keep = keep && rc == 0 && !w->close_after && http_request_drain(&r);
     /* A body left unread may still be on its way (a client that lost the
      * connection has nothing more to send). */

@@ -19,9 +19,16 @@
 
 #define HTTP_READ_CHUNK 4096
 #define HTTP_BODY_BUF 4096 /* buffered body: under it, Content-Length */
-#define HTTP_MAX_RESP_HEADERS 32
+/* A response's fields: HTTP_RESP_FIELDS_INLINE and HTTP_RESP_ARENA bytes
+ * of names and values in the response (on the connection goroutine's
+ * stack), the rest on the heap, up to HTTP_RESP_FIELDS_MAX fields and
+ * HTTP_RESP_HEAD_MAX bytes (nginx's proxy buffer takes 4-8 KiB of an
+ * upstream's head; Go no bound but its memory). */
+#define HTTP_RESP_FIELDS_INLINE 32
 #define HTTP_RESP_ARENA 2048
-_Static_assert(HTTP_RESP_ARENA <= UINT16_MAX,
+#define HTTP_RESP_FIELDS_MAX 1024
+#define HTTP_RESP_HEAD_MAX (64 * 1024)
+_Static_assert(HTTP_RESP_HEAD_MAX <= UINT16_MAX + 1,
                "a response field's stored lengths are uint16_t");
 #define HTTP_DRAIN_MAX (256 * 1024) /* unread body we skip to keep alive */
 
@@ -108,12 +115,18 @@ struct gort_http_response {
     bool te_chunked;        /* the handler asked for chunked framing */
     bool pipelined;         /* another request was buffered behind this one */
     int64_t content_length; /* set by the handler, or -1 */
-    size_t nh;
-    const char *hname[HTTP_MAX_RESP_HEADERS], *hvalue[HTTP_MAX_RESP_HEADERS];
-    uint16_t hnl[HTTP_MAX_RESP_HEADERS], hvl[HTTP_MAX_RESP_HEADERS];
-    unsigned has; /* response.c's HAS_* bits: fields format_head asks for */
+    size_t nh, hcap;        /* fields stored, and room in the arrays below */
+    const char **hname, **hvalue; /* the _in arrays, or on the heap */
+    uint16_t *hnl, *hvl;
+    const char *hname_in[HTTP_RESP_FIELDS_INLINE];
+    const char *hvalue_in[HTTP_RESP_FIELDS_INLINE];
+    uint16_t hnl_in[HTTP_RESP_FIELDS_INLINE], hvl_in[HTTP_RESP_FIELDS_INLINE];
+    void *harrays; /* the heap's arrays, once past the inline ones */
+    unsigned has;  /* response.c's HAS_* bits: fields format_head asks for */
     char arena[HTTP_RESP_ARENA];
     size_t arena_used;
+    size_t head_bytes;          /* of names and values stored */
+    struct http_spill *spilled; /* strings past the arena, on the heap */
     char body[HTTP_BODY_BUF];
     size_t blen;
     const char *pend; /* a write too big for body, while its head goes */
@@ -149,6 +162,9 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
                         struct gort_http_request *r, bool head_only,
                         bool close_after);
 int http_response_finish(struct gort_http_response *w);
+/* Frees what the response took from the heap (fields past the inline
+ * ones); it can be initialised again after. */
+void http_response_release(struct gort_http_response *w);
 /* gort_http_add_header for a field whose bytes a parser of ours already
  * checked (a client response's): name and value of known lengths. */
 int http_response_add_checked(gort_http_response *w, const char *name,

@@ -218,33 +218,74 @@ static int framing_field(gort_http_response *w, unsigned kind, const char *name,
     return 0;
 }
 
-/* A copy of s[0..n) and its NUL in the arena, or NULL when it is full. */
+/* A string past the arena: one allocation each (a head that outgrows
+ * the arena is rare and already large). */
+struct http_spill {
+    struct http_spill *next;
+    char s[];
+};
+
+/* A copy of s[0..n) and its NUL: in the arena while it has room, else on
+ * the heap. NULL when out of memory. */
 static const char *arena_dup_n(gort_http_response *w, const char *s, size_t n)
 {
-    if (w->arena_used + n + 1 > sizeof w->arena)
-        return NULL;
-    char *d = w->arena + w->arena_used;
+    char *d;
+    if (w->arena_used + n + 1 <= sizeof w->arena) {
+        d = w->arena + w->arena_used;
+        w->arena_used += n + 1;
+    } else {
+        struct http_spill *sp = malloc(sizeof *sp + n + 1);
+        if (!sp)
+            return NULL;
+        sp->next = w->spilled;
+        w->spilled = sp;
+        d = sp->s;
+    }
     memcpy(d, s, n);
     d[n] = '\0';
-    w->arena_used += n + 1;
     return d;
 }
 
-/* Stores a field checked already (bytes and framing). The arena bounds
- * both lengths, far under 64 KiB. */
+/* Doubles the field arrays, moving them to the heap. */
+static int fields_grow(gort_http_response *w)
+{
+    size_t cap = 2 * w->hcap;
+    size_t ptrs = 2 * cap * sizeof(const char *);
+    char *m = malloc(ptrs + 2 * cap * sizeof(uint16_t));
+    if (!m)
+        return -ENOMEM;
+    const char **hn = (const char **)(void *)m, **hv = hn + cap;
+    uint16_t *nl = (uint16_t *)(void *)(m + ptrs), *vl = nl + cap;
+    memcpy(hn, w->hname, w->nh * sizeof *hn);
+    memcpy(hv, w->hvalue, w->nh * sizeof *hv);
+    memcpy(nl, w->hnl, w->nh * sizeof *nl);
+    memcpy(vl, w->hvl, w->nh * sizeof *vl);
+    free(w->harrays);
+    w->harrays = m;
+    w->hname = hn, w->hvalue = hv, w->hnl = nl, w->hvl = vl;
+    w->hcap = cap;
+    return 0;
+}
+
+/* Stores a field checked already (bytes and framing). -ENOSPC past the
+ * bounds (HTTP_RESP_FIELDS_MAX, HTTP_RESP_HEAD_MAX), -ENOMEM. */
 static int store_header(gort_http_response *w, unsigned kind, const char *name,
                         size_t nl, const char *value, size_t vl)
 {
-    if (w->nh == HTTP_MAX_RESP_HEADERS)
+    if (w->nh == HTTP_RESP_FIELDS_MAX ||
+        w->head_bytes + nl + vl > HTTP_RESP_HEAD_MAX)
         return -ENOSPC;
+    if (w->nh == w->hcap && fields_grow(w) < 0)
+        return -ENOMEM;
     const char *n = arena_dup_n(w, name, nl), *v = arena_dup_n(w, value, vl);
     if (!n || !v)
-        return -ENOSPC;
+        return -ENOMEM;
     w->hname[w->nh] = n;
     w->hvalue[w->nh] = v;
     w->hnl[w->nh] = (uint16_t)nl;
     w->hvl[w->nh] = (uint16_t)vl;
     w->nh++;
+    w->head_bytes += nl + vl;
     w->has |= kind;
     return 0;
 }
@@ -309,6 +350,21 @@ int gort_http_set_header(gort_http_response *w, const char *name,
 static size_t format_interim(gort_http_response *w, char *buf, size_t cap,
                              int status);
 
+/* The buffer a head is formatted into: stack (cap bytes) while the fields
+ * fit with room for the server's own, else the heap (*heap, which the
+ * caller frees; NULL when out of memory). */
+static char *head_buf(const gort_http_response *w, char *stack, size_t cap,
+                      size_t *len, char **heap)
+{
+    size_t need = w->head_bytes + 4 * w->nh + 512;
+    *heap = NULL;
+    *len = cap;
+    if (need <= cap)
+        return stack;
+    *len = need;
+    return *heap = malloc(need);
+}
+
 /* A 1xx is interim (RFC 9110 §15.2): it goes out at once with the fields
  * set so far (RFC 8297: a 103's Link fields are the final response's
  * too, so they stay), and the handler goes on to its final status, as
@@ -318,15 +374,18 @@ static size_t format_interim(gort_http_response *w, char *buf, size_t cap,
  * needs the connection, which a handler here does not get. */
 static void write_interim(gort_http_response *w, int status)
 {
-    char head[HTTP_RESP_ARENA + 512];
+    char stack[HTTP_RESP_ARENA + 512], *heap;
     struct gort_http_request *r = w->req;
     if (w->failed || r->head->version_minor < 1 ||
         (status == 100 && r->continue_sent))
         return;
     if (status == 100)
         r->continue_sent = true; /* the client may send its body now */
-    size_t n = format_interim(w, head, sizeof head, status);
+    size_t cap;
+    char *head = head_buf(w, stack, sizeof stack, &cap, &heap);
+    size_t n = head ? format_interim(w, head, cap, status) : 0;
     int rc = n ? http_conn_write(w->c, head, n) : -ENOSPC;
+    free(heap);
     if (rc < 0) {
         w->failed = true;
         w->close_after = true;
@@ -373,13 +432,30 @@ void http_response_init(struct gort_http_response *w, struct http_conn *c,
     w->close_after = close_after;
     w->content_length = -1;
     w->nh = 0;
+    w->hcap = HTTP_RESP_FIELDS_INLINE;
+    w->hname = w->hname_in, w->hvalue = w->hvalue_in;
+    w->hnl = w->hnl_in, w->hvl = w->hvl_in;
+    w->harrays = NULL;
     w->has = 0;
     w->arena_used = 0;
+    w->head_bytes = 0;
+    w->spilled = NULL;
     w->blen = 0;
     w->pend = NULL;
     w->pend_len = 0;
     w->body_written = 0;
     w->abort_jb = NULL;
+}
+
+void http_response_release(struct gort_http_response *w)
+{
+    free(w->harrays);
+    w->harrays = NULL;
+    while (w->spilled) {
+        struct http_spill *sp = w->spilled;
+        w->spilled = sp->next;
+        free(sp);
+    }
 }
 
 /* Appends to a fixed buffer; a head that does not fit is refused whole. */
@@ -613,7 +689,7 @@ static int emit(gort_http_response *w, const char *pre, size_t prelen,
  * the length is known (and a chunked body ends in the same write). */
 static int send_buffered(gort_http_response *w, bool final)
 {
-    char head[HTTP_RESP_ARENA + 512];
+    char stack[HTTP_RESP_ARENA + 512], *heap;
     if (!w->status)
         w->status = 200;
     /* The handler is done with a body it left unread: drain it now, as
@@ -625,11 +701,16 @@ static int send_buffered(gort_http_response *w, bool final)
      * it (full duplex; Go would discard it here). */
     if (final && !w->close_after && !http_request_drain(w->req))
         w->close_after = true;
-    size_t hlen = format_head(w, head, sizeof head, final);
-    if (hlen == 0)
-        return -ENOSPC;
+    size_t cap;
+    char *head = head_buf(w, stack, sizeof stack, &cap, &heap);
+    size_t hlen = head ? format_head(w, head, cap, final) : 0;
+    if (hlen == 0) {
+        free(heap);
+        return head ? -ENOSPC : -ENOMEM;
+    }
     w->wrote_header = true;
     int rc = emit(w, head, hlen, w->body, w->blen, final);
+    free(heap);
     w->blen = 0;
     return rc;
 }

@@ -206,6 +206,25 @@ class Framing(rawhttp.FixtureTest):
         self.assertEqual((st, h["content-length"], body), (200, "6",
                                                           b"hello\n"))
 
+    def test_large_heads_go_out_whole(self):
+        # 200 fields of 100 bytes: past the response's inline 32 fields and
+        # 2 KiB (nginx's proxy takes 4-8 KiB of head, Go any)
+        s = self.conn()
+        st, h, body, head = self.ask(s, b"/many-fields?n=200")
+        self.assertEqual((st, body), (200, b"200 0\n"))
+        for i in (0, 31, 32, 199):
+            self.assertEqual(self.fields(head, b"x-m%d" % i), ["v" * 100])
+        self.still_in_sync(s)
+        # the bound: 64 KiB of names and values
+        st, h, body, head = self.ask(s, b"/many-fields?n=700")
+        took, rc = body.split()
+        self.assertLess(int(took), 700)
+        self.assertGreater(int(took), 500)
+        self.assertEqual(int(rc), -errno.ENOSPC)
+        self.assertEqual(len([f for f in head.split(b"\r\n")
+                              if f.lower().startswith(b"x-m")]), int(took))
+        self.still_in_sync(s)
+
     def test_unread_body_closes_gracefully(self):
         # a 4 MB body the handler never reads: the server answers, sends
         # its FIN and drops what still comes, so the client can send it
