@@ -377,9 +377,6 @@ static bool serve_request(struct http_conn *c, struct http_req_head *h,
     gort_http_response wbuf, *w = &wbuf;
     http_response_init(w, c, &r, strcmp(r.method, "HEAD") == 0, !keep);
     w->pipelined = pipelined;
-    if (s->cfg.write_timeout_ns > 0)
-        gort_set_deadline(c->fd, GORT_IO_WRITE,
-                          gort_nanotime_coarse() + s->cfg.write_timeout_ns);
     int status = 0;
     if (h->expect_unsupported)
         status = 417;

@@ -58,8 +58,15 @@ ssize_t http_conn_recv(struct http_conn *c, void *buf, size_t n, bool wait)
     return r;
 }
 
+/* --write-timeout bounds each write, as nginx's send_timeout, not the
+ * whole response from the request on, as Go's WriteTimeout: a client that
+ * stops reading is cut, a handler that thinks long (a proxied upstream
+ * taking 31 s) is not, where Go's bound dropped its answer unsent. */
 ssize_t http_conn_sendv(struct http_conn *c, const struct iovec *iov, int n)
 {
+    int64_t wt = c->srv->cfg.write_timeout_ns;
+    if (wt > 0)
+        gort_set_deadline(c->fd, GORT_IO_WRITE, gort_nanotime_coarse() + wt);
     if (!c->tls)
         return gort_writev(c->fd, iov, n);
     return http_tls_writev(c->tls, iov, n);

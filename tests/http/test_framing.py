@@ -248,6 +248,21 @@ class Framing(rawhttp.FixtureTest):
         self.assertTrue(out.endswith(b"noread\n"))
 
 
+class WriteTimeout(rawhttp.FixtureTest):
+    """--write-timeout bounds each write (nginx's send_timeout), not the
+    handler's thinking: Go's WriteTimeout, from the request on, dropped an
+    answer that took longer to make, unsent."""
+    GORTD, FIXTURES, FIXTURE = GORTD, FIXTURES, "framing"
+    ARGS = ("--write-timeout", "1s")
+
+    def test_long_thinking_is_answered(self):
+        s = self.conn()
+        r = rawhttp.get(s, b"/think?ms=1500")
+        self.assertEqual((r.status, r.body), (200, b"thought\n"))
+        r = rawhttp.get(s, b"/think?ms=0")  # and the connection lives on
+        self.assertEqual((r.status, r.body), (200, b"thought\n"))
+
+
 if __name__ == "__main__":
     prog = unittest.main(exit=False, verbosity=2)
     r = prog.result
