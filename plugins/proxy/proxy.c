@@ -246,7 +246,7 @@ static int forward_fields(gort_http_creq *rq, gort_http_request *r)
 {
     const char *n, *v;
     struct xff x;
-    bool trailers = false, agent = false;
+    bool trailers = false, agent = false, host = false;
     int rc = 0;
     struct hop_set hs;
     hop_collect(&hs, r, req_at);
@@ -262,7 +262,9 @@ static int forward_fields(gort_http_creq *rq, gort_http_request *r)
         } else if (is_field(n, nl, "Te", 2)) {
             trailers = trailers || names_field(v, "trailers", 8);
         } else if (is_field(n, nl, "Host", 4)) {
-            continue; /* the request's host, below */
+            host = true; /* one at most: the parser refuses two */
+            if (gort_http_host(r)[0])
+                rc = gort_http_creq_add_header(rq, "Host", gort_http_host(r));
         } else if (!dropped(&hs, n, nl) &&
                    !is_field(n, nl, "Content-Length", 14) &&
                    !is_field(n, nl, "Expect", 6)) {
@@ -270,15 +272,15 @@ static int forward_fields(gort_http_creq *rq, gort_http_request *r)
             rc = gort_http_creq_add_header(rq, n, v);
         }
     }
-    /* The client's host goes on, as Go's ReverseProxy sends it: the
-     * target's authority for an absolute-form request (RFC 9112 §3.2.2:
-     * it replaces Host), else the Host field. None (HTTP/1.0): the
-     * upstream's, from its URL. */
-    if (rc == 0 && gort_http_host(r)[0])
-        rc = gort_http_creq_set_header(rq, "Host", gort_http_host(r));
+    /* The client's host goes on, as Go's ReverseProxy sends it (above,
+     * in the Host field's place): the target's authority for an
+     * absolute-form request (RFC 9112 §3.2.2: it replaces Host), else the
+     * Host field. None (HTTP/1.0): the upstream's, from its URL. */
+    if (rc == 0 && !host && gort_http_host(r)[0])
+        rc = gort_http_creq_add_header(rq, "Host", gort_http_host(r));
     /* A client that sent no User-Agent gets none added for it. */
     if (rc == 0 && !agent)
-        rc = gort_http_creq_set_header(rq, "User-Agent", "");
+        rc = gort_http_creq_add_header(rq, "User-Agent", "");
     if (rc == 0 && trailers)
         rc = gort_http_creq_set_header(rq, "TE", "trailers");
     size_t an;
