@@ -222,17 +222,23 @@ check "plugins load ../x: INVALID_ARGUMENT" 1 "LoadPlugin: INVALID_ARGUMENT" ctl
 check "plugins without subcommand" 2 "want list, load NAME" ctl plugins
 
 check "watch -count 2" 0 "P0 " ctl watch --interval 50ms --count 2
+# Waits (30 s at most) until watch, writing to FILE as PID, drew a frame.
+wait_frame() {
+    for _ in $(seq 1500); do
+        grep -q "^P0 " "$1" && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+
 frames=$(ctl watch --interval 20ms --count 3 | grep -c "^gortd ")
 [ "$frames" = 3 ] && ok "watch draws 3 frames" || bad "watch draws 3 frames" "$frames"
 check "watch interval too short: INVALID_ARGUMENT" 1 "WatchStats: INVALID_ARGUMENT" ctl watch --interval 5ms
 "$GORTCTL" --addr "$ADDR" watch --interval 50ms >"$TMP/watch.out" 2>&1 &
 WPID=$!
 # Ctrl-C once a frame is drawn (a sanitizer build starts slowly).
-for _ in $(seq 1500); do
-    grep -q "^P0 " "$TMP/watch.out" && break
-    kill -0 "$WPID" 2>/dev/null || break
-    sleep 0.02
-done
+wait_frame "$TMP/watch.out" "$WPID"
 kill -INT "$WPID"
 wait "$WPID"
 wrc=$?
@@ -270,11 +276,7 @@ check "gortctl after exit: is it running?" 1 "is it running\?" ctl stats
 if start_gortd "$TMP/watchstop.log" --control "$ADDR"; then
     "$GORTCTL" --addr "$ADDR" watch --interval 50ms >"$TMP/watch2.out" 2>"$TMP/watch2.err" &
     WPID=$!
-    for _ in $(seq 1500); do
-        grep -q "^P0 " "$TMP/watch2.out" && break
-        kill -0 "$WPID" 2>/dev/null || break
-        sleep 0.02
-    done
+    wait_frame "$TMP/watch2.out" "$WPID"
     stop_gortd TERM || bad "gortd stops under watch: exit 0" "exit $GRC"
     wait "$WPID"
     wrc=$?
