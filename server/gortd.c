@@ -258,19 +258,25 @@ static int listen_check(const struct daemon *d)
     return 0;
 }
 
+/* A flag's HOST:PORT, parsed into *a: 0, or 2 after a one-line message
+ * (startup flag errors go to stderr, before the logger's first line, as
+ * every other flag's). */
+static int tcp_flag_addr(const char *flag, const char *addr, struct cli_addr *a)
+{
+    char err[512] = "";
+    if (cli_addr_parse(addr, a, err, sizeof err) == 0 &&
+        a->kind == CLI_ADDR_TCP)
+        return 0;
+    fprintf(stderr, "gortd: -%s %s: %s\n", flag, addr,
+            err[0] ? err : "want HOST:PORT");
+    return 2;
+}
+
 /* --grpc-health, checked before the control plane starts on it. */
 static int health_check(const char *addr)
 {
     struct cli_addr a;
-    char err[512] = "";
-    if (!addr || !*addr)
-        return 0;
-    if (cli_addr_parse(addr, &a, err, sizeof err) == 0 &&
-        a.kind == CLI_ADDR_TCP)
-        return 0;
-    fprintf(stderr, "gortd: -grpc-health %s: %s\n", addr,
-            err[0] ? err : "want HOST:PORT");
-    return 2;
+    return addr && *addr ? tcp_flag_addr("grpc-health", addr, &a) : 0;
 }
 
 /* Listening sockets passed in: systemd's (LISTEN_FDS, LISTEN_PID) and
@@ -319,18 +325,14 @@ static int inherited_check(struct daemon *d)
 static int admin_check(const struct daemon *d)
 {
     struct cli_addr a;
-    char err[512] = "";
+    char err[512];
     if (!d->admin_addr || d->admin_insecure)
         return 0;
     const char *why = NULL;
     int rc;
-    if (cli_addr_parse(d->admin_addr, &a, err, sizeof err) < 0 ||
-        a.kind != CLI_ADDR_TCP) {
-        /* Not an address at all: the loopback advice would not help. */
-        fprintf(stderr, "gortd: -admin %s: %s\n", d->admin_addr,
-                err[0] ? err : "want HOST:PORT");
+    /* Not an address at all: the loopback advice would not help. */
+    if (tcp_flag_addr("admin", d->admin_addr, &a) != 0)
         return 2;
-    }
     if (a.host[0] == '\0')
         why = "an empty host listens on every interface";
     else if ((rc = cli_addr_is_loopback(&a, err, sizeof err)) < 0)

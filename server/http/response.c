@@ -347,73 +347,6 @@ int gort_http_set_header(gort_http_response *w, const char *name,
     return gort_http_add_header(w, name, value);
 }
 
-static size_t format_interim(gort_http_response *w, char *buf, size_t cap,
-                             int status);
-
-/* The buffer a head is formatted into: stack (cap bytes) while the fields
- * fit with room for the server's own, else the heap (*heap, which the
- * caller frees; NULL when out of memory). */
-static char *head_buf(const gort_http_response *w, char *stack, size_t cap,
-                      size_t *len, char **heap)
-{
-    size_t need = w->head_bytes + 4 * w->nh + 512;
-    *heap = NULL;
-    *len = cap;
-    if (need <= cap)
-        return stack;
-    *len = need;
-    return *heap = malloc(need);
-}
-
-/* A 1xx is interim (RFC 9110 §15.2): it goes out at once with the fields
- * set so far (RFC 8297: a 103's Link fields are the final response's
- * too, so they stay), and the handler goes on to its final status, as
- * net/http's WriteHeader since Go 1.19. An HTTP/1.0 client gets none
- * (§15.2: it cannot take one), and a 100 the body's first read already
- * sent is not sent twice. 101 stays a final status: switching protocols
- * needs the connection, which a handler here does not get. */
-static void write_interim(gort_http_response *w, int status)
-{
-    char stack[HTTP_RESP_ARENA + 512], *heap;
-    struct gort_http_request *r = w->req;
-    if (w->failed || r->head->version_minor < 1 ||
-        (status == 100 && r->continue_sent))
-        return;
-    if (status == 100)
-        r->continue_sent = true; /* the client may send its body now */
-    size_t cap;
-    char *head = head_buf(w, stack, sizeof stack, &cap, &heap);
-    size_t n = head ? format_interim(w, head, cap, status) : 0;
-    int rc = n ? http_conn_write(w->c, head, n) : -ENOSPC;
-    free(heap);
-    if (rc < 0) {
-        w->failed = true;
-        w->close_after = true;
-    }
-}
-
-void gort_http_write_header(gort_http_response *w, int status)
-{
-    if (!w->status && status >= 100 && status < 200 && status != 101) {
-        write_interim(w, status);
-        return;
-    }
-    if (w->status) {
-        glog_warn("superfluous write_header call",
-                  GLOG_STR("method", w->req->method),
-                  GLOG_STR("target", w->req->target),
-                  GLOG_INT("status", status), GLOG_INT("first", w->status));
-        return;
-    }
-    if (status < 100 || status > 999) {
-        glog_warn("invalid status", GLOG_STR("method", w->req->method),
-                  GLOG_STR("target", w->req->target),
-                  GLOG_INT("status", status), GLOG_INT("sent", 500));
-        status = 500;
-    }
-    w->status = status;
-}
-
 int gort_http_status(const gort_http_response *w)
 {
     return w->status;
@@ -592,6 +525,70 @@ static size_t format_interim(gort_http_response *w, char *buf, size_t cap,
             put_header(&o, w, i);
     put_bytes(&o, "\r\n", 2);
     return o.overflow ? 0 : o.len;
+}
+
+/* The buffer a head is formatted into: stack (cap bytes) while the fields
+ * fit with room for the server's own, else the heap (*heap, which the
+ * caller frees; NULL when out of memory). */
+static char *head_buf(const gort_http_response *w, char *stack, size_t cap,
+                      size_t *len, char **heap)
+{
+    size_t need = w->head_bytes + 4 * w->nh + 512;
+    *heap = NULL;
+    *len = cap;
+    if (need <= cap)
+        return stack;
+    *len = need;
+    return *heap = malloc(need);
+}
+
+/* A 1xx is interim (RFC 9110 §15.2): it goes out at once with the fields
+ * set so far (RFC 8297: a 103's Link fields are the final response's
+ * too, so they stay), and the handler goes on to its final status, as
+ * net/http's WriteHeader since Go 1.19. An HTTP/1.0 client gets none
+ * (§15.2: it cannot take one), and a 100 the body's first read already
+ * sent is not sent twice. 101 stays a final status: switching protocols
+ * needs the connection, which a handler here does not get. */
+static void write_interim(gort_http_response *w, int status)
+{
+    char stack[HTTP_RESP_ARENA + 512], *heap;
+    struct gort_http_request *r = w->req;
+    if (w->failed || r->head->version_minor < 1 ||
+        (status == 100 && r->continue_sent))
+        return;
+    if (status == 100)
+        r->continue_sent = true; /* the client may send its body now */
+    size_t cap;
+    char *head = head_buf(w, stack, sizeof stack, &cap, &heap);
+    size_t n = head ? format_interim(w, head, cap, status) : 0;
+    int rc = n ? http_conn_write(w->c, head, n) : -ENOSPC;
+    free(heap);
+    if (rc < 0) {
+        w->failed = true;
+        w->close_after = true;
+    }
+}
+
+void gort_http_write_header(gort_http_response *w, int status)
+{
+    if (!w->status && status >= 100 && status < 200 && status != 101) {
+        write_interim(w, status);
+        return;
+    }
+    if (w->status) {
+        glog_warn("superfluous write_header call",
+                  GLOG_STR("method", w->req->method),
+                  GLOG_STR("target", w->req->target),
+                  GLOG_INT("status", status), GLOG_INT("first", w->status));
+        return;
+    }
+    if (status < 100 || status > 999) {
+        glog_warn("invalid status", GLOG_STR("method", w->req->method),
+                  GLOG_STR("target", w->req->target),
+                  GLOG_INT("status", status), GLOG_INT("sent", 500));
+        status = 500;
+    }
+    w->status = status;
 }
 
 /* Formats the status line and headers into buf (no printf: this runs for
