@@ -39,6 +39,8 @@ from soaklib import (Pool, Scenario, Wrk, admin_port, count, dur,  # noqa
 
 GORTD, PLUGINS, TP, SPIN, PROTO = sys.argv[1:6]
 ONLY = [int(a) for a in sys.argv[6:]]
+# Two of sysmon's once-a-second stack passes, and some slack.
+STACKS_SETTLE_S = 2.5
 LAUNCHER = os.path.join(HERE, "..", "ops", "listen_launcher.py")
 grpc = pb = rpc = None
 
@@ -164,10 +166,13 @@ def s1_conns():
         while w.running():
             pool.round()
         wrk_clean(sc, "warm-up wrk", w.wait())
-        # Both RSS samples follow a round on every connection alone, so
-        # they compare the same state (the runtime returns idle stacks'
-        # pages in the background, so the state matters).
+        # Both RSS samples follow a round on every connection alone, then
+        # two of sysmon's stack passes (1 s apart): the pages of the
+        # round's freed stacks are back with the kernel by then, where a
+        # sample taken at once counted them or not by the passes' timing
+        # (up to 500 goroutines' stacks: 1.12-1.14x in some short runs).
         ok = pool.round()
+        time.sleep(STACKS_SETTLE_S)
         warm = rss_kb(d.pid)
         sc.fig("RSS after warm-up KiB", warm)
         sc.fig("fds with clients", fds(d.pid))
@@ -184,6 +189,7 @@ def s1_conns():
         sc.check("keep-alive connections: every request 200, no error",
                  served == rounds * n and pool.errors == 0,
                  "%d of %d, %d errors" % (served, rounds * n, pool.errors))
+        time.sleep(STACKS_SETTLE_S)
         end = rss_kb(d.pid)
         sc.fig("RSS at end KiB", end)
         sc.fig("RSS end/warm-up", round(end / warm, 3))
